@@ -1,0 +1,83 @@
+// Command: one table of flags per tool, from which --help, the completions
+// and the drift test's flag list are all produced.
+//
+// Each flag is defined once, by a FlagSpec bound to the Options field it
+// fills; CLI11 does the parsing. The man pages are written by hand, and a test
+// checks that they document exactly the flags of this table (see
+// tests/cli/drift.sh); the completion files are generated from it
+// (`TOOL --generate=bash|zsh|fish`) and a test fails when they are stale.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "kpipe/status.h"
+
+namespace kpipe::cli {
+
+// What a shell should offer as the value of a flag.
+enum class Complete { kNone, kFile, kDir, kChoices };
+
+struct FlagSpec {
+  std::string names;  // CLI11 form: "-k,--key" or "--envelope"
+  std::string value;  // value name ("PATH"); empty for a switch
+  std::string help;   // one line
+  Complete complete = Complete::kNone;
+  std::vector<std::string> choices;  // for Complete::kChoices
+  bool optional_value = false;       // "-L [TOPIC]"
+};
+
+// What main() should do after parsing.
+struct ParseOutcome {
+  bool run = true;       // false: print the texts and exit with `exit_code`
+  int exit_code = 0;
+  std::string out;       // for stdout (--help, --version, --generate)
+  std::string err;       // for stderr (usage errors)
+};
+
+class Command {
+ public:
+  // `synopsis` follows the tool name in "Usage:", e.g. "[OPTIONS] -t TOPIC [FILE...]".
+  Command(std::string name, std::string synopsis, std::string about);
+
+  void Switch(FlagSpec spec, bool* target);
+  void Option(FlagSpec spec, std::string* target);
+  void Option(FlagSpec spec, int64_t* target);
+  // Repeatable; each occurrence takes one value.
+  void Repeated(FlagSpec spec, std::vector<std::string>* target);
+  void Positional(std::string name, std::string help, std::vector<std::string>* target,
+                  Complete complete = Complete::kFile);
+
+  ParseOutcome Parse(int argc, char** argv);
+  // True when the flag named by its long name ("--list") was given.
+  bool Given(const std::string& long_name) const;
+
+  std::string Help() const;
+  std::string Completion(const std::string& shell) const;  // bash, zsh, fish
+  // Every flag name, one per line (the drift test's reference list).
+  std::string FlagList() const;
+  const std::string& name() const { return name_; }
+
+ private:
+  struct Entry {
+    FlagSpec spec;
+    std::string short_name, long_name;  // "-k", "--key" (either may be empty)
+    CLI::Option* opt;
+    bool repeatable;
+  };
+  void Record(const FlagSpec& spec, CLI::Option* opt);
+
+  std::string name_, synopsis_, about_;
+  std::string generate_;
+  std::string positional_name_, positional_help_;
+  Complete positional_complete_ = Complete::kNone;
+  CLI::App app_;
+  std::vector<Entry> entries_;
+  bool help_ = false, version_ = false;
+};
+
+}  // namespace kpipe::cli

@@ -1,0 +1,66 @@
+// LineReader: splits a file descriptor into lines of any length.
+//
+// Reads blocks of 1 MiB (growing the buffer for longer lines) and splits them
+// with memchr; each returned line stays valid until the next call and is
+// followed by at least simdjson::SIMDJSON_PADDING readable bytes, so simdjson
+// can parse it in place. A last line without '\n' is still a line.
+// Not thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+class SignalWatch;
+
+class LineReader {
+ public:
+  // `name` is how diagnostics name the source ("stdin", a path). The reader
+  // does not own `fd`.
+  LineReader(int fd, std::string name);
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  // Called before a read that would block, so callers can flush output when
+  // the input goes idle (a live tail shows each record at once).
+  void set_idle_callback(std::function<Status()> cb) { idle_ = std::move(cb); }
+  // While waiting for input, also wait on `signals`; a pending SIGINT or
+  // SIGTERM makes Next() return Status::Interrupted.
+  void set_signal_watch(SignalWatch* signals) { signals_ = signals; }
+
+  // Stores the next line (without its '\n') in `*line` and returns true, or
+  // returns false at end of input or on error (then see status()).
+  bool Next(std::string_view* line);
+  const Status& status() const { return status_; }
+
+  const std::string& name() const { return name_; }
+  // 1-based number of the line last returned.
+  uint64_t line_number() const { return line_no_; }
+  // Bytes consumed up to and including the last returned line.
+  uint64_t offset() const { return consumed_; }
+
+ private:
+  bool Fill();
+
+  int fd_;
+  std::string name_;
+  std::string buf_;
+  size_t begin_ = 0;  // start of unread data in buf_
+  size_t end_ = 0;    // end of valid data in buf_
+  bool eof_ = false;
+  uint64_t line_no_ = 0;
+  uint64_t consumed_ = 0;
+  Status status_;
+  std::function<Status()> idle_;
+  SignalWatch* signals_ = nullptr;
+};
+
+// Opens `path` for reading ("-" is stdin). Returns the fd; the caller closes
+// it unless it is 0.
+Result<int> OpenInput(const std::string& path);
+
+}  // namespace kpipe

@@ -1,0 +1,44 @@
+#include "kpipe/json/output.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace kpipe {
+
+Output::Output(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
+  buf_.reserve(2 * kBlock);
+}
+
+Status Output::Flush() {
+  if (!failed_.ok()) return failed_;
+  size_t off = 0;
+  while (off < buf_.size()) {
+    ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      failed_ = errno == EPIPE
+                    ? Status::BrokenPipe()
+                    : Status::IOError(fmt::format("{}: write: {}", name_, std::strerror(errno)));
+      return failed_;
+    }
+    off += n;
+  }
+  written_ += buf_.size();
+  buf_.clear();
+  return Status::OK();
+}
+
+Result<int> OpenOutput(const std::string& path, bool append) {
+  if (path == "-") return 1;
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
+  return fd;
+}
+
+}  // namespace kpipe

@@ -1,0 +1,50 @@
+// Output: a buffered writer to a file descriptor.
+//
+// Records are appended to one growing buffer and written with one write()
+// per block (64 KiB) for throughput; callers Flush() when their input goes
+// idle so a live pipe shows each record promptly. EPIPE becomes
+// Status::BrokenPipe() so a tool piped into `head` ends quietly.
+// Not thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+class Output {
+ public:
+  // Does not own `fd`. `name` names the destination in errors.
+  Output(int fd, std::string name);
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  // The buffer to append one record to; call Commit() after each record.
+  std::string* buffer() { return &buf_; }
+  // Writes the buffer out when it has grown past the block size.
+  Status Commit() { return buf_.size() >= kBlock ? Flush() : Status::OK(); }
+  Status Write(std::string_view s) {
+    buf_.append(s);
+    return Commit();
+  }
+  // Writes everything buffered.
+  Status Flush();
+  bool empty() const { return buf_.empty(); }
+  uint64_t bytes_written() const { return written_; }
+
+  static constexpr size_t kBlock = 64 * 1024;
+
+ private:
+  int fd_;
+  std::string name_;
+  std::string buf_;
+  uint64_t written_ = 0;
+  Status failed_;
+};
+
+// Opens `path` for writing (truncating; "-" is stdout, fd 1).
+Result<int> OpenOutput(const std::string& path, bool append = false);
+
+}  // namespace kpipe

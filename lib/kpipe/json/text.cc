@@ -1,0 +1,207 @@
+#include "kpipe/json/text.h"
+
+#include <cstring>
+
+namespace kpipe::json {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// 1 where a byte needs escaping inside a JSON string.
+struct EscapeTable {
+  bool need[256] = {};
+  constexpr EscapeTable() {
+    for (int i = 0; i < 0x20; i++) need[i] = true;
+    need[static_cast<unsigned char>('"')] = true;
+    need[static_cast<unsigned char>('\\')] = true;
+  }
+};
+constexpr EscapeTable kEscape;
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int B64Value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void AppendUtf8(std::string* out, uint32_t cp) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+}  // namespace
+
+void AppendQuoted(std::string* out, std::string_view s) {
+  out->push_back('"');
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!kEscape.need[c]) continue;
+    out->append(s.data() + start, i - start);
+    start = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default: {
+        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(esc, 6);
+      }
+    }
+  }
+  out->append(s.data() + start, s.size() - start);
+  out->push_back('"');
+}
+
+bool Unquote(std::string_view lit, std::string* out) {
+  out->clear();
+  if (lit.size() < 2 || lit.front() != '"' || lit.back() != '"') return false;
+  std::string_view s = lit.substr(1, lit.size() - 2);
+  size_t i = 0;
+  while (i < s.size()) {
+    const char* bs = static_cast<const char*>(std::memchr(s.data() + i, '\\', s.size() - i));
+    size_t end = bs ? static_cast<size_t>(bs - s.data()) : s.size();
+    out->append(s.data() + i, end - i);
+    if (!bs) break;
+    i = end + 1;
+    if (i >= s.size()) return false;
+    char e = s[i++];
+    switch (e) {
+      case '"': out->push_back('"'); break;
+      case '\\': out->push_back('\\'); break;
+      case '/': out->push_back('/'); break;
+      case 'b': out->push_back('\b'); break;
+      case 'f': out->push_back('\f'); break;
+      case 'n': out->push_back('\n'); break;
+      case 'r': out->push_back('\r'); break;
+      case 't': out->push_back('\t'); break;
+      case 'u': {
+        auto hex4 = [&](uint32_t* v) {
+          if (i + 4 > s.size()) return false;
+          *v = 0;
+          for (int k = 0; k < 4; k++) {
+            int h = HexValue(s[i + k]);
+            if (h < 0) return false;
+            *v = *v * 16 + h;
+          }
+          i += 4;
+          return true;
+        };
+        uint32_t cp;
+        if (!hex4(&cp)) return false;
+        if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < s.size() && s[i] == '\\' && s[i + 1] == 'u') {
+          size_t save = i;
+          i += 2;
+          uint32_t lo;
+          if (hex4(&lo) && lo >= 0xDC00 && lo < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else {
+            i = save;
+          }
+        }
+        AppendUtf8(out, cp);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+void AppendBase64(std::string* out, std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size(), i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    char q[4] = {kB64[v >> 18], kB64[(v >> 12) & 63], kB64[(v >> 6) & 63], kB64[v & 63]};
+    out->append(q, 4);
+  }
+  if (i + 1 == n) {
+    uint32_t v = p[i] << 16;
+    char q[4] = {kB64[v >> 18], kB64[(v >> 12) & 63], '=', '='};
+    out->append(q, 4);
+  } else if (i + 2 == n) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
+    char q[4] = {kB64[v >> 18], kB64[(v >> 12) & 63], kB64[(v >> 6) & 63], '='};
+    out->append(q, 4);
+  }
+}
+
+bool DecodeBase64(std::string_view b64, std::string* out) {
+  out->clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t pad = 0;
+  for (char ch : b64) {
+    if (ch == '=') {
+      pad++;
+      continue;
+    }
+    if (pad) return false;  // data after padding
+    int v = B64Value(static_cast<unsigned char>(ch));
+    if (v < 0) return false;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return pad <= 2 && bits < 6;
+}
+
+bool IsUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+
+bool HasLineBreak(std::string_view s) {
+  return std::memchr(s.data(), '\n', s.size()) || std::memchr(s.data(), '\r', s.size());
+}
+
+bool Validator::Valid(std::string_view s) {
+  simdjson::dom::element e;
+  return Parse(s, &e) == simdjson::SUCCESS;
+}
+
+simdjson::error_code Validator::Parse(std::string_view s, simdjson::dom::element* elem,
+                                      bool padded) {
+  const char* p = s.data();
+  if (!padded) {
+    if (buf_.size() < s.size() + simdjson::SIMDJSON_PADDING)
+      buf_.resize(s.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(buf_.data(), s.data(), s.size());
+    p = buf_.data();
+  }
+  return parser_.parse(p, s.size(), false).get(*elem);
+}
+
+}  // namespace kpipe::json

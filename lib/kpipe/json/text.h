@@ -1,0 +1,47 @@
+// Byte-level JSON text helpers: string escaping and unescaping, base64, UTF-8
+// checks, and a reusable validator. All functions append to a caller-owned
+// std::string so that hot loops reuse one buffer. Thread-compatible.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+namespace kpipe::json {
+
+// Appends `s` as a JSON string literal (with quotes). REQUIRES: s is UTF-8.
+void AppendQuoted(std::string* out, std::string_view s);
+
+// Decodes the JSON string literal `lit` (quotes included, as it appears in
+// valid JSON) into `out` (replacing its content). Returns false on a
+// malformed escape.
+bool Unquote(std::string_view lit, std::string* out);
+
+void AppendBase64(std::string* out, std::string_view bytes);
+// Replaces `out` with the decoded bytes; false when `b64` is not base64.
+bool DecodeBase64(std::string_view b64, std::string* out);
+
+bool IsUtf8(std::string_view s);
+
+// True when `s` holds a CR or LF byte.
+bool HasLineBreak(std::string_view s);
+
+// Validates JSON documents with simdjson's DOM parser (full validation,
+// including UTF-8), copying each input into one reused padded buffer.
+class Validator {
+ public:
+  // True when `s` is exactly one valid JSON value (whitespace around allowed).
+  bool Valid(std::string_view s);
+  // Parses `s`; on success `*elem` stays valid until the next call.
+  // `padded` says that SIMDJSON_PADDING readable bytes follow `s`.
+  simdjson::error_code Parse(std::string_view s, simdjson::dom::element* elem,
+                             bool padded = false);
+
+ private:
+  simdjson::dom::parser parser_;
+  std::string buf_;
+};
+
+}  // namespace kpipe::json

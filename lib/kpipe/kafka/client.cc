@@ -1,0 +1,88 @@
+#include "kpipe/kafka/client.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace kpipe {
+
+namespace {
+
+void LogTrampoline(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  auto* ev = static_cast<const ClientEvents*>(rd_kafka_opaque(rk));
+  if (ev && ev->log) ev->log(level, fac, buf);
+}
+
+void DeliveryTrampoline(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  static_cast<const ClientEvents*>(opaque)->delivery(msg);
+}
+
+void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  static_cast<const ClientEvents*>(opaque)->rebalance(rk, err, parts);
+}
+
+}  // namespace
+
+Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events) {
+  KafkaConf conf(rd_kafka_conf_new());
+  char err[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+      return Status::Usage(fmt::format("Kafka property {}: {}", k, err));
+  }
+  rd_kafka_conf_set_opaque(conf.get(), const_cast<ClientEvents*>(events));
+  rd_kafka_conf_set_log_cb(conf.get(), LogTrampoline);
+  if (events && events->delivery) rd_kafka_conf_set_dr_msg_cb(conf.get(), DeliveryTrampoline);
+  if (events && events->rebalance) rd_kafka_conf_set_rebalance_cb(conf.get(), RebalanceTrampoline);
+  return conf;
+}
+
+Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (!rk) return Status::Usage(fmt::format("cannot create Kafka client: {}", err));
+  conf.release();  // owned by rk now
+  return KafkaHandle(rk);
+}
+
+Result<Metadata> FetchMetadata(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = nullptr;
+  if (!topic.empty()) rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, rkt ? 0 : 1, rkt, &md, timeout_ms);
+  if (rkt) rd_kafka_topic_destroy(rkt);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+      return Status::Kafka(fmt::format("no broker answered within {} s ({})", timeout_ms / 1000,
+                                       rd_kafka_err2str(e)));
+    return Status::Kafka(fmt::format("metadata request failed: {}", rd_kafka_err2str(e)));
+  }
+  return Metadata(md);
+}
+
+Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& topic,
+                                             int timeout_ms) {
+  auto md = FetchMetadata(rk, topic, timeout_ms);
+  if (!md.ok()) return md.status();
+  for (int i = 0; i < (*md)->topic_cnt; i++) {
+    const rd_kafka_metadata_topic& t = (*md)->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t.partition_cnt == 0)
+      return Status::NotFound(fmt::format("topic '{}' does not exist", topic));
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return Status::Kafka(fmt::format("topic '{}': {}", topic, rd_kafka_err2str(t.err)));
+    std::vector<int32_t> ids;
+    for (int p = 0; p < t.partition_cnt; p++) ids.push_back(t.partitions[p].id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+  return Status::NotFound(fmt::format("topic '{}' does not exist", topic));
+}
+
+Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::OK();
+  return Status::Kafka(fmt::format("{}: {}", what, rd_kafka_err2str(err)));
+}
+
+}  // namespace kpipe

@@ -1,0 +1,62 @@
+// RAII ownership of librdkafka handles and the few calls every tool needs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kpipe/kafka/config.h"
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+  void operator()(rd_kafka_error_t* e) const { rd_kafka_error_destroy(e); }
+  void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
+using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
+using KafkaError = std::unique_ptr<rd_kafka_error_t, KafkaDeleter>;
+using Metadata = std::unique_ptr<const rd_kafka_metadata_t, KafkaDeleter>;
+
+// Callbacks a client delivers to its owner. Each may be empty. They run on
+// the thread that calls rd_kafka_poll/flush/consume (never on librdkafka's
+// own threads, except `log`, which librdkafka may call from any thread).
+struct ClientEvents {
+  std::function<void(int level, const char* fac, const char* msg)> log;
+  std::function<void(const rd_kafka_message_t*)> delivery;  // producer reports
+  std::function<void(rd_kafka_t*, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*)>
+      rebalance;  // consumer group assignment changes
+};
+
+// Builds a configuration from `props`. An unknown property or a bad value is
+// a usage error naming it. `events` must outlive the client.
+Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events);
+
+// Creates a producer or consumer handle from a prepared configuration (the
+// conf is consumed, even on failure).
+Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf);
+
+// Fetches metadata for `topic` (all topics when empty) within `timeout_ms`;
+// failure means no broker could be reached in time.
+Result<Metadata> FetchMetadata(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+
+// The partition ids of `topic`, or NotFound.
+Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& topic,
+                                             int timeout_ms);
+
+Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what);
+
+}  // namespace kpipe

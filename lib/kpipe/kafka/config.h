@@ -1,0 +1,49 @@
+// Kafka client configuration as every kpipe tool takes it (kpipe(7), KAFKA
+// CONFIGURATION): properties files first ($XDG_CONFIG_HOME/kpipe/config,
+// then $KPIPE_CONFIG, then each -F FILE in order), then -b (else
+// $KPIPE_BROKERS, else localhost:9092 unless a file set bootstrap.servers),
+// then each -X KEY=VALUE. Later settings win.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kpipe/cli/flags.h"
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+// The Kafka flags shared by all tools, filled by AddKafkaFlags.
+struct KafkaFlags {
+  std::string brokers;                   // -b
+  std::vector<std::string> properties;   // -X KEY=VALUE
+  std::vector<std::string> files;        // -F FILE
+  bool verbose = false;                  // -v
+};
+
+void AddKafkaFlags(cli::Command* cmd, KafkaFlags* flags);
+
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// Resolves the flags, files and environment into an ordered property list.
+// `defaults` come first, so anything the user sets overrides them.
+Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& defaults);
+
+// Reads a librdkafka properties file: KEY=VALUE lines, '#' comments.
+Status ReadPropertiesFile(const std::string& path, Properties* out);
+
+// True for properties whose values must never be printed (passwords etc.).
+bool IsSecretProperty(std::string_view name);
+
+// The properties as "key=value" lines for -v, secrets masked.
+std::string DescribeProperties(const Properties& props);
+
+// The value of `name` in `props` (last wins), or `fallback`.
+std::string PropertyValue(const Properties& props, std::string_view name,
+                          std::string fallback = "");
+
+}  // namespace kpipe

@@ -1,0 +1,237 @@
+#include "kpipe/kafka/envelope.h"
+
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kpipe/json/scan.h"
+
+namespace kpipe {
+
+namespace {
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+const char* EncodingName(PayloadForm f) {
+  return f == PayloadForm::kBase64 ? "base64" : "string";
+}
+
+void AppendInt(std::string* out, int64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, p - buf);
+}
+
+}  // namespace
+
+PayloadForm ClassifyPayload(const void* bytes, size_t len, json::Validator* v) {
+  if (!bytes) return PayloadForm::kNull;
+  std::string_view s(static_cast<const char*>(bytes), len);
+  if (len > 0 && !IsJsonSpace(s.front()) && !IsJsonSpace(s.back()) && !json::HasLineBreak(s) &&
+      v->Valid(s))
+    return PayloadForm::kJson;
+  return json::IsUtf8(s) ? PayloadForm::kString : PayloadForm::kBase64;
+}
+
+void AppendPayload(std::string* out, PayloadForm f, const void* bytes, size_t len) {
+  std::string_view s(static_cast<const char*>(bytes), len);
+  switch (f) {
+    case PayloadForm::kNull: out->append("null"); break;
+    case PayloadForm::kJson: out->append(s); break;
+    case PayloadForm::kString: json::AppendQuoted(out, s); break;
+    case PayloadForm::kBase64:
+      out->push_back('"');
+      json::AppendBase64(out, s);
+      out->push_back('"');
+      break;
+  }
+}
+
+void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Validator* v) {
+  out->append("{\"topic\":");
+  json::AppendQuoted(out, rd_kafka_topic_name(msg->rkt));
+  out->append(",\"partition\":");
+  AppendInt(out, msg->partition);
+  out->append(",\"offset\":");
+  AppendInt(out, msg->offset);
+  rd_kafka_timestamp_type_t tstype;
+  int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
+  out->append(",\"timestamp\":");
+  if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
+    out->append("null,\"timestamp_type\":\"none\"");
+  } else {
+    AppendInt(out, ts);
+    out->append(tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? ",\"timestamp_type\":\"create\""
+                                                         : ",\"timestamp_type\":\"log_append\"");
+  }
+  PayloadForm kf = ClassifyPayload(msg->key, msg->key_len, v);
+  out->append(",\"key\":");
+  AppendPayload(out, kf, msg->key, msg->key_len);
+  if (kf == PayloadForm::kString || kf == PayloadForm::kBase64) {
+    out->append(",\"key_encoding\":\"");
+    out->append(EncodingName(kf));
+    out->push_back('"');
+  }
+  out->append(",\"headers\":[");
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+    const char* name;
+    const void* val;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR;
+         i++) {
+      if (i) out->push_back(',');
+      out->push_back('[');
+      json::AppendQuoted(out, name);  // Kafka header names are UTF-8 strings
+      out->push_back(',');
+      PayloadForm hf = ClassifyPayload(val, size, v);
+      AppendPayload(out, hf, val, size);
+      if (hf == PayloadForm::kString || hf == PayloadForm::kBase64) {
+        out->append(",\"");
+        out->append(EncodingName(hf));
+        out->push_back('"');
+      }
+      out->push_back(']');
+    }
+  }
+  out->append("],\"value\":");
+  PayloadForm vf = ClassifyPayload(msg->payload, msg->len, v);
+  AppendPayload(out, vf, msg->payload, msg->len);
+  if (vf == PayloadForm::kString || vf == PayloadForm::kBase64) {
+    out->append(",\"value_encoding\":\"");
+    out->append(EncodingName(vf));
+    out->push_back('"');
+  }
+  out->push_back('}');
+}
+
+void AppendValueLine(std::string* out, const void* bytes, size_t len, json::Validator* v) {
+  if (!bytes) {
+    out->append("null");
+    return;
+  }
+  std::string_view s(static_cast<const char*>(bytes), len);
+  simdjson::dom::element e;
+  if (len > 0 && v->Parse(s, &e) == simdjson::SUCCESS) {
+    if (!json::HasLineBreak(s)) {
+      out->append(s);
+    } else {
+      size_t at = out->size();
+      out->resize(at + len);
+      size_t n = 0;
+      if (simdjson::minify(s.data(), len, out->data() + at, n) != simdjson::SUCCESS) n = 0;
+      out->resize(at + n);
+    }
+    return;
+  }
+  AppendPayload(out, json::IsUtf8(s) ? PayloadForm::kString : PayloadForm::kBase64, bytes, len);
+}
+
+std::string* EnvelopeDecoder::Slot() {
+  if (used_ == storage_.size()) storage_.emplace_back();
+  return &storage_[used_++];
+}
+
+Status EnvelopeDecoder::Payload(std::string_view span, std::string_view encoding,
+                                const char* field, std::optional<std::string_view>* out) {
+  if (span == "null") {
+    *out = std::nullopt;
+    return Status::OK();
+  }
+  if (encoding.empty()) {
+    *out = span;  // embedded JSON: its bytes, verbatim
+    return Status::OK();
+  }
+  if (span.empty() || span[0] != '"')
+    return Status::BadInput(fmt::format("envelope: {} with an encoding must be a string", field));
+  std::string* slot = Slot();
+  if (!json::Unquote(span, &scratch_))
+    return Status::BadInput(fmt::format("envelope: bad string in {}", field));
+  if (encoding == "string") {
+    slot->swap(scratch_);
+  } else if (encoding == "base64") {
+    if (!json::DecodeBase64(scratch_, slot))
+      return Status::BadInput(fmt::format("envelope: {} is not valid base64", field));
+  } else {
+    return Status::BadInput(fmt::format(
+        "envelope: unknown encoding '{}' for {} (expected string or base64)", encoding, field));
+  }
+  *out = std::string_view(*slot);
+  return Status::OK();
+}
+
+Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
+  used_ = 0;
+  *msg = EnvelopeMessage();
+  json::ObjectReader obj(line);
+  std::string_view k, v;
+  std::string_view key_span = "null", value_span = "null", headers_span, topic_span;
+  std::string key_enc, value_enc;
+  bool seen_any = false;
+  while (obj.Next(&k, &v)) {
+    seen_any = true;
+    if (k == "\"key\"") {
+      key_span = v;
+    } else if (k == "\"value\"") {
+      value_span = v;
+    } else if (k == "\"headers\"") {
+      headers_span = v;
+    } else if (k == "\"topic\"") {
+      topic_span = v;
+    } else if (k == "\"partition\"" || k == "\"timestamp\"") {
+      if (v == "null") continue;
+      int64_t n;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size())
+        return Status::BadInput(fmt::format("envelope: {} must be an integer", k));
+      if (k == "\"partition\"") {
+        if (n < 0 || n > INT32_MAX)
+          return Status::BadInput("envelope: partition out of range");
+        msg->partition = static_cast<int32_t>(n);
+      } else {
+        msg->timestamp = n;
+      }
+    } else if (k == "\"key_encoding\"" || k == "\"value_encoding\"") {
+      std::string* dst = k == "\"key_encoding\"" ? &key_enc : &value_enc;
+      if (!json::Unquote(v, dst))
+        return Status::BadInput(fmt::format("envelope: {} must be a string", k));
+    }
+    // offset and timestamp_type are informational on produce.
+  }
+  if (!obj.ok() || !seen_any)
+    return Status::BadInput("envelope: expected an object with a \"value\" field");
+  KPIPE_RETURN_IF_ERROR(Payload(key_span, key_enc, "key", &msg->key));
+  KPIPE_RETURN_IF_ERROR(Payload(value_span, value_enc, "value", &msg->value));
+  if (!topic_span.empty() && topic_span != "null") {
+    std::string* slot = Slot();
+    if (!json::Unquote(topic_span, slot))
+      return Status::BadInput("envelope: topic must be a string");
+    msg->topic = std::string_view(*slot);
+  }
+  if (!headers_span.empty() && headers_span != "null") {
+    json::ArrayReader arr(headers_span);
+    std::string_view h;
+    while (arr.Next(&h)) {
+      json::ArrayReader pair(h);
+      std::string_view name_span, val_span, enc_span;
+      if (!pair.Next(&name_span) || !pair.Next(&val_span))
+        return Status::BadInput("envelope: each header must be [name, value] or [name, value, encoding]");
+      std::string enc;
+      if (pair.Next(&enc_span) && !json::Unquote(enc_span, &enc))
+        return Status::BadInput("envelope: header encoding must be a string");
+      EnvelopeMessage::Header hdr;
+      std::string* name = Slot();
+      if (!json::Unquote(name_span, name))
+        return Status::BadInput("envelope: header name must be a string");
+      hdr.name = *name;
+      KPIPE_RETURN_IF_ERROR(Payload(val_span, enc, "header value", &hdr.value));
+      msg->headers.push_back(hdr);
+    }
+    if (!arr.ok()) return Status::BadInput("envelope: headers must be an array");
+  }
+  return Status::OK();
+}
+
+}  // namespace kpipe

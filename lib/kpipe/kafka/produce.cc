@@ -1,0 +1,477 @@
+#include "kpipe/kafka/produce.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "kpipe/cli/progress.h"
+#include "kpipe/io/dead_letter.h"
+#include "kpipe/json/line_reader.h"
+#include "kpipe/json/path.h"
+#include "kpipe/json/text.h"
+#include "kpipe/kafka/client.h"
+#include "kpipe/kafka/envelope.h"
+#include "kpipe/stream/signals.h"
+#include "kpipe/time/time.h"
+
+namespace kpipe {
+
+namespace {
+
+// Per-message opaque marking dead-letter rows, so that they are not counted
+// as produced input messages (their failures still count).
+char kDeadLetterTag;
+
+constexpr int kTxnTimeoutMs = 60'000;
+
+struct Header {
+  std::string name, value;
+};
+
+class Producer {
+ public:
+  Producer(const ProduceOptions& opt, SignalWatch* signals,
+           const std::function<void(const std::string&)>& diag, ProduceStats* stats)
+      : opt_(opt), signals_(signals), diag_(diag), stats_(stats) {}
+  ~Producer() {
+    for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+  }
+
+  Status Run();
+
+ private:
+  Status Setup();
+  Status ProduceInput(LineReader* in);
+  Status HandleLine(std::string_view line, const std::string& source, uint64_t line_no);
+  Status Bad(const std::string& reason, std::string_view line, const std::string& source,
+             uint64_t line_no);
+  Status Send(rd_kafka_topic_t* rkt, int32_t partition, const void* value, size_t value_len,
+              const void* key, size_t key_len, int64_t ts, rd_kafka_headers_t* hdrs,
+              void* opaque);
+  Status CommitTransaction(bool begin_next);
+  Status TxnCall(rd_kafka_error_t* err, const char* what);
+  Status Finish(Status st);
+  rd_kafka_topic_t* Topic(std::string_view name);
+  Status CheckSignal() {
+    if (signals_ && signals_->Pending()) return Status::Interrupted(signals_->Pending());
+    return Status::OK();
+  }
+  void Pace();
+
+  const ProduceOptions& opt_;
+  SignalWatch* signals_;
+  const std::function<void(const std::string&)>& diag_;
+  ProduceStats* stats_;
+
+  ClientEvents events_;
+  KafkaHandle rk_;
+  std::map<std::string, rd_kafka_topic_t*, std::less<>> topics_;
+  rd_kafka_topic_t* main_topic_ = nullptr;
+  std::optional<json::FieldPath> key_path_, ts_path_;
+  std::vector<Header> headers_;
+  json::Validator validator_;
+  EnvelopeDecoder envelope_;
+  std::unique_ptr<DeadLetterFile> dead_file_;
+  rd_kafka_topic_t* dead_topic_ = nullptr;
+  std::string dead_row_;
+  std::string key_buf_;
+  std::string first_error_;
+  bool transactional_ = false;
+  uint64_t in_txn_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<cli::Progress> progress_;
+  uint64_t bytes_before_ = 0;  // bytes of inputs already finished (progress)
+  std::string stopped_at_;     // where reading stopped after a delivery failure
+};
+
+rd_kafka_topic_t* Producer::Topic(std::string_view name) {
+  auto it = topics_.find(name);
+  if (it != topics_.end()) return it->second;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), std::string(name).c_str(), nullptr);
+  topics_.emplace(std::string(name), rkt);
+  return rkt;
+}
+
+Status Producer::Setup() {
+  if (opt_.topic.empty() && !(opt_.envelope && opt_.keep_topic))
+    return Status::Usage("-t TOPIC is required (or --envelope --keep-topic)");
+  if (opt_.raw && (opt_.envelope || !opt_.key_path.empty() || !opt_.timestamp_path.empty()))
+    return Status::Usage("--raw cannot be combined with --envelope, --key or --timestamp");
+  if (opt_.envelope && (!opt_.key_path.empty() || !opt_.timestamp_path.empty()))
+    return Status::Usage("--envelope carries key and timestamp; --key/--timestamp do not apply");
+  if (opt_.keep_topic && !opt_.envelope) return Status::Usage("--keep-topic needs --envelope");
+  if (opt_.txn_every < 0 || opt_.rate < 0) return Status::Usage("--txn-every and --rate must be >= 0");
+  if (opt_.txn_every > 0 && opt_.transactional_id.empty())
+    return Status::Usage("--txn-every needs --transactional-id");
+  if (opt_.partition < -1 || opt_.partition > INT32_MAX)
+    return Status::Usage("--partition must be a partition number");
+  if (!opt_.key_path.empty()) {
+    auto p = json::FieldPath::Parse(opt_.key_path);
+    if (!p.ok()) return p.status();
+    key_path_ = std::move(*p);
+  }
+  if (!opt_.timestamp_path.empty()) {
+    auto p = json::FieldPath::Parse(opt_.timestamp_path);
+    if (!p.ok()) return p.status();
+    ts_path_ = std::move(*p);
+  }
+  for (const std::string& h : opt_.headers) {
+    size_t eq = h.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Status::Usage(fmt::format("--header {}: expected NAME=VALUE", h));
+    headers_.push_back({h.substr(0, eq), h.substr(eq + 1)});
+  }
+
+  // Defaults, overridable by config files and -X (kproduce(1), DEFAULTS).
+  Properties defaults = {
+      {"enable.idempotence", "true"},
+      {"partitioner", "murmur2_random"},
+      {"message.timeout.ms", "30000"},
+      {"linger.ms", "5"},
+      {"batch.num.messages", "10000"},
+      {"queue.buffering.max.messages", "1000000"},
+      {"queue.buffering.max.kbytes", "1048576"},
+  };
+  if (!opt_.compression.empty()) defaults.emplace_back("compression.codec", opt_.compression);
+  if (!opt_.acks.empty()) {
+    defaults.emplace_back("acks", opt_.acks);
+    // The idempotent producer needs acks=all.
+    if (opt_.acks != "all" && opt_.acks != "-1") defaults.emplace_back("enable.idempotence", "false");
+  }
+  transactional_ = !opt_.transactional_id.empty();
+  if (transactional_) {
+    defaults.emplace_back("transactional.id", opt_.transactional_id);
+    defaults.emplace_back("transaction.timeout.ms", std::to_string(kTxnTimeoutMs));
+  }
+  auto props = ResolveProperties(opt_.kafka, defaults);
+  if (!props.ok()) return props.status();
+  if (opt_.kafka.verbose) {
+    diag_("client configuration:\n" + DescribeProperties(*props));
+    events_.log = [this](int level, const char* fac, const char* msg) {
+      diag_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
+    };
+  }
+  events_.delivery = [this](const rd_kafka_message_t* m) {
+    bool dead = m->_private == &kDeadLetterTag;
+    if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+      // Purged by an abort_transaction that Finish() reports.
+    } else if (m->err) {
+      stats_->failed++;
+      if (first_error_.empty()) first_error_ = rd_kafka_err2str(m->err);
+    } else if (!dead) {
+      stats_->delivered++;
+    }
+  };
+  auto conf = MakeConf(*props, &events_);
+  if (!conf.ok()) return conf.status();
+  auto rk = CreateClient(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk.ok()) return rk.status();
+  rk_ = std::move(*rk);
+
+  std::string brokers = PropertyValue(*props, "bootstrap.servers");
+  auto md = FetchMetadata(rk_.get(), opt_.topic, opt_.connect_timeout_ms);
+  if (!md.ok())
+    return Status::Kafka(fmt::format("cannot reach brokers {}: {}", brokers, md.status().message()));
+
+  if (!opt_.topic.empty()) main_topic_ = Topic(opt_.topic);
+  if (!opt_.dead_letter.empty()) {
+    if (opt_.dead_letter.rfind("kafka:", 0) == 0) {
+      std::string t = opt_.dead_letter.substr(6);
+      if (t.empty()) return Status::Usage("--dead-letter kafka:TOPIC needs a topic");
+      dead_topic_ = Topic(t);
+    } else {
+      auto f = DeadLetterFile::Open(opt_.dead_letter);
+      if (!f.ok()) return f.status();
+      dead_file_ = std::move(*f);
+    }
+  }
+  if (transactional_) {
+    KPIPE_RETURN_IF_ERROR(
+        TxnCall(rd_kafka_init_transactions(rk_.get(), kTxnTimeoutMs), "init transactions"));
+    KPIPE_RETURN_IF_ERROR(TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction"));
+  }
+  return Status::OK();
+}
+
+Status Producer::TxnCall(rd_kafka_error_t* e, const char* what) {
+  if (!e) return Status::OK();
+  KafkaError err(e);
+  std::string msg = fmt::format("{}: {}", what, rd_kafka_error_string(e));
+  if (rd_kafka_error_is_fatal(e) || rd_kafka_error_txn_requires_abort(e) ||
+      !rd_kafka_error_is_retriable(e))
+    return Status::Kafka(msg);
+  return Status::Kafka(msg + " (retriable)");
+}
+
+Status Producer::CommitTransaction(bool begin_next) {
+  // commit_transaction flushes; retry retriable errors (coordinator moves).
+  for (int attempt = 0;; attempt++) {
+    rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs);
+    if (!e) break;
+    KafkaError err(e);
+    if (rd_kafka_error_is_retriable(e) && attempt < 5) continue;
+    std::string msg = fmt::format("commit transaction: {}", rd_kafka_error_string(e));
+    if (rd_kafka_error_txn_requires_abort(e)) {
+      (void)TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
+      msg += "; the transaction was aborted";
+    }
+    return Status::Kafka(msg);
+  }
+  stats_->transactions++;
+  in_txn_ = 0;
+  if (begin_next)
+    return TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
+  return Status::OK();
+}
+
+Status Producer::Send(rd_kafka_topic_t* rkt, int32_t partition, const void* value,
+                      size_t value_len, const void* key, size_t key_len, int64_t ts,
+                      rd_kafka_headers_t* hdrs, void* opaque) {
+  for (;;) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<void*>(value), value_len),
+        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::OK();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk_.get(), 50);
+      KPIPE_RETURN_IF_ERROR(CheckSignal());
+      continue;
+    }
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    return Status::Kafka(fmt::format("produce to {}: {}", rd_kafka_topic_name(rkt),
+                                     rd_kafka_err2str(err)));
+  }
+}
+
+Status Producer::Bad(const std::string& reason, std::string_view line, const std::string& source,
+                     uint64_t line_no) {
+  if (dead_file_) {
+    stats_->dead_lettered++;
+    return dead_file_->Write(reason, source, line_no, line);
+  }
+  if (dead_topic_) {
+    stats_->dead_lettered++;
+    dead_row_.clear();
+    AppendDeadLetterRow(&dead_row_, reason, source, line_no, line);
+    return Send(dead_topic_, RD_KAFKA_PARTITION_UA, dead_row_.data(), dead_row_.size(), nullptr,
+                0, 0, nullptr, &kDeadLetterTag);
+  }
+  return Status::BadInput(fmt::format("{}:{}: {}", source, line_no, reason));
+}
+
+Status Producer::HandleLine(std::string_view line, const std::string& source, uint64_t line_no) {
+  stats_->lines++;
+  rd_kafka_topic_t* rkt = main_topic_;
+  int32_t partition = opt_.partition >= 0 ? static_cast<int32_t>(opt_.partition)
+                                          : RD_KAFKA_PARTITION_UA;
+  int64_t ts = 0;
+  const void* value = line.data();
+  size_t value_len = line.size();
+  const void* key = nullptr;
+  size_t key_len = 0;
+  rd_kafka_headers_t* hdrs = nullptr;
+
+  if (!opt_.raw) {
+    simdjson::dom::element doc;
+    auto err = validator_.Parse(line, &doc, /*padded=*/true);
+    if (err) {
+      return Bad(err == simdjson::EMPTY ? "invalid JSON (empty line)"
+                                        : fmt::format("invalid JSON ({})", simdjson::error_message(err)),
+                 line, source, line_no);
+    }
+    if (opt_.envelope) {
+      EnvelopeMessage m;
+      if (!doc.is_object())
+        return Bad("envelope: expected a JSON object", line, source, line_no);
+      Status st = envelope_.Decode(line, &m);
+      if (!st.ok()) return Bad(st.message(), line, source, line_no);
+      if (opt_.keep_topic && m.topic) rkt = Topic(*m.topic);
+      if (!rkt) return Bad("envelope: no topic and no -t", line, source, line_no);
+      if (m.partition) partition = *m.partition;
+      if (m.timestamp) ts = *m.timestamp;
+      if (m.value) {
+        value = m.value->data();
+        value_len = m.value->size();
+      } else {
+        value = nullptr;
+        value_len = 0;
+      }
+      if (m.key) {
+        key = m.key->data();
+        key_len = m.key->size();
+      }
+      if (!m.headers.empty() || !headers_.empty()) {
+        hdrs = rd_kafka_headers_new(m.headers.size() + headers_.size());
+        for (const auto& h : m.headers)
+          rd_kafka_header_add(hdrs, h.name.data(), h.name.size(),
+                              h.value ? h.value->data() : nullptr, h.value ? h.value->size() : 0);
+      }
+    } else {
+      simdjson::dom::element f;
+      if (key_path_ && key_path_->Lookup(doc, &f)) {
+        std::string_view s;
+        if (f.get_string().get(s) == simdjson::SUCCESS) {
+          key = s.data();
+          key_len = s.size();
+        } else {
+          key_buf_ = simdjson::to_string(f);
+          key = key_buf_.data();
+          key_len = key_buf_.size();
+        }
+      }
+      if (ts_path_) {
+        if (!ts_path_->Lookup(doc, &f))
+          return Bad(fmt::format("missing timestamp field '{}'", ts_path_->text()), line, source,
+                     line_no);
+        int64_t i;
+        double d;
+        std::string_view s;
+        if (f.get_int64().get(i) == simdjson::SUCCESS) {
+          ts = i;
+        } else if (f.get_double().get(d) == simdjson::SUCCESS) {
+          ts = static_cast<int64_t>(d);
+        } else if (f.get_string().get(s) == simdjson::SUCCESS) {
+          auto t = ParseRfc3339(s);
+          if (!t.ok()) return Bad(t.status().message(), line, source, line_no);
+          ts = *t;
+        } else {
+          return Bad(fmt::format("timestamp field '{}' is not a number or an RFC 3339 string",
+                                 ts_path_->text()),
+                     line, source, line_no);
+        }
+      }
+    }
+  }
+  if (!headers_.empty()) {
+    if (!hdrs) hdrs = rd_kafka_headers_new(headers_.size());
+    for (const Header& h : headers_)
+      rd_kafka_header_add(hdrs, h.name.data(), h.name.size(), h.value.data(), h.value.size());
+  }
+  KPIPE_RETURN_IF_ERROR(Send(rkt, partition, value, value_len, key, key_len, ts, hdrs, nullptr));
+  stats_->produced++;
+  if (transactional_ && opt_.txn_every > 0 && ++in_txn_ >= static_cast<uint64_t>(opt_.txn_every))
+    KPIPE_RETURN_IF_ERROR(CommitTransaction(/*begin_next=*/true));
+  return Status::OK();
+}
+
+void Producer::Pace() {
+  if (opt_.rate <= 0) return;
+  auto due = start_ + std::chrono::microseconds(stats_->produced * 1'000'000 / opt_.rate);
+  auto now = std::chrono::steady_clock::now();
+  if (due > now) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count();
+    if (ms > 0) rd_kafka_poll(rk_.get(), static_cast<int>(ms));
+    else std::this_thread::sleep_until(due);
+  }
+}
+
+Status Producer::ProduceInput(LineReader* in) {
+  std::string_view line;
+  uint64_t n = 0;
+  while (in->Next(&line)) {
+    KPIPE_RETURN_IF_ERROR(HandleLine(line, in->name(), in->line_number()));
+    if ((++n & 1023) == 0) {
+      rd_kafka_poll(rk_.get(), 0);
+      KPIPE_RETURN_IF_ERROR(CheckSignal());
+      if (stats_->failed) {
+        stopped_at_ = fmt::format("{}:{}", in->name(), in->line_number());
+        return Status::OK();
+      }
+    }
+    if (progress_) progress_->Update(bytes_before_ + in->offset(), stats_->lines);
+    Pace();
+  }
+  return in->status();
+}
+
+Status Producer::Run() {
+  Status st = Setup();
+  if (!st.ok()) return st;
+  start_ = std::chrono::steady_clock::now();
+  std::vector<std::string> inputs = opt_.files.empty() ? std::vector<std::string>{"-"} : opt_.files;
+  uint64_t total = 0;
+  bool all_regular = true;
+  for (const std::string& f : inputs) {
+    struct stat sb;
+    if (f != "-" ? ::stat(f.c_str(), &sb) != 0 : ::fstat(0, &sb) != 0) {
+      all_regular = false;
+      continue;
+    }
+    if (!S_ISREG(sb.st_mode)) all_regular = false;
+    total += sb.st_size;
+  }
+  if (opt_.progress && all_regular) progress_ = std::make_unique<cli::Progress>("kproduce", total, true);
+
+  for (const std::string& f : inputs) {
+    auto fd = OpenInput(f);
+    if (!fd.ok()) {
+      st = fd.status();
+      break;
+    }
+    LineReader in(*fd, f == "-" ? "stdin" : f);
+    in.set_signal_watch(signals_);
+    in.set_idle_callback([this]() -> Status {
+      rd_kafka_poll(rk_.get(), 0);
+      return dead_file_ ? dead_file_->Flush() : Status::OK();
+    });
+    st = ProduceInput(&in);
+    bytes_before_ += in.offset();
+    if (*fd > 0) ::close(*fd);
+    if (!st.ok() || !stopped_at_.empty()) break;
+  }
+  if (progress_) progress_->Clear();
+  return Finish(std::move(st));
+}
+
+// Ends the run: commits or aborts the open transaction, waits for every
+// delivery report, and decides the final status. A delivery failure outranks
+// the reason the input stopped, since it means records were lost.
+Status Producer::Finish(Status st) {
+  if (dead_file_) {
+    Status ds = dead_file_->Flush();
+    if (st.ok() && !ds.ok()) st = ds;
+  }
+  if (transactional_) {
+    if (st.ok()) {
+      st = CommitTransaction(/*begin_next=*/false);
+    } else {
+      Status as = TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
+      if (!as.ok()) diag_(as.message());
+      else if (in_txn_ || opt_.txn_every == 0)
+        diag_(fmt::format("the open transaction ({} messages) was aborted", in_txn_ ? in_txn_ : stats_->produced));
+    }
+  }
+  // Wait for every outstanding delivery report; each message either gets
+  // acknowledged or fails after message.timeout.ms, so this ends.
+  while (rd_kafka_outq_len(rk_.get()) > 0) rd_kafka_flush(rk_.get(), 1000);
+  rd_kafka_poll(rk_.get(), 0);
+  if (stats_->failed) {
+    std::string msg = fmt::format("{} of {} messages were not delivered ({})", stats_->failed,
+                                  stats_->produced + stats_->dead_lettered, first_error_);
+    if (!stopped_at_.empty()) msg += fmt::format("; stopped reading input at {}", stopped_at_);
+    if (!st.ok() && !st.Is(Status::Code::kInterrupted)) diag_(st.message());
+    return Status::Kafka(msg);
+  }
+  return st;
+}
+
+}  // namespace
+
+Status RunProduce(const ProduceOptions& opt, SignalWatch* signals,
+                  const std::function<void(const std::string&)>& diag, ProduceStats* stats) {
+  Producer p(opt, signals, diag, stats);
+  return p.Run();
+}
+
+}  // namespace kpipe

@@ -1,0 +1,52 @@
+// RunProduce: the work of kproduce(1). Each input line becomes one message.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kpipe/kafka/config.h"
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+class SignalWatch;
+
+struct ProduceOptions {
+  std::string topic;                  // -t; may be empty with --keep-topic
+  std::vector<std::string> files;     // inputs; empty = stdin
+  std::string key_path;               // -k
+  bool envelope = false;              // --envelope
+  bool keep_topic = false;            // --keep-topic
+  bool raw = false;                   // --raw
+  int64_t partition = -1;             // -p; -1 = partitioner
+  std::vector<std::string> headers;   // -H K=V
+  std::string timestamp_path;         // --timestamp
+  std::string compression;            // -z
+  std::string acks;                   // --acks
+  int64_t rate = 0;                   // --rate, messages/s; 0 = unlimited
+  std::string transactional_id;       // --transactional-id
+  int64_t txn_every = 0;              // --txn-every
+  std::string dead_letter;            // --dead-letter FILE|kafka:TOPIC
+  KafkaFlags kafka;
+  bool progress = false;              // draw progress (stderr is a TTY)
+  int connect_timeout_ms = 10'000;    // broker must answer metadata within this
+};
+
+struct ProduceStats {
+  uint64_t lines = 0;          // input lines read
+  uint64_t produced = 0;       // messages handed to the client
+  uint64_t delivered = 0;      // acknowledged by the broker
+  uint64_t failed = 0;         // delivery failed
+  uint64_t dead_lettered = 0;
+  uint64_t transactions = 0;   // committed
+};
+
+// Produces every line of the inputs. Returns OK only when every message was
+// acknowledged. `diag` receives warnings for stderr (may be empty);
+// `signals` (may be null) stops the run on SIGINT/SIGTERM.
+Status RunProduce(const ProduceOptions& opt, SignalWatch* signals,
+                  const std::function<void(const std::string&)>& diag, ProduceStats* stats);
+
+}  // namespace kpipe

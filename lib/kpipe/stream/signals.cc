@@ -1,0 +1,31 @@
+#include "kpipe/stream/signals.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+namespace kpipe {
+
+SignalWatch::SignalWatch() {
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+SignalWatch::~SignalWatch() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int SignalWatch::Pending() {
+  if (seen_ || fd_ < 0) return seen_;
+  struct signalfd_siginfo info;
+  if (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+    seen_ = static_cast<int>(info.ssi_signo);
+  return seen_;
+}
+
+}  // namespace kpipe

@@ -1,0 +1,181 @@
+#include "kpipe/time/time.h"
+
+#include <charconv>
+#include <chrono>
+
+#include <fmt/format.h>
+
+namespace kpipe {
+
+namespace {
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+// (Howard Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+Result<int64_t> ParseDuration(std::string_view text, bool allow_negative) {
+  std::string_view s = text;
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    if (neg && !allow_negative)
+      return Status::Usage(fmt::format("invalid duration '{}': must not be negative", text));
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return Status::Usage(fmt::format("invalid duration '{}'", text));
+  double total = 0;
+  while (!s.empty()) {
+    size_t i = 0;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) i++;
+    if (i == 0) return Status::Usage(fmt::format("invalid duration '{}'", text));
+    double v;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + i, v);
+    if (ec != std::errc() || p != s.data() + i)
+      return Status::Usage(fmt::format("invalid duration '{}'", text));
+    s.remove_prefix(i);
+    size_t j = 0;
+    while (j < s.size() && s[j] >= 'a' && s[j] <= 'z') j++;
+    std::string_view unit = s.substr(0, j);
+    s.remove_prefix(j);
+    double mul;
+    if (unit == "ms") mul = 1;
+    else if (unit == "s") mul = 1000;
+    else if (unit == "m") mul = 60'000;
+    else if (unit == "h") mul = 3'600'000;
+    else if (unit == "d") mul = 86'400'000;
+    else if (unit == "us") mul = 1e-3;
+    else if (unit == "ns") mul = 1e-6;
+    else
+      return Status::Usage(fmt::format(
+          "invalid duration '{}': {} (units: ms, s, m, h, d; e.g. 250ms, 1h30m)", text,
+          unit.empty() ? "missing unit" : fmt::format("unknown unit '{}'", unit)));
+    total += v * mul;
+  }
+  int64_t ms = static_cast<int64_t>(total);
+  return neg ? -ms : ms;
+}
+
+Result<int64_t> ParseRfc3339(std::string_view s) {
+  auto bad = [&] { return Status::BadInput(fmt::format("invalid RFC 3339 time '{}'", s)); };
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
+      s[7] != '-' || !Digits(s, 8, 2, &d))
+    return bad();
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return bad();
+  size_t i = 10;
+  int64_t frac_ms = 0;
+  int64_t offset_min = 0;
+  if (i < s.size()) {
+    if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return bad();
+    if (!Digits(s, i + 1, 2, &h) || s.size() < i + 6 || s[i + 3] != ':' ||
+        !Digits(s, i + 4, 2, &mi))
+      return bad();
+    i += 6;
+    if (i < s.size() && s[i] == ':') {
+      if (!Digits(s, i + 1, 2, &sec)) return bad();
+      i += 3;
+    }
+    if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
+      i++;
+      int n = 0;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        if (n < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
+        n++;
+        i++;
+      }
+      if (n == 0) return bad();
+      for (int k = n; k < 3; k++) frac_ms *= 10;
+    }
+    if (i < s.size()) {
+      if (s[i] == 'Z' || s[i] == 'z') {
+        i++;
+      } else if (s[i] == '+' || s[i] == '-') {
+        int oh, om = 0;
+        if (!Digits(s, i + 1, 2, &oh)) return bad();
+        size_t k = i + 3;
+        if (k < s.size() && s[k] == ':') k++;
+        if (k < s.size()) {
+          if (!Digits(s, k, 2, &om)) return bad();
+          k += 2;
+        }
+        offset_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
+        i = k;
+      } else {
+        return bad();
+      }
+    }
+    if (i != s.size()) return bad();
+    if (h > 23 || mi > 59 || sec > 60) return bad();
+  }
+  int64_t days = DaysFromCivil(y, mo, d);
+  return ((days * 24 + h) * 60 + mi - offset_min) * 60'000 + sec * 1000LL + frac_ms;
+}
+
+Result<int64_t> ParseTimePoint(std::string_view text, int64_t now_ms) {
+  if (text == "now") return now_ms;
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) {
+    auto d = ParseDuration(text, true);
+    if (!d.ok()) return d.status();
+    return now_ms + *d;
+  }
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos) {
+    int64_t v;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc() && p == text.data() + text.size()) return v;
+  }
+  auto t = ParseRfc3339(text);
+  if (!t.ok())
+    return Status::Usage(fmt::format(
+        "invalid time '{}' (use RFC 3339, epoch milliseconds, or relative like -1h)", text));
+  return t;
+}
+
+std::string FormatRfc3339(int64_t ms) {
+  int64_t days = ms >= 0 ? ms / 86'400'000 : -((-ms + 86'399'999) / 86'400'000);
+  int64_t rem = ms - days * 86'400'000;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", y, m, d, rem / 3'600'000,
+                     rem / 60'000 % 60, rem / 1000 % 60, rem % 1000);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace kpipe

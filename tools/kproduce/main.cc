@@ -1,0 +1,70 @@
+// kproduce: JSON lines (files or stdin) to a Kafka topic. See kproduce(1).
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "kpipe/cli/exit_codes.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/cli/progress.h"
+#include "kpipe/kafka/produce.h"
+#include "kpipe/stream/signals.h"
+
+int main(int argc, char** argv) {
+  kpipe::SignalWatch signals;  // first: librdkafka's threads inherit the mask
+  kpipe::ProduceOptions opt;
+  bool quiet = false;
+  using kpipe::cli::Complete;
+  kpipe::cli::Command cmd("kproduce", "[OPTIONS] -t TOPIC [FILE...]",
+                          "Produce each JSON line of FILEs (or stdin) as one Kafka message.");
+  cmd.Option({"-t,--topic", "TOPIC", "Topic to produce to"}, &opt.topic);
+  cmd.Option({"-k,--key", "PATH", "Message key from this field of the JSON value"}, &opt.key_path);
+  cmd.Switch({"--envelope", "", "Read envelope lines (key, value, headers, partition, timestamp)"},
+             &opt.envelope);
+  cmd.Switch({"--keep-topic", "", "With --envelope: produce to each line's topic"}, &opt.keep_topic);
+  cmd.Switch({"--raw", "", "Lines are opaque bytes: no JSON check"}, &opt.raw);
+  cmd.Option({"-p,--partition", "N", "Produce to partition N (default: murmur2_random on the key)"},
+             &opt.partition);
+  cmd.Repeated({"-H,--header", "NAME=VALUE", "Add a header to every message (repeatable)"},
+               &opt.headers);
+  cmd.Option({"--timestamp", "PATH", "Message timestamp from this field (epoch ms or RFC 3339)"},
+             &opt.timestamp_path);
+  cmd.Option({"-z,--compression", "CODEC", "Compression codec", Complete::kChoices,
+              {"none", "gzip", "snappy", "lz4", "zstd"}},
+             &opt.compression);
+  cmd.Option({"--acks", "ACKS", "Acknowledgements: all (default), 1 or 0; 1 and 0 turn idempotence off",
+              Complete::kChoices, {"all", "1", "0"}},
+             &opt.acks);
+  cmd.Option({"--rate", "N", "Produce at most N messages per second"}, &opt.rate);
+  cmd.Option({"--transactional-id", "ID", "Produce the whole input in one transaction with this id"},
+             &opt.transactional_id);
+  cmd.Option({"--txn-every", "N", "With --transactional-id: commit every N messages"}, &opt.txn_every);
+  cmd.Option({"--dead-letter", "DEST", "Write bad lines to DEST (FILE or kafka:TOPIC) and go on",
+              Complete::kFile},
+             &opt.dead_letter);
+  kpipe::AddKafkaFlags(&cmd, &opt.kafka);
+  cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
+  cmd.Positional("FILE", "Input files (default: stdin)", &opt.files);
+
+  kpipe::cli::ParseOutcome parsed = cmd.Parse(argc, argv);
+  if (!parsed.run) {
+    std::fputs(parsed.out.c_str(), stdout);
+    std::fputs(parsed.err.c_str(), stderr);
+    return parsed.exit_code;
+  }
+  opt.progress = kpipe::cli::Progress::StderrIsTty();
+
+  auto diag = [](const std::string& msg) { fmt::print(stderr, "kproduce: {}\n", msg); };
+  kpipe::ProduceStats stats;
+  kpipe::Status st = kpipe::RunProduce(opt, &signals, diag, &stats);
+  if (!st.ok() && !st.Is(kpipe::Status::Code::kInterrupted))
+    fmt::print(stderr, "kproduce: error: {}\n", st.message());
+  if (st.Is(kpipe::Status::Code::kUsage))
+    fmt::print(stderr, "Try 'kproduce --help' for more information.\n");
+  if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && stats.lines > 0) {
+    std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
+    fmt::print(stderr, "kproduce: {} lines in, {} messages delivered, {} failed, {} dead-lettered{}\n",
+               stats.lines, stats.delivered, stats.failed, stats.dead_lettered, txn);
+  }
+  return kpipe::ExitCodeFor(st);
+}
