@@ -67,6 +67,7 @@ void Command::Switch(FlagSpec spec, bool* target) {
 }
 
 void Command::Option(FlagSpec spec, std::string* target) {
+  if (!target) target = &owned_.emplace_back();
   CLI::Option* o = app_.add_option(spec.names, *target, spec.help);
   if (spec.optional_value) o->expected(0, 1);
   Record(spec, o);
@@ -95,6 +96,12 @@ bool Command::Given(const std::string& long_name) const {
   for (const Entry& e : entries_)
     if (e.long_name == long_name) return e.opt->count() > 0;
   return false;
+}
+
+std::string Command::Value(const std::string& long_name) const {
+  for (const Entry& e : entries_)
+    if (e.long_name == long_name && !e.opt->results().empty()) return e.opt->results().front();
+  return "";
 }
 
 ParseOutcome Command::Parse(int argc, char** argv) {

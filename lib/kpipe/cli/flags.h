@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ class Command {
   Command(std::string name, std::string synopsis, std::string about);
 
   void Switch(FlagSpec spec, bool* target);
+  // A null `target` keeps the value inside; read it with Value().
   void Option(FlagSpec spec, std::string* target);
   void Option(FlagSpec spec, int64_t* target);
   // Repeatable; each occurrence takes one value.
@@ -55,6 +57,8 @@ class Command {
   ParseOutcome Parse(int argc, char** argv);
   // True when the flag named by its long name ("--list") was given.
   bool Given(const std::string& long_name) const;
+  // The value given to an option (empty when none).
+  std::string Value(const std::string& long_name) const;
 
   std::string Help() const;
   std::string Completion(const std::string& shell) const;  // bash, zsh, fish
@@ -77,6 +81,7 @@ class Command {
   Complete positional_complete_ = Complete::kNone;
   CLI::App app_;
   std::vector<Entry> entries_;
+  std::deque<std::string> owned_;
   bool help_ = false, version_ = false;
 };
 

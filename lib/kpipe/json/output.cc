@@ -1,6 +1,7 @@
 #include "kpipe/json/output.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,11 @@ Status Output::Flush() {
   written_ += buf_.size();
   buf_.clear();
   return Status::OK();
+}
+
+bool Output::ReaderGone() const {
+  struct pollfd p = {fd_, 0, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
 Result<int> OpenOutput(const std::string& path, bool append) {

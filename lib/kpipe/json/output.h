@@ -32,6 +32,9 @@ class Output {
   // Writes everything buffered.
   Status Flush();
   bool empty() const { return buf_.empty(); }
+  // True when the destination is a pipe whose reader has gone away, so an
+  // idle tool can end now instead of at its next write.
+  bool ReaderGone() const;
   uint64_t bytes_written() const { return written_; }
 
   static constexpr size_t kBlock = 64 * 1024;

@@ -1,0 +1,745 @@
+#include "kpipe/kafka/consume.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <map>
+#include <optional>
+#include <random>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include "kpipe/json/path.h"
+#include "kpipe/json/text.h"
+#include "kpipe/kafka/client.h"
+#include "kpipe/kafka/envelope.h"
+#include "kpipe/stream/signals.h"
+#include "kpipe/time/time.h"
+
+namespace kpipe {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kBatch = 1024;
+constexpr int kIdlePollMs = 50;  // latency bound of a live tail (flush on idle)
+
+// Where to start reading a partition.
+struct StartSpec {
+  enum Kind { kBeginning, kEnd, kStored, kOffset, kTail, kTime } kind = kBeginning;
+  int64_t value = 0;
+};
+
+Result<StartSpec> ParseStart(const ConsumeOptions& opt) {
+  StartSpec s;
+  if (!opt.from.empty()) {
+    auto t = ParseTimePoint(opt.from, NowMs());
+    if (!t.ok()) return Status::Usage("--from: " + t.status().message());
+    return StartSpec{StartSpec::kTime, *t};
+  }
+  const std::string& o = opt.offset;
+  if (o.empty()) return StartSpec{opt.group.empty() ? StartSpec::kBeginning : StartSpec::kStored, 0};
+  if (o == "beginning") return StartSpec{StartSpec::kBeginning, 0};
+  if (o == "end") return StartSpec{StartSpec::kEnd, 0};
+  if (o == "stored") {
+    if (opt.group.empty()) return Status::Usage("-o stored needs a consumer group (-G)");
+    return StartSpec{StartSpec::kStored, 0};
+  }
+  if (o[0] == '@') {
+    auto t = ParseTimePoint(o.substr(1), NowMs());
+    if (!t.ok()) return Status::Usage("-o " + t.status().message());
+    return StartSpec{StartSpec::kTime, *t};
+  }
+  int64_t v;
+  auto [p, ec] = std::from_chars(o.data(), o.data() + o.size(), v);
+  if (ec != std::errc() || p != o.data() + o.size())
+    return Status::Usage(fmt::format(
+        "-o {}: expected beginning, end, stored, N, -N or @TIME", o));
+  if (v < 0) return StartSpec{StartSpec::kTail, -v};
+  return StartSpec{StartSpec::kOffset, v};
+}
+
+struct PartState {
+  std::string topic;
+  int32_t partition;
+  int64_t end = -1;         // stop before this offset (-e / --until); -1 = never
+  int64_t low = 0;          // first offset at start (bounded reads)
+  bool assigned = false;
+  bool done = false;
+  int64_t pending = -1;     // next offset after the last record in the output buffer
+  int64_t stored = -1;      // last offset handed to offsets_store
+  int64_t watermark = INT64_MIN;
+  Clock::time_point last_seen;
+};
+
+// A kcat-style format string compiled once.
+struct FormatPiece {
+  char directive;     // 0 = literal
+  std::string text;
+};
+
+std::vector<FormatPiece> CompileFormat(const std::string& f) {
+  std::vector<FormatPiece> out;
+  std::string lit;
+  for (size_t i = 0; i < f.size(); i++) {
+    char c = f[i];
+    if (c == '\\' && i + 1 < f.size()) {
+      char e = f[++i];
+      lit += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == '0' ? '\0' : e;
+    } else if (c == '%' && i + 1 < f.size()) {
+      char d = f[++i];
+      if (d == '%') {
+        lit += '%';
+        continue;
+      }
+      if (!lit.empty()) out.push_back({0, std::move(lit)});
+      lit.clear();
+      out.push_back({d, ""});
+    } else {
+      lit += c;
+    }
+  }
+  if (!lit.empty()) out.push_back({0, std::move(lit)});
+  return out;
+}
+
+class Consumer {
+ public:
+  Consumer(const ConsumeOptions& opt, SignalWatch* signals,
+           const std::function<void(const std::string&)>& diag, Output* out, ConsumeStats* stats)
+      : opt_(opt), signals_(signals), diag_(diag), out_(out), stats_(stats) {}
+  ~Consumer() {
+    if (queue_) rd_kafka_queue_destroy(queue_);
+  }
+
+  Status Run();
+
+ private:
+  Status Setup(const Properties& extra);
+  Status List();
+  Status Lag();
+  Status Consume();
+  Status Handle(rd_kafka_message_t* m);
+  void Write(const rd_kafka_message_t* m);
+  Status AfterBatch(bool idle);
+  Status StoreOffsets();
+  void UpdateWatermark(const rd_kafka_message_t* m, PartState* ps);
+  Status MaybeEmitWatermark();
+  Status ResolveStarts(rd_kafka_topic_partition_list_t* parts);
+  Status RecordEnds();
+  void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  PartState* Part(const char* topic, int32_t partition);
+  bool AllDone() const;
+  Status Finish(Status st);
+
+  const ConsumeOptions& opt_;
+  SignalWatch* signals_;
+  const std::function<void(const std::string&)>& diag_;
+  Output* out_;
+  ConsumeStats* stats_;
+
+  ClientEvents events_;
+  KafkaHandle rk_;
+  rd_kafka_queue_t* queue_ = nullptr;
+  StartSpec start_;
+  bool bounded_ = false;     // -e or --until: stop at recorded end offsets
+  int64_t until_ms_ = -1;
+  std::map<std::pair<std::string, int32_t>, PartState> parts_;
+  PartState* last_part_ = nullptr;
+  rd_kafka_topic_t* last_rkt_ = nullptr;
+  json::Validator validator_;
+  std::vector<FormatPiece> format_;
+  std::optional<json::FieldPath> time_path_;
+  int64_t max_delay_ = 0, idle_ms_ = -1;
+  int64_t emitted_wm_ = INT64_MIN;
+  Status rebalance_error_;
+  bool stop_ = false;
+  std::string fatal_;
+};
+
+PartState* Consumer::Part(const char* topic, int32_t partition) {
+  auto it = parts_.find({topic, partition});
+  if (it == parts_.end()) {
+    PartState ps;
+    ps.topic = topic;
+    ps.partition = partition;
+    ps.last_seen = Clock::now();
+    it = parts_.emplace(std::make_pair(std::string(topic), partition), std::move(ps)).first;
+  }
+  return &it->second;
+}
+
+bool Consumer::AllDone() const {
+  if (!bounded_) return false;
+  bool any = false;
+  for (const auto& [k, ps] : parts_) {
+    if (!ps.assigned) continue;
+    any = true;
+    if (!ps.done) return false;
+  }
+  return any;
+}
+
+Status Consumer::Setup(const Properties& extra) {
+  Properties defaults = {
+      {"enable.auto.commit", opt_.group.empty() ? "false" : "true"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"isolation.level", opt_.isolation},
+      {"enable.partition.eof", "true"},
+      {"queued.max.messages.kbytes", "16384"},
+      {"fetch.wait.max.ms", "100"},
+  };
+  if (opt_.group.empty()) {
+    // No group: a private id that is never joined nor committed to.
+    std::random_device rd;
+    defaults.emplace_back("group.id", fmt::format("kpipe-kconsume-{}-{:x}", ::getpid(), rd()));
+  } else {
+    defaults.emplace_back("group.id", opt_.group);
+  }
+  for (const auto& p : extra) defaults.push_back(p);
+  auto props = ResolveProperties(opt_.kafka, defaults);
+  if (!props.ok()) return props.status();
+  if (opt_.kafka.verbose) {
+    diag_("client configuration:\n" + DescribeProperties(*props));
+    events_.log = [this](int level, const char* fac, const char* msg) {
+      diag_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
+    };
+  }
+  events_.rebalance = [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t* parts) { OnRebalance(rk, err, parts); };
+  auto conf = MakeConf(*props, &events_);
+  if (!conf.ok()) return conf.status();
+  auto rk = CreateClient(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk.ok()) return rk.status();
+  rk_ = std::move(*rk);
+  rd_kafka_poll_set_consumer(rk_.get());
+  queue_ = rd_kafka_queue_get_consumer(rk_.get());
+  auto md = FetchMetadata(rk_.get(), "", opt_.connect_timeout_ms);
+  if (!md.ok())
+    return Status::Kafka(fmt::format("cannot reach brokers {}: {}",
+                                     PropertyValue(*props, "bootstrap.servers"),
+                                     md.status().message()));
+  return Status::OK();
+}
+
+// Sets each partition's start offset in `parts` from the -o/--from spec.
+Status Consumer::ResolveStarts(rd_kafka_topic_partition_list_t* parts) {
+  if (start_.kind == StartSpec::kTime) {
+    for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = start_.value;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), parts, opt_.connect_timeout_ms);
+    if (e) return KafkaStatus(e, "look up offsets for time");
+    for (int i = 0; i < parts->cnt; i++)
+      if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+    return Status::OK();
+  }
+  for (int i = 0; i < parts->cnt; i++) {
+    int64_t& off = parts->elems[i].offset;
+    switch (start_.kind) {
+      case StartSpec::kBeginning: off = RD_KAFKA_OFFSET_BEGINNING; break;
+      case StartSpec::kEnd: off = RD_KAFKA_OFFSET_END; break;
+      case StartSpec::kStored: off = RD_KAFKA_OFFSET_STORED; break;
+      case StartSpec::kOffset: off = start_.value; break;
+      case StartSpec::kTail: off = RD_KAFKA_OFFSET_TAIL(start_.value); break;
+      case StartSpec::kTime: break;
+    }
+  }
+  return Status::OK();
+}
+
+// Records, before reading anything, where a bounded read stops: the end
+// offset of each partition now (-e, --until end), or the first offset at
+// or after --until TIME. Later records are not read.
+Status Consumer::RecordEnds() {
+  for (auto& [k, ps] : parts_) {
+    int64_t lo, hi;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        rk_.get(), ps.topic.c_str(), ps.partition, &lo, &hi, opt_.connect_timeout_ms);
+    if (e) return KafkaStatus(e, fmt::format("query end offset of {}:{}", ps.topic, ps.partition));
+    ps.low = lo;
+    ps.end = hi;
+  }
+  if (until_ms_ >= 0) {
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+    for (auto& [k, ps] : parts_)
+      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = until_ms_;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), list.get(), opt_.connect_timeout_ms);
+    if (e) return KafkaStatus(e, "look up offsets for --until");
+    for (int i = 0; i < list->cnt; i++) {
+      PartState* ps = Part(list->elems[i].topic, list->elems[i].partition);
+      if (list->elems[i].offset >= 0) ps->end = std::min(ps->end, list->elems[i].offset);
+    }
+  }
+  return Status::OK();
+}
+
+void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts) {
+  bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (start_.kind != StartSpec::kStored) {
+      Status st = ResolveStarts(parts);
+      if (!st.ok() && rebalance_error_.ok()) rebalance_error_ = st;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+      PartState* ps = Part(parts->elems[i].topic, parts->elems[i].partition);
+      ps->assigned = true;
+      ps->last_seen = Clock::now();
+      last_part_ = nullptr;
+    }
+    if (cooperative) {
+      KafkaError e(rd_kafka_incremental_assign(rk, parts));
+    } else {
+      rd_kafka_assign(rk, parts);
+    }
+  } else {
+    // Revoked: commit what was written before the partitions go elsewhere.
+    Status st = out_->Flush();
+    if (st.ok()) {
+      (void)StoreOffsets();
+      rd_kafka_commit(rk, nullptr, 0);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+      PartState* ps = Part(parts->elems[i].topic, parts->elems[i].partition);
+      ps->assigned = false;
+    }
+    last_part_ = nullptr;
+    if (cooperative) {
+      KafkaError e(rd_kafka_incremental_unassign(rk, parts));
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+}
+
+Status Consumer::StoreOffsets() {
+  if (opt_.group.empty()) return Status::OK();
+  PartitionList list(rd_kafka_topic_partition_list_new(4));
+  for (auto& [k, ps] : parts_) {
+    if (ps.pending > ps.stored && ps.assigned) {
+      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = ps.pending;
+      ps.stored = ps.pending;
+    }
+  }
+  if (list->cnt == 0) return Status::OK();
+  return KafkaStatus(rd_kafka_offsets_store(rk_.get(), list.get()), "store offsets");
+}
+
+void Consumer::Write(const rd_kafka_message_t* m) {
+  std::string* b = out_->buffer();
+  if (!format_.empty()) {
+    for (const FormatPiece& p : format_) {
+      switch (p.directive) {
+        case 0: b->append(p.text); break;
+        case 't': b->append(rd_kafka_topic_name(m->rkt)); break;
+        case 'p': fmt::format_to(std::back_inserter(*b), "{}", m->partition); break;
+        case 'o': fmt::format_to(std::back_inserter(*b), "{}", m->offset); break;
+        case 'k': if (m->key) b->append(static_cast<const char*>(m->key), m->key_len); break;
+        case 's': if (m->payload) b->append(static_cast<const char*>(m->payload), m->len); break;
+        case 'K': fmt::format_to(std::back_inserter(*b), "{}", m->key ? static_cast<int64_t>(m->key_len) : -1); break;
+        case 'S': fmt::format_to(std::back_inserter(*b), "{}", m->payload ? static_cast<int64_t>(m->len) : -1); break;
+        case 'T': fmt::format_to(std::back_inserter(*b), "{}", rd_kafka_message_timestamp(m, nullptr)); break;
+        case 'h': {
+          rd_kafka_headers_t* hdrs = nullptr;
+          if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+            const char* name;
+            const void* val;
+            size_t size;
+            for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++) {
+              if (i) b->push_back(',');
+              b->append(name);
+              b->push_back('=');
+              if (val) b->append(static_cast<const char*>(val), size);
+            }
+          }
+          break;
+        }
+        default: b->push_back('%'); b->push_back(p.directive);
+      }
+    }
+    return;
+  }
+  if (opt_.envelope) {
+    AppendEnvelope(b, m, &validator_);
+  } else {
+    AppendValueLine(b, m->payload, m->len, &validator_);
+  }
+  b->push_back('\n');
+}
+
+void Consumer::UpdateWatermark(const rd_kafka_message_t* m, PartState* ps) {
+  ps->last_seen = Clock::now();
+  int64_t t;
+  if (time_path_) {
+    simdjson::dom::element doc, f;
+    if (!m->payload || validator_.Parse({static_cast<const char*>(m->payload), m->len}, &doc) ||
+        !time_path_->Lookup(doc, &f))
+      return;  // no event time: the record cannot advance the watermark
+    int64_t i;
+    double d;
+    std::string_view s;
+    if (f.get_int64().get(i) == simdjson::SUCCESS) t = i;
+    else if (f.get_double().get(d) == simdjson::SUCCESS) t = static_cast<int64_t>(d);
+    else if (f.get_string().get(s) == simdjson::SUCCESS) {
+      auto r = ParseRfc3339(s);
+      if (!r.ok()) return;
+      t = *r;
+    } else {
+      return;
+    }
+  } else {
+    rd_kafka_timestamp_type_t tt;
+    t = rd_kafka_message_timestamp(m, &tt);
+    if (tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) return;
+  }
+  ps->watermark = std::max(ps->watermark, t - max_delay_);
+}
+
+// The combined watermark is the minimum over assigned partitions, leaving out
+// those idle for longer than --idle (kpipe(7), WATERMARKS).
+Status Consumer::MaybeEmitWatermark() {
+  if (!opt_.watermarks) return Status::OK();
+  auto now = Clock::now();
+  int64_t w = INT64_MAX;
+  bool any = false;
+  for (const auto& [k, ps] : parts_) {
+    if (!ps.assigned) continue;
+    bool idle = idle_ms_ >= 0 &&
+                now - ps.last_seen > std::chrono::milliseconds(idle_ms_);
+    if (idle || (bounded_ && ps.done)) continue;
+    any = true;
+    w = std::min(w, ps.watermark);
+  }
+  if (!any || w == INT64_MIN || w <= emitted_wm_) return Status::OK();
+  emitted_wm_ = w;
+  fmt::format_to(std::back_inserter(*out_->buffer()), "{{\"@kpipe\":\"watermark\",\"ts\":{}}}\n", w);
+  return out_->Commit();
+}
+
+Status Consumer::AfterBatch(bool idle) {
+  KPIPE_RETURN_IF_ERROR(MaybeEmitWatermark());
+  if (idle) KPIPE_RETURN_IF_ERROR(out_->Flush());
+  if (out_->empty()) return StoreOffsets();
+  return Status::OK();
+}
+
+Status Consumer::Handle(rd_kafka_message_t* m) {
+  PartState* ps = nullptr;
+  if (m->rkt) {
+    if (last_part_ && last_rkt_ == m->rkt && last_part_->partition == m->partition) {
+      ps = last_part_;
+    } else {
+      ps = Part(rd_kafka_topic_name(m->rkt), m->partition);
+      last_part_ = ps;
+      last_rkt_ = m->rkt;
+    }
+  }
+  if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (ps && (ps->end < 0 || m->offset >= ps->end)) ps->done = true;
+      return Status::OK();
+    }
+    std::string what = rd_kafka_message_errstr(m);
+    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+        m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        m->err == RD_KAFKA_RESP_ERR__FATAL)
+      return Status::Kafka(ps ? fmt::format("{}:{}: {}", ps->topic, ps->partition, what) : what);
+    diag_("warning: " + what);
+    return Status::OK();
+  }
+  if (!ps) return Status::OK();
+  if (bounded_ && ps->end >= 0 && m->offset >= ps->end) {
+    ps->done = true;  // past the end recorded at start: not ours to read
+    return Status::OK();
+  }
+  Write(m);
+  ps->pending = m->offset + 1;
+  stats_->messages++;
+  stats_->bytes += m->len + m->key_len;
+  if (opt_.watermarks) UpdateWatermark(m, ps);
+  if (bounded_ && ps->end >= 0 && m->offset + 1 >= ps->end) ps->done = true;
+  if (opt_.count >= 0 && stats_->messages >= static_cast<uint64_t>(opt_.count)) stop_ = true;
+  Status st = out_->Commit();
+  if (st.ok() && out_->empty()) st = StoreOffsets();
+  return st;
+}
+
+Status Consumer::Consume() {
+  auto st = ParseStart(opt_);
+  if (!st.ok()) return st.status();
+  start_ = *st;
+  bounded_ = opt_.exit_at_end || !opt_.until.empty();
+  if (!opt_.until.empty() && opt_.until != "end") {
+    auto t = ParseTimePoint(opt_.until, NowMs());
+    if (!t.ok()) return Status::Usage("--until: " + t.status().message());
+    until_ms_ = *t;
+  }
+  if (!opt_.format.empty()) {
+    if (opt_.envelope) return Status::Usage("--format and --envelope exclude each other");
+    format_ = CompileFormat(opt_.format);
+  }
+  if (opt_.watermarks) {
+    auto d = ParseDuration(opt_.max_delay.empty() ? "0ms" : opt_.max_delay);
+    if (!d.ok()) return Status::Usage("--max-delay: " + d.status().message());
+    max_delay_ = *d;
+    if (!opt_.idle.empty()) {
+      auto i = ParseDuration(opt_.idle);
+      if (!i.ok()) return Status::Usage("--idle: " + i.status().message());
+      idle_ms_ = *i;
+    }
+    if (!opt_.time_path.empty()) {
+      auto p = json::FieldPath::Parse(opt_.time_path);
+      if (!p.ok()) return p.status();
+      time_path_ = std::move(*p);
+    }
+  } else if (!opt_.max_delay.empty() || !opt_.idle.empty() || !opt_.time_path.empty()) {
+    return Status::Usage("--max-delay, --idle and --time need --watermarks");
+  }
+
+  KPIPE_RETURN_IF_ERROR(Setup({}));
+
+  // Resolve TOPIC[:P,P] into partitions.
+  bool explicit_partitions = false;
+  std::vector<std::string> subscribe;
+  for (const std::string& spec : opt_.topics) {
+    size_t colon = spec.rfind(':');
+    std::string topic = spec.substr(0, colon);
+    auto all = TopicPartitions(rk_.get(), topic, opt_.connect_timeout_ms);
+    if (!all.ok()) return all.status();
+    if (colon == std::string::npos) {
+      subscribe.push_back(topic);
+      for (int32_t p : *all) Part(topic.c_str(), p);
+      continue;
+    }
+    explicit_partitions = true;
+    std::string_view list = std::string_view(spec).substr(colon + 1);
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view n = list.substr(0, comma);
+      int32_t p;
+      auto [ptr, ec] = std::from_chars(n.data(), n.data() + n.size(), p);
+      if (ec != std::errc() || ptr != n.data() + n.size() ||
+          std::find(all->begin(), all->end(), p) == all->end())
+        return Status::Usage(fmt::format("{}: no partition '{}' in topic '{}'", spec, n, topic));
+      Part(topic.c_str(), p);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+  }
+  if (explicit_partitions && !subscribe.empty() && !opt_.group.empty())
+    return Status::Usage("with -G, give either whole topics or TOPIC:PARTITIONS, not both");
+  if (bounded_) KPIPE_RETURN_IF_ERROR(RecordEnds());
+  stats_->partitions = parts_.size();
+
+  if (opt_.group.empty() || explicit_partitions) {
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+    for (auto& [k, ps] : parts_) {
+      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition);
+      ps.assigned = true;
+    }
+    KPIPE_RETURN_IF_ERROR(ResolveStarts(list.get()));
+    if (bounded_) {
+      // Partitions already at their end need no fetch at all; the others end
+      // at their recorded end offset or at the EOF event that reaches it.
+      for (int i = 0; i < list->cnt; i++) {
+        PartState* ps = Part(list->elems[i].topic, list->elems[i].partition);
+        int64_t off = list->elems[i].offset;
+        if (ps->end <= ps->low || off == RD_KAFKA_OFFSET_END ||
+            (off == RD_KAFKA_OFFSET_BEGINNING && ps->low >= ps->end) || off >= ps->end)
+          ps->done = true;
+      }
+    }
+    KPIPE_RETURN_IF_ERROR(KafkaStatus(rd_kafka_assign(rk_.get(), list.get()), "assign partitions"));
+  } else {
+    for (auto& [k, ps] : parts_) ps.assigned = false;  // the group decides
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(subscribe.size())));
+    for (const std::string& t : subscribe)
+      rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+    KPIPE_RETURN_IF_ERROR(KafkaStatus(rd_kafka_subscribe(rk_.get(), list.get()), "subscribe"));
+  }
+
+  rd_kafka_message_t* batch[kBatch];
+  while (!stop_ && !AllDone()) {
+    if (signals_ && signals_->Pending()) return Status::Interrupted(signals_->Pending());
+    if (!rebalance_error_.ok()) return rebalance_error_;
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
+    bool idle = n <= 0;
+    if (idle) {
+      // Nothing ready: show what we have, then wait briefly for one message.
+      KPIPE_RETURN_IF_ERROR(AfterBatch(/*idle=*/true));
+      if (out_->ReaderGone()) return Status::BrokenPipe();
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
+      if (!m) continue;
+      batch[0] = m;
+      n = 1;
+    }
+    Status st;
+    ssize_t i = 0;
+    for (; i < n && st.ok(); i++) {
+      if (!stop_) st = Handle(batch[i]);
+      rd_kafka_message_destroy(batch[i]);
+    }
+    for (; i < n; i++) rd_kafka_message_destroy(batch[i]);
+    KPIPE_RETURN_IF_ERROR(st);
+    KPIPE_RETURN_IF_ERROR(AfterBatch(/*idle=*/false));
+  }
+  return Status::OK();
+}
+
+// Flushes what was written, commits it (with -G), and closes the consumer.
+Status Consumer::Finish(Status st) {
+  if (!rk_) return st;
+  bool clean_end = st.ok();
+  if (!st.Is(Status::Code::kBrokenPipe)) {
+    if (clean_end && opt_.watermarks) {
+      KPIPE_RETURN_IF_ERROR(MaybeEmitWatermark());
+      if (bounded_) (void)out_->Write("{\"@kpipe\":\"end\"}\n");
+    }
+    Status fs = out_->Flush();
+    if (st.ok()) st = fs;
+  }
+  if (out_->empty()) (void)StoreOffsets();
+  if (!opt_.group.empty()) {
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk_.get(), nullptr, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET && st.ok())
+      st = KafkaStatus(e, "commit offsets");
+  }
+  rd_kafka_consumer_close(rk_.get());
+  return st;
+}
+
+Status Consumer::List() {
+  KPIPE_RETURN_IF_ERROR(Setup({}));
+  std::string topic = opt_.topics.empty() ? "" : opt_.topics[0];
+  auto md = FetchMetadata(rk_.get(), topic, opt_.connect_timeout_ms);
+  if (!md.ok()) return md.status();
+  std::vector<const rd_kafka_metadata_topic*> topics;
+  for (int i = 0; i < (*md)->topic_cnt; i++) {
+    const rd_kafka_metadata_topic* t = &(*md)->topics[i];
+    if (!topic.empty() && topic != t->topic) continue;
+    if (topic.empty() && t->topic[0] == '_' && t->topic[1] == '_') continue;  // internal
+    if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+      return Status::NotFound(fmt::format("topic '{}' does not exist", t->topic));
+    topics.push_back(t);
+  }
+  std::sort(topics.begin(), topics.end(),
+            [](auto* a, auto* b) { return std::string_view(a->topic) < b->topic; });
+  for (const rd_kafka_metadata_topic* t : topics) {
+    std::vector<const rd_kafka_metadata_partition*> ps;
+    for (int p = 0; p < t->partition_cnt; p++) ps.push_back(&t->partitions[p]);
+    std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->id < b->id; });
+    for (const rd_kafka_metadata_partition* p : ps) {
+      int64_t lo = -1, hi = -1;
+      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), t->topic, p->id, &lo,
+                                                               &hi, opt_.connect_timeout_ms);
+      if (e) return KafkaStatus(e, fmt::format("query offsets of {}:{}", t->topic, p->id));
+      std::string* b = out_->buffer();
+      b->append("{\"topic\":");
+      json::AppendQuoted(b, t->topic);
+      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"leader\":{},\"replicas\":[{}],\"isr\":[{}]",
+                     p->id, p->leader, fmt::join(p->replicas, p->replicas + p->replica_cnt, ","),
+                     fmt::join(p->isrs, p->isrs + p->isr_cnt, ","));
+      fmt::format_to(std::back_inserter(*b), ",\"low\":{},\"high\":{},\"messages\":{}}}\n", lo, hi, hi - lo);
+      KPIPE_RETURN_IF_ERROR(out_->Commit());
+    }
+  }
+  return out_->Flush();
+}
+
+Status Consumer::Lag() {
+  KPIPE_RETURN_IF_ERROR(Setup({}));
+  // The group's committed offsets, through the admin API.
+  rd_kafka_ListConsumerGroupOffsets_t* req =
+      rd_kafka_ListConsumerGroupOffsets_new(opt_.lag_group.c_str(), nullptr);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk_.get());
+  rd_kafka_AdminOptions_t* aopt =
+      rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+  char err[256];
+  rd_kafka_AdminOptions_set_request_timeout(aopt, opt_.connect_timeout_ms, err, sizeof err);
+  rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, aopt, q);
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+  rd_kafka_AdminOptions_destroy(aopt);
+  std::unique_ptr<rd_kafka_event_t, KafkaDeleter> ev(rd_kafka_queue_poll(q, opt_.connect_timeout_ms + 5000));
+  rd_kafka_queue_destroy(q);
+  if (!ev) return Status::Kafka("list consumer group offsets: timed out");
+  if (rd_kafka_event_error(ev.get()))
+    return Status::Kafka(fmt::format("list consumer group offsets: {}", rd_kafka_event_error_string(ev.get())));
+  const rd_kafka_ListConsumerGroupOffsets_result_t* res =
+      rd_kafka_event_ListConsumerGroupOffsets_result(ev.get());
+  size_t ngroups;
+  const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &ngroups);
+  std::map<std::pair<std::string, int32_t>, int64_t> committed;
+  for (size_t g = 0; g < ngroups; g++) {
+    if (const rd_kafka_error_t* ge = rd_kafka_group_result_error(groups[g]))
+      return Status::Kafka(fmt::format("group '{}': {}", opt_.lag_group, rd_kafka_error_string(ge)));
+    const rd_kafka_topic_partition_list_t* pl = rd_kafka_group_result_partitions(groups[g]);
+    for (int i = 0; pl && i < pl->cnt; i++)
+      committed[{pl->elems[i].topic, pl->elems[i].partition}] = pl->elems[i].offset;
+  }
+  // With topics named, report every partition of them (also those without a
+  // committed offset); otherwise the partitions the group has committed.
+  std::vector<std::pair<std::string, int32_t>> rows;
+  if (!opt_.topics.empty()) {
+    for (const std::string& t : opt_.topics) {
+      auto ps = TopicPartitions(rk_.get(), t, opt_.connect_timeout_ms);
+      if (!ps.ok()) return ps.status();
+      for (int32_t p : *ps) rows.emplace_back(t, p);
+    }
+  } else {
+    for (const auto& [k, v] : committed) rows.push_back(k);
+  }
+  for (const auto& [topic, p] : rows) {
+    int64_t lo, hi;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), p, &lo, &hi,
+                                                             opt_.connect_timeout_ms);
+    if (e) return KafkaStatus(e, fmt::format("query offsets of {}:{}", topic, p));
+    auto it = committed.find({topic, p});
+    int64_t c = it == committed.end() ? -1 : it->second;
+    std::string* b = out_->buffer();
+    b->append("{\"group\":");
+    json::AppendQuoted(b, opt_.lag_group);
+    b->append(",\"topic\":");
+    json::AppendQuoted(b, topic);
+    if (c >= 0)
+      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"committed\":{},\"end\":{},\"lag\":{}}}\n",
+                     p, c, hi, std::max<int64_t>(0, hi - c));
+    else
+      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"committed\":null,\"end\":{},\"lag\":{}}}\n",
+                     p, hi, hi - lo);
+    KPIPE_RETURN_IF_ERROR(out_->Commit());
+  }
+  return out_->Flush();
+}
+
+Status Consumer::Run() {
+  int modes = opt_.list + !opt_.lag_group.empty();
+  if (modes > 1) return Status::Usage("-L and --lag exclude each other");
+  if (opt_.list) return List();
+  if (!opt_.lag_group.empty()) return Lag();
+  if (opt_.topics.empty()) return Status::Usage("no topic given");
+  if (!opt_.offset.empty() && !opt_.from.empty())
+    return Status::Usage("-o and --from exclude each other");
+  if (opt_.exit_at_end && !opt_.until.empty())
+    return Status::Usage("-e and --until exclude each other (-e is --until end)");
+  if (opt_.isolation != "read_committed" && opt_.isolation != "read_uncommitted")
+    return Status::Usage("--isolation: expected read_committed or read_uncommitted");
+  if (opt_.count < -1 || opt_.count == 0) {
+    if (opt_.count == 0) return Status::OK();
+    return Status::Usage("-c must be a positive count");
+  }
+  return Finish(Consume());
+}
+
+}  // namespace
+
+Status RunConsume(const ConsumeOptions& opt, SignalWatch* signals,
+                  const std::function<void(const std::string&)>& diag, Output* out,
+                  ConsumeStats* stats) {
+  Consumer c(opt, signals, diag, out, stats);
+  return c.Run();
+}
+
+}  // namespace kpipe

@@ -1,0 +1,76 @@
+// kconsume: Kafka topics to JSON lines on stdout. See kconsume(1).
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "kpipe/cli/exit_codes.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/json/output.h"
+#include "kpipe/kafka/consume.h"
+#include "kpipe/stream/signals.h"
+
+int main(int argc, char** argv) {
+  kpipe::SignalWatch signals;  // first: librdkafka's threads inherit the mask
+  kpipe::ConsumeOptions opt;
+  bool quiet = false;
+  using kpipe::cli::Complete;
+  kpipe::cli::Command cmd("kconsume", "[OPTIONS] TOPIC[:PARTITIONS]...",
+                          "Write the messages of Kafka topics as JSON lines on stdout.");
+  cmd.Option({"-o,--offset", "OFFSET",
+              "Start at beginning (default), end, stored, N, -N (N before end) or @TIME"},
+             &opt.offset);
+  cmd.Option({"--from", "TIME", "Start at the first message at or after TIME"}, &opt.from);
+  cmd.Option({"--until", "TIME", "Stop before the first message at or after TIME, or at end"},
+             &opt.until);
+  cmd.Switch({"-e,--exit", "", "Exit at the end offsets recorded at start"}, &opt.exit_at_end);
+  cmd.Option({"-c,--count", "N", "Exit after N messages"}, &opt.count);
+  cmd.Option({"-G,--group", "ID", "Consume as group ID and commit what was written"}, &opt.group);
+  cmd.Option({"--isolation", "LEVEL", "read_committed (default) or read_uncommitted",
+              Complete::kChoices, {"read_committed", "read_uncommitted"}},
+             &opt.isolation);
+  cmd.Switch({"--envelope", "", "Write the envelope: topic, partition, offset, key, headers, value"},
+             &opt.envelope);
+  cmd.Option({"-f,--format", "FORMAT", "Write each message with a kcat-style format (%t %p %o %k %s %T %h)"},
+             &opt.format);
+  cmd.Option({"-L,--list", "TOPIC", "List topics and partitions with offsets as JSON lines", Complete::kNone,
+              {}, /*optional_value=*/true},
+             static_cast<std::string*>(nullptr));
+  cmd.Option({"--lag", "GROUP", "List committed offset, end offset and lag of GROUP"}, &opt.lag_group);
+  cmd.Switch({"--watermarks", "", "Emit watermark control records (and end with -e)"}, &opt.watermarks);
+  cmd.Option({"--max-delay", "DURATION", "With --watermarks: allowed disorder of event times"},
+             &opt.max_delay);
+  cmd.Option({"--idle", "DURATION", "With --watermarks: leave out partitions idle this long"}, &opt.idle);
+  cmd.Option({"--time", "PATH", "With --watermarks: event time field (default: message timestamp)"},
+             &opt.time_path);
+  kpipe::AddKafkaFlags(&cmd, &opt.kafka);
+  cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
+  cmd.Positional("TOPIC", "Topics to read, optionally with partitions (orders:0,2)", &opt.topics,
+                 Complete::kNone);
+
+  kpipe::cli::ParseOutcome parsed = cmd.Parse(argc, argv);
+  if (!parsed.run) {
+    std::fputs(parsed.out.c_str(), stdout);
+    std::fputs(parsed.err.c_str(), stderr);
+    return parsed.exit_code;
+  }
+  if (cmd.Given("--list")) {
+    opt.list = true;
+    std::string t = cmd.Value("--list");
+    if (!t.empty()) opt.topics.insert(opt.topics.begin(), t);
+  }
+
+  auto diag = [](const std::string& msg) { fmt::print(stderr, "kconsume: {}\n", msg); };
+  kpipe::Output out(1, "stdout");
+  kpipe::ConsumeStats stats;
+  kpipe::Status st = kpipe::RunConsume(opt, &signals, diag, &out, &stats);
+  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
+  if (!st.ok() && !st.Is(kpipe::Status::Code::kInterrupted))
+    fmt::print(stderr, "kconsume: error: {}\n", st.message());
+  if (st.Is(kpipe::Status::Code::kUsage))
+    fmt::print(stderr, "Try 'kconsume --help' for more information.\n");
+  if (!quiet && !opt.list && opt.lag_group.empty() && !st.Is(kpipe::Status::Code::kUsage))
+    fmt::print(stderr, "kconsume: {} messages ({} bytes) from {} partitions\n", stats.messages,
+               stats.bytes, stats.partitions);
+  return kpipe::ExitCodeFor(st);
+}
