@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   cmd.Option({"--dead-letter", "DEST", "Write bad lines to DEST (FILE or kafka:TOPIC) and go on",
               Complete::kFile},
              &opt.dead_letter);
+  cmd.Switch({"--dry-run", "", "Print each message as an envelope line instead of producing (no broker)"},
+             &opt.dry_run);
   kpipe::AddKafkaFlags(&cmd, &opt.kafka);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
   cmd.Positional("FILE", "Input files (default: stdin)", &opt.files);
@@ -55,16 +57,20 @@ int main(int argc, char** argv) {
   opt.progress = kpipe::cli::Progress::StderrIsTty();
 
   auto diag = [](const std::string& msg) { fmt::print(stderr, "kproduce: {}\n", msg); };
+  kpipe::Output dry_out(1, "stdout");
+  opt.dry_run_out = &dry_out;
   kpipe::ProduceStats stats;
   kpipe::Status st = kpipe::RunProduce(opt, &signals, diag, &stats);
+  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;
   if (!st.ok() && !st.Is(kpipe::Status::Code::kInterrupted))
     fmt::print(stderr, "kproduce: error: {}\n", st.message());
   if (st.Is(kpipe::Status::Code::kUsage))
     fmt::print(stderr, "Try 'kproduce --help' for more information.\n");
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && stats.lines > 0) {
     std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
-    fmt::print(stderr, "kproduce: {} lines in, {} messages delivered, {} failed, {} dead-lettered{}\n",
-               stats.lines, stats.delivered, stats.failed, stats.dead_lettered, txn);
+    fmt::print(stderr, "kproduce: {} lines in, {} messages {}, {} failed, {} dead-lettered{}\n",
+               stats.lines, stats.delivered, opt.dry_run ? "printed (dry run)" : "delivered",
+               stats.failed, stats.dead_lettered, txn);
   }
   return kpipe::ExitCodeFor(st);
 }

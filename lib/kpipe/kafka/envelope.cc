@@ -49,37 +49,54 @@ void AppendPayload(std::string* out, PayloadForm f, const void* bytes, size_t le
 }
 
 void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Validator* v) {
-  out->append("{\"topic\":");
-  json::AppendQuoted(out, rd_kafka_topic_name(msg->rkt));
-  out->append(",\"partition\":");
-  AppendInt(out, msg->partition);
-  out->append(",\"offset\":");
-  AppendInt(out, msg->offset);
+  EnvelopeFields f;
+  f.topic = rd_kafka_topic_name(msg->rkt);
+  f.partition = msg->partition;
+  f.offset = msg->offset;
   rd_kafka_timestamp_type_t tstype;
   int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
-  out->append(",\"timestamp\":");
-  if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
-    out->append("null,\"timestamp_type\":\"none\"");
-  } else {
-    AppendInt(out, ts);
-    out->append(tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? ",\"timestamp_type\":\"create\""
-                                                         : ",\"timestamp_type\":\"log_append\"");
+  if (tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
+    f.timestamp = ts;
+    f.timestamp_type = tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? "create" : "log_append";
   }
-  PayloadForm kf = ClassifyPayload(msg->key, msg->key_len, v);
+  f.key = msg->key;
+  f.key_len = msg->key_len;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) f.headers = hdrs;
+  f.value = msg->payload;
+  f.value_len = msg->len;
+  AppendEnvelope(out, f, v);
+}
+
+void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* v) {
+  out->append("{\"topic\":");
+  json::AppendQuoted(out, f.topic);
+  out->append(",\"partition\":");
+  if (f.partition >= 0) AppendInt(out, f.partition);
+  else out->append("null");
+  out->append(",\"offset\":");
+  if (f.offset >= 0) AppendInt(out, f.offset);
+  else out->append("null");
+  out->append(",\"timestamp\":");
+  if (f.timestamp) AppendInt(out, *f.timestamp);
+  else out->append("null");
+  out->append(",\"timestamp_type\":\"");
+  out->append(f.timestamp_type);
+  out->push_back('"');
+  PayloadForm kf = ClassifyPayload(f.key, f.key_len, v);
   out->append(",\"key\":");
-  AppendPayload(out, kf, msg->key, msg->key_len);
+  AppendPayload(out, kf, f.key, f.key_len);
   if (kf == PayloadForm::kString || kf == PayloadForm::kBase64) {
     out->append(",\"key_encoding\":\"");
     out->append(EncodingName(kf));
     out->push_back('"');
   }
   out->append(",\"headers\":[");
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+  if (f.headers) {
     const char* name;
     const void* val;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+    for (size_t i = 0; rd_kafka_header_get_all(f.headers, i, &name, &val, &size) ==
                        RD_KAFKA_RESP_ERR_NO_ERROR;
          i++) {
       if (i) out->push_back(',');
@@ -97,8 +114,8 @@ void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Valid
     }
   }
   out->append("],\"value\":");
-  PayloadForm vf = ClassifyPayload(msg->payload, msg->len, v);
-  AppendPayload(out, vf, msg->payload, msg->len);
+  PayloadForm vf = ClassifyPayload(f.value, f.value_len, v);
+  AppendPayload(out, vf, f.value, f.value_len);
   if (vf == PayloadForm::kString || vf == PayloadForm::kBase64) {
     out->append(",\"value_encoding\":\"");
     out->append(EncodingName(vf));

@@ -34,7 +34,23 @@ PayloadForm ClassifyPayload(const void* bytes, size_t len, json::Validator* v);
 // Appends the payload in form `f` (kJson: verbatim; kString: quoted; kBase64).
 void AppendPayload(std::string* out, PayloadForm f, const void* bytes, size_t len);
 
-// Appends the envelope line for `msg` (without '\n').
+// The parts of one envelope line; a negative partition or offset, or no
+// timestamp, is written as null.
+struct EnvelopeFields {
+  std::string_view topic;
+  int64_t partition = -1;
+  int64_t offset = -1;
+  std::optional<int64_t> timestamp;
+  const char* timestamp_type = "none";  // "create", "log_append" or "none"
+  const void* key = nullptr;            // nullptr = null key
+  size_t key_len = 0;
+  const rd_kafka_headers_t* headers = nullptr;
+  const void* value = nullptr;          // nullptr = null value
+  size_t value_len = 0;
+};
+
+// Appends the envelope line (without '\n').
+void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* v);
 void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Validator* v);
 
 // Appends the value alone as kconsume writes it without --envelope: JSON as

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,7 +43,8 @@ class Producer {
            const std::function<void(const std::string&)>& diag, ProduceStats* stats)
       : opt_(opt), signals_(signals), diag_(diag), stats_(stats) {}
   ~Producer() {
-    for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+    if (!opt_.dry_run)
+      for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
   }
 
   Status Run();
@@ -90,11 +92,17 @@ class Producer {
   std::unique_ptr<cli::Progress> progress_;
   uint64_t bytes_before_ = 0;  // bytes of inputs already finished (progress)
   std::string stopped_at_;     // where reading stopped after a delivery failure
+  std::deque<std::string> dry_topics_;  // --dry-run: topic names by handle - 1
 };
 
 rd_kafka_topic_t* Producer::Topic(std::string_view name) {
   auto it = topics_.find(name);
   if (it != topics_.end()) return it->second;
+  if (opt_.dry_run) {
+    // No client: remember the name only; Send() writes it into the envelope.
+    dry_topics_.emplace_back(name);
+    return reinterpret_cast<rd_kafka_topic_t*>(dry_topics_.size());
+  }
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), std::string(name).c_str(), nullptr);
   topics_.emplace(std::string(name), rkt);
   return rkt;
@@ -172,14 +180,17 @@ Status Producer::Setup() {
   };
   auto conf = MakeConf(*props, &events_);
   if (!conf.ok()) return conf.status();
-  auto rk = CreateClient(RD_KAFKA_PRODUCER, std::move(*conf));
-  if (!rk.ok()) return rk.status();
-  rk_ = std::move(*rk);
-
-  std::string brokers = PropertyValue(*props, "bootstrap.servers");
-  auto md = FetchMetadata(rk_.get(), opt_.topic, opt_.connect_timeout_ms);
-  if (!md.ok())
-    return Status::Kafka(fmt::format("cannot reach brokers {}: {}", brokers, md.status().message()));
+  if (opt_.dry_run) {
+    if (!opt_.transactional_id.empty()) return Status::Usage("--dry-run and --transactional-id exclude each other");
+  } else {
+    auto rk = CreateClient(RD_KAFKA_PRODUCER, std::move(*conf));
+    if (!rk.ok()) return rk.status();
+    rk_ = std::move(*rk);
+    std::string brokers = PropertyValue(*props, "bootstrap.servers");
+    auto md = FetchMetadata(rk_.get(), opt_.topic, opt_.connect_timeout_ms);
+    if (!md.ok())
+      return Status::Kafka(fmt::format("cannot reach brokers {}: {}", brokers, md.status().message()));
+  }
 
   if (!opt_.topic.empty()) main_topic_ = Topic(opt_.topic);
   if (!opt_.dead_letter.empty()) {
@@ -235,6 +246,25 @@ Status Producer::CommitTransaction(bool begin_next) {
 Status Producer::Send(rd_kafka_topic_t* rkt, int32_t partition, const void* value,
                       size_t value_len, const void* key, size_t key_len, int64_t ts,
                       rd_kafka_headers_t* hdrs, void* opaque) {
+  if (opt_.dry_run) {
+    EnvelopeFields f;
+    f.topic = dry_topics_[reinterpret_cast<uintptr_t>(rkt) - 1];
+    f.partition = partition;
+    if (ts) {
+      f.timestamp = ts;
+      f.timestamp_type = "create";
+    }
+    f.key = key;
+    f.key_len = key_len;
+    f.headers = hdrs;
+    f.value = value;
+    f.value_len = value_len;
+    AppendEnvelope(opt_.dry_run_out->buffer(), f, &validator_);
+    opt_.dry_run_out->buffer()->push_back('\n');
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    if (opaque != &kDeadLetterTag) stats_->delivered++;
+    return opt_.dry_run_out->Commit();
+  }
   for (;;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
@@ -371,7 +401,7 @@ void Producer::Pace() {
   auto now = std::chrono::steady_clock::now();
   if (due > now) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count();
-    if (ms > 0) rd_kafka_poll(rk_.get(), static_cast<int>(ms));
+    if (ms > 0 && rk_) rd_kafka_poll(rk_.get(), static_cast<int>(ms));
     else std::this_thread::sleep_until(due);
   }
 }
@@ -381,7 +411,7 @@ Status Producer::ProduceInput(LineReader* in) {
   uint64_t n = 0;
   while (in->Next(&line)) {
     KPIPE_RETURN_IF_ERROR(HandleLine(line, in->name(), in->line_number()));
-    if ((++n & 1023) == 0) {
+    if ((++n & 1023) == 0 && rk_) {
       rd_kafka_poll(rk_.get(), 0);
       KPIPE_RETURN_IF_ERROR(CheckSignal());
       if (stats_->failed) {
@@ -422,7 +452,8 @@ Status Producer::Run() {
     LineReader in(*fd, f == "-" ? "stdin" : f);
     in.set_signal_watch(signals_);
     in.set_idle_callback([this]() -> Status {
-      rd_kafka_poll(rk_.get(), 0);
+      if (rk_) rd_kafka_poll(rk_.get(), 0);
+      if (opt_.dry_run) KPIPE_RETURN_IF_ERROR(opt_.dry_run_out->Flush());
       return dead_file_ ? dead_file_->Flush() : Status::OK();
     });
     st = ProduceInput(&in);
@@ -441,6 +472,10 @@ Status Producer::Finish(Status st) {
   if (dead_file_) {
     Status ds = dead_file_->Flush();
     if (st.ok() && !ds.ok()) st = ds;
+  }
+  if (opt_.dry_run) {
+    Status ds = opt_.dry_run_out->Flush();
+    return st.ok() ? ds : st;
   }
   if (transactional_) {
     if (st.ok()) {

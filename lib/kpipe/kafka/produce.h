@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kpipe/json/output.h"
 #include "kpipe/kafka/config.h"
 #include "kpipe/status.h"
 
@@ -30,6 +31,8 @@ struct ProduceOptions {
   int64_t txn_every = 0;              // --txn-every
   std::string dead_letter;            // --dead-letter FILE|kafka:TOPIC
   KafkaFlags kafka;
+  bool dry_run = false;               // --dry-run: envelope lines to dry_run_out
+  Output* dry_run_out = nullptr;
   bool progress = false;              // draw progress (stderr is a TTY)
   int connect_timeout_ms = 10'000;    // broker must answer metadata within this
 };

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what kpipe needs to build, test and benchmark on Debian 12:
+# the libraries (Debian packages), a JDK and Maven for the test broker
+# (tests/kafka/broker.sh fetches Kafka itself from Maven Central), and the
+# peers the tests and benchmarks compare against (kcat, jq, Miller,
+# python3-confluent-kafka as an independent Kafka client).
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2
+  default-jdk-headless maven
+  kcat jq miller python3 python3-confluent-kafka time groff-base
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
