@@ -161,6 +161,9 @@ Status EnvelopeDecoder::Payload(std::string_view span, std::string_view encoding
     *out = span;  // embedded JSON: its bytes, verbatim
     return Status::OK();
   }
+  if (encoding != "string" && encoding != "base64")
+    return Status::BadInput(fmt::format(
+        "envelope: unknown encoding '{}' for {} (expected string or base64)", encoding, field));
   if (span.empty() || span[0] != '"')
     return Status::BadInput(fmt::format("envelope: {} with an encoding must be a string", field));
   std::string* slot = Slot();
@@ -168,12 +171,8 @@ Status EnvelopeDecoder::Payload(std::string_view span, std::string_view encoding
     return Status::BadInput(fmt::format("envelope: bad string in {}", field));
   if (encoding == "string") {
     slot->swap(scratch_);
-  } else if (encoding == "base64") {
-    if (!json::DecodeBase64(scratch_, slot))
-      return Status::BadInput(fmt::format("envelope: {} is not valid base64", field));
-  } else {
-    return Status::BadInput(fmt::format(
-        "envelope: unknown encoding '{}' for {} (expected string or base64)", encoding, field));
+  } else if (!json::DecodeBase64(scratch_, slot)) {
+    return Status::BadInput(fmt::format("envelope: {} is not valid base64", field));
   }
   *out = std::string_view(*slot);
   return Status::OK();

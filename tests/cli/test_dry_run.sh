@@ -1,0 +1,27 @@
+# kproduce --dry-run shows exactly what would be produced: keys, timestamps,
+# headers, partitions; envelope input round-trips byte for byte.
+source "$(dirname "$0")/lib.sh"
+printf '%s\n' '{"id":7,"user":{"name":"ann"},"ts":"2026-11-24T10:00:00.123Z"}' \
+  '{"id":8,"user":{"name":"bob"},"ts":1795514400999}' > "$T/in.jsonl"
+run 0 kproduce --dry-run -q -t orders -k user.name --timestamp ts -H a=1 -H a=2 -p 3 "$T/in.jsonl"
+expect_eq "line 1" "$(head -1 "$T/out")" '{"topic":"orders","partition":3,"offset":null,"timestamp":1795514400123,"timestamp_type":"create","key":"ann","key_encoding":"string","headers":[["a",1],["a",2]],"value":{"id":7,"user":{"name":"ann"},"ts":"2026-11-24T10:00:00.123Z"}}'
+expect_eq "line 2 key and time" "$(tail -1 "$T/out" | jq -c '[.key,.timestamp]')" '["bob",1795514400999]'
+# A non-string key is its JSON text.
+run 0 kproduce --dry-run -q -t orders -k user "$T/in.jsonl"
+expect_eq "object key" "$(head -1 "$T/out" | jq -c .key)" '{"name":"ann"}'
+# Envelope in, envelope out: identical bytes, also for odd payloads.
+cat > "$T/env.jsonl" <<'EOT'
+{"topic":"a","partition":1,"offset":5,"timestamp":1,"timestamp_type":"create","key":null,"headers":[],"value":null}
+{"topic":"a","partition":0,"offset":6,"timestamp":2,"timestamp_type":"create","key":"","key_encoding":"string","headers":[["h",null],["h","","string"],["b","/w==","base64"]],"value":"","value_encoding":"string"}
+{"topic":"a","partition":2,"offset":7,"timestamp":3,"timestamp_type":"create","key":{"k" : [1, 2]},"headers":[],"value":{"spaced" :  true}}
+EOT
+run 0 kproduce --dry-run -q --envelope -t b "$T/env.jsonl"
+sed -e 's/"topic":"a"/"topic":"b"/' -e 's/"offset":[0-9]*/"offset":null/' "$T/env.jsonl" > "$T/want.jsonl"
+diff "$T/want.jsonl" "$T/out" || fail "envelope round trip differs"
+run 0 kproduce --dry-run -q --envelope --keep-topic "$T/env.jsonl"
+expect_grep "$T/out" '^\{"topic":"a"'
+# Output closed early: quiet success.
+seq 1 200000 | sed 's/.*/{"n":&}/' > "$T/many.jsonl"
+sh_run 0 "kproduce --dry-run -t t $T/many.jsonl | head -1"
+expect_empty "$T/err"
+echo ok

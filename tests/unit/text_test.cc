@@ -1,0 +1,60 @@
+#include "kpipe/json/text.h"
+
+#include <catch2/catch.hpp>
+
+using namespace kpipe::json;
+
+TEST_CASE("AppendQuoted escapes what JSON requires and nothing else") {
+  std::string out;
+  AppendQuoted(&out, std::string("a\"b\\c\n\t\x01\x1f/é", 12));
+  CHECK(out == "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f/é\"");
+}
+
+TEST_CASE("Unquote reverses AppendQuoted, including surrogate pairs") {
+  std::string out;
+  REQUIRE(Unquote(R"("a\"b\\c\n\u00e9\ud83d\ude00\/")", &out));
+  CHECK(out == "a\"b\\c\né😀/");
+  CHECK_FALSE(Unquote(R"("bad\x")", &out));
+  CHECK_FALSE(Unquote("noquotes", &out));
+  std::string round;
+  AppendQuoted(&round, std::string("\0\x7f\xc3\xa9", 4));
+  REQUIRE(Unquote(round, &out));
+  CHECK(out == std::string("\0\x7f\xc3\xa9", 4));
+}
+
+TEST_CASE("base64 round-trips every length and rejects garbage") {
+  std::string bytes;
+  for (int n = 0; n < 40; n++) {
+    std::string b64, back;
+    AppendBase64(&b64, bytes);
+    REQUIRE(DecodeBase64(b64, &back));
+    CHECK(back == bytes);
+    bytes.push_back(static_cast<char>(n * 37 + 200));
+  }
+  std::string out;
+  CHECK_FALSE(DecodeBase64("ab$d", &out));
+  CHECK_FALSE(DecodeBase64("ab=c", &out));
+  std::string b64;
+  AppendBase64(&b64, std::string("\xff\xfe\x00", 3));
+  CHECK(b64 == "//4A");
+}
+
+TEST_CASE("IsUtf8 and HasLineBreak") {
+  CHECK(IsUtf8("héllo"));
+  CHECK_FALSE(IsUtf8("\xff"));
+  CHECK(HasLineBreak("a\nb"));
+  CHECK(HasLineBreak("a\rb"));
+  CHECK_FALSE(HasLineBreak("ab"));
+}
+
+TEST_CASE("Validator accepts exactly one JSON value") {
+  Validator v;
+  CHECK(v.Valid("{\"a\":[1,2,{\"b\":null}]}"));
+  CHECK(v.Valid("\"x\""));
+  CHECK(v.Valid(" 12 "));
+  CHECK_FALSE(v.Valid(""));
+  CHECK_FALSE(v.Valid("{\"a\":1"));
+  CHECK_FALSE(v.Valid("1 2"));
+  CHECK_FALSE(v.Valid("\"\xff\""));
+  CHECK_FALSE(v.Valid("abc"));
+}

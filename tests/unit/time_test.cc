@@ -1,0 +1,52 @@
+#include "kpipe/time/time.h"
+
+#include <catch2/catch.hpp>
+
+using namespace kpipe;
+
+TEST_CASE("ParseDuration") {
+  CHECK(*ParseDuration("250ms") == 250);
+  CHECK(*ParseDuration("10s") == 10'000);
+  CHECK(*ParseDuration("5m") == 300'000);
+  CHECK(*ParseDuration("1h30m") == 5'400'000);
+  CHECK(*ParseDuration("2d") == 172'800'000);
+  CHECK(*ParseDuration("1.5s") == 1'500);
+  CHECK(*ParseDuration("-5m", true) == -300'000);
+  CHECK_FALSE(ParseDuration("-5m").ok());
+  CHECK_FALSE(ParseDuration("5").ok());
+  CHECK_FALSE(ParseDuration("5x").ok());
+  CHECK_FALSE(ParseDuration("").ok());
+  CHECK_FALSE(ParseDuration("m").ok());
+}
+
+TEST_CASE("ParseRfc3339") {
+  CHECK(*ParseRfc3339("1970-01-01T00:00:00Z") == 0);
+  CHECK(*ParseRfc3339("2026-11-24T10:00:00.123Z") == 1795514400123);
+  CHECK(*ParseRfc3339("2026-11-24T11:00:00.123+01:00") == 1795514400123);
+  CHECK(*ParseRfc3339("2026-11-24T05:30:00.123-04:30") == 1795514400123);
+  CHECK(*ParseRfc3339("2026-11-24 10:00:00.123456Z") == 1795514400123);
+  CHECK(*ParseRfc3339("2026-11-24") == 1795478400000);
+  CHECK(*ParseRfc3339("1969-12-31T23:59:59.999Z") == -1);
+  CHECK_FALSE(ParseRfc3339("2026-13-01").ok());
+  CHECK_FALSE(ParseRfc3339("2026-11-24T10").ok());
+  CHECK_FALSE(ParseRfc3339("2026-11-24T10:00:00Zjunk").ok());
+  CHECK_FALSE(ParseRfc3339("yesterday").ok());
+}
+
+TEST_CASE("FormatRfc3339 inverts ParseRfc3339") {
+  for (int64_t ms : {int64_t{0}, int64_t{-1}, int64_t{1795514400123}, int64_t{-86'400'001},
+                     int64_t{951782400000} /* 2000-02-29 */}) {
+    CHECK(*ParseRfc3339(FormatRfc3339(ms)) == ms);
+  }
+  CHECK(FormatRfc3339(1795514400123) == "2026-11-24T10:00:00.123Z");
+}
+
+TEST_CASE("ParseTimePoint: absolute, epoch ms and relative") {
+  const int64_t now = 1'000'000'000;
+  CHECK(*ParseTimePoint("-1h", now) == now - 3'600'000);
+  CHECK(*ParseTimePoint("+5m", now) == now + 300'000);
+  CHECK(*ParseTimePoint("now", now) == now);
+  CHECK(*ParseTimePoint("1732441200123", now) == 1732441200123);
+  CHECK(*ParseTimePoint("2026-11-24T10:00:00.123Z", now) == 1795514400123);
+  CHECK_FALSE(ParseTimePoint("soon", now).ok());
+}
