@@ -410,7 +410,7 @@ Status Consumer::MaybeEmitWatermark() {
     if (!ps.assigned) continue;
     bool idle = idle_ms_ >= 0 &&
                 now - ps.last_seen > std::chrono::milliseconds(idle_ms_);
-    if (idle || (bounded_ && ps.done)) continue;
+    if (idle) continue;  // a finished partition still holds W back: {"@kpipe":"end"} releases it
     any = true;
     w = std::min(w, ps.watermark);
   }
