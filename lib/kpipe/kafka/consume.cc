@@ -73,7 +73,8 @@ struct PartState {
   int64_t pending = -1;     // next offset after the last record in the output buffer
   int64_t stored = -1;      // last offset handed to offsets_store
   int64_t watermark = INT64_MIN;
-  Clock::time_point last_seen;
+  int64_t eof = -1;         // offset of the last end-of-partition event
+  Clock::time_point last_seen, last_kick;
 };
 
 // A kcat-style format string compiled once.
@@ -126,6 +127,7 @@ class Consumer {
   Status Handle(rd_kafka_message_t* m);
   void Write(const rd_kafka_message_t* m);
   Status AfterBatch(bool idle);
+  void KickStalledFetchers();
   Status StoreOffsets();
   void UpdateWatermark(const rd_kafka_message_t* m, PartState* ps);
   Status MaybeEmitWatermark();
@@ -191,7 +193,11 @@ Status Consumer::Setup(const Properties& extra) {
       {"auto.offset.reset", "earliest"},
       {"isolation.level", opt_.isolation},
       {"enable.partition.eof", "true"},
-      {"queued.max.messages.kbytes", "16384"},
+      // Small local queues keep memory low; KickStalledFetchers() avoids the
+      // fetch stalls that small queues cause in librdkafka 2.0 (bench/).
+      {"queued.min.messages", "30000"},
+      {"queued.max.messages.kbytes", "4096"},
+      {"max.partition.fetch.bytes", "262144"},
       {"fetch.wait.max.ms", "100"},
   };
   if (opt_.group.empty()) {
@@ -420,6 +426,31 @@ Status Consumer::MaybeEmitWatermark() {
   return out_->Commit();
 }
 
+// librdkafka 2.0 pauses fetching a partition for a whole second once the
+// local queue passes queued.min.messages or queued.max.messages.kbytes (the
+// fetch.queue.backoff.ms of later releases), which costs a fast reader most
+// of its time. When the queue is empty yet a partition has data we have not
+// read (its cached high watermark is past our position), a seek to the exact
+// next offset restarts its fetcher at once. The queue being empty, the seek
+// discards nothing; a fetch in flight is dropped as outdated and refetched.
+// This keeps the queue thresholds (and memory) low without the stalls.
+void Consumer::KickStalledFetchers() {
+  auto now = Clock::now();
+  PartitionList list(rd_kafka_topic_partition_list_new(4));
+  for (auto& [k, ps] : parts_) {
+    if (!ps.assigned || ps.done || ps.pending < 0) continue;
+    if (now - ps.last_kick < std::chrono::milliseconds(20)) continue;
+    int64_t lo, hi;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), ps.topic.c_str(), ps.partition, &lo, &hi))
+      continue;
+    if (hi <= std::max(ps.pending, ps.eof)) continue;
+    rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = ps.pending;
+    ps.last_kick = now;
+  }
+  if (list->cnt == 0) return;
+  KafkaError e(rd_kafka_seek_partitions(rk_.get(), list.get(), 0));
+}
+
 Status Consumer::AfterBatch(bool idle) {
   KPIPE_RETURN_IF_ERROR(MaybeEmitWatermark());
   if (idle) KPIPE_RETURN_IF_ERROR(out_->Flush());
@@ -440,6 +471,7 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
   }
   if (m->err) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (ps) ps->eof = m->offset;
       if (ps && (ps->end < 0 || m->offset >= ps->end)) ps->done = true;
       return Status::OK();
     }
@@ -571,6 +603,7 @@ Status Consumer::Consume() {
       // Nothing ready: show what we have, then wait briefly for one message.
       KPIPE_RETURN_IF_ERROR(AfterBatch(/*idle=*/true));
       if (out_->ReaderGone()) return Status::BrokenPipe();
+      KickStalledFetchers();
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
       if (!m) continue;
       batch[0] = m;

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""kproduce's default partitioner is Java-compatible murmur2_random: a keyed
+message lands where Kafka's Java client puts it (DESIGN.md §4). Also -p N,
+repeated -H (ordered duplicates) and --timestamp PATH (epoch ms, RFC 3339).
+
+The expected partition is computed by a Python port of Java's
+org.apache.kafka.common.utils.Utils.murmur2 + toPositive(h) % numPartitions,
+checked against the test vectors of Kafka's own UtilsTest.
+"""
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:39092")
+TMP = os.environ.get("KPIPE_TEST_TMP") or f"/tmp/kpipe-test-partitioner-{os.getpid()}"
+shutil.rmtree(TMP, ignore_errors=True)
+os.makedirs(TMP)
+RUN_ID = f"{os.getpid()}-{int(time.time() * 1000)}"
+ERRORS = []
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    """A failed check is reported at the end, so one run shows every mismatch."""
+    if not cond:
+        print(f"FAIL: {msg}", file=sys.stderr)
+        ERRORS.append(msg)
+
+
+def sh(cmd, want=0, stdin=None, timeout=60):
+    try:
+        p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], input=stdin, capture_output=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        fail(f"timed out after {timeout}s: {cmd}")
+    if p.returncode != want:
+        sys.stderr.write("--- stdout\n" + p.stdout[:3000].decode("utf-8", "replace"))
+        sys.stderr.write("\n--- stderr\n" + p.stderr[:3000].decode("utf-8", "replace") + "\n")
+        fail(f"exit {p.returncode}, want {want}: {cmd}")
+    return p.stdout
+
+
+# --- Java's Utils.murmur2, with 32-bit two's-complement arithmetic ----------
+def _i32(x):
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x & 0x80000000 else x
+
+
+def murmur2(data: bytes) -> int:
+    length = len(data)
+    seed = 0x9747B28C
+    m = 0x5BD1E995
+    r = 24
+    h = (seed ^ length) & 0xFFFFFFFF
+    for i in range(length // 4):
+        i4 = i * 4
+        k = data[i4] | (data[i4 + 1] << 8) | (data[i4 + 2] << 16) | (data[i4 + 3] << 24)
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r  # >>> on a 32-bit value
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    rem = length % 4
+    base = length & ~3
+    if rem == 3:
+        h ^= data[base + 2] << 16
+    if rem >= 2:
+        h ^= data[base + 1] << 8
+    if rem >= 1:
+        h ^= data[base]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return _i32(h)
+
+
+def java_partition(key: bytes, n: int) -> int:
+    return (murmur2(key) & 0x7FFFFFFF) % n
+
+
+# Test vectors from Kafka's clients/src/test/java/org/apache/kafka/common/utils/UtilsTest.java.
+for s, want in [("21", -973932308), ("foobar", -790332482),
+                ("a-little-bit-long-string", -985981536),
+                ("a-little-bit-longer-string", -1486304829),
+                ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+                ("abc", 479470107)]:
+    if murmur2(s.encode()) != want:
+        fail(f"the test's murmur2 port is wrong for {s!r}: {murmur2(s.encode())} != {want}")
+
+
+admin = AdminClient({"bootstrap.servers": BROKERS})
+CREATED = []
+
+
+def create_topic(name, partitions, config=None):
+    new = NewTopic(name, partitions, 1, config=config or {})
+    for fut in admin.create_topics([new], operation_timeout=30).values():
+        fut.result()
+    CREATED.append(name)
+
+
+def delete_topics():
+    """On success only: a failed run leaves its topics for inspection."""
+    for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
+        try:
+            fut.result()
+        except Exception as e:  # cleanup is best effort
+            print(f"note: could not delete a topic: {e}")
+
+
+def read_all(topic):
+    """Every message of topic via confluent_kafka: list of dicts (partition order, offset order)."""
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"pt-reader-{RUN_ID}",
+                  "enable.auto.commit": False})
+    md = c.list_topics(topic, timeout=10).topics[topic]
+    parts = sorted(md.partitions)
+    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out = []
+    done = {p for p in parts if ends[p] == 0}
+    deadline = time.time() + 30
+    while len(done) < len(parts):
+        if time.time() > deadline:
+            fail(f"reading {topic} back timed out")
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            fail(f"reading {topic}: {m.error()}")
+        out.append({"partition": m.partition(), "offset": m.offset(), "key": m.key(),
+                    "value": m.value(), "headers": list(m.headers() or []),
+                    "timestamp": m.timestamp()})
+        if m.offset() + 1 >= ends[m.partition()]:
+            done.add(m.partition())
+    c.close()
+    return sorted(out, key=lambda r: (r["partition"], r["offset"]))
+
+
+# ---------------------------------------------------------------------------
+# 1. Keyed messages land on the Java client's partition.
+NP = 7
+topic = f"kpipe-part-{RUN_ID}"
+create_topic(topic, NP)
+rows, want = [], {}
+for i in range(200):
+    if i % 4 == 0:
+        kid = i  # a number: the key is its JSON text
+        kbytes = str(i).encode()
+    elif i % 4 == 1:
+        kid = f"user-{i}"  # a string: the key is the string, unquoted
+        kbytes = kid.encode()
+    elif i % 4 == 2:
+        kid = f"ключ-{i}-ü"  # non-ASCII: UTF-8 bytes
+        kbytes = kid.encode()
+    else:
+        kid = "x" * (i % 11) + str(i)  # lengths with every remainder mod 4
+        kbytes = kid.encode()
+    rows.append(json.dumps({"id": kid, "seq": i}, ensure_ascii=False))
+    want[i] = (kbytes, java_partition(kbytes, NP))
+used = {p for _, p in want.values()}
+if len(used) != NP:
+    fail(f"test data reaches only partitions {sorted(used)} of {NP}")
+infile = os.path.join(TMP, "keyed.jsonl")
+with open(infile, "w", encoding="utf-8") as f:
+    f.write("\n".join(rows) + "\n")
+
+cmd = f"kproduce -q -t {topic} -k id {shlex.quote(infile)}"
+sh(cmd)
+ccmd = f"kconsume -q --envelope -e {topic}"
+out = sh(ccmd).decode("utf-8")
+envs = [json.loads(line) for line in out.splitlines()]
+if len(envs) != 200:
+    fail(f"{len(envs)} messages read back, want 200: {cmd}; {ccmd}")
+seen = set()
+for e in envs:
+    i = e["value"]["seq"]
+    seen.add(i)
+    kbytes, p = want[i]
+    key = e["key"]
+    got_key = (key if isinstance(key, str) and e.get("key_encoding") == "string"
+               else json.dumps(key)).encode()
+    check(got_key == kbytes, f"seq {i}: key {key!r} ({e.get('key_encoding')}), want {kbytes!r}: {cmd}")
+    check(e["partition"] == p,
+          f"key {kbytes!r} landed on partition {e['partition']}, Java murmur2 puts it on {p}: {cmd}")
+check(seen == set(range(200)), f"messages missing: {sorted(set(range(200)) - seen)[:10]}")
+
+# Same key twice → same partition; the reference client's view agrees with kconsume's.
+ref = read_all(topic)
+for r in ref:
+    i = json.loads(r["value"])["seq"]
+    check(r["key"] == want[i][0] and r["partition"] == want[i][1],
+          f"confluent_kafka reads seq {i} with key {r['key']!r} on partition {r['partition']}, "
+          f"want {want[i][0]!r} on {want[i][1]}")
+
+# ---------------------------------------------------------------------------
+# 2. -p 3 sends everything to partition 3 (keys included) with ordered headers.
+topic2 = f"kpipe-part-{RUN_ID}-p3"
+create_topic(topic2, NP)
+lines = "".join(json.dumps({"id": f"user-{i}", "seq": i}) + "\n" for i in range(30))
+not3 = [i for i in range(30) if java_partition(f"user-{i}".encode(), NP) != 3]
+if not not3:
+    fail("test data: every key hashes to partition 3 anyway")
+cmd = f"kproduce -q -t {topic2} -k id -p 3 -H a=b -H a=c -H x=y=z -H e= -H a=d"
+sh(cmd, stdin=lines.encode())
+ref = read_all(topic2)
+check(len(ref) == 30, f"{len(ref)} messages, want 30: {cmd}")
+check([json.loads(r["value"])["seq"] for r in ref] == list(range(30)),
+      f"-p 3 messages out of order or missing: {cmd}")
+for r in ref:
+    check(r["partition"] == 3, f"-p 3 message on partition {r['partition']}: {cmd}")
+    check(r["headers"] == [("a", b"b"), ("a", b"c"), ("x", b"y=z"), ("e", b""), ("a", b"d")],
+          f"headers {r['headers']} for: {cmd}")
+check(ref and ref[0]["key"] == b"user-0", f"-p 3 with -k id lost the key: {ref[:1]}")
+# What kconsume shows for them.
+out = sh(f"kconsume -q --envelope -e -c 1 {topic2}").decode()
+e = json.loads(out)
+check(e["partition"] == 3 and e["headers"] == [["a", "b", "string"], ["a", "c", "string"],
+                                               ["x", "y=z", "string"], ["e", "", "string"],
+                                               ["a", "d", "string"]],
+      f"envelope of a -p 3 -H message: {out}")
+
+# ---------------------------------------------------------------------------
+# 3. --timestamp PATH: epoch ms numbers and RFC 3339 strings.
+topic3 = f"kpipe-part-{RUN_ID}-ts"
+create_topic(topic3, 1, {"retention.ms": "-1"})  # old timestamps must not expire
+cases = [
+    ({"ts": 1700000000123}, 1700000000123),
+    ({"ts": "2023-11-14T22:13:20.456Z"}, 1700000000456),
+    ({"ts": "2023-11-15T00:13:20.789+02:00"}, 1700000000789),
+    ({"ts": "2023-11-14T17:13:20-05:00"}, 1700000000000),
+    ({"ts": "2024-02-29T12:00:00Z"}, 1709208000000),
+    ({"ts": 1}, 1),
+    ({"ts": 1577836800000.0}, 1577836800000),
+    ({"nested": {"ts": 1}, "ts": "1999-12-31T23:59:59.999Z"}, 946684799999),
+]
+lines = "".join(json.dumps(c) + "\n" for c, _ in cases)
+cmd = f"kproduce -q -t {topic3} --timestamp ts"
+sh(cmd, stdin=lines.encode())
+ref = read_all(topic3)
+check(len(ref) == len(cases), f"{len(ref)} messages, want {len(cases)}: {cmd}")
+for r, (value, ts) in zip(ref, cases):
+    check(json.loads(r["value"]) == value, f"value {r['value']!r}, want {value}")
+    check(r["timestamp"] == (1, ts),
+          f"{value}: timestamp {r['timestamp']}, want (CreateTime=1, {ts}): {cmd}")
+# --timestamp with a nested path.
+sh(f"kproduce -q -t {topic3} --timestamp nested.ts", stdin=b'{"nested":{"ts":"2001-09-09T01:46:40Z"}}\n')
+ref = read_all(topic3)
+check(ref[-1]["timestamp"] == (1, 1000000000000),
+      f"--timestamp nested.ts: timestamp {ref[-1]['timestamp']}, want (1, 1000000000000)")
+# A line without the field is bad input: exit 65, nothing produced for it.
+sh(f"kproduce -q -t {topic3} --timestamp ts", want=65, stdin=b'{"nots":1}\n')
+
+if ERRORS:
+    fail(f"{len(ERRORS)} check(s) failed (see above)")
+delete_topics()
+print("ok")
