@@ -111,9 +111,10 @@ PARTITIONS=4
 [[ -x /usr/bin/time ]] || die "/usr/bin/time missing (GNU time); install it: apt-get install -y time"
 command -v "$KCAT" >/dev/null || die "kcat missing; install it: apt-get install -y kcat"
 command -v jq >/dev/null || die "jq missing; install it: apt-get install -y jq"
-command -v python3 >/dev/null || die "python3 missing"
+PY=${KPIPE_PYTHON:-/usr/bin/python3}
+command -v "$PY" >/dev/null || die "$PY missing"
 command -v timeout >/dev/null || die "timeout (coreutils) missing"
-python3 -c 'import confluent_kafka' 2>/dev/null ||
+"$PY" -c 'import confluent_kafka' 2>/dev/null ||
   die "python module confluent_kafka missing; install it: pip install confluent-kafka"
 [[ -x $KPRODUCE && -x $KCONSUME ]] ||
   die "no $KPRODUCE / $KCONSUME; build them: cmake --build $REPO/build -j2"
@@ -132,7 +133,7 @@ if [[ -s $DATA ]] && [[ $(wc -l <"$DATA") -eq $N ]]; then
   echo "data: reusing $DATA"
 else
   echo "data: writing $N lines to $DATA"
-  python3 "$HERE/gen_lines.py" "$N" "$DATA" 42
+  "$PY" "$HERE/gen_lines.py" "$N" "$DATA" 42
 fi
 BYTES=$(wc -c <"$DATA")
 cat "$DATA" >/dev/null # into the page cache before the first timed run
@@ -147,7 +148,7 @@ cleanup() {
     if [[ $KEEP == 1 ]]; then
       echo "KEEP=1: topics kept: ${CREATED[*]}"
     else
-      python3 "$HERE/kadmin.py" "$BROKERS" delete "${CREATED[@]}" ||
+      "$PY" "$HERE/kadmin.py" "$BROKERS" delete "${CREATED[@]}" ||
         echo "kafka_bench.sh: could not delete topics: ${CREATED[*]}" >&2
     fi
   fi
@@ -164,7 +165,7 @@ for ((r = 1; r <= RUNS; r++)); do
   done
 done
 CREATED=("${PTOPICS[@]}") # set before creating, so a half-done create is cleaned up
-python3 "$HERE/kadmin.py" "$BROKERS" create "$PARTITIONS" "${PTOPICS[@]}" ||
+"$PY" "$HERE/kadmin.py" "$BROKERS" create "$PARTITIONS" "${PTOPICS[@]}" ||
   die "could not create the topics"
 
 echo "broker $BROKERS, $N lines, $BYTES bytes, $PARTITIONS partitions per topic"
@@ -283,6 +284,6 @@ fi
 
 # ---- report ------------------------------------------------------------------
 echo
-python3 "$HERE/bench_report.py" "$RESULTS" "$N" "$BYTES" "$BROKERS" "$PARTITIONS"
+"$PY" "$HERE/bench_report.py" "$RESULTS" "$N" "$BYTES" "$BROKERS" "$PARTITIONS"
 echo "(per-run data: $RESULTS; stderr and time files: $LOG)"
 exit "$FAILED"

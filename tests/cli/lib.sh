@@ -7,6 +7,10 @@ mkdir -p "$KPIPE_TEST_TMP"
 T=$KPIPE_TEST_TMP
 SRC=${KPIPE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
+# Debian's python3 has Debian's python3-confluent-kafka (the independent
+# client the Kafka tests check kpipe against), whatever python3 is on PATH.
+PY=${KPIPE_PYTHON:-/usr/bin/python3}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # run EXPECTED_STATUS CMD...: runs CMD, stdout to $T/out, stderr to $T/err.

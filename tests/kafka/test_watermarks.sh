@@ -3,7 +3,7 @@
 # with {"@kpipe":"end"}; --time reads event time from a field.
 source "$(dirname "$0")/../cli/lib.sh"
 id=wm-$$-$(date +%s)
-python3 - "$id" <<'PY'
+"$PY" - "$id" <<'PY'
 import sys
 from confluent_kafka.admin import AdminClient, NewTopic
 import os
@@ -31,7 +31,7 @@ max=$(sort -n "$T/ts" | tail -1)
 [ "$max" -le 185 ] || fail "watermark $max passed partition 1's max event time 190 - 5"
 # Each watermark is emitted after the records that allow it: at the point
 # where it is written, every partition has shown a record with t - 5 >= ts.
-python3 - "$T/out" <<'PY' || fail "a watermark was emitted before the data that justifies it"
+"$PY" - "$T/out" <<'PY' || fail "a watermark was emitted before the data that justifies it"
 import json, sys
 seen = {}
 for line in open(sys.argv[1]):
