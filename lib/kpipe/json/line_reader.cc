@@ -49,6 +49,13 @@ bool LineReader::Next(std::string_view* line) {
 }
 
 bool LineReader::Fill() {
+  if (before_refill_) {
+    Status s = before_refill_();
+    if (!s.ok()) {
+      status_ = std::move(s);
+      return false;
+    }
+  }
   // Move the partial line to the front, grow when a line fills the buffer.
   if (begin_ > 0) {
     std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);

@@ -28,6 +28,9 @@ class LineReader {
   // Called before a read that would block, so callers can flush output when
   // the input goes idle (a live tail shows each record at once).
   void set_idle_callback(std::function<Status()> cb) { idle_ = std::move(cb); }
+  // Called before the buffer is refilled, which invalidates every line
+  // returned so far; callers holding on to lines (a batch) use them here.
+  void set_before_refill(std::function<Status()> cb) { before_refill_ = std::move(cb); }
   // While waiting for input, also wait on `signals`; a pending SIGINT or
   // SIGTERM makes Next() return Status::Interrupted.
   void set_signal_watch(SignalWatch* signals) { signals_ = signals; }
@@ -56,6 +59,7 @@ class LineReader {
   uint64_t consumed_ = 0;
   Status status_;
   std::function<Status()> idle_;
+  std::function<Status()> before_refill_;
   SignalWatch* signals_ = nullptr;
 };
 

@@ -58,6 +58,8 @@ class Producer {
   Status Send(rd_kafka_topic_t* rkt, int32_t partition, const void* value, size_t value_len,
               const void* key, size_t key_len, int64_t ts, rd_kafka_headers_t* hdrs,
               void* opaque);
+  Status AddToBatch(const void* value, size_t value_len, const void* key, size_t key_len);
+  Status FlushBatch();
   Status CommitTransaction(bool begin_next);
   Status TxnCall(rd_kafka_error_t* err, const char* what);
   Status Finish(Status st);
@@ -93,7 +95,18 @@ class Producer {
   uint64_t bytes_before_ = 0;  // bytes of inputs already finished (progress)
   std::string stopped_at_;     // where reading stopped after a delivery failure
   std::deque<std::string> dry_topics_;  // --dry-run: topic names by handle - 1
+
+  // The batch path (rd_kafka_produce_batch) for plain lines without headers
+  // or timestamps: one clock read and one queue lock per batch instead of per
+  // message. Payloads point into the LineReader's buffer, so the batch is
+  // produced before each refill; keys are copied into key_arena_.
+  bool batchable_ = false;
+  std::vector<rd_kafka_message_t> batch_;
+  std::vector<std::pair<size_t, size_t>> batch_keys_;  // offset+1 (0 = null), length
+  std::string key_arena_;
 };
+
+constexpr size_t kBatchSize = 4096;
 
 rd_kafka_topic_t* Producer::Topic(std::string_view name) {
   auto it = topics_.find(name);
@@ -204,6 +217,9 @@ Status Producer::Setup() {
       dead_file_ = std::move(*f);
     }
   }
+  batchable_ = !opt_.dry_run && !opt_.envelope && headers_.empty() && !ts_path_ &&
+               opt_.rate == 0 && opt_.txn_every == 0;
+  if (batchable_) batch_.reserve(kBatchSize);
   if (transactional_) {
     KPIPE_RETURN_IF_ERROR(
         TxnCall(rd_kafka_init_transactions(rk_.get(), kTxnTimeoutMs), "init transactions"));
@@ -388,11 +404,71 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
     for (const Header& h : headers_)
       rd_kafka_header_add(hdrs, h.name.data(), h.name.size(), h.value.data(), h.value.size());
   }
+  if (batchable_) return AddToBatch(value, value_len, key, key_len);
   KPIPE_RETURN_IF_ERROR(Send(rkt, partition, value, value_len, key, key_len, ts, hdrs, nullptr));
   stats_->produced++;
   if (transactional_ && opt_.txn_every > 0 && ++in_txn_ >= static_cast<uint64_t>(opt_.txn_every))
     KPIPE_RETURN_IF_ERROR(CommitTransaction(/*begin_next=*/true));
   return Status::OK();
+}
+
+Status Producer::AddToBatch(const void* value, size_t value_len, const void* key,
+                            size_t key_len) {
+  rd_kafka_message_t m{};
+  m.payload = const_cast<void*>(value);
+  m.len = value_len;
+  if (key) {
+    batch_keys_.emplace_back(key_arena_.size() + 1, key_len);
+    key_arena_.append(static_cast<const char*>(key), key_len);
+  } else {
+    batch_keys_.emplace_back(0, 0);
+  }
+  batch_.push_back(m);
+  return batch_.size() >= kBatchSize ? FlushBatch() : Status::OK();
+}
+
+Status Producer::FlushBatch() {
+  if (batch_.empty()) return Status::OK();
+  for (size_t i = 0; i < batch_.size(); i++) {
+    auto [off, len] = batch_keys_[i];
+    batch_[i].key = off ? key_arena_.data() + off - 1 : nullptr;
+    batch_[i].key_len = len;
+  }
+  int32_t partition = opt_.partition >= 0 ? static_cast<int32_t>(opt_.partition)
+                                          : RD_KAFKA_PARTITION_UA;
+  size_t start = 0;
+  Status st;
+  while (start < batch_.size()) {
+    for (size_t i = start; i < batch_.size(); i++) batch_[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_produce_batch(main_topic_, partition, RD_KAFKA_MSG_F_COPY, &batch_[start],
+                           static_cast<int>(batch_.size() - start));
+    size_t i = start;
+    while (i < batch_.size() && !batch_[i].err) i++;
+    stats_->produced += i - start;
+    if (i == batch_.size()) break;
+    // A full local queue fails the rest of the batch (nothing frees room
+    // until delivery reports are served here), so retrying the failed
+    // suffix keeps the input order.
+    if (batch_[i].err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      st = Status::Kafka(fmt::format("produce to {}: {}", opt_.topic, rd_kafka_err2str(batch_[i].err)));
+      break;
+    }
+    for (size_t j = i; j < batch_.size(); j++) {
+      if (!batch_[j].err) {
+        st = Status::Internal("produce batch: out-of-order enqueue after a full queue");
+        break;
+      }
+    }
+    if (!st.ok()) break;
+    rd_kafka_poll(rk_.get(), 10);
+    st = CheckSignal();
+    if (!st.ok()) break;
+    start = i;
+  }
+  batch_.clear();
+  batch_keys_.clear();
+  key_arena_.clear();
+  return st;
 }
 
 void Producer::Pace() {
@@ -409,20 +485,27 @@ void Producer::Pace() {
 Status Producer::ProduceInput(LineReader* in) {
   std::string_view line;
   uint64_t n = 0;
+  if (batchable_) in->set_before_refill([this] { return FlushBatch(); });
   while (in->Next(&line)) {
-    KPIPE_RETURN_IF_ERROR(HandleLine(line, in->name(), in->line_number()));
+    Status hs = HandleLine(line, in->name(), in->line_number());
+    if (!hs.ok()) {
+      // Everything before the bad line goes out first (kpipe(7), BAD INPUT).
+      Status fs = FlushBatch();
+      return fs.ok() ? hs : fs;
+    }
     if ((++n & 1023) == 0 && rk_) {
       rd_kafka_poll(rk_.get(), 0);
       KPIPE_RETURN_IF_ERROR(CheckSignal());
       if (stats_->failed) {
         stopped_at_ = fmt::format("{}:{}", in->name(), in->line_number());
-        return Status::OK();
+        return FlushBatch();
       }
     }
     if (progress_) progress_->Update(bytes_before_ + in->offset(), stats_->lines);
     Pace();
   }
-  return in->status();
+  Status fs = FlushBatch();
+  return in->status().ok() ? fs : in->status();
 }
 
 Status Producer::Run() {
