@@ -12,7 +12,7 @@ for tool in kproduce kconsume; do
   man=$SRC/man/$tool.1
   [ -f "$man" ] || fail "missing $man"
   awk '/^\.SH/{opt=($0 ~ /OPTIONS/)} opt && prev ~ /^\.TP/ {print} {prev=$0}' "$man" \
-    | sed 's/\\-/-/g' | grep -oE '(^|[^A-Za-z0-9-])--?[A-Za-z][A-Za-z0-9-]*' \
+    | sed -e 's/\\f[BIRP]//g' -e 's/\\-/-/g' | grep -oE '(^|[^A-Za-z0-9-])--?[A-Za-z][A-Za-z0-9-]*' \
     | grep -oE -- '--?[A-Za-z][A-Za-z0-9-]*' | sort -u > "$T/man"
   diff -u "$T/table" "$T/man" || fail "man/$tool.1 OPTIONS differs from the flag table (- table, + man)"
   # completions: every flag appears in each shell's file.

@@ -43,7 +43,8 @@ Status ReadPropertiesFile(const std::string& path, Properties* out) {
   return Status::OK();
 }
 
-Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& defaults) {
+Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& defaults,
+                                     const Properties& overrides) {
   Properties p = defaults;
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
     std::string path = fmt::format("{}/kpipe/config", xdg);
@@ -64,6 +65,7 @@ Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& 
     if (k == "bootstrap.servers" || k == "metadata.broker.list") have_bootstrap = true;
   if (!brokers.empty()) p.emplace_back("bootstrap.servers", brokers);
   else if (!have_bootstrap) p.emplace_back("bootstrap.servers", "localhost:9092");
+  for (const auto& kv : overrides) p.push_back(kv);
 
   for (const std::string& kv : flags.properties) {
     size_t eq = kv.find('=');
@@ -75,7 +77,9 @@ Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& 
 }
 
 bool IsSecretProperty(std::string_view name) {
-  for (std::string_view w : {"password", "secret", "token", "key.pem"})
+  // oauthbearer.config and jaas.config hold credentials inside their values.
+  for (std::string_view w : {"password", "secret", "token", "key.pem", "oauthbearer.config",
+                             "jaas.config"})
     if (name.find(w) != std::string_view::npos) return true;
   return false;
 }

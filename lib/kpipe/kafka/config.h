@@ -30,8 +30,11 @@ void AddKafkaFlags(cli::Command* cmd, KafkaFlags* flags);
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
 // Resolves the flags, files and environment into an ordered property list.
-// `defaults` come first, so anything the user sets overrides them.
-Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& defaults);
+// `defaults` come first, so anything the user sets overrides them;
+// `overrides` (what the tool's own flags set, like -z) come after the files
+// and -b, and only -X comes later.
+Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& defaults,
+                                     const Properties& overrides = {});
 
 // Reads a librdkafka properties file: KEY=VALUE lines, '#' comments.
 Status ReadPropertiesFile(const std::string& path, Properties* out);

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -158,6 +159,8 @@ class Consumer {
   std::optional<json::FieldPath> time_path_;
   int64_t max_delay_ = 0, idle_ms_ = -1;
   int64_t emitted_wm_ = INT64_MIN;
+  uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
+  uint64_t queued_min_msgs_ = 0, queued_max_bytes_ = 0;  // effective queue thresholds
   Status rebalance_error_;
   bool stop_ = false;
   std::string fatal_;
@@ -218,6 +221,8 @@ Status Consumer::Setup(const Properties& extra) {
   }
   events_.rebalance = [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t* parts) { OnRebalance(rk, err, parts); };
+  queued_min_msgs_ = std::strtoull(PropertyValue(*props, "queued.min.messages", "100000").c_str(), nullptr, 10);
+  queued_max_bytes_ = 1024 * std::strtoull(PropertyValue(*props, "queued.max.messages.kbytes", "65536").c_str(), nullptr, 10);
   auto conf = MakeConf(*props, &events_);
   if (!conf.ok()) return conf.status();
   auto rk = CreateClient(RD_KAFKA_CONSUMER, std::move(*conf));
@@ -435,6 +440,14 @@ Status Consumer::MaybeEmitWatermark() {
 // discards nothing; a fetch in flight is dropped as outdated and refetched.
 // This keeps the queue thresholds (and memory) low without the stalls.
 void Consumer::KickStalledFetchers() {
+  // Only a queue that was filled to its thresholds since the last idle
+  // moment can have paused the fetchers; otherwise an unread tail is a
+  // transaction marker or a compacted gap, and a seek would only cancel the
+  // fetch that is about to report the end of the partition.
+  bool filled = msgs_since_idle_ >= queued_min_msgs_ / 2 ||
+                bytes_since_idle_ >= queued_max_bytes_ / 2;
+  msgs_since_idle_ = bytes_since_idle_ = 0;
+  if (!filled) return;
   auto now = Clock::now();
   PartitionList list(rd_kafka_topic_partition_list_new(4));
   for (auto& [k, ps] : parts_) {
@@ -489,6 +502,8 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
     return Status::OK();
   }
   Write(m);
+  msgs_since_idle_++;
+  bytes_since_idle_ += m->len;
   ps->pending = m->offset + 1;
   stats_->messages++;
   stats_->bytes += m->len + m->key_len;

@@ -183,7 +183,7 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
   *msg = EnvelopeMessage();
   json::ObjectReader obj(line);
   std::string_view k, v;
-  std::string_view key_span = "null", value_span = "null", headers_span, topic_span;
+  std::string_view key_span = "null", value_span, headers_span, topic_span;
   std::string key_enc, value_enc;
   bool seen_any = false;
   while (obj.Next(&k, &v)) {
@@ -216,7 +216,7 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
     }
     // offset and timestamp_type are informational on produce.
   }
-  if (!obj.ok() || !seen_any)
+  if (!obj.ok() || !seen_any || value_span.empty())
     return Status::BadInput("envelope: expected an object with a \"value\" field");
   KPIPE_RETURN_IF_ERROR(Payload(key_span, key_enc, "key", &msg->key));
   KPIPE_RETURN_IF_ERROR(Payload(value_span, value_enc, "value", &msg->value));

@@ -161,18 +161,19 @@ Status Producer::Setup() {
       {"queue.buffering.max.messages", "1000000"},
       {"queue.buffering.max.kbytes", "1048576"},
   };
-  if (!opt_.compression.empty()) defaults.emplace_back("compression.codec", opt_.compression);
+  Properties flags;  // what kproduce's own flags set: over config files, under -X
+  if (!opt_.compression.empty()) flags.emplace_back("compression.codec", opt_.compression);
   if (!opt_.acks.empty()) {
-    defaults.emplace_back("acks", opt_.acks);
+    flags.emplace_back("acks", opt_.acks);
     // The idempotent producer needs acks=all.
-    if (opt_.acks != "all" && opt_.acks != "-1") defaults.emplace_back("enable.idempotence", "false");
+    if (opt_.acks != "all" && opt_.acks != "-1") flags.emplace_back("enable.idempotence", "false");
   }
   transactional_ = !opt_.transactional_id.empty();
   if (transactional_) {
-    defaults.emplace_back("transactional.id", opt_.transactional_id);
     defaults.emplace_back("transaction.timeout.ms", std::to_string(kTxnTimeoutMs));
+    flags.emplace_back("transactional.id", opt_.transactional_id);
   }
-  auto props = ResolveProperties(opt_.kafka, defaults);
+  auto props = ResolveProperties(opt_.kafka, defaults, flags);
   if (!props.ok()) return props.status();
   if (opt_.kafka.verbose) {
     diag_("client configuration:\n" + DescribeProperties(*props));
@@ -252,7 +253,7 @@ Status Producer::CommitTransaction(bool begin_next) {
     }
     return Status::Kafka(msg);
   }
-  stats_->transactions++;
+  if (in_txn_ > 0) stats_->transactions++;  // an empty one leaves no marker
   in_txn_ = 0;
   if (begin_next)
     return TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
@@ -407,7 +408,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
   if (batchable_) return AddToBatch(value, value_len, key, key_len);
   KPIPE_RETURN_IF_ERROR(Send(rkt, partition, value, value_len, key, key_len, ts, hdrs, nullptr));
   stats_->produced++;
-  if (transactional_ && opt_.txn_every > 0 && ++in_txn_ >= static_cast<uint64_t>(opt_.txn_every))
+  if (transactional_ && ++in_txn_ && opt_.txn_every > 0 && in_txn_ >= static_cast<uint64_t>(opt_.txn_every))
     KPIPE_RETURN_IF_ERROR(CommitTransaction(/*begin_next=*/true));
   return Status::OK();
 }
@@ -445,6 +446,7 @@ Status Producer::FlushBatch() {
     size_t i = start;
     while (i < batch_.size() && !batch_[i].err) i++;
     stats_->produced += i - start;
+    if (transactional_) in_txn_ += i - start;
     if (i == batch_.size()) break;
     // A full local queue fails the rest of the batch (nothing frees room
     // until delivery reports are served here), so retrying the failed
@@ -566,8 +568,8 @@ Status Producer::Finish(Status st) {
     } else {
       Status as = TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
       if (!as.ok()) diag_(as.message());
-      else if (in_txn_ || opt_.txn_every == 0)
-        diag_(fmt::format("the open transaction ({} messages) was aborted", in_txn_ ? in_txn_ : stats_->produced));
+      else if (in_txn_)
+        diag_(fmt::format("warning: the open transaction ({} messages) was aborted", in_txn_));
     }
   }
   // Wait for every outstanding delivery report; each message either gets
