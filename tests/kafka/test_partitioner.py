@@ -7,6 +7,7 @@ The expected partition is computed by a Python port of Java's
 org.apache.kafka.common.utils.Utils.murmur2 + toPositive(h) % numPartitions,
 checked against the test vectors of Kafka's own UtilsTest.
 """
+import atexit
 import json
 import os
 import shlex
@@ -112,12 +113,18 @@ def create_topic(name, partitions, config=None):
 
 
 def delete_topics():
-    """On success only: a failed run leaves its topics for inspection."""
-    for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
-        try:
+    """At exit, pass or fail, the topics of this run go (the broker is shared);
+    KPIPE_KEEP_TOPICS=1 keeps them for inspection."""
+    if not CREATED or os.environ.get("KPIPE_KEEP_TOPICS") == "1":
+        return
+    try:
+        for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
             fut.result()
-        except Exception as e:  # cleanup is best effort
-            print(f"note: could not delete a topic: {e}")
+    except Exception as e:  # cleanup is best effort
+        print(f"note: could not delete this run's topics: {e}", file=sys.stderr)
+
+
+atexit.register(delete_topics)
 
 
 def read_all(topic):
@@ -204,6 +211,35 @@ for r in ref:
           f"confluent_kafka reads seq {i} with key {r['key']!r} on partition {r['partition']}, "
           f"want {want[i][0]!r} on {want[i][1]}")
 
+# Many keyed lines (several of kproduce's internal produce batches, lines
+# without a key field among them): each keyed one on its Java partition, and
+# per partition in input order.
+bulk = f"kpipe-part-{RUN_ID}-bulk"
+create_topic(bulk, NP)
+N = 10000
+bulkfile = os.path.join(TMP, "bulk.jsonl")
+with open(bulkfile, "w") as f:
+    for i in range(N):
+        f.write(json.dumps({"seq": i} if i % 97 == 0 else {"id": f"k{i % 1500}", "seq": i}) + "\n")
+cmd = f"kproduce -q -t {bulk} -k id {shlex.quote(bulkfile)}"
+sh(cmd)
+last = {}
+count = 0
+for r in read_all(bulk):
+    count += 1
+    i = json.loads(r["value"])["seq"]
+    if i % 97 == 0:
+        check(r["key"] is None, f"seq {i} has no id field but got key {r['key']!r}: {cmd}")
+    else:
+        k = f"k{i % 1500}".encode()
+        check(r["key"] == k and r["partition"] == java_partition(k, NP),
+              f"seq {i}: key {r['key']!r} on partition {r['partition']}, want {k!r} on "
+              f"{java_partition(k, NP)}: {cmd}")
+    check(i > last.get(r["partition"], -1), f"partition {r['partition']}: seq {i} after "
+          f"{last.get(r['partition'])}: {cmd}")
+    last[r["partition"]] = i
+check(count == N, f"{count} messages read back, want {N}: {cmd}")
+
 # ---------------------------------------------------------------------------
 # 2. -p 3 sends everything to partition 3 (keys included) with ordered headers.
 topic2 = f"kpipe-part-{RUN_ID}-p3"
@@ -223,6 +259,12 @@ for r in ref:
     check(r["headers"] == [("a", b"b"), ("a", b"c"), ("x", b"y=z"), ("e", b""), ("a", b"d")],
           f"headers {r['headers']} for: {cmd}")
 check(ref and ref[0]["key"] == b"user-0", f"-p 3 with -k id lost the key: {ref[:1]}")
+# -p 3 without headers (kproduce's batch path): the same 30 lines again.
+cmd = f"kproduce -q -t {topic2} -k id -p 3"
+sh(cmd, stdin=lines.encode())
+ref = read_all(topic2)[30:]
+check([(r["partition"], r["key"], json.loads(r["value"])["seq"]) for r in ref] ==
+      [(3, f"user-{i}".encode(), i) for i in range(30)], f"-p 3 without -H: {cmd}")
 # What kconsume shows for them.
 out = sh(f"kconsume -q --envelope -e -c 1 {topic2}").decode()
 e = json.loads(out)
@@ -264,5 +306,4 @@ sh(f"kproduce -q -t {topic3} --timestamp ts", want=65, stdin=b'{"nots":1}\n')
 
 if ERRORS:
     fail(f"{len(ERRORS)} check(s) failed (see above)")
-delete_topics()
 print("ok")

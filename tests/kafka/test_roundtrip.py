@@ -7,6 +7,7 @@ T1 is filled by an independent client (confluent_kafka) and T2 is read back
 by it, so kpipe is checked against Kafka itself, not against its own encoder.
 Also checks the value lines of `kconsume -e T` (no envelope).
 """
+import atexit
 import base64
 import json
 import os
@@ -66,12 +67,18 @@ CREATED = []
 
 
 def delete_topics():
-    """On success only: a failed run leaves its topics for inspection."""
-    for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
-        try:
+    """At exit, pass or fail, the topics of this run go (the broker is shared);
+    KPIPE_KEEP_TOPICS=1 keeps them for inspection."""
+    if not CREATED or os.environ.get("KPIPE_KEEP_TOPICS") == "1":
+        return
+    try:
+        for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
             fut.result()
-        except Exception as e:  # cleanup is best effort
-            print(f"note: could not delete a topic: {e}")
+    except Exception as e:  # cleanup is best effort
+        print(f"note: could not delete this run's topics: {e}", file=sys.stderr)
+
+
+atexit.register(delete_topics)
 
 
 def create_topics(specs):
@@ -352,5 +359,4 @@ check(int(out) == len(objects) + len(mixed), f"jq read {out!r} lines, want {len(
 
 if ERRORS:
     fail(f"{len(ERRORS)} check(s) failed (see above)")
-delete_topics()
 print("ok")

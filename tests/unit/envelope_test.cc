@@ -75,6 +75,7 @@ TEST_CASE("Envelope round trips are exact") {
   RoundTrip(std::string("k"), std::string("{\"a\":\n1}"));  // JSON with a line break
   RoundTrip(std::string("k"), std::string(" 1"));           // leading space
   RoundTrip(std::string("k"), std::string("plain text é"));
+  RoundTrip(std::string("null"), std::string("null"), {{"h", std::string("null")}});  // not a tombstone
   RoundTrip(std::string("k"), std::string("v"),
             {{"h1", std::string("a")}, {"h1", std::string("{\"j\":1}")}, {"h2", std::nullopt},
              {"h3", std::string("\xfe", 1)}, {"h4", std::string()}});

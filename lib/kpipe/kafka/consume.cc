@@ -484,7 +484,15 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
   }
   if (m->err) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (ps) ps->eof = m->offset;
+      if (ps) {
+        ps->eof = m->offset;
+        // Everything before the end was read: what lies between the last
+        // record written and the end (transaction markers, aborted records)
+        // is committed too, so the group's lag reaches 0. Never past the end
+        // recorded at start: later records were not written.
+        int64_t upto = bounded_ && ps->end >= 0 ? std::min(m->offset, ps->end) : m->offset;
+        ps->pending = std::max(ps->pending, upto);
+      }
       if (ps && (ps->end < 0 || m->offset >= ps->end)) ps->done = true;
       return Status::OK();
     }
@@ -660,7 +668,8 @@ Status Consumer::Finish(Status st) {
 }
 
 Status Consumer::List() {
-  KPIPE_RETURN_IF_ERROR(Setup({}));
+  // The high watermark itself, not a read_committed reader's stable offset.
+  KPIPE_RETURN_IF_ERROR(Setup({{"isolation.level", "read_uncommitted"}}));
   std::string topic = opt_.topics.empty() ? "" : opt_.topics[0];
   auto md = FetchMetadata(rk_.get(), topic, opt_.connect_timeout_ms);
   if (!md.ok()) return md.status();
