@@ -52,8 +52,8 @@
 #                     build/kconsume, kcat on PATH)
 #   RUN_TIMEOUT       seconds before one run is killed (default 600)
 #
-# Needs: /usr/bin/time (apt-get install time), kcat, jq, python3 with
-# confluent_kafka (pip install confluent-kafka).
+# Needs: /usr/bin/time, kcat, jq and Debian's python3 with
+# python3-confluent-kafka (all installed by scripts/install-deps.sh).
 # Exit status: 0 when every run succeeded (whatever PASS/MISS says), 1 when a
 # run FAILED, 2 on bad usage or a missing prerequisite.
 #

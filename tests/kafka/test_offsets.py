@@ -7,39 +7,20 @@ topic, -G with commits checked through --lag, -L, and an unknown topic.
 Data is written by an independent client (confluent_kafka) with known
 timestamps; kconsume's output is compared against exact expected sequences.
 """
-import atexit
 import datetime
 import json
-import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
-BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:39092")
-TMP = os.environ.get("KPIPE_TEST_TMP") or f"/tmp/kpipe-test-offsets-{os.getpid()}"
-shutil.rmtree(TMP, ignore_errors=True)
-os.makedirs(TMP)
-RUN_ID = f"{os.getpid()}-{int(time.time() * 1000)}"
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from kafkatest import BROKERS, RUN_ID, admin, check, create_topics, fail, finish, make_tmp
+
+TMP = make_tmp("offsets")
 T0 = time.time()
-ERRORS = []
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    """A failed check is reported at the end, so one run shows every mismatch."""
-    if not cond:
-        print(f"FAIL: {msg}", file=sys.stderr)
-        ERRORS.append(msg)
-    return cond
 
 
 def run(args, want=0, timeout=30, stdin=None):
@@ -87,32 +68,6 @@ def expect_seq(args, expected, **kw):
     got = by_partition(values(args, **kw))
     want = {p: v for p, v in expected.items() if v}
     check(got == want, f"kconsume -q {shlex.join(args)}:\n  got  {got}\n  want {want}")
-
-
-admin = AdminClient({"bootstrap.servers": BROKERS})
-CREATED = []
-
-
-def create_topics(specs):
-    new = [NewTopic(name, n, 1, config=cfg) for name, n, cfg in specs]
-    for name, fut in admin.create_topics(new, operation_timeout=30).items():
-        fut.result()
-        CREATED.append(name)
-
-
-def delete_topics():
-    """At exit, pass or fail, the topics of this run go (the broker is shared);
-    KPIPE_KEEP_TOPICS=1 keeps them for inspection."""
-    if not CREATED or os.environ.get("KPIPE_KEEP_TOPICS") == "1":
-        return
-    try:
-        for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
-            fut.result()
-    except Exception as e:  # cleanup is best effort
-        print(f"note: could not delete this run's topics: {e}", file=sys.stderr)
-
-
-atexit.register(delete_topics)
 
 
 def reference_read(topic, partitions, isolation="read_committed"):
@@ -492,6 +447,4 @@ check([json.loads(l)["offset"] for l in out.splitlines()] == [hi - 1],
       f"-o -1 -e on {CMP}: {out!r}, want offset {hi - 1}")
 
 step("done")
-if ERRORS:
-    fail(f"{len(ERRORS)} check(s) failed (see above)")
-print("ok")
+finish()

@@ -7,49 +7,15 @@ The expected partition is computed by a Python port of Java's
 org.apache.kafka.common.utils.Utils.murmur2 + toPositive(h) % numPartitions,
 checked against the test vectors of Kafka's own UtilsTest.
 """
-import atexit
 import json
 import os
 import shlex
-import shutil
-import subprocess
 import sys
-import time
 
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from kafkatest import RUN_ID, check, create_topic, fail, finish, make_tmp, read_records, sh
 
-BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:39092")
-TMP = os.environ.get("KPIPE_TEST_TMP") or f"/tmp/kpipe-test-partitioner-{os.getpid()}"
-shutil.rmtree(TMP, ignore_errors=True)
-os.makedirs(TMP)
-RUN_ID = f"{os.getpid()}-{int(time.time() * 1000)}"
-ERRORS = []
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    """A failed check is reported at the end, so one run shows every mismatch."""
-    if not cond:
-        print(f"FAIL: {msg}", file=sys.stderr)
-        ERRORS.append(msg)
-
-
-def sh(cmd, want=0, stdin=None, timeout=60):
-    try:
-        p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], input=stdin, capture_output=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
-        fail(f"timed out after {timeout}s: {cmd}")
-    if p.returncode != want:
-        sys.stderr.write("--- stdout\n" + p.stdout[:3000].decode("utf-8", "replace"))
-        sys.stderr.write("\n--- stderr\n" + p.stderr[:3000].decode("utf-8", "replace") + "\n")
-        fail(f"exit {p.returncode}, want {want}: {cmd}")
-    return p.stdout
+TMP = make_tmp("partitioner")
 
 
 # --- Java's Utils.murmur2, with 32-bit two's-complement arithmetic ----------
@@ -101,57 +67,9 @@ for s, want in [("21", -973932308), ("foobar", -790332482),
         fail(f"the test's murmur2 port is wrong for {s!r}: {murmur2(s.encode())} != {want}")
 
 
-admin = AdminClient({"bootstrap.servers": BROKERS})
-CREATED = []
-
-
-def create_topic(name, partitions, config=None):
-    new = NewTopic(name, partitions, 1, config=config or {})
-    for fut in admin.create_topics([new], operation_timeout=30).values():
-        fut.result()
-    CREATED.append(name)
-
-
-def delete_topics():
-    """At exit, pass or fail, the topics of this run go (the broker is shared);
-    KPIPE_KEEP_TOPICS=1 keeps them for inspection."""
-    if not CREATED or os.environ.get("KPIPE_KEEP_TOPICS") == "1":
-        return
-    try:
-        for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
-            fut.result()
-    except Exception as e:  # cleanup is best effort
-        print(f"note: could not delete this run's topics: {e}", file=sys.stderr)
-
-
-atexit.register(delete_topics)
-
-
 def read_all(topic):
     """Every message of topic via confluent_kafka: list of dicts (partition order, offset order)."""
-    c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"pt-reader-{RUN_ID}",
-                  "enable.auto.commit": False})
-    md = c.list_topics(topic, timeout=10).topics[topic]
-    parts = sorted(md.partitions)
-    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out = []
-    done = {p for p in parts if ends[p] == 0}
-    deadline = time.time() + 30
-    while len(done) < len(parts):
-        if time.time() > deadline:
-            fail(f"reading {topic} back timed out")
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            fail(f"reading {topic}: {m.error()}")
-        out.append({"partition": m.partition(), "offset": m.offset(), "key": m.key(),
-                    "value": m.value(), "headers": list(m.headers() or []),
-                    "timestamp": m.timestamp()})
-        if m.offset() + 1 >= ends[m.partition()]:
-            done.add(m.partition())
-    c.close()
+    out = [r for recs in read_records(topic, group="pt-reader").values() for r in recs]
     return sorted(out, key=lambda r: (r["partition"], r["offset"]))
 
 
@@ -186,7 +104,7 @@ with open(infile, "w", encoding="utf-8") as f:
 cmd = f"kproduce -q -t {topic} -k id {shlex.quote(infile)}"
 sh(cmd)
 ccmd = f"kconsume -q --envelope -e {topic}"
-out = sh(ccmd).decode("utf-8")
+out = sh(ccmd)[0].decode("utf-8")
 envs = [json.loads(line) for line in out.splitlines()]
 if len(envs) != 200:
     fail(f"{len(envs)} messages read back, want 200: {cmd}; {ccmd}")
@@ -266,7 +184,7 @@ ref = read_all(topic2)[30:]
 check([(r["partition"], r["key"], json.loads(r["value"])["seq"]) for r in ref] ==
       [(3, f"user-{i}".encode(), i) for i in range(30)], f"-p 3 without -H: {cmd}")
 # What kconsume shows for them.
-out = sh(f"kconsume -q --envelope -e -c 1 {topic2}").decode()
+out = sh(f"kconsume -q --envelope -e -c 1 {topic2}")[0].decode()
 e = json.loads(out)
 check(e["partition"] == 3 and e["headers"] == [["a", "b", "string"], ["a", "c", "string"],
                                                ["x", "y=z", "string"], ["e", "", "string"],
@@ -304,6 +222,4 @@ check(ref[-1]["timestamp"] == (1, 1000000000000),
 # A line without the field is bad input: exit 65, nothing produced for it.
 sh(f"kproduce -q -t {topic3} --timestamp ts", want=65, stdin=b'{"nots":1}\n')
 
-if ERRORS:
-    fail(f"{len(ERRORS)} check(s) failed (see above)")
-print("ok")
+finish()

@@ -7,86 +7,19 @@ T1 is filled by an independent client (confluent_kafka) and T2 is read back
 by it, so kpipe is checked against Kafka itself, not against its own encoder.
 Also checks the value lines of `kconsume -e T` (no envelope).
 """
-import atexit
 import base64
 import json
 import os
 import shlex
-import shutil
-import subprocess
 import sys
-import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Producer
 
-BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:39092")
-TMP = os.environ.get("KPIPE_TEST_TMP") or f"/tmp/kpipe-test-roundtrip-{os.getpid()}"
-shutil.rmtree(TMP, ignore_errors=True)
-os.makedirs(TMP)
-RUN_ID = f"{os.getpid()}-{int(time.time() * 1000)}"
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from kafkatest import (BROKERS, RUN_ID, check, create_topics, fail, finish, make_tmp, need,
+                       read_records, sh)
 
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-ERRORS = []
-
-
-def check(cond, msg):
-    """A failed check is reported at the end, so one run shows every mismatch."""
-    if not cond:
-        print(f"FAIL: {msg}", file=sys.stderr)
-        ERRORS.append(msg)
-
-
-def need(cond, msg):
-    """A failed precondition ends the test at once."""
-    if not cond:
-        fail(msg)
-
-
-def sh(cmd, want=0, timeout=60):
-    """Runs a bash pipeline (pipefail); returns (stdout bytes, stderr text)."""
-    try:
-        p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
-        fail(f"timed out after {timeout}s: {cmd}")
-    if p.returncode != want:
-        sys.stderr.write("--- stdout\n" + p.stdout[:3000].decode("utf-8", "replace"))
-        sys.stderr.write("\n--- stderr\n" + p.stderr[:3000].decode("utf-8", "replace") + "\n")
-        fail(f"exit {p.returncode}, want {want}: {cmd}")
-    return p.stdout, p.stderr.decode("utf-8", "replace")
-
-
-admin = AdminClient({"bootstrap.servers": BROKERS})
-CREATED = []
-
-
-def delete_topics():
-    """At exit, pass or fail, the topics of this run go (the broker is shared);
-    KPIPE_KEEP_TOPICS=1 keeps them for inspection."""
-    if not CREATED or os.environ.get("KPIPE_KEEP_TOPICS") == "1":
-        return
-    try:
-        for fut in admin.delete_topics(CREATED, operation_timeout=30).values():
-            fut.result()
-    except Exception as e:  # cleanup is best effort
-        print(f"note: could not delete this run's topics: {e}", file=sys.stderr)
-
-
-atexit.register(delete_topics)
-
-
-def create_topics(specs):
-    # retention.ms=-1: old explicit timestamps must not be deleted by retention.
-    new = [NewTopic(name, n, 1, config={"retention.ms": "-1"}) for name, n in specs]
-    for name, fut in admin.create_topics(new, operation_timeout=30).items():
-        fut.result()
-        CREATED.append(name)
+TMP = make_tmp("roundtrip")
 
 
 def produce(topic, msgs):
@@ -112,35 +45,8 @@ def produce(topic, msgs):
 
 def read_all(topic, partitions):
     """Every message of topic, as {partition: [record...]}, with confluent_kafka."""
-    c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"rt-reader-{RUN_ID}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
-                  "enable.partition.eof": True})
-    ends = {}
-    for p in range(partitions):
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        ends[p] = hi
-    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    out = {p: [] for p in range(partitions)}
-    done = {p for p in range(partitions) if ends[p] == 0}
-    deadline = time.time() + 30
-    while len(done) < partitions:
-        need(time.time() < deadline, f"reading {topic} back timed out: {ends} {done}")
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == -191:  # _PARTITION_EOF
-                if m.offset() >= ends[m.partition()]:
-                    done.add(m.partition())
-                continue
-            fail(f"reading {topic}: {m.error()}")
-        out[m.partition()].append({
-            "partition": m.partition(), "offset": m.offset(), "key": m.key(), "value": m.value(),
-            "headers": list(m.headers() or []), "timestamp": m.timestamp()})
-        if m.offset() + 1 >= ends[m.partition()]:
-            done.add(m.partition())
-    c.close()
-    return out
+    return read_records(topic, partitions, group="rt-reader",
+                        config={"isolation.level": "read_committed", "enable.partition.eof": True})
 
 
 def show(r):
@@ -152,7 +58,8 @@ def show(r):
 src = f"kpipe-rt-{RUN_ID}-src"
 dst = f"kpipe-rt-{RUN_ID}-dst"
 vals = f"kpipe-rt-{RUN_ID}-values"
-create_topics([(src, 3), (dst, 3), (vals, 2)])
+# retention.ms=-1: old explicit timestamps must not be deleted by retention.
+create_topics([(src, 3), (dst, 3), (vals, 2)], config={"retention.ms": "-1"})
 
 TS = 1700000000000  # 2023-11-14T22:13:20Z, CreateTime set by the producer
 cases = [
@@ -357,6 +264,4 @@ cmd = f"kconsume -q -e {vals} | jq -c . | wc -l"
 out, _ = sh(cmd)
 check(int(out) == len(objects) + len(mixed), f"jq read {out!r} lines, want {len(objects) + len(mixed)}: {cmd}")
 
-if ERRORS:
-    fail(f"{len(ERRORS)} check(s) failed (see above)")
-print("ok")
+finish()

@@ -135,13 +135,14 @@ void AppendValueLine(std::string* out, const void* bytes, size_t len, json::Vali
   std::string_view s(static_cast<const char*>(bytes), len);
   simdjson::dom::element e;
   if (len > 0 && v->Parse(s, &e) == simdjson::SUCCESS) {
-    if (!json::HasLineBreak(s)) {
+    // Minified onto one line (kpipe(7)); the envelope, not this, is lossless.
+    size_t at = out->size();
+    out->resize(at + len);
+    size_t n = 0;
+    if (simdjson::minify(s.data(), len, out->data() + at, n) != simdjson::SUCCESS) {
+      out->resize(at);
       out->append(s);
     } else {
-      size_t at = out->size();
-      out->resize(at + len);
-      size_t n = 0;
-      if (simdjson::minify(s.data(), len, out->data() + at, n) != simdjson::SUCCESS) n = 0;
       out->resize(at + n);
     }
     return;

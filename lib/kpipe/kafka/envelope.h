@@ -53,9 +53,9 @@ struct EnvelopeFields {
 void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* v);
 void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Validator* v);
 
-// Appends the value alone as kconsume writes it without --envelope: JSON as
-// is (minified when it spans lines), other UTF-8 as a JSON string, other
-// bytes as a base64 JSON string, a null value as null.
+// Appends the value alone as kconsume writes it without --envelope: JSON
+// minified, other UTF-8 as a JSON string, other bytes as a base64 JSON
+// string, a null value as null.
 void AppendValueLine(std::string* out, const void* bytes, size_t len, json::Validator* v);
 
 // One message decoded from an envelope line. Views point into the line or
