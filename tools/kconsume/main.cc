@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "kconsume: error: {}\n", st.message());
   if (st.Is(kpipe::Status::Code::kUsage))
     fmt::print(stderr, "Try 'kconsume --help' for more information.\n");
-  if (!quiet && !opt.list && opt.lag_group.empty() && !st.Is(kpipe::Status::Code::kUsage))
+  bool ran = st.ok() || st.Is(kpipe::Status::Code::kInterrupted) || stats.partitions > 0;
+  if (!quiet && !opt.list && opt.lag_group.empty() && ran)
     fmt::print(stderr, "kconsume: {} messages ({} bytes) from {} partitions\n", stats.messages,
                stats.bytes, stats.partitions);
   return kpipe::ExitCodeFor(st);

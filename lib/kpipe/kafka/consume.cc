@@ -17,6 +17,8 @@
 #include "kpipe/json/text.h"
 #include "kpipe/kafka/client.h"
 #include "kpipe/kafka/envelope.h"
+#include "kpipe/kafka/format.h"
+#include "kpipe/kafka/listing.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/time/time.h"
 
@@ -78,37 +80,6 @@ struct PartState {
   Clock::time_point last_seen, last_kick;
 };
 
-// A kcat-style format string compiled once.
-struct FormatPiece {
-  char directive;     // 0 = literal
-  std::string text;
-};
-
-std::vector<FormatPiece> CompileFormat(const std::string& f) {
-  std::vector<FormatPiece> out;
-  std::string lit;
-  for (size_t i = 0; i < f.size(); i++) {
-    char c = f[i];
-    if (c == '\\' && i + 1 < f.size()) {
-      char e = f[++i];
-      lit += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == '0' ? '\0' : e;
-    } else if (c == '%' && i + 1 < f.size()) {
-      char d = f[++i];
-      if (d == '%') {
-        lit += '%';
-        continue;
-      }
-      if (!lit.empty()) out.push_back({0, std::move(lit)});
-      lit.clear();
-      out.push_back({d, ""});
-    } else {
-      lit += c;
-    }
-  }
-  if (!lit.empty()) out.push_back({0, std::move(lit)});
-  return out;
-}
-
 class Consumer {
  public:
   Consumer(const ConsumeOptions& opt, SignalWatch* signals,
@@ -155,7 +126,7 @@ class Consumer {
   PartState* last_part_ = nullptr;
   rd_kafka_topic_t* last_rkt_ = nullptr;
   json::Validator validator_;
-  std::vector<FormatPiece> format_;
+  std::vector<FormatPiece> format_;  // -f
   std::optional<json::FieldPath> time_path_;
   int64_t max_delay_ = 0, idle_ms_ = -1;
   int64_t emitted_wm_ = INT64_MIN;
@@ -343,35 +314,7 @@ Status Consumer::StoreOffsets() {
 void Consumer::Write(const rd_kafka_message_t* m) {
   std::string* b = out_->buffer();
   if (!format_.empty()) {
-    for (const FormatPiece& p : format_) {
-      switch (p.directive) {
-        case 0: b->append(p.text); break;
-        case 't': b->append(rd_kafka_topic_name(m->rkt)); break;
-        case 'p': fmt::format_to(std::back_inserter(*b), "{}", m->partition); break;
-        case 'o': fmt::format_to(std::back_inserter(*b), "{}", m->offset); break;
-        case 'k': if (m->key) b->append(static_cast<const char*>(m->key), m->key_len); break;
-        case 's': if (m->payload) b->append(static_cast<const char*>(m->payload), m->len); break;
-        case 'K': fmt::format_to(std::back_inserter(*b), "{}", m->key ? static_cast<int64_t>(m->key_len) : -1); break;
-        case 'S': fmt::format_to(std::back_inserter(*b), "{}", m->payload ? static_cast<int64_t>(m->len) : -1); break;
-        case 'T': fmt::format_to(std::back_inserter(*b), "{}", rd_kafka_message_timestamp(m, nullptr)); break;
-        case 'h': {
-          rd_kafka_headers_t* hdrs = nullptr;
-          if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
-            const char* name;
-            const void* val;
-            size_t size;
-            for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++) {
-              if (i) b->push_back(',');
-              b->append(name);
-              b->push_back('=');
-              if (val) b->append(static_cast<const char*>(val), size);
-            }
-          }
-          break;
-        }
-        default: b->push_back('%'); b->push_back(p.directive);
-      }
-    }
+    AppendFormatted(b, format_, m);
     return;
   }
   if (opt_.envelope) {
@@ -670,105 +613,13 @@ Status Consumer::Finish(Status st) {
 Status Consumer::List() {
   // The high watermark itself, not a read_committed reader's stable offset.
   KPIPE_RETURN_IF_ERROR(Setup({{"isolation.level", "read_uncommitted"}}));
-  std::string topic = opt_.topics.empty() ? "" : opt_.topics[0];
-  auto md = FetchMetadata(rk_.get(), topic, opt_.connect_timeout_ms);
-  if (!md.ok()) return md.status();
-  std::vector<const rd_kafka_metadata_topic*> topics;
-  for (int i = 0; i < (*md)->topic_cnt; i++) {
-    const rd_kafka_metadata_topic* t = &(*md)->topics[i];
-    if (!topic.empty() && topic != t->topic) continue;
-    if (topic.empty() && t->topic[0] == '_' && t->topic[1] == '_') continue;  // internal
-    if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-      return Status::NotFound(fmt::format("topic '{}' does not exist", t->topic));
-    topics.push_back(t);
-  }
-  std::sort(topics.begin(), topics.end(),
-            [](auto* a, auto* b) { return std::string_view(a->topic) < b->topic; });
-  for (const rd_kafka_metadata_topic* t : topics) {
-    std::vector<const rd_kafka_metadata_partition*> ps;
-    for (int p = 0; p < t->partition_cnt; p++) ps.push_back(&t->partitions[p]);
-    std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->id < b->id; });
-    for (const rd_kafka_metadata_partition* p : ps) {
-      int64_t lo = -1, hi = -1;
-      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), t->topic, p->id, &lo,
-                                                               &hi, opt_.connect_timeout_ms);
-      if (e) return KafkaStatus(e, fmt::format("query offsets of {}:{}", t->topic, p->id));
-      std::string* b = out_->buffer();
-      b->append("{\"topic\":");
-      json::AppendQuoted(b, t->topic);
-      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"leader\":{},\"replicas\":[{}],\"isr\":[{}]",
-                     p->id, p->leader, fmt::join(p->replicas, p->replicas + p->replica_cnt, ","),
-                     fmt::join(p->isrs, p->isrs + p->isr_cnt, ","));
-      fmt::format_to(std::back_inserter(*b), ",\"low\":{},\"high\":{},\"messages\":{}}}\n", lo, hi, hi - lo);
-      KPIPE_RETURN_IF_ERROR(out_->Commit());
-    }
-  }
-  return out_->Flush();
+  return ListPartitions(rk_.get(), opt_.topics.empty() ? "" : opt_.topics[0],
+                        opt_.connect_timeout_ms, out_);
 }
 
 Status Consumer::Lag() {
   KPIPE_RETURN_IF_ERROR(Setup({}));
-  // The group's committed offsets, through the admin API.
-  rd_kafka_ListConsumerGroupOffsets_t* req =
-      rd_kafka_ListConsumerGroupOffsets_new(opt_.lag_group.c_str(), nullptr);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk_.get());
-  rd_kafka_AdminOptions_t* aopt =
-      rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-  char err[256];
-  rd_kafka_AdminOptions_set_request_timeout(aopt, opt_.connect_timeout_ms, err, sizeof err);
-  rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, aopt, q);
-  rd_kafka_ListConsumerGroupOffsets_destroy(req);
-  rd_kafka_AdminOptions_destroy(aopt);
-  std::unique_ptr<rd_kafka_event_t, KafkaDeleter> ev(rd_kafka_queue_poll(q, opt_.connect_timeout_ms + 5000));
-  rd_kafka_queue_destroy(q);
-  if (!ev) return Status::Kafka("list consumer group offsets: timed out");
-  if (rd_kafka_event_error(ev.get()))
-    return Status::Kafka(fmt::format("list consumer group offsets: {}", rd_kafka_event_error_string(ev.get())));
-  const rd_kafka_ListConsumerGroupOffsets_result_t* res =
-      rd_kafka_event_ListConsumerGroupOffsets_result(ev.get());
-  size_t ngroups;
-  const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &ngroups);
-  std::map<std::pair<std::string, int32_t>, int64_t> committed;
-  for (size_t g = 0; g < ngroups; g++) {
-    if (const rd_kafka_error_t* ge = rd_kafka_group_result_error(groups[g]))
-      return Status::Kafka(fmt::format("group '{}': {}", opt_.lag_group, rd_kafka_error_string(ge)));
-    const rd_kafka_topic_partition_list_t* pl = rd_kafka_group_result_partitions(groups[g]);
-    for (int i = 0; pl && i < pl->cnt; i++)
-      committed[{pl->elems[i].topic, pl->elems[i].partition}] = pl->elems[i].offset;
-  }
-  // With topics named, report every partition of them (also those without a
-  // committed offset); otherwise the partitions the group has committed.
-  std::vector<std::pair<std::string, int32_t>> rows;
-  if (!opt_.topics.empty()) {
-    for (const std::string& t : opt_.topics) {
-      auto ps = TopicPartitions(rk_.get(), t, opt_.connect_timeout_ms);
-      if (!ps.ok()) return ps.status();
-      for (int32_t p : *ps) rows.emplace_back(t, p);
-    }
-  } else {
-    for (const auto& [k, v] : committed) rows.push_back(k);
-  }
-  for (const auto& [topic, p] : rows) {
-    int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), p, &lo, &hi,
-                                                             opt_.connect_timeout_ms);
-    if (e) return KafkaStatus(e, fmt::format("query offsets of {}:{}", topic, p));
-    auto it = committed.find({topic, p});
-    int64_t c = it == committed.end() ? -1 : it->second;
-    std::string* b = out_->buffer();
-    b->append("{\"group\":");
-    json::AppendQuoted(b, opt_.lag_group);
-    b->append(",\"topic\":");
-    json::AppendQuoted(b, topic);
-    if (c >= 0)
-      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"committed\":{},\"end\":{},\"lag\":{}}}\n",
-                     p, c, hi, std::max<int64_t>(0, hi - c));
-    else
-      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"committed\":null,\"end\":{},\"lag\":{}}}\n",
-                     p, hi, hi - lo);
-    KPIPE_RETURN_IF_ERROR(out_->Commit());
-  }
-  return out_->Flush();
+  return ListGroupLag(rk_.get(), opt_.lag_group, opt_.topics, opt_.connect_timeout_ms, out_);
 }
 
 Status Consumer::Run() {
