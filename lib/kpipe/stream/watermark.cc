@@ -1,0 +1,33 @@
+#include "kpipe/stream/watermark.h"
+
+#include <algorithm>
+
+namespace kpipe {
+
+int64_t Watermark::Observe(const std::string& partition, int64_t t, int64_t now_ms) {
+  int64_t before = w_;
+  auto it = parts_.find(partition);
+  if (it == parts_.end()) it = parts_.emplace(partition, Partition{}).first;
+  Partition& p = it->second;
+  // t - D without overflow near the ends of the int64 range.
+  int64_t candidate = t < kMinusInfinity + max_delay_ ? kMinusInfinity : t - max_delay_;
+  p.w = std::max(p.w, candidate);
+  p.last_seen = now_ms;
+  Refresh(now_ms);
+  return before;
+}
+
+int64_t Watermark::Refresh(int64_t now_ms) {
+  if (w_ == kPlusInfinity) return w_;
+  int64_t w = kPlusInfinity;
+  bool any = false;
+  for (const auto& [name, p] : parts_) {
+    if (idle_ms_ >= 0 && now_ms - p.last_seen > idle_ms_) continue;
+    any = true;
+    w = std::min(w, p.w);
+  }
+  if (any) Raise(w);
+  return w_;
+}
+
+}  // namespace kpipe

@@ -1,0 +1,31 @@
+#include "kpipe/window/assigner.h"
+
+#include <fmt/format.h>
+
+namespace kpipe {
+
+Result<WindowAssigner> WindowAssigner::Tumbling(int64_t size) {
+  if (size <= 0) return Status::Usage("--tumble: the window size must be positive");
+  return WindowAssigner(size, size);
+}
+
+Result<WindowAssigner> WindowAssigner::Hopping(int64_t size, int64_t slide) {
+  if (size <= 0) return Status::Usage("--hop: the window size must be positive");
+  if (slide <= 0) return Status::Usage("--slide: the slide must be positive");
+  if (slide > size)
+    return Status::Usage(fmt::format(
+        "--slide {} ms is longer than --hop {} ms: records between windows would be dropped",
+        slide, size));
+  return WindowAssigner(size, slide);
+}
+
+void WindowAssigner::Assign(int64_t t, std::vector<Window>* out) const {
+  out->clear();
+  // The last start at or before t, then earlier starts while t < start + size.
+  int64_t last = FloorDiv(t, slide_) * slide_;
+  int64_t first = last;
+  while (first - slide_ > t - size_) first -= slide_;
+  for (int64_t s = first; s <= last; s += slide_) out->push_back({s, s + size_});
+}
+
+}  // namespace kpipe

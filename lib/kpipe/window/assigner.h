@@ -1,0 +1,49 @@
+// Window assigners of kpipe(7), EVENT TIME: half-open [start, end) windows in
+// epoch milliseconds, aligned to the epoch, floor division for negative
+// times. Session windows depend on the other records of their key and are
+// merged by the window operator, not assigned here.
+// Immutable after construction; safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+struct Window {
+  int64_t start;
+  int64_t end;
+  bool operator==(const Window& o) const { return start == o.start && end == o.end; }
+  bool operator<(const Window& o) const {
+    return end != o.end ? end < o.end : start < o.start;  // order of output (§6)
+  }
+};
+
+// floor(a / b) for b > 0, also for negative a.
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+class WindowAssigner {
+ public:
+  // Tumbling windows of `size` ms: start = floor(t/size)*size.
+  static Result<WindowAssigner> Tumbling(int64_t size);
+  // Hopping windows of `size` ms every `slide` ms: every start k*slide with
+  // start <= t < start + size. `size` need not be a multiple of `slide`.
+  static Result<WindowAssigner> Hopping(int64_t size, int64_t slide);
+
+  // Replaces `out` with the windows containing `t`, in increasing start order.
+  void Assign(int64_t t, std::vector<Window>* out) const;
+  int64_t size() const { return size_; }
+  int64_t slide() const { return slide_; }
+
+ private:
+  WindowAssigner(int64_t size, int64_t slide) : size_(size), slide_(slide) {}
+  int64_t size_;
+  int64_t slide_;
+};
+
+}  // namespace kpipe
