@@ -27,4 +27,10 @@ std::string FormatRfc3339(int64_t ms);
 
 int64_t NowMs();
 
+// floor(a / b) for b > 0, also for negative a (window starts, unit changes).
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
 }  // namespace kpipe

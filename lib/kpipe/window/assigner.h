@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kpipe/status.h"
+#include "kpipe/time/time.h"
 
 namespace kpipe {
 
@@ -20,12 +21,6 @@ struct Window {
     return end != o.end ? end < o.end : start < o.start;  // order of output (§6)
   }
 };
-
-// floor(a / b) for b > 0, also for negative a.
-inline int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
 
 class WindowAssigner {
  public:
