@@ -9,6 +9,7 @@
 #include "kpipe/json/output.h"
 #include "kpipe/kafka/consume.h"
 #include "kpipe/stream/signals.h"
+#include "tools/common/report.h"
 
 int main(int argc, char** argv) {
   kpipe::SignalWatch signals;  // first: librdkafka's threads inherit the mask
@@ -48,12 +49,8 @@ int main(int argc, char** argv) {
   cmd.Positional("TOPIC", "Topics to read, optionally with partitions (orders:0,2)", &opt.topics,
                  Complete::kNone);
 
-  kpipe::cli::ParseOutcome parsed = cmd.Parse(argc, argv);
-  if (!parsed.run) {
-    std::fputs(parsed.out.c_str(), stdout);
-    std::fputs(parsed.err.c_str(), stderr);
-    return parsed.exit_code;
-  }
+  int exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
   if (cmd.Given("--list")) {
     opt.list = true;
     std::string t = cmd.Value("--list");
@@ -65,13 +62,10 @@ int main(int argc, char** argv) {
   kpipe::ConsumeStats stats;
   kpipe::Status st = kpipe::RunConsume(opt, &signals, diag, &out, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
-  if (!st.ok() && !st.Is(kpipe::Status::Code::kInterrupted))
-    fmt::print(stderr, "kconsume: error: {}\n", st.message());
-  if (st.Is(kpipe::Status::Code::kUsage))
-    fmt::print(stderr, "Try 'kconsume --help' for more information.\n");
+  exit_code = kpipe::tools::ReportStatus("kconsume", st);
   bool ran = st.ok() || st.Is(kpipe::Status::Code::kInterrupted) || stats.partitions > 0;
   if (!quiet && !opt.list && opt.lag_group.empty() && ran)
     fmt::print(stderr, "kconsume: {} messages ({} bytes) from {} partitions\n", stats.messages,
                stats.bytes, stats.partitions);
-  return kpipe::ExitCodeFor(st);
+  return exit_code;
 }

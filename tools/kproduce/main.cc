@@ -9,6 +9,7 @@
 #include "kpipe/cli/progress.h"
 #include "kpipe/kafka/produce.h"
 #include "kpipe/stream/signals.h"
+#include "tools/common/report.h"
 
 int main(int argc, char** argv) {
   kpipe::SignalWatch signals;  // first: librdkafka's threads inherit the mask
@@ -48,12 +49,8 @@ int main(int argc, char** argv) {
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
   cmd.Positional("FILE", "Input files (default: stdin)", &opt.files);
 
-  kpipe::cli::ParseOutcome parsed = cmd.Parse(argc, argv);
-  if (!parsed.run) {
-    std::fputs(parsed.out.c_str(), stdout);
-    std::fputs(parsed.err.c_str(), stderr);
-    return parsed.exit_code;
-  }
+  int exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
   opt.progress = kpipe::cli::Progress::StderrIsTty();
 
   auto diag = [](const std::string& msg) { fmt::print(stderr, "kproduce: {}\n", msg); };
@@ -61,16 +58,13 @@ int main(int argc, char** argv) {
   opt.dry_run_out = &dry_out;
   kpipe::ProduceStats stats;
   kpipe::Status st = kpipe::RunProduce(opt, &signals, diag, &stats);
-  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;
-  if (!st.ok() && !st.Is(kpipe::Status::Code::kInterrupted))
-    fmt::print(stderr, "kproduce: error: {}\n", st.message());
-  if (st.Is(kpipe::Status::Code::kUsage))
-    fmt::print(stderr, "Try 'kproduce --help' for more information.\n");
+  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
+  exit_code = kpipe::tools::ReportStatus("kproduce", st);
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && stats.lines > 0) {
     std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
     fmt::print(stderr, "kproduce: {} lines in, {} messages {}, {} failed, {} dead-lettered{}\n",
                stats.lines, stats.delivered, opt.dry_run ? "printed (dry run)" : "delivered",
                stats.failed, stats.dead_lettered, txn);
   }
-  return kpipe::ExitCodeFor(st);
+  return exit_code;
 }

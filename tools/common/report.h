@@ -1,0 +1,38 @@
+// What every tool's main() does around its run: print --help/--version or a
+// usage error after parsing, and turn the run's Status into stderr lines and
+// an exit status (kpipe(7), EXIT STATUS). Only tools/ print and exit; the
+// library returns Status.
+#pragma once
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "kpipe/cli/exit_codes.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/status.h"
+
+namespace kpipe::tools {
+
+// Prints what parsing produced. Returns true when the tool should run;
+// otherwise stores the exit status in `*exit_code`.
+inline bool ShouldRun(const cli::ParseOutcome& parsed, int* exit_code) {
+  if (parsed.run) return true;
+  std::fputs(parsed.out.c_str(), stdout);
+  std::fputs(parsed.err.c_str(), stderr);
+  *exit_code = parsed.exit_code;
+  return false;
+}
+
+// Reports a failed run on stderr ("TOOL: error: ...", plus the --help hint
+// for usage errors) and returns the exit status. A broken pipe (`| head`)
+// and a signal after a clean shutdown print nothing.
+inline int ReportStatus(const char* tool, const Status& st) {
+  if (!st.ok() && !st.Is(Status::Code::kInterrupted) && !st.Is(Status::Code::kBrokenPipe))
+    fmt::print(stderr, "{}: error: {}\n", tool, st.message());
+  if (st.Is(Status::Code::kUsage))
+    fmt::print(stderr, "Try '{} --help' for more information.\n", tool);
+  return ExitCodeFor(st);
+}
+
+}  // namespace kpipe::tools
