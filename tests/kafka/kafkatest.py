@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:39092")
@@ -73,14 +73,35 @@ admin = AdminClient({"bootstrap.servers": BROKERS})
 CREATED = []
 
 
+def end_offset(consumer, topic, partition, timeout=20):
+    """The partition's end offset. Right after a topic is created its leader
+    may not be known yet (NOT_LEADER_FOR_PARTITION, UNKNOWN_TOPIC...): such
+    retriable answers are retried until `timeout` seconds have passed."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+        except KafkaException as e:
+            if time.time() > deadline:
+                raise
+            print(f"note: {topic}:{partition} not ready yet ({e}), retrying", file=sys.stderr)
+            time.sleep(0.2)
+
+
 def create_topics(specs, config=None):
     """specs: (name, partitions) or (name, partitions, config); a topic
-    without its own config gets `config` (default none)."""
+    without its own config gets `config` (default none). Returns once every
+    partition has a leader that answers offset queries."""
     new = [NewTopic(s[0], s[1], 1, config=s[2] if len(s) > 2 else dict(config or {}))
            for s in specs]
     for name, fut in admin.create_topics(new, operation_timeout=30).items():
         fut.result()
         CREATED.append(name)
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"ready-{RUN_ID}"})
+    for s in specs:
+        for p in range(s[1]):
+            end_offset(c, s[0], p)
+    c.close()
 
 
 def create_topic(name, partitions, config=None):
@@ -114,7 +135,7 @@ def read_records(topic, partitions=None, group="reader", config=None):
         parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
     else:
         parts = list(range(partitions))
-    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    ends = {p: end_offset(c, topic, p) for p in parts}
     c.assign([TopicPartition(topic, p, 0) for p in parts])
     out = {p: [] for p in parts}
     done = {p for p in parts if ends[p] == 0}
