@@ -1,6 +1,6 @@
 # --help, --version, unknown flags and usage errors (kpipe(7), EXIT STATUS).
 source "$(dirname "$0")/lib.sh"
-for tool in kproduce kconsume; do
+for tool in kproduce kconsume kwindow kagg; do
   run 0 "$tool" --help
   expect_grep "$T/out" "^Usage: $tool "
   expect_empty "$T/err"
@@ -29,4 +29,29 @@ run 2 kconsume -e --until end t
 run 2 kconsume --idle 5s t
 run 2 kproduce -t x -X no.such.property=1 --dry-run
 expect_grep "$T/err" "no.such.property"
+# kwindow and kagg: window kinds, aggregates, durations.
+run 2 kwindow --time ts -a count
+expect_grep "$T/err" "exactly one of --tumble"
+run 2 kwindow --tumble 1m --session 5s --time ts -a count
+run 2 kwindow --hop 1m --time ts -a count
+expect_grep "$T/err" "--hop needs --slide"
+run 2 kwindow --tumble 1m --time ts
+expect_grep "$T/err" "no aggregate given"
+run 2 kwindow --tumble 0s --time ts -a count
+run 2 kwindow --tumble 1m --time ts -a nosuch:x
+expect_grep "$T/err" "unknown function 'nosuch'"
+run 2 kwindow --tumble 1m --time ts -a quantile:x:1.5
+expect_grep "$T/err" "Q must be a number from 0 to 1"
+run 2 kwindow --tumble 1m --time ts -a top:x
+run 2 kwindow --tumble 1m --time ts -a count,count
+expect_grep "$T/err" "two aggregates are named 'count'"
+run 2 kwindow --tumble 1m --time ts -a count --emit sometimes
+run 2 kwindow --tumble 1m --time ts -a count --time-format iso
+run 2 kwindow --tumble 1m --time ts -a count --max-delay soon
+run 2 kwindow --tumble 1m --time ts -a count --time-unit h
+run 2 kagg -a count --ttl 0s
+run 2 kagg -a count --by 'a..b'
+echo '{"ts":1}' > "$T/one.jsonl"
+run 2 kwindow --tumble 1m -a count "$T/one.jsonl"
+expect_grep "$T/err" "no --time given and the input is not envelope lines"
 echo ok

@@ -65,7 +65,7 @@ bool LineReader::Fill() {
   if (buf_.size() - kPad - end_ < kBlock / 2) buf_.resize(buf_.size() * 2);
   size_t room = buf_.size() - kPad - end_;
 
-  if (idle_ || signals_) {
+  if (idle_ || signals_ || tick_) {
     struct pollfd fds[2] = {{fd_, POLLIN, 0}, {signals_ ? signals_->fd() : -1, POLLIN, 0}};
     int n = ::poll(fds, 2, 0);
     if (n == 0 && idle_) {
@@ -75,13 +75,21 @@ bool LineReader::Fill() {
         return false;
       }
     }
-    if (signals_) {
+    if (signals_ || tick_) {
       for (;;) {
-        n = ::poll(fds, 2, -1);
+        n = ::poll(fds, 2, tick_ ? static_cast<int>(tick_ms_) : -1);
         if (n < 0 && errno == EINTR) continue;
+        if (n == 0 && tick_) {
+          Status s = tick_();
+          if (!s.ok()) {
+            status_ = std::move(s);
+            return false;
+          }
+          continue;
+        }
         break;
       }
-      if (fds[1].revents & POLLIN) {
+      if (signals_ && (fds[1].revents & POLLIN)) {
         if (int sig = signals_->Pending()) {
           status_ = Status::Interrupted(sig);
           return false;

@@ -7,6 +7,7 @@
 // Not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ class LineReader {
   // Called before the buffer is refilled, which invalidates every line
   // returned so far; callers holding on to lines (a batch) use them here.
   void set_before_refill(std::function<Status()> cb) { before_refill_ = std::move(cb); }
+  // While waiting for input, calls `cb` every `period_ms` of quiet (timers
+  // of processing time: periodic output, idle partitions).
+  void set_tick(int64_t period_ms, std::function<Status()> cb) {
+    tick_ms_ = period_ms;
+    tick_ = std::move(cb);
+  }
   // While waiting for input, also wait on `signals`; a pending SIGINT or
   // SIGTERM makes Next() return Status::Interrupted.
   void set_signal_watch(SignalWatch* signals) { signals_ = signals; }
@@ -61,6 +68,8 @@ class LineReader {
   std::function<Status()> idle_;
   std::function<Status()> before_refill_;
   SignalWatch* signals_ = nullptr;
+  int64_t tick_ms_ = -1;
+  std::function<Status()> tick_;
 };
 
 // Opens `path` for reading ("-" is stdin). Returns the fd; the caller closes

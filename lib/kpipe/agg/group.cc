@@ -1,0 +1,129 @@
+#include "kpipe/agg/group.h"
+
+namespace kpipe {
+
+GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t seq) {
+  auto row = std::make_unique<Row>();
+  row->fields.clear();
+  by_.AppendFields(&row->fields, key);
+  row->key = key;
+  row->first_seq = seq;
+  row->accs = aggs_.NewRow();
+  Row* r = row.get();
+  rows_.emplace(std::move(key), std::move(row));
+  order_.emplace(seq, r);
+  return r;
+}
+
+void GroupOperator::Forget(Row* row) {
+  order_.erase(row->first_seq);
+  rows_.erase(row->key);  // frees `row`
+}
+
+Status GroupOperator::WriteRow(const Row& row, RowSink* out) {
+  row_buf_.clear();
+  row_buf_.push_back('{');
+  if (!row.fields.empty()) {
+    row_buf_.append(row.fields);
+    row_buf_.push_back(',');
+  }
+  aggs_.Append(&row_buf_, row.accs);
+  row_buf_.push_back('}');
+  return out->Write(row.fields, row_buf_);
+}
+
+Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) {
+  *outcome = AddOutcome();
+  by_.Extract(r.value, &key_);
+  KPIPE_RETURN_IF_ERROR(aggs_.Extract(r.value, &x_));
+  x_.t = r.t;
+  x_.seq = r.seq;
+  Row* row;
+  if (auto it = rows_.find(key_); it != rows_.end()) {
+    row = it->second.get();
+    KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
+  } else {
+    row = Insert(key_, r.seq);
+  }
+  aggs_.Add(&row->accs, x_);
+  row->changed = true;
+  if (r.has_time && r.t > row->max_t) {
+    row->max_t = r.t;
+    if (opt_.ttl >= 0) expiry_.emplace(r.t, row->first_seq);
+  }
+  if (opt_.emit == EmitMode::kChanges) return WriteRow(*row, out);
+  return Status::OK();
+}
+
+Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
+  *closed = false;
+  if (opt_.ttl < 0 || w == INT64_MAX) return Status::OK();  // end of input: Finish()
+  while (!expiry_.empty()) {
+    auto [t, seq] = expiry_.top();
+    if (SaturatingAdd(t, opt_.ttl) > w) break;  // W - t < TTL
+    expiry_.pop();
+    auto it = order_.find(seq);
+    if (it == order_.end() || it->second->max_t != t) continue;  // forgotten or updated since
+    if (opt_.emit != EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*it->second, out));
+    Forget(it->second);
+    *closed = true;
+  }
+  return Status::OK();
+}
+
+Status GroupOperator::Finish(RowSink* out) {
+  if (opt_.emit != EmitMode::kChanges)
+    for (const auto& [seq, row] : order_) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+  rows_.clear();
+  order_.clear();
+  expiry_ = {};
+  return Status::OK();
+}
+
+Status GroupOperator::Tick(RowSink* out) {
+  if (opt_.emit != EmitMode::kEvery) return Status::OK();
+  for (const auto& [seq, row] : order_) {
+    if (!row->changed) continue;
+    row->changed = false;
+    KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+  }
+  return Status::OK();
+}
+
+Status GroupOperator::Save(state::StateWriter* writer) const {
+  std::string key, value;
+  for (const auto& [seq, row] : order_) {
+    key.clear();
+    value.clear();
+    state::Encoder k(&key), v(&value);
+    k.U64(seq);
+    k.Str(row->key);
+    v.I64(row->max_t);
+    v.U8(row->changed);
+    aggs_.Save(&v, row->accs);
+    KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
+  }
+  return Status::OK();
+}
+
+Status GroupOperator::Load(state::StateReader* reader) {
+  rows_.clear();
+  order_.clear();
+  expiry_ = {};
+  std::string_view k, v;
+  while (reader->Next(&k, &v)) {
+    state::Decoder kd(k), vd(v);
+    uint64_t seq = kd.U64();
+    std::string key(kd.Str());
+    KPIPE_RETURN_IF_ERROR(kd.Check("group state key"));
+    Row* row = Insert(std::move(key), seq);
+    row->max_t = vd.I64();
+    row->changed = vd.U8() != 0;
+    aggs_.Load(&vd, &row->accs);
+    KPIPE_RETURN_IF_ERROR(vd.Check("group state"));
+    if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, seq);
+  }
+  return Status::OK();
+}
+
+}  // namespace kpipe

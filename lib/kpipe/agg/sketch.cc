@@ -1,0 +1,250 @@
+#include "kpipe/agg/sketch.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace kpipe::agg {
+
+namespace {
+
+uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Ertl's sigma and tau functions (section 4 of the paper).
+double Sigma(double x) {
+  if (x == 1) return std::numeric_limits<double>::infinity();
+  double y = 1, z = x, prev;
+  do {
+    x *= x;
+    prev = z;
+    z += x * y;
+    y += y;
+  } while (z != prev);
+  return z;
+}
+
+double Tau(double x) {
+  if (x == 0 || x == 1) return 0;
+  double y = 1, z = 1 - x, prev;
+  do {
+    x = std::sqrt(x);
+    prev = z;
+    y *= 0.5;
+    z -= (1 - x) * (1 - x) * y;
+  } while (z != prev);
+  return z / 3;
+}
+
+}  // namespace
+
+uint64_t HashValue(std::string_view text) {
+  // FNV-1a over 8-byte words, then a full avalanche: fast on short keys, and
+  // the finalizer makes every output bit depend on every input bit.
+  uint64_t h = 0xcbf29ce484222325ULL ^ text.size();
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    h = (h ^ w) * 0x100000001b3ULL;
+    h = Mix(h);
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, text.data() + i, text.size() - i);
+  return Mix((h ^ tail) * 0x100000001b3ULL);
+}
+
+void DistinctCounter::Add(uint64_t hash) {
+  if (!registers_.empty()) return AddToRegisters(hash);
+  auto it = std::lower_bound(hashes_.begin(), hashes_.end(), hash);
+  if (it != hashes_.end() && *it == hash) return;
+  hashes_.insert(it, hash);
+  if (hashes_.size() > kExactLimit) ToRegisters();
+}
+
+void DistinctCounter::AddToRegisters(uint64_t hash) {
+  constexpr int q = 64 - kPrecision;
+  size_t index = hash >> q;
+  uint64_t rest = hash << kPrecision;  // the q remaining bits, left-aligned
+  uint8_t rank = rest == 0 ? q + 1 : static_cast<uint8_t>(std::countl_zero(rest) + 1);
+  if (rank > q + 1) rank = q + 1;
+  if (rank > registers_[index]) registers_[index] = rank;
+}
+
+void DistinctCounter::ToRegisters() {
+  registers_.assign(size_t{1} << kPrecision, 0);
+  for (uint64_t h : hashes_) AddToRegisters(h);
+  hashes_.clear();
+  hashes_.shrink_to_fit();
+}
+
+void DistinctCounter::Merge(const DistinctCounter& o) {
+  if (o.registers_.empty()) {
+    for (uint64_t h : o.hashes_) Add(h);
+    return;
+  }
+  if (registers_.empty()) ToRegisters();
+  for (size_t i = 0; i < registers_.size(); i++)
+    registers_[i] = std::max(registers_[i], o.registers_[i]);
+}
+
+uint64_t DistinctCounter::Estimate() const {
+  if (registers_.empty()) return hashes_.size();
+  constexpr int q = 64 - kPrecision;
+  const double m = static_cast<double>(registers_.size());
+  int counts[q + 2] = {};
+  for (uint8_t r : registers_) counts[r]++;
+  double z = m * Tau(1 - counts[q + 1] / m);
+  for (int k = q; k >= 1; k--) z = 0.5 * (z + counts[k]);
+  z += m * Sigma(counts[0] / m);
+  double estimate = (0.5 / std::log(2.0)) * m * m / z;
+  return static_cast<uint64_t>(std::llround(estimate));
+}
+
+void DistinctCounter::Save(state::Encoder* e) const {
+  e->U8(registers_.empty() ? 0 : 1);
+  if (registers_.empty()) {
+    e->U64(hashes_.size());
+    for (uint64_t h : hashes_) e->U64(h);
+  } else {
+    e->Str(std::string_view(reinterpret_cast<const char*>(registers_.data()), registers_.size()));
+  }
+}
+
+void DistinctCounter::Load(state::Decoder* d) {
+  hashes_.clear();
+  registers_.clear();
+  if (d->U8() == 0) {
+    uint64_t n = d->U64();
+    for (uint64_t i = 0; i < n && d->ok(); i++) hashes_.push_back(d->U64());
+  } else {
+    std::string_view r = d->Str();
+    registers_.assign(r.begin(), r.end());
+  }
+}
+
+void QuantileSketch::Store::Add(int32_t index, uint64_t n) {
+  if (counts.empty()) {
+    offset = index;
+    counts.push_back(n);
+    return;
+  }
+  if (index < offset) {
+    counts.insert(counts.begin(), static_cast<size_t>(offset - index), 0);
+    offset = index;
+  } else if (index >= offset + static_cast<int32_t>(counts.size())) {
+    counts.resize(static_cast<size_t>(index - offset) + 1, 0);
+  }
+  counts[static_cast<size_t>(index - offset)] += n;
+}
+
+namespace {
+constexpr double kGamma = (1 + QuantileSketch::kAccuracy) / (1 - QuantileSketch::kAccuracy);
+const double kLogGamma = std::log(kGamma);
+constexpr double kTiny = 1e-300;  // smaller magnitudes count as zero
+}  // namespace
+
+int32_t QuantileSketch::Index(double magnitude) const {
+  return static_cast<int32_t>(std::ceil(std::log(magnitude) / kLogGamma));
+}
+
+double QuantileSketch::Value(int32_t index) const {
+  return 2 * std::pow(kGamma, index) / (kGamma + 1);
+}
+
+void QuantileSketch::AddToBins(double v, uint64_t n) {
+  if (std::fabs(v) < kTiny) zeros_ += n;
+  else if (v > 0) positive_.Add(Index(v), n);
+  else negative_.Add(Index(-v), n);
+}
+
+void QuantileSketch::ToBins() {
+  binned_ = true;
+  for (double v : values_) AddToBins(v, 1);
+  values_.clear();
+  values_.shrink_to_fit();
+}
+
+void QuantileSketch::Add(double v) {
+  count_++;
+  if (binned_) return AddToBins(v, 1);
+  values_.push_back(v);
+  if (values_.size() > kExactLimit) ToBins();
+}
+
+void QuantileSketch::Merge(const QuantileSketch& o) {
+  if (!o.binned_) {
+    for (double v : o.values_) Add(v);
+    return;
+  }
+  if (!binned_) ToBins();
+  count_ += o.count_;
+  zeros_ += o.zeros_;
+  for (size_t i = 0; i < o.positive_.counts.size(); i++)
+    if (o.positive_.counts[i]) positive_.Add(o.positive_.offset + int32_t(i), o.positive_.counts[i]);
+  for (size_t i = 0; i < o.negative_.counts.size(); i++)
+    if (o.negative_.counts[i]) negative_.Add(o.negative_.offset + int32_t(i), o.negative_.counts[i]);
+}
+
+double QuantileSketch::Quantile(double q) const {
+  uint64_t rank = static_cast<uint64_t>(std::floor(q * static_cast<double>(count_ - 1)));
+  if (!binned_) {
+    std::vector<double> sorted = values_;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(rank), sorted.end());
+    return sorted[rank];
+  }
+  // Ascending: the most negative values (the highest negative indexes)
+  // first, then zeros, then positive values.
+  uint64_t seen = 0;
+  for (size_t i = negative_.counts.size(); i-- > 0;) {
+    seen += negative_.counts[i];
+    if (seen > rank) return -Value(negative_.offset + int32_t(i));
+  }
+  seen += zeros_;
+  if (seen > rank) return 0;
+  for (size_t i = 0; i < positive_.counts.size(); i++) {
+    seen += positive_.counts[i];
+    if (seen > rank) return Value(positive_.offset + int32_t(i));
+  }
+  return Value(positive_.offset + int32_t(positive_.counts.size()) - 1);
+}
+
+void QuantileSketch::Save(state::Encoder* e) const {
+  e->U64(count_);
+  e->U8(binned_);
+  if (!binned_) {
+    for (double v : values_) e->F64(v);
+    return;
+  }
+  e->U64(zeros_);
+  for (const Store* s : {&positive_, &negative_}) {
+    e->I64(s->offset);
+    e->U64(s->counts.size());
+    for (uint64_t c : s->counts) e->U64(c);
+  }
+}
+
+void QuantileSketch::Load(state::Decoder* d) {
+  *this = QuantileSketch();
+  count_ = d->U64();
+  binned_ = d->U8() != 0;
+  if (!binned_) {
+    for (uint64_t i = 0; i < count_ && d->ok(); i++) values_.push_back(d->F64());
+    return;
+  }
+  zeros_ = d->U64();
+  for (Store* s : {&positive_, &negative_}) {
+    s->offset = static_cast<int32_t>(d->I64());
+    uint64_t n = d->U64();
+    for (uint64_t i = 0; i < n && d->ok(); i++) s->counts.push_back(d->U64());
+  }
+}
+
+}  // namespace kpipe::agg

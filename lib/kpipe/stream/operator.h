@@ -1,0 +1,75 @@
+// Operator: the interface between the runner loop (stream/runner.h) and an
+// event-time operator (the window operator, the group-by table). The runner
+// owns input, event time, the watermark, control records and bad input; an
+// operator owns its state and decides what a record and a watermark advance
+// write. Operators do not know where records come from or where rows go,
+// and their state is saved and restored through state::StateWriter/Reader
+// for checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "kpipe/state/codec.h"
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+// Where an operator writes its rows.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  // `row` is one compact JSON object without '\n'; `group` is its group
+  // fields as `"name":value,...` (the key of the row when written to Kafka).
+  virtual Status Write(std::string_view group, std::string_view row) = 0;
+};
+
+// One data record as the runner hands it over.
+struct RecordIn {
+  simdjson::dom::element value;  // the record (an envelope's value)
+  int64_t t = 0;                 // event time in ms, when has_time
+  bool has_time = false;
+  uint64_t seq = 0;              // arrival number, from 1
+};
+
+// What became of an accepted record.
+struct AddOutcome {
+  bool late = false;       // late for all of its windows: not added
+  int64_t window_end = 0;  // when late: the greatest end among its windows
+};
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  // Adds a record judged against watermark `w` (W before the record).
+  // BadInput, with no state changed, when the record cannot be applied.
+  virtual Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) = 0;
+  // The watermark rose to `w`; `*closed` tells whether state was released.
+  virtual Status Advance(int64_t w, RowSink* out, bool* closed) = 0;
+  // End of input: release everything.
+  virtual Status Finish(RowSink* out) = 0;
+  // A tick of --emit every:DUR.
+  virtual Status Tick(RowSink* out) = 0;
+  // A lower bound on the event time of every row written from now on when
+  // the input watermark is `w` (kpipe(7), CONTROL RECORDS).
+  virtual int64_t OutputWatermark(int64_t w) const = 0;
+
+  virtual Status Save(state::StateWriter* w) const = 0;
+  virtual Status Load(state::StateReader* r) = 0;
+};
+
+enum class EmitMode { kFinal, kChanges, kEvery };
+
+
+// a + b, clamped to the int64 range (window ends plus lateness near the
+// watermark's infinities).
+inline int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+}  // namespace kpipe

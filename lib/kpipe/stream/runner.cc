@@ -1,0 +1,370 @@
+#include "kpipe/stream/runner.h"
+
+#include <unistd.h>
+
+#include <memory>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "kpipe/io/dead_letter.h"
+#include "kpipe/json/line_reader.h"
+#include "kpipe/json/output.h"
+#include "kpipe/stream/watermark.h"
+#include "kpipe/time/time.h"
+
+namespace kpipe {
+
+Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms) {
+  *every_ms = 0;
+  if (text == "final") return EmitMode::kFinal;
+  if (text == "changes") return EmitMode::kChanges;
+  if (text.rfind("every:", 0) == 0) {
+    auto d = ParseDuration(text.substr(6));
+    if (!d.ok()) return Status::Usage(fmt::format("--emit {}: {}", text, d.status().message()));
+    if (*d <= 0) return Status::Usage(fmt::format("--emit {}: the period must be positive", text));
+    *every_ms = *d;
+    return EmitMode::kEvery;
+  }
+  return Status::Usage(fmt::format("--emit {}: expected final, changes or every:DUR", text));
+}
+
+namespace {
+
+// Rows go to an Output, one line each.
+class OutputSink : public RowSink {
+ public:
+  OutputSink(Output* out, RunStats* stats) : out_(out), stats_(stats) {}
+  Status Write(std::string_view group, std::string_view row) override {
+    std::string* b = out_->buffer();
+    b->append(row);
+    b->push_back('\n');
+    stats_->out++;
+    return out_->Commit();
+  }
+
+ private:
+  Output* out_;
+  RunStats* stats_;
+};
+
+class Runner {
+ public:
+  Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
+      : opt_(opt), op_(op), stats_(stats), wm_(opt.max_delay, opt.idle_ms) {}
+
+  Status Run(SignalWatch* signals);
+
+ private:
+  Status Line(std::string_view line);
+  Status Data(simdjson::dom::element root, std::string_view line);
+  Status Control(simdjson::dom::object obj, std::string_view line);
+  Status Bad(std::string_view reason, std::string_view line);
+  Status Late(std::string_view line, const AddOutcome& outcome, int64_t w);
+  // After the watermark may have moved: closes windows, writes control.
+  Status Advanced(bool force_watermark);
+  Status WriteWatermark();
+  Status OnIdle();
+  Status OnTick();
+  Status FlushAll();
+  std::string Where() const { return fmt::format("{}:{}", source_, reader_->line_number()); }
+
+  const RunnerOptions& opt_;
+  Operator* op_;
+  RunStats* stats_;
+  Watermark wm_;
+  std::string source_;
+  LineReader* reader_ = nullptr;
+  std::unique_ptr<Output> out_;
+  std::unique_ptr<OutputSink> sink_;
+  std::unique_ptr<Output> late_;
+  int late_fd_ = -1, out_fd_ = -1;
+  std::unique_ptr<DeadLetterFile> dead_;
+
+  simdjson::dom::parser parser_;
+  enum class Form { kUnknown, kPlain, kEnvelope } form_ = Form::kUnknown;
+  bool control_out_ = false;  // write our own watermarks downstream
+  bool ended_ = false;        // end of input seen (control or EOF)
+  int64_t w_seen_ = Watermark::kMinusInfinity;  // W the operator last saw
+  int64_t written_wm_ = Watermark::kMinusInfinity;
+  uint64_t seq_ = 0;
+  int64_t next_tick_ = 0;
+  std::string partition_;
+  std::string buf_;
+};
+
+Status Runner::Run(SignalWatch* signals) {
+  source_ = opt_.input == "-" ? "stdin" : opt_.input;
+  auto in_fd = OpenInput(opt_.input);
+  if (!in_fd.ok()) return in_fd.status();
+  int fd = *in_fd;
+  struct Closer {
+    int fd;
+    ~Closer() {
+      if (fd > 2) ::close(fd);
+    }
+  } close_in{fd}, close_out{-1}, close_late{-1};
+
+  if (opt_.output.empty() || opt_.output == "-") {
+    out_ = std::make_unique<Output>(1, "stdout");
+  } else {
+    auto o = OpenOutput(opt_.output);
+    if (!o.ok()) return o.status();
+    close_out.fd = *o;
+    out_ = std::make_unique<Output>(*o, opt_.output);
+  }
+  sink_ = std::make_unique<OutputSink>(out_.get(), stats_);
+  if (!opt_.late.empty()) {
+    auto o = OpenOutput(opt_.late);
+    if (!o.ok()) return o.status();
+    close_late.fd = *o;
+    late_ = std::make_unique<Output>(*o, opt_.late);
+  }
+  if (!opt_.dead_letter.empty()) {
+    auto d = DeadLetterFile::Open(opt_.dead_letter);
+    if (!d.ok()) return d.status();
+    dead_ = std::move(*d);
+  }
+  control_out_ = opt_.watermarks && !opt_.no_control;
+
+  LineReader reader(fd, source_);
+  reader_ = &reader;
+  reader.set_idle_callback([this] { return OnIdle(); });
+  reader.set_signal_watch(signals);
+  int64_t tick = opt_.every_ms > 0 ? opt_.every_ms : -1;
+  if (opt_.idle_ms >= 0) tick = tick < 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10)
+                                         : std::min(tick, std::max<int64_t>(opt_.idle_ms / 2, 10));
+  if (tick > 0) reader.set_tick(tick, [this] { return OnTick(); });
+  next_tick_ = opt_.every_ms > 0 ? NowMs() + opt_.every_ms : INT64_MAX;
+
+  std::string_view line;
+  Status st;
+  while (reader.Next(&line)) {
+    st = Line(line);
+    if (!st.ok()) break;
+    if (next_tick_ != INT64_MAX && (seq_ & 1023) == 0 && NowMs() >= next_tick_) {
+      st = OnTick();
+      if (!st.ok()) break;
+    }
+  }
+  if (st.ok()) st = reader.status();
+  if (st.ok()) {
+    // End of input closes every window.
+    if (!ended_) {
+      ended_ = true;
+      wm_.End();
+      w_seen_ = Watermark::kPlusInfinity;
+      st = op_->Finish(sink_.get());
+      if (st.ok() && control_out_) st = out_->Write("{\"@kpipe\":\"end\"}\n");
+    }
+  }
+  if (st.Is(Status::Code::kBrokenPipe)) return st;
+  Status fs = FlushAll();
+  return st.ok() ? fs : st;
+}
+
+Status Runner::FlushAll() {
+  Status s = out_->Flush();
+  if (late_) {
+    Status l = late_->Flush();
+    if (s.ok()) s = l;
+  }
+  if (dead_) {
+    Status d = dead_->Flush();
+    if (s.ok()) s = d;
+  }
+  return s;
+}
+
+Status Runner::Bad(std::string_view reason, std::string_view line) {
+  if (!dead_) {
+    Status f = FlushAll();
+    if (!f.ok()) return f;
+    return Status::BadInput(fmt::format("{}: {}", Where(), reason));
+  }
+  stats_->dead_lettered++;
+  return dead_->Write(reason, source_, reader_->line_number(), line);
+}
+
+Status Runner::Line(std::string_view line) {
+  if (line.empty()) {
+    stats_->in++;
+    return Bad("invalid JSON (empty line)", line);
+  }
+  simdjson::dom::element root;
+  auto err = parser_.parse(line.data(), line.size(), false).get(root);
+  if (err) {
+    stats_->in++;
+    return Bad(fmt::format("invalid JSON ({})", simdjson::error_message(err)), line);
+  }
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj) == simdjson::SUCCESS && obj.begin() != obj.end() &&
+      (*obj.begin()).key == "@kpipe")
+    return Control(obj, line);
+  stats_->in++;
+  return Data(root, line);
+}
+
+Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
+  if (!opt_.no_control) control_out_ = true;
+  std::string_view kind;
+  if (obj["@kpipe"].get_string().get(kind) != simdjson::SUCCESS) {
+    stats_->in++;
+    return Bad("control record: \"@kpipe\" is not a string", line);
+  }
+  if (kind == "watermark") {
+    int64_t ts;
+    if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS) {
+      stats_->in++;
+      return Bad("watermark control record without an integer \"ts\"", line);
+    }
+    wm_.Control(ts);
+    return Advanced(/*force_watermark=*/true);
+  }
+  if (kind == "end") {
+    if (ended_) return Status::OK();
+    ended_ = true;
+    wm_.End();
+    w_seen_ = Watermark::kPlusInfinity;
+    KPIPE_RETURN_IF_ERROR(op_->Finish(sink_.get()));
+    if (!control_out_) return Status::OK();
+    return out_->Write("{\"@kpipe\":\"end\"}\n");
+  }
+  // A kind this version does not know: pass it on.
+  if (opt_.no_control) return Status::OK();
+  std::string* b = out_->buffer();
+  b->append(line);
+  b->push_back('\n');
+  return out_->Commit();
+}
+
+Status Runner::Data(simdjson::dom::element root, std::string_view line) {
+  if (form_ == Form::kUnknown) {
+    simdjson::dom::object o;
+    bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
+                    o["partition"].error() == simdjson::SUCCESS && o["offset"].error() == simdjson::SUCCESS &&
+                    o["value"].error() == simdjson::SUCCESS;
+    form_ = envelope ? Form::kEnvelope : Form::kPlain;
+    if (!envelope && !opt_.time_path && opt_.time_required)
+      return Status::Usage(fmt::format(
+          "{}: no --time given and the input is not envelope lines (kconsume --envelope)", Where()));
+  }
+  RecordIn rec;
+  rec.value = root;
+  const std::string* partition = &partition_;
+  if (form_ == Form::kEnvelope) {
+    simdjson::dom::object o;
+    std::string_view topic;
+    int64_t part;
+    if (root.get_object().get(o) != simdjson::SUCCESS || o["value"].get(rec.value) != simdjson::SUCCESS ||
+        o["topic"].get_string().get(topic) != simdjson::SUCCESS ||
+        o["partition"].get_int64().get(part) != simdjson::SUCCESS)
+      return Bad("not an envelope line (topic, partition and value expected)", line);
+    partition_.assign(topic);
+    fmt::format_to(std::back_inserter(partition_), "/{}", part);
+    if (!opt_.time_path) {
+      if (o["timestamp"].get_int64().get(rec.t) != simdjson::SUCCESS)
+        return Bad("the envelope has no timestamp (give --time)", line);
+      rec.has_time = true;
+    }
+  }
+  if (opt_.time_path) {
+    simdjson::dom::element e;
+    if (!opt_.time_path->Lookup(rec.value, &e))
+      return Bad(fmt::format("no event time: '{}' is missing or null", opt_.time_path->text()), line);
+    auto t = EventTimeOf(e, opt_.time_unit, opt_.time_path->text());
+    if (!t.ok()) return Bad(t.status().message(), line);
+    rec.t = *t;
+    rec.has_time = true;
+  }
+  rec.seq = ++seq_;
+
+  int64_t w = wm_.current();
+  AddOutcome outcome;
+  Status st = op_->Add(rec, w, sink_.get(), &outcome);
+  if (st.Is(Status::Code::kBadInput)) return Bad(st.message(), line);
+  KPIPE_RETURN_IF_ERROR(st);
+  if (outcome.late) KPIPE_RETURN_IF_ERROR(Late(line, outcome, w));
+  if (!rec.has_time) return Status::OK();
+  wm_.Observe(*partition, rec.t, opt_.idle_ms >= 0 ? NowMs() : 0);
+  if (wm_.current() == w_seen_) return Status::OK();
+  return Advanced(/*force_watermark=*/false);
+}
+
+Status Runner::Late(std::string_view line, const AddOutcome& outcome, int64_t w) {
+  stats_->late++;
+  if (!late_) return Status::OK();
+  std::string* b = late_->buffer();
+  b->append("{\"late\":");
+  b->append(line);
+  auto time = [&](int64_t ms) {
+    if (opt_.rfc3339) {
+      b->push_back('"');
+      b->append(FormatRfc3339(ms));
+      b->push_back('"');
+    } else {
+      fmt::format_to(std::back_inserter(*b), "{}", ms);
+    }
+  };
+  b->append(",\"window_end\":");
+  time(outcome.window_end);
+  b->append(",\"watermark\":");
+  time(w);
+  b->append("}\n");
+  return late_->Commit();
+}
+
+Status Runner::Advanced(bool force_watermark) {
+  bool closed = false;
+  if (wm_.current() != w_seen_) {
+    w_seen_ = wm_.current();
+    KPIPE_RETURN_IF_ERROR(op_->Advance(w_seen_, sink_.get(), &closed));
+  }
+  if (closed || force_watermark) return WriteWatermark();
+  return Status::OK();
+}
+
+Status Runner::WriteWatermark() {
+  if (!control_out_ || ended_) return Status::OK();
+  int64_t ow = op_->OutputWatermark(w_seen_);
+  if (ow <= written_wm_ || ow == Watermark::kMinusInfinity || ow == Watermark::kPlusInfinity)
+    return Status::OK();
+  written_wm_ = ow;
+  fmt::format_to(std::back_inserter(*out_->buffer()), "{{\"@kpipe\":\"watermark\",\"ts\":{}}}\n", ow);
+  return out_->Commit();
+}
+
+Status Runner::OnIdle() {
+  if (opt_.idle_ms >= 0 && !ended_) {
+    wm_.Refresh(NowMs());
+    KPIPE_RETURN_IF_ERROR(Advanced(false));
+  }
+  KPIPE_RETURN_IF_ERROR(WriteWatermark());
+  if (next_tick_ != INT64_MAX && NowMs() >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick());
+  if (out_->ReaderGone()) return Status::BrokenPipe();
+  return FlushAll();
+}
+
+Status Runner::OnTick() {
+  int64_t now = NowMs();
+  if (opt_.idle_ms >= 0 && !ended_) {
+    wm_.Refresh(now);
+    KPIPE_RETURN_IF_ERROR(Advanced(false));
+  }
+  if (next_tick_ != INT64_MAX && now >= next_tick_) {
+    next_tick_ = now + opt_.every_ms;
+    KPIPE_RETURN_IF_ERROR(op_->Tick(sink_.get()));
+  }
+  KPIPE_RETURN_IF_ERROR(WriteWatermark());
+  if (out_->ReaderGone()) return Status::BrokenPipe();
+  return FlushAll();
+}
+
+}  // namespace
+
+Status RunOperator(const RunnerOptions& opt, Operator* op, SignalWatch* signals, RunStats* stats) {
+  Runner runner(opt, op, stats);
+  return runner.Run(signals);
+}
+
+}  // namespace kpipe

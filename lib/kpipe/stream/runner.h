@@ -1,0 +1,54 @@
+// The runner loop of kwindow and kagg (kpipe(7), EVENT TIME, CONTROL RECORDS,
+// BAD INPUT): reads JSON lines, tells control records from data, unwraps
+// envelope lines, reads the event time, keeps the watermark, hands each
+// record to an Operator, and writes rows, late records, dead letters and
+// control records. Input and output here are files and pipes; the Operator
+// interface is what stays when Kafka sources and sinks join.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "kpipe/json/path.h"
+#include "kpipe/status.h"
+#include "kpipe/stream/operator.h"
+#include "kpipe/time/event_time.h"
+
+namespace kpipe {
+
+class SignalWatch;
+
+struct RunnerOptions {
+  std::string input = "-";       // "-" or a path (file, FIFO, <(...))
+  std::string output;            // empty: stdout
+  std::string late;              // --late DEST; empty: late records are only counted
+  std::string dead_letter;       // --dead-letter DEST; empty: bad input stops the run
+  std::optional<json::FieldPath> time_path;
+  TimeUnit time_unit = TimeUnit::kMillis;
+  bool time_required = true;     // kwindow: every record needs an event time
+  int64_t max_delay = 0;         // D
+  int64_t idle_ms = -1;          // --idle; < 0: never
+  int64_t every_ms = 0;          // --emit every:DUR; 0: no ticks
+  bool watermarks = false;       // write watermark records even without input ones
+  bool no_control = false;       // write no control records
+  bool rfc3339 = false;          // times in late rows
+};
+
+struct RunStats {
+  uint64_t in = 0;       // data records read (bad ones included)
+  uint64_t out = 0;      // rows written
+  uint64_t late = 0;
+  uint64_t dead_lettered = 0;
+};
+
+// Runs `op` over the input until its end, a signal (Status::Interrupted
+// after flushing) or an error. BadInput names SOURCE:LINE.
+Status RunOperator(const RunnerOptions& opt, Operator* op, SignalWatch* signals, RunStats* stats);
+
+// Parses --emit: final, changes or every:DUR (`*every_ms` gets DUR).
+Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms);
+
+}  // namespace kpipe

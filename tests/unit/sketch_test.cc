@@ -1,0 +1,60 @@
+#include "kpipe/agg/sketch.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+
+using namespace kpipe::agg;
+
+TEST_CASE("approx_distinct is exact while small and within 2% beyond") {
+  DistinctCounter small;
+  for (int i = 0; i < 2000; i++) small.Add(HashValue(std::to_string(i % 1500)));
+  CHECK(small.exact());
+  CHECK(small.Estimate() == 1500);
+  for (uint64_t n : {5000u, 20000u, 100000u, 1000000u}) {
+    DistinctCounter c;
+    for (uint64_t i = 0; i < n; i++) c.Add(HashValue("\"user" + std::to_string(i) + "\""));
+    double err = std::fabs(static_cast<double>(c.Estimate()) - n) / n;
+    INFO("n = " << n << ", estimate " << c.Estimate());
+    CHECK(err <= 0.02);
+  }
+}
+
+TEST_CASE("approx_distinct merges: union of overlapping halves") {
+  DistinctCounter a, b;
+  for (int i = 0; i < 60000; i++) a.Add(HashValue(std::to_string(i)));
+  for (int i = 40000; i < 100000; i++) b.Add(HashValue(std::to_string(i)));
+  a.Merge(b);
+  CHECK(std::fabs(static_cast<double>(a.Estimate()) - 100000) / 100000 <= 0.02);
+}
+
+TEST_CASE("quantile: exact up to 256 values, within 1% relative error beyond") {
+  QuantileSketch s;
+  for (int i = 100; i >= 1; i--) s.Add(i);
+  CHECK(s.Quantile(0) == 1);
+  CHECK(s.Quantile(0.5) == 50);  // rank floor(0.5 * 99) = 49
+  CHECK(s.Quantile(1) == 100);
+
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> lognormal(3, 2);
+  std::normal_distribution<double> normal(0, 1000);
+  for (int dist = 0; dist < 2; dist++) {
+    QuantileSketch a, b;
+    std::vector<double> all;
+    for (int i = 0; i < 100000; i++) {
+      double v = dist == 0 ? lognormal(rng) : normal(rng);
+      all.push_back(v);
+      (i % 2 ? a : b).Add(v);
+    }
+    a.Merge(b);
+    std::sort(all.begin(), all.end());
+    for (double q : {0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0}) {
+      double exact = all[static_cast<size_t>(std::floor(q * (all.size() - 1)))];
+      INFO("dist " << dist << " q " << q << " exact " << exact << " got " << a.Quantile(q));
+      CHECK(std::fabs(a.Quantile(q) - exact) <= 0.01 * std::fabs(exact) + 1e-300);
+    }
+  }
+}

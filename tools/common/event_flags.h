@@ -1,0 +1,95 @@
+// The flags kwindow and kagg share (kwindow(1), kagg(1)): group key,
+// aggregates, event time, watermark, emit mode, destinations. Each is
+// defined once here and turned into library options by Resolve().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kpipe/agg/aggregate.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/stream/runner.h"
+#include "kpipe/time/time.h"
+
+namespace kpipe::tools {
+
+struct EventFlags {
+  std::vector<std::string> by, aggs, input;
+  std::string time, time_unit = "ms", max_delay, idle, emit = "final", output, dead_letter;
+  bool watermarks = false, no_control = false, quiet = false;
+};
+
+inline void AddGroupFlags(cli::Command* cmd, EventFlags* f) {
+  cmd->Repeated({"--by", "PATH", "Group by these fields (PATH[,PATH...], NAME=PATH renames; repeatable)"},
+                &f->by);
+  cmd->Repeated({"-a,--agg", "SPEC", "Aggregate [NAME=]FN[:PATH[:ARG]] (repeatable, comma-separated)"},
+                &f->aggs);
+}
+
+inline void AddTimeFlags(cli::Command* cmd, EventFlags* f) {
+  cmd->Option({"--time", "PATH", "Event time from this field (epoch number or RFC 3339 string)"}, &f->time);
+  cmd->Option({"--time-unit", "UNIT", "Unit of numeric event times (default ms)", cli::Complete::kChoices,
+               {"s", "ms", "us", "ns"}},
+              &f->time_unit);
+  cmd->Option({"--max-delay", "DUR", "Bounded out-of-orderness D of the watermark (default 0)"},
+              &f->max_delay);
+  cmd->Option({"--idle", "DUR", "Leave envelope partitions quiet this long out of the watermark"},
+              &f->idle);
+}
+
+inline void AddOutputFlags(cli::Command* cmd, EventFlags* f, const char* emit_help) {
+  cmd->Option({"--emit", "MODE", emit_help, cli::Complete::kChoices, {"final", "changes", "every:"}},
+              &f->emit);
+  cmd->Option({"--output", "DEST", "Write rows to DEST instead of stdout", cli::Complete::kFile},
+              &f->output);
+  cmd->Option({"--dead-letter", "DEST", "Write bad lines to DEST and go on", cli::Complete::kFile},
+              &f->dead_letter);
+  cmd->Switch({"--watermarks", "", "Write watermark control records even when the input has none"},
+              &f->watermarks);
+  cmd->Switch({"--no-control", "", "Write no control records (for readers that are not kpipe tools)"},
+              &f->no_control);
+  cmd->Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f->quiet);
+  cmd->Positional("INPUT", "Input file, FIFO or - for stdin (default)", &f->input);
+}
+
+// Fills the runner's options from the shared flags.
+inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
+  if (f.input.size() > 1) return Status::Usage("only one INPUT may be given");
+  if (!f.input.empty()) r->input = f.input[0];
+  r->output = f.output;
+  r->dead_letter = f.dead_letter;
+  if (!f.time.empty()) {
+    auto p = json::FieldPath::Parse(f.time);
+    if (!p.ok()) return Status::Usage(fmt::format("--time {}: {}", f.time, p.status().message()));
+    r->time_path = *p;
+  }
+  auto unit = ParseTimeUnit(f.time_unit);
+  if (!unit.ok()) return unit.status();
+  r->time_unit = *unit;
+  auto duration = [](const char* flag, const std::string& text, int64_t* out) -> Status {
+    if (text.empty()) return Status::OK();
+    auto d = ParseDuration(text);
+    if (!d.ok()) return Status::Usage(fmt::format("{} {}: {}", flag, text, d.status().message()));
+    *out = *d;
+    return Status::OK();
+  };
+  KPIPE_RETURN_IF_ERROR(duration("--max-delay", f.max_delay, &r->max_delay));
+  KPIPE_RETURN_IF_ERROR(duration("--idle", f.idle, &r->idle_ms));
+  auto mode = ParseEmit(f.emit, &r->every_ms);
+  if (!mode.ok()) return mode.status();
+  *emit = *mode;
+  r->watermarks = f.watermarks;
+  r->no_control = f.no_control;
+  if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
+  return Status::OK();
+}
+
+inline void PrintSummary(const char* tool, const EventFlags& f, const Status& st, const RunStats& s) {
+  if (f.quiet || st.Is(Status::Code::kUsage)) return;
+  fmt::print(stderr, "{}: {} records in, {} rows out, {} late, {} dead-lettered\n", tool, s.in, s.out,
+             s.late, s.dead_lettered);
+}
+
+}  // namespace kpipe::tools

@@ -1,0 +1,58 @@
+// kagg: running group-by aggregation of JSON lines, without windows. See kagg(1).
+#include <string>
+
+#include "kpipe/agg/group.h"
+#include "kpipe/cli/exit_codes.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/stream/runner.h"
+#include "kpipe/stream/signals.h"
+#include "tools/common/event_flags.h"
+#include "tools/common/report.h"
+
+namespace {
+
+kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl,
+                  kpipe::SignalWatch* signals, kpipe::RunStats* stats) {
+  using kpipe::Status;
+  kpipe::RunnerOptions r;
+  kpipe::GroupOptions g;
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &g.emit));
+  r.time_required = false;
+  if (!ttl.empty()) {
+    auto d = kpipe::ParseDuration(ttl);
+    if (!d.ok()) return Status::Usage(fmt::format("--ttl {}: {}", ttl, d.status().message()));
+    if (*d <= 0) return Status::Usage(fmt::format("--ttl {}: must be positive", ttl));
+    g.ttl = *d;
+    r.time_required = true;  // the watermark needs event time
+  }
+  auto by = kpipe::agg::GroupKey::Parse(f.by);
+  if (!by.ok()) return by.status();
+  auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
+  if (!specs.ok()) return specs.status();
+  kpipe::GroupOperator op(g, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
+  return kpipe::RunOperator(r, &op, signals, stats);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kpipe::SignalWatch signals;
+  kpipe::tools::EventFlags f;
+  std::string ttl;
+  kpipe::cli::Command cmd("kagg", "[OPTIONS] [INPUT]",
+                          "Aggregate JSON lines per group key, as a running table.");
+  kpipe::tools::AddGroupFlags(&cmd, &f);
+  kpipe::tools::AddTimeFlags(&cmd, &f);
+  cmd.Option({"--ttl", "DUR", "Forget a key DUR of event time after its last record"}, &ttl);
+  kpipe::tools::AddOutputFlags(&cmd, &f,
+                               "When to write rows: final (default), changes, every:DUR");
+
+  int exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  kpipe::RunStats stats;
+  kpipe::Status st = Run(f, ttl, &signals, &stats);
+  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
+  exit_code = kpipe::tools::ReportStatus("kagg", st);
+  kpipe::tools::PrintSummary("kagg", f, st, stats);
+  return exit_code;
+}

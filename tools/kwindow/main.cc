@@ -1,0 +1,95 @@
+// kwindow: event-time windowed aggregation of JSON lines. See kwindow(1).
+#include <string>
+
+#include "kpipe/cli/exit_codes.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/stream/runner.h"
+#include "kpipe/stream/signals.h"
+#include "kpipe/window/operator.h"
+#include "tools/common/event_flags.h"
+#include "tools/common/report.h"
+
+namespace {
+
+kpipe::Status Run(kpipe::cli::Command& cmd, const kpipe::tools::EventFlags& f,
+                  const std::string& tumble, const std::string& hop, const std::string& slide,
+                  const std::string& session, const std::string& lateness, const std::string& late,
+                  const std::string& time_format, kpipe::SignalWatch* signals,
+                  kpipe::RunStats* stats) {
+  using kpipe::Status;
+  kpipe::RunnerOptions r;
+  kpipe::WindowOptions w;
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &w.emit));
+  int kinds = !tumble.empty() + !hop.empty() + !session.empty();
+  if (kinds != 1) return Status::Usage("give exactly one of --tumble, --hop (with --slide) or --session");
+  if (!slide.empty() && hop.empty()) return Status::Usage("--slide needs --hop");
+  if (!hop.empty() && slide.empty()) return Status::Usage("--hop needs --slide");
+  auto duration = [](const char* flag, const std::string& text, int64_t* out) -> Status {
+    auto d = kpipe::ParseDuration(text);
+    if (!d.ok()) return Status::Usage(fmt::format("{} {}: {}", flag, text, d.status().message()));
+    if (*d <= 0) return Status::Usage(fmt::format("{} {}: must be positive", flag, text));
+    *out = *d;
+    return Status::OK();
+  };
+  if (!tumble.empty()) {
+    w.kind = kpipe::WindowOptions::Kind::kTumble;
+    KPIPE_RETURN_IF_ERROR(duration("--tumble", tumble, &w.size));
+  } else if (!hop.empty()) {
+    w.kind = kpipe::WindowOptions::Kind::kHop;
+    KPIPE_RETURN_IF_ERROR(duration("--hop", hop, &w.size));
+    KPIPE_RETURN_IF_ERROR(duration("--slide", slide, &w.slide));
+  } else {
+    w.kind = kpipe::WindowOptions::Kind::kSession;
+    KPIPE_RETURN_IF_ERROR(duration("--session", session, &w.gap));
+  }
+  if (!lateness.empty()) {
+    auto d = kpipe::ParseDuration(lateness);
+    if (!d.ok()) return Status::Usage(fmt::format("--lateness {}: {}", lateness, d.status().message()));
+    w.lateness = *d;
+  }
+  if (time_format != "ms" && time_format != "rfc3339")
+    return Status::Usage(fmt::format("--time-format {}: expected ms or rfc3339", time_format));
+  w.rfc3339 = r.rfc3339 = time_format == "rfc3339";
+  r.late = late;
+  r.time_required = true;
+  auto by = kpipe::agg::GroupKey::Parse(f.by);
+  if (!by.ok()) return by.status();
+  auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
+  if (!specs.ok()) return specs.status();
+  auto op = kpipe::WindowOperator::Make(w, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
+  if (!op.ok()) return op.status();
+  return kpipe::RunOperator(r, op->get(), signals, stats);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kpipe::SignalWatch signals;
+  kpipe::tools::EventFlags f;
+  std::string tumble, hop, slide, session, lateness, late, time_format = "ms";
+  kpipe::cli::Command cmd("kwindow", "[OPTIONS] [INPUT]",
+                          "Aggregate JSON lines per event-time window and group key.");
+  cmd.Option({"--tumble", "DUR", "Tumbling windows of DUR"}, &tumble);
+  cmd.Option({"--hop", "DUR", "Hopping windows of size DUR (with --slide)"}, &hop);
+  cmd.Option({"--slide", "DUR", "Start a hopping window every DUR"}, &slide);
+  cmd.Option({"--session", "DUR", "Session windows per key, closed after a gap of DUR"}, &session);
+  kpipe::tools::AddGroupFlags(&cmd, &f);
+  kpipe::tools::AddTimeFlags(&cmd, &f);
+  cmd.Option({"--time-format", "FORMAT", "Output times as epoch ms (default) or rfc3339 strings",
+              kpipe::cli::Complete::kChoices, {"ms", "rfc3339"}},
+             &time_format);
+  cmd.Option({"--lateness", "DUR", "Allowed lateness L: keep windows open DUR past the watermark"},
+             &lateness);
+  cmd.Option({"--late", "DEST", "Write late records to DEST", kpipe::cli::Complete::kFile}, &late);
+  kpipe::tools::AddOutputFlags(&cmd, &f, "When to write rows: final (default), changes, every:DUR");
+
+  int exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  kpipe::RunStats stats;
+  kpipe::Status st =
+      Run(cmd, f, tumble, hop, slide, session, lateness, late, time_format, &signals, &stats);
+  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
+  exit_code = kpipe::tools::ReportStatus("kwindow", st);
+  kpipe::tools::PrintSummary("kwindow", f, st, stats);
+  return exit_code;
+}
