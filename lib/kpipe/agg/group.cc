@@ -2,22 +2,22 @@
 
 namespace kpipe {
 
-GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t seq) {
+GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64_t seq) {
   auto row = std::make_unique<Row>();
-  row->fields.clear();
   by_.AppendFields(&row->fields, key);
-  row->key = key;
+  row->key = std::move(key);
+  row->hash = hash;
   row->first_seq = seq;
   row->accs = aggs_.NewRow();
   Row* r = row.get();
-  rows_.emplace(std::move(key), std::move(row));
-  order_.emplace(seq, r);
+  rows_.Insert(hash, r);
+  order_.emplace(seq, std::move(row));
   return r;
 }
 
 void GroupOperator::Forget(Row* row) {
-  order_.erase(row->first_seq);
-  rows_.erase(row->key);  // frees `row`
+  rows_.Erase(row->hash, row);
+  order_.erase(row->first_seq);  // frees `row`
 }
 
 Status GroupOperator::WriteRow(const Row& row, RowSink* out) {
@@ -38,13 +38,10 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   KPIPE_RETURN_IF_ERROR(aggs_.Extract(r.value, &x_));
   x_.t = r.t;
   x_.seq = r.seq;
-  Row* row;
-  if (auto it = rows_.find(key_); it != rows_.end()) {
-    row = it->second.get();
-    KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
-  } else {
-    row = Insert(key_, r.seq);
-  }
+  uint64_t hash = agg::HashValue(key_);
+  Row* row = rows_.Find(hash, key_);
+  if (row) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
+  else row = Insert(key_, hash, r.seq);
   aggs_.Add(&row->accs, x_);
   row->changed = true;
   if (r.has_time && r.t > row->max_t) {
@@ -65,7 +62,7 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
     auto it = order_.find(seq);
     if (it == order_.end() || it->second->max_t != t) continue;  // forgotten or updated since
     if (opt_.emit != EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*it->second, out));
-    Forget(it->second);
+    Forget(it->second.get());
     *closed = true;
   }
   return Status::OK();
@@ -74,7 +71,7 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
 Status GroupOperator::Finish(RowSink* out) {
   if (opt_.emit != EmitMode::kChanges)
     for (const auto& [seq, row] : order_) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
-  rows_.clear();
+  rows_ = agg::KeyIndex<Row, RowKey>();
   order_.clear();
   expiry_ = {};
   return Status::OK();
@@ -107,7 +104,7 @@ Status GroupOperator::Save(state::StateWriter* writer) const {
 }
 
 Status GroupOperator::Load(state::StateReader* reader) {
-  rows_.clear();
+  rows_ = agg::KeyIndex<Row, RowKey>();
   order_.clear();
   expiry_ = {};
   std::string_view k, v;
@@ -116,7 +113,8 @@ Status GroupOperator::Load(state::StateReader* reader) {
     uint64_t seq = kd.U64();
     std::string key(kd.Str());
     KPIPE_RETURN_IF_ERROR(kd.Check("group state key"));
-    Row* row = Insert(std::move(key), seq);
+    uint64_t hash = agg::HashValue(key);
+    Row* row = Insert(std::move(key), hash, seq);
     row->max_t = vd.I64();
     row->changed = vd.U8() != 0;
     aggs_.Load(&vd, &row->accs);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kpipe/agg/aggregate.h"
+#include "kpipe/agg/key_index.h"
 #include "kpipe/stream/operator.h"
 
 namespace kpipe {
@@ -38,6 +39,7 @@ class GroupOperator : public Operator {
  private:
   struct Row {
     std::string key;
+    uint64_t hash = 0;  // of key
     std::string fields;
     uint64_t first_seq = 0;
     int64_t max_t = INT64_MIN;
@@ -45,14 +47,17 @@ class GroupOperator : public Operator {
     bool changed = false;
   };
   Status WriteRow(const Row& row, RowSink* out);
-  Row* Insert(std::string key, uint64_t seq);
+  struct RowKey {
+    std::string_view operator()(const Row& r) const { return r.key; }
+  };
+  Row* Insert(std::string key, uint64_t hash, uint64_t seq);
   void Forget(Row* row);
 
   GroupOptions opt_;
   agg::GroupKey by_;
   agg::AggSet aggs_;
-  std::unordered_map<std::string, std::unique_ptr<Row>> rows_;
-  std::map<uint64_t, Row*> order_;  // by first arrival
+  agg::KeyIndex<Row, RowKey> rows_;
+  std::map<uint64_t, std::unique_ptr<Row>> order_;  // by first arrival; owns the rows
   // (greatest event time, first arrival) of rows, smallest first; entries
   // whose row has moved on are skipped when they come up.
   using Expiry = std::pair<int64_t, uint64_t>;

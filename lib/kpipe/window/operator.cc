@@ -66,6 +66,7 @@ Status WindowOperator::WriteRow(const Window& w, const Row& row, RowSink* out, b
 
 Status WindowOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) {
   by_.Extract(r.value, &key_);
+  key_hash_ = agg::HashValue(key_);
   KPIPE_RETURN_IF_ERROR(aggs_.Extract(r.value, &x_));
   x_.t = r.t;
   x_.seq = r.seq;
@@ -91,20 +92,18 @@ Status WindowOperator::AddToPanes(const RecordIn& r, int64_t w, RowSink* out, Ad
     for (const Window& win : windows_) {
       auto p = panes_.find(win);
       if (p == panes_.end()) continue;
-      auto row = p->second.index.find(key_);
-      if (row != p->second.index.end()) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->second->accs, x_));
+      if (const Row* row = p->second.index.Find(key_hash_, key_))
+        KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
     }
   }
   for (const Window& win : windows_) {
     if (last_pane_ == panes_.end() || !(last_pane_->first == win))
       last_pane_ = panes_.try_emplace(win).first;
     Pane& pane = last_pane_->second;
-    Row* row;
-    if (auto it = pane.index.find(key_); it != pane.index.end()) {
-      row = it->second;
-    } else {
+    Row* row = pane.index.Find(key_hash_, key_);
+    if (!row) {
       row = &pane.rows.emplace_back(NewRow(r.seq));
-      pane.index.emplace(row->key, row);
+      pane.index.Insert(key_hash_, row);
     }
     aggs_.Add(&row->accs, x_);
     row->changed = true;
@@ -298,7 +297,7 @@ Status WindowOperator::Load(state::StateReader* reader) {
     if (tag == 'p') {
       Pane& pane = panes_[win];
       Row* r = &pane.rows.emplace_back(std::move(row));
-      pane.index.emplace(r->key, r);
+      pane.index.Insert(agg::HashValue(r->key), r);
     } else if (tag == 's') {
       auto& list = sessions_[key_];
       list.push_back(std::make_unique<Session>(Session{win, std::move(row)}));

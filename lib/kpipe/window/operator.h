@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kpipe/agg/aggregate.h"
+#include "kpipe/agg/key_index.h"
 #include "kpipe/stream/operator.h"
 #include "kpipe/window/assigner.h"
 
@@ -54,10 +55,13 @@ class WindowOperator : public Operator {
     std::vector<agg::Acc> accs;
     bool changed = false;  // since the last tick of --emit every
   };
+  struct RowKey {
+    std::string_view operator()(const Row& r) const { return r.key; }
+  };
   // The rows of one tumbling or hopping window.
   struct Pane {
-    std::deque<Row> rows;  // in order of first arrival; a deque keeps keys in place
-    std::unordered_map<std::string_view, Row*> index;
+    std::deque<Row> rows;  // in order of first arrival; a deque keeps rows in place
+    agg::KeyIndex<Row, RowKey> index;
   };
   struct Session {
     Window w;
@@ -93,6 +97,7 @@ class WindowOperator : public Operator {
   // Reused per record.
   agg::Extracted x_;
   std::string key_;
+  uint64_t key_hash_ = 0;
   std::vector<Window> windows_;
   std::vector<Row*> targets_;
   std::string row_buf_;

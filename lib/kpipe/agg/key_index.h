@@ -1,0 +1,81 @@
+// KeyIndex: an open-addressing hash index from group-key text to a row, the
+// per-record lookup of kwindow and kagg. Linear probing over a power-of-two
+// table of (hash, row) slots kept at most half full: a lookup usually touches
+// one cache line and compares the key bytes only on a full 64-bit hash match.
+// The caller computes the hash once per record (HashValue) and reuses it for
+// every window of the record. Keys are not stored: each row holds its own,
+// returned by the `key_of` function. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace kpipe::agg {
+
+template <typename Row, typename KeyOf>
+class KeyIndex {
+ public:
+  explicit KeyIndex(KeyOf key_of = KeyOf()) : key_of_(key_of) {}
+
+  Row* Find(uint64_t hash, std::string_view key) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (!s.row) return nullptr;
+      if (s.hash == hash && key_of_(*s.row) == key) return s.row;
+    }
+  }
+
+  // REQUIRES: no row with this key is indexed.
+  void Insert(uint64_t hash, Row* row) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    Place(hash, row);
+    size_++;
+  }
+
+  // Removes `row` (indexed under `hash`), shifting later slots of its probe
+  // run back so that no tombstones are needed.
+  void Erase(uint64_t hash, const Row* row) {
+    size_t i = hash & mask_;
+    while (slots_[i].row != row) i = (i + 1) & mask_;
+    size_--;
+    for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
+      if (!slots_[j].row) break;
+      size_t home = slots_[j].hash & mask_;
+      // Move slot j into the hole at i unless its home lies cyclically in (i, j].
+      bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+      if (stays) continue;
+      slots_[i] = slots_[j];
+      i = j;
+    }
+    slots_[i] = Slot();
+  }
+
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    Row* row = nullptr;
+  };
+  void Place(uint64_t hash, Row* row) {
+    size_t i = hash & mask_;
+    while (slots_[i].row) i = (i + 1) & mask_;
+    slots_[i] = Slot{hash, row};
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot());
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old)
+      if (s.row) Place(s.hash, s.row);
+  }
+
+  KeyOf key_of_;
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace kpipe::agg
