@@ -24,4 +24,9 @@ expect_grep "$T/out" '^\{"topic":"a"'
 seq 1 200000 | sed 's/.*/{"n":&}/' > "$T/many.jsonl"
 sh_run 0 "kproduce --dry-run -t t $T/many.jsonl | head -1"
 expect_empty "$T/err"
+# Control records of an upstream kpipe tool are skipped, not produced.
+printf '{"a":1}\n{"@kpipe":"watermark","ts":5}\n{"@kpipe":"end"}\n' > "$T/ctl.jsonl"
+run 0 kproduce --dry-run -t t "$T/ctl.jsonl"
+expect_eq "control records skipped" "$(wc -l < "$T/out")" 1
+expect_grep "$T/err" "1 lines in"
 echo ok

@@ -339,6 +339,14 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
                                         : fmt::format("invalid JSON ({})", simdjson::error_message(err)),
                  line, source, line_no);
     }
+    // Control records (kpipe(7)) from an upstream kpipe tool are not data.
+    simdjson::dom::object obj;
+    if (doc.get_object().get(obj) == simdjson::SUCCESS && obj.begin() != obj.end() &&
+        (*obj.begin()).key == "@kpipe") {
+      stats_->lines--;
+      stats_->control++;
+      return Status::OK();
+    }
     if (opt_.envelope) {
       EnvelopeMessage m;
       if (!doc.is_object())

@@ -44,6 +44,7 @@ struct ProduceStats {
   uint64_t failed = 0;         // delivery failed
   uint64_t dead_lettered = 0;
   uint64_t transactions = 0;   // committed
+  uint64_t control = 0;        // control records of an upstream kpipe tool, skipped
 };
 
 // Produces every line of the inputs. Returns OK only when every message was
