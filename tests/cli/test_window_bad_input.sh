@@ -1,0 +1,75 @@
+# kwindow and kagg under the bad-input policy (kpipe(7), BAD INPUT): exit 65
+# naming SOURCE:LINE after all earlier output was flushed, or dead-letter
+# rows with --dead-letter; a bad record changes no state; the summary counts
+# every record.
+source "$(dirname "$0")/lib.sh"
+
+kw="kwindow --tumble 10s --time ts --by k -a count -a sum:v"
+
+# Each kind of bad record, alone after one good closed window.
+good='{"ts":1000,"k":"a","v":1}\n{"ts":20000,"k":"a","v":2}\n'
+check_bad() {  # check_bad 'LINE' 'REASON PATTERN'
+  printf "$good%s\n" "$1" > "$T/in.jsonl"
+  run 65 $kw "$T/in.jsonl"
+  # The window [0,10s) closed before the bad line: its row was flushed.
+  expect_eq "rows before '$1'" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"k":"a","count":1,"sum_v":1}'
+  expect_grep "$T/err" "^kwindow: error: $T/in.jsonl:3: $2"
+  expect_grep "$T/err" "^kwindow: 3 records in, 1 rows out, 0 late, 0 dead-lettered$"
+}
+check_bad 'not json' 'invalid JSON \('
+check_bad '{"ts":30000,"k":"a","v":1' 'invalid JSON \('
+check_bad '{"k":"a","v":1}' "no event time: 'ts' is missing or null"
+check_bad '{"ts":null,"k":"a","v":1}' "no event time: 'ts' is missing or null"
+check_bad '{"ts":true,"k":"a","v":1}' "event time 'ts' is not a number or an RFC 3339 string"
+check_bad '{"ts":"yesterday","k":"a","v":1}' "event time 'ts': "
+check_bad '{"ts":30000,"k":"a","v":"12"}' "'v' is not a number \(sum_v\)"
+check_bad '{"ts":30000,"k":"a","v":[1]}' "'v' is not a number \(sum_v\)"
+check_bad '{"ts":30000,"k":"a","v":18446744073709551615}' "'v' is an integer beyond the 64-bit range \\(sum_v\\)"
+printf "$good\n" > "$T/in.jsonl"
+run 65 $kw "$T/in.jsonl"
+expect_grep "$T/err" "in.jsonl:3: invalid JSON \(empty line\)"
+printf "$good"'{"ts":30000,"k":"\xff","v":1}\n' > "$T/in.jsonl"
+run 65 $kw "$T/in.jsonl"
+expect_grep "$T/err" "in.jsonl:3: invalid JSON \("
+# stdin is named stdin.
+sh_run 65 "printf '{\"ts\":1}\nnope\n' | $kw"
+expect_grep "$T/err" "^kwindow: error: stdin:2: invalid JSON"
+
+# Integer sums are exact to the last unit, and leaving int64 is an error.
+printf '{"ts":1,"v":9223372036854775806}\n{"ts":2,"v":1}\n{"ts":3,"v":1}\n' > "$T/sum.jsonl"
+run 65 kwindow --tumble 10s --time ts -a sum:v "$T/sum.jsonl"
+expect_grep "$T/err" "sum.jsonl:3: sum_v: the integer sum leaves the 64-bit range"
+run 0 kwindow --tumble 10s --time ts -a sum:v --dead-letter "$T/dl.jsonl" "$T/sum.jsonl"
+expect_eq "exact sum" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"sum_v":9223372036854775807}'
+expect_grep "$T/dl.jsonl" '"source":"[^"]*sum.jsonl:3"'
+
+# --dead-letter: every bad line goes there, the good ones are aggregated,
+# and the state is as if the bad lines were not there.
+{
+  printf '{"ts":1000,"k":"a","v":1}\n'
+  printf 'not json\n'
+  printf '\n'
+  printf '{"ts":2000,"k":"a","v":"x"}\n'
+  printf '{"ts":"soon","k":"a","v":1}\n'
+  printf '{"ts":3000,"k":"\xff","v":1}\n'
+  python3 -c 'import sys; sys.stdout.write("{\"ts\":4000,\"k\":\"b\",\"v\":5,\"pad\":\"" + "x"*(10*1024*1024) + "\"}\n")'
+  printf '{"k":"a","v":1}\n'
+  printf '{"ts":5000,"k":"a","v":2}\n'
+} > "$T/mixed.jsonl"
+run 0 $kw --dead-letter "$T/dead.jsonl" "$T/mixed.jsonl"
+expect_eq "rows" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"k":"a","count":2,"sum_v":3}
+{"window_start":0,"window_end":10000,"k":"b","count":1,"sum_v":5}'
+expect_eq "dead letters" "$(wc -l < "$T/dead.jsonl")" 6
+jq -e . "$T/dead.jsonl" > /dev/null || fail "dead-letter rows are not JSON"
+for n in 2 3 4 5 6 8; do expect_grep "$T/dead.jsonl" "\"source\":\"$T/mixed.jsonl:$n\""; done
+expect_grep "$T/dead.jsonl" '"raw_encoding":"base64"'
+expect_grep "$T/err" "^kwindow: 9 records in, 2 rows out, 0 late, 6 dead-lettered$"
+
+# kagg: the same policy (without --time, records need no event time).
+run 65 kagg --by k -a sum:v "$T/mixed.jsonl"
+expect_grep "$T/err" "^kagg: error: $T/mixed.jsonl:2: invalid JSON"
+run 0 kagg --by k -a count -a sum:v --dead-letter "$T/dead2.jsonl" "$T/mixed.jsonl"
+expect_eq "kagg rows" "$(cat "$T/out")" '{"k":"a","count":4,"sum_v":5}
+{"k":"b","count":1,"sum_v":5}'
+expect_eq "kagg dead letters" "$(wc -l < "$T/dead2.jsonl")" 4
+echo ok
