@@ -182,7 +182,15 @@ TEST_CASE("A control watermark closes windows like a record would") {
   CHECK(h.sink.rows.empty());
   h.Control(10);
   CHECK(h.sink.rows.size() == 1);
-  CHECK(h.op->OutputWatermark(10) == 1);  // later rows start at 1 or after
+  CHECK(h.op->OutputWatermark(10) == 10);  // a later window ends after 10: starts at 10
+  CHECK(h.op->OutputWatermark(19) == 10);
+  // Hopping, size 25 every 10: W = 30 leaves [10,35) as the earliest open start.
+  auto hop = Make(K::kHop, 25, 10, 0, EmitMode::kFinal);
+  CHECK(hop->OutputWatermark(30) == 10);
+  CHECK(hop->OutputWatermark(35) == 20);
+  // Sessions: a record at t > W - G may still open one.
+  auto ses = Make(K::kSession, 10, 0, 0, EmitMode::kFinal);
+  CHECK(ses->OutputWatermark(30) == 21);
 }
 
 TEST_CASE("An integer sum leaving int64 is bad input and changes nothing") {

@@ -298,7 +298,9 @@ Status Runner::Late(std::string_view line, const AddOutcome& outcome, int64_t w)
   b->append("{\"late\":");
   b->append(line);
   auto time = [&](int64_t ms) {
-    if (opt_.rfc3339) {
+    if (ms == Watermark::kPlusInfinity) {
+      b->append("null");  // after the end of the input
+    } else if (opt_.rfc3339) {
       b->push_back('"');
       b->append(FormatRfc3339(ms));
       b->push_back('"');

@@ -236,8 +236,15 @@ int64_t WindowOperator::OutputWatermark(int64_t w) const {
   // A later record is accepted only into a window with end + L > W, whose
   // start is at least W - L - span + 1; rows of open windows start no
   // earlier than the earliest open window.
-  int64_t span = opt_.kind == WindowOptions::Kind::kSession ? opt_.gap : opt_.size;
-  int64_t bound = SaturatingAdd(SaturatingAdd(w, -opt_.lateness), -(span - 1));
+  int64_t bound;
+  if (opt_.kind == WindowOptions::Kind::kSession) {
+    bound = SaturatingAdd(SaturatingAdd(w, -opt_.lateness), -(opt_.gap - 1));
+  } else {
+    // Starts are multiples of the slide: the first k*P with k*P + S > W - L.
+    int64_t p = opt_.kind == WindowOptions::Kind::kHop ? opt_.slide : opt_.size;
+    int64_t x = SaturatingAdd(SaturatingAdd(w, -opt_.lateness), -opt_.size);
+    bound = x <= INT64_MIN + p ? INT64_MIN : SaturatingAdd(FloorDiv(x, p) * p, p);
+  }
   if (!panes_.empty()) bound = std::min(bound, panes_.begin()->first.start);
   if (!session_starts_.empty()) bound = std::min(bound, *session_starts_.begin());
   return bound;

@@ -1,0 +1,126 @@
+# kwindow and kagg end to end: late records, control records in and out,
+# envelope input with per-partition watermarks, --idle, --emit every on a
+# live pipe, output destinations, a closed pipe and signals.
+source "$(dirname "$0")/lib.sh"
+
+# Late records: written with the window end and W, counted in the summary.
+printf '%s\n' '{"ts":1000,"k":"a"}' '{"ts":12000,"k":"a"}' '{"ts":5000,"k":"b"}' \
+  '{"@kpipe":"watermark","ts":25000}' '{"@kpipe":"flush"}' '{"ts":26000,"k":"a"}' \
+  '{"@kpipe":"end"}' '{"ts":1,"k":"z"}' > "$T/ctl.jsonl"
+run 0 kwindow --tumble 10s --time ts --by k -a count --late "$T/late.jsonl" "$T/ctl.jsonl"
+expect_eq "rows and control records" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"k":"a","count":1}
+{"window_start":10000,"window_end":20000,"k":"a","count":1}
+{"@kpipe":"watermark","ts":20000}
+{"@kpipe":"flush"}
+{"window_start":20000,"window_end":30000,"k":"a","count":1}
+{"@kpipe":"end"}'
+expect_eq "late rows" "$(cat "$T/late.jsonl")" '{"late":{"ts":5000,"k":"b"},"window_end":10000,"watermark":12000}
+{"late":{"ts":1,"k":"z"},"window_end":10000,"watermark":null}'
+expect_grep "$T/err" "^kwindow: 5 records in, 3 rows out, 2 late, 0 dead-lettered$"
+# --no-control strips them; --time-format rfc3339 writes times as text.
+run 0 kwindow --tumble 10s --time ts --by k -a count --no-control --time-format rfc3339 "$T/ctl.jsonl"
+expect_no_grep "$T/out" '@kpipe'
+expect_grep "$T/out" '^\{"window_start":"1970-01-01T00:00:00.000Z","window_end":"1970-01-01T00:00:10.000Z","k":"a","count":1\}$'
+# Without control records in the input, none come out unless --watermarks.
+printf '%s\n' '{"ts":1000}' '{"ts":12000}' > "$T/plain.jsonl"
+run 0 kwindow --tumble 10s --time ts -a count "$T/plain.jsonl"
+expect_no_grep "$T/out" '@kpipe'
+run 0 kwindow --tumble 10s --time ts -a count --watermarks "$T/plain.jsonl"
+expect_eq "--watermarks" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"count":1}
+{"@kpipe":"watermark","ts":10000}
+{"window_start":10000,"window_end":20000,"count":1}
+{"@kpipe":"end"}'
+
+# Envelope lines: the record is the value, the time the envelope timestamp,
+# and W the minimum over partitions.
+env() { printf '{"topic":"c","partition":%s,"offset":0,"timestamp":%s,"timestamp_type":"create","key":null,"headers":[],"value":{"user":"%s"}}\n' "$@"; }
+{ env 0 1000 a; env 1 500 b; env 0 15000 a; env 1 9000 b; env 1 11000 b; } > "$T/env.jsonl"
+run 0 kwindow --tumble 10s --by user -a count "$T/env.jsonl"
+expect_eq "envelope rows" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"user":"a","count":1}
+{"window_start":0,"window_end":10000,"user":"b","count":2}
+{"window_start":10000,"window_end":20000,"user":"a","count":1}
+{"window_start":10000,"window_end":20000,"user":"b","count":1}'
+expect_grep "$T/err" " 0 late"
+# --time still applies to the value.
+printf '{"topic":"c","partition":0,"offset":0,"timestamp":1,"timestamp_type":"create","key":null,"headers":[],"value":{"t":"1970-01-01T00:00:15Z"}}\n' > "$T/env2.jsonl"
+run 0 kwindow --tumble 10s --time t -a count "$T/env2.jsonl"
+expect_grep "$T/out" '"window_start":10000'
+
+# --idle: a quiet partition stops holding W back (live input through a FIFO).
+mkfifo "$T/fifo"
+kwindow --tumble 10s --by user -a count --idle 300ms < "$T/fifo" > "$T/idle.out" 2> "$T/idle.err" &
+pid=$!
+{
+  env 1 1000 b; env 0 1000 a
+  # Partition 0 goes on, partition 1 is quiet: after 300 ms W is partition
+  # 0's alone, and W = 15000 closes [0,10s). (When every partition is
+  # quiet, W stays where it is.)
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do env 0 $((15000 + i)) a; sleep 0.1; done
+  cat "$T/idle.out" > "$T/idle.mid"
+} > "$T/fifo"
+wait $pid
+expect_eq "rows while partition 1 was idle" "$(cat "$T/idle.mid")" '{"window_start":0,"window_end":10000,"user":"b","count":1}
+{"window_start":0,"window_end":10000,"user":"a","count":1}'
+
+# --emit every:DUR writes the current rows of changed windows while the
+# input is open, and the final rows as usual.
+mkfifo "$T/fifo2"
+kwindow --tumble 10s --time ts -a count --emit every:200ms < "$T/fifo2" > "$T/every.out" 2>/dev/null &
+pid=$!
+{
+  echo '{"ts":1000}'; echo '{"ts":2000}'
+  sleep 1
+  cat "$T/every.out" > "$T/every.mid"
+} > "$T/fifo2"
+wait $pid
+expect_eq "periodic row" "$(cat "$T/every.mid")" '{"window_start":0,"window_end":10000,"count":2}'
+expect_eq "periodic then final" "$(cat "$T/every.out")" '{"window_start":0,"window_end":10000,"count":2}
+{"window_start":0,"window_end":10000,"count":2}'
+
+# --output FILE; INPUT from a process substitution.
+run 0 kwindow --tumble 10s --time ts -a count --output "$T/rows.jsonl" <(cat "$T/plain.jsonl")
+expect_empty "$T/out"
+expect_eq "rows in file" "$(wc -l < "$T/rows.jsonl")" 2
+
+# A reader that goes away: quiet exit 0.
+python3 -c 'import json
+for i in range(300000): print(json.dumps({"ts": i * 10, "k": i % 7}))' > "$T/many.jsonl"
+sh_run 0 "kwindow --tumble 1s --time ts --by k -a count $T/many.jsonl | head -n 2"
+expect_empty "$T/err"
+
+# SIGTERM and SIGINT: stop reading, flush, exit 143 / 130.
+for sig in TERM INT; do
+  mkfifo "$T/sig$sig"
+  kwindow --tumble 10s --time ts -a count --emit changes < "$T/sig$sig" > "$T/sig.out" 2> "$T/sig.err" &
+  pid=$!
+  exec 7> "$T/sig$sig"
+  echo '{"ts":1}' >&7
+  sleep 0.5
+  kill -$sig $pid
+  status=0; wait $pid || status=$?
+  exec 7>&-
+  expect_eq "exit after SIG$sig" "$status" "$([ $sig = TERM ] && echo 143 || echo 130)"
+  expect_eq "row flushed before SIG$sig" "$(cat "$T/sig.out")" '{"window_start":0,"window_end":10000,"count":1}'
+done
+
+# kagg: changes, a running table; --ttl forgets keys by event time.
+printf '%s\n' '{"ts":0,"k":"a","v":1}' '{"ts":1000,"k":"b","v":2}' '{"ts":2000,"k":"a","v":3}' \
+  '{"ts":9000,"k":"b","v":4}' '{"ts":9500,"k":"a","v":5}' > "$T/kv.jsonl"
+run 0 kagg --by k -a count -a sum:v --emit changes "$T/kv.jsonl"
+expect_eq "kagg changes" "$(cat "$T/out")" '{"k":"a","count":1,"sum_v":1}
+{"k":"b","count":1,"sum_v":2}
+{"k":"a","count":2,"sum_v":4}
+{"k":"b","count":2,"sum_v":6}
+{"k":"a","count":3,"sum_v":9}'
+# TTL 5s: at W = 9000, a (last at 2000) is forgotten and its row written; the
+# later a starts afresh.
+run 0 kagg --by k -a count -a sum:v --time ts --ttl 5s "$T/kv.jsonl"
+expect_eq "kagg ttl" "$(cat "$T/out")" '{"k":"a","count":2,"sum_v":4}
+{"k":"b","count":2,"sum_v":6}
+{"k":"a","count":1,"sum_v":5}'
+run 2 kagg --by k -a count --ttl 5s "$T/kv.jsonl"
+expect_grep "$T/err" "no --time given"
+# Without --by: one row of the whole input.
+run 0 kagg -a count -a max:v -a min:v -a avg:v "$T/kv.jsonl"
+expect_eq "kagg total" "$(cat "$T/out")" '{"count":5,"max_v":5,"min_v":1,"avg_v":3}'
+echo ok
