@@ -87,6 +87,7 @@ class Runner {
   bool ended_ = false;        // end of input seen (control or EOF)
   int64_t w_seen_ = Watermark::kMinusInfinity;  // W the operator last saw
   int64_t written_wm_ = Watermark::kMinusInfinity;
+  int64_t wm_written_at_ = 0;  // processing time of the last one written
   uint64_t seq_ = 0;
   int64_t next_tick_ = 0;
   std::string partition_;
@@ -115,7 +116,7 @@ Status Runner::Run(SignalWatch* signals) {
   }
   sink_ = std::make_unique<OutputSink>(out_.get(), stats_);
   if (!opt_.late.empty()) {
-    auto o = OpenOutput(opt_.late);
+    auto o = OpenOutput(opt_.late, /*append=*/true);  // like --dead-letter
     if (!o.ok()) return o.status();
     close_late.fd = *o;
     late_ = std::make_unique<Output>(*o, opt_.late);
@@ -142,8 +143,11 @@ Status Runner::Run(SignalWatch* signals) {
   while (reader.Next(&line)) {
     st = Line(line);
     if (!st.ok()) break;
-    if (next_tick_ != INT64_MAX && (seq_ & 1023) == 0 && NowMs() >= next_tick_) {
-      st = OnTick();
+    if ((seq_ & 1023) == 0 && (next_tick_ != INT64_MAX || control_out_)) {
+      int64_t now = NowMs();
+      if (now >= next_tick_) st = OnTick();
+      // A busy input never goes quiet: pass the watermark on at least every second.
+      if (st.ok() && control_out_ && now - wm_written_at_ >= 1000) st = WriteWatermark();
       if (!st.ok()) break;
     }
   }
@@ -263,9 +267,9 @@ Status Runner::Data(simdjson::dom::element root, std::string_view line) {
     partition_.assign(topic);
     fmt::format_to(std::back_inserter(partition_), "/{}", part);
     if (!opt_.time_path) {
-      if (o["timestamp"].get_int64().get(rec.t) != simdjson::SUCCESS)
+      rec.has_time = o["timestamp"].get_int64().get(rec.t) == simdjson::SUCCESS;
+      if (!rec.has_time && opt_.time_required)
         return Bad("the envelope has no timestamp (give --time)", line);
-      rec.has_time = true;
     }
   }
   if (opt_.time_path) {
@@ -332,6 +336,7 @@ Status Runner::WriteWatermark() {
   if (ow <= written_wm_ || ow == Watermark::kMinusInfinity || ow == Watermark::kPlusInfinity)
     return Status::OK();
   written_wm_ = ow;
+  wm_written_at_ = NowMs();
   fmt::format_to(std::back_inserter(*out_->buffer()), "{{\"@kpipe\":\"watermark\",\"ts\":{}}}\n", ow);
   return out_->Commit();
 }
