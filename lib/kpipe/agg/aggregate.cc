@@ -144,6 +144,16 @@ void SetNumber(Acc* a, const Value& v) {
   else a->i = v.i;
 }
 
+// Neumaier's compensated summation: the rounding error of each addition is
+// kept in `a->c`, so that sums of decimals such as 0.1 + 0.2 + ... come out
+// as the nearest double to the exact sum far more often than a plain loop.
+void AddDouble(Acc* a, double x) {
+  double t = a->d + x;
+  if (std::fabs(a->d) >= std::fabs(x)) a->c += (a->d - t) + x;
+  else a->c += (x - t) + a->d;
+  a->d = t;
+}
+
 bool SumOverflows(const Acc& a, const Value& v) {
   int64_t r;
   return v.kind == Value::kInt && __builtin_add_overflow(a.i, v.i, &r);
@@ -298,7 +308,7 @@ void AggSet::Add(std::vector<Acc>* row, const Extracted& x) const {
       case Fn::kSum:
         if (v.kind == Value::kInt) acc.i += v.i;  // Check() ruled out overflow
         else {
-          acc.d += v.d;
+          AddDouble(&acc, v.d);
           acc.dbl = true;
         }
         break;
@@ -309,7 +319,7 @@ void AggSet::Add(std::vector<Acc>* row, const Extracted& x) const {
         if (acc.n == 0 || CompareNumbers(acc, v) > 0) SetNumber(&acc, v);
         break;
       case Fn::kAvg:
-        acc.d += v.d;
+        AddDouble(&acc, v.d);
         break;
       case Fn::kFirst:
         if (acc.n == 0 || x.t < acc.t) {
@@ -370,12 +380,11 @@ void AggSet::Merge(std::vector<Acc>* into_row, std::vector<Acc>* from_row) const
       case Fn::kCountValues:
         break;
       case Fn::kSum:
-        acc.i += o.i;
-        acc.d += o.d;
-        acc.dbl = acc.dbl || o.dbl;
-        break;
       case Fn::kAvg:
-        acc.d += o.d;
+        acc.i += o.i;  // CheckMerge() ruled out overflow; 0 for avg
+        AddDouble(&acc, o.d);
+        AddDouble(&acc, o.c);
+        acc.dbl = acc.dbl || o.dbl;
         break;
       case Fn::kMin:
       case Fn::kMax: {
@@ -453,7 +462,7 @@ void AggSet::Append(std::string* out, const std::vector<Acc>& row) const {
       case Fn::kSum:
         if (acc.n == 0) out->append("null");
         else if (!acc.dbl) fmt::format_to(std::back_inserter(*out), "{}", acc.i);
-        else AppendDouble(out, static_cast<double>(acc.i) + acc.d);
+        else AppendDouble(out, static_cast<double>(acc.i) + (acc.d + acc.c));
         break;
       case Fn::kMin:
       case Fn::kMax:
@@ -462,7 +471,7 @@ void AggSet::Append(std::string* out, const std::vector<Acc>& row) const {
         break;
       case Fn::kAvg:
         if (acc.n == 0) out->append("null");
-        else AppendDouble(out, acc.d / static_cast<double>(acc.n));
+        else AppendDouble(out, (acc.d + acc.c) / static_cast<double>(acc.n));
         break;
       case Fn::kFirst:
       case Fn::kLast:
@@ -516,6 +525,7 @@ void AggSet::Save(state::Encoder* e, const std::vector<Acc>& row) const {
     e->I64(acc.n);
     e->I64(acc.i);
     e->F64(acc.d);
+    e->F64(acc.c);
     e->U8(acc.dbl);
     e->I64(acc.t);
     e->U64(acc.seq);
@@ -561,6 +571,7 @@ void AggSet::Load(state::Decoder* d, std::vector<Acc>* row) const {
     acc.n = d->I64();
     acc.i = d->I64();
     acc.d = d->F64();
+    acc.c = d->F64();
     acc.dbl = d->U8() != 0;
     acc.t = d->I64();
     acc.seq = d->U64();

@@ -75,6 +75,7 @@ struct Acc {
   int64_t n = 0;        // values (records for count)
   int64_t i = 0;        // integer sum; min/max when !dbl
   double d = 0;         // double part of a sum; min/max when dbl
+  double c = 0;         // sum, avg: Neumaier's compensation of d
   bool dbl = false;     // sum: a non-integer was added; min/max: best is a double
   int64_t t = 0;        // first/last: time and arrival of the kept value
   uint64_t seq = 0;

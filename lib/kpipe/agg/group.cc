@@ -48,7 +48,13 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
     row->max_t = r.t;
     if (opt_.ttl >= 0) expiry_.emplace(r.t, row->first_seq);
   }
-  if (opt_.emit == EmitMode::kChanges) return WriteRow(*row, out);
+  if (opt_.emit == EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+  // A key whose newest record is already TTL behind W is forgotten at once.
+  if (opt_.ttl >= 0 && row->max_t != INT64_MIN && w != INT64_MIN &&
+      SaturatingAdd(row->max_t, opt_.ttl) <= w) {
+    if (opt_.emit != EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+    Forget(row);
+  }
   return Status::OK();
 }
 

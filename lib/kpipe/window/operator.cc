@@ -114,12 +114,10 @@ Status WindowOperator::AddToPanes(const RecordIn& r, int64_t w, RowSink* out, Ad
 
 void WindowOperator::Index(Session* s) {
   session_order_.emplace(s->w.end, s->w.start, s->row.first_seq, s);
-  session_starts_.insert(s->w.start);
 }
 
 void WindowOperator::Unindex(Session* s) {
   session_order_.erase(SessionOrder(s->w.end, s->w.start, s->row.first_seq, s));
-  session_starts_.erase(session_starts_.find(s->w.start));
 }
 
 Status WindowOperator::AddToSession(const RecordIn& r, int64_t w, RowSink* out,
@@ -238,6 +236,9 @@ int64_t WindowOperator::OutputWatermark(int64_t w) const {
   // earlier than the earliest open window.
   int64_t bound;
   if (opt_.kind == WindowOptions::Kind::kSession) {
+    // An open session takes every record that touches it, each one up to G
+    // earlier than its start: while one is open its start has no bound.
+    if (!session_order_.empty()) return INT64_MIN;
     bound = SaturatingAdd(SaturatingAdd(w, -opt_.lateness), -(opt_.gap - 1));
   } else {
     // Starts are multiples of the slide: the first k*P with k*P + S > W - L.
@@ -246,7 +247,6 @@ int64_t WindowOperator::OutputWatermark(int64_t w) const {
     bound = x <= INT64_MIN + p ? INT64_MIN : SaturatingAdd(FloorDiv(x, p) * p, p);
   }
   if (!panes_.empty()) bound = std::min(bound, panes_.begin()->first.start);
-  if (!session_starts_.empty()) bound = std::min(bound, *session_starts_.begin());
   return bound;
 }
 
@@ -288,7 +288,6 @@ Status WindowOperator::Load(state::StateReader* reader) {
   last_pane_ = panes_.end();
   sessions_.clear();
   session_order_.clear();
-  session_starts_.clear();
   std::string_view k, v;
   while (reader->Next(&k, &v)) {
     state::Decoder kd(k), vd(v);

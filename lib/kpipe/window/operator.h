@@ -92,7 +92,6 @@ class WindowOperator : public Operator {
 
   std::unordered_map<std::string, std::vector<std::unique_ptr<Session>>> sessions_;
   std::set<SessionOrder> session_order_;
-  std::multiset<int64_t> session_starts_;
 
   // Reused per record.
   agg::Extracted x_;
