@@ -257,12 +257,14 @@ Status Runner::Data(simdjson::dom::element root, std::string_view line) {
   rec.value = root;
   const std::string* partition = &partition_;
   if (form_ == Form::kEnvelope) {
+    // The watermark is kept per topic and partition; a null topic or
+    // partition (kproduce --dry-run writes them) is a partition of its own.
     simdjson::dom::object o;
     std::string_view topic;
-    int64_t part;
+    int64_t part = -1;
     if (root.get_object().get(o) != simdjson::SUCCESS || o["value"].get(rec.value) != simdjson::SUCCESS ||
-        o["topic"].get_string().get(topic) != simdjson::SUCCESS ||
-        o["partition"].get_int64().get(part) != simdjson::SUCCESS)
+        (o["topic"].get_string().get(topic) != simdjson::SUCCESS && !o["topic"].is_null()) ||
+        (o["partition"].get_int64().get(part) != simdjson::SUCCESS && !o["partition"].is_null()))
       return Bad("not an envelope line (topic, partition and value expected)", line);
     partition_.assign(topic);
     fmt::format_to(std::back_inserter(partition_), "/{}", part);
