@@ -11,7 +11,7 @@
 
 namespace {
 
-kpipe::Status Run(kpipe::cli::Command& cmd, const kpipe::tools::EventFlags& f,
+kpipe::Status Run(const kpipe::tools::EventFlags& f,
                   const std::string& tumble, const std::string& hop, const std::string& slide,
                   const std::string& session, const std::string& lateness, const std::string& late,
                   const std::string& time_format, kpipe::SignalWatch* signals,
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
   kpipe::RunStats stats;
   kpipe::Status st =
-      Run(cmd, f, tumble, hop, slide, session, lateness, late, time_format, &signals, &stats);
+      Run(f, tumble, hop, slide, session, lateness, late, time_format, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus("kwindow", st);
   kpipe::tools::PrintSummary("kwindow", f, st, stats);
