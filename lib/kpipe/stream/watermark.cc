@@ -6,14 +6,20 @@ namespace kpipe {
 
 int64_t Watermark::Observe(const std::string& partition, int64_t t, int64_t now_ms) {
   int64_t before = w_;
-  auto it = parts_.find(partition);
-  if (it == parts_.end()) it = parts_.emplace(partition, Partition{}).first;
-  Partition& p = it->second;
+  // Consecutive records mostly come from the same partition.
+  if (!last_ || last_name_ != partition) {
+    auto it = parts_.find(partition);
+    if (it == parts_.end()) it = parts_.emplace(partition, Partition{}).first;
+    last_ = &it->second;
+    last_name_ = partition;
+  }
+  Partition& p = *last_;
   // t - D without overflow near the ends of the int64 range.
   int64_t candidate = t < kMinusInfinity + max_delay_ ? kMinusInfinity : t - max_delay_;
   p.w = std::max(p.w, candidate);
   p.last_seen = now_ms;
-  Refresh(now_ms);
+  if (parts_.size() == 1) Raise(p.w);  // the one partition was just seen: not idle
+  else Refresh(now_ms);
   return before;
 }
 

@@ -25,6 +25,11 @@ class Watermark {
   // `max_delay` is D in ms (>= 0); `idle_ms` < 0 means no partition is ever
   // left out for being idle.
   Watermark(int64_t max_delay, int64_t idle_ms) : max_delay_(max_delay), idle_ms_(idle_ms) {}
+  // Movable (map nodes move with the map), not copyable (last_ points into it).
+  Watermark(Watermark&&) = default;
+  Watermark& operator=(Watermark&&) = default;
+  Watermark(const Watermark&) = delete;
+  Watermark& operator=(const Watermark&) = delete;
 
   // Advances with a record of event time `t` from `partition` seen at
   // processing time `now_ms`; returns W as it was before the record.
@@ -49,7 +54,9 @@ class Watermark {
   int64_t max_delay_;
   int64_t idle_ms_;
   int64_t w_ = kMinusInfinity;
-  std::map<std::string, Partition, std::less<>> parts_;
+  std::map<std::string, Partition, std::less<>> parts_;  // nodes stay in place
+  Partition* last_ = nullptr;  // the partition of the last record
+  std::string last_name_;
 };
 
 }  // namespace kpipe

@@ -76,7 +76,12 @@ Status WindowOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcom
 }
 
 Status WindowOperator::AddToPanes(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) {
-  assigner_.Assign(r.t, &windows_);
+  if (opt_.kind == WindowOptions::Kind::kTumble) {
+    int64_t start = FloorDiv(r.t, opt_.size) * opt_.size;
+    windows_.assign(1, Window{start, start + opt_.size});
+  } else {
+    assigner_.Assign(r.t, &windows_);
+  }
   // A record is added to each of its windows that has not closed.
   auto open_end = std::remove_if(windows_.begin(), windows_.end(),
                                  [&](const Window& win) { return Closed(win, w); });
