@@ -92,21 +92,22 @@ Status WindowOperator::AddToPanes(const RecordIn& r, int64_t w, RowSink* out, Ad
   }
   windows_.erase(open_end, windows_.end());
 
-  // Check every existing row first, so that a failing sum changes nothing.
-  if (aggs_.has_sum()) {
-    for (const Window& win : windows_) {
-      auto p = panes_.find(win);
-      if (p == panes_.end()) continue;
-      if (const Row* row = p->second.index.Find(key_hash_, key_))
-        KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
-    }
-  }
+  // Find the existing rows and check them all first, so that a failing sum
+  // changes nothing; then create the missing rows and add.
+  targets_.clear();
   for (const Window& win : windows_) {
-    if (last_pane_ == panes_.end() || !(last_pane_->first == win))
-      last_pane_ = panes_.try_emplace(win).first;
-    Pane& pane = last_pane_->second;
-    Row* row = pane.index.Find(key_hash_, key_);
+    if (last_pane_ == panes_.end() || !(last_pane_->first == win)) last_pane_ = panes_.find(win);
+    Row* row = last_pane_ == panes_.end() ? nullptr : last_pane_->second.index.Find(key_hash_, key_);
+    if (row && aggs_.has_sum()) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
+    targets_.push_back(row);
+  }
+  for (size_t i = 0; i < windows_.size(); i++) {
+    const Window& win = windows_[i];
+    Row* row = targets_[i];
     if (!row) {
+      if (last_pane_ == panes_.end() || !(last_pane_->first == win))
+        last_pane_ = panes_.try_emplace(win).first;
+      Pane& pane = last_pane_->second;
       row = &pane.rows.emplace_back(NewRow(r.seq));
       pane.index.Insert(key_hash_, row);
     }
