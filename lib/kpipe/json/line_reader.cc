@@ -48,6 +48,54 @@ bool LineReader::Next(std::string_view* line) {
   }
 }
 
+bool LineReader::Buffered(std::string_view* line) {
+  const char* start = buf_.data() + begin_;
+  const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+  size_t len;
+  if (nl) {
+    len = nl - start;
+    begin_ += len + 1;
+    consumed_ += len + 1;
+  } else if (eof_ && begin_ < end_) {
+    len = end_ - begin_;
+    begin_ = end_;
+    consumed_ += len;
+  } else {
+    return false;
+  }
+  *line = std::string_view(start, len);
+  line_no_++;
+  return true;
+}
+
+void LineReader::MakeRoom() {
+  // Move the partial line to the front, grow when a line fills the buffer.
+  if (begin_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (buf_.size() - kPad - end_ < kBlock / 2) buf_.resize(buf_.size() * 2);
+}
+
+bool LineReader::ReadOnce() {
+  if (eof_) return false;
+  MakeRoom();
+  for (;;) {
+    ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - kPad - end_);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return true;
+      status_ = Status::IOError(fmt::format("{}: read: {}", name_, std::strerror(errno)));
+      return false;
+    }
+    if (n == 0) eof_ = true;
+    end_ += n;
+    std::memset(buf_.data() + end_, 0, kPad);
+    return !eof_;
+  }
+}
+
 bool LineReader::Fill() {
   if (before_refill_) {
     Status s = before_refill_();
@@ -56,13 +104,7 @@ bool LineReader::Fill() {
       return false;
     }
   }
-  // Move the partial line to the front, grow when a line fills the buffer.
-  if (begin_ > 0) {
-    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  if (buf_.size() - kPad - end_ < kBlock / 2) buf_.resize(buf_.size() * 2);
+  MakeRoom();
   size_t room = buf_.size() - kPad - end_;
 
   if (idle_ || signals_ || tick_) {

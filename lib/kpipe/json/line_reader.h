@@ -47,6 +47,16 @@ class LineReader {
   bool Next(std::string_view* line);
   const Status& status() const { return status_; }
 
+  // For a loop over several inputs that must not block on any one of them:
+  // Buffered() returns the next line already read (false when more input is
+  // needed, or at the end); ReadOnce() makes one read() (call it when poll()
+  // says fd() is readable) and returns false at the end of input or on an
+  // error (see status()). Lines stay valid until the next ReadOnce().
+  bool Buffered(std::string_view* line);
+  bool ReadOnce();
+  bool eof() const { return eof_; }
+  int fd() const { return fd_; }
+
   const std::string& name() const { return name_; }
   // 1-based number of the line last returned.
   uint64_t line_number() const { return line_no_; }
@@ -55,6 +65,7 @@ class LineReader {
 
  private:
   bool Fill();
+  void MakeRoom();
 
   int fd_;
   std::string name_;

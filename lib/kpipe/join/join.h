@@ -1,0 +1,119 @@
+// The join operators of kjoin(1) (kpipe(7), JOINS):
+//
+// IntervalJoin: lt + LO <= rt <= lt + HI per key. A record is late when
+// t + L < W on arrival; otherwise it is paired with every stored record of
+// the other side it matches and then stored. A left record is dropped once
+// W > lt + HI + L, a right one once W > rt - LO + L; an outer row for a
+// record that never matched is written then, never earlier.
+//
+// TableJoin: RIGHT is a table, the latest record per key, or with as_of a
+// versioned table where a left record at lt joins the version with the
+// greatest rt <= lt once the right watermark has passed lt.
+//
+// Both write rows through a JoinRows. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kpipe/status.h"
+#include "kpipe/stream/operator.h"
+
+namespace kpipe {
+
+enum class JoinType { kInner, kLeft, kRight, kFull };
+Result<JoinType> ParseJoinType(std::string_view text);
+
+// One side's record as the operators keep it.
+struct JoinRecord {
+  std::string text;  // the record, compact JSON
+  std::string key;   // join key text
+  int64_t t = 0;     // event time (ms)
+  uint64_t seq = 0;  // arrival number over both sides
+};
+
+// Writes {"left":L,"right":R} rows, or with `merge` one object with the
+// left members and then the right members not on the left.
+class JoinRows {
+ public:
+  JoinRows(RowSink* out, bool merge) : out_(out), merge_(merge) {}
+  // Either may be null for an outer row.
+  Status Write(const std::string* left, const std::string* right);
+
+ private:
+  RowSink* out_;
+  bool merge_;
+  std::string buf_;
+  std::vector<std::string_view> keys_;
+};
+
+class IntervalJoin {
+ public:
+  IntervalJoin(int64_t lo, int64_t hi, int64_t lateness, JoinType type)
+      : lo_(lo), hi_(hi), lateness_(lateness), type_(type) {}
+
+  // `side` 0 is LEFT, 1 RIGHT; `w` is W before the record. Sets `*late`
+  // (the record is then not kept).
+  Status Add(int side, JoinRecord rec, int64_t w, JoinRows* rows, bool* late);
+  // W rose to `w`: drops what it closes, writing outer rows.
+  Status Advance(int64_t w, JoinRows* rows);
+  // Both inputs ended: drops everything.
+  Status Finish(JoinRows* rows) { return Drop(INT64_MAX, /*all=*/true, rows); }
+  // A lower bound on the event time of the records in every later row.
+  int64_t OutputWatermark(int64_t w) const;
+  size_t stored() const { return order_[0].size() + order_[1].size(); }
+
+ private:
+  struct Entry {
+    JoinRecord rec;
+    bool matched = false;
+  };
+  Status Drop(int64_t w, bool all, JoinRows* rows);
+  int64_t Expiry(int side, int64_t t) const {
+    return side == 0 ? SaturatingAdd(SaturatingAdd(t, hi_), lateness_)
+                     : SaturatingAdd(SaturatingAdd(t, -lo_), lateness_);
+  }
+
+  int64_t lo_, hi_, lateness_;
+  JoinType type_;
+  // Per side: the stored records by drop time (insertion order within one
+  // time), which owns them, and the records of each key in arrival order.
+  std::multimap<int64_t, std::unique_ptr<Entry>> order_[2];
+  std::unordered_map<std::string, std::vector<Entry*>> by_key_[2];
+};
+
+class TableJoin {
+ public:
+  TableJoin(bool as_of, int64_t retain, JoinType type) : as_of_(as_of), retain_(retain), type_(type) {}
+
+  // A right record; `deleted` for a tombstone (an envelope with a null
+  // value), whose key is then the one its message key last set.
+  Status AddRight(JoinRecord rec, std::string_view message_key, bool deleted, JoinRows* rows);
+  Status AddLeft(JoinRecord rec, JoinRows* rows);
+  // The right side's watermark rose to `w`: as-of joins release waiting
+  // left records with lt < w and may drop versions older than w - retain.
+  Status AdvanceRight(int64_t w, JoinRows* rows);
+  Status Finish(JoinRows* rows) { return AdvanceRight(INT64_MAX, rows); }
+  int64_t OutputWatermark(int64_t w_left) const;
+
+ private:
+  Status Join(const JoinRecord& left, JoinRows* rows);
+
+  bool as_of_;
+  int64_t retain_;  // < 0: keep every version
+  JoinType type_;
+  int64_t w_right_ = INT64_MIN;
+  int64_t pruned_at_ = INT64_MIN;  // horizon of the last pass over the versions
+  std::unordered_map<std::string, std::string> latest_;
+  // as-of: per key, versions by right time; nullopt marks a deletion.
+  std::unordered_map<std::string, std::map<int64_t, std::optional<std::string>>> versions_;
+  std::unordered_map<std::string, std::string> key_of_message_;  // message key -> join key
+  std::multimap<std::pair<int64_t, uint64_t>, JoinRecord> waiting_;  // (lt, seq)
+};
+
+}  // namespace kpipe

@@ -1,0 +1,429 @@
+#include "kpipe/join/runner.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "kpipe/agg/aggregate.h"
+#include "kpipe/io/dead_letter.h"
+#include "kpipe/json/line_reader.h"
+#include "kpipe/json/output.h"
+#include "kpipe/json/scan.h"
+#include "kpipe/stream/signals.h"
+#include "kpipe/stream/watermark.h"
+#include "kpipe/time/time.h"
+
+namespace kpipe {
+
+namespace {
+
+class CountingSink : public RowSink {
+ public:
+  CountingSink(Output* out, JoinStats* stats) : out_(out), stats_(stats) {}
+  Status Write(std::string_view, std::string_view row) override {
+    std::string* b = out_->buffer();
+    b->append(row);
+    b->push_back('\n');
+    stats_->out++;
+    return out_->Commit();
+  }
+
+ private:
+  Output* out_;
+  JoinStats* stats_;
+};
+
+struct Side {
+  std::string source;  // how diagnostics name it
+  int fd = -1;
+  std::unique_ptr<LineReader> reader;
+  Watermark wm;
+  bool ended = false;  // W of this side is +inf (end record or end of file)
+  bool eof = false;    // nothing more to read
+  int64_t last_data_ms = 0;
+  enum class Form { kUnknown, kPlain, kEnvelope } form = Form::kUnknown;
+  bool needs_time = false;
+  Side(int64_t max_delay, int64_t idle_ms) : wm(max_delay, idle_ms) {}
+};
+
+class JoinRunner {
+ public:
+  JoinRunner(const JoinOptions& opt, JoinStats* stats)
+      : opt_(opt), stats_(stats),
+        sides_{Side(opt.max_delay, opt.idle_ms), Side(opt.max_delay, opt.idle_ms)} {}
+  ~JoinRunner() {
+    for (Side& s : sides_)
+      if (s.fd > 2) ::close(s.fd);
+    if (out_fd_ > 2) ::close(out_fd_);
+    if (late_fd_ > 2) ::close(late_fd_);
+  }
+
+  Status Run(SignalWatch* signals);
+
+ private:
+  Status Open();
+  Status Line(int s, std::string_view line);
+  Status Data(int s, simdjson::dom::element root, std::string_view line);
+  Status Control(int s, simdjson::dom::object obj, std::string_view line);
+  Status Bad(int s, std::string_view reason, std::string_view line);
+  Status EndSide(int s);
+  // Recomputes W after a side's watermark may have moved.
+  Status Moved(bool force_watermark);
+  Status WriteWatermark();
+  Status Quiet();
+  Status FlushAll();
+  int64_t SideW(int s) const { return sides_[s].ended ? Watermark::kPlusInfinity : sides_[s].wm.current(); }
+  bool Reading(int s) const {
+    // A table is read to its end before the left side starts.
+    if (sides_[s].eof) return false;
+    return s == 1 || !opt_.table || sides_[1].ended;
+  }
+  std::string Where(int s) const {
+    return fmt::format("{}:{}", sides_[s].source, sides_[s].reader->line_number());
+  }
+
+  const JoinOptions& opt_;
+  JoinStats* stats_;
+  Side sides_[2];
+  int out_fd_ = -1, late_fd_ = -1;
+  std::unique_ptr<Output> out_, late_;
+  std::unique_ptr<CountingSink> sink_;
+  std::unique_ptr<JoinRows> rows_;
+  std::unique_ptr<DeadLetterFile> dead_;
+  std::unique_ptr<IntervalJoin> interval_;
+  std::unique_ptr<TableJoin> table_;
+
+  simdjson::dom::parser parser_;
+  int64_t w_ = Watermark::kMinusInfinity;  // min over the sides, never backwards
+  int64_t w_right_seen_ = Watermark::kMinusInfinity;
+  bool control_out_ = false;
+  bool end_written_ = false;
+  int64_t written_wm_ = Watermark::kMinusInfinity;
+  int64_t wm_written_at_ = 0;
+  uint64_t seq_ = 0;
+  std::string partition_, text_, message_key_;
+};
+
+Status JoinRunner::Open() {
+  if (opt_.input[0] == "-" && opt_.input[1] == "-")
+    return Status::Usage("at most one input may be - (stdin)");
+  for (int s = 0; s < 2; s++) {
+    auto fd = OpenInput(opt_.input[s]);
+    if (!fd.ok()) return fd.status();
+    sides_[s].fd = *fd;
+    sides_[s].source = opt_.input[s] == "-" ? "stdin" : opt_.input[s];
+    sides_[s].reader = std::make_unique<LineReader>(*fd, sides_[s].source);
+    sides_[s].needs_time = !opt_.table || (opt_.as_of);
+  }
+  if (opt_.output.empty() || opt_.output == "-") {
+    out_ = std::make_unique<Output>(1, "stdout");
+  } else {
+    auto o = OpenOutput(opt_.output);
+    if (!o.ok()) return o.status();
+    out_fd_ = *o;
+    out_ = std::make_unique<Output>(*o, opt_.output);
+  }
+  sink_ = std::make_unique<CountingSink>(out_.get(), stats_);
+  rows_ = std::make_unique<JoinRows>(sink_.get(), opt_.merge);
+  if (!opt_.late.empty()) {
+    auto o = OpenOutput(opt_.late, /*append=*/true);
+    if (!o.ok()) return o.status();
+    late_fd_ = *o;
+    late_ = std::make_unique<Output>(*o, opt_.late);
+  }
+  if (!opt_.dead_letter.empty()) {
+    auto d = DeadLetterFile::Open(opt_.dead_letter);
+    if (!d.ok()) return d.status();
+    dead_ = std::move(*d);
+  }
+  if (opt_.table) table_ = std::make_unique<TableJoin>(opt_.as_of, opt_.retain, opt_.type);
+  else interval_ = std::make_unique<IntervalJoin>(opt_.lo, opt_.hi, opt_.lateness, opt_.type);
+  control_out_ = opt_.watermarks && !opt_.no_control;
+  return Status::OK();
+}
+
+Status JoinRunner::Run(SignalWatch* signals) {
+  KPIPE_RETURN_IF_ERROR(Open());
+  Status st;
+  int64_t tick = opt_.idle_ms >= 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10) : 1000;
+  while (!(sides_[0].eof && sides_[1].eof)) {
+    struct pollfd fds[3];
+    int which[2], n = 0;
+    for (int s = 0; s < 2; s++) {
+      if (!Reading(s)) continue;
+      which[n] = s;
+      fds[n++] = {sides_[s].fd, POLLIN, 0};
+    }
+    fds[n] = {signals ? signals->fd() : -1, POLLIN, 0};
+    int ready = ::poll(fds, n + 1, 0);
+    if (ready == 0) {  // nothing to read now: the input is quiet
+      st = Quiet();
+      if (!st.ok()) break;
+      ready = ::poll(fds, n + 1, static_cast<int>(tick));
+    }
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      st = Status::IOError(fmt::format("poll: {}", std::strerror(errno)));
+      break;
+    }
+    if (signals && (fds[n].revents & POLLIN)) {
+      if (int sig = signals->Pending()) {
+        st = Status::Interrupted(sig);
+        break;
+      }
+    }
+    if (ready == 0) continue;
+    for (int i = 0; i < n && st.ok(); i++) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      int s = which[i];
+      Side& side = sides_[s];
+      if (!side.reader->ReadOnce() && !side.reader->status().ok()) {
+        st = side.reader->status();
+        break;
+      }
+      std::string_view line;
+      while (st.ok() && side.reader->Buffered(&line)) st = Line(s, line);
+      if (st.ok() && side.reader->eof()) {
+        side.eof = true;
+        st = EndSide(s);
+      }
+    }
+    if (!st.ok()) break;
+  }
+  if (st.ok()) {
+    st = interval_ ? interval_->Finish(rows_.get()) : table_->Finish(rows_.get());
+    if (st.ok() && control_out_ && !end_written_) {
+      end_written_ = true;
+      st = out_->Write("{\"@kpipe\":\"end\"}\n");
+    }
+  }
+  if (st.Is(Status::Code::kBrokenPipe)) return st;
+  Status fs = FlushAll();
+  return st.ok() ? fs : st;
+}
+
+Status JoinRunner::FlushAll() {
+  Status s = out_->Flush();
+  if (late_) {
+    Status l = late_->Flush();
+    if (s.ok()) s = l;
+  }
+  if (dead_) {
+    Status d = dead_->Flush();
+    if (s.ok()) s = d;
+  }
+  return s;
+}
+
+Status JoinRunner::Quiet() {
+  if (opt_.idle_ms >= 0) KPIPE_RETURN_IF_ERROR(Moved(false));
+  KPIPE_RETURN_IF_ERROR(WriteWatermark());
+  if (out_->ReaderGone()) return Status::BrokenPipe();
+  return FlushAll();
+}
+
+Status JoinRunner::Bad(int s, std::string_view reason, std::string_view line) {
+  if (!dead_) {
+    KPIPE_RETURN_IF_ERROR(FlushAll());
+    return Status::BadInput(fmt::format("{}: {}", Where(s), reason));
+  }
+  stats_->dead_lettered++;
+  return dead_->Write(reason, sides_[s].source, sides_[s].reader->line_number(), line);
+}
+
+Status JoinRunner::Line(int s, std::string_view line) {
+  if (line.empty()) {
+    stats_->in[s]++;
+    return Bad(s, "invalid JSON (empty line)", line);
+  }
+  simdjson::dom::element root;
+  if (auto err = parser_.parse(line.data(), line.size(), false).get(root)) {
+    stats_->in[s]++;
+    return Bad(s, fmt::format("invalid JSON ({})", simdjson::error_message(err)), line);
+  }
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj) == simdjson::SUCCESS && obj.begin() != obj.end() &&
+      (*obj.begin()).key == "@kpipe")
+    return Control(s, obj, line);
+  stats_->in[s]++;
+  return Data(s, root, line);
+}
+
+Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view line) {
+  if (!opt_.no_control) control_out_ = true;
+  std::string_view kind;
+  if (obj["@kpipe"].get_string().get(kind) != simdjson::SUCCESS) {
+    stats_->in[s]++;
+    return Bad(s, "control record: \"@kpipe\" is not a string", line);
+  }
+  if (kind == "watermark") {
+    int64_t ts;
+    if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS) {
+      stats_->in[s]++;
+      return Bad(s, "watermark control record without an integer \"ts\"", line);
+    }
+    sides_[s].wm.Control(ts);
+    return Moved(/*force_watermark=*/true);
+  }
+  if (kind == "end") return EndSide(s);
+  if (opt_.no_control) return Status::OK();
+  return out_->Write(std::string(line) + "\n");  // a kind this version does not know
+}
+
+Status JoinRunner::EndSide(int s) {
+  if (sides_[s].ended) return Status::OK();
+  sides_[s].ended = true;
+  return Moved(/*force_watermark=*/false);
+}
+
+Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view line) {
+  Side& side = sides_[s];
+  std::string_view raw = line;  // the record's text
+  simdjson::dom::element value = root;
+  if (side.form == Side::Form::kUnknown) {
+    simdjson::dom::object o;
+    bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
+                    o["partition"].error() == simdjson::SUCCESS && o["offset"].error() == simdjson::SUCCESS &&
+                    o["value"].error() == simdjson::SUCCESS;
+    side.form = envelope ? Side::Form::kEnvelope : Side::Form::kPlain;
+    if (!envelope && side.needs_time && !opt_.time[s])
+      return Status::Usage(fmt::format(
+          "{}: no --time given and the input is not envelope lines (kconsume --envelope)", Where(s)));
+  }
+  int64_t t = 0;
+  bool has_time = false;
+  message_key_.clear();
+  partition_.clear();
+  if (side.form == Side::Form::kEnvelope) {
+    simdjson::dom::object o;
+    std::string_view topic;
+    int64_t part = -1;
+    if (root.get_object().get(o) != simdjson::SUCCESS || o["value"].get(value) != simdjson::SUCCESS ||
+        (o["topic"].get_string().get(topic) != simdjson::SUCCESS && !o["topic"].is_null()) ||
+        (o["partition"].get_int64().get(part) != simdjson::SUCCESS && !o["partition"].is_null()))
+      return Bad(s, "not an envelope line (topic, partition and value expected)", line);
+    partition_.assign(topic);
+    fmt::format_to(std::back_inserter(partition_), "/{}", part);
+    if (!opt_.time[s]) has_time = o["timestamp"].get_int64().get(t) == simdjson::SUCCESS;
+    // The raw spans of the value and the message key.
+    json::ObjectReader r(line);
+    std::string_view k, v;
+    while (r.Next(&k, &v)) {
+      if (k == "\"value\"") raw = v;
+      else if (k == "\"key\"") message_key_.assign(v);
+    }
+  }
+  if (opt_.time[s]) {
+    simdjson::dom::element e;
+    if (!opt_.time[s]->Lookup(value, &e))
+      return Bad(s, fmt::format("no event time: '{}' is missing or null", opt_.time[s]->text()), line);
+    auto tt = EventTimeOf(e, opt_.time_unit, opt_.time[s]->text());
+    if (!tt.ok()) return Bad(s, tt.status().message(), line);
+    t = *tt;
+    has_time = true;
+  }
+  if (side.needs_time && !has_time) return Bad(s, "the envelope has no timestamp (give --time)", line);
+
+  // A null value on the table side is a tombstone: it deletes the key its
+  // message key last set.
+  bool tombstone = opt_.table && s == 1 && side.form == Side::Form::kEnvelope && value.is_null();
+  JoinRecord rec;
+  if (!tombstone) {
+    for (size_t i = 0; i < opt_.keys[s].size(); i++) {
+      simdjson::dom::element e;
+      if (!opt_.keys[s][i].Lookup(value, &e))
+        return Bad(s, fmt::format("join key '{}' is missing or null", opt_.keys[s][i].text()), line);
+      if (i) rec.key.push_back(',');
+      agg::AppendCompact(&rec.key, e);
+    }
+    if (opt_.merge && !value.is_object()) return Bad(s, "--merge needs JSON objects", line);
+    rec.text.resize(raw.size());
+    size_t len = 0;
+    if (simdjson::minify(raw.data(), raw.size(), rec.text.data(), len) != simdjson::SUCCESS)
+      return Bad(s, "invalid JSON", line);
+    rec.text.resize(len);
+  }
+  rec.t = t;
+  rec.seq = ++seq_;
+  side.last_data_ms = opt_.idle_ms >= 0 ? NowMs() : 0;
+
+  if (table_) {
+    if (s == 1) KPIPE_RETURN_IF_ERROR(table_->AddRight(std::move(rec), message_key_, tombstone, rows_.get()));
+    else KPIPE_RETURN_IF_ERROR(table_->AddLeft(std::move(rec), rows_.get()));
+  } else {
+    bool late = false;
+    int64_t w = w_;
+    KPIPE_RETURN_IF_ERROR(interval_->Add(s, std::move(rec), w, rows_.get(), &late));
+    if (late) {
+      stats_->late++;
+      if (late_) {
+        std::string* b = late_->buffer();
+        b->append("{\"late\":");
+        b->append(line);
+        fmt::format_to(std::back_inserter(*b), ",\"side\":\"{}\",\"watermark\":{}}}\n",
+                       s == 0 ? "left" : "right", w);
+        KPIPE_RETURN_IF_ERROR(late_->Commit());
+      }
+    }
+  }
+  if (!has_time) return Status::OK();
+  int64_t before = side.wm.current();
+  side.wm.Observe(partition_, t, side.last_data_ms);
+  if (side.wm.current() == before) return Status::OK();
+  return Moved(false);
+}
+
+Status JoinRunner::Moved(bool force_watermark) {
+  int64_t lw = SideW(0), rw = SideW(1);
+  int64_t w = std::min(lw, rw);
+  if (opt_.idle_ms >= 0) {
+    int64_t now = NowMs();
+    for (int s = 0; s < 2; s++) {
+      if (sides_[s].ended) continue;
+      sides_[s].wm.Refresh(now);
+    }
+    lw = SideW(0);
+    rw = SideW(1);
+    auto quiet = [&](int s) { return !sides_[s].ended && now - sides_[s].last_data_ms > opt_.idle_ms; };
+    if (quiet(0) && !quiet(1)) w = rw;
+    else if (quiet(1) && !quiet(0)) w = lw;
+    else w = std::min(lw, rw);
+  }
+  uint64_t rows_before = stats_->out;
+  if (w > w_) {
+    w_ = w;
+    if (interval_) KPIPE_RETURN_IF_ERROR(interval_->Advance(w_, rows_.get()));
+  }
+  if (table_ && rw > w_right_seen_) {
+    w_right_seen_ = rw;
+    KPIPE_RETURN_IF_ERROR(table_->AdvanceRight(rw, rows_.get()));
+  }
+  bool released = stats_->out != rows_before;
+  if (released || force_watermark) return WriteWatermark();
+  if (control_out_ && (seq_ & 1023) == 0 && NowMs() - wm_written_at_ >= 1000) return WriteWatermark();
+  return Status::OK();
+}
+
+Status JoinRunner::WriteWatermark() {
+  if (!control_out_ || end_written_) return Status::OK();
+  int64_t ow = interval_ ? interval_->OutputWatermark(w_) : table_->OutputWatermark(SideW(0));
+  if (ow <= written_wm_ || ow == Watermark::kMinusInfinity || ow == Watermark::kPlusInfinity)
+    return Status::OK();
+  written_wm_ = ow;
+  wm_written_at_ = NowMs();
+  fmt::format_to(std::back_inserter(*out_->buffer()), "{{\"@kpipe\":\"watermark\",\"ts\":{}}}\n", ow);
+  return out_->Commit();
+}
+
+}  // namespace
+
+Status RunJoin(const JoinOptions& opt, SignalWatch* signals, JoinStats* stats) {
+  JoinRunner runner(opt, stats);
+  return runner.Run(signals);
+}
+
+}  // namespace kpipe

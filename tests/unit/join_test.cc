@@ -1,0 +1,121 @@
+#include "kpipe/join/join.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace kpipe;
+
+namespace {
+
+struct VectorSink : RowSink {
+  std::vector<std::string> rows;
+  Status Write(std::string_view, std::string_view row) override {
+    rows.emplace_back(row);
+    return Status::OK();
+  }
+};
+
+JoinRecord Rec(const std::string& key, int64_t t, uint64_t seq) {
+  return JoinRecord{"{\"k\":" + key + ",\"t\":" + std::to_string(t) + "}", key, t, seq};
+}
+
+}  // namespace
+
+TEST_CASE("Interval join bounds are inclusive: lt + LO = rt and lt + HI = rt") {
+  VectorSink sink;
+  JoinRows rows(&sink, false);
+  IntervalJoin j(/*lo=*/-5, /*hi=*/10, /*lateness=*/0, JoinType::kInner);
+  bool late;
+  REQUIRE(j.Add(0, Rec("1", 100, 1), INT64_MIN, &rows, &late).ok());
+  REQUIRE(j.Add(1, Rec("1", 95, 2), INT64_MIN, &rows, &late).ok());   // lt + LO
+  REQUIRE(j.Add(1, Rec("1", 110, 3), INT64_MIN, &rows, &late).ok());  // lt + HI
+  REQUIRE(j.Add(1, Rec("1", 94, 4), INT64_MIN, &rows, &late).ok());   // one before
+  REQUIRE(j.Add(1, Rec("1", 111, 5), INT64_MIN, &rows, &late).ok());  // one after
+  REQUIRE(j.Add(1, Rec("2", 100, 6), INT64_MIN, &rows, &late).ok());  // other key
+  CHECK(sink.rows == std::vector<std::string>{
+                         R"({"left":{"k":1,"t":100},"right":{"k":1,"t":95}})",
+                         R"({"left":{"k":1,"t":100},"right":{"k":1,"t":110}})"});
+}
+
+TEST_CASE("A record is kept until W passes its drop time, and arrives late only past it") {
+  VectorSink sink;
+  JoinRows rows(&sink, false);
+  IntervalJoin j(-5, 10, /*lateness=*/2, JoinType::kLeft);
+  bool late;
+  REQUIRE(j.Add(0, Rec("1", 100, 1), 0, &rows, &late).ok());
+  // Left 100 is dropped once W > 100 + 10 + 2 = 112.
+  REQUIRE(j.Advance(112, &rows).ok());
+  CHECK(sink.rows.empty());
+  CHECK(j.stored() == 1);
+  // A right record at 110 arriving at W = 112: 110 + 2 < 112 is false, so not
+  // late; it still meets the left record (W is exactly at its drop time).
+  REQUIRE(j.Add(1, Rec("1", 110, 2), 112, &rows, &late).ok());
+  CHECK_FALSE(late);
+  REQUIRE(sink.rows.size() == 1);
+  // At W = 113, 110 + 2 < 113: late.
+  REQUIRE(j.Add(1, Rec("1", 110, 3), 113, &rows, &late).ok());
+  CHECK(late);
+  REQUIRE(j.Advance(113, &rows).ok());
+  CHECK(sink.rows.size() == 1);  // left 100 matched: no outer row
+}
+
+TEST_CASE("Outer rows only after the match window closed, for keys that never match") {
+  VectorSink sink;
+  JoinRows rows(&sink, false);
+  IntervalJoin j(-10, 10, 0, JoinType::kFull);
+  bool late;
+  REQUIRE(j.Add(0, Rec("\"a\"", 100, 1), INT64_MIN, &rows, &late).ok());
+  REQUIRE(j.Add(1, Rec("\"b\"", 105, 2), INT64_MIN, &rows, &late).ok());
+  REQUIRE(j.Advance(110, &rows).ok());  // left kept until W > 110, right until W > 115
+  CHECK(sink.rows.empty());
+  REQUIRE(j.Advance(111, &rows).ok());
+  CHECK(sink.rows == std::vector<std::string>{R"({"left":{"k":"a","t":100},"right":null})"});
+  CHECK(j.OutputWatermark(111) == 105);  // the stored right record
+  REQUIRE(j.Finish(&rows).ok());
+  CHECK(sink.rows.back() == R"({"left":null,"right":{"k":"b","t":105}})");
+  CHECK(j.stored() == 0);
+}
+
+TEST_CASE("--merge writes the left members, then the right members not on the left") {
+  VectorSink sink;
+  JoinRows rows(&sink, true);
+  std::string l = R"({"id":1,"a":2})", r = R"({"id":1,"b":{"c":3},"a":9})";
+  REQUIRE(rows.Write(&l, &r).ok());
+  REQUIRE(rows.Write(nullptr, &r).ok());
+  std::string empty = "{}";
+  REQUIRE(rows.Write(&empty, &r).ok());
+  CHECK(sink.rows == std::vector<std::string>{R"({"id":1,"a":2,"b":{"c":3}})",
+                                              R"({"id":1,"b":{"c":3},"a":9})",
+                                              R"({"id":1,"b":{"c":3},"a":9})"});
+}
+
+TEST_CASE("As-of join: the version with the greatest rt <= lt, after W_right passed lt") {
+  VectorSink sink;
+  JoinRows rows(&sink, false);
+  TableJoin j(/*as_of=*/true, /*retain=*/-1, JoinType::kLeft);
+  REQUIRE(j.AddRight(Rec("1", 100, 1), "", false, &rows).ok());
+  REQUIRE(j.AddRight(Rec("1", 200, 2), "", false, &rows).ok());
+  REQUIRE(j.AdvanceRight(200, &rows).ok());
+  REQUIRE(j.AddLeft(Rec("1", 150, 3), &rows).ok());  // W_right 200 > 150: joins now
+  REQUIRE(j.AddLeft(Rec("1", 250, 4), &rows).ok());  // waits for W_right > 250
+  REQUIRE(j.AddLeft(Rec("1", 50, 5), &rows).ok());   // no version yet: right null
+  CHECK(sink.rows == std::vector<std::string>{
+                         R"({"left":{"k":1,"t":150},"right":{"k":1,"t":100}})",
+                         R"({"left":{"k":1,"t":50},"right":null})"});
+  REQUIRE(j.AddRight(Rec("1", 240, 6), "", false, &rows).ok());  // arrives before it is needed
+  REQUIRE(j.AdvanceRight(251, &rows).ok());
+  CHECK(sink.rows.back() == R"({"left":{"k":1,"t":250},"right":{"k":1,"t":240}})");
+}
+
+TEST_CASE("Table join: latest value per key; a tombstone deletes by message key") {
+  VectorSink sink;
+  JoinRows rows(&sink, false);
+  TableJoin j(false, -1, JoinType::kInner);
+  REQUIRE(j.AddRight(Rec("1", 0, 1), "\"m1\"", false, &rows).ok());
+  REQUIRE(j.AddLeft(Rec("1", 0, 2), &rows).ok());
+  REQUIRE(j.AddRight(JoinRecord{}, "\"m1\"", true, &rows).ok());
+  REQUIRE(j.AddLeft(Rec("1", 0, 3), &rows).ok());  // inner: deleted, no row
+  CHECK(sink.rows.size() == 1);
+}

@@ -1,0 +1,166 @@
+// kjoin: joins two streams of JSON lines by key and event time. See kjoin(1).
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kpipe/cli/exit_codes.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/join/runner.h"
+#include "kpipe/stream/signals.h"
+#include "kpipe/time/time.h"
+#include "tools/common/report.h"
+
+namespace {
+
+struct Flags {
+  std::vector<std::string> on, inputs;
+  std::string within, between, type = "inner", retain, time, left_time, right_time, time_unit = "ms",
+                               max_delay, lateness, idle, late, output, dead_letter;
+  bool table = false, as_of = false, merge = false, watermarks = false, no_control = false,
+       quiet = false;
+};
+
+kpipe::Status Duration(const char* flag, const std::string& text, int64_t* out,
+                       bool allow_negative = false) {
+  if (text.empty()) return kpipe::Status::OK();
+  auto d = kpipe::ParseDuration(text, allow_negative);
+  if (!d.ok())
+    return kpipe::Status::Usage(fmt::format("{} {}: {}", flag, text, d.status().message()));
+  *out = *d;
+  return kpipe::Status::OK();
+}
+
+kpipe::Status Path(const char* flag, const std::string& text, std::optional<kpipe::json::FieldPath>* out) {
+  if (text.empty()) return kpipe::Status::OK();
+  auto p = kpipe::json::FieldPath::Parse(text);
+  if (!p.ok()) return kpipe::Status::Usage(fmt::format("{} {}: {}", flag, text, p.status().message()));
+  *out = *p;
+  return kpipe::Status::OK();
+}
+
+kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
+  using kpipe::Status;
+  if (f.inputs.size() != 2) return Status::Usage("give two inputs: LEFT RIGHT");
+  o->input[0] = f.inputs[0];
+  o->input[1] = f.inputs[1];
+  if (f.on.empty()) return Status::Usage("--on PATH is required");
+  for (const std::string& arg : f.on) {
+    std::string_view rest = arg;
+    for (;;) {
+      size_t c = rest.find(',');
+      std::string_view one = rest.substr(0, c);
+      size_t eq = one.find('=');
+      std::string_view l = one.substr(0, eq), r = eq == std::string_view::npos ? one : one.substr(eq + 1);
+      for (int s = 0; s < 2; s++) {
+        auto p = kpipe::json::FieldPath::Parse(s == 0 ? l : r);
+        if (!p.ok()) return Status::Usage(fmt::format("--on {}: {}", one, p.status().message()));
+        o->keys[s].push_back(*p);
+      }
+      if (c == std::string_view::npos) break;
+      rest.remove_prefix(c + 1);
+    }
+  }
+  o->as_of = f.as_of;
+  o->table = f.table || f.as_of;
+  auto type = kpipe::ParseJoinType(f.type);
+  if (!type.ok()) return type.status();
+  o->type = *type;
+  if (o->table) {
+    if (!f.within.empty() || !f.between.empty())
+      return Status::Usage("--within and --between are for interval joins, not --table or --as-of");
+    if (o->type != kpipe::JoinType::kInner && o->type != kpipe::JoinType::kLeft)
+      return Status::Usage("a table join is --type inner or left");
+    if (!f.lateness.empty()) return Status::Usage("--lateness is for interval joins");
+  } else {
+    if (f.within.empty() == f.between.empty())
+      return Status::Usage("give one of --within DUR or --between LO,HI (or --table)");
+    if (!f.within.empty()) {
+      int64_t d = 0;
+      KPIPE_RETURN_IF_ERROR(Duration("--within", f.within, &d));
+      o->lo = -d;
+      o->hi = d;
+    } else {
+      size_t c = f.between.find(',');
+      if (c == std::string::npos) return Status::Usage(fmt::format("--between {}: expected LO,HI", f.between));
+      KPIPE_RETURN_IF_ERROR(Duration("--between", f.between.substr(0, c), &o->lo, true));
+      KPIPE_RETURN_IF_ERROR(Duration("--between", f.between.substr(c + 1), &o->hi, true));
+      if (o->lo > o->hi) return Status::Usage(fmt::format("--between {}: LO is after HI", f.between));
+    }
+  }
+  if (!f.retain.empty() && !f.as_of) return Status::Usage("--retain needs --as-of");
+  KPIPE_RETURN_IF_ERROR(Duration("--retain", f.retain, &o->retain));
+  KPIPE_RETURN_IF_ERROR(Path("--time", f.time, &o->time[0]));
+  o->time[1] = o->time[0];
+  KPIPE_RETURN_IF_ERROR(Path("--left-time", f.left_time, &o->time[0]));
+  KPIPE_RETURN_IF_ERROR(Path("--right-time", f.right_time, &o->time[1]));
+  auto unit = kpipe::ParseTimeUnit(f.time_unit);
+  if (!unit.ok()) return unit.status();
+  o->time_unit = *unit;
+  KPIPE_RETURN_IF_ERROR(Duration("--max-delay", f.max_delay, &o->max_delay));
+  KPIPE_RETURN_IF_ERROR(Duration("--lateness", f.lateness, &o->lateness));
+  KPIPE_RETURN_IF_ERROR(Duration("--idle", f.idle, &o->idle_ms));
+  o->late = f.late;
+  o->output = f.output;
+  o->dead_letter = f.dead_letter;
+  o->merge = f.merge;
+  o->watermarks = f.watermarks;
+  o->no_control = f.no_control;
+  if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
+  return Status::OK();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kpipe::SignalWatch signals;
+  Flags f;
+  using kpipe::cli::Complete;
+  kpipe::cli::Command cmd("kjoin", "[OPTIONS] LEFT RIGHT",
+                          "Join two streams of JSON lines by key and event time.");
+  cmd.Repeated({"--on", "PATH", "Join key: PATH on both sides or LPATH=RPATH (repeatable: composite key)"},
+               &f.on);
+  cmd.Option({"--within", "DUR", "Interval join: pair records at most DUR apart"}, &f.within);
+  cmd.Option({"--between", "LO,HI", "Interval join: pair when lt + LO <= rt <= lt + HI"}, &f.between);
+  cmd.Option({"--type", "TYPE", "inner (default), left, right or full", Complete::kChoices,
+              {"inner", "left", "right", "full"}},
+             &f.type);
+  cmd.Switch({"--table", "", "RIGHT is a table: the latest record per key"}, &f.table);
+  cmd.Switch({"--as-of", "", "RIGHT is a versioned table: join the version current at the left time"},
+             &f.as_of);
+  cmd.Option({"--retain", "DUR", "With --as-of: versions older than W - DUR may be dropped"}, &f.retain);
+  cmd.Option({"--time", "PATH", "Event time from this field on both sides"}, &f.time);
+  cmd.Option({"--left-time", "PATH", "Event time of LEFT records (overrides --time)"}, &f.left_time);
+  cmd.Option({"--right-time", "PATH", "Event time of RIGHT records (overrides --time)"}, &f.right_time);
+  cmd.Option({"--time-unit", "UNIT", "Unit of numeric event times (default ms)", Complete::kChoices,
+              {"s", "ms", "us", "ns"}},
+             &f.time_unit);
+  cmd.Option({"--max-delay", "DUR", "Bounded out-of-orderness D of each side's watermark"}, &f.max_delay);
+  cmd.Option({"--lateness", "DUR", "Allowed lateness L: keep records DUR longer"}, &f.lateness);
+  cmd.Option({"--idle", "DUR", "Leave a side or partition quiet this long out of the watermark"}, &f.idle);
+  cmd.Option({"--late", "DEST", "Append late records to DEST", Complete::kFile}, &f.late);
+  cmd.Switch({"--merge", "", "Write one object: left members, then right members not on the left"},
+             &f.merge);
+  cmd.Option({"--output", "DEST", "Write rows to DEST instead of stdout", Complete::kFile}, &f.output);
+  cmd.Option({"--dead-letter", "DEST", "Write bad lines to DEST and go on", Complete::kFile},
+             &f.dead_letter);
+  cmd.Switch({"--watermarks", "", "Write watermark control records even when the inputs have none"},
+             &f.watermarks);
+  cmd.Switch({"--no-control", "", "Write no control records (for readers that are not kpipe tools)"},
+             &f.no_control);
+  cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f.quiet);
+  cmd.Positional("LEFT RIGHT", "The two inputs: files, FIFOs, or - (stdin) for one of them", &f.inputs);
+
+  int exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  kpipe::JoinOptions opt;
+  kpipe::JoinStats stats;
+  kpipe::Status st = Resolve(f, &opt);
+  if (st.ok()) st = kpipe::RunJoin(opt, &signals, &stats);
+  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
+  exit_code = kpipe::tools::ReportStatus("kjoin", st);
+  if (!f.quiet && !st.Is(kpipe::Status::Code::kUsage))
+    fmt::print(stderr, "kjoin: {} left in, {} right in, {} rows out, {} late, {} dead-lettered\n",
+               stats.in[0], stats.in[1], stats.out, stats.late, stats.dead_lettered);
+  return exit_code;
+}
