@@ -1,9 +1,11 @@
 #include "kpipe/join/join.h"
 
 #include <algorithm>
+#include <functional>
 
 #include <fmt/format.h>
 
+#include "kpipe/agg/sketch.h"
 #include "kpipe/json/scan.h"
 
 namespace kpipe {
@@ -50,28 +52,64 @@ Status JoinRows::Write(const std::string* left, const std::string* right) {
   return out_->Write({}, buf_);
 }
 
-Status IntervalJoin::Add(int side, JoinRecord rec, int64_t w, JoinRows* rows, bool* late) {
-  *late = SaturatingAdd(rec.t, lateness_) < w;
+Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, bool* late) {
+  *late = SaturatingAdd(rec->t, lateness_) < w;
   if (*late) return Status::OK();
-  auto entry = std::make_unique<Entry>();
-  entry->rec = std::move(rec);
-  Entry* e = entry.get();
-  int other = 1 - side;
-  if (auto it = by_key_[other].find(e->rec.key); it != by_key_[other].end()) {
-    for (Entry* o : it->second) {
-      const JoinRecord& l = side == 0 ? e->rec : o->rec;
-      const JoinRecord& r = side == 0 ? o->rec : e->rec;
+  SideState& me = sides_[side];
+  SideState& other = sides_[1 - side];
+  uint64_t hash = agg::HashValue(rec->key);
+  bool matched = false;
+  if (KeyList* list = other.index.Find(hash, rec->key)) {
+    for (Entry* o = list->head; o; o = o->next) {
+      const JoinRecord& l = side == 0 ? *rec : o->rec;
+      const JoinRecord& r = side == 0 ? o->rec : *rec;
       if (r.t < SaturatingAdd(l.t, lo_) || r.t > SaturatingAdd(l.t, hi_)) continue;
-      e->matched = o->matched = true;
+      matched = o->matched = true;
       KPIPE_RETURN_IF_ERROR(rows->Write(&l.text, &r.text));
     }
   }
-  by_key_[side][e->rec.key].push_back(e);
-  order_[side].emplace(Expiry(side, e->rec.t), std::move(entry));
+  // Store it: reuse a free entry (and its strings' capacity).
+  if (me.free_entries.empty()) me.free_entries.push_back(std::make_unique<Entry>());
+  me.entries.push_back(std::move(me.free_entries.back()));
+  me.free_entries.pop_back();
+  Entry* e = me.entries.back().get();
+  e->slot = me.entries.size() - 1;
+  std::swap(e->rec, *rec);
+  e->matched = matched;
+  KeyList* list = me.index.Find(hash, e->rec.key);
+  if (!list) {
+    if (me.free_lists.empty()) me.free_lists.push_back(std::make_unique<KeyList>());
+    me.lists.push_back(std::move(me.free_lists.back()));
+    me.free_lists.pop_back();
+    list = me.lists.back().get();
+    list->slot = me.lists.size() - 1;
+    list->key = e->rec.key;
+    list->hash = hash;
+    list->head = list->tail = nullptr;
+    me.index.Insert(hash, list);
+  }
+  e->list = list;
+  e->prev = list->tail;
+  e->next = nullptr;
+  if (list->tail) list->tail->next = e;
+  else list->head = e;
+  list->tail = e;
+  me.heap.push_back(Dropping{Expiry(side, e->rec.t), e->rec.seq, e});
+  std::push_heap(me.heap.begin(), me.heap.end(), std::greater<>());
   return Status::OK();
 }
 
-Status IntervalJoin::Advance(int64_t w, JoinRows* rows) { return Drop(w, /*all=*/false, rows); }
+void IntervalJoin::Remove(int side, Entry* e) {
+  SideState& me = sides_[side];
+  KeyList* list = e->list;
+  (e->prev ? e->prev->next : list->head) = e->next;
+  (e->next ? e->next->prev : list->tail) = e->prev;
+  if (!list->head) {
+    me.index.Erase(list->hash, list);
+    Release(&me.lists, list->slot, &me.free_lists);
+  }
+  Release(&me.entries, e->slot, &me.free_entries);
+}
 
 Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
   bool keep_outer[2] = {type_ == JoinType::kLeft || type_ == JoinType::kFull,
@@ -80,29 +118,29 @@ Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
     // The next record to drop, over both sides: by drop time, left first.
     int side = -1;
     for (int s = 0; s < 2; s++) {
-      if (order_[s].empty()) continue;
-      int64_t expiry = order_[s].begin()->first;
+      const auto& heap = sides_[s].heap;
+      if (heap.empty()) continue;
+      int64_t expiry = heap.front().expiry;
       if (!all && !(expiry < w)) continue;  // kept while W <= expiry
-      if (side < 0 || expiry < order_[side].begin()->first) side = s;
+      if (side < 0 || expiry < sides_[side].heap.front().expiry) side = s;
     }
     if (side < 0) return Status::OK();
-    auto node = order_[side].extract(order_[side].begin());
-    Entry* e = node.mapped().get();
-    auto kit = by_key_[side].find(e->rec.key);
-    auto& list = kit->second;
-    list.erase(std::find(list.begin(), list.end(), e));
-    if (list.empty()) by_key_[side].erase(kit);
+    auto& heap = sides_[side].heap;
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    Entry* e = heap.back().entry;
+    heap.pop_back();
     if (!e->matched && keep_outer[side]) {
       KPIPE_RETURN_IF_ERROR(side == 0 ? rows->Write(&e->rec.text, nullptr)
                                       : rows->Write(nullptr, &e->rec.text));
     }
+    Remove(side, e);
   }
 }
 
 int64_t IntervalJoin::OutputWatermark(int64_t w) const {
   int64_t bound = SaturatingAdd(w, -lateness_);
-  for (int s = 0; s < 2; s++)
-    if (!order_[s].empty()) bound = std::min(bound, order_[s].begin()->second->rec.t);
+  for (int s = 0; s < 2; s++)  // the earliest stored record has the earliest drop time
+    if (!sides_[s].heap.empty()) bound = std::min(bound, sides_[s].heap.front().entry->rec.t);
   return bound;
 }
 

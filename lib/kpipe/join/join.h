@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kpipe/agg/key_index.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
 
@@ -58,22 +59,64 @@ class IntervalJoin {
       : lo_(lo), hi_(hi), lateness_(lateness), type_(type) {}
 
   // `side` 0 is LEFT, 1 RIGHT; `w` is W before the record. Sets `*late`
-  // (the record is then not kept).
-  Status Add(int side, JoinRecord rec, int64_t w, JoinRows* rows, bool* late);
+  // (the record is then not kept). `rec` is taken over.
+  Status Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, bool* late);
   // W rose to `w`: drops what it closes, writing outer rows.
-  Status Advance(int64_t w, JoinRows* rows);
+  Status Advance(int64_t w, JoinRows* rows) { return Drop(w, /*all=*/false, rows); }
   // Both inputs ended: drops everything.
   Status Finish(JoinRows* rows) { return Drop(INT64_MAX, /*all=*/true, rows); }
   // A lower bound on the event time of the records in every later row.
   int64_t OutputWatermark(int64_t w) const;
-  size_t stored() const { return order_[0].size() + order_[1].size(); }
+  size_t stored() const { return sides_[0].heap.size() + sides_[1].heap.size(); }
 
  private:
+  struct KeyList;
+  // A stored record, on its key's list in arrival order. Entries and lists
+  // are reused through free lists, so that their strings keep their
+  // capacity and a steady stream allocates nothing.
   struct Entry {
     JoinRecord rec;
     bool matched = false;
+    Entry* prev = nullptr;
+    Entry* next = nullptr;
+    KeyList* list = nullptr;
+    size_t slot = 0;  // in SideState::entries
+  };
+  struct KeyList {
+    std::string key;
+    uint64_t hash = 0;
+    Entry* head = nullptr;
+    Entry* tail = nullptr;
+    size_t slot = 0;  // in SideState::lists
+  };
+  struct ListKey {
+    std::string_view operator()(const KeyList& l) const { return l.key; }
+  };
+  struct Dropping {  // a min-heap item: the record's drop time, then arrival
+    int64_t expiry;
+    uint64_t seq;
+    Entry* entry;
+    bool operator>(const Dropping& o) const {
+      return expiry != o.expiry ? expiry > o.expiry : seq > o.seq;
+    }
+  };
+  struct SideState {
+    agg::KeyIndex<KeyList, ListKey> index;
+    std::vector<Dropping> heap;
+    std::vector<std::unique_ptr<Entry>> entries, free_entries;  // owned
+    std::vector<std::unique_ptr<KeyList>> lists, free_lists;
   };
   Status Drop(int64_t w, bool all, JoinRows* rows);
+  void Remove(int side, Entry* e);
+  // Moves the owned object at `slot` of `from` to `to`, keeping slots right.
+  template <typename T>
+  static void Release(std::vector<std::unique_ptr<T>>* from, size_t slot,
+                      std::vector<std::unique_ptr<T>>* to) {
+    std::swap((*from)[slot], from->back());
+    (*from)[slot]->slot = slot;
+    to->push_back(std::move(from->back()));
+    from->pop_back();
+  }
   int64_t Expiry(int side, int64_t t) const {
     return side == 0 ? SaturatingAdd(SaturatingAdd(t, hi_), lateness_)
                      : SaturatingAdd(SaturatingAdd(t, -lo_), lateness_);
@@ -81,10 +124,7 @@ class IntervalJoin {
 
   int64_t lo_, hi_, lateness_;
   JoinType type_;
-  // Per side: the stored records by drop time (insertion order within one
-  // time), which owns them, and the records of each key in arrival order.
-  std::multimap<int64_t, std::unique_ptr<Entry>> order_[2];
-  std::unordered_map<std::string, std::vector<Entry*>> by_key_[2];
+  SideState sides_[2];
 };
 
 class TableJoin {

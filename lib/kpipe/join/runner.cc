@@ -105,7 +105,8 @@ class JoinRunner {
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;
   uint64_t seq_ = 0;
-  std::string partition_, text_, message_key_;
+  std::string partition_, message_key_;
+  JoinRecord rec_;
 };
 
 Status JoinRunner::Open() {
@@ -331,7 +332,9 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
   // A null value on the table side is a tombstone: it deletes the key its
   // message key last set.
   bool tombstone = opt_.table && s == 1 && side.form == Side::Form::kEnvelope && value.is_null();
-  JoinRecord rec;
+  JoinRecord& rec = rec_;  // reused: its strings keep their capacity
+  rec.key.clear();
+  rec.text.clear();
   if (!tombstone) {
     for (size_t i = 0; i < opt_.keys[s].size(); i++) {
       simdjson::dom::element e;
@@ -341,11 +344,17 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
       agg::AppendCompact(&rec.key, e);
     }
     if (opt_.merge && !value.is_object()) return Bad(s, "--merge needs JSON objects", line);
-    rec.text.resize(raw.size());
-    size_t len = 0;
-    if (simdjson::minify(raw.data(), raw.size(), rec.text.data(), len) != simdjson::SUCCESS)
-      return Bad(s, "invalid JSON", line);
-    rec.text.resize(len);
+    bool compact = true;  // no JSON whitespace but '\n' (which ends the line)
+    for (char c : raw) compact &= c != ' ' && c != '\t' && c != '\r';
+    if (compact) {
+      rec.text.assign(raw);  // already compact
+    } else {
+      rec.text.resize(raw.size());
+      size_t len = 0;
+      if (simdjson::minify(raw.data(), raw.size(), rec.text.data(), len) != simdjson::SUCCESS)
+        return Bad(s, "invalid JSON", line);
+      rec.text.resize(len);
+    }
   }
   rec.t = t;
   rec.seq = ++seq_;
@@ -357,7 +366,7 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
   } else {
     bool late = false;
     int64_t w = w_;
-    KPIPE_RETURN_IF_ERROR(interval_->Add(s, std::move(rec), w, rows_.get(), &late));
+    KPIPE_RETURN_IF_ERROR(interval_->Add(s, &rec, w, rows_.get(), &late));
     if (late) {
       stats_->late++;
       if (late_) {
