@@ -56,59 +56,74 @@ Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, b
   *late = SaturatingAdd(rec->t, lateness_) < w;
   if (*late) return Status::OK();
   SideState& me = sides_[side];
-  SideState& other = sides_[1 - side];
   uint64_t hash = agg::HashValue(rec->key);
+  KeyList* list = index_.Find(hash, rec->key);
   bool matched = false;
-  if (KeyList* list = other.index.Find(hash, rec->key)) {
-    for (Entry* o = list->head; o; o = o->next) {
+  if (list) {
+    for (Entry* o = list->head[1 - side]; o; o = o->next) {
       const JoinRecord& l = side == 0 ? *rec : o->rec;
       const JoinRecord& r = side == 0 ? o->rec : *rec;
       if (r.t < SaturatingAdd(l.t, lo_) || r.t > SaturatingAdd(l.t, hi_)) continue;
       matched = o->matched = true;
       KPIPE_RETURN_IF_ERROR(rows->Write(&l.text, &r.text));
     }
+  } else {
+    list = free_lists_;
+    if (list) free_lists_ = list->next_free;
+    else list = &list_pool_.emplace_back();
+    list->key = rec->key;
+    list->hash = hash;
+    list->head[0] = list->head[1] = list->tail[0] = list->tail[1] = nullptr;
+    index_.Insert(hash, list);
   }
   // Store it: reuse a free entry (and its strings' capacity).
-  if (me.free_entries.empty()) me.free_entries.push_back(std::make_unique<Entry>());
-  me.entries.push_back(std::move(me.free_entries.back()));
-  me.free_entries.pop_back();
-  Entry* e = me.entries.back().get();
-  e->slot = me.entries.size() - 1;
+  Entry* e = me.free_entries;
+  if (e) me.free_entries = e->next;
+  else e = &me.entry_pool.emplace_back();
   std::swap(e->rec, *rec);
   e->matched = matched;
-  KeyList* list = me.index.Find(hash, e->rec.key);
-  if (!list) {
-    if (me.free_lists.empty()) me.free_lists.push_back(std::make_unique<KeyList>());
-    me.lists.push_back(std::move(me.free_lists.back()));
-    me.free_lists.pop_back();
-    list = me.lists.back().get();
-    list->slot = me.lists.size() - 1;
-    list->key = e->rec.key;
-    list->hash = hash;
-    list->head = list->tail = nullptr;
-    me.index.Insert(hash, list);
-  }
   e->list = list;
-  e->prev = list->tail;
+  e->prev = list->tail[side];
   e->next = nullptr;
-  if (list->tail) list->tail->next = e;
-  else list->head = e;
-  list->tail = e;
-  me.heap.push_back(Dropping{Expiry(side, e->rec.t), e->rec.seq, e});
-  std::push_heap(me.heap.begin(), me.heap.end(), std::greater<>());
+  (list->tail[side] ? list->tail[side]->next : list->head[side]) = e;
+  list->tail[side] = e;
+  Dropping d{Expiry(side, e->rec.t), e->rec.seq, e};
+  if (me.fifo.empty() || !(me.fifo.back() > d)) {
+    me.fifo.push_back(d);
+  } else {
+    me.heap.push_back(d);
+    std::push_heap(me.heap.begin(), me.heap.end(), std::greater<>());
+  }
   return Status::OK();
+}
+
+const IntervalJoin::Dropping* IntervalJoin::SideState::Front() const {
+  if (fifo.empty()) return heap.empty() ? nullptr : &heap.front();
+  if (heap.empty() || heap.front() > fifo.front()) return &fifo.front();
+  return &heap.front();
+}
+
+void IntervalJoin::SideState::Pop() {
+  if (!fifo.empty() && Front() == &fifo.front()) {
+    fifo.pop_front();
+  } else {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    heap.pop_back();
+  }
 }
 
 void IntervalJoin::Remove(int side, Entry* e) {
   SideState& me = sides_[side];
   KeyList* list = e->list;
-  (e->prev ? e->prev->next : list->head) = e->next;
-  (e->next ? e->next->prev : list->tail) = e->prev;
-  if (!list->head) {
-    me.index.Erase(list->hash, list);
-    Release(&me.lists, list->slot, &me.free_lists);
+  (e->prev ? e->prev->next : list->head[side]) = e->next;
+  (e->next ? e->next->prev : list->tail[side]) = e->prev;
+  if (!list->head[0] && !list->head[1]) {
+    index_.Erase(list->hash, list);
+    list->next_free = free_lists_;
+    free_lists_ = list;
   }
-  Release(&me.entries, e->slot, &me.free_entries);
+  e->next = me.free_entries;
+  me.free_entries = e;
 }
 
 Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
@@ -117,19 +132,19 @@ Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
   for (;;) {
     // The next record to drop, over both sides: by drop time, left first.
     int side = -1;
+    const Dropping* next = nullptr;
     for (int s = 0; s < 2; s++) {
-      const auto& heap = sides_[s].heap;
-      if (heap.empty()) continue;
-      int64_t expiry = heap.front().expiry;
-      if (!all && !(expiry < w)) continue;  // kept while W <= expiry
-      if (side < 0 || expiry < sides_[side].heap.front().expiry) side = s;
+      const Dropping* f = sides_[s].Front();
+      if (!f || (!all && !(f->expiry < w))) continue;  // kept while W <= expiry
+      if (!next || f->expiry < next->expiry) {
+        side = s;
+        next = f;
+      }
     }
     if (side < 0) return Status::OK();
-    auto& heap = sides_[side].heap;
-    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
-    Entry* e = heap.back().entry;
-    heap.pop_back();
-    if (!e->matched && keep_outer[side]) {
+    Entry* e = next->entry;
+    sides_[side].Pop();
+    if (keep_outer[side] && !e->matched) {
       KPIPE_RETURN_IF_ERROR(side == 0 ? rows->Write(&e->rec.text, nullptr)
                                       : rows->Write(nullptr, &e->rec.text));
     }
@@ -140,7 +155,7 @@ Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
 int64_t IntervalJoin::OutputWatermark(int64_t w) const {
   int64_t bound = SaturatingAdd(w, -lateness_);
   for (int s = 0; s < 2; s++)  // the earliest stored record has the earliest drop time
-    if (!sides_[s].heap.empty()) bound = std::min(bound, sides_[s].heap.front().entry->rec.t);
+    if (const Dropping* f = sides_[s].Front()) bound = std::min(bound, f->entry->rec.t);
   return bound;
 }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,27 +68,28 @@ class IntervalJoin {
   Status Finish(JoinRows* rows) { return Drop(INT64_MAX, /*all=*/true, rows); }
   // A lower bound on the event time of the records in every later row.
   int64_t OutputWatermark(int64_t w) const;
-  size_t stored() const { return sides_[0].heap.size() + sides_[1].heap.size(); }
+  size_t stored() const { return sides_[0].size() + sides_[1].size(); }
 
  private:
   struct KeyList;
-  // A stored record, on its key's list in arrival order. Entries and lists
-  // are reused through free lists, so that their strings keep their
-  // capacity and a steady stream allocates nothing.
+  // A stored record, on its key's list of its side in arrival order.
+  // Entries and lists are reused through free lists, so that their strings
+  // keep their capacity and a steady stream allocates nothing.
   struct Entry {
     JoinRecord rec;
     bool matched = false;
     Entry* prev = nullptr;
     Entry* next = nullptr;
     KeyList* list = nullptr;
-    size_t slot = 0;  // in SideState::entries
   };
+  // The stored records of one key, both sides: one lookup per record finds
+  // the records to pair with and the list to join.
   struct KeyList {
     std::string key;
     uint64_t hash = 0;
-    Entry* head = nullptr;
-    Entry* tail = nullptr;
-    size_t slot = 0;  // in SideState::lists
+    Entry* head[2] = {nullptr, nullptr};
+    Entry* tail[2] = {nullptr, nullptr};
+    KeyList* next_free = nullptr;
   };
   struct ListKey {
     std::string_view operator()(const KeyList& l) const { return l.key; }
@@ -100,23 +102,20 @@ class IntervalJoin {
       return expiry != o.expiry ? expiry > o.expiry : seq > o.seq;
     }
   };
+  // The records of a side by drop time: those arriving in order (the usual
+  // case) on a FIFO, the others on a heap; the next to drop is the earlier
+  // of the two fronts.
   struct SideState {
-    agg::KeyIndex<KeyList, ListKey> index;
+    std::deque<Dropping> fifo;
     std::vector<Dropping> heap;
-    std::vector<std::unique_ptr<Entry>> entries, free_entries;  // owned
-    std::vector<std::unique_ptr<KeyList>> lists, free_lists;
+    const Dropping* Front() const;
+    void Pop();
+    size_t size() const { return fifo.size() + heap.size(); }
+    std::deque<Entry> entry_pool;  // owns every entry; a deque keeps them in place
+    Entry* free_entries = nullptr;  // chained through Entry::next
   };
   Status Drop(int64_t w, bool all, JoinRows* rows);
   void Remove(int side, Entry* e);
-  // Moves the owned object at `slot` of `from` to `to`, keeping slots right.
-  template <typename T>
-  static void Release(std::vector<std::unique_ptr<T>>* from, size_t slot,
-                      std::vector<std::unique_ptr<T>>* to) {
-    std::swap((*from)[slot], from->back());
-    (*from)[slot]->slot = slot;
-    to->push_back(std::move(from->back()));
-    from->pop_back();
-  }
   int64_t Expiry(int side, int64_t t) const {
     return side == 0 ? SaturatingAdd(SaturatingAdd(t, hi_), lateness_)
                      : SaturatingAdd(SaturatingAdd(t, -lo_), lateness_);
@@ -125,6 +124,9 @@ class IntervalJoin {
   int64_t lo_, hi_, lateness_;
   JoinType type_;
   SideState sides_[2];
+  agg::KeyIndex<KeyList, ListKey> index_;
+  std::deque<KeyList> list_pool_;
+  KeyList* free_lists_ = nullptr;  // chained through KeyList::next_free
 };
 
 class TableJoin {

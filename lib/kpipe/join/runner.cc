@@ -119,6 +119,7 @@ Status JoinRunner::Open() {
     sides_[s].source = opt_.input[s] == "-" ? "stdin" : opt_.input[s];
     sides_[s].reader = std::make_unique<LineReader>(*fd, sides_[s].source);
     sides_[s].needs_time = !opt_.table || (opt_.as_of);
+    sides_[s].last_data_ms = NowMs();  // quiet time counts from the start
   }
   if (opt_.output.empty() || opt_.output == "-") {
     out_ = std::make_unique<Output>(1, "stdout");
