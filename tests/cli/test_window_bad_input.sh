@@ -72,4 +72,20 @@ run 0 kagg --by k -a count -a sum:v --dead-letter "$T/dead2.jsonl" "$T/mixed.jso
 expect_eq "kagg rows" "$(cat "$T/out")" '{"k":"a","count":4,"sum_v":5}
 {"k":"b","count":1,"sum_v":5}'
 expect_eq "kagg dead letters" "$(wc -l < "$T/dead2.jsonl")" 4
+# Lines are parsed a block at a time; each line must still be exactly one
+# JSON value. Two values on a line, or one value over two lines, are bad
+# input at that line; spaces and a CR around a value are fine.
+printf '{"ts":1}\n  {"ts":2}  \n{"ts":3}\r\n{"ts":4} {"ts":5}\n{"ts":6}\n' > "$T/two.jsonl"
+run 65 kwindow --tumble 10s --time ts -a count "$T/two.jsonl"
+expect_grep "$T/err" "two.jsonl:4: invalid JSON"
+printf '{"ts":1}\n{"ts":\n2}\n{"ts":3}\n' > "$T/split.jsonl"
+run 65 kagg -a count "$T/split.jsonl"
+expect_grep "$T/err" "split.jsonl:2: invalid JSON"
+printf '{"ts":1}\n \n{"ts":3}\n' > "$T/blank.jsonl"
+run 65 kagg -a count "$T/blank.jsonl"
+expect_grep "$T/err" "blank.jsonl:2: invalid JSON"
+printf '1\n"x"\n[1,2]\nnull\n2 3\n' > "$T/scalars.jsonl"
+run 0 kagg -a count -a n=count:0 --dead-letter "$T/dead3.jsonl" "$T/scalars.jsonl"
+expect_eq "scalar lines" "$(cat "$T/out")" '{"count":4,"n":1}'
+expect_grep "$T/dead3.jsonl" 'scalars.jsonl:5",'
 echo ok

@@ -165,11 +165,12 @@ Status TableJoin::AddRight(JoinRecord rec, std::string_view message_key, bool de
     auto it = key_of_message_.find(std::string(message_key));
     if (it == key_of_message_.end()) return Status::OK();  // nothing to delete
     rec.key = it->second;
-    key_of_message_.erase(it);
     if (!as_of_) {
+      key_of_message_.erase(it);
       latest_.erase(rec.key);
       return Status::OK();
     }
+    // Versioned: an older tombstone of the same message key may still come.
     versions_[rec.key][rec.t] = std::nullopt;
     return Status::OK();
   }

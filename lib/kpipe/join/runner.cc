@@ -319,7 +319,14 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
       else if (k == "\"key\"") message_key_.assign(v);
     }
   }
-  if (opt_.time[s]) {
+  // A null value on the table side is a tombstone: it deletes the key its
+  // message key last set, at the envelope's time (it has no fields).
+  bool tombstone = opt_.table && s == 1 && side.form == Side::Form::kEnvelope && value.is_null();
+  if (tombstone) {
+    simdjson::dom::object o;
+    has_time = root.get_object().get(o) == simdjson::SUCCESS &&
+               o["timestamp"].get_int64().get(t) == simdjson::SUCCESS;
+  } else if (opt_.time[s]) {
     simdjson::dom::element e;
     if (!opt_.time[s]->Lookup(value, &e))
       return Bad(s, fmt::format("no event time: '{}' is missing or null", opt_.time[s]->text()), line);
@@ -330,9 +337,6 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
   }
   if (side.needs_time && !has_time) return Bad(s, "the envelope has no timestamp (give --time)", line);
 
-  // A null value on the table side is a tombstone: it deletes the key its
-  // message key last set.
-  bool tombstone = opt_.table && s == 1 && side.form == Side::Form::kEnvelope && value.is_null();
   JoinRecord& rec = rec_;  // reused: its strings keep their capacity
   rec.key.clear();
   rec.text.clear();

@@ -48,6 +48,28 @@ bool LineReader::Next(std::string_view* line) {
   }
 }
 
+bool LineReader::NextBlock(std::string_view* block) {
+  for (;;) {
+    const char* start = buf_.data() + begin_;
+    size_t avail = end_ - begin_;
+    const char* last_nl = static_cast<const char*>(memrchr(start, '\n', avail));
+    size_t len = last_nl ? static_cast<size_t>(last_nl - start) + 1 : (eof_ ? avail : 0);
+    if (len > 0) {
+      *block = std::string_view(start, len);
+      size_t lines = 0;
+      for (const char* p = start; (p = static_cast<const char*>(std::memchr(p, '\n', start + len - p)));)
+        p++, lines++;
+      if (start[len - 1] != '\n') lines++;  // the last line, without '\n'
+      line_no_ += lines;
+      begin_ += len;
+      consumed_ += len;
+      return true;
+    }
+    if (eof_) return false;
+    if (!Fill()) return false;
+  }
+}
+
 bool LineReader::Buffered(std::string_view* line) {
   const char* start = buf_.data() + begin_;
   const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));

@@ -47,6 +47,13 @@ class LineReader {
   bool Next(std::string_view* line);
   const Status& status() const { return status_; }
 
+  // Returns every complete line now buffered as one block ending with its
+  // '\n' (at the end of input, the rest), reading more when none is
+  // complete; false at the end or on an error. The block is followed by at
+  // least SIMDJSON_PADDING readable bytes and stays valid until the next
+  // call. line_number() and offset() then count the whole block.
+  bool NextBlock(std::string_view* block);
+
   // For a loop over several inputs that must not block on any one of them:
   // Buffered() returns the next line already read (false when more input is
   // needed, or at the end); ReadOnce() makes one read() (call it when poll()

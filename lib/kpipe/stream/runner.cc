@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -51,7 +53,11 @@ class OutputSink : public RowSink {
 class Runner {
  public:
   Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
-      : opt_(opt), op_(op), stats_(stats), wm_(opt.max_delay, opt.idle_ms) {}
+      : opt_(opt), op_(op), stats_(stats), wm_(opt.max_delay, opt.idle_ms) {
+#ifdef SIMDJSON_THREADS_ENABLED
+    parser_.threaded = false;  // one core: no stage-1 thread for parse_many
+#endif
+  }
 
   Status Run(SignalWatch* signals);
 
@@ -67,7 +73,19 @@ class Runner {
   Status OnIdle();
   Status OnTick();
   Status FlushAll();
-  std::string Where() const { return fmt::format("{}:{}", source_, reader_->line_number()); }
+  Status Block(std::string_view block);
+  Status Parsed(std::string_view line, simdjson::dom::element root);
+  // Every 1024 records: periodic output, and on a busy input (which never
+  // goes quiet) the watermark at least every second.
+  Status Every1024();
+  static uint64_t CountLines(std::string_view block) {
+    uint64_t n = 0;
+    for (const char* p = block.data(), *end = p + block.size();
+         (p = static_cast<const char*>(std::memchr(p, '\n', end - p)));)
+      p++, n++;
+    return n + (!block.empty() && block.back() != '\n');
+  }
+  std::string Where() const { return fmt::format("{}:{}", source_, line_no_); }
 
   const RunnerOptions& opt_;
   Operator* op_;
@@ -81,7 +99,9 @@ class Runner {
   int late_fd_ = -1, out_fd_ = -1;
   std::unique_ptr<DeadLetterFile> dead_;
 
-  simdjson::dom::parser parser_;
+  simdjson::dom::parser parser_;       // whole blocks (parse_many)
+  simdjson::dom::parser line_parser_;  // one line at a time
+  uint64_t line_no_ = 0;               // of the line being handled
   enum class Form { kUnknown, kPlain, kEnvelope } form_ = Form::kUnknown;
   bool control_out_ = false;  // write our own watermarks downstream
   bool ended_ = false;        // end of input seen (control or EOF)
@@ -138,18 +158,11 @@ Status Runner::Run(SignalWatch* signals) {
   if (tick > 0) reader.set_tick(tick, [this] { return OnTick(); });
   next_tick_ = opt_.every_ms > 0 ? NowMs() + opt_.every_ms : INT64_MAX;
 
-  std::string_view line;
+  std::string_view block;
   Status st;
-  while (reader.Next(&line)) {
-    st = Line(line);
-    if (!st.ok()) break;
-    if ((seq_ & 1023) == 0 && (next_tick_ != INT64_MAX || control_out_)) {
-      int64_t now = NowMs();
-      if (now >= next_tick_) st = OnTick();
-      // A busy input never goes quiet: pass the watermark on at least every second.
-      if (st.ok() && control_out_ && now - wm_written_at_ >= 1000) st = WriteWatermark();
-      if (!st.ok()) break;
-    }
+  while (st.ok() && reader.NextBlock(&block)) {
+    line_no_ = reader.line_number() - CountLines(block);
+    st = Block(block);
   }
   if (st.ok()) st = reader.status();
   if (st.ok()) {
@@ -187,7 +200,61 @@ Status Runner::Bad(std::string_view reason, std::string_view line) {
     return Status::BadInput(fmt::format("{}: {}", Where(), reason));
   }
   stats_->dead_lettered++;
-  return dead_->Write(reason, source_, reader_->line_number(), line);
+  return dead_->Write(reason, source_, line_no_, line);
+}
+
+// A block of lines goes through simdjson's parse_many, which indexes the
+// whole block in one pass, as long as each document is exactly one line:
+// it starts on the line, and only whitespace follows it there. From the
+// first line where that does not hold (an error, an empty line, two values
+// on a line, one value over two lines) the lines are parsed one by one,
+// which gives each its exact verdict.
+Status Runner::Block(std::string_view block) {
+  simdjson::dom::document_stream stream;
+  bool fast = parser_.parse_many(block.data(), block.size(),
+                                 std::max<size_t>(block.size(), simdjson::dom::DEFAULT_BATCH_SIZE))
+                  .get(stream) == simdjson::SUCCESS;
+  auto it = fast ? stream.begin() : simdjson::dom::document_stream::iterator();
+  size_t pos = 0;
+  while (pos < block.size()) {
+    const char* nl = static_cast<const char*>(std::memchr(block.data() + pos, '\n', block.size() - pos));
+    size_t end = nl ? static_cast<size_t>(nl - block.data()) : block.size();
+    std::string_view line = block.substr(pos, end - pos);
+    line_no_++;
+    Status st;
+    simdjson::dom::element root;
+    if (fast && it != stream.end() && (*it).get(root) == simdjson::SUCCESS) {
+      // source() of an object or array ends at its closing bracket; of a
+      // scalar (which cannot hold a line break) at the next document.
+      size_t at = it.current_index();
+      size_t past = at + it.source().size();
+      fast = at >= pos && at < end && (past <= end || (block[at] != '{' && block[at] != '['));
+      for (size_t i = past; fast && i < end; i++) {
+        char c = block[i];
+        fast = c == ' ' || c == '\t' || c == '\r';
+      }
+    } else {
+      fast = false;
+    }
+    if (fast) {
+      st = Parsed(line, root);
+      ++it;
+    } else {
+      st = Line(line);
+    }
+    KPIPE_RETURN_IF_ERROR(st);
+    if ((seq_ & 1023) == 0) KPIPE_RETURN_IF_ERROR(Every1024());
+    pos = end + 1;
+  }
+  return Status::OK();
+}
+
+Status Runner::Every1024() {
+  if (next_tick_ == INT64_MAX && !control_out_) return Status::OK();
+  int64_t now = NowMs();
+  if (now >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick());
+  if (control_out_ && now - wm_written_at_ >= 1000) return WriteWatermark();
+  return Status::OK();
 }
 
 Status Runner::Line(std::string_view line) {
@@ -196,11 +263,16 @@ Status Runner::Line(std::string_view line) {
     return Bad("invalid JSON (empty line)", line);
   }
   simdjson::dom::element root;
-  auto err = parser_.parse(line.data(), line.size(), false).get(root);
+  // The line is inside the reader's block, padded: no copy needed.
+  auto err = line_parser_.parse(line.data(), line.size(), false).get(root);
   if (err) {
     stats_->in++;
     return Bad(fmt::format("invalid JSON ({})", simdjson::error_message(err)), line);
   }
+  return Parsed(line, root);
+}
+
+Status Runner::Parsed(std::string_view line, simdjson::dom::element root) {
   simdjson::dom::object obj;
   if (root.get_object().get(obj) == simdjson::SUCCESS && obj.begin() != obj.end() &&
       (*obj.begin()).key == "@kpipe")
