@@ -23,7 +23,7 @@ class KeyIndex {
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (!s.row) return nullptr;
-      if (s.hash == hash && key_of_(*s.row) == key) return s.row;
+      if (s.hash == hash && Equal(key_of_(*s.row), key)) return s.row;
     }
   }
 
@@ -59,6 +59,15 @@ class KeyIndex {
     uint64_t hash = 0;
     Row* row = nullptr;
   };
+  // Keys are short and, with equal 64-bit hashes, almost surely equal: a
+  // plain loop beats a call to memcmp.
+  static bool Equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    if (a.size() > 32) return a == b;
+    for (size_t i = 0; i < a.size(); i++)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
   void Place(uint64_t hash, Row* row) {
     size_t i = hash & mask_;
     while (slots_[i].row) i = (i + 1) & mask_;

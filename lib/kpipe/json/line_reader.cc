@@ -56,11 +56,6 @@ bool LineReader::NextBlock(std::string_view* block) {
     size_t len = last_nl ? static_cast<size_t>(last_nl - start) + 1 : (eof_ ? avail : 0);
     if (len > 0) {
       *block = std::string_view(start, len);
-      size_t lines = 0;
-      for (const char* p = start; (p = static_cast<const char*>(std::memchr(p, '\n', start + len - p)));)
-        p++, lines++;
-      if (start[len - 1] != '\n') lines++;  // the last line, without '\n'
-      line_no_ += lines;
       begin_ += len;
       consumed_ += len;
       return true;

@@ -51,7 +51,8 @@ class LineReader {
   // '\n' (at the end of input, the rest), reading more when none is
   // complete; false at the end or on an error. The block is followed by at
   // least SIMDJSON_PADDING readable bytes and stays valid until the next
-  // call. line_number() and offset() then count the whole block.
+  // call. offset() counts the whole block; line_number() is left to the
+  // caller, who splits the block anyway.
   bool NextBlock(std::string_view* block);
 
   // For a loop over several inputs that must not block on any one of them:

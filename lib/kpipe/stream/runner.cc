@@ -78,13 +78,6 @@ class Runner {
   // Every 1024 records: periodic output, and on a busy input (which never
   // goes quiet) the watermark at least every second.
   Status Every1024();
-  static uint64_t CountLines(std::string_view block) {
-    uint64_t n = 0;
-    for (const char* p = block.data(), *end = p + block.size();
-         (p = static_cast<const char*>(std::memchr(p, '\n', end - p)));)
-      p++, n++;
-    return n + (!block.empty() && block.back() != '\n');
-  }
   std::string Where() const { return fmt::format("{}:{}", source_, line_no_); }
 
   const RunnerOptions& opt_;
@@ -160,10 +153,7 @@ Status Runner::Run(SignalWatch* signals) {
 
   std::string_view block;
   Status st;
-  while (st.ok() && reader.NextBlock(&block)) {
-    line_no_ = reader.line_number() - CountLines(block);
-    st = Block(block);
-  }
+  while (st.ok() && reader.NextBlock(&block)) st = Block(block);
   if (st.ok()) st = reader.status();
   if (st.ok()) {
     // End of input closes every window.
