@@ -18,8 +18,32 @@ namespace kpipe::tools {
 struct EventFlags {
   std::vector<std::string> by, aggs, input;
   std::string time, time_unit = "ms", max_delay, idle, emit = "final", output, dead_letter;
-  bool watermarks = false, no_control = false, quiet = false;
+  std::string state, checkpoint_every;
+  bool watermarks = false, no_control = false, quiet = false, dump_state = false;
 };
+
+inline void AddStateFlags(cli::Command* cmd, EventFlags* f) {
+  cmd->Option({"--state", "DIR", "Keep checkpoints in DIR and resume from the last one", cli::Complete::kDir},
+              &f->state);
+  cmd->Option({"--checkpoint-every", "DUR", "With --state: checkpoint this often (default 10s)"},
+              &f->checkpoint_every);
+  cmd->Switch({"--dump-state", "", "With --state: print the last checkpoint's rows and exit"},
+              &f->dump_state);
+}
+
+// The options that shape a tool's state, in a readable form: a checkpoint
+// made with other ones is refused.
+inline std::string Fingerprint(const std::string& tool, const EventFlags& f,
+                               const std::vector<std::string>& more) {
+  std::string s = tool;
+  for (const std::string& m : more) s += " " + m;
+  for (const std::string& b : f.by) s += " --by " + b;
+  for (const std::string& a : f.aggs) s += " -a " + a;
+  if (!f.time.empty()) s += " --time " + f.time + " --time-unit " + f.time_unit;
+  if (!f.max_delay.empty()) s += " --max-delay " + f.max_delay;
+  s += " --emit " + f.emit;
+  return s;
+}
 
 inline void AddGroupFlags(cli::Command* cmd, EventFlags* f) {
   cmd->Repeated({"--by", "PATH", "Group by these fields (PATH[,PATH...], NAME=PATH renames; repeatable)"},
@@ -82,12 +106,17 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   *emit = *mode;
   r->watermarks = f.watermarks;
   r->no_control = f.no_control;
+  r->state_dir = f.state;
+  if (f.state.empty() && (!f.checkpoint_every.empty() || f.dump_state))
+    return Status::Usage("--checkpoint-every and --dump-state need --state DIR");
+  KPIPE_RETURN_IF_ERROR(duration("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
+  r->dump_state = f.dump_state;
   if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
   return Status::OK();
 }
 
 inline void PrintSummary(const char* tool, const EventFlags& f, const Status& st, const RunStats& s) {
-  if (f.quiet || st.Is(Status::Code::kUsage)) return;
+  if (f.quiet || f.dump_state || st.Is(Status::Code::kUsage)) return;
   fmt::print(stderr, "{}: {} records in, {} rows out, {} late, {} dead-lettered\n", tool, s.in, s.out,
              s.late, s.dead_lettered);
 }

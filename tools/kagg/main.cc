@@ -29,6 +29,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl,
   if (!by.ok()) return by.status();
   auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
   if (!specs.ok()) return specs.status();
+  r.fingerprint = kpipe::tools::Fingerprint("kagg", f, {"--ttl " + ttl});
+  r.warn = [](const std::string& msg) { fmt::print(stderr, "kagg: warning: {}\n", msg); };
   kpipe::GroupOperator op(g, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   return kpipe::RunOperator(r, &op, signals, stats);
 }
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
   cmd.Option({"--ttl", "DUR", "Forget a key DUR of event time after its last record"}, &ttl);
   kpipe::tools::AddOutputFlags(&cmd, &f,
                                "When to write rows: final (default), changes, every:DUR");
+  kpipe::tools::AddStateFlags(&cmd, &f);
 
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;

@@ -56,6 +56,11 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
   if (!by.ok()) return by.status();
   auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
   if (!specs.ok()) return specs.status();
+  r.fingerprint = kpipe::tools::Fingerprint(
+      "kwindow", f,
+      {"--tumble " + tumble, "--hop " + hop, "--slide " + slide, "--session " + session,
+       "--lateness " + lateness, "--time-format " + time_format});
+  r.warn = [](const std::string& msg) { fmt::print(stderr, "kwindow: warning: {}\n", msg); };
   auto op = kpipe::WindowOperator::Make(w, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   if (!op.ok()) return op.status();
   return kpipe::RunOperator(r, op->get(), signals, stats);
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
              &lateness);
   cmd.Option({"--late", "DEST", "Write late records to DEST", kpipe::cli::Complete::kFile}, &late);
   kpipe::tools::AddOutputFlags(&cmd, &f, "When to write rows: final (default), changes, every:DUR");
+  kpipe::tools::AddStateFlags(&cmd, &f);
 
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;

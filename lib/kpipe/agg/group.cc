@@ -93,6 +93,11 @@ Status GroupOperator::Tick(RowSink* out) {
   return Status::OK();
 }
 
+Status GroupOperator::Dump(RowSink* out) {
+  for (const auto& [seq, row] : order_) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+  return Status::OK();
+}
+
 Status GroupOperator::Save(state::StateWriter* writer) const {
   std::string key, value;
   for (const auto& [seq, row] : order_) {

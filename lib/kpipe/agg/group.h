@@ -33,6 +33,7 @@ class GroupOperator : public Operator {
   Status Finish(RowSink* out) override;
   Status Tick(RowSink* out) override;
   int64_t OutputWatermark(int64_t w) const override { return w; }
+  Status Dump(RowSink* out) override;
   Status Save(state::StateWriter* w) const override;
   Status Load(state::StateReader* r) override;
 

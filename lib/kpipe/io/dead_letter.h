@@ -28,6 +28,7 @@ class DeadLetterFile {
                std::string_view raw);
   Status Flush() { return out_.Flush(); }
   uint64_t count() const { return count_; }
+  int fd() const { return fd_; }
 
  private:
   DeadLetterFile(int fd, std::string path) : fd_(fd), out_(fd, std::move(path)) {}

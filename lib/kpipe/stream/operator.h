@@ -57,6 +57,9 @@ class Operator {
   // the input watermark is `w` (kpipe(7), CONTROL RECORDS).
   virtual int64_t OutputWatermark(int64_t w) const = 0;
 
+  // Writes the current row of every window and key held (--dump-state).
+  virtual Status Dump(RowSink* out) = 0;
+
   virtual Status Save(state::StateWriter* w) const = 0;
   virtual Status Load(state::StateReader* r) = 0;
 };

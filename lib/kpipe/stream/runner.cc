@@ -1,5 +1,6 @@
 #include "kpipe/stream/runner.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include "kpipe/io/dead_letter.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
+#include "kpipe/json/text.h"
+#include "kpipe/state/store.h"
 #include "kpipe/stream/watermark.h"
 #include "kpipe/time/time.h"
 
@@ -89,7 +92,7 @@ class Runner {
   std::unique_ptr<Output> out_;
   std::unique_ptr<OutputSink> sink_;
   std::unique_ptr<Output> late_;
-  int late_fd_ = -1, out_fd_ = -1;
+  int late_fd_ = -1, out_fd_ = -1;  // -1: none or not a file
   std::unique_ptr<DeadLetterFile> dead_;
 
   simdjson::dom::parser parser_;       // whole blocks (parse_many)
@@ -105,6 +108,17 @@ class Runner {
   int64_t next_tick_ = 0;
   std::string partition_;
   std::string buf_;
+
+  // --state
+  Status OpenState(int in_fd);
+  Status Restore(int in_fd);
+  Status Checkpoint();
+  Status MaybeCheckpoint();
+  Status DumpState();
+  std::unique_ptr<state::CheckpointStore> store_;
+  int64_t next_checkpoint_ = INT64_MAX;
+  uint64_t base_offset_ = 0;  // input offset where this run started reading
+  int64_t restored_sizes_[3] = {-1, -1, -1};  // output, late, dead letters
 };
 
 Status Runner::Run(SignalWatch* signals) {
@@ -119,13 +133,26 @@ Status Runner::Run(SignalWatch* signals) {
     }
   } close_in{fd}, close_out{-1}, close_late{-1};
 
+  if (!opt_.state_dir.empty()) {
+    KPIPE_RETURN_IF_ERROR(OpenState(fd));
+    if (opt_.dump_state) return DumpState();
+  }
+  // Files written since the restored checkpoint are cut back to their size
+  // then: what follows is written again, the same.
+  auto cut = [](int fd, int64_t size, const std::string& name) -> Status {
+    if (size < 0) return Status::OK();
+    if (::ftruncate(fd, size) != 0)
+      return Status::IOError(fmt::format("{}: truncate: {}", name, std::strerror(errno)));
+    return Status::OK();
+  };
   if (opt_.output.empty() || opt_.output == "-") {
     out_ = std::make_unique<Output>(1, "stdout");
   } else {
-    auto o = OpenOutput(opt_.output);
+    auto o = OpenOutput(opt_.output, /*append=*/restored_sizes_[0] >= 0);
     if (!o.ok()) return o.status();
     close_out.fd = *o;
     out_ = std::make_unique<Output>(*o, opt_.output);
+    KPIPE_RETURN_IF_ERROR(cut(*o, restored_sizes_[0], opt_.output));
   }
   sink_ = std::make_unique<OutputSink>(out_.get(), stats_);
   if (!opt_.late.empty()) {
@@ -133,12 +160,16 @@ Status Runner::Run(SignalWatch* signals) {
     if (!o.ok()) return o.status();
     close_late.fd = *o;
     late_ = std::make_unique<Output>(*o, opt_.late);
+    late_fd_ = *o;
+    KPIPE_RETURN_IF_ERROR(cut(*o, restored_sizes_[1], opt_.late));
   }
   if (!opt_.dead_letter.empty()) {
     auto d = DeadLetterFile::Open(opt_.dead_letter);
     if (!d.ok()) return d.status();
     dead_ = std::move(*d);
+    KPIPE_RETURN_IF_ERROR(cut(dead_->fd(), restored_sizes_[2], opt_.dead_letter));
   }
+  out_fd_ = close_out.fd;
   control_out_ = opt_.watermarks && !opt_.no_control;
 
   LineReader reader(fd, source_);
@@ -153,7 +184,10 @@ Status Runner::Run(SignalWatch* signals) {
 
   std::string_view block;
   Status st;
-  while (st.ok() && reader.NextBlock(&block)) st = Block(block);
+  while (st.ok() && reader.NextBlock(&block)) {
+    st = Block(block);
+    if (st.ok()) st = MaybeCheckpoint();
+  }
   if (st.ok()) st = reader.status();
   if (st.ok()) {
     // End of input closes every window.
@@ -164,6 +198,11 @@ Status Runner::Run(SignalWatch* signals) {
       st = op_->Finish(sink_.get());
       if (st.ok() && control_out_) st = out_->Write("{\"@kpipe\":\"end\"}\n");
     }
+  }
+  // A final checkpoint at the end and on SIGINT/SIGTERM (kpipe(7), SIGNALS).
+  if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
+    Status cs = Checkpoint();
+    if (!cs.ok()) st = cs;
   }
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
@@ -413,7 +452,8 @@ Status Runner::OnIdle() {
   KPIPE_RETURN_IF_ERROR(WriteWatermark());
   if (next_tick_ != INT64_MAX && NowMs() >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick());
   if (out_->ReaderGone()) return Status::BrokenPipe();
-  return FlushAll();
+  KPIPE_RETURN_IF_ERROR(FlushAll());
+  return MaybeCheckpoint();
 }
 
 Status Runner::OnTick() {
@@ -428,7 +468,143 @@ Status Runner::OnTick() {
   }
   KPIPE_RETURN_IF_ERROR(WriteWatermark());
   if (out_->ReaderGone()) return Status::BrokenPipe();
-  return FlushAll();
+  KPIPE_RETURN_IF_ERROR(FlushAll());
+  return MaybeCheckpoint();
+}
+
+// What a checkpoint holds besides the operator's entries.
+constexpr uint64_t kCheckpointVersion = 1;
+
+int64_t FileSize(int fd) {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return st.st_size;
+}
+
+Status Runner::OpenState(int in_fd) {
+  auto store = state::CheckpointStore::Open(opt_.state_dir);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  if (store_->meta().empty()) {
+    if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
+    return Status::OK();
+  }
+  return Restore(in_fd);
+}
+
+Status Runner::Restore(int in_fd) {
+  state::Decoder d(store_->meta());
+  uint64_t version = d.U64();
+  std::string fingerprint(d.Str()), input(d.Str());
+  if (!d.ok() || version != kCheckpointVersion)
+    return Status::Usage(fmt::format("--state {}: not a checkpoint of this kpipe version", opt_.state_dir));
+  if (fingerprint != opt_.fingerprint)
+    return Status::Usage(fmt::format(
+        "--state {}: the checkpoint was made with other options ({}); use a new directory",
+        opt_.state_dir, fingerprint));
+  uint64_t offset = d.U64();
+  line_no_ = d.U64();
+  seq_ = d.U64();
+  stats_->in = d.U64();
+  stats_->out = d.U64();
+  stats_->late = d.U64();
+  stats_->dead_lettered = d.U64();
+  form_ = static_cast<Form>(d.U8());
+  control_out_ = d.U8() != 0;
+  ended_ = d.U8() != 0;
+  w_seen_ = d.I64();
+  written_wm_ = d.I64();
+  wm_.Load(&d, NowMs());
+  for (int64_t& size : restored_sizes_) size = d.I64();
+  KPIPE_RETURN_IF_ERROR(d.Check("checkpoint record"));
+  auto entries = store_->Read();
+  KPIPE_RETURN_IF_ERROR(op_->Load(entries.get()));
+  if (opt_.dump_state) return Status::OK();
+
+  // Go on from the checkpoint's input position: a regular file is read from
+  // that offset; a pipe cannot be rewound.
+  struct stat st;
+  bool regular = ::fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (input != opt_.input && opt_.warn)
+    opt_.warn(fmt::format("--state {}: the checkpoint was made reading {}, not {}", opt_.state_dir,
+                          input, opt_.input));
+  if (regular) {
+    if (::lseek(in_fd, static_cast<off_t>(offset), SEEK_SET) < 0)
+      return Status::IOError(fmt::format("{}: seek: {}", source_, std::strerror(errno)));
+    base_offset_ = offset;
+  } else if (opt_.warn) {
+    opt_.warn(fmt::format("{} cannot be rewound: the state of {} is restored and reading goes on from "
+                          "here; records between the checkpoint and the restart are not in it",
+                          source_, opt_.state_dir));
+  }
+  if (opt_.output.empty() || opt_.output == "-") restored_sizes_[0] = -1;
+  return Status::OK();
+}
+
+Status Runner::MaybeCheckpoint() {
+  if (!store_ || NowMs() < next_checkpoint_) return Status::OK();
+  return Checkpoint();
+}
+
+Status Runner::Checkpoint() {
+  // Everything the state has produced is written before the state is saved;
+  // a restart cuts the files back to these sizes.
+  KPIPE_RETURN_IF_ERROR(FlushAll());
+  int dead_fd = dead_ ? dead_->fd() : -1;
+  for (int fd : {out_fd_, late_fd_, dead_fd})
+    if (FileSize(fd) >= 0) ::fdatasync(fd);
+  state::StateWriter* w = store_->Begin();
+  KPIPE_RETURN_IF_ERROR(op_->Save(w));
+  std::string meta;
+  state::Encoder e(&meta);
+  e.U64(kCheckpointVersion);
+  e.Str(opt_.fingerprint);
+  e.Str(opt_.input);
+  e.U64(base_offset_ + reader_->offset());
+  e.U64(line_no_);
+  e.U64(seq_);
+  e.U64(stats_->in);
+  e.U64(stats_->out);
+  e.U64(stats_->late);
+  e.U64(stats_->dead_lettered);
+  e.U8(static_cast<uint8_t>(form_));
+  e.U8(control_out_);
+  e.U8(ended_);
+  e.I64(w_seen_);
+  e.I64(written_wm_);
+  wm_.Save(&e);
+  e.I64(FileSize(out_fd_));
+  e.I64(FileSize(late_fd_));
+  e.I64(FileSize(dead_fd));
+  KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
+  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  return Status::OK();
+}
+
+Status Runner::DumpState() {
+  // The runner's record as one line, then the current row of every window
+  // and key the checkpoint holds.
+  Output out(1, "stdout");
+  std::string* b = out.buffer();
+  state::Decoder d(store_->meta());
+  d.U64();
+  d.Str();
+  std::string_view input = d.Str();
+  uint64_t offset = d.U64();
+  b->append("{\"checkpoint\":{\"input\":");
+  json::AppendQuoted(b, input);
+  fmt::format_to(std::back_inserter(*b), ",\"offset\":{},\"line\":{},\"records_in\":{},\"rows_out\":{}", offset,
+                 line_no_, stats_->in, stats_->out);
+  b->append(",\"watermark\":");
+  if (w_seen_ == Watermark::kMinusInfinity || w_seen_ == Watermark::kPlusInfinity) b->append("null");
+  else fmt::format_to(std::back_inserter(*b), "{}", w_seen_);
+  fmt::format_to(std::back_inserter(*b), ",\"input_ended\":{}}}}}\n", ended_ ? "true" : "false");
+  OutputSink sink(&out, stats_);
+  uint64_t rows = stats_->out;
+  KPIPE_RETURN_IF_ERROR(op_->Dump(&sink));
+  stats_->out = rows;  // dumped rows are not output
+  return out.Flush();
 }
 
 }  // namespace

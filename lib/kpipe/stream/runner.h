@@ -35,6 +35,14 @@ struct RunnerOptions {
   bool watermarks = false;       // write watermark records even without input ones
   bool no_control = false;       // write no control records
   bool rfc3339 = false;          // times in late rows
+  // --state DIR: checkpoints every checkpoint_every_ms of processing time,
+  // at the end and on SIGINT/SIGTERM; a restart restores the last one and
+  // goes on from its input position (kpipe(7), STATE).
+  std::string state_dir;
+  int64_t checkpoint_every_ms = 10000;
+  bool dump_state = false;       // print the checkpoint's rows instead of running
+  std::string fingerprint;       // the options that shape the state
+  std::function<void(const std::string&)> warn;  // a warning for stderr
 };
 
 struct RunStats {

@@ -36,4 +36,24 @@ int64_t Watermark::Refresh(int64_t now_ms) {
   return w_;
 }
 
+
+void Watermark::Save(state::Encoder* e) const {
+  e->I64(w_);
+  e->U64(parts_.size());
+  for (const auto& [name, p] : parts_) {
+    e->Str(name);
+    e->I64(p.w);
+  }
+}
+
+void Watermark::Load(state::Decoder* d, int64_t now_ms) {
+  parts_.clear();
+  last_ = nullptr;
+  w_ = d->I64();
+  for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) {
+    std::string name(d->Str());
+    parts_[name] = Partition{d->I64(), now_ms};
+  }
+}
+
 }  // namespace kpipe

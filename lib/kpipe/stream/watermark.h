@@ -15,6 +15,8 @@
 #include <map>
 #include <string>
 
+#include "kpipe/state/codec.h"
+
 namespace kpipe {
 
 class Watermark {
@@ -42,6 +44,11 @@ class Watermark {
   // is quiet) and returns the current W.
   int64_t Refresh(int64_t now_ms);
   int64_t current() const { return w_; }
+
+  // For checkpoints: W and every partition's watermark. A loaded partition
+  // counts as seen at `now_ms`.
+  void Save(state::Encoder* e) const;
+  void Load(state::Decoder* d, int64_t now_ms);
 
  private:
   struct Partition {

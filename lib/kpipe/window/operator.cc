@@ -235,6 +235,16 @@ Status WindowOperator::Tick(RowSink* out) {
   return Status::OK();
 }
 
+Status WindowOperator::Dump(RowSink* out) {
+  for (auto& [win, pane] : panes_)
+    for (const Row& row : pane.rows) KPIPE_RETURN_IF_ERROR(WriteRow(win, row, out));
+  for (const SessionOrder& o : session_order_) {
+    Session* s = std::get<3>(o);
+    KPIPE_RETURN_IF_ERROR(WriteRow(s->w, s->row, out));
+  }
+  return Status::OK();
+}
+
 int64_t WindowOperator::OutputWatermark(int64_t w) const {
   if (w == INT64_MIN) return INT64_MIN;
   // A later record is accepted only into a window with end + L > W, whose

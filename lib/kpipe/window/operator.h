@@ -44,6 +44,7 @@ class WindowOperator : public Operator {
   Status Finish(RowSink* out) override;
   Status Tick(RowSink* out) override;
   int64_t OutputWatermark(int64_t w) const override;
+  Status Dump(RowSink* out) override;
   Status Save(state::StateWriter* w) const override;
   Status Load(state::StateReader* r) override;
 

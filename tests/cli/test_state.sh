@@ -1,0 +1,91 @@
+# --state DIR: checkpoints, restore and resume. A run killed with SIGKILL
+# at random moments and restarted on the same state directory each time
+# ends with output files identical to one uninterrupted run (rows written
+# after the last checkpoint are cut off and written again).
+source "$(dirname "$0")/lib.sh"
+
+python3 - "$T/in.jsonl" <<'PY'
+import random, sys
+random.seed(7)
+with open(sys.argv[1], "w") as f:
+    t = 1732441200000
+    for i in range(1000000):
+        t += random.randrange(0, 5)
+        late = random.random() < 0.001
+        ts = t - (10000 if late else random.randrange(0, 1500))
+        if random.random() < 0.0005:
+            f.write('{"ts":%d,"user":"u%d","amount":"oops"}\n' % (ts, i % 50))
+        else:
+            f.write('{"ts":%d,"user":"u%d","amount":%d}\n' % (ts, i % 50, i % 97))
+PY
+
+crash_test() {  # crash_test NAME TOOL ARGS...: kill -9 at least 8 times, then finish
+  local name=$1
+  shift
+  # kagg has no late records: its late file stays empty on both sides.
+  late() { [ "$1" = kagg ] || echo "--late $2"; }
+  : > "$T/$name.late.ref"
+  : > "$T/$name.late"
+  "$@" --output "$T/$name.ref" $(late "$1" "$T/$name.late.ref") --dead-letter "$T/$name.dead.ref" "$T/in.jsonl" 2> /dev/null
+  rm -rf "$T/$name.state" "$T/$name.out" "$T/$name.dead"
+  local kills=0 done=0 i
+  for i in $(seq 1 40); do
+    "$@" --state "$T/$name.state" --checkpoint-every 5ms --output "$T/$name.out" \
+      $(late "$1" "$T/$name.late") --dead-letter "$T/$name.dead" "$T/in.jsonl" 2> "$T/$name.err" &
+    local pid=$!
+    sleep "0.$(printf '%03d' $((RANDOM % 60 + 10)))"
+    if kill -9 $pid 2> /dev/null; then
+      wait $pid 2> /dev/null || true
+      kills=$((kills + 1))
+    else
+      wait $pid || fail "$name: a restarted run failed: $(cat "$T/$name.err")"
+      done=1
+    fi
+    [ $kills -ge 8 ] && break
+  done
+  [ $kills -ge 8 ] || fail "$name: the run finished before it was killed 8 times ($kills); make the input bigger"
+  "$@" --state "$T/$name.state" --output "$T/$name.out" $(late "$1" "$T/$name.late") \
+    --dead-letter "$T/$name.dead" "$T/in.jsonl" 2> "$T/$name.err" || fail "$name: final run: $(cat "$T/$name.err")"
+  cmp "$T/$name.out" "$T/$name.ref" || fail "$name: rows after $kills kills differ from one uninterrupted run"
+  cmp "$T/$name.late" "$T/$name.late.ref" || fail "$name: late records differ"
+  cmp "$T/$name.dead" "$T/$name.dead.ref" || fail "$name: dead letters differ"
+  [ -s "$T/$name.ref" ] && [ -s "$T/$name.dead.ref" ] || fail "$name: empty reference"
+  echo "$name: identical after $kills kills"
+  rm -rf "$T/$name".*
+}
+crash_test kwindow kwindow -q --tumble 10s --time ts --max-delay 2s --by user -a count -a sum:amount -a median:amount
+crash_test sessions kwindow -q --session 3s --time ts --max-delay 2s --by user -a count -a sum:amount -a distinct:amount
+crash_test kagg kagg -q --time ts --max-delay 2s --by user -a count -a sum:amount --emit changes
+
+# The summary counts the whole input across restarts.
+kwindow --tumble 10s --time ts --by user -a count --state "$T/sum.state" --output /dev/null "$T/in.jsonl" 2> /dev/null || true
+run 0 kwindow --tumble 10s --time ts --by user -a count --state "$T/sum.state" --output /dev/null "$T/in.jsonl"
+expect_grep "$T/err" "^kwindow: 1000000 records in, "
+
+head -n 1000 "$T/in.jsonl" | grep -v oops > "$T/small.jsonl"
+# SIGTERM: a final checkpoint, exit 143; the next run goes on from there.
+mkfifo "$T/fifo"
+kagg --by user -a count --state "$T/term.state" < "$T/fifo" > "$T/term.out" 2> "$T/term.err" &
+pid=$!
+exec 7> "$T/fifo"
+head -n 100 "$T/small.jsonl" >&7
+sleep 0.5
+kill -TERM $pid
+status=0; wait $pid || status=$?
+exec 7>&-
+expect_eq "exit after SIGTERM" "$status" 143
+# --dump-state: the checkpoint's record, then the rows it holds.
+run 0 kagg --by user -a count --state "$T/term.state" --dump-state
+expect_grep "$T/out" '^\{"checkpoint":\{"input":"-","offset":[0-9]+,"line":100,"records_in":100,"rows_out":0,"watermark":null,"input_ended":false\}\}$'
+expect_eq "rows dumped" "$(grep -c '"user"' "$T/out")" 50
+expect_empty "$T/err"
+# Other options than the checkpoint's are refused.
+run 2 kagg --by user -a count -a sum:amount --state "$T/term.state" "$T/small.jsonl"
+expect_grep "$T/err" "made with other options"
+run 2 kagg --by user -a count --dump-state "$T/small.jsonl"
+expect_grep "$T/err" "need --state DIR"
+# stdin cannot be rewound: the state is restored, with a warning.
+sh_run 0 "head -n 200 $T/small.jsonl | tail -n 100 | kagg --by user -a count --state $T/term.state"
+expect_grep "$T/err" "cannot be rewound"
+expect_eq "counts over both runs" "$(jq -s 'map(.count) | add' "$T/out")" 200
+echo ok
