@@ -16,9 +16,10 @@ namespace {
 struct Flags {
   std::vector<std::string> on, inputs;
   std::string within, between, type = "inner", retain, time, left_time, right_time, time_unit = "ms",
-                               max_delay, lateness, idle, late, output, dead_letter;
+                               max_delay, lateness, idle, late, output, dead_letter, state,
+                               checkpoint_every;
   bool table = false, as_of = false, merge = false, watermarks = false, no_control = false,
-       quiet = false;
+       quiet = false, dump_state = false;
 };
 
 kpipe::Status Duration(const char* flag, const std::string& text, int64_t* out,
@@ -107,6 +108,20 @@ kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
   o->watermarks = f.watermarks;
   o->no_control = f.no_control;
   if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
+  o->state_dir = f.state;
+  if (f.state.empty() && (!f.checkpoint_every.empty() || f.dump_state))
+    return Status::Usage("--checkpoint-every and --dump-state need --state DIR");
+  KPIPE_RETURN_IF_ERROR(Duration("--checkpoint-every", f.checkpoint_every, &o->checkpoint_every_ms));
+  o->dump_state = f.dump_state;
+  // The options that shape the state: a checkpoint made with others is refused.
+  o->fingerprint = "kjoin";
+  for (const std::string& on : f.on) o->fingerprint += " --on " + on;
+  o->fingerprint += " --within " + f.within + " --between " + f.between + " --type " + f.type +
+                    (f.table ? " --table" : "") + (f.as_of ? " --as-of" : "") + " --retain " + f.retain +
+                    " --time " + f.time + " --left-time " + f.left_time + " --right-time " + f.right_time +
+                    " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
+                    (f.merge ? " --merge" : "");
+  o->warn = [](const std::string& msg) { fmt::print(stderr, "kjoin: warning: {}\n", msg); };
   return Status::OK();
 }
 
@@ -148,6 +163,12 @@ int main(int argc, char** argv) {
              &f.watermarks);
   cmd.Switch({"--no-control", "", "Write no control records (for readers that are not kpipe tools)"},
              &f.no_control);
+  cmd.Option({"--state", "DIR", "Keep checkpoints in DIR and resume from the last one", Complete::kDir},
+             &f.state);
+  cmd.Option({"--checkpoint-every", "DUR", "With --state: checkpoint this often (default 10s)"},
+             &f.checkpoint_every);
+  cmd.Switch({"--dump-state", "", "With --state: print the last checkpoint's records and exit"},
+             &f.dump_state);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f.quiet);
   cmd.Positional("LEFT RIGHT", "The two inputs: files, FIFOs, or - (stdin) for one of them", &f.inputs);
 
@@ -159,7 +180,7 @@ int main(int argc, char** argv) {
   if (st.ok()) st = kpipe::RunJoin(opt, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus("kjoin", st);
-  if (!f.quiet && !st.Is(kpipe::Status::Code::kUsage))
+  if (!f.quiet && !f.dump_state && !st.Is(kpipe::Status::Code::kUsage))
     fmt::print(stderr, "kjoin: {} left in, {} right in, {} rows out, {} late, {} dead-lettered\n",
                stats.in[0], stats.in[1], stats.out, stats.late, stats.dead_lettered);
   return exit_code;

@@ -55,7 +55,6 @@ Status JoinRows::Write(const std::string* left, const std::string* right) {
 Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, bool* late) {
   *late = SaturatingAdd(rec->t, lateness_) < w;
   if (*late) return Status::OK();
-  SideState& me = sides_[side];
   uint64_t hash = agg::HashValue(rec->key);
   KeyList* list = index_.Find(hash, rec->key);
   bool matched = false;
@@ -67,7 +66,15 @@ Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, b
       matched = o->matched = true;
       KPIPE_RETURN_IF_ERROR(rows->Write(&l.text, &r.text));
     }
-  } else {
+  }
+  Store(side, rec, hash, list, matched);
+  return Status::OK();
+}
+
+IntervalJoin::Entry* IntervalJoin::Store(int side, JoinRecord* rec, uint64_t hash, KeyList* list,
+                                         bool matched) {
+  SideState& me = sides_[side];
+  if (!list) {
     list = free_lists_;
     if (list) free_lists_ = list->next_free;
     else list = &list_pool_.emplace_back();
@@ -76,7 +83,7 @@ Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, b
     list->head[0] = list->head[1] = list->tail[0] = list->tail[1] = nullptr;
     index_.Insert(hash, list);
   }
-  // Store it: reuse a free entry (and its strings' capacity).
+  // Reuse a free entry (and its strings' capacity).
   Entry* e = me.free_entries;
   if (e) me.free_entries = e->next;
   else e = &me.entry_pool.emplace_back();
@@ -93,6 +100,64 @@ Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, b
   } else {
     me.heap.push_back(d);
     std::push_heap(me.heap.begin(), me.heap.end(), std::greater<>());
+  }
+  return e;
+}
+
+std::vector<std::pair<int, const IntervalJoin::Entry*>> IntervalJoin::Stored() const {
+  std::vector<std::pair<int, const Entry*>> all;
+  for (int s = 0; s < 2; s++) {
+    for (const Dropping& d : sides_[s].fifo) all.emplace_back(s, d.entry);
+    for (const Dropping& d : sides_[s].heap) all.emplace_back(s, d.entry);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a.second->rec.seq < b.second->rec.seq; });
+  return all;
+}
+
+Status IntervalJoin::Save(state::StateWriter* w) const {
+  std::string key, value;
+  for (const auto& [side, e] : Stored()) {
+    key.clear();
+    value.clear();
+    state::Encoder k(&key), v(&value);
+    k.U64(e->rec.seq);
+    v.U8(static_cast<uint8_t>(side));
+    v.U8(e->matched);
+    v.I64(e->rec.t);
+    v.Str(e->rec.key);
+    v.Str(e->rec.text);
+    KPIPE_RETURN_IF_ERROR(w->Put(key, value));
+  }
+  return Status::OK();
+}
+
+Status IntervalJoin::Load(state::StateReader* r) {
+  std::string_view k, v;
+  JoinRecord rec;
+  while (r->Next(&k, &v)) {
+    state::Decoder kd(k), vd(v);
+    rec.seq = kd.U64();
+    int side = vd.U8() != 0;
+    bool matched = vd.U8() != 0;
+    rec.t = vd.I64();
+    rec.key = std::string(vd.Str());
+    rec.text = std::string(vd.Str());
+    KPIPE_RETURN_IF_ERROR(vd.Check("join state"));
+    uint64_t hash = agg::HashValue(rec.key);
+    Store(side, &rec, hash, index_.Find(hash, rec.key), matched);
+  }
+  return Status::OK();
+}
+
+Status IntervalJoin::Dump(RowSink* out) const {
+  std::string row;
+  for (const auto& [side, e] : Stored()) {
+    row = fmt::format("{{\"side\":\"{}\",\"matched\":{},\"record\":", side == 0 ? "left" : "right",
+                      e->matched ? "true" : "false");
+    row += e->rec.text;
+    row += "}";
+    KPIPE_RETURN_IF_ERROR(out->Write({}, row));
   }
   return Status::OK();
 }
@@ -230,6 +295,102 @@ Status TableJoin::AdvanceRight(int64_t w, JoinRows* rows) {
       --keep;  // the newest version at or before the horizon stays
       versions.erase(versions.begin(), keep);
     }
+  }
+  return Status::OK();
+}
+
+// Entries by a tag: 'l' latest, 'v' version, 'm' message key, 'w' waiting
+// left record, 'r' the right watermark.
+Status TableJoin::Save(state::StateWriter* w) const {
+  std::string key, value;
+  auto put = [&](char tag, auto&& fill) {
+    key.assign(1, tag);
+    value.clear();
+    state::Encoder e(&value);
+    fill(e);
+    return w->Put(key, value);
+  };
+  KPIPE_RETURN_IF_ERROR(put('r', [&](state::Encoder& e) {
+    e.I64(w_right_);
+    e.I64(pruned_at_);
+  }));
+  for (const auto& [k, text] : latest_)
+    KPIPE_RETURN_IF_ERROR(put('l', [&](state::Encoder& e) {
+      e.Str(k);
+      e.Str(text);
+    }));
+  for (const auto& [k, versions] : versions_)
+    for (const auto& [t, text] : versions)
+      KPIPE_RETURN_IF_ERROR(put('v', [&](state::Encoder& e) {
+        e.Str(k);
+        e.I64(t);
+        e.U8(text.has_value());
+        e.Str(text ? std::string_view(*text) : std::string_view());
+      }));
+  for (const auto& [m, k] : key_of_message_)
+    KPIPE_RETURN_IF_ERROR(put('m', [&](state::Encoder& e) {
+      e.Str(m);
+      e.Str(k);
+    }));
+  for (const auto& [at, rec] : waiting_)
+    KPIPE_RETURN_IF_ERROR(put('w', [&](state::Encoder& e) {
+      e.I64(rec.t);
+      e.U64(rec.seq);
+      e.Str(rec.key);
+      e.Str(rec.text);
+    }));
+  return Status::OK();
+}
+
+Status TableJoin::Load(state::StateReader* r) {
+  std::string_view k, v;
+  while (r->Next(&k, &v)) {
+    state::Decoder d(v);
+    char tag = k.empty() ? 0 : k[0];
+    if (tag == 'r') {
+      w_right_ = d.I64();
+      pruned_at_ = d.I64();
+    } else if (tag == 'l') {
+      std::string key(d.Str());
+      latest_[key] = std::string(d.Str());
+    } else if (tag == 'v') {
+      std::string key(d.Str());
+      int64_t t = d.I64();
+      bool has = d.U8() != 0;
+      std::string text(d.Str());
+      versions_[key][t] = has ? std::optional<std::string>(std::move(text)) : std::nullopt;
+    } else if (tag == 'm') {
+      std::string m(d.Str());
+      key_of_message_[m] = std::string(d.Str());
+    } else if (tag == 'w') {
+      JoinRecord rec;
+      rec.t = d.I64();
+      rec.seq = d.U64();
+      rec.key = std::string(d.Str());
+      rec.text = std::string(d.Str());
+      waiting_.emplace(std::make_pair(rec.t, rec.seq), std::move(rec));
+    } else {
+      return Status::BadInput("table join state: unknown entry");
+    }
+    KPIPE_RETURN_IF_ERROR(d.Check("table join state"));
+  }
+  return Status::OK();
+}
+
+Status TableJoin::Dump(RowSink* out) const {
+  std::string row;
+  for (const auto& [k, text] : latest_) {
+    row = "{\"key\":[" + k + "],\"right\":" + text + "}";
+    KPIPE_RETURN_IF_ERROR(out->Write({}, row));
+  }
+  for (const auto& [k, versions] : versions_)
+    for (const auto& [t, text] : versions) {
+      row = fmt::format("{{\"key\":[{}],\"time\":{},\"right\":{}}}", k, t, text ? *text : "null");
+      KPIPE_RETURN_IF_ERROR(out->Write({}, row));
+    }
+  for (const auto& [at, rec] : waiting_) {
+    row = "{\"waiting\":" + rec.text + "}";
+    KPIPE_RETURN_IF_ERROR(out->Write({}, row));
   }
   return Status::OK();
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kpipe/agg/key_index.h"
+#include "kpipe/state/codec.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
 
@@ -70,6 +71,12 @@ class IntervalJoin {
   int64_t OutputWatermark(int64_t w) const;
   size_t stored() const { return sides_[0].size() + sides_[1].size(); }
 
+  // Checkpoints: every stored record, in arrival order. Dump writes each as
+  // {"side":"left"|"right","matched":B,"record":R}.
+  Status Save(state::StateWriter* w) const;
+  Status Load(state::StateReader* r);
+  Status Dump(RowSink* out) const;
+
  private:
   struct KeyList;
   // A stored record, on its key's list of its side in arrival order.
@@ -116,6 +123,9 @@ class IntervalJoin {
   };
   Status Drop(int64_t w, bool all, JoinRows* rows);
   void Remove(int side, Entry* e);
+  // Stores `rec` (taken over) on its key's list and the drop queue.
+  Entry* Store(int side, JoinRecord* rec, uint64_t hash, KeyList* list, bool matched);
+  std::vector<std::pair<int, const Entry*>> Stored() const;  // by arrival
   int64_t Expiry(int side, int64_t t) const {
     return side == 0 ? SaturatingAdd(SaturatingAdd(t, hi_), lateness_)
                      : SaturatingAdd(SaturatingAdd(t, -lo_), lateness_);
@@ -142,6 +152,12 @@ class TableJoin {
   Status AdvanceRight(int64_t w, JoinRows* rows);
   Status Finish(JoinRows* rows) { return AdvanceRight(INT64_MAX, rows); }
   int64_t OutputWatermark(int64_t w_left) const;
+
+  Status Save(state::StateWriter* w) const;
+  Status Load(state::StateReader* r);
+  // {"key":K,"right":R} per table record ("time" too when versioned), then
+  // {"waiting":L} per left record waiting for the right watermark.
+  Status Dump(RowSink* out) const;
 
  private:
   Status Join(const JoinRecord& left, JoinRows* rows);

@@ -1,6 +1,7 @@
 #include "kpipe/join/runner.h"
 
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -13,6 +14,8 @@
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
+#include "kpipe/json/text.h"
+#include "kpipe/state/store.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/stream/watermark.h"
 #include "kpipe/time/time.h"
@@ -47,6 +50,8 @@ struct Side {
   int64_t last_data_ms = 0;
   enum class Form { kUnknown, kPlain, kEnvelope } form = Form::kUnknown;
   bool needs_time = false;
+  uint64_t base_offset = 0;  // where this run started reading (a restored checkpoint)
+  uint64_t base_line = 0;
   Side(int64_t max_delay, int64_t idle_ms) : wm(max_delay, idle_ms) {}
 };
 
@@ -82,9 +87,19 @@ class JoinRunner {
     if (sides_[s].eof) return false;
     return s == 1 || !opt_.table || sides_[1].ended;
   }
-  std::string Where(int s) const {
-    return fmt::format("{}:{}", sides_[s].source, sides_[s].reader->line_number());
+  uint64_t LineNo(int s) const { return sides_[s].base_line + sides_[s].reader->line_number(); }
+  std::string Where(int s) const { return fmt::format("{}:{}", sides_[s].source, LineNo(s)); }
+  // --state
+  Status Restore();
+  Status Checkpoint();
+  Status MaybeCheckpoint() {
+    if (!store_ || NowMs() < next_checkpoint_) return Status::OK();
+    return Checkpoint();
   }
+  Status DumpState();
+  std::unique_ptr<state::CheckpointStore> store_;
+  int64_t next_checkpoint_ = INT64_MAX;
+  int64_t restored_sizes_[3] = {-1, -1, -1};  // output, late, dead letters
 
   const JoinOptions& opt_;
   JoinStats* stats_;
@@ -121,13 +136,26 @@ Status JoinRunner::Open() {
     sides_[s].needs_time = !opt_.table || (opt_.as_of);
     sides_[s].last_data_ms = NowMs();  // quiet time counts from the start
   }
+  if (opt_.table) table_ = std::make_unique<TableJoin>(opt_.as_of, opt_.retain, opt_.type);
+  else interval_ = std::make_unique<IntervalJoin>(opt_.lo, opt_.hi, opt_.lateness, opt_.type);
+  control_out_ = opt_.watermarks && !opt_.no_control;
+  if (!opt_.state_dir.empty()) {
+    auto store = state::CheckpointStore::Open(opt_.state_dir);
+    if (!store.ok()) return store.status();
+    store_ = std::move(*store);
+    if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+    if (!store_->meta().empty()) KPIPE_RETURN_IF_ERROR(Restore());
+    else if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
+    if (opt_.dump_state) return Status::OK();
+  }
   if (opt_.output.empty() || opt_.output == "-") {
     out_ = std::make_unique<Output>(1, "stdout");
   } else {
-    auto o = OpenOutput(opt_.output);
+    auto o = OpenOutput(opt_.output, /*append=*/restored_sizes_[0] >= 0);
     if (!o.ok()) return o.status();
     out_fd_ = *o;
     out_ = std::make_unique<Output>(*o, opt_.output);
+    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[0], opt_.output));
   }
   sink_ = std::make_unique<CountingSink>(out_.get(), stats_);
   rows_ = std::make_unique<JoinRows>(sink_.get(), opt_.merge);
@@ -136,20 +164,20 @@ Status JoinRunner::Open() {
     if (!o.ok()) return o.status();
     late_fd_ = *o;
     late_ = std::make_unique<Output>(*o, opt_.late);
+    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[1], opt_.late));
   }
   if (!opt_.dead_letter.empty()) {
     auto d = DeadLetterFile::Open(opt_.dead_letter);
     if (!d.ok()) return d.status();
     dead_ = std::move(*d);
+    KPIPE_RETURN_IF_ERROR(TruncateTo(dead_->fd(), restored_sizes_[2], opt_.dead_letter));
   }
-  if (opt_.table) table_ = std::make_unique<TableJoin>(opt_.as_of, opt_.retain, opt_.type);
-  else interval_ = std::make_unique<IntervalJoin>(opt_.lo, opt_.hi, opt_.lateness, opt_.type);
-  control_out_ = opt_.watermarks && !opt_.no_control;
   return Status::OK();
 }
 
 Status JoinRunner::Run(SignalWatch* signals) {
   KPIPE_RETURN_IF_ERROR(Open());
+  if (opt_.dump_state) return DumpState();
   Status st;
   int64_t tick = opt_.idle_ms >= 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10) : 1000;
   while (!(sides_[0].eof && sides_[1].eof)) {
@@ -194,6 +222,7 @@ Status JoinRunner::Run(SignalWatch* signals) {
         st = EndSide(s);
       }
     }
+    if (st.ok()) st = MaybeCheckpoint();  // between reads: every complete line is handled
     if (!st.ok()) break;
   }
   if (st.ok()) {
@@ -202,6 +231,10 @@ Status JoinRunner::Run(SignalWatch* signals) {
       end_written_ = true;
       st = out_->Write("{\"@kpipe\":\"end\"}\n");
     }
+  }
+  if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
+    Status cs = Checkpoint();
+    if (!cs.ok()) st = cs;
   }
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
@@ -225,7 +258,124 @@ Status JoinRunner::Quiet() {
   if (opt_.idle_ms >= 0) KPIPE_RETURN_IF_ERROR(Moved(false));
   KPIPE_RETURN_IF_ERROR(WriteWatermark());
   if (out_->ReaderGone()) return Status::BrokenPipe();
-  return FlushAll();
+  KPIPE_RETURN_IF_ERROR(FlushAll());
+  return MaybeCheckpoint();
+}
+
+constexpr uint64_t kJoinCheckpointVersion = 1;
+
+Status JoinRunner::Restore() {
+  state::Decoder d(store_->meta());
+  uint64_t version = d.U64();
+  std::string fingerprint(d.Str());
+  if (!d.ok() || version != kJoinCheckpointVersion)
+    return Status::Usage(fmt::format("--state {}: not a checkpoint of this kpipe version", opt_.state_dir));
+  if (fingerprint != opt_.fingerprint)
+    return Status::Usage(fmt::format(
+        "--state {}: the checkpoint was made with other options ({}); use a new directory",
+        opt_.state_dir, fingerprint));
+  uint64_t offsets[2];
+  for (int s = 0; s < 2; s++) {
+    Side& side = sides_[s];
+    std::string input(d.Str());
+    offsets[s] = d.U64();
+    side.base_line = d.U64();
+    stats_->in[s] = d.U64();
+    side.form = static_cast<Side::Form>(d.U8());
+    side.ended = d.U8() != 0;
+    side.wm.Load(&d, NowMs());
+    if (input != opt_.input[s] && opt_.warn)
+      opt_.warn(fmt::format("--state {}: the checkpoint was made reading {}, not {}", opt_.state_dir, input,
+                            opt_.input[s]));
+  }
+  seq_ = d.U64();
+  stats_->out = d.U64();
+  stats_->late = d.U64();
+  stats_->dead_lettered = d.U64();
+  w_ = d.I64();
+  w_right_seen_ = d.I64();
+  control_out_ = d.U8() != 0;
+  end_written_ = d.U8() != 0;
+  written_wm_ = d.I64();
+  for (int64_t& size : restored_sizes_) size = d.I64();
+  KPIPE_RETURN_IF_ERROR(d.Check("checkpoint record"));
+  auto entries = store_->Read();
+  KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Load(entries.get()) : table_->Load(entries.get()));
+  if (opt_.dump_state) return Status::OK();
+  for (int s = 0; s < 2; s++) {
+    Side& side = sides_[s];
+    struct stat st;
+    if (::fstat(side.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::lseek(side.fd, static_cast<off_t>(offsets[s]), SEEK_SET) < 0)
+        return Status::IOError(fmt::format("{}: seek: {}", side.source, std::strerror(errno)));
+      side.base_offset = offsets[s];
+    } else if (opt_.warn) {
+      opt_.warn(fmt::format("{} cannot be rewound: the state of {} is restored and reading goes on from "
+                            "here; records between the checkpoint and the restart are not in it",
+                            side.source, opt_.state_dir));
+    }
+  }
+  if (opt_.output.empty() || opt_.output == "-") restored_sizes_[0] = -1;
+  return Status::OK();
+}
+
+Status JoinRunner::Checkpoint() {
+  KPIPE_RETURN_IF_ERROR(FlushAll());
+  int dead_fd = dead_ ? dead_->fd() : -1;
+  for (int fd : {out_fd_, late_fd_, dead_fd})
+    if (RegularFileSize(fd) >= 0) ::fdatasync(fd);
+  state::StateWriter* w = store_->Begin();
+  KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Save(w) : table_->Save(w));
+  std::string meta;
+  state::Encoder e(&meta);
+  e.U64(kJoinCheckpointVersion);
+  e.Str(opt_.fingerprint);
+  for (int s = 0; s < 2; s++) {
+    const Side& side = sides_[s];
+    e.Str(opt_.input[s]);
+    e.U64(side.base_offset + side.reader->offset());
+    e.U64(LineNo(s));
+    e.U64(stats_->in[s]);
+    e.U8(static_cast<uint8_t>(side.form));
+    e.U8(side.ended);
+    side.wm.Save(&e);
+  }
+  e.U64(seq_);
+  e.U64(stats_->out);
+  e.U64(stats_->late);
+  e.U64(stats_->dead_lettered);
+  e.I64(w_);
+  e.I64(w_right_seen_);
+  e.U8(control_out_);
+  e.U8(end_written_);
+  e.I64(written_wm_);
+  e.I64(RegularFileSize(out_fd_));
+  e.I64(RegularFileSize(late_fd_));
+  e.I64(RegularFileSize(dead_fd));
+  KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
+  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  return Status::OK();
+}
+
+Status JoinRunner::DumpState() {
+  Output out(1, "stdout");
+  std::string* b = out.buffer();
+  b->append("{\"checkpoint\":{");
+  for (int s = 0; s < 2; s++) {
+    fmt::format_to(std::back_inserter(*b), "\"{}\":{{\"input\":", s == 0 ? "left" : "right");
+    json::AppendQuoted(b, sides_[s].source);
+    fmt::format_to(std::back_inserter(*b), ",\"line\":{},\"records_in\":{},\"ended\":{}}},",
+                   sides_[s].base_line, stats_->in[s], sides_[s].ended ? "true" : "false");
+  }
+  fmt::format_to(std::back_inserter(*b), "\"rows_out\":{},\"watermark\":", stats_->out);
+  if (w_ == Watermark::kMinusInfinity || w_ == Watermark::kPlusInfinity) b->append("null");
+  else fmt::format_to(std::back_inserter(*b), "{}", w_);
+  b->append("}}\n");
+  CountingSink sink(&out, stats_);
+  uint64_t rows = stats_->out;
+  KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Dump(&sink) : table_->Dump(&sink));
+  stats_->out = rows;
+  return out.Flush();
 }
 
 Status JoinRunner::Bad(int s, std::string_view reason, std::string_view line) {
@@ -234,7 +384,7 @@ Status JoinRunner::Bad(int s, std::string_view reason, std::string_view line) {
     return Status::BadInput(fmt::format("{}: {}", Where(s), reason));
   }
   stats_->dead_lettered++;
-  return dead_->Write(reason, sides_[s].source, sides_[s].reader->line_number(), line);
+  return dead_->Write(reason, sides_[s].source, LineNo(s), line);
 }
 
 Status JoinRunner::Line(int s, std::string_view line) {

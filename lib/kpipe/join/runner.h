@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,13 @@ struct JoinOptions {
   int64_t max_delay = 0, lateness = 0, idle_ms = -1;
   std::string output, late, dead_letter;
   bool merge = false, watermarks = false, no_control = false;
+  // --state DIR, as for kwindow (stream/runner.h): checkpoints hold the
+  // join's records, both inputs' positions and watermarks.
+  std::string state_dir;
+  int64_t checkpoint_every_ms = 10000;
+  bool dump_state = false;
+  std::string fingerprint;
+  std::function<void(const std::string&)> warn;
 };
 
 struct JoinStats {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,6 +46,19 @@ Result<int> OpenOutput(const std::string& path, bool append) {
   int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
   return fd;
+}
+
+int64_t RegularFileSize(int fd) {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return st.st_size;
+}
+
+Status TruncateTo(int fd, int64_t size, const std::string& name) {
+  if (size < 0) return Status::OK();
+  if (::ftruncate(fd, size) != 0)
+    return Status::IOError(fmt::format("{}: truncate: {}", name, std::strerror(errno)));
+  return Status::OK();
 }
 
 }  // namespace kpipe

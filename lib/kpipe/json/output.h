@@ -7,6 +7,7 @@
 // Not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -49,5 +50,11 @@ class Output {
 
 // Opens `path` for writing (truncating; "-" is stdout, fd 1).
 Result<int> OpenOutput(const std::string& path, bool append = false);
+
+// The size of the regular file open as `fd`, or -1 (none, or not a regular
+// file): what a checkpoint records of each output.
+int64_t RegularFileSize(int fd);
+// Cuts the file back to `size` (a checkpoint's record); nothing when < 0.
+Status TruncateTo(int fd, int64_t size, const std::string& name);
 
 }  // namespace kpipe

@@ -139,12 +139,6 @@ Status Runner::Run(SignalWatch* signals) {
   }
   // Files written since the restored checkpoint are cut back to their size
   // then: what follows is written again, the same.
-  auto cut = [](int fd, int64_t size, const std::string& name) -> Status {
-    if (size < 0) return Status::OK();
-    if (::ftruncate(fd, size) != 0)
-      return Status::IOError(fmt::format("{}: truncate: {}", name, std::strerror(errno)));
-    return Status::OK();
-  };
   if (opt_.output.empty() || opt_.output == "-") {
     out_ = std::make_unique<Output>(1, "stdout");
   } else {
@@ -152,7 +146,7 @@ Status Runner::Run(SignalWatch* signals) {
     if (!o.ok()) return o.status();
     close_out.fd = *o;
     out_ = std::make_unique<Output>(*o, opt_.output);
-    KPIPE_RETURN_IF_ERROR(cut(*o, restored_sizes_[0], opt_.output));
+    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[0], opt_.output));
   }
   sink_ = std::make_unique<OutputSink>(out_.get(), stats_);
   if (!opt_.late.empty()) {
@@ -161,13 +155,13 @@ Status Runner::Run(SignalWatch* signals) {
     close_late.fd = *o;
     late_ = std::make_unique<Output>(*o, opt_.late);
     late_fd_ = *o;
-    KPIPE_RETURN_IF_ERROR(cut(*o, restored_sizes_[1], opt_.late));
+    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[1], opt_.late));
   }
   if (!opt_.dead_letter.empty()) {
     auto d = DeadLetterFile::Open(opt_.dead_letter);
     if (!d.ok()) return d.status();
     dead_ = std::move(*d);
-    KPIPE_RETURN_IF_ERROR(cut(dead_->fd(), restored_sizes_[2], opt_.dead_letter));
+    KPIPE_RETURN_IF_ERROR(TruncateTo(dead_->fd(), restored_sizes_[2], opt_.dead_letter));
   }
   out_fd_ = close_out.fd;
   control_out_ = opt_.watermarks && !opt_.no_control;
@@ -475,12 +469,6 @@ Status Runner::OnTick() {
 // What a checkpoint holds besides the operator's entries.
 constexpr uint64_t kCheckpointVersion = 1;
 
-int64_t FileSize(int fd) {
-  struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
-  return st.st_size;
-}
-
 Status Runner::OpenState(int in_fd) {
   auto store = state::CheckpointStore::Open(opt_.state_dir);
   if (!store.ok()) return store.status();
@@ -553,7 +541,7 @@ Status Runner::Checkpoint() {
   KPIPE_RETURN_IF_ERROR(FlushAll());
   int dead_fd = dead_ ? dead_->fd() : -1;
   for (int fd : {out_fd_, late_fd_, dead_fd})
-    if (FileSize(fd) >= 0) ::fdatasync(fd);
+    if (RegularFileSize(fd) >= 0) ::fdatasync(fd);
   state::StateWriter* w = store_->Begin();
   KPIPE_RETURN_IF_ERROR(op_->Save(w));
   std::string meta;
@@ -574,9 +562,9 @@ Status Runner::Checkpoint() {
   e.I64(w_seen_);
   e.I64(written_wm_);
   wm_.Save(&e);
-  e.I64(FileSize(out_fd_));
-  e.I64(FileSize(late_fd_));
-  e.I64(FileSize(dead_fd));
+  e.I64(RegularFileSize(out_fd_));
+  e.I64(RegularFileSize(late_fd_));
+  e.I64(RegularFileSize(dead_fd));
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
   return Status::OK();
