@@ -57,6 +57,26 @@ crash_test kwindow kwindow -q --tumble 10s --time ts --max-delay 2s --by user -a
 crash_test sessions kwindow -q --session 3s --time ts --max-delay 2s --by user -a count -a sum:amount -a distinct:amount
 crash_test kagg kagg -q --time ts --max-delay 2s --by user -a count -a sum:amount --emit changes
 
+# Killed before its first timed checkpoint: the one made before reading is
+# enough to cut the late and dead-letter files (which append) back.
+args=(--tumble 10s --time ts --max-delay 2s --by user -a sum:amount)
+kwindow -q "${args[@]}" --output "$T/early.ref" --late "$T/early.late.ref" --dead-letter "$T/early.dead.ref" "$T/in.jsonl"
+kwindow -q "${args[@]}" --state "$T/early.state" --checkpoint-every 1h --output "$T/early.out" \
+  --late "$T/early.late" --dead-letter "$T/early.dead" "$T/in.jsonl" &
+pid=$!
+for i in $(seq 1 300); do  # kill it as soon as a late row has reached the file
+  [ -s "$T/early.late" ] && break
+  sleep 0.01
+done
+kill -9 $pid 2> /dev/null && { wait $pid 2> /dev/null || true; } || fail "the early run ended before the kill"
+[ -s "$T/early.late" ] || fail "the early run wrote no late row before the kill"
+kwindow -q "${args[@]}" --state "$T/early.state" --output "$T/early.out" --late "$T/early.late" \
+  --dead-letter "$T/early.dead" "$T/in.jsonl"
+for f in early early.late early.dead; do
+  cmp "$T/$f.out" "$T/$f.ref" 2> /dev/null || cmp "$T/$f" "$T/$f.ref" || fail "$f differs after an early kill"
+done
+rm -rf "$T"/early.*
+
 # kjoin: both inputs' positions and the stored records. Rows are compared
 # as a multiset (how the two inputs interleave may differ after a restart;
 # with no late records the result does not depend on it).

@@ -178,6 +178,9 @@ Status JoinRunner::Open() {
 Status JoinRunner::Run(SignalWatch* signals) {
   KPIPE_RETURN_IF_ERROR(Open());
   if (opt_.dump_state) return DumpState();
+  // A first checkpoint before reading: a run killed before its next one
+  // restarts by cutting the files back to what they were before it.
+  if (store_ && store_->meta().empty()) KPIPE_RETURN_IF_ERROR(Checkpoint());
   Status st;
   int64_t tick = opt_.idle_ms >= 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10) : 1000;
   while (!(sides_[0].eof && sides_[1].eof)) {

@@ -168,6 +168,9 @@ Status Runner::Run(SignalWatch* signals) {
 
   LineReader reader(fd, source_);
   reader_ = &reader;
+  // A first checkpoint before reading: a run killed before its next one
+  // restarts by cutting the files back to what they were before it.
+  if (store_ && store_->meta().empty()) KPIPE_RETURN_IF_ERROR(Checkpoint());
   reader.set_idle_callback([this] { return OnIdle(); });
   reader.set_signal_watch(signals);
   int64_t tick = opt_.every_ms > 0 ? opt_.every_ms : -1;
