@@ -59,10 +59,17 @@ crash_test kagg kagg -q --time ts --max-delay 2s --by user -a count -a sum:amoun
 
 # Killed before its first timed checkpoint: the one made before reading is
 # enough to cut the late and dead-letter files (which append) back.
+# (An input where one record in 20 is late, so late rows reach the file early.)
+python3 -c '
+import sys
+for i in range(1000000):
+    late = i % 20 == 19
+    print("{\"ts\":%d,\"user\":\"u%d\",\"amount\":%d}" % (1732441200000 + i - (60000 if late else 0), i % 50, i % 7))
+' > "$T/early.jsonl"
 args=(--tumble 10s --time ts --max-delay 2s --by user -a sum:amount)
-kwindow -q "${args[@]}" --output "$T/early.ref" --late "$T/early.late.ref" --dead-letter "$T/early.dead.ref" "$T/in.jsonl"
+kwindow -q "${args[@]}" --output "$T/early.ref" --late "$T/early.late.ref" --dead-letter "$T/early.dead.ref" "$T/early.jsonl"
 kwindow -q "${args[@]}" --state "$T/early.state" --checkpoint-every 1h --output "$T/early.out" \
-  --late "$T/early.late" --dead-letter "$T/early.dead" "$T/in.jsonl" &
+  --late "$T/early.late" --dead-letter "$T/early.dead" "$T/early.jsonl" &
 pid=$!
 for i in $(seq 1 300); do  # kill it as soon as a late row has reached the file
   [ -s "$T/early.late" ] && break
@@ -71,7 +78,7 @@ done
 kill -9 $pid 2> /dev/null && { wait $pid 2> /dev/null || true; } || fail "the early run ended before the kill"
 [ -s "$T/early.late" ] || fail "the early run wrote no late row before the kill"
 kwindow -q "${args[@]}" --state "$T/early.state" --output "$T/early.out" --late "$T/early.late" \
-  --dead-letter "$T/early.dead" "$T/in.jsonl"
+  --dead-letter "$T/early.dead" "$T/early.jsonl"
 for f in early early.late early.dead; do
   cmp "$T/$f.out" "$T/$f.ref" 2> /dev/null || cmp "$T/$f" "$T/$f.ref" || fail "$f differs after an early kill"
 done
