@@ -61,4 +61,12 @@ Status TruncateTo(int fd, int64_t size, const std::string& name) {
   return Status::OK();
 }
 
+void SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes) {
+  for (int fd : fds) {
+    int64_t size = RegularFileSize(fd);
+    if (size >= 0) ::fdatasync(fd);
+    sizes->push_back(size);
+  }
+}
+
 }  // namespace kpipe

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "kpipe/status.h"
@@ -56,5 +58,8 @@ Result<int> OpenOutput(const std::string& path, bool append = false);
 int64_t RegularFileSize(int fd);
 // Cuts the file back to `size` (a checkpoint's record); nothing when < 0.
 Status TruncateTo(int fd, int64_t size, const std::string& name);
+// For a checkpoint: syncs each regular file among `fds` to disk and appends
+// their sizes (RegularFileSize) to `sizes`.
+void SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes);
 
 }  // namespace kpipe

@@ -542,9 +542,8 @@ Status Runner::Checkpoint() {
   // Everything the state has produced is written before the state is saved;
   // a restart cuts the files back to these sizes.
   KPIPE_RETURN_IF_ERROR(FlushAll());
-  int dead_fd = dead_ ? dead_->fd() : -1;
-  for (int fd : {out_fd_, late_fd_, dead_fd})
-    if (RegularFileSize(fd) >= 0) ::fdatasync(fd);
+  std::vector<int64_t> sizes;
+  SyncAndMeasure({out_fd_, late_fd_, dead_ ? dead_->fd() : -1}, &sizes);
   state::StateWriter* w = store_->Begin();
   KPIPE_RETURN_IF_ERROR(op_->Save(w));
   std::string meta;
@@ -565,9 +564,7 @@ Status Runner::Checkpoint() {
   e.I64(w_seen_);
   e.I64(written_wm_);
   wm_.Save(&e);
-  e.I64(RegularFileSize(out_fd_));
-  e.I64(RegularFileSize(late_fd_));
-  e.I64(RegularFileSize(dead_fd));
+  for (int64_t size : sizes) e.I64(size);
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
   return Status::OK();
