@@ -88,4 +88,23 @@ printf '1\n"x"\n[1,2]\nnull\n2 3\n' > "$T/scalars.jsonl"
 run 0 kagg -a count -a n=count:0 --dead-letter "$T/dead3.jsonl" "$T/scalars.jsonl"
 expect_eq "scalar lines" "$(cat "$T/out")" '{"count":4,"n":1}'
 expect_grep "$T/dead3.jsonl" 'scalars.jsonl:5",'
+# Event times beyond +-146 million years are bad input, not an overflow or a
+# hang (hopping windows would otherwise step past the int64 range).
+printf '{"t":1}\n{"t":9223372036854775807}\n' > "$T/far.jsonl"
+run 65 timeout 10 kwindow --time t --hop 10s --slide 1s -a count "$T/far.jsonl"
+expect_grep "$T/err" "far.jsonl:2: event time 't' is out of range"
+sh_run 65 "echo '{\"t\":-9223372036854775}' | timeout 10 kwindow --time t --time-unit s --tumble 1s -a count"
+printf '{"@kpipe":"watermark","ts":9223372036854775807}\n' > "$T/farwm.jsonl"
+run 65 kwindow --time t --tumble 1s -a count "$T/farwm.jsonl"
+run 2 kwindow --time t --tumble 100000000000d -a count "$T/far.jsonl"
+expect_grep "$T/err" "longer than 36 million years"
+
+# Records after an end record: late for kwindow, new keys for kagg; none lost.
+printf '%s\n' '{"t":1,"k":"a","v":1}' '{"@kpipe":"end"}' '{"t":2,"k":"b","v":2}' '{"t":3,"k":"a","v":5}' > "$T/after-end.jsonl"
+run 0 kagg --by k -a count,sum:v --no-control "$T/after-end.jsonl"
+expect_eq "kagg after an end record" "$(cat "$T/out")" '{"k":"a","count":1,"sum_v":1}
+{"k":"b","count":1,"sum_v":2}
+{"k":"a","count":1,"sum_v":5}'
+run 0 kwindow --time t --tumble 1s -a count --no-control "$T/after-end.jsonl"
+expect_grep "$T/err" "3 records in, 1 rows out, 2 late, 0 dead-lettered"
 echo ok

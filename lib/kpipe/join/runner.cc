@@ -414,9 +414,9 @@ Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view li
   }
   if (kind == "watermark") {
     int64_t ts;
-    if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS) {
+    if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS || !CheckEventTime(ts, "ts").ok()) {
       stats_->in[s]++;
-      return Bad(s, "watermark control record without an integer \"ts\"", line);
+      return Bad(s, "watermark control record without an integer \"ts\" in range", line);
     }
     sides_[s].wm.Control(ts);
     return Moved(/*force_watermark=*/true);
@@ -486,6 +486,8 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
     has_time = true;
   }
   if (side.needs_time && !has_time) return Bad(s, "the envelope has no timestamp (give --time)", line);
+  if (has_time && !CheckEventTime(t, "timestamp").ok())
+    return Bad(s, CheckEventTime(t, "timestamp").status().message(), line);
 
   JoinRecord& rec = rec_;  // reused: its strings keep their capacity
   rec.key.clear();
@@ -528,8 +530,10 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
         std::string* b = late_->buffer();
         b->append("{\"late\":");
         b->append(line);
-        fmt::format_to(std::back_inserter(*b), ",\"side\":\"{}\",\"watermark\":{}}}\n",
-                       s == 0 ? "left" : "right", w);
+        fmt::format_to(std::back_inserter(*b), ",\"side\":\"{}\",\"watermark\":", s == 0 ? "left" : "right");
+        if (w == Watermark::kPlusInfinity) b->append("null");  // after both inputs ended
+        else fmt::format_to(std::back_inserter(*b), "{}", w);
+        b->append("}\n");
         KPIPE_RETURN_IF_ERROR(late_->Commit());
       }
     }

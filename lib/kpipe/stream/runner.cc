@@ -69,12 +69,15 @@ class Runner {
   Status Data(simdjson::dom::element root, std::string_view line);
   Status Control(simdjson::dom::object obj, std::string_view line);
   Status Bad(std::string_view reason, std::string_view line);
+  Status End();
   Status Late(std::string_view line, const AddOutcome& outcome, int64_t w);
   // After the watermark may have moved: closes windows, writes control.
   Status Advanced(bool force_watermark);
   Status WriteWatermark();
   Status OnIdle();
-  Status OnTick();
+  // `between_blocks`: called while waiting for input, so the reader's
+  // offset covers exactly the lines handled and a checkpoint may be made.
+  Status OnTick(bool between_blocks);
   Status FlushAll();
   Status Block(std::string_view block);
   Status Parsed(std::string_view line, simdjson::dom::element root);
@@ -101,6 +104,7 @@ class Runner {
   enum class Form { kUnknown, kPlain, kEnvelope } form_ = Form::kUnknown;
   bool control_out_ = false;  // write our own watermarks downstream
   bool ended_ = false;        // end of input seen (control or EOF)
+  bool end_written_ = false;  // {"@kpipe":"end"} passed on
   int64_t w_seen_ = Watermark::kMinusInfinity;  // W the operator last saw
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;  // processing time of the last one written
@@ -176,7 +180,7 @@ Status Runner::Run(SignalWatch* signals) {
   int64_t tick = opt_.every_ms > 0 ? opt_.every_ms : -1;
   if (opt_.idle_ms >= 0) tick = tick < 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10)
                                          : std::min(tick, std::max<int64_t>(opt_.idle_ms / 2, 10));
-  if (tick > 0) reader.set_tick(tick, [this] { return OnTick(); });
+  if (tick > 0) reader.set_tick(tick, [this] { return OnTick(/*between_blocks=*/true); });
   next_tick_ = opt_.every_ms > 0 ? NowMs() + opt_.every_ms : INT64_MAX;
 
   std::string_view block;
@@ -186,16 +190,7 @@ Status Runner::Run(SignalWatch* signals) {
     if (st.ok()) st = MaybeCheckpoint();
   }
   if (st.ok()) st = reader.status();
-  if (st.ok()) {
-    // End of input closes every window.
-    if (!ended_) {
-      ended_ = true;
-      wm_.End();
-      w_seen_ = Watermark::kPlusInfinity;
-      st = op_->Finish(sink_.get());
-      if (st.ok() && control_out_) st = out_->Write("{\"@kpipe\":\"end\"}\n");
-    }
-  }
+  if (st.ok()) st = End();
   // A final checkpoint at the end and on SIGINT/SIGTERM (kpipe(7), SIGNALS).
   if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
     Status cs = Checkpoint();
@@ -217,6 +212,19 @@ Status Runner::FlushAll() {
     if (s.ok()) s = d;
   }
   return s;
+}
+
+// The end of the input, by an end record or at the end of the file: every
+// window closes. Records after an end record are late for kwindow, but
+// start new keys in kagg, so the end of the file finishes again.
+Status Runner::End() {
+  ended_ = true;
+  wm_.End();
+  w_seen_ = Watermark::kPlusInfinity;
+  KPIPE_RETURN_IF_ERROR(op_->Finish(sink_.get()));
+  if (!control_out_ || end_written_) return Status::OK();
+  end_written_ = true;
+  return out_->Write("{\"@kpipe\":\"end\"}\n");
 }
 
 Status Runner::Bad(std::string_view reason, std::string_view line) {
@@ -278,7 +286,7 @@ Status Runner::Block(std::string_view block) {
 Status Runner::Every1024() {
   if (next_tick_ == INT64_MAX && !control_out_) return Status::OK();
   int64_t now = NowMs();
-  if (now >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick());
+  if (now >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick(/*between_blocks=*/false));
   if (control_out_ && now - wm_written_at_ >= 1000) return WriteWatermark();
   return Status::OK();
 }
@@ -316,22 +324,14 @@ Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
   }
   if (kind == "watermark") {
     int64_t ts;
-    if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS) {
+    if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS || !CheckEventTime(ts, "ts").ok()) {
       stats_->in++;
-      return Bad("watermark control record without an integer \"ts\"", line);
+      return Bad("watermark control record without an integer \"ts\" in range", line);
     }
     wm_.Control(ts);
     return Advanced(/*force_watermark=*/true);
   }
-  if (kind == "end") {
-    if (ended_) return Status::OK();
-    ended_ = true;
-    wm_.End();
-    w_seen_ = Watermark::kPlusInfinity;
-    KPIPE_RETURN_IF_ERROR(op_->Finish(sink_.get()));
-    if (!control_out_) return Status::OK();
-    return out_->Write("{\"@kpipe\":\"end\"}\n");
-  }
+  if (kind == "end") return End();
   // A kind this version does not know: pass it on.
   if (opt_.no_control) return Status::OK();
   std::string* b = out_->buffer();
@@ -368,6 +368,8 @@ Status Runner::Data(simdjson::dom::element root, std::string_view line) {
     fmt::format_to(std::back_inserter(partition_), "/{}", part);
     if (!opt_.time_path) {
       rec.has_time = o["timestamp"].get_int64().get(rec.t) == simdjson::SUCCESS;
+      if (rec.has_time && !CheckEventTime(rec.t, "timestamp").ok())
+        return Bad(CheckEventTime(rec.t, "timestamp").status().message(), line);
       if (!rec.has_time && opt_.time_required)
         return Bad("the envelope has no timestamp (give --time)", line);
     }
@@ -447,13 +449,13 @@ Status Runner::OnIdle() {
     KPIPE_RETURN_IF_ERROR(Advanced(false));
   }
   KPIPE_RETURN_IF_ERROR(WriteWatermark());
-  if (next_tick_ != INT64_MAX && NowMs() >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick());
+  if (next_tick_ != INT64_MAX && NowMs() >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick(true));
   if (out_->ReaderGone()) return Status::BrokenPipe();
   KPIPE_RETURN_IF_ERROR(FlushAll());
   return MaybeCheckpoint();
 }
 
-Status Runner::OnTick() {
+Status Runner::OnTick(bool between_blocks) {
   int64_t now = NowMs();
   if (opt_.idle_ms >= 0 && !ended_) {
     wm_.Refresh(now);
@@ -466,7 +468,7 @@ Status Runner::OnTick() {
   KPIPE_RETURN_IF_ERROR(WriteWatermark());
   if (out_->ReaderGone()) return Status::BrokenPipe();
   KPIPE_RETURN_IF_ERROR(FlushAll());
-  return MaybeCheckpoint();
+  return between_blocks ? MaybeCheckpoint() : Status::OK();
 }
 
 // What a checkpoint holds besides the operator's entries.
@@ -504,6 +506,7 @@ Status Runner::Restore(int in_fd) {
   form_ = static_cast<Form>(d.U8());
   control_out_ = d.U8() != 0;
   ended_ = d.U8() != 0;
+  end_written_ = d.U8() != 0;
   w_seen_ = d.I64();
   written_wm_ = d.I64();
   wm_.Load(&d, NowMs());
@@ -561,6 +564,7 @@ Status Runner::Checkpoint() {
   e.U8(static_cast<uint8_t>(form_));
   e.U8(control_out_);
   e.U8(ended_);
+  e.U8(end_written_);
   e.I64(w_seen_);
   e.I64(written_wm_);
   wm_.Save(&e);

@@ -16,7 +16,28 @@ Result<TimeUnit> ParseTimeUnit(std::string_view text) {
   return Status::Usage(fmt::format("--time-unit {}: expected s, ms, us or ns", text));
 }
 
+Result<int64_t> CheckEventTime(int64_t ms, std::string_view field) {
+  if (ms < -kMaxEventTime || ms > kMaxEventTime)
+    return Status::BadInput(fmt::format(
+        "event time '{}' is out of range (more than 146 million years from 1970)", field));
+  return ms;
+}
+
+namespace {
+Result<int64_t> EventTimeOfUnchecked(simdjson::dom::element value, TimeUnit unit,
+                                     std::string_view field);
+}  // namespace
+
 Result<int64_t> EventTimeOf(simdjson::dom::element value, TimeUnit unit, std::string_view field) {
+  auto t = EventTimeOfUnchecked(value, unit, field);
+  if (!t.ok()) return t;
+  return CheckEventTime(*t, field);
+}
+
+namespace {
+
+Result<int64_t> EventTimeOfUnchecked(simdjson::dom::element value, TimeUnit unit,
+                                     std::string_view field) {
   int64_t i;
   double d;
   std::string_view s;
@@ -50,5 +71,7 @@ Result<int64_t> EventTimeOf(simdjson::dom::element value, TimeUnit unit, std::st
   return Status::BadInput(
       fmt::format("event time '{}' is not a number or an RFC 3339 string", field));
 }
+
+}  // namespace
 
 }  // namespace kpipe

@@ -21,4 +21,8 @@ Result<TimeUnit> ParseTimeUnit(std::string_view text);
 // a time; `field` is the path for the message.
 Result<int64_t> EventTimeOf(simdjson::dom::element value, TimeUnit unit, std::string_view field);
 
+// BadInput when `ms` (from `field`: a path, "timestamp", "ts") is beyond
+// +-kMaxEventTime.
+Result<int64_t> CheckEventTime(int64_t ms, std::string_view field);
+
 }  // namespace kpipe

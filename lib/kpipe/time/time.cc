@@ -83,6 +83,10 @@ Result<int64_t> ParseDuration(std::string_view text, bool allow_negative) {
           unit.empty() ? "missing unit" : fmt::format("unknown unit '{}'", unit)));
     total += v * mul;
   }
+  // Durations are bounded (2^60 ms, 36 million years) so that time
+  // arithmetic on event times (bounded by kMaxEventTime) cannot overflow.
+  if (!(total <= static_cast<double>(kMaxDuration)))
+    return Status::Usage(fmt::format("invalid duration '{}': longer than 36 million years", text));
   int64_t ms = static_cast<int64_t>(total);
   return neg ? -ms : ms;
 }

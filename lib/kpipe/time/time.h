@@ -10,6 +10,12 @@
 
 namespace kpipe {
 
+// Event times beyond +-2^62 ms (146 million years from 1970) are bad input
+// and durations are at most 2^60 ms, so that window and join arithmetic on
+// them (t - size, start + slide, t + HI + L) never overflows int64.
+inline constexpr int64_t kMaxEventTime = int64_t{1} << 62;
+inline constexpr int64_t kMaxDuration = int64_t{1} << 60;
+
 // "250ms", "10s", "5m", "1h", "2d", "1h30m", "1.5s"; a leading '-' when
 // `allow_negative`. Units: ms, s, m, h, d (also us/ns rounded down to ms).
 Result<int64_t> ParseDuration(std::string_view text, bool allow_negative = false);
