@@ -10,12 +10,14 @@
 #include <simdjson.h>
 
 #include "kpipe/agg/aggregate.h"
-#include "kpipe/io/dead_letter.h"
+#include "kpipe/io/outputs.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
 #include "kpipe/json/text.h"
 #include "kpipe/state/store.h"
+#include "kpipe/stream/record_decoder.h"
+#include "kpipe/stream/runner.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/stream/watermark.h"
 #include "kpipe/time/time.h"
@@ -23,22 +25,6 @@
 namespace kpipe {
 
 namespace {
-
-class CountingSink : public RowSink {
- public:
-  CountingSink(Output* out, JoinStats* stats) : out_(out), stats_(stats) {}
-  Status Write(std::string_view, std::string_view row) override {
-    std::string* b = out_->buffer();
-    b->append(row);
-    b->push_back('\n');
-    stats_->out++;
-    return out_->Commit();
-  }
-
- private:
-  Output* out_;
-  JoinStats* stats_;
-};
 
 struct Side {
   std::string source;  // how diagnostics name it
@@ -48,7 +34,7 @@ struct Side {
   bool ended = false;  // W of this side is +inf (end record or end of file)
   bool eof = false;    // nothing more to read
   int64_t last_data_ms = 0;
-  enum class Form { kUnknown, kPlain, kEnvelope } form = Form::kUnknown;
+  std::optional<RecordDecoder> decoder;  // made by Open()
   bool needs_time = false;
   uint64_t base_offset = 0;  // where this run started reading (a restored checkpoint)
   uint64_t base_line = 0;
@@ -63,8 +49,6 @@ class JoinRunner {
   ~JoinRunner() {
     for (Side& s : sides_)
       if (s.fd > 2) ::close(s.fd);
-    if (out_fd_ > 2) ::close(out_fd_);
-    if (late_fd_ > 2) ::close(late_fd_);
   }
 
   Status Run(SignalWatch* signals);
@@ -104,11 +88,10 @@ class JoinRunner {
   const JoinOptions& opt_;
   JoinStats* stats_;
   Side sides_[2];
-  int out_fd_ = -1, late_fd_ = -1;
-  std::unique_ptr<Output> out_, late_;
-  std::unique_ptr<CountingSink> sink_;
+  Outputs outputs_;
+  Output* out_ = nullptr;  // outputs_.rows()
+  std::unique_ptr<OutputSink> sink_;
   std::unique_ptr<JoinRows> rows_;
-  std::unique_ptr<DeadLetterFile> dead_;
   std::unique_ptr<IntervalJoin> interval_;
   std::unique_ptr<TableJoin> table_;
 
@@ -120,7 +103,6 @@ class JoinRunner {
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;
   uint64_t seq_ = 0;
-  std::string partition_, message_key_;
   JoinRecord rec_;
 };
 
@@ -134,6 +116,7 @@ Status JoinRunner::Open() {
     sides_[s].source = opt_.input[s] == "-" ? "stdin" : opt_.input[s];
     sides_[s].reader = std::make_unique<LineReader>(*fd, sides_[s].source);
     sides_[s].needs_time = !opt_.table || (opt_.as_of);
+    sides_[s].decoder.emplace(opt_.time[s], opt_.time_unit, sides_[s].needs_time);
     sides_[s].last_data_ms = NowMs();  // quiet time counts from the start
   }
   if (opt_.table) table_ = std::make_unique<TableJoin>(opt_.as_of, opt_.retain, opt_.type);
@@ -148,30 +131,10 @@ Status JoinRunner::Open() {
     else if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
     if (opt_.dump_state) return Status::OK();
   }
-  if (opt_.output.empty() || opt_.output == "-") {
-    out_ = std::make_unique<Output>(1, "stdout");
-  } else {
-    auto o = OpenOutput(opt_.output, /*append=*/restored_sizes_[0] >= 0);
-    if (!o.ok()) return o.status();
-    out_fd_ = *o;
-    out_ = std::make_unique<Output>(*o, opt_.output);
-    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[0], opt_.output));
-  }
-  sink_ = std::make_unique<CountingSink>(out_.get(), stats_);
+  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_));
+  out_ = outputs_.rows();
+  sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
   rows_ = std::make_unique<JoinRows>(sink_.get(), opt_.merge);
-  if (!opt_.late.empty()) {
-    auto o = OpenOutput(opt_.late, /*append=*/true);
-    if (!o.ok()) return o.status();
-    late_fd_ = *o;
-    late_ = std::make_unique<Output>(*o, opt_.late);
-    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[1], opt_.late));
-  }
-  if (!opt_.dead_letter.empty()) {
-    auto d = DeadLetterFile::Open(opt_.dead_letter);
-    if (!d.ok()) return d.status();
-    dead_ = std::move(*d);
-    KPIPE_RETURN_IF_ERROR(TruncateTo(dead_->fd(), restored_sizes_[2], opt_.dead_letter));
-  }
   return Status::OK();
 }
 
@@ -244,18 +207,7 @@ Status JoinRunner::Run(SignalWatch* signals) {
   return st.ok() ? fs : st;
 }
 
-Status JoinRunner::FlushAll() {
-  Status s = out_->Flush();
-  if (late_) {
-    Status l = late_->Flush();
-    if (s.ok()) s = l;
-  }
-  if (dead_) {
-    Status d = dead_->Flush();
-    if (s.ok()) s = d;
-  }
-  return s;
-}
+Status JoinRunner::FlushAll() { return outputs_.Flush(); }
 
 Status JoinRunner::Quiet() {
   if (opt_.idle_ms >= 0) KPIPE_RETURN_IF_ERROR(Moved(false));
@@ -284,7 +236,7 @@ Status JoinRunner::Restore() {
     offsets[s] = d.U64();
     side.base_line = d.U64();
     stats_->in[s] = d.U64();
-    side.form = static_cast<Side::Form>(d.U8());
+    side.decoder->set_form(static_cast<RecordDecoder::Form>(d.U8()));
     side.ended = d.U8() != 0;
     side.wm.Load(&d, NowMs());
     if (input != opt_.input[s] && opt_.warn)
@@ -325,7 +277,7 @@ Status JoinRunner::Restore() {
 Status JoinRunner::Checkpoint() {
   KPIPE_RETURN_IF_ERROR(FlushAll());
   std::vector<int64_t> sizes;
-  SyncAndMeasure({out_fd_, late_fd_, dead_ ? dead_->fd() : -1}, &sizes);
+  outputs_.SyncAndMeasure(&sizes);
   state::StateWriter* w = store_->Begin();
   KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Save(w) : table_->Save(w));
   std::string meta;
@@ -338,7 +290,7 @@ Status JoinRunner::Checkpoint() {
     e.U64(side.base_offset + side.reader->offset());
     e.U64(LineNo(s));
     e.U64(stats_->in[s]);
-    e.U8(static_cast<uint8_t>(side.form));
+    e.U8(static_cast<uint8_t>(side.decoder->form()));
     e.U8(side.ended);
     side.wm.Save(&e);
   }
@@ -371,20 +323,19 @@ Status JoinRunner::DumpState() {
   if (w_ == Watermark::kMinusInfinity || w_ == Watermark::kPlusInfinity) b->append("null");
   else fmt::format_to(std::back_inserter(*b), "{}", w_);
   b->append("}}\n");
-  CountingSink sink(&out, stats_);
-  uint64_t rows = stats_->out;
+  uint64_t dumped = 0;  // not output: not counted
+  OutputSink sink(&out, &dumped);
   KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Dump(&sink) : table_->Dump(&sink));
-  stats_->out = rows;
   return out.Flush();
 }
 
 Status JoinRunner::Bad(int s, std::string_view reason, std::string_view line) {
-  if (!dead_) {
+  if (!outputs_.dead()) {
     KPIPE_RETURN_IF_ERROR(FlushAll());
     return Status::BadInput(fmt::format("{}: {}", Where(s), reason));
   }
   stats_->dead_lettered++;
-  return dead_->Write(reason, sides_[s].source, LineNo(s), line);
+  return outputs_.dead()->Write(reason, sides_[s].source, LineNo(s), line);
 }
 
 Status JoinRunner::Line(int s, std::string_view line) {
@@ -434,60 +385,17 @@ Status JoinRunner::EndSide(int s) {
 
 Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view line) {
   Side& side = sides_[s];
-  std::string_view raw = line;  // the record's text
-  simdjson::dom::element value = root;
-  if (side.form == Side::Form::kUnknown) {
-    simdjson::dom::object o;
-    bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
-                    o["partition"].error() == simdjson::SUCCESS && o["offset"].error() == simdjson::SUCCESS &&
-                    o["value"].error() == simdjson::SUCCESS;
-    side.form = envelope ? Side::Form::kEnvelope : Side::Form::kPlain;
-    if (!envelope && side.needs_time && !opt_.time[s])
-      return Status::Usage(fmt::format(
-          "{}: no --time given and the input is not envelope lines (kconsume --envelope)", Where(s)));
-  }
-  int64_t t = 0;
-  bool has_time = false;
-  message_key_.clear();
-  partition_.clear();
-  if (side.form == Side::Form::kEnvelope) {
-    simdjson::dom::object o;
-    std::string_view topic;
-    int64_t part = -1;
-    if (root.get_object().get(o) != simdjson::SUCCESS || o["value"].get(value) != simdjson::SUCCESS ||
-        (o["topic"].get_string().get(topic) != simdjson::SUCCESS && !o["topic"].is_null()) ||
-        (o["partition"].get_int64().get(part) != simdjson::SUCCESS && !o["partition"].is_null()))
-      return Bad(s, "not an envelope line (topic, partition and value expected)", line);
-    partition_.assign(topic);
-    fmt::format_to(std::back_inserter(partition_), "/{}", part);
-    if (!opt_.time[s]) has_time = o["timestamp"].get_int64().get(t) == simdjson::SUCCESS;
-    // The raw spans of the value and the message key.
-    json::ObjectReader r(line);
-    std::string_view k, v;
-    while (r.Next(&k, &v)) {
-      if (k == "\"value\"") raw = v;
-      else if (k == "\"key\"") message_key_.assign(v);
-    }
-  }
+  RecordDecoder::Record d;
   // A null value on the table side is a tombstone: it deletes the key its
   // message key last set, at the envelope's time (it has no fields).
-  bool tombstone = opt_.table && s == 1 && side.form == Side::Form::kEnvelope && value.is_null();
-  if (tombstone) {
-    simdjson::dom::object o;
-    has_time = root.get_object().get(o) == simdjson::SUCCESS &&
-               o["timestamp"].get_int64().get(t) == simdjson::SUCCESS;
-  } else if (opt_.time[s]) {
-    simdjson::dom::element e;
-    if (!opt_.time[s]->Lookup(value, &e))
-      return Bad(s, fmt::format("no event time: '{}' is missing or null", opt_.time[s]->text()), line);
-    auto tt = EventTimeOf(e, opt_.time_unit, opt_.time[s]->text());
-    if (!tt.ok()) return Bad(s, tt.status().message(), line);
-    t = *tt;
-    has_time = true;
-  }
-  if (side.needs_time && !has_time) return Bad(s, "the envelope has no timestamp (give --time)", line);
-  if (has_time && !CheckEventTime(t, "timestamp").ok())
-    return Bad(s, CheckEventTime(t, "timestamp").status().message(), line);
+  bool table_side = opt_.table && s == 1;
+  Status ds = side.decoder->Decode(root, line, &d, /*spans=*/true, /*null_value_timestamp=*/table_side);
+  if (ds.Is(Status::Code::kUsage)) return Status::Usage(fmt::format("{}: {}", Where(s), ds.message()));
+  if (!ds.ok()) return Bad(s, ds.message(), line);
+  bool tombstone =
+      table_side && side.decoder->form() == RecordDecoder::Form::kEnvelope && d.value.is_null();
+  simdjson::dom::element value = d.value;
+  std::string_view raw = d.raw;
 
   JoinRecord& rec = rec_;  // reused: its strings keep their capacity
   rec.key.clear();
@@ -513,12 +421,12 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
       rec.text.resize(len);
     }
   }
-  rec.t = t;
+  rec.t = d.t;
   rec.seq = ++seq_;
   side.last_data_ms = opt_.idle_ms >= 0 ? NowMs() : 0;
 
   if (table_) {
-    if (s == 1) KPIPE_RETURN_IF_ERROR(table_->AddRight(std::move(rec), message_key_, tombstone, rows_.get()));
+    if (s == 1) KPIPE_RETURN_IF_ERROR(table_->AddRight(std::move(rec), d.message_key, tombstone, rows_.get()));
     else KPIPE_RETURN_IF_ERROR(table_->AddLeft(std::move(rec), rows_.get()));
   } else {
     bool late = false;
@@ -526,21 +434,21 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
     KPIPE_RETURN_IF_ERROR(interval_->Add(s, &rec, w, rows_.get(), &late));
     if (late) {
       stats_->late++;
-      if (late_) {
-        std::string* b = late_->buffer();
+      if (Output* late_out = outputs_.late()) {
+        std::string* b = late_out->buffer();
         b->append("{\"late\":");
         b->append(line);
         fmt::format_to(std::back_inserter(*b), ",\"side\":\"{}\",\"watermark\":", s == 0 ? "left" : "right");
         if (w == Watermark::kPlusInfinity) b->append("null");  // after both inputs ended
         else fmt::format_to(std::back_inserter(*b), "{}", w);
         b->append("}\n");
-        KPIPE_RETURN_IF_ERROR(late_->Commit());
+        KPIPE_RETURN_IF_ERROR(late_out->Commit());
       }
     }
   }
-  if (!has_time) return Status::OK();
+  if (!d.has_time) return Status::OK();
   int64_t before = side.wm.current();
-  side.wm.Observe(partition_, t, side.last_data_ms);
+  side.wm.Observe(side.decoder->partition(), d.t, side.last_data_ms);
   if (side.wm.current() == before) return Status::OK();
   return Moved(false);
 }

@@ -10,11 +10,12 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "kpipe/io/dead_letter.h"
+#include "kpipe/io/outputs.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/text.h"
 #include "kpipe/state/store.h"
+#include "kpipe/stream/record_decoder.h"
 #include "kpipe/stream/watermark.h"
 #include "kpipe/time/time.h"
 
@@ -34,29 +35,21 @@ Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms) {
   return Status::Usage(fmt::format("--emit {}: expected final, changes or every:DUR", text));
 }
 
+Status OutputSink::Write(std::string_view group, std::string_view row) {
+  std::string* b = out_->buffer();
+  b->append(row);
+  b->push_back('\n');
+  (*rows_)++;
+  return out_->Commit();
+}
+
 namespace {
-
-// Rows go to an Output, one line each.
-class OutputSink : public RowSink {
- public:
-  OutputSink(Output* out, RunStats* stats) : out_(out), stats_(stats) {}
-  Status Write(std::string_view group, std::string_view row) override {
-    std::string* b = out_->buffer();
-    b->append(row);
-    b->push_back('\n');
-    stats_->out++;
-    return out_->Commit();
-  }
-
- private:
-  Output* out_;
-  RunStats* stats_;
-};
 
 class Runner {
  public:
   Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
-      : opt_(opt), op_(op), stats_(stats), wm_(opt.max_delay, opt.idle_ms) {
+      : opt_(opt), op_(op), stats_(stats), wm_(opt.max_delay, opt.idle_ms),
+        decoder_(opt.time_path, opt.time_unit, opt.time_required) {
 #ifdef SIMDJSON_THREADS_ENABLED
     parser_.threaded = false;  // one core: no stage-1 thread for parse_many
 #endif
@@ -92,16 +85,14 @@ class Runner {
   Watermark wm_;
   std::string source_;
   LineReader* reader_ = nullptr;
-  std::unique_ptr<Output> out_;
+  Outputs outputs_;
+  Output* out_ = nullptr;  // outputs_.rows()
   std::unique_ptr<OutputSink> sink_;
-  std::unique_ptr<Output> late_;
-  int late_fd_ = -1, out_fd_ = -1;  // -1: none or not a file
-  std::unique_ptr<DeadLetterFile> dead_;
 
   simdjson::dom::parser parser_;       // whole blocks (parse_many)
   simdjson::dom::parser line_parser_;  // one line at a time
   uint64_t line_no_ = 0;               // of the line being handled
-  enum class Form { kUnknown, kPlain, kEnvelope } form_ = Form::kUnknown;
+  RecordDecoder decoder_;
   bool control_out_ = false;  // write our own watermarks downstream
   bool ended_ = false;        // end of input seen (control or EOF)
   bool end_written_ = false;  // {"@kpipe":"end"} passed on
@@ -110,7 +101,6 @@ class Runner {
   int64_t wm_written_at_ = 0;  // processing time of the last one written
   uint64_t seq_ = 0;
   int64_t next_tick_ = 0;
-  std::string partition_;
   std::string buf_;
 
   // --state
@@ -135,7 +125,7 @@ Status Runner::Run(SignalWatch* signals) {
     ~Closer() {
       if (fd > 2) ::close(fd);
     }
-  } close_in{fd}, close_out{-1}, close_late{-1};
+  } close_in{fd};
 
   if (!opt_.state_dir.empty()) {
     KPIPE_RETURN_IF_ERROR(OpenState(fd));
@@ -143,31 +133,9 @@ Status Runner::Run(SignalWatch* signals) {
   }
   // Files written since the restored checkpoint are cut back to their size
   // then: what follows is written again, the same.
-  if (opt_.output.empty() || opt_.output == "-") {
-    out_ = std::make_unique<Output>(1, "stdout");
-  } else {
-    auto o = OpenOutput(opt_.output, /*append=*/restored_sizes_[0] >= 0);
-    if (!o.ok()) return o.status();
-    close_out.fd = *o;
-    out_ = std::make_unique<Output>(*o, opt_.output);
-    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[0], opt_.output));
-  }
-  sink_ = std::make_unique<OutputSink>(out_.get(), stats_);
-  if (!opt_.late.empty()) {
-    auto o = OpenOutput(opt_.late, /*append=*/true);  // like --dead-letter
-    if (!o.ok()) return o.status();
-    close_late.fd = *o;
-    late_ = std::make_unique<Output>(*o, opt_.late);
-    late_fd_ = *o;
-    KPIPE_RETURN_IF_ERROR(TruncateTo(*o, restored_sizes_[1], opt_.late));
-  }
-  if (!opt_.dead_letter.empty()) {
-    auto d = DeadLetterFile::Open(opt_.dead_letter);
-    if (!d.ok()) return d.status();
-    dead_ = std::move(*d);
-    KPIPE_RETURN_IF_ERROR(TruncateTo(dead_->fd(), restored_sizes_[2], opt_.dead_letter));
-  }
-  out_fd_ = close_out.fd;
+  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_));
+  out_ = outputs_.rows();
+  sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
   control_out_ = opt_.watermarks && !opt_.no_control;
 
   LineReader reader(fd, source_);
@@ -201,18 +169,7 @@ Status Runner::Run(SignalWatch* signals) {
   return st.ok() ? fs : st;
 }
 
-Status Runner::FlushAll() {
-  Status s = out_->Flush();
-  if (late_) {
-    Status l = late_->Flush();
-    if (s.ok()) s = l;
-  }
-  if (dead_) {
-    Status d = dead_->Flush();
-    if (s.ok()) s = d;
-  }
-  return s;
-}
+Status Runner::FlushAll() { return outputs_.Flush(); }
 
 // The end of the input, by an end record or at the end of the file: every
 // window closes. Records after an end record are late for kwindow, but
@@ -228,13 +185,13 @@ Status Runner::End() {
 }
 
 Status Runner::Bad(std::string_view reason, std::string_view line) {
-  if (!dead_) {
+  if (!outputs_.dead()) {
     Status f = FlushAll();
     if (!f.ok()) return f;
     return Status::BadInput(fmt::format("{}: {}", Where(), reason));
   }
   stats_->dead_lettered++;
-  return dead_->Write(reason, source_, line_no_, line);
+  return outputs_.dead()->Write(reason, source_, line_no_, line);
 }
 
 // A block of lines goes through simdjson's parse_many, which indexes the
@@ -341,48 +298,14 @@ Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
 }
 
 Status Runner::Data(simdjson::dom::element root, std::string_view line) {
-  if (form_ == Form::kUnknown) {
-    simdjson::dom::object o;
-    bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
-                    o["partition"].error() == simdjson::SUCCESS && o["offset"].error() == simdjson::SUCCESS &&
-                    o["value"].error() == simdjson::SUCCESS;
-    form_ = envelope ? Form::kEnvelope : Form::kPlain;
-    if (!envelope && !opt_.time_path && opt_.time_required)
-      return Status::Usage(fmt::format(
-          "{}: no --time given and the input is not envelope lines (kconsume --envelope)", Where()));
-  }
+  RecordDecoder::Record d;
+  Status ds = decoder_.Decode(root, line, &d);
+  if (ds.Is(Status::Code::kUsage)) return Status::Usage(fmt::format("{}: {}", Where(), ds.message()));
+  if (!ds.ok()) return Bad(ds.message(), line);
   RecordIn rec;
-  rec.value = root;
-  const std::string* partition = &partition_;
-  if (form_ == Form::kEnvelope) {
-    // The watermark is kept per topic and partition; a null topic or
-    // partition (kproduce --dry-run writes them) is a partition of its own.
-    simdjson::dom::object o;
-    std::string_view topic;
-    int64_t part = -1;
-    if (root.get_object().get(o) != simdjson::SUCCESS || o["value"].get(rec.value) != simdjson::SUCCESS ||
-        (o["topic"].get_string().get(topic) != simdjson::SUCCESS && !o["topic"].is_null()) ||
-        (o["partition"].get_int64().get(part) != simdjson::SUCCESS && !o["partition"].is_null()))
-      return Bad("not an envelope line (topic, partition and value expected)", line);
-    partition_.assign(topic);
-    fmt::format_to(std::back_inserter(partition_), "/{}", part);
-    if (!opt_.time_path) {
-      rec.has_time = o["timestamp"].get_int64().get(rec.t) == simdjson::SUCCESS;
-      if (rec.has_time && !CheckEventTime(rec.t, "timestamp").ok())
-        return Bad(CheckEventTime(rec.t, "timestamp").status().message(), line);
-      if (!rec.has_time && opt_.time_required)
-        return Bad("the envelope has no timestamp (give --time)", line);
-    }
-  }
-  if (opt_.time_path) {
-    simdjson::dom::element e;
-    if (!opt_.time_path->Lookup(rec.value, &e))
-      return Bad(fmt::format("no event time: '{}' is missing or null", opt_.time_path->text()), line);
-    auto t = EventTimeOf(e, opt_.time_unit, opt_.time_path->text());
-    if (!t.ok()) return Bad(t.status().message(), line);
-    rec.t = *t;
-    rec.has_time = true;
-  }
+  rec.value = d.value;
+  rec.t = d.t;
+  rec.has_time = d.has_time;
   rec.seq = ++seq_;
 
   int64_t w = wm_.current();
@@ -392,15 +315,16 @@ Status Runner::Data(simdjson::dom::element root, std::string_view line) {
   KPIPE_RETURN_IF_ERROR(st);
   if (outcome.late) KPIPE_RETURN_IF_ERROR(Late(line, outcome, w));
   if (!rec.has_time) return Status::OK();
-  wm_.Observe(*partition, rec.t, opt_.idle_ms >= 0 ? NowMs() : 0);
+  wm_.Observe(decoder_.partition(), rec.t, opt_.idle_ms >= 0 ? NowMs() : 0);
   if (wm_.current() == w_seen_) return Status::OK();
   return Advanced(/*force_watermark=*/false);
 }
 
 Status Runner::Late(std::string_view line, const AddOutcome& outcome, int64_t w) {
   stats_->late++;
-  if (!late_) return Status::OK();
-  std::string* b = late_->buffer();
+  Output* late = outputs_.late();
+  if (!late) return Status::OK();
+  std::string* b = late->buffer();
   b->append("{\"late\":");
   b->append(line);
   auto time = [&](int64_t ms) {
@@ -419,7 +343,7 @@ Status Runner::Late(std::string_view line, const AddOutcome& outcome, int64_t w)
   b->append(",\"watermark\":");
   time(w);
   b->append("}\n");
-  return late_->Commit();
+  return late->Commit();
 }
 
 Status Runner::Advanced(bool force_watermark) {
@@ -503,7 +427,7 @@ Status Runner::Restore(int in_fd) {
   stats_->out = d.U64();
   stats_->late = d.U64();
   stats_->dead_lettered = d.U64();
-  form_ = static_cast<Form>(d.U8());
+  decoder_.set_form(static_cast<RecordDecoder::Form>(d.U8()));
   control_out_ = d.U8() != 0;
   ended_ = d.U8() != 0;
   end_written_ = d.U8() != 0;
@@ -546,7 +470,7 @@ Status Runner::Checkpoint() {
   // a restart cuts the files back to these sizes.
   KPIPE_RETURN_IF_ERROR(FlushAll());
   std::vector<int64_t> sizes;
-  SyncAndMeasure({out_fd_, late_fd_, dead_ ? dead_->fd() : -1}, &sizes);
+  outputs_.SyncAndMeasure(&sizes);
   state::StateWriter* w = store_->Begin();
   KPIPE_RETURN_IF_ERROR(op_->Save(w));
   std::string meta;
@@ -561,7 +485,7 @@ Status Runner::Checkpoint() {
   e.U64(stats_->out);
   e.U64(stats_->late);
   e.U64(stats_->dead_lettered);
-  e.U8(static_cast<uint8_t>(form_));
+  e.U8(static_cast<uint8_t>(decoder_.form()));
   e.U8(control_out_);
   e.U8(ended_);
   e.U8(end_written_);
@@ -592,10 +516,9 @@ Status Runner::DumpState() {
   if (w_seen_ == Watermark::kMinusInfinity || w_seen_ == Watermark::kPlusInfinity) b->append("null");
   else fmt::format_to(std::back_inserter(*b), "{}", w_seen_);
   fmt::format_to(std::back_inserter(*b), ",\"input_ended\":{}}}}}\n", ended_ ? "true" : "false");
-  OutputSink sink(&out, stats_);
-  uint64_t rows = stats_->out;
+  uint64_t dumped = 0;  // not output: not counted
+  OutputSink sink(&out, &dumped);
   KPIPE_RETURN_IF_ERROR(op_->Dump(&sink));
-  stats_->out = rows;  // dumped rows are not output
   return out.Flush();
 }
 

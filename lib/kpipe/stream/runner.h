@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "kpipe/json/output.h"
 #include "kpipe/json/path.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
@@ -50,6 +51,17 @@ struct RunStats {
   uint64_t out = 0;      // rows written
   uint64_t late = 0;
   uint64_t dead_lettered = 0;
+};
+
+// Rows go to an Output, one line each, counted in `*rows`.
+class OutputSink : public RowSink {
+ public:
+  OutputSink(Output* out, uint64_t* rows) : out_(out), rows_(rows) {}
+  Status Write(std::string_view group, std::string_view row) override;
+
+ private:
+  Output* out_;
+  uint64_t* rows_;
 };
 
 // Runs `op` over the input until its end, a signal (Status::Interrupted

@@ -1,0 +1,67 @@
+#include "kpipe/stream/record_decoder.h"
+
+#include <fmt/format.h>
+
+#include "kpipe/json/scan.h"
+
+namespace kpipe {
+
+Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line, Record* r,
+                             bool spans, bool null_value_timestamp) {
+  simdjson::dom::object o;
+  if (form_ == Form::kUnknown) {
+    bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
+                    o["partition"].error() == simdjson::SUCCESS && o["offset"].error() == simdjson::SUCCESS &&
+                    o["value"].error() == simdjson::SUCCESS;
+    form_ = envelope ? Form::kEnvelope : Form::kPlain;
+    if (!envelope && !time_path_ && time_required_)
+      return Status::Usage("no --time given and the input is not envelope lines (kconsume --envelope)");
+  }
+  *r = Record();
+  r->value = root;
+  r->raw = line;
+  bool by_timestamp = false;
+  if (form_ == Form::kEnvelope) {
+    // The watermark is kept per topic and partition; a null topic or
+    // partition (kproduce --dry-run writes them) is a partition of its own.
+    std::string_view topic;
+    int64_t part = -1;
+    if (root.get_object().get(o) != simdjson::SUCCESS || o["value"].get(r->value) != simdjson::SUCCESS ||
+        (o["topic"].get_string().get(topic) != simdjson::SUCCESS && !o["topic"].is_null()) ||
+        (o["partition"].get_int64().get(part) != simdjson::SUCCESS && !o["partition"].is_null()))
+      return Status::BadInput("not an envelope line (topic, partition and value expected)");
+    partition_.assign(topic);
+    fmt::format_to(std::back_inserter(partition_), "/{}", part);
+    if (spans) {
+      json::ObjectReader reader(line);
+      std::string_view k, v;
+      while (reader.Next(&k, &v)) {
+        if (k == "\"value\"") r->raw = v;
+        else if (k == "\"key\"") r->message_key = v;
+      }
+    }
+    by_timestamp = !time_path_ || (null_value_timestamp && r->value.is_null());
+    if (by_timestamp) {
+      r->has_time = o["timestamp"].get_int64().get(r->t) == simdjson::SUCCESS;
+      if (r->has_time) {
+        auto checked = CheckEventTime(r->t, "timestamp");
+        if (!checked.ok()) return checked.status();
+      }
+    }
+  } else {
+    partition_.clear();
+  }
+  if (time_path_ && !by_timestamp) {
+    simdjson::dom::element e;
+    if (!time_path_->Lookup(r->value, &e))
+      return Status::BadInput(fmt::format("no event time: '{}' is missing or null", time_path_->text()));
+    auto t = EventTimeOf(e, unit_, time_path_->text());
+    if (!t.ok()) return t.status();
+    r->t = *t;
+    r->has_time = true;
+  }
+  if (!r->has_time && time_required_) return Status::BadInput("the envelope has no timestamp (give --time)");
+  return Status::OK();
+}
+
+}  // namespace kpipe

@@ -1,0 +1,61 @@
+// RecordDecoder: what kwindow, kagg and kjoin read from one data line
+// (kpipe(7), ENVELOPE, EVENT TIME): whether the input is plain JSON lines or
+// kconsume --envelope lines (decided by its first data line), the record
+// (an envelope's value), the partition its watermark is kept under
+// ("topic/partition", "" for plain lines) and its event time.
+// One per input. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "kpipe/json/path.h"
+#include "kpipe/status.h"
+#include "kpipe/time/event_time.h"
+
+namespace kpipe {
+
+class RecordDecoder {
+ public:
+  enum class Form : uint8_t { kUnknown, kPlain, kEnvelope };
+
+  // `time_required`: every record needs an event time (from `time_path`,
+  // or else an envelope's timestamp).
+  RecordDecoder(std::optional<json::FieldPath> time_path, TimeUnit unit, bool time_required)
+      : time_path_(std::move(time_path)), unit_(unit), time_required_(time_required) {}
+
+  struct Record {
+    simdjson::dom::element value;  // the record
+    std::string_view raw;          // its text: the line, or the envelope's value span
+    std::string_view message_key;  // an envelope's "key" span (with `spans`)
+    int64_t t = 0;
+    bool has_time = false;
+  };
+
+  // Decodes the data line `line` parsed as `root`. With `spans`, `raw` and
+  // `message_key` are read from an envelope's bytes too. With
+  // `null_value_timestamp`, an envelope whose value is null (a tombstone)
+  // takes its time from the envelope even when a time path is given.
+  // Usage (on the first line): no time path, none in the input, and one is
+  // needed; BadInput: the reason the line cannot be a record.
+  Status Decode(simdjson::dom::element root, std::string_view line, Record* r, bool spans = false,
+                bool null_value_timestamp = false);
+
+  // The partition of the last decoded record.
+  const std::string& partition() const { return partition_; }
+  Form form() const { return form_; }
+  void set_form(Form f) { form_ = f; }  // from a checkpoint
+
+ private:
+  std::optional<json::FieldPath> time_path_;
+  TimeUnit unit_;
+  bool time_required_;
+  Form form_ = Form::kUnknown;
+  std::string partition_;
+};
+
+}  // namespace kpipe
