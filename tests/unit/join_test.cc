@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "vector_sink.h"
+
 #include <string>
 #include <vector>
 
@@ -9,13 +11,7 @@ using namespace kpipe;
 
 namespace {
 
-struct VectorSink : RowSink {
-  std::vector<std::string> rows;
-  Status Write(std::string_view, std::string_view row) override {
-    rows.emplace_back(row);
-    return Status::OK();
-  }
-};
+using testing::VectorSink;
 
 JoinRecord Rec(const std::string& key, int64_t t, uint64_t seq) {
   return JoinRecord{"{\"k\":" + key + ",\"t\":" + std::to_string(t) + "}", key, t, seq};

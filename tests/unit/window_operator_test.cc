@@ -1,6 +1,8 @@
 #include "kpipe/window/operator.h"
 
 #include <catch2/catch.hpp>
+
+#include "vector_sink.h"
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -13,13 +15,7 @@ using namespace kpipe;
 
 namespace {
 
-struct VectorSink : RowSink {
-  std::vector<std::string> rows;
-  Status Write(std::string_view, std::string_view row) override {
-    rows.emplace_back(row);
-    return Status::OK();
-  }
-};
+using testing::VectorSink;
 
 // Drives an operator as the runner does: judge against W before the record,
 // then raise W, then let the operator close what W closes.
