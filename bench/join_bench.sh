@@ -79,7 +79,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 die() { echo "join_bench.sh: $*" >&2; exit 2; }
 
 N=${N:-500000}
@@ -191,25 +191,6 @@ cmd_for() {
   esac
 }
 
-# timed OUTFILE NAME CMD...: run CMD under /usr/bin/time, stdout to OUTFILE,
-# stderr to $LOG/NAME.err. Sets T_RC and T_MEAS ("wall_s rss_kib user_s sys_s").
-timed() {
-  local out=$1 name=$2 tf t0 t1
-  shift 2
-  tf=$LOG/$name.time
-  T_RC=0
-  t0=$EPOCHREALTIME
-  /usr/bin/time -f '%e %M %U %S' -o "$tf" \
-    timeout -k 10 "$RUN_TIMEOUT" "$@" >"$out" 2>"$LOG/$name.err" || T_RC=$?
-  t1=$EPOCHREALTIME
-  # %e has 10 ms steps: the wall time is taken around /usr/bin/time instead.
-  T_MEAS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }') $(tail -n 1 "$tf" | cut -d' ' -f2-)"
-}
-
-show_err() {
-  [[ -s $LOG/$1.err ]] && sed 's/^/    | /' "$LOG/$1.err" | head -n 5
-  return 0
-}
 
 # sorted_sum FILE: an order-free fingerprint of a run's rows.
 sorted_sum() { LC_ALL=C sort -S 25% "$1" | cksum | cut -d' ' -f1-2; }
