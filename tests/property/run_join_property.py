@@ -53,6 +53,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
+from common import Obj, dur, get, is_control, loads, norm, show, shquote  # noqa: E402
 import join_ref as ref  # noqa: E402
 import window_ref as wr  # noqa: E402
 
@@ -62,56 +63,9 @@ SKIP = set()
 
 # ---------------------------------------------------------------- JSON comparison
 
-class Obj(list):
-    """A JSON object as its ordered list of (key, value) pairs."""
-
-
-def loads(text):
-    return json.loads(text, object_pairs_hook=Obj)
-
-
-def norm(v):
-    """Hashable canonical form: member order matters, numbers compare by value."""
-    if isinstance(v, Obj):
-        return ("o", tuple((k, norm(x)) for k, x in v))
-    if isinstance(v, list):
-        return ("a", tuple(norm(x) for x in v))
-    if isinstance(v, bool):
-        return ("b", v)
-    if v is None:
-        return ("z",)
-    if isinstance(v, (int, float)):
-        return ("n", v)
-    return ("s", v)
-
-
-def show(v):
-    tag = v[0]
-    if tag == "o":
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + show(x) for k, x in v[1]) + "}"
-    if tag == "a":
-        return "[" + ",".join(show(x) for x in v[1]) + "]"
-    if tag == "z":
-        return "null"
-    if tag == "n" and isinstance(v[1], float) and v[1] in (INF, -INF):
-        return "inf" if v[1] > 0 else "-inf"
-    return json.dumps(v[1], ensure_ascii=False)
-
-
 def from_ref(value):
     """A reference value (dicts) -> the form actual output is compared in."""
     return norm(loads(ref.compact(value)))
-
-
-def is_control(o):
-    return isinstance(o, Obj) and any(k == "@kpipe" for k, _ in o)
-
-
-def get(o, key, default=None):
-    for k, v in o:
-        if k == key:
-            return v
-    return default
 
 
 def to_plain(v):
@@ -141,22 +95,6 @@ def multiset_diff(exp, act):
 
 
 # ---------------------------------------------------------------- generator
-
-def dur(ms, rng):
-    """Duration text for ms (may be negative), in one of the accepted spellings."""
-    if ms == 0:
-        return rng.choice(["0ms", "0s"])
-    sign = "-" if ms < 0 else ""
-    a = abs(ms)
-    forms = ["%dms" % a]
-    if a % 1000 == 0:
-        forms.append("%ds" % (a // 1000))
-    elif a > 1000:
-        forms.append("%ds%dms" % (a // 1000, a % 1000))
-    if a % 60000 == 0:
-        forms.append("%dm" % (a // 60000))
-    return sign + rng.choice(forms)
-
 
 def set_path(rec, path, value):
     """Set a dotted or JSON Pointer path (objects only) in rec."""
@@ -829,10 +767,6 @@ def minimise(bindir, sc, workdir, fifo, budget=300):
                     changed = True
                 k -= 1
     return left, right
-
-
-def shquote(a):
-    return a if re.fullmatch(r"[\w@%+=:,./-]+", a) else "'" + a.replace("'", "'\\''") + "'"
 
 
 def report(bindir, seed, i, base):

@@ -39,6 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
+from common import Obj, dur, get, is_control, loads, norm, show, shquote  # noqa: E402
 import window_ref as ref  # noqa: E402
 
 MISSING = ref.MISSING
@@ -46,43 +47,9 @@ MISSING = ref.MISSING
 
 # ---------------------------------------------------------------- JSON comparison
 
-class Obj(list):
-    """A JSON object as its ordered list of (key, value) pairs."""
-
-
-def loads(text):
-    return json.loads(text, object_pairs_hook=Obj)
-
-
-def norm(v):
-    """Hashable canonical form: field order matters, numbers compare by value."""
-    if isinstance(v, Obj):
-        return ("o", tuple((k, norm(x)) for k, x in v))
-    if isinstance(v, list):
-        return ("a", tuple(norm(x) for x in v))
-    if isinstance(v, bool):
-        return ("b", v)
-    if v is None:
-        return ("z",)
-    if isinstance(v, (int, float)):
-        return ("n", v)
-    return ("s", v)
-
-
 def from_ref(row):
     """A reference row (dict) -> the form actual rows are compared in."""
     return loads(ref.compact(row))
-
-
-def is_control(obj):
-    return isinstance(obj, Obj) and any(k == "@kpipe" for k, _ in obj)
-
-
-def get(obj, key, default=None):
-    for k, v in obj:
-        if k == key:
-            return v
-    return default
 
 
 def as_ms(v):
@@ -93,20 +60,6 @@ def as_ms(v):
 
 
 # ---------------------------------------------------------------- generator
-
-def dur(ms, rng):
-    """Duration text for ms, in one of the spellings the tools accept."""
-    if ms == 0:
-        return rng.choice(["0ms", "0s"])
-    forms = ["%dms" % ms]
-    if ms % 1000 == 0:
-        forms.append("%ds" % (ms // 1000))
-    elif ms > 1000:
-        forms.append("%ds%dms" % (ms // 1000, ms % 1000))
-    if ms % 60000 == 0:
-        forms.append("%dm" % (ms // 60000))
-    return rng.choice(forms)
-
 
 KEYS = ["a", "b", "c", 7, None, MISSING]
 SVALS = ["x", "y", "z", 1, 2, True, [1, 2], {"q": 1}, "x", "y", None, MISSING]
@@ -526,18 +479,6 @@ def check_every(sc, lines, exp, act, canon_row):
     return None
 
 
-def show(v):
-    """norm() form back to JSON text."""
-    tag = v[0]
-    if tag == "o":
-        return "{" + ",".join(json.dumps(k) + ":" + show(x) for k, x in v[1]) + "}"
-    if tag == "a":
-        return "[" + ",".join(show(x) for x in v[1]) + "]"
-    if tag == "z":
-        return "null"
-    return json.dumps(v[1])
-
-
 def side_by_side(exp, act):
     out = []
     first = next((i for i in range(max(len(exp), len(act)))
@@ -642,12 +583,6 @@ def report(bindir, seed, i, tool_choice, problem, base):
         for l in sc["lines"]:
             print("  " + l)
 
-
-def shquote(a):
-    return a if re.fullmatch(r"[\w@%+=:,./-]+", a) else "'" + a.replace("'", "'\\''") + "'"
-
-
-# ---------------------------------------------------------------- self-test of the reference
 
 def self_test():
     """Hand-made cases, worked out by hand from the spec."""
