@@ -144,7 +144,7 @@ exec 7>&-
 expect_eq "exit after SIGTERM" "$status" 143
 # --dump-state: the checkpoint's record, then the rows it holds.
 run 0 kagg --by user -a count --state "$T/term.state" --dump-state
-expect_grep "$T/out" '^\{"checkpoint":\{"input":"-","offset":[0-9]+,"line":100,"records_in":100,"rows_out":0,"watermark":null,"input_ended":false\}\}$'
+expect_grep "$T/out" '^\{"checkpoint":\{"input":"-","offset":[0-9]+,"line":100,"number":[0-9]+,"records_in":100,"rows_out":0,"watermark":null,"input_ended":false\}\}$'
 expect_eq "rows dumped" "$(grep -c '"user"' "$T/out")" 50
 expect_empty "$T/err"
 # Other options than the checkpoint's are refused.

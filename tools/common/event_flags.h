@@ -10,12 +10,41 @@
 
 #include "kpipe/agg/aggregate.h"
 #include "kpipe/cli/flags.h"
+#include "kpipe/kafka/config.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/time/time.h"
 
 namespace kpipe::tools {
 
+// Kafka inputs and destinations (kwindow, kagg, kjoin).
+struct KafkaIoFlags {
+  KafkaFlags kafka;
+  std::string group, from, until;
+  bool exactly_once = false;
+};
+
+inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
+  AddKafkaFlags(cmd, &k->kafka);
+  cmd->Option({"-G,--group", "ID", "Consumer group of a kafka: input (offsets are committed with checkpoints)"},
+              &k->group);
+  cmd->Option({"--from", "TIME", "Start a kafka: input at the first record at or after TIME"}, &k->from);
+  cmd->Option({"--until", "TIME", "Stop a kafka: input at TIME, or at its end offsets at start with 'end'"},
+              &k->until);
+  cmd->Switch({"--exactly-once", "", "Kafka to Kafka in transactions tied to the checkpoints (needs --state, -G)"},
+              &k->exactly_once);
+}
+
+inline void ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOptions* r) {
+  r->tool = tool;
+  r->kafka = k.kafka;
+  r->group = k.group;
+  r->from = k.from;
+  r->until = k.until;
+  r->exactly_once = k.exactly_once;
+}
+
 struct EventFlags {
+  KafkaIoFlags kio;
   std::vector<std::string> by, aggs, input;
   std::string time, time_unit = "ms", max_delay, idle, emit = "final", output, dead_letter;
   std::string state, checkpoint_every;
@@ -66,16 +95,16 @@ inline void AddTimeFlags(cli::Command* cmd, EventFlags* f) {
 inline void AddOutputFlags(cli::Command* cmd, EventFlags* f, const char* emit_help) {
   cmd->Option({"--emit", "MODE", emit_help, cli::Complete::kChoices, {"final", "changes", "every:"}},
               &f->emit);
-  cmd->Option({"--output", "DEST", "Write rows to DEST instead of stdout", cli::Complete::kFile},
+  cmd->Option({"--output", "DEST", "Write rows to DEST (a file, or kafka:TOPIC keyed by group) instead of stdout", cli::Complete::kFile},
               &f->output);
-  cmd->Option({"--dead-letter", "DEST", "Write bad lines to DEST and go on", cli::Complete::kFile},
+  cmd->Option({"--dead-letter", "DEST", "Write bad lines to DEST (a file or kafka:TOPIC) and go on", cli::Complete::kFile},
               &f->dead_letter);
   cmd->Switch({"--watermarks", "", "Write watermark control records even when the input has none"},
               &f->watermarks);
   cmd->Switch({"--no-control", "", "Write no control records (for readers that are not kpipe tools)"},
               &f->no_control);
   cmd->Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f->quiet);
-  cmd->Positional("INPUT", "Input file, FIFO or - for stdin (default)", &f->input);
+  cmd->Positional("INPUT", "Input file, FIFO, kafka:TOPIC[,TOPIC...] or - for stdin (default)", &f->input);
 }
 
 // Fills the runner's options from the shared flags.

@@ -17,6 +17,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl,
   kpipe::RunnerOptions r;
   kpipe::GroupOptions g;
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &g.emit));
+  kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r);
   r.time_required = false;
   if (!ttl.empty()) {
     auto d = kpipe::ParseDuration(ttl);
@@ -31,6 +32,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl,
   if (!specs.ok()) return specs.status();
   r.fingerprint = kpipe::tools::Fingerprint("kagg", f, {"--ttl " + ttl});
   r.warn = [](const std::string& msg) { fmt::print(stderr, "kagg: warning: {}\n", msg); };
+  if (f.kio.kafka.verbose)
+    r.info = [](const std::string& msg) { fmt::print(stderr, "kagg: {}\n", msg); };
   kpipe::GroupOperator op(g, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   return kpipe::RunOperator(r, &op, signals, stats);
 }
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
   kpipe::tools::AddOutputFlags(&cmd, &f,
                                "When to write rows: final (default), changes, every:DUR");
   kpipe::tools::AddStateFlags(&cmd, &f);
+  kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
 
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;

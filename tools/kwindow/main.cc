@@ -20,6 +20,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
   kpipe::RunnerOptions r;
   kpipe::WindowOptions w;
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &w.emit));
+  kpipe::tools::ResolveKafkaIo(f.kio, "kwindow", &r);
   int kinds = !tumble.empty() + !hop.empty() + !session.empty();
   if (kinds != 1) return Status::Usage("give exactly one of --tumble, --hop (with --slide) or --session");
   if (!slide.empty() && hop.empty()) return Status::Usage("--slide needs --hop");
@@ -61,6 +62,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
       {"--tumble " + tumble, "--hop " + hop, "--slide " + slide, "--session " + session,
        "--lateness " + lateness, "--time-format " + time_format});
   r.warn = [](const std::string& msg) { fmt::print(stderr, "kwindow: warning: {}\n", msg); };
+  if (f.kio.kafka.verbose)
+    r.info = [](const std::string& msg) { fmt::print(stderr, "kwindow: {}\n", msg); };
   auto op = kpipe::WindowOperator::Make(w, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   if (!op.ok()) return op.status();
   return kpipe::RunOperator(r, op->get(), signals, stats);
@@ -85,9 +88,10 @@ int main(int argc, char** argv) {
              &time_format);
   cmd.Option({"--lateness", "DUR", "Allowed lateness L: keep windows open DUR past the watermark"},
              &lateness);
-  cmd.Option({"--late", "DEST", "Write late records to DEST", kpipe::cli::Complete::kFile}, &late);
+  cmd.Option({"--late", "DEST", "Write late records to DEST (a file or kafka:TOPIC)", kpipe::cli::Complete::kFile}, &late);
   kpipe::tools::AddOutputFlags(&cmd, &f, "When to write rows: final (default), changes, every:DUR");
   kpipe::tools::AddStateFlags(&cmd, &f);
+  kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
 
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;

@@ -33,6 +33,10 @@ Result<std::unique_ptr<DeadLetterFile>> DeadLetterFile::Open(const std::string& 
   return std::unique_ptr<DeadLetterFile>(new DeadLetterFile(*fd, path));
 }
 
+std::unique_ptr<DeadLetterFile> DeadLetterFile::Open(Output::BlockWriter writer, std::string name) {
+  return std::unique_ptr<DeadLetterFile>(new DeadLetterFile(std::move(writer), std::move(name)));
+}
+
 DeadLetterFile::~DeadLetterFile() {
   (void)out_.Flush();
   if (fd_ > 2) ::close(fd_);

@@ -23,6 +23,8 @@ void AppendDeadLetterRow(std::string* out, std::string_view reason, std::string_
 class DeadLetterFile {
  public:
   static Result<std::unique_ptr<DeadLetterFile>> Open(const std::string& path);
+  // Rows go to `writer` (a Kafka topic) instead of a file; fd() is -1.
+  static std::unique_ptr<DeadLetterFile> Open(Output::BlockWriter writer, std::string name);
   ~DeadLetterFile();
   Status Write(std::string_view reason, std::string_view source, uint64_t line,
                std::string_view raw);
@@ -32,6 +34,7 @@ class DeadLetterFile {
 
  private:
   DeadLetterFile(int fd, std::string path) : fd_(fd), out_(fd, std::move(path)) {}
+  DeadLetterFile(Output::BlockWriter w, std::string name) : fd_(-1), out_(std::move(w), std::move(name)) {}
   int fd_;
   Output out_;
   uint64_t count_ = 0;

@@ -12,8 +12,14 @@ Outputs::~Outputs() {
 }
 
 Status Outputs::Open(const std::string& output, const std::string& late,
-                     const std::string& dead_letter, const int64_t sizes[3]) {
-  if (output.empty() || output == "-") {
+                     const std::string& dead_letter, const int64_t sizes[3],
+                     const KafkaWriters& kafka) {
+  auto to_kafka = [&](const std::string& dest) { return kafka && dest.rfind("kafka:", 0) == 0; };
+  if (to_kafka(output)) {
+    auto w = kafka(output);
+    if (!w.ok()) return w.status();
+    rows_ = std::make_unique<Output>(std::move(*w), output);
+  } else if (output.empty() || output == "-") {
     rows_ = std::make_unique<Output>(1, "stdout");
   } else {
     auto fd = OpenOutput(output, /*append=*/sizes[0] >= 0);
@@ -22,14 +28,22 @@ Status Outputs::Open(const std::string& output, const std::string& late,
     rows_ = std::make_unique<Output>(*fd, output);
     KPIPE_RETURN_IF_ERROR(TruncateTo(*fd, sizes[0], output));
   }
-  if (!late.empty()) {
+  if (to_kafka(late)) {
+    auto w = kafka(late);
+    if (!w.ok()) return w.status();
+    late_ = std::make_unique<Output>(std::move(*w), late);
+  } else if (!late.empty()) {
     auto fd = OpenOutput(late, /*append=*/true);  // like --dead-letter
     if (!fd.ok()) return fd.status();
     late_fd_ = *fd;
     late_ = std::make_unique<Output>(*fd, late);
     KPIPE_RETURN_IF_ERROR(TruncateTo(*fd, sizes[1], late));
   }
-  if (!dead_letter.empty()) {
+  if (to_kafka(dead_letter)) {
+    auto w = kafka(dead_letter);
+    if (!w.ok()) return w.status();
+    dead_ = DeadLetterFile::Open(std::move(*w), dead_letter);
+  } else if (!dead_letter.empty()) {
     auto d = DeadLetterFile::Open(dead_letter);
     if (!d.ok()) return d.status();
     dead_ = std::move(*d);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,8 +28,10 @@ class Outputs {
   // `sizes` are a restored checkpoint's (rows, late, dead letters); -1 for
   // a fresh start, where the rows file is truncated (late records and dead
   // letters are appended to, always).
+  // A destination "kafka:TOPIC" gets the writer `kafka` makes for it.
+  using KafkaWriters = std::function<Result<Output::BlockWriter>(const std::string& dest)>;
   Status Open(const std::string& output, const std::string& late, const std::string& dead_letter,
-              const int64_t sizes[3]);
+              const int64_t sizes[3], const KafkaWriters& kafka = nullptr);
 
   Output* rows() { return rows_.get(); }
   Output* late() { return late_.get(); }           // null without --late

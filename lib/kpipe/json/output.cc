@@ -16,8 +16,21 @@ Output::Output(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   buf_.reserve(2 * kBlock);
 }
 
+Output::Output(BlockWriter writer, std::string name)
+    : fd_(-1), writer_(std::move(writer)), name_(std::move(name)) {
+  buf_.reserve(2 * kBlock);
+}
+
 Status Output::Flush() {
   if (!failed_.ok()) return failed_;
+  if (writer_) {
+    if (buf_.empty()) return Status::OK();
+    failed_ = writer_(buf_);
+    if (!failed_.ok()) return failed_;
+    written_ += buf_.size();
+    buf_.clear();
+    return Status::OK();
+  }
   size_t off = 0;
   while (off < buf_.size()) {
     ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
@@ -36,6 +49,7 @@ Status Output::Flush() {
 }
 
 bool Output::ReaderGone() const {
+  if (fd_ < 0) return false;
   struct pollfd p = {fd_, 0, 0};
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }

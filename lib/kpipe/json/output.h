@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ class Output {
  public:
   // Does not own `fd`. `name` names the destination in errors.
   Output(int fd, std::string name);
+  // Hands each flushed block (whole lines) to `writer` instead of a file
+  // descriptor: a Kafka destination produces one message per line.
+  using BlockWriter = std::function<Status(std::string_view block)>;
+  Output(BlockWriter writer, std::string name);
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
 
@@ -44,6 +49,7 @@ class Output {
 
  private:
   int fd_;
+  BlockWriter writer_;
   std::string name_;
   std::string buf_;
   uint64_t written_ = 0;

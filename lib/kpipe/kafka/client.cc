@@ -85,4 +85,20 @@ Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what) {
   return Status::Kafka(fmt::format("{}: {}", what, rd_kafka_err2str(err)));
 }
 
+void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading) {
+  if (!filled) return;
+  auto now = std::chrono::steady_clock::now();
+  PartitionList list(rd_kafka_topic_partition_list_new(4));
+  for (FetchCursor* c : reading) {
+    if (c->next < 0 || now - c->last_kick < std::chrono::milliseconds(20)) continue;
+    int64_t lo, hi;
+    if (rd_kafka_get_watermark_offsets(rk, c->topic.c_str(), c->partition, &lo, &hi)) continue;
+    if (hi <= std::max(c->next, c->eof)) continue;
+    rd_kafka_topic_partition_list_add(list.get(), c->topic.c_str(), c->partition)->offset = c->next;
+    c->last_kick = now;
+  }
+  if (list->cnt == 0) return;
+  KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));
+}
+
 }  // namespace kpipe

@@ -1,6 +1,7 @@
 // RAII ownership of librdkafka handles and the few calls every tool needs.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,5 +59,30 @@ Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& 
                                              int timeout_ms);
 
 Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what);
+
+// One partition a consumer reads, as KickStalledFetchers sees it.
+struct FetchCursor {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next = -1;  // the offset after the last message handed on; -1: none yet
+  int64_t eof = -1;   // offset of the last end-of-partition event
+  std::chrono::steady_clock::time_point last_kick;
+};
+
+// librdkafka 2.0 pauses fetching a partition for a whole second once the
+// local queue passes queued.min.messages or queued.max.messages.kbytes (the
+// fetch.queue.backoff.ms of later releases), which costs a fast reader most
+// of its time. When the queue is empty yet a partition has data not read
+// (its cached high watermark is past our position), a seek to the exact
+// next offset restarts its fetcher at once. The queue being empty, the seek
+// discards nothing; a fetch in flight is dropped as outdated and refetched.
+// This keeps the queue thresholds (and memory) low without the stalls.
+//
+// Call it when the queue is empty, with the partitions being read. Only a
+// queue filled to its thresholds since the last call (`filled`) can have
+// paused the fetchers; otherwise an unread tail is a transaction marker or
+// a compacted gap, and a seek would only cancel the fetch that is about to
+// report the end of the partition.
+void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading);
 
 }  // namespace kpipe

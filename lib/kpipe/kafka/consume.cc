@@ -66,18 +66,15 @@ Result<StartSpec> ParseStart(const ConsumeOptions& opt) {
   return StartSpec{StartSpec::kOffset, v};
 }
 
-struct PartState {
-  std::string topic;
-  int32_t partition;
+// cursor.next: the offset after the last record in the output buffer.
+struct PartState : FetchCursor {
   int64_t end = -1;         // stop before this offset (-e / --until); -1 = never
   int64_t low = 0;          // first offset at start (bounded reads)
   bool assigned = false;
   bool done = false;
-  int64_t pending = -1;     // next offset after the last record in the output buffer
   int64_t stored = -1;      // last offset handed to offsets_store
   int64_t watermark = INT64_MIN;
-  int64_t eof = -1;         // offset of the last end-of-partition event
-  Clock::time_point last_seen, last_kick;
+  Clock::time_point last_seen;
 };
 
 class Consumer {
@@ -302,9 +299,9 @@ Status Consumer::StoreOffsets() {
   if (opt_.group.empty()) return Status::OK();
   PartitionList list(rd_kafka_topic_partition_list_new(4));
   for (auto& [k, ps] : parts_) {
-    if (ps.pending > ps.stored && ps.assigned) {
-      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = ps.pending;
-      ps.stored = ps.pending;
+    if (ps.next > ps.stored && ps.assigned) {
+      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = ps.next;
+      ps.stored = ps.next;
     }
   }
   if (list->cnt == 0) return Status::OK();
@@ -374,37 +371,14 @@ Status Consumer::MaybeEmitWatermark() {
   return out_->Commit();
 }
 
-// librdkafka 2.0 pauses fetching a partition for a whole second once the
-// local queue passes queued.min.messages or queued.max.messages.kbytes (the
-// fetch.queue.backoff.ms of later releases), which costs a fast reader most
-// of its time. When the queue is empty yet a partition has data we have not
-// read (its cached high watermark is past our position), a seek to the exact
-// next offset restarts its fetcher at once. The queue being empty, the seek
-// discards nothing; a fetch in flight is dropped as outdated and refetched.
-// This keeps the queue thresholds (and memory) low without the stalls.
 void Consumer::KickStalledFetchers() {
-  // Only a queue that was filled to its thresholds since the last idle
-  // moment can have paused the fetchers; otherwise an unread tail is a
-  // transaction marker or a compacted gap, and a seek would only cancel the
-  // fetch that is about to report the end of the partition.
   bool filled = msgs_since_idle_ >= queued_min_msgs_ / 2 ||
                 bytes_since_idle_ >= queued_max_bytes_ / 2;
   msgs_since_idle_ = bytes_since_idle_ = 0;
-  if (!filled) return;
-  auto now = Clock::now();
-  PartitionList list(rd_kafka_topic_partition_list_new(4));
-  for (auto& [k, ps] : parts_) {
-    if (!ps.assigned || ps.done || ps.pending < 0) continue;
-    if (now - ps.last_kick < std::chrono::milliseconds(20)) continue;
-    int64_t lo, hi;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), ps.topic.c_str(), ps.partition, &lo, &hi))
-      continue;
-    if (hi <= std::max(ps.pending, ps.eof)) continue;
-    rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = ps.pending;
-    ps.last_kick = now;
-  }
-  if (list->cnt == 0) return;
-  KafkaError e(rd_kafka_seek_partitions(rk_.get(), list.get(), 0));
+  std::vector<FetchCursor*> reading;
+  for (auto& [k, ps] : parts_)
+    if (ps.assigned && !ps.done) reading.push_back(&ps);
+  kpipe::KickStalledFetchers(rk_.get(), filled, reading);
 }
 
 Status Consumer::AfterBatch(bool idle) {
@@ -434,7 +408,7 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
         // is committed too, so the group's lag reaches 0. Never past the end
         // recorded at start: later records were not written.
         int64_t upto = bounded_ && ps->end >= 0 ? std::min(m->offset, ps->end) : m->offset;
-        ps->pending = std::max(ps->pending, upto);
+        ps->next = std::max(ps->next, upto);
       }
       if (ps && (ps->end < 0 || m->offset >= ps->end)) ps->done = true;
       return Status::OK();
@@ -455,7 +429,7 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
   Write(m);
   msgs_since_idle_++;
   bytes_since_idle_ += m->len;
-  ps->pending = m->offset + 1;
+  ps->next = m->offset + 1;
   stats_->messages++;
   stats_->bytes += m->len + m->key_len;
   if (opt_.watermarks) UpdateWatermark(m, ps);

@@ -1,11 +1,13 @@
 // CheckpointStore: the checkpoints of --state DIR (kpipe(7), STATE), kept in
 // RocksDB. A checkpoint is the operator's state entries, in the order they
 // were written, plus the runner's own record (input position, watermark,
-// counters), replaced as a whole by one synced write batch: after a crash
-// at any instant the store holds either the old checkpoint or the new one.
+// counters), written as a whole by one synced write batch: after a crash at
+// any instant the store holds either the old checkpoints or the new one too.
 // Not thread-safe.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,15 +27,24 @@ class CheckpointStore {
   static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir);
   ~CheckpointStore();
 
-  // The runner's record of the last checkpoint; empty when there is none.
-  const std::string& meta() const { return meta_; }
+  // The store keeps the two newest checkpoints, numbered 1, 2, ...: with
+  // --exactly-once the newer one only counts once its transaction is
+  // committed (kpipe(7), EXACTLY-ONCE). The selected one (at first the
+  // newest) is what meta() and Read() return.
+  uint64_t seq() const { return seq_[selected_]; }  // 0: none
+  // The runner's record of the selected checkpoint; empty when there is none.
+  const std::string& meta() const { return meta_[selected_]; }
+  // Selects the checkpoint numbered `seq`; false when it is not kept.
+  bool Select(uint64_t seq);
+  // The number the next Commit() gets.
+  uint64_t next_seq() const { return std::max(seq_[0], seq_[1]) + 1; }
 
   // Starts a checkpoint; its entries go through writer(); Commit() makes it
-  // the checkpoint.
+  // the selected checkpoint, replacing the one not selected.
   StateWriter* Begin();
   Status Commit(std::string_view meta);
 
-  // The entries of the last checkpoint, in order.
+  // The entries of the selected checkpoint, in order.
   std::unique_ptr<StateReader> Read();
 
  private:
@@ -42,7 +53,9 @@ class CheckpointStore {
   CheckpointStore(rocksdb::DB* db, std::string dir);
   rocksdb::DB* db_;
   std::string dir_;
-  std::string meta_;
+  std::string meta_[2];
+  uint64_t seq_[2] = {0, 0};
+  int selected_ = 0;
   std::unique_ptr<BatchWriter> writer_;
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -14,6 +15,8 @@
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/text.h"
+#include "kpipe/kafka/sink.h"
+#include "kpipe/kafka/source.h"
 #include "kpipe/state/store.h"
 #include "kpipe/stream/record_decoder.h"
 #include "kpipe/stream/watermark.h"
@@ -44,6 +47,31 @@ Status OutputSink::Write(std::string_view group, std::string_view row) {
 }
 
 namespace {
+
+// Rows to a Kafka topic, keyed by their group fields as compact JSON, so one
+// key stays on one partition and a compacted topic keeps its latest row.
+class KafkaRowSink : public RowSink {
+ public:
+  KafkaRowSink(KafkaSink* sink, int topic, uint64_t* rows) : sink_(sink), topic_(topic), rows_(rows) {}
+  Status Write(std::string_view group, std::string_view row) override {
+    key_.assign(1, '{');
+    key_.append(group);
+    key_.push_back('}');
+    (*rows_)++;
+    return sink_->Produce(topic_, key_, row);
+  }
+
+ private:
+  KafkaSink* sink_;
+  int topic_;
+  uint64_t* rows_;
+  std::string key_;
+};
+
+bool IsKafka(const std::string& dest) { return dest.rfind("kafka:", 0) == 0; }
+
+// The metadata of offsets committed with checkpoint N (--exactly-once).
+constexpr std::string_view kCommitTag = "kpipe checkpoint ";
 
 class Runner {
  public:
@@ -77,7 +105,16 @@ class Runner {
   // Every 1024 records: periodic output, and on a busy input (which never
   // goes quiet) the watermark at least every second.
   Status Every1024();
-  std::string Where() const { return fmt::format("{}:{}", source_, line_no_); }
+  // The source and line (for Kafka: partition and offset) of the line being
+  // handled.
+  void Locate(std::string* source, uint64_t* line) const;
+  std::string Where() const {
+    std::string source;
+    uint64_t line = 0;
+    Locate(&source, &line);
+    return fmt::format("{}:{}", source, line);
+  }
+  Status OpenKafka();
 
   const RunnerOptions& opt_;
   Operator* op_;
@@ -87,7 +124,11 @@ class Runner {
   LineReader* reader_ = nullptr;
   Outputs outputs_;
   Output* out_ = nullptr;  // outputs_.rows()
-  std::unique_ptr<OutputSink> sink_;
+  std::unique_ptr<RowSink> sink_;
+  bool no_control_ = false;  // opt_.no_control, or rows go to Kafka
+  std::unique_ptr<KafkaSource> kafka_in_;
+  std::unique_ptr<KafkaSink> kafka_out_;
+  size_t block_line_ = 0;  // of the line being handled, 1-based within the block
 
   simdjson::dom::parser parser_;       // whole blocks (parse_many)
   simdjson::dom::parser line_parser_;  // one line at a time
@@ -109,23 +150,71 @@ class Runner {
   Status Checkpoint();
   Status MaybeCheckpoint();
   Status DumpState();
+  Status SelectCommitted();
+  void AbortOnError(const Status& st);
   std::unique_ptr<state::CheckpointStore> store_;
   int64_t next_checkpoint_ = INT64_MAX;
   uint64_t base_offset_ = 0;  // input offset where this run started reading
   int64_t restored_sizes_[3] = {-1, -1, -1};  // output, late, dead letters
+  bool restored_ = false;
+  bool fresh_ = false;
+  uint64_t state_bytes_ = 0;  // of the last checkpoint  // --exactly-once: the store's one checkpoint never committed
+  std::vector<KafkaPosition> restored_positions_;
+  // What the last checkpoint recorded, to skip one that would record the same.
+  uint64_t ck_offset_ = 0, ck_counts_[4] = {0, 0, 0, 0};
+  std::vector<KafkaPosition> ck_positions_;
 };
 
+Status Runner::OpenKafka() {
+  bool out = IsKafka(opt_.output) || IsKafka(opt_.late) || IsKafka(opt_.dead_letter);
+  if (opt_.exactly_once) {
+    if (!kafka_in_ || !IsKafka(opt_.output))
+      return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
+                           "(from file to file, --state alone is exactly-once)");
+    if (opt_.state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
+    if (opt_.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
+  }
+  if (!kafka_in_ && (!opt_.group.empty() || !opt_.from.empty() || !opt_.until.empty()))
+    return Status::Usage("-G, --from and --until need a kafka: input");
+  if (kafka_in_) KPIPE_RETURN_IF_ERROR(kafka_in_->Open());
+  if (!out || opt_.dump_state) return Status::OK();
+  KafkaSinkOptions so;
+  so.kafka = opt_.kafka;
+  if (opt_.exactly_once) so.transactional_id = fmt::format("kpipe-{}-{}", opt_.tool, opt_.group);
+  kafka_out_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn);
+  return kafka_out_->Open();
+}
+
 Status Runner::Run(SignalWatch* signals) {
-  source_ = opt_.input == "-" ? "stdin" : opt_.input;
-  auto in_fd = OpenInput(opt_.input);
-  if (!in_fd.ok()) return in_fd.status();
-  int fd = *in_fd;
+  int fd = -1;
+  if (IsKafka(opt_.input)) {
+    source_ = opt_.input;
+    KafkaSourceOptions ko;
+    std::string_view list = std::string_view(opt_.input).substr(6);
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      if (comma != 0) ko.topics.emplace_back(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    ko.group = opt_.group;
+    ko.from = opt_.from;
+    ko.until = opt_.until;
+    ko.kafka = opt_.kafka;
+    ko.tool = opt_.tool;
+    kafka_in_ = std::make_unique<KafkaSource>(std::move(ko), opt_.warn);
+  } else {
+    source_ = opt_.input == "-" ? "stdin" : opt_.input;
+    auto in_fd = OpenInput(opt_.input);
+    if (!in_fd.ok()) return in_fd.status();
+    fd = *in_fd;
+  }
   struct Closer {
     int fd;
     ~Closer() {
       if (fd > 2) ::close(fd);
     }
   } close_in{fd};
+  KPIPE_RETURN_IF_ERROR(OpenKafka());
 
   if (!opt_.state_dir.empty()) {
     KPIPE_RETURN_IF_ERROR(OpenState(fd));
@@ -133,31 +222,64 @@ Status Runner::Run(SignalWatch* signals) {
   }
   // Files written since the restored checkpoint are cut back to their size
   // then: what follows is written again, the same.
-  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_));
+  Outputs::KafkaWriters writers = [this](const std::string& dest) -> Result<Output::BlockWriter> {
+    if (dest == opt_.output) return Output::BlockWriter([](std::string_view) { return Status::OK(); });
+    auto topic = kafka_out_->Topic(dest.substr(6));
+    if (!topic.ok()) return topic.status();
+    return kafka_out_->LineWriter(*topic);
+  };
+  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_, writers));
   out_ = outputs_.rows();
-  sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
-  control_out_ = opt_.watermarks && !opt_.no_control;
+  if (IsKafka(opt_.output)) {
+    // Rows only: control records stay on pipes (kpipe(7), KAFKA INPUT AND OUTPUT).
+    no_control_ = true;
+    auto topic = kafka_out_->Topic(opt_.output.substr(6));
+    if (!topic.ok()) return topic.status();
+    sink_ = std::make_unique<KafkaRowSink>(kafka_out_.get(), *topic, &stats_->out);
+  } else {
+    no_control_ = opt_.no_control;
+    sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
+  }
+  control_out_ = (restored_ ? control_out_ : opt_.watermarks) && !no_control_;
 
-  LineReader reader(fd, source_);
-  reader_ = &reader;
+  std::optional<LineReader> reader;
+  if (kafka_in_) {
+    kafka_in_->set_partition_callback([this](const std::string& name, bool done) {
+      if (done) wm_.Remove(name, NowMs());
+      else wm_.Add(name, NowMs());
+    });
+    KPIPE_RETURN_IF_ERROR(kafka_in_->Start(restored_ ? &restored_positions_ : nullptr));
+  } else {
+    reader.emplace(fd, source_);
+    reader_ = &*reader;
+  }
   // A first checkpoint before reading: a run killed before its next one
   // restarts by cutting the files back to what they were before it.
-  if (store_ && store_->meta().empty()) KPIPE_RETURN_IF_ERROR(Checkpoint());
-  reader.set_idle_callback([this] { return OnIdle(); });
-  reader.set_signal_watch(signals);
+  if (store_ && (store_->meta().empty() || fresh_)) KPIPE_RETURN_IF_ERROR(Checkpoint());
   int64_t tick = opt_.every_ms > 0 ? opt_.every_ms : -1;
   if (opt_.idle_ms >= 0) tick = tick < 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10)
                                          : std::min(tick, std::max<int64_t>(opt_.idle_ms / 2, 10));
-  if (tick > 0) reader.set_tick(tick, [this] { return OnTick(/*between_blocks=*/true); });
+  auto on_tick = [this] { return OnTick(/*between_blocks=*/true); };
+  if (kafka_in_) {
+    kafka_in_->set_idle_callback([this] { return OnIdle(); });
+    kafka_in_->set_signal_watch(signals);
+    // Checkpoints come due while the input is quiet too.
+    if (store_ && tick < 0) tick = std::max<int64_t>(opt_.checkpoint_every_ms / 2, 10);
+    if (tick > 0) kafka_in_->set_tick(tick, on_tick);
+  } else {
+    reader->set_idle_callback([this] { return OnIdle(); });
+    reader->set_signal_watch(signals);
+    if (tick > 0) reader->set_tick(tick, on_tick);
+  }
   next_tick_ = opt_.every_ms > 0 ? NowMs() + opt_.every_ms : INT64_MAX;
 
   std::string_view block;
   Status st;
-  while (st.ok() && reader.NextBlock(&block)) {
+  while (st.ok() && (kafka_in_ ? kafka_in_->NextBlock(&block) : reader->NextBlock(&block))) {
     st = Block(block);
     if (st.ok()) st = MaybeCheckpoint();
   }
-  if (st.ok()) st = reader.status();
+  if (st.ok()) st = kafka_in_ ? kafka_in_->status() : reader->status();
   if (st.ok()) st = End();
   // A final checkpoint at the end and on SIGINT/SIGTERM (kpipe(7), SIGNALS).
   if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
@@ -166,7 +288,32 @@ Status Runner::Run(SignalWatch* signals) {
   }
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
-  return st.ok() ? fs : st;
+  if (st.ok()) st = fs;
+  if (!store_ && kafka_out_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
+    fs = kafka_out_->Flush();
+    if (!fs.ok()) st = fs;
+  }
+  // Without --state a group's offsets are committed only when everything
+  // read has had its effect written: at the end of a bounded read.
+  if (!store_ && kafka_in_ && st.ok()) st = kafka_in_->Commit(kafka_in_->positions());
+  AbortOnError(st);
+  return st;
+}
+
+void Runner::AbortOnError(const Status& st) {
+  // An open transaction of a failed run is aborted now rather than at its
+  // timeout, so read_committed readers are not held up meanwhile.
+  if (st.ok() || st.Is(Status::Code::kInterrupted) || !kafka_out_ || !kafka_out_->transactional()) return;
+  kafka_out_->AbortQuietly();
+}
+
+void Runner::Locate(std::string* source, uint64_t* line) const {
+  if (kafka_in_) {
+    kafka_in_->Locate(block_line_ - 1, source, line);
+    return;
+  }
+  *source = source_;
+  *line = line_no_;
 }
 
 Status Runner::FlushAll() { return outputs_.Flush(); }
@@ -191,7 +338,10 @@ Status Runner::Bad(std::string_view reason, std::string_view line) {
     return Status::BadInput(fmt::format("{}: {}", Where(), reason));
   }
   stats_->dead_lettered++;
-  return outputs_.dead()->Write(reason, source_, line_no_, line);
+  std::string source;
+  uint64_t line_no = 0;
+  Locate(&source, &line_no);
+  return outputs_.dead()->Write(reason, source, line_no, line);
 }
 
 // A block of lines goes through simdjson's parse_many, which indexes the
@@ -207,11 +357,13 @@ Status Runner::Block(std::string_view block) {
                   .get(stream) == simdjson::SUCCESS;
   auto it = fast ? stream.begin() : simdjson::dom::document_stream::iterator();
   size_t pos = 0;
+  block_line_ = 0;
   while (pos < block.size()) {
     const char* nl = static_cast<const char*>(std::memchr(block.data() + pos, '\n', block.size() - pos));
     size_t end = nl ? static_cast<size_t>(nl - block.data()) : block.size();
     std::string_view line = block.substr(pos, end - pos);
     line_no_++;
+    block_line_++;
     Status st;
     simdjson::dom::element root;
     if (fast && it != stream.end() && (*it).get(root) == simdjson::SUCCESS) {
@@ -273,7 +425,7 @@ Status Runner::Parsed(std::string_view line, simdjson::dom::element root) {
 }
 
 Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
-  if (!opt_.no_control) control_out_ = true;
+  if (!no_control_) control_out_ = true;
   std::string_view kind;
   if (obj["@kpipe"].get_string().get(kind) != simdjson::SUCCESS) {
     stats_->in++;
@@ -290,7 +442,7 @@ Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
   }
   if (kind == "end") return End();
   // A kind this version does not know: pass it on.
-  if (opt_.no_control) return Status::OK();
+  if (no_control_) return Status::OK();
   std::string* b = out_->buffer();
   b->append(line);
   b->push_back('\n');
@@ -396,18 +548,49 @@ Status Runner::OnTick(bool between_blocks) {
 }
 
 // What a checkpoint holds besides the operator's entries.
-constexpr uint64_t kCheckpointVersion = 1;
+constexpr uint64_t kCheckpointVersion = 2;
 
 Status Runner::OpenState(int in_fd) {
   auto store = state::CheckpointStore::Open(opt_.state_dir);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
-  if (store_->meta().empty()) {
+  if (opt_.exactly_once && !opt_.dump_state) KPIPE_RETURN_IF_ERROR(SelectCommitted());
+  if (store_->meta().empty() || fresh_) {
     if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
     return Status::OK();
   }
   return Restore(in_fd);
+}
+
+// --exactly-once: of the two checkpoints kept, the one to restore is the one
+// whose transaction was committed, named by the metadata of the offsets the
+// group committed with it. The newer one may belong to a transaction that
+// never committed (the run was killed in between); it is then replaced.
+Status Runner::SelectCommitted() {
+  std::vector<KafkaPosition> committed;
+  std::vector<std::string> metadata;
+  KPIPE_RETURN_IF_ERROR(kafka_in_->Committed(&committed, &metadata));
+  uint64_t seq = 0;
+  for (const std::string& m : metadata)
+    if (m.rfind(kCommitTag, 0) == 0) seq = std::max<uint64_t>(seq, std::strtoull(m.c_str() + kCommitTag.size(), nullptr, 10));
+  if (seq != 0 && store_->Select(seq)) return Status::OK();
+  // No checkpoint, or only the first one (made before reading) whose
+  // transaction never committed: start afresh.
+  bool fresh = store_->seq() == 0 || (seq == 0 && store_->next_seq() <= 2);
+  if (fresh) {
+    if (!committed.empty() && opt_.warn)
+      opt_.warn(fmt::format("group {} has committed offsets but --state {} holds no checkpoint of them: "
+                            "reading starts at the committed offsets with empty state",
+                            opt_.group, opt_.state_dir));
+    fresh_ = store_->seq() != 0;
+    return Status::OK();
+  }
+  return Status::Usage(fmt::format(
+      "--state {}: group {} committed its offsets with {}, which this directory does not hold (it has "
+      "checkpoint {}); use the --state directory that ran with this group, or a new group",
+      opt_.state_dir, opt_.group, seq ? fmt::format("checkpoint {}", seq) : "no kpipe checkpoint",
+      store_->seq()));
 }
 
 Status Runner::Restore(int in_fd) {
@@ -435,18 +618,29 @@ Status Runner::Restore(int in_fd) {
   written_wm_ = d.I64();
   wm_.Load(&d, NowMs());
   for (int64_t& size : restored_sizes_) size = d.I64();
+  for (uint64_t n = d.U64(); n > 0 && d.ok(); n--) {
+    KafkaPosition p;
+    p.topic = d.Str();
+    p.partition = static_cast<int32_t>(d.I64());
+    p.offset = d.I64();
+    restored_positions_.push_back(std::move(p));
+  }
   KPIPE_RETURN_IF_ERROR(d.Check("checkpoint record"));
+  restored_ = true;
   auto entries = store_->Read();
   KPIPE_RETURN_IF_ERROR(op_->Load(entries.get()));
   if (opt_.dump_state) return Status::OK();
 
-  // Go on from the checkpoint's input position: a regular file is read from
-  // that offset; a pipe cannot be rewound.
-  struct stat st;
-  bool regular = ::fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode);
+  // Go on from the checkpoint's input position: Kafka offsets, the offset
+  // in a regular file; a pipe cannot be rewound.
   if (input != opt_.input && opt_.warn)
     opt_.warn(fmt::format("--state {}: the checkpoint was made reading {}, not {}", opt_.state_dir,
                           input, opt_.input));
+  ck_offset_ = offset;
+  ck_positions_ = restored_positions_;
+  if (kafka_in_) return Status::OK();
+  struct stat st;
+  bool regular = ::fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode);
   if (regular) {
     if (::lseek(in_fd, static_cast<off_t>(offset), SEEK_SET) < 0)
       return Status::IOError(fmt::format("{}: seek: {}", source_, std::strerror(errno)));
@@ -468,17 +662,51 @@ Status Runner::MaybeCheckpoint() {
 Status Runner::Checkpoint() {
   // Everything the state has produced is written before the state is saved;
   // a restart cuts the files back to these sizes.
+  int64_t started_us = opt_.info ? MonotonicMicros() : 0;
   KPIPE_RETURN_IF_ERROR(FlushAll());
+  std::vector<KafkaPosition> positions;
+  uint64_t offset = 0;
+  if (kafka_in_) positions = kafka_in_->positions();
+  else offset = base_offset_ + reader_->offset();
+  uint64_t counts[4] = {stats_->in, stats_->out, stats_->late, stats_->dead_lettered};
+  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  // Nothing read or written since the last one: it would record the same.
+  // (With transactions it is made all the same: its requests are what
+  // tells an idle instance that another one has fenced it.)
+  if (store_->seq() != 0 && !fresh_ && !opt_.exactly_once && offset == ck_offset_ && positions == ck_positions_ &&
+      std::equal(counts, counts + 4, ck_counts_))
+    return Status::OK();
+  // Without transactions, rows reach Kafka before the checkpoint that
+  // follows them is made: at-least-once.
+  if (kafka_out_ && !opt_.exactly_once) KPIPE_RETURN_IF_ERROR(kafka_out_->Flush());
   std::vector<int64_t> sizes;
   outputs_.SyncAndMeasure(&sizes);
-  state::StateWriter* w = store_->Begin();
-  KPIPE_RETURN_IF_ERROR(op_->Save(w));
+  // With transactions, the input offsets join the open transaction, the
+  // checkpoint is saved (the one before it is kept), then the transaction
+  // commits. Killed before the commit, the transaction is aborted and the
+  // restart restores the checkpoint before (SelectCommitted).
+  uint64_t seq = store_->next_seq();
+  if (opt_.exactly_once)
+    KPIPE_RETURN_IF_ERROR(
+        kafka_out_->SendOffsets(kafka_in_->handle(), positions, fmt::format("{}{}", kCommitTag, seq)));
+  // (Counted for -v.)
+  struct Counting : state::StateWriter {
+    state::StateWriter* inner;
+    uint64_t bytes = 0;
+    Status Put(std::string_view key, std::string_view value) override {
+      bytes += key.size() + value.size();
+      return inner->Put(key, value);
+    }
+  } w;
+  w.inner = store_->Begin();
+  KPIPE_RETURN_IF_ERROR(op_->Save(&w));
+  state_bytes_ = w.bytes;
   std::string meta;
   state::Encoder e(&meta);
   e.U64(kCheckpointVersion);
   e.Str(opt_.fingerprint);
   e.Str(opt_.input);
-  e.U64(base_offset_ + reader_->offset());
+  e.U64(offset);
   e.U64(line_no_);
   e.U64(seq_);
   e.U64(stats_->in);
@@ -493,8 +721,22 @@ Status Runner::Checkpoint() {
   e.I64(written_wm_);
   wm_.Save(&e);
   for (int64_t size : sizes) e.I64(size);
+  e.U64(positions.size());
+  for (const KafkaPosition& p : positions) {
+    e.Str(p.topic);
+    e.I64(p.partition);
+    e.I64(p.offset);
+  }
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
-  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  fresh_ = false;
+  if (opt_.exactly_once) KPIPE_RETURN_IF_ERROR(kafka_out_->CommitAndBegin());
+  else if (kafka_in_) KPIPE_RETURN_IF_ERROR(kafka_in_->Commit(positions));
+  ck_offset_ = offset;
+  ck_positions_ = std::move(positions);
+  std::copy(counts, counts + 4, ck_counts_);
+  if (opt_.info)
+    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes of state", store_->seq(),
+                          (MonotonicMicros() - started_us) / 1000.0, state_bytes_));
   return Status::OK();
 }
 
@@ -510,8 +752,20 @@ Status Runner::DumpState() {
   uint64_t offset = d.U64();
   b->append("{\"checkpoint\":{\"input\":");
   json::AppendQuoted(b, input);
-  fmt::format_to(std::back_inserter(*b), ",\"offset\":{},\"line\":{},\"records_in\":{},\"rows_out\":{}", offset,
-                 line_no_, stats_->in, stats_->out);
+  if (restored_positions_.empty()) {
+    fmt::format_to(std::back_inserter(*b), ",\"offset\":{},\"line\":{}", offset, line_no_);
+  } else {
+    b->append(",\"offsets\":[");
+    for (size_t i = 0; i < restored_positions_.size(); i++) {
+      const KafkaPosition& p = restored_positions_[i];
+      b->append(i ? ",{\"topic\":" : "{\"topic\":");
+      json::AppendQuoted(b, p.topic);
+      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"offset\":{}}}", p.partition, p.offset);
+    }
+    b->push_back(']');
+  }
+  fmt::format_to(std::back_inserter(*b), ",\"number\":{},\"records_in\":{},\"rows_out\":{}", store_->seq(),
+                 stats_->in, stats_->out);
   b->append(",\"watermark\":");
   if (w_seen_ == Watermark::kMinusInfinity || w_seen_ == Watermark::kPlusInfinity) b->append("null");
   else fmt::format_to(std::back_inserter(*b), "{}", w_seen_);

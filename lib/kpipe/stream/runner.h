@@ -14,6 +14,7 @@
 
 #include "kpipe/json/output.h"
 #include "kpipe/json/path.h"
+#include "kpipe/kafka/config.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
 #include "kpipe/time/event_time.h"
@@ -23,8 +24,8 @@ namespace kpipe {
 class SignalWatch;
 
 struct RunnerOptions {
-  std::string input = "-";       // "-" or a path (file, FIFO, <(...))
-  std::string output;            // empty: stdout
+  std::string input = "-";       // "-", a path (file, FIFO, <(...)) or kafka:TOPIC[,TOPIC...]
+  std::string output;            // empty: stdout; or kafka:TOPIC
   std::string late;              // --late DEST; empty: late records are only counted
   std::string dead_letter;       // --dead-letter DEST; empty: bad input stops the run
   std::optional<json::FieldPath> time_path;
@@ -43,7 +44,15 @@ struct RunnerOptions {
   int64_t checkpoint_every_ms = 10000;
   bool dump_state = false;       // print the checkpoint's rows instead of running
   std::string fingerprint;       // the options that shape the state
+  // Kafka inputs and destinations (kpipe(7), KAFKA INPUT AND OUTPUT).
+  std::string tool;              // names default group and transactional ids
+  KafkaFlags kafka;
+  std::string group, from, until;  // -G, --from, --until of a kafka: input
+  // --exactly-once: kafka: input and output, one transaction per checkpoint
+  // carrying the input offsets (kpipe(7), EXACTLY-ONCE).
+  bool exactly_once = false;
   std::function<void(const std::string&)> warn;  // a warning for stderr
+  std::function<void(const std::string&)> info;  // -v: a note for stderr (may be empty)
 };
 
 struct RunStats {

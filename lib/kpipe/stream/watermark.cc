@@ -23,6 +23,19 @@ int64_t Watermark::Observe(const std::string& partition, int64_t t, int64_t now_
   return before;
 }
 
+void Watermark::Add(const std::string& partition, int64_t now_ms) {
+  if (parts_.find(partition) == parts_.end()) parts_.emplace(partition, Partition{kMinusInfinity, now_ms});
+}
+
+void Watermark::Remove(const std::string& partition, int64_t now_ms) {
+  auto it = parts_.find(partition);
+  if (it == parts_.end()) return;
+  parts_.erase(it);
+  last_ = nullptr;
+  last_name_.clear();
+  Refresh(now_ms);
+}
+
 int64_t Watermark::Refresh(int64_t now_ms) {
   if (w_ == kPlusInfinity) return w_;
   int64_t w = kPlusInfinity;

@@ -36,6 +36,12 @@ class Watermark {
   // Advances with a record of event time `t` from `partition` seen at
   // processing time `now_ms`; returns W as it was before the record.
   int64_t Observe(const std::string& partition, int64_t t, int64_t now_ms);
+  // A partition known before it has records (a Kafka input's): it holds W
+  // back like any other until it has records or is idle. Nothing when known.
+  void Add(const std::string& partition, int64_t now_ms);
+  // A partition that has ended (a bounded Kafka read): it no longer holds
+  // W back.
+  void Remove(const std::string& partition, int64_t now_ms);
   // A control record {"@kpipe":"watermark","ts":ts}.
   void Control(int64_t ts) { Raise(ts); }
   // End of input: every window may close.

@@ -176,6 +176,12 @@ std::string FormatRfc3339(int64_t ms) {
                      rem / 60'000 % 60, rem / 1000 % 60, rem % 1000);
 }
 
+int64_t MonotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

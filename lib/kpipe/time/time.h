@@ -32,6 +32,8 @@ Result<int64_t> ParseTimePoint(std::string_view text, int64_t now_ms);
 std::string FormatRfc3339(int64_t ms);
 
 int64_t NowMs();
+// A monotonic clock in microseconds, for measuring how long work takes.
+int64_t MonotonicMicros();
 
 // floor(a / b) for b > 0, also for negative a (window starts, unit changes).
 inline int64_t FloorDiv(int64_t a, int64_t b) {

@@ -1,0 +1,79 @@
+// KafkaSink: the --output/--late/--dead-letter kafka:TOPIC destinations of
+// kwindow, kagg and kjoin (kpipe(7), KAFKA INPUT AND OUTPUT). One producer
+// for all of them: idempotent, or transactional with --exactly-once, where
+// every checkpoint is one transaction that also carries the input offsets.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kpipe/json/output.h"
+#include "kpipe/kafka/client.h"
+#include "kpipe/kafka/config.h"
+#include "kpipe/kafka/source.h"
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+struct KafkaSinkOptions {
+  KafkaFlags kafka;
+  std::string transactional_id;  // empty: no transactions
+  int connect_timeout_ms = 10'000;
+};
+
+class KafkaSink {
+ public:
+  KafkaSink(KafkaSinkOptions opt, std::function<void(const std::string&)> warn);
+  ~KafkaSink();
+  KafkaSink(const KafkaSink&) = delete;
+  KafkaSink& operator=(const KafkaSink&) = delete;
+
+  // Connects. With a transactional id this fences any older instance with
+  // the same id (whose open transaction is aborted) and begins a transaction.
+  Status Open();
+  // A handle for `topic`, which must exist.
+  Result<int> Topic(const std::string& topic);
+  // Produces one message (`key` null-data: no key).
+  Status Produce(int topic, std::string_view key, std::string_view value);
+  // A writer that produces each line of a block as one message without key.
+  Output::BlockWriter LineWriter(int topic);
+
+  // Waits until every message produced so far is acknowledged; an error
+  // when any was not (outside transactions: at-least-once).
+  Status Flush();
+  // With transactions: adds the input offsets of `consumer`'s group to the
+  // open transaction, each with `metadata`...
+  Status SendOffsets(rd_kafka_t* consumer, const std::vector<KafkaPosition>& at, const std::string& metadata);
+  // ...then commits it and begins the next one. A commit that fails is
+  // aborted: nothing of it is visible to a read_committed reader.
+  Status CommitAndBegin();
+
+  // Aborts the open transaction, if any, ignoring errors (a failed run).
+  void AbortQuietly();
+
+  bool transactional() const { return !opt_.transactional_id.empty(); }
+  uint64_t committed() const { return committed_; }
+  uint64_t aborted() const { return aborted_; }
+
+ private:
+  Status TxnCall(rd_kafka_error_t* e, const char* what);
+  Status Fatal(const std::string& what);
+  Status Abort(const std::string& why);
+
+  KafkaSinkOptions opt_;
+  std::function<void(const std::string&)> warn_;
+  ClientEvents events_;
+  KafkaHandle rk_;
+  std::vector<rd_kafka_topic_t*> topics_;
+  std::vector<std::string> topic_names_;
+  uint64_t failed_ = 0;
+  std::string first_error_;
+  uint64_t in_txn_ = 0;  // messages in the open transaction
+  uint64_t committed_ = 0, aborted_ = 0;
+};
+
+}  // namespace kpipe

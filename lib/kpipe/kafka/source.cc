@@ -1,0 +1,332 @@
+#include "kpipe/kafka/source.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "kpipe/kafka/envelope.h"
+#include "kpipe/stream/signals.h"
+#include "kpipe/time/time.h"
+
+namespace kpipe {
+
+namespace {
+
+constexpr int kBatch = 1024;                 // messages taken from the queue at once
+constexpr size_t kBlockBytes = 1 << 20;      // a block ends past this size
+constexpr int kIdlePollMs = 50;              // the wait when nothing is ready
+
+}  // namespace
+
+KafkaSource::KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn)
+    : opt_(std::move(opt)), warn_(std::move(warn)) {}
+
+KafkaSource::~KafkaSource() {
+  if (queue_) rd_kafka_queue_destroy(queue_);
+  if (rk_) rd_kafka_consumer_close(rk_.get());
+}
+
+Status KafkaSource::Open() {
+  if (opt_.topics.empty()) return Status::Usage("kafka: needs a topic (kafka:TOPIC[,TOPIC...])");
+  if (opt_.group.empty()) {
+    // No group: a private id that is never committed to.
+    std::random_device rd;
+    group_id_ = fmt::format("kpipe-{}-{}-{:x}", opt_.tool, ::getpid(), rd());
+  } else {
+    group_id_ = opt_.group;
+  }
+  Properties defaults = {
+      {"group.id", group_id_},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // An offset that is gone (retention) is an error, never a silent jump.
+      {"auto.offset.reset", "error"},
+      {"isolation.level", "read_committed"},
+      {"enable.partition.eof", "true"},
+      {"queued.min.messages", "30000"},
+      {"queued.max.messages.kbytes", "4096"},
+      {"max.partition.fetch.bytes", "262144"},
+      {"fetch.wait.max.ms", "100"},
+  };
+  auto props = ResolveProperties(opt_.kafka, defaults);
+  if (!props.ok()) return props.status();
+  if (opt_.kafka.verbose && warn_) {
+    warn_("consumer configuration:\n" + DescribeProperties(*props));
+    events_.log = [this](int level, const char* fac, const char* msg) {
+      warn_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
+    };
+  }
+  auto conf = MakeConf(*props, &events_);
+  if (!conf.ok()) return conf.status();
+  auto rk = CreateClient(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk.ok()) return rk.status();
+  rk_ = std::move(*rk);
+  rd_kafka_poll_set_consumer(rk_.get());
+  queue_ = rd_kafka_queue_get_consumer(rk_.get());
+  auto md = FetchMetadata(rk_.get(), "", opt_.connect_timeout_ms);
+  if (!md.ok())
+    return Status::Kafka(fmt::format("cannot reach brokers {}: {}", PropertyValue(*props, "bootstrap.servers"),
+                                     md.status().message()));
+  for (const std::string& topic : opt_.topics) {
+    auto ids = TopicPartitions(rk_.get(), topic, opt_.connect_timeout_ms);
+    if (!ids.ok()) return ids.status();
+    for (int32_t id : *ids) {
+      Part p;
+      p.cursor.topic = topic;
+      p.cursor.partition = id;
+      p.name = fmt::format("{}/{}", topic, id);
+      index_[{topic, id}] = parts_.size();
+      parts_.push_back(std::move(p));
+    }
+  }
+
+  // --until: where each partition ends, recorded now.
+  bounded_ = !opt_.until.empty();
+  if (!bounded_) return Status::OK();
+  for (Part& p : parts_) {
+    int64_t lo, hi;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), p.cursor.topic.c_str(), p.cursor.partition,
+                                                             &lo, &hi, opt_.connect_timeout_ms);
+    if (e) return KafkaStatus(e, fmt::format("query end offset of {}", p.name));
+    p.end = hi;
+  }
+  if (opt_.until != "end") {
+    auto t = ParseTimePoint(opt_.until, NowMs());
+    if (!t.ok()) return Status::Usage("--until: " + t.status().message());
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+    for (Part& p : parts_)
+      rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), list.get(), opt_.connect_timeout_ms);
+    if (e) return KafkaStatus(e, "look up offsets for --until");
+    for (int i = 0; i < list->cnt; i++) {
+      Part& p = parts_[index_[{list->elems[i].topic, list->elems[i].partition}]];
+      if (list->elems[i].offset >= 0) p.end = std::min(p.end, list->elems[i].offset);
+    }
+  }
+  return Status::OK();
+}
+
+Status KafkaSource::Committed(std::vector<KafkaPosition>* offsets, std::vector<std::string>* metadata) {
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+  for (const Part& p : parts_)
+    rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition);
+  rd_kafka_resp_err_t e = rd_kafka_committed(rk_.get(), list.get(), opt_.connect_timeout_ms);
+  if (e) return KafkaStatus(e, fmt::format("read the committed offsets of group {}", group_id_));
+  for (int i = 0; i < list->cnt; i++) {
+    const rd_kafka_topic_partition_t& el = list->elems[i];
+    if (el.err) return KafkaStatus(el.err, fmt::format("committed offset of {}/{}", el.topic, el.partition));
+    if (el.offset < 0) continue;
+    offsets->push_back({el.topic, el.partition, el.offset});
+    metadata->emplace_back(static_cast<const char*>(el.metadata), el.metadata_size);
+  }
+  return Status::OK();
+}
+
+Status KafkaSource::Start(const std::vector<KafkaPosition>* at) {
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+  for (const Part& p : parts_)
+    rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = -1;
+  auto set = [&](const std::string& topic, int32_t partition, int64_t offset) {
+    auto it = index_.find({topic, partition});
+    if (it != index_.end() && list->elems[it->second].offset < 0) list->elems[it->second].offset = offset;
+  };
+  if (at) {
+    for (const KafkaPosition& p : *at) set(p.topic, p.partition, p.offset);
+  } else {
+    if (!opt_.group.empty()) {
+      std::vector<KafkaPosition> committed;
+      std::vector<std::string> metadata;
+      KPIPE_RETURN_IF_ERROR(Committed(&committed, &metadata));
+      for (const KafkaPosition& p : committed) set(p.topic, p.partition, p.offset);
+    }
+    if (!opt_.from.empty()) {
+      auto t = ParseTimePoint(opt_.from, NowMs());
+      if (!t.ok()) return Status::Usage("--from: " + t.status().message());
+      PartitionList times(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+      for (const Part& p : parts_)
+        rd_kafka_topic_partition_list_add(times.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
+      rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), times.get(), opt_.connect_timeout_ms);
+      if (e) return KafkaStatus(e, "look up offsets for --from");
+      for (int i = 0; i < times->cnt; i++) {
+        int64_t off = times->elems[i].offset;
+        if (off < 0) {  // no record at or after the time: the end
+          int64_t lo, hi;
+          e = rd_kafka_query_watermark_offsets(rk_.get(), times->elems[i].topic, times->elems[i].partition, &lo,
+                                               &hi, opt_.connect_timeout_ms);
+          if (e) return KafkaStatus(e, "query end offsets");
+          off = hi;
+        }
+        set(times->elems[i].topic, times->elems[i].partition, off);
+      }
+    }
+  }
+  // The rest starts at the beginning: the first offset still there.
+  for (int i = 0; i < list->cnt; i++) {
+    rd_kafka_topic_partition_t& el = list->elems[i];
+    Part& p = parts_[i];
+    if (el.offset < 0) {
+      int64_t lo, hi;
+      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), el.topic, el.partition, &lo, &hi,
+                                                               opt_.connect_timeout_ms);
+      if (e) return KafkaStatus(e, fmt::format("query the first offset of {}", p.name));
+      el.offset = lo;
+    }
+    p.cursor.next = el.offset;
+    if (on_partition_) on_partition_(p.name, false);
+    if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
+  }
+  for (const std::string& name : done_)
+    if (on_partition_) on_partition_(name, true);
+  done_.clear();
+  next_tick_ = tick_ms_ > 0 ? NowMs() + tick_ms_ : INT64_MAX;
+  return KafkaStatus(rd_kafka_assign(rk_.get(), list.get()), "assign partitions");
+}
+
+// Told on the next call to NextBlock: the records of the block in hand
+// still have to be judged against the watermark this partition holds back.
+void KafkaSource::MarkDone(Part* p) {
+  if (p->done) return;
+  p->done = true;
+  done_.push_back(p->name);
+}
+
+bool KafkaSource::AllDone() const {
+  if (!bounded_) return false;
+  for (const Part& p : parts_)
+    if (!p.done) return false;
+  return true;
+}
+
+KafkaSource::Part* KafkaSource::Find(rd_kafka_message_t* m) {
+  if (!m->rkt) return nullptr;
+  if (last_ && last_rkt_ == m->rkt && last_->cursor.partition == m->partition) return last_;
+  auto it = index_.find({rd_kafka_topic_name(m->rkt), m->partition});
+  if (it == index_.end()) return nullptr;
+  last_ = &parts_[it->second];
+  last_rkt_ = m->rkt;
+  return last_;
+}
+
+Status KafkaSource::Handle(rd_kafka_message_t* m) {
+  Part* p = Find(m);
+  if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (!p) return Status::OK();
+      // Everything before the end was read: transaction markers and aborted
+      // records up to it are behind us too. Never past a bounded end.
+      p->cursor.eof = m->offset;
+      int64_t upto = bounded_ ? std::min(m->offset, p->end) : m->offset;
+      p->cursor.next = std::max(p->cursor.next, upto);
+      if (bounded_ && m->offset >= p->end) MarkDone(p);
+      return Status::OK();
+    }
+    std::string what = rd_kafka_message_errstr(m);
+    std::string where = p ? p->name + ": " : "";
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+      return Status::Kafka(fmt::format("{}offset {} is no longer in the topic (retention?): {}", where,
+                                       p ? p->cursor.next : m->offset, what));
+    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        m->err == RD_KAFKA_RESP_ERR__FATAL)
+      return Status::Kafka(where + what);
+    if (warn_) warn_(where + what);
+    return Status::OK();
+  }
+  if (!p || p->done) return Status::OK();
+  if (bounded_ && m->offset >= p->end) {
+    MarkDone(p);  // past the end recorded at start: not ours to read
+    return Status::OK();
+  }
+  AppendEnvelope(&buf_, m, &validator_);
+  buf_.push_back('\n');
+  lines_.emplace_back(static_cast<uint32_t>(p - parts_.data()), m->offset);
+  p->cursor.next = m->offset + 1;
+  messages_++;
+  msgs_since_idle_++;
+  bytes_since_idle_ += m->len;
+  if (bounded_ && p->cursor.next >= p->end) MarkDone(p);
+  return Status::OK();
+}
+
+Status KafkaSource::Idle() {
+  if (idle_) KPIPE_RETURN_IF_ERROR(idle_());
+  if (tick_ && NowMs() >= next_tick_) {
+    next_tick_ = NowMs() + tick_ms_;
+    KPIPE_RETURN_IF_ERROR(tick_());
+  }
+  // The thresholds are the defaults set in Open() unless -X changed them;
+  // halves of them mean the queue was full at some point.
+  bool filled = msgs_since_idle_ >= 15000 || bytes_since_idle_ >= 2 * 1024 * 1024;
+  msgs_since_idle_ = bytes_since_idle_ = 0;
+  std::vector<FetchCursor*> reading;
+  for (Part& p : parts_)
+    if (!p.done) reading.push_back(&p.cursor);
+  KickStalledFetchers(rk_.get(), filled, reading);
+  return Status::OK();
+}
+
+bool KafkaSource::NextBlock(std::string_view* block) {
+  buf_.clear();
+  lines_.clear();
+  if (!status_.ok()) return false;
+  rd_kafka_message_t* batch[kBatch];
+  for (;;) {
+    if (buf_.empty()) {
+      for (const std::string& name : done_)
+        if (on_partition_) on_partition_(name, true);
+      done_.clear();
+      if (AllDone()) return false;
+      if (signals_ && signals_->Pending()) {
+        status_ = Status::Interrupted(signals_->Pending());
+        return false;
+      }
+    }
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
+    if (n <= 0) {
+      if (!buf_.empty()) break;
+      status_ = Idle();
+      if (!status_.ok()) return false;
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
+      if (!m) continue;
+      batch[0] = m;
+      n = 1;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+      if (status_.ok()) status_ = Handle(batch[i]);
+      rd_kafka_message_destroy(batch[i]);
+    }
+    if (!status_.ok()) return false;
+    // More may be ready at once: a bigger block, up to kBlockBytes.
+    if (!buf_.empty() && (n < kBatch || buf_.size() >= kBlockBytes)) break;
+  }
+  size_t size = buf_.size();
+  buf_.reserve(size + simdjson::SIMDJSON_PADDING);
+  *block = std::string_view(buf_.data(), size);
+  return true;
+}
+
+void KafkaSource::Locate(size_t i, std::string* source, uint64_t* offset) const {
+  if (i >= lines_.size()) return;
+  const Part& p = parts_[lines_[i].first];
+  *source = "kafka:" + p.name;
+  *offset = static_cast<uint64_t>(lines_[i].second);
+}
+
+std::vector<KafkaPosition> KafkaSource::positions() const {
+  std::vector<KafkaPosition> out;
+  out.reserve(parts_.size());
+  for (const Part& p : parts_) out.push_back({p.cursor.topic, p.cursor.partition, p.cursor.next});
+  return out;
+}
+
+Status KafkaSource::Commit(const std::vector<KafkaPosition>& at) {
+  if (opt_.group.empty() || at.empty()) return Status::OK();
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(at.size())));
+  for (const KafkaPosition& p : at)
+    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+  return KafkaStatus(rd_kafka_commit(rk_.get(), list.get(), 0), "commit offsets");
+}
+
+}  // namespace kpipe

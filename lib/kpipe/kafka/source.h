@@ -1,0 +1,135 @@
+// KafkaSource: the kafka:TOPIC[,TOPIC...] input of kwindow, kagg and kjoin
+// (kpipe(7), KAFKA INPUT AND OUTPUT). Reads every partition of the topics
+// (assigned, not subscribed: one process owns the operator's state) and
+// hands the messages on as blocks of envelope lines, the form the runners
+// already read from kconsume --envelope, so a Kafka input and a piped one
+// behave the same. Tracks the next offset of each partition, which is what
+// a checkpoint records and a restart seeks to.
+// Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kpipe/json/text.h"
+#include "kpipe/kafka/client.h"
+#include "kpipe/kafka/config.h"
+#include "kpipe/status.h"
+
+namespace kpipe {
+
+class SignalWatch;
+
+struct KafkaSourceOptions {
+  std::vector<std::string> topics;  // from "kafka:T1,T2"
+  std::string group;                // -G; empty: no group, nothing committed
+  std::string from;                 // --from TIME: start at the first offset at or after it
+  std::string until;                // --until TIME|end: stop there (end: the end offsets at start)
+  KafkaFlags kafka;
+  std::string tool;                 // names the private group id without -G
+  int connect_timeout_ms = 10'000;
+};
+
+// The next offset to read in one partition.
+struct KafkaPosition {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  bool operator==(const KafkaPosition&) const = default;
+};
+
+class KafkaSource {
+ public:
+  KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn);
+  ~KafkaSource();
+  KafkaSource(const KafkaSource&) = delete;
+  KafkaSource& operator=(const KafkaSource&) = delete;
+
+  // Connects and finds the partitions (and, for --until, where each ends).
+  Status Open();
+  // The group's committed offsets of our partitions with their metadata
+  // strings (partitions without one are left out).
+  Status Committed(std::vector<KafkaPosition>* offsets, std::vector<std::string>* metadata);
+  // Starts reading: at `at` (a checkpoint's positions) when given, else at
+  // the group's committed offsets, --from, or the beginning, in that order.
+  // Every partition gets a concrete offset, so positions() is exact from
+  // the first call.
+  Status Start(const std::vector<KafkaPosition>* at);
+
+  // As LineReader: idle (before waiting), tick (every period of quiet),
+  // signals (a pending SIGINT/SIGTERM ends NextBlock with Interrupted).
+  void set_idle_callback(std::function<Status()> cb) { idle_ = std::move(cb); }
+  void set_tick(int64_t period_ms, std::function<Status()> cb) {
+    tick_ms_ = period_ms;
+    tick_ = std::move(cb);
+  }
+  void set_signal_watch(SignalWatch* s) { signals_ = s; }
+  // Called with a partition's name ("topic/partition", as RecordDecoder
+  // names it) when reading it starts, and with done = true when a bounded
+  // read has reached its end there.
+  void set_partition_callback(std::function<void(const std::string& name, bool done)> cb) {
+    on_partition_ = std::move(cb);
+  }
+
+  // The next messages as envelope lines, each ending with '\n' and followed
+  // by SIMDJSON_PADDING readable bytes; false at the end of a bounded read
+  // or on an error (see status()). Valid until the next call.
+  bool NextBlock(std::string_view* block);
+  const Status& status() const { return status_; }
+
+  // Where line `i` (0-based) of the last block came from.
+  void Locate(size_t i, std::string* source, uint64_t* offset) const;
+  // The next offset of every partition: everything before it has been
+  // returned in a block.
+  std::vector<KafkaPosition> positions() const;
+  // Commits `at` as the group's offsets (without transactions).
+  Status Commit(const std::vector<KafkaPosition>& at);
+
+  rd_kafka_t* handle() { return rk_.get(); }
+  const std::string& group_id() const { return group_id_; }
+  uint64_t messages() const { return messages_; }
+
+ private:
+  struct Part {
+    FetchCursor cursor;   // topic, partition, next offset, EOF, last kick
+    std::string name;     // "topic/partition"
+    int64_t end = -1;     // bounded: stop before this offset
+    bool done = false;
+  };
+  Part* Find(rd_kafka_message_t* m);
+  Status Handle(rd_kafka_message_t* m);
+  void MarkDone(Part* p);
+  bool AllDone() const;
+  Status Idle();
+
+  KafkaSourceOptions opt_;
+  std::function<void(const std::string&)> warn_;
+  ClientEvents events_;
+  KafkaHandle rk_;
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::string group_id_;
+  bool bounded_ = false;
+  std::vector<Part> parts_;
+  std::map<std::pair<std::string, int32_t>, size_t> index_;
+  Part* last_ = nullptr;
+  rd_kafka_topic_t* last_rkt_ = nullptr;
+  std::string buf_;
+  std::vector<std::pair<uint32_t, int64_t>> lines_;
+  std::vector<std::string> done_;  // ended, not yet told  // part index, offset of each line
+  json::Validator validator_;
+  Status status_;
+  std::function<Status()> idle_, tick_;
+  std::function<void(const std::string&, bool)> on_partition_;
+  int64_t tick_ms_ = -1;
+  int64_t next_tick_ = 0;
+  SignalWatch* signals_ = nullptr;
+  uint64_t messages_ = 0;
+  uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
+};
+
+}  // namespace kpipe

@@ -1,0 +1,161 @@
+"""Exactly-once from topic to topic under SIGKILL (kpipe(7), EXACTLY-ONCE).
+
+200,000 records in 4 partitions go through
+  kagg --exactly-once --emit changes --by user -a count -a sum:amount
+and through
+  kwindow --exactly-once --emit final --tumble 1s --by user -a count -a sum:amount
+each killed with SIGKILL at random moments (at least 8 times) and restarted
+on the same --state and group, until a run reaches the end offsets recorded
+at its start (--until end) and exits 0. A read_committed reader of the
+output then must see:
+  kagg:    exactly one update per input record; per user the counts 1..n in
+           order and the running sums of the amounts;
+  kwindow: exactly one row per window and user with the right count and sum.
+A second instance with the same group (so the same transactional id) fences
+the first, which must report it and exit 1.
+"""
+import json
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kafkatest import (BROKERS, RUN_ID, check, create_topics, finish, make_tmp, need,
+                       read_records, sh)
+
+N = int(os.environ.get("KPIPE_EOS_RECORDS", "200000"))
+KILLS = int(os.environ.get("KPIPE_EOS_KILLS", "8"))
+USERS = 500
+T0 = 1_732_441_200_000
+rng = random.Random(int(os.environ.get("KPIPE_EOS_SEED", "7")))
+tmp = make_tmp("exactly-once")
+
+src, agg_out, win_out, fence_out = (f"eos-{n}-{RUN_ID}" for n in ("in", "agg", "win", "fence"))
+create_topics([(src, 4), (agg_out, 3), (win_out, 3), (fence_out, 1)])
+
+# Input: event times rise by 5 ms a record, so no record is ever late and
+# the windows of an uninterrupted run are known exactly.
+records = []
+for i in range(N):
+    records.append({"user": f"u{rng.randrange(USERS)}", "amount": rng.randrange(1, 1000), "ts": T0 + 5 * i})
+data = os.path.join(tmp, "in.jsonl")
+with open(data, "w") as f:
+    for r in records:
+        f.write(json.dumps(r, separators=(",", ":")) + "\n")
+sh(f"kproduce -q -t {src} -k user {shlex.quote(data)}", timeout=120)
+
+
+def run_killed(name, tool_args):
+    """Runs the tool, kills it KILLS times at random moments, then lets a run
+    finish. Returns the number of kills that hit a running process."""
+    state = os.path.join(tmp, f"state-{name}")
+    cmd = tool_args + ["--state", state, "--checkpoint-every", "100ms", "-G", f"eos-{name}-{RUN_ID}",
+                       "--exactly-once", "--until", "end", "-q", f"kafka:{src}"]
+    log = open(os.path.join(tmp, f"{name}.stderr"), "w")
+    kills = 0
+    attempts = 0
+    while True:
+        attempts += 1
+        need(attempts < KILLS * 4 + 10, f"{name}: too many restarts")
+        p = subprocess.Popen(cmd, stderr=log)
+        if kills < KILLS:
+            try:
+                p.wait(timeout=rng.uniform(0.05, 0.3))
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+                kills += 1
+                continue
+        else:
+            p.wait(timeout=240)
+        if p.returncode == 0:
+            break
+        log.close()
+        sys.stderr.write(open(log.name).read())
+        need(False, f"{name}: exit {p.returncode}")
+    log.close()
+    print(f"{name}: {kills} kills, {attempts} runs", file=sys.stderr)
+    need(kills >= KILLS, f"{name}: only {kills} kills landed (the runs were too fast)")
+
+
+def committed_rows(topic):
+    rows = read_records(topic, group=f"check-{topic}",
+                        config={"isolation.level": "read_committed", "enable.partition.eof": True})
+    return [r for part in rows.values() for r in part]
+
+
+# kagg: one update per record, per user counts 1..n in order, running sums.
+run_killed("kagg", ["kagg", "--emit", "changes", "--by", "user", "-a", "count", "-a", "sum:amount",
+                    "--output", f"kafka:{agg_out}"])
+msgs = committed_rows(agg_out)
+check(len(msgs) == N, f"kagg: {len(msgs)} committed updates, want {N}")
+by_user = {}
+for m in sorted(msgs, key=lambda m: (m["partition"], m["offset"])):
+    row = json.loads(m["value"])
+    check(json.loads(m["key"]) == {"user": row["user"]}, f"kagg: key {m['key']} of row {row}")
+    by_user.setdefault(row["user"], []).append(row)
+want_sums = {}
+for r in records:
+    want_sums.setdefault(r["user"], []).append(r["amount"])
+bad = 0
+for user, amounts in want_sums.items():
+    rows = by_user.get(user, [])
+    running = 0
+    want = []
+    for i, a in enumerate(amounts):
+        running += a
+        want.append({"user": user, "count": i + 1, "sum_amount": running})
+    if rows != want:
+        bad += 1
+        if bad <= 3:
+            print(f"kagg: user {user}: {len(rows)} rows, want {len(want)}; first difference: "
+                  f"{next(((g, w) for g, w in zip(rows, want) if g != w), None)}", file=sys.stderr)
+check(bad == 0, f"kagg: {bad} users with wrong updates")
+
+# kwindow: exactly one row per window and user, right count and sum.
+run_killed("kwindow", ["kwindow", "--tumble", "1s", "--time", "ts", "--by", "user", "-a", "count",
+                       "-a", "sum:amount", "--output", f"kafka:{win_out}"])
+msgs = committed_rows(win_out)
+want = {}
+for r in records:
+    start = r["ts"] - r["ts"] % 1000
+    c, s = want.get((start, r["user"]), (0, 0))
+    want[(start, r["user"])] = (c + 1, s + r["amount"])
+got = {}
+dups = 0
+for m in msgs:
+    row = json.loads(m["value"])
+    k = (row["window_start"], row["user"])
+    if k in got:
+        dups += 1
+    got[k] = (row["count"], row["sum_amount"])
+check(dups == 0, f"kwindow: {dups} duplicate rows")
+check(len(msgs) == len(want), f"kwindow: {len(msgs)} committed rows, want {len(want)}")
+check(got == want, f"kwindow: {sum(1 for k in want if got.get(k) != want[k])} windows with wrong values")
+
+# Fencing: a second instance with the same group and transactional id
+# fences the first, which reports it and exits 1.
+fence_cmd = ["kagg", "--by", "user", "-a", "count", "--emit", "changes", "--exactly-once", "-q",
+             "--checkpoint-every", "200ms",
+             "-G", f"eos-fence-{RUN_ID}", "--output", f"kafka:{fence_out}", f"kafka:{src}"]
+first_err = open(os.path.join(tmp, "fence1.stderr"), "w+")
+first = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence1")], stderr=first_err)
+time.sleep(3)  # the first has read everything and idles, its transaction open
+second = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence2")], stderr=subprocess.DEVNULL)
+try:
+    rc = first.wait(timeout=60)
+except subprocess.TimeoutExpired:
+    first.kill()
+    rc = None
+second.send_signal(signal.SIGTERM)
+rc2 = second.wait(timeout=30)
+first_err.seek(0)
+err = first_err.read()
+check(rc == 1, f"fenced instance: exit {rc}, want 1; stderr: {err}")
+check("fenced" in err, f"fenced instance does not say so: {err}")
+check(rc2 == 143, f"second instance after SIGTERM: exit {rc2}, want 143")
+finish()
