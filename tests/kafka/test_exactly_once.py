@@ -10,7 +10,8 @@ at its start (--until end) and exits 0. A read_committed reader of the
 output then must see:
   kagg:    exactly one update per input record; per user the counts 1..n in
            order and the running sums of the amounts;
-  kwindow: exactly one row per window and user with the right count and sum.
+  kwindow: exactly one row per window and user with the right count and sum;
+  kjoin:   exactly one row per order, joined with its own payment.
 A second instance with the same group (so the same transactional id) fences
 the first, which must report it and exit 1.
 """
@@ -34,8 +35,9 @@ T0 = 1_732_441_200_000
 rng = random.Random(int(os.environ.get("KPIPE_EOS_SEED", "7")))
 tmp = make_tmp("exactly-once")
 
-src, agg_out, win_out, fence_out = (f"eos-{n}-{RUN_ID}" for n in ("in", "agg", "win", "fence"))
-create_topics([(src, 4), (agg_out, 3), (win_out, 3), (fence_out, 1)])
+src, agg_out, win_out, fence_out, orders, payments, join_out = (
+    f"eos-{n}-{RUN_ID}" for n in ("in", "agg", "win", "fence", "orders", "payments", "join"))
+create_topics([(src, 4), (agg_out, 3), (win_out, 3), (fence_out, 1), (orders, 4), (payments, 4), (join_out, 3)])
 
 # Input: event times rise by 5 ms a record, so no record is ever late and
 # the windows of an uninterrupted run are known exactly.
@@ -49,36 +51,65 @@ with open(data, "w") as f:
 sh(f"kproduce -q -t {src} -k user {shlex.quote(data)}", timeout=120)
 
 
-def run_killed(name, tool_args):
-    """Runs the tool, kills it KILLS times at random moments, then lets a run
-    finish. Returns the number of kills that hit a running process."""
+# Join input: every order has one payment 0-2 s later; both topics in event
+# time order, so no record is late.
+N_JOIN = N // 2
+order_recs = [{"order_id": f"o{i}", "user": f"u{rng.randrange(USERS)}", "ts": T0 + 10 * i} for i in range(N_JOIN)]
+pay_recs = sorted(({"order_id": o["order_id"], "paid": rng.randrange(1, 500), "ts": o["ts"] + rng.randrange(2000)}
+                   for o in order_recs), key=lambda p: p["ts"])
+for name, recs, topic in (("orders", order_recs, orders), ("payments", pay_recs, payments)):
+    path = os.path.join(tmp, f"{name}.jsonl")
+    with open(path, "w") as f:
+        for r in recs:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+    sh(f"kproduce -q -t {topic} -k order_id {shlex.quote(path)}", timeout=120)
+
+
+def run_killed(name, tool_args, inputs=None):
+    """Runs the tool with -v, which reports each checkpoint on stderr, and
+    kills it KILLS times: at a random moment before its first checkpoint,
+    or a random 0-30 ms after its 1st to 3rd checkpoint (so at least that
+    much progress is made, however fast the machine, and the kill lands
+    anywhere in the cycle of produce, send offsets, save, commit). Then
+    lets a run finish."""
     state = os.path.join(tmp, f"state-{name}")
-    cmd = tool_args + ["--state", state, "--checkpoint-every", "100ms", "-G", f"eos-{name}-{RUN_ID}",
-                       "--exactly-once", "--until", "end", "-q", f"kafka:{src}"]
+    cmd = tool_args + ["--state", state, "--checkpoint-every", "20ms", "-G", f"eos-{name}-{RUN_ID}",
+                       "--exactly-once", "--until", "end", "-q", "-v"] + (inputs or [f"kafka:{src}"])
     log = open(os.path.join(tmp, f"{name}.stderr"), "w")
     kills = 0
-    attempts = 0
+    runs = 0
     while True:
-        attempts += 1
-        need(attempts < KILLS * 4 + 10, f"{name}: too many restarts")
-        p = subprocess.Popen(cmd, stderr=log)
+        runs += 1
+        need(runs < KILLS * 4 + 10, f"{name}: too many restarts")
+        p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         if kills < KILLS:
-            try:
-                p.wait(timeout=rng.uniform(0.05, 0.3))
-            except subprocess.TimeoutExpired:
+            after = rng.randrange(4)  # checkpoints to wait for; 0: kill during start-up
+            if after == 0:
+                time.sleep(rng.uniform(0.0, 0.1))
+            else:
+                seen = 0
+                for line in p.stderr:
+                    log.write(line)
+                    if line.startswith(f"{tool_args[0]}: checkpoint "):
+                        seen += 1
+                        if seen == after:
+                            break
+                time.sleep(rng.uniform(0.0, 0.03))
+            if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
+                log.write(p.stderr.read())
                 kills += 1
                 continue
-        else:
-            p.wait(timeout=240)
+        log.write(p.stderr.read())
+        p.wait(timeout=240)
         if p.returncode == 0:
             break
         log.close()
-        sys.stderr.write(open(log.name).read())
+        sys.stderr.write(open(log.name).read()[-3000:])
         need(False, f"{name}: exit {p.returncode}")
     log.close()
-    print(f"{name}: {kills} kills, {attempts} runs", file=sys.stderr)
+    print(f"{name}: {kills} kills, {runs} runs", file=sys.stderr)
     need(kills >= KILLS, f"{name}: only {kills} kills landed (the runs were too fast)")
 
 
@@ -136,6 +167,27 @@ for m in msgs:
 check(dups == 0, f"kwindow: {dups} duplicate rows")
 check(len(msgs) == len(want), f"kwindow: {len(msgs)} committed rows, want {len(want)}")
 check(got == want, f"kwindow: {sum(1 for k in want if got.get(k) != want[k])} windows with wrong values")
+
+# kjoin: exactly one row per order, with its own payment.
+run_killed("kjoin", ["kjoin", "--on", "order_id", "--within", "5s", "--time", "ts", "--output", f"kafka:{join_out}"],
+           inputs=[f"kafka:{orders}", f"kafka:{payments}"])
+msgs = committed_rows(join_out)
+check(len(msgs) == N_JOIN, f"kjoin: {len(msgs)} committed rows, want {N_JOIN}")
+want_pay = {p["order_id"]: p for p in pay_recs}
+want_order = {o["order_id"]: o for o in order_recs}
+seen = {}
+wrong = 0
+for m in msgs:
+    row = json.loads(m["value"])
+    oid = row["left"]["order_id"]
+    seen[oid] = seen.get(oid, 0) + 1
+    if row["left"] != want_order.get(oid) or row["right"] != want_pay.get(oid) or \
+            json.loads(m["key"]) != [oid]:
+        wrong += 1
+check(wrong == 0, f"kjoin: {wrong} rows with wrong values or keys")
+check(all(n == 1 for n in seen.values()) and len(seen) == N_JOIN,
+      f"kjoin: {sum(1 for n in seen.values() if n > 1)} orders joined more than once, "
+      f"{N_JOIN - len(seen)} never")
 
 # Fencing: a second instance with the same group and transactional id
 # fences the first, which reports it and exits 1.

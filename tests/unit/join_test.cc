@@ -85,10 +85,10 @@ TEST_CASE("--merge writes the left members, then the right members not on the le
   VectorSink sink;
   JoinRows rows(&sink, true);
   std::string l = R"({"id":1,"a":2})", r = R"({"id":1,"b":{"c":3},"a":9})";
-  REQUIRE(rows.Write(&l, &r).ok());
-  REQUIRE(rows.Write(nullptr, &r).ok());
+  REQUIRE(rows.Write("\"k\"", &l, &r).ok());
+  REQUIRE(rows.Write("\"k\"", nullptr, &r).ok());
   std::string empty = "{}";
-  REQUIRE(rows.Write(&empty, &r).ok());
+  REQUIRE(rows.Write("\"k\"", &empty, &r).ok());
   CHECK(sink.rows == std::vector<std::string>{R"({"id":1,"a":2,"b":{"c":3}})",
                                               R"({"id":1,"b":{"c":3},"a":9})",
                                               R"({"id":1,"b":{"c":3},"a":9})"});

@@ -9,6 +9,7 @@
 #include "kpipe/join/runner.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/time/time.h"
+#include "tools/common/event_flags.h"
 #include "tools/common/report.h"
 
 namespace {
@@ -20,6 +21,7 @@ struct Flags {
                                checkpoint_every;
   bool table = false, as_of = false, merge = false, watermarks = false, no_control = false,
        quiet = false, dump_state = false;
+  kpipe::tools::KafkaIoFlags kio;
 };
 
 kpipe::Status Duration(const char* flag, const std::string& text, int64_t* out,
@@ -122,6 +124,12 @@ kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
                     " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
                     (f.merge ? " --merge" : "");
   o->warn = [](const std::string& msg) { fmt::print(stderr, "kjoin: warning: {}\n", msg); };
+  if (f.kio.kafka.verbose) o->info = [](const std::string& msg) { fmt::print(stderr, "kjoin: {}\n", msg); };
+  o->kafka = f.kio.kafka;
+  o->group = f.kio.group;
+  o->from = f.kio.from;
+  o->until = f.kio.until;
+  o->exactly_once = f.kio.exactly_once;
   return Status::OK();
 }
 
@@ -153,11 +161,11 @@ int main(int argc, char** argv) {
   cmd.Option({"--max-delay", "DUR", "Bounded out-of-orderness D of each side's watermark"}, &f.max_delay);
   cmd.Option({"--lateness", "DUR", "Allowed lateness L: keep records DUR longer"}, &f.lateness);
   cmd.Option({"--idle", "DUR", "Leave a side or partition quiet this long out of the watermark"}, &f.idle);
-  cmd.Option({"--late", "DEST", "Append late records to DEST", Complete::kFile}, &f.late);
+  cmd.Option({"--late", "DEST", "Append late records to DEST (a file or kafka:TOPIC)", Complete::kFile}, &f.late);
   cmd.Switch({"--merge", "", "Write one object: left members, then right members not on the left"},
              &f.merge);
-  cmd.Option({"--output", "DEST", "Write rows to DEST instead of stdout", Complete::kFile}, &f.output);
-  cmd.Option({"--dead-letter", "DEST", "Write bad lines to DEST and go on", Complete::kFile},
+  cmd.Option({"--output", "DEST", "Write rows to DEST (a file, or kafka:TOPIC keyed by join key) instead of stdout", Complete::kFile}, &f.output);
+  cmd.Option({"--dead-letter", "DEST", "Write bad lines to DEST (a file or kafka:TOPIC) and go on", Complete::kFile},
              &f.dead_letter);
   cmd.Switch({"--watermarks", "", "Write watermark control records even when the inputs have none"},
              &f.watermarks);
@@ -170,7 +178,9 @@ int main(int argc, char** argv) {
   cmd.Switch({"--dump-state", "", "With --state: print the last checkpoint's records and exit"},
              &f.dump_state);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f.quiet);
-  cmd.Positional("LEFT RIGHT", "The two inputs: files, FIFOs, or - (stdin) for one of them", &f.inputs);
+  kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
+  cmd.Positional("LEFT RIGHT", "The two inputs: files, FIFOs, kafka:TOPIC[,TOPIC...], or - (stdin) for one of them",
+                 &f.inputs);
 
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;

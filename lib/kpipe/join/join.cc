@@ -18,7 +18,11 @@ Result<JoinType> ParseJoinType(std::string_view text) {
   return Status::Usage(fmt::format("--type {}: expected inner, left, right or full", text));
 }
 
-Status JoinRows::Write(const std::string* left, const std::string* right) {
+Status JoinRows::Write(std::string_view join_key, const std::string* left, const std::string* right) {
+  // The group of the row is the join key, as a JSON array of its values.
+  key_.assign(1, '[');
+  key_.append(join_key);
+  key_.push_back(']');
   buf_.clear();
   if (!merge_) {
     buf_.append("{\"left\":");
@@ -26,7 +30,7 @@ Status JoinRows::Write(const std::string* left, const std::string* right) {
     buf_.append(",\"right\":");
     buf_.append(right ? std::string_view(*right) : "null");
     buf_.push_back('}');
-    return out_->Write({}, buf_);
+    return out_->Write(key_, buf_);
   }
   // Both are compact objects (checked on input): the left members, then the
   // right members whose key the left does not have.
@@ -49,7 +53,7 @@ Status JoinRows::Write(const std::string* left, const std::string* right) {
     }
   }
   buf_.push_back('}');
-  return out_->Write({}, buf_);
+  return out_->Write(key_, buf_);
 }
 
 Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, bool* late) {
@@ -64,7 +68,7 @@ Status IntervalJoin::Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, b
       const JoinRecord& r = side == 0 ? o->rec : *rec;
       if (r.t < SaturatingAdd(l.t, lo_) || r.t > SaturatingAdd(l.t, hi_)) continue;
       matched = o->matched = true;
-      KPIPE_RETURN_IF_ERROR(rows->Write(&l.text, &r.text));
+      KPIPE_RETURN_IF_ERROR(rows->Write(rec->key, &l.text, &r.text));
     }
   }
   Store(side, rec, hash, list, matched);
@@ -210,8 +214,8 @@ Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
     Entry* e = next->entry;
     sides_[side].Pop();
     if (keep_outer[side] && !e->matched) {
-      KPIPE_RETURN_IF_ERROR(side == 0 ? rows->Write(&e->rec.text, nullptr)
-                                      : rows->Write(nullptr, &e->rec.text));
+      KPIPE_RETURN_IF_ERROR(side == 0 ? rows->Write(e->rec.key, &e->rec.text, nullptr)
+                                      : rows->Write(e->rec.key, nullptr, &e->rec.text));
     }
     Remove(side, e);
   }
@@ -259,8 +263,8 @@ Status TableJoin::Join(const JoinRecord& left, JoinRows* rows) {
       if (v->second) match = &*v->second;
     }
   }
-  if (match) return rows->Write(&left.text, match);
-  if (type_ == JoinType::kLeft) return rows->Write(&left.text, nullptr);
+  if (match) return rows->Write(left.key, &left.text, match);
+  if (type_ == JoinType::kLeft) return rows->Write(left.key, &left.text, nullptr);
   return Status::OK();
 }
 

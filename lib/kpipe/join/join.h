@@ -45,13 +45,14 @@ struct JoinRecord {
 class JoinRows {
  public:
   JoinRows(RowSink* out, bool merge) : out_(out), merge_(merge) {}
-  // Either may be null for an outer row.
-  Status Write(const std::string* left, const std::string* right);
+  // Either may be null for an outer row. `key` is the join key's values,
+  // comma-separated compact JSON (JoinRecord::key).
+  Status Write(std::string_view key, const std::string* left, const std::string* right);
 
  private:
   RowSink* out_;
   bool merge_;
-  std::string buf_;
+  std::string buf_, key_;
   std::vector<std::string_view> keys_;
 };
 

@@ -15,7 +15,10 @@
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
 #include "kpipe/json/text.h"
+#include "kpipe/kafka/sink.h"
+#include "kpipe/kafka/source.h"
 #include "kpipe/state/store.h"
+#include "kpipe/stream/exactly_once.h"
 #include "kpipe/stream/record_decoder.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/stream/signals.h"
@@ -29,7 +32,10 @@ namespace {
 struct Side {
   std::string source;  // how diagnostics name it
   int fd = -1;
-  std::unique_ptr<LineReader> reader;
+  std::unique_ptr<LineReader> reader;         // a file or pipe, or
+  std::unique_ptr<KafkaSource> kafka;         // kafka:TOPIC...
+  size_t block_line = 0;                      // of a Kafka block, 1-based
+  std::vector<KafkaPosition> restored;        // a checkpoint's offsets
   Watermark wm;
   bool ended = false;  // W of this side is +inf (end record or end of file)
   bool eof = false;    // nothing more to read
@@ -55,6 +61,10 @@ class JoinRunner {
 
  private:
   Status Open();
+  Status OpenKafka();
+  // Handles what a Kafka side has now; `*got`: it had something.
+  Status ReadKafka(int s, bool* got);
+  std::vector<KafkaPosition> Positions() const;
   Status Line(int s, std::string_view line);
   Status Data(int s, simdjson::dom::element root, std::string_view line);
   Status Control(int s, simdjson::dom::object obj, std::string_view line);
@@ -69,10 +79,24 @@ class JoinRunner {
   bool Reading(int s) const {
     // A table is read to its end before the left side starts.
     if (sides_[s].eof) return false;
-    return s == 1 || !opt_.table || sides_[1].ended;
+    return s == 1 || !opt_.table || sides_[1].ended || (sides_[1].kafka && sides_[1].kafka->caught_up());
   }
-  uint64_t LineNo(int s) const { return sides_[s].base_line + sides_[s].reader->line_number(); }
-  std::string Where(int s) const { return fmt::format("{}:{}", sides_[s].source, LineNo(s)); }
+  // The source and line (for Kafka: partition and offset) being handled.
+  void Locate(int s, std::string* source, uint64_t* line) const {
+    const Side& side = sides_[s];
+    if (side.kafka) {
+      side.kafka->Locate(side.block_line - 1, source, line);
+      return;
+    }
+    *source = side.source;
+    *line = side.base_line + side.reader->line_number();
+  }
+  std::string Where(int s) const {
+    std::string source;
+    uint64_t line = 0;
+    Locate(s, &source, &line);
+    return fmt::format("{}:{}", source, line);
+  }
   // --state
   Status Restore();
   Status Checkpoint();
@@ -90,7 +114,10 @@ class JoinRunner {
   Side sides_[2];
   Outputs outputs_;
   Output* out_ = nullptr;  // outputs_.rows()
-  std::unique_ptr<OutputSink> sink_;
+  std::unique_ptr<RowSink> sink_;
+  std::unique_ptr<KafkaSink> kafka_out_;
+  bool no_control_ = false;  // no_control_, or rows go to Kafka
+  bool fresh_ = false;       // --exactly-once: the one checkpoint never committed
   std::unique_ptr<JoinRows> rows_;
   std::unique_ptr<IntervalJoin> interval_;
   std::unique_ptr<TableJoin> table_;
@@ -106,36 +133,143 @@ class JoinRunner {
   JoinRecord rec_;
 };
 
+Status JoinRunner::OpenKafka() {
+  bool in = sides_[0].kafka || sides_[1].kafka;
+  if (opt_.exactly_once) {
+    if (!in || !IsKafka(opt_.output))
+      return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
+                           "(from file to file, --state alone is exactly-once)");
+    if (opt_.state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
+    if (opt_.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
+  }
+  if (!in && (!opt_.group.empty() || !opt_.from.empty() || !opt_.until.empty()))
+    return Status::Usage("-G, --from and --until need a kafka: input");
+  if (sides_[0].kafka && sides_[1].kafka && !opt_.group.empty())
+    for (const std::string& t : KafkaTopics(opt_.input[0]))
+      for (const std::string& u : KafkaTopics(opt_.input[1]))
+        if (t == u) return Status::Usage(fmt::format("with -G, topic {} cannot be read on both sides", t));
+  for (Side& side : sides_)
+    if (side.kafka) KPIPE_RETURN_IF_ERROR(side.kafka->Open());
+  bool out = IsKafka(opt_.output) || IsKafka(opt_.late) || IsKafka(opt_.dead_letter);
+  if (!out || opt_.dump_state) return Status::OK();
+  KafkaSinkOptions so;
+  so.kafka = opt_.kafka;
+  if (opt_.exactly_once) so.transactional_id = fmt::format("kpipe-kjoin-{}", opt_.group);
+  kafka_out_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
+  return kafka_out_->Open();
+}
+
 Status JoinRunner::Open() {
   if (opt_.input[0] == "-" && opt_.input[1] == "-")
     return Status::Usage("at most one input may be - (stdin)");
   for (int s = 0; s < 2; s++) {
-    auto fd = OpenInput(opt_.input[s]);
-    if (!fd.ok()) return fd.status();
-    sides_[s].fd = *fd;
-    sides_[s].source = opt_.input[s] == "-" ? "stdin" : opt_.input[s];
-    sides_[s].reader = std::make_unique<LineReader>(*fd, sides_[s].source);
-    sides_[s].needs_time = !opt_.table || (opt_.as_of);
-    sides_[s].decoder.emplace(opt_.time[s], opt_.time_unit, sides_[s].needs_time);
-    sides_[s].last_data_ms = NowMs();  // quiet time counts from the start
+    Side& side = sides_[s];
+    if (IsKafka(opt_.input[s])) {
+      side.source = opt_.input[s];
+      KafkaSourceOptions ko;
+      ko.topics = KafkaTopics(opt_.input[s]);
+      ko.group = opt_.group;
+      ko.from = opt_.from;
+      // A table topic is read up to its end offsets at start before the
+      // left side starts, then followed live (kjoin(1), TABLE JOIN).
+      ko.until = opt_.until;
+      ko.catch_up = opt_.table && s == 1;
+      ko.kafka = opt_.kafka;
+      ko.tool = "kjoin";
+      side.kafka = std::make_unique<KafkaSource>(std::move(ko), opt_.warn, opt_.info);
+    } else {
+      auto fd = OpenInput(opt_.input[s]);
+      if (!fd.ok()) return fd.status();
+      side.fd = *fd;
+      side.source = opt_.input[s] == "-" ? "stdin" : opt_.input[s];
+      side.reader = std::make_unique<LineReader>(*fd, side.source);
+    }
+    side.needs_time = !opt_.table || (opt_.as_of);
+    side.decoder.emplace(opt_.time[s], opt_.time_unit, side.needs_time);
+    side.last_data_ms = NowMs();  // quiet time counts from the start
   }
+  KPIPE_RETURN_IF_ERROR(OpenKafka());
   if (opt_.table) table_ = std::make_unique<TableJoin>(opt_.as_of, opt_.retain, opt_.type);
   else interval_ = std::make_unique<IntervalJoin>(opt_.lo, opt_.hi, opt_.lateness, opt_.type);
-  control_out_ = opt_.watermarks && !opt_.no_control;
+  no_control_ = opt_.no_control || IsKafka(opt_.output);
+  control_out_ = opt_.watermarks && !no_control_;
   if (!opt_.state_dir.empty()) {
     auto store = state::CheckpointStore::Open(opt_.state_dir);
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
     if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
-    if (!store_->meta().empty()) KPIPE_RETURN_IF_ERROR(Restore());
+    if (opt_.exactly_once && !opt_.dump_state) {
+      std::vector<KafkaSource*> inputs;
+      for (Side& side : sides_)
+        if (side.kafka) inputs.push_back(side.kafka.get());
+      KPIPE_RETURN_IF_ERROR(SelectCommitted(store_.get(), inputs, opt_.group, opt_.state_dir, opt_.warn, &fresh_));
+    }
+    if (!store_->meta().empty() && !fresh_) KPIPE_RETURN_IF_ERROR(Restore());
     else if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
     if (opt_.dump_state) return Status::OK();
   }
-  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_));
+  Outputs::KafkaWriters writers = [this](const std::string& dest) -> Result<Output::BlockWriter> {
+    if (dest == opt_.output) return Output::BlockWriter([](std::string_view) { return Status::OK(); });
+    auto topic = kafka_out_->Topic(dest.substr(6));
+    if (!topic.ok()) return topic.status();
+    return kafka_out_->LineWriter(*topic);
+  };
+  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_, writers));
   out_ = outputs_.rows();
-  sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
+  if (IsKafka(opt_.output)) {
+    auto topic = kafka_out_->Topic(opt_.output.substr(6));
+    if (!topic.ok()) return topic.status();
+    sink_ = std::make_unique<KafkaRowSink>(kafka_out_.get(), *topic, /*object_key=*/false, &stats_->out);
+  } else {
+    sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
+  }
   rows_ = std::make_unique<JoinRows>(sink_.get(), opt_.merge);
+  for (int s = 0; s < 2; s++) {
+    Side& side = sides_[s];
+    if (!side.kafka) continue;
+    side.kafka->set_partition_callback([this, s](const std::string& name, bool done) {
+      if (done) sides_[s].wm.Remove(name, NowMs());
+      else sides_[s].wm.Add(name, NowMs());
+    });
+    KPIPE_RETURN_IF_ERROR(side.kafka->Start(side.restored.empty() ? nullptr : &side.restored));
+  }
   return Status::OK();
+}
+
+// The next block a Kafka side has now, without waiting.
+Status JoinRunner::ReadKafka(int s, bool* got) {
+  Side& side = sides_[s];
+  side.kafka->DrainEvents();
+  // One block at a time: the other side and the checkpoints get their turn.
+  std::string_view block;
+  if (side.kafka->TryBlock(&block)) {
+    *got = true;
+    side.block_line = 0;
+    size_t pos = 0;
+    while (pos < block.size()) {
+      size_t nl = block.find('\n', pos);
+      if (nl == std::string_view::npos) nl = block.size();
+      side.block_line++;
+      KPIPE_RETURN_IF_ERROR(Line(s, block.substr(pos, nl - pos)));
+      pos = nl + 1;
+    }
+  }
+  KPIPE_RETURN_IF_ERROR(side.kafka->status());
+  if (side.kafka->ended()) {
+    side.eof = true;
+    return EndSide(s);
+  }
+  return Status::OK();
+}
+
+std::vector<KafkaPosition> JoinRunner::Positions() const {
+  std::vector<KafkaPosition> all;
+  for (const Side& side : sides_) {
+    if (!side.kafka) continue;
+    std::vector<KafkaPosition> p = side.kafka->positions();
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  return all;
 }
 
 Status JoinRunner::Run(SignalWatch* signals) {
@@ -143,23 +277,39 @@ Status JoinRunner::Run(SignalWatch* signals) {
   if (opt_.dump_state) return DumpState();
   // A first checkpoint before reading: a run killed before its next one
   // restarts by cutting the files back to what they were before it.
-  if (store_ && store_->meta().empty()) KPIPE_RETURN_IF_ERROR(Checkpoint());
+  if (store_ && (store_->meta().empty() || fresh_)) KPIPE_RETURN_IF_ERROR(Checkpoint());
   Status st;
   int64_t tick = opt_.idle_ms >= 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10) : 1000;
+  if (store_) tick = std::min<int64_t>(tick, std::max<int64_t>(opt_.checkpoint_every_ms / 2, 10));
   while (!(sides_[0].eof && sides_[1].eof)) {
+    // Kafka sides first: what they hold now, without waiting.
+    bool got = false;
+    for (int s = 0; s < 2 && st.ok(); s++)
+      if (sides_[s].kafka && Reading(s)) st = ReadKafka(s, &got);
+    if (!st.ok()) break;
     struct pollfd fds[3];
     int which[2], n = 0;
+    bool kafka = false;
     for (int s = 0; s < 2; s++) {
       if (!Reading(s)) continue;
       which[n] = s;
-      fds[n++] = {sides_[s].fd, POLLIN, 0};
+      int fd = sides_[s].fd;
+      if (sides_[s].kafka) {
+        auto efd = sides_[s].kafka->EventFd();
+        if (!efd.ok()) return efd.status();
+        fd = *efd;
+        kafka = true;
+      }
+      fds[n++] = {fd, POLLIN, 0};
     }
     fds[n] = {signals ? signals->fd() : -1, POLLIN, 0};
     int ready = ::poll(fds, n + 1, 0);
-    if (ready == 0) {  // nothing to read now: the input is quiet
+    if (ready == 0 && !got) {  // nothing to read now: the input is quiet
       st = Quiet();
       if (!st.ok()) break;
-      ready = ::poll(fds, n + 1, static_cast<int>(tick));
+      // A Kafka queue that filled before its event was armed has no event:
+      // look again soon.
+      ready = ::poll(fds, n + 1, static_cast<int>(kafka ? std::min<int64_t>(tick, 100) : tick));
     }
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -172,11 +322,11 @@ Status JoinRunner::Run(SignalWatch* signals) {
         break;
       }
     }
-    if (ready == 0) continue;
-    for (int i = 0; i < n && st.ok(); i++) {
+    for (int i = 0; i < n && st.ok() && ready > 0; i++) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       int s = which[i];
       Side& side = sides_[s];
+      if (side.kafka) continue;  // read at the top of the loop
       if (!side.reader->ReadOnce() && !side.reader->status().ok()) {
         st = side.reader->status();
         break;
@@ -204,7 +354,18 @@ Status JoinRunner::Run(SignalWatch* signals) {
   }
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
-  return st.ok() ? fs : st;
+  if (st.ok()) st = fs;
+  if (!store_ && kafka_out_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
+    fs = kafka_out_->Flush();
+    if (!fs.ok()) st = fs;
+  }
+  // Without --state a group's offsets are committed only when everything
+  // read has had its effect written: at the end of bounded reads.
+  for (Side& side : sides_)
+    if (!store_ && side.kafka && st.ok()) st = side.kafka->Commit(side.kafka->positions());
+  if (!st.ok() && !st.Is(Status::Code::kInterrupted) && kafka_out_ && kafka_out_->transactional())
+    kafka_out_->AbortQuietly();
+  return st;
 }
 
 Status JoinRunner::FlushAll() { return outputs_.Flush(); }
@@ -217,7 +378,7 @@ Status JoinRunner::Quiet() {
   return MaybeCheckpoint();
 }
 
-constexpr uint64_t kJoinCheckpointVersion = 1;
+constexpr uint64_t kJoinCheckpointVersion = 2;
 
 Status JoinRunner::Restore() {
   state::Decoder d(store_->meta());
@@ -239,6 +400,13 @@ Status JoinRunner::Restore() {
     side.decoder->set_form(static_cast<RecordDecoder::Form>(d.U8()));
     side.ended = d.U8() != 0;
     side.wm.Load(&d, NowMs());
+    for (uint64_t n = d.U64(); n > 0 && d.ok(); n--) {
+      KafkaPosition p;
+      p.topic = d.Str();
+      p.partition = static_cast<int32_t>(d.I64());
+      p.offset = d.I64();
+      side.restored.push_back(std::move(p));
+    }
     if (input != opt_.input[s] && opt_.warn)
       opt_.warn(fmt::format("--state {}: the checkpoint was made reading {}, not {}", opt_.state_dir, input,
                             opt_.input[s]));
@@ -259,6 +427,7 @@ Status JoinRunner::Restore() {
   if (opt_.dump_state) return Status::OK();
   for (int s = 0; s < 2; s++) {
     Side& side = sides_[s];
+    if (side.kafka) continue;  // started at side.restored
     struct stat st;
     if (::fstat(side.fd, &st) == 0 && S_ISREG(st.st_mode)) {
       if (::lseek(side.fd, static_cast<off_t>(offsets[s]), SEEK_SET) < 0)
@@ -275,11 +444,23 @@ Status JoinRunner::Restore() {
 }
 
 Status JoinRunner::Checkpoint() {
+  int64_t started_us = opt_.info ? MonotonicMicros() : 0;
   KPIPE_RETURN_IF_ERROR(FlushAll());
+  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  // Without transactions, rows reach Kafka before the checkpoint that
+  // follows them is made: at-least-once. With them, the input offsets join
+  // the transaction, the checkpoint is saved, then it commits (as kwindow's,
+  // stream/runner.cc).
+  if (kafka_out_ && !opt_.exactly_once) KPIPE_RETURN_IF_ERROR(kafka_out_->Flush());
   std::vector<int64_t> sizes;
   outputs_.SyncAndMeasure(&sizes);
-  state::StateWriter* w = store_->Begin();
-  KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Save(w) : table_->Save(w));
+  std::vector<KafkaPosition> all = Positions();
+  if (opt_.exactly_once) {
+    rd_kafka_t* consumer = sides_[0].kafka ? sides_[0].kafka->handle() : sides_[1].kafka->handle();
+    KPIPE_RETURN_IF_ERROR(kafka_out_->SendOffsets(consumer, all, CheckpointTag(store_->next_seq())));
+  }
+  state::CountingWriter w(store_->Begin());
+  KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Save(&w) : table_->Save(&w));
   std::string meta;
   state::Encoder e(&meta);
   e.U64(kJoinCheckpointVersion);
@@ -287,12 +468,20 @@ Status JoinRunner::Checkpoint() {
   for (int s = 0; s < 2; s++) {
     const Side& side = sides_[s];
     e.Str(opt_.input[s]);
-    e.U64(side.base_offset + side.reader->offset());
-    e.U64(LineNo(s));
+    e.U64(side.reader ? side.base_offset + side.reader->offset() : 0);
+    e.U64(side.reader ? side.base_line + side.reader->line_number() : 0);
     e.U64(stats_->in[s]);
     e.U8(static_cast<uint8_t>(side.decoder->form()));
     e.U8(side.ended);
     side.wm.Save(&e);
+    std::vector<KafkaPosition> p;
+    if (side.kafka) p = side.kafka->positions();
+    e.U64(p.size());
+    for (const KafkaPosition& k : p) {
+      e.Str(k.topic);
+      e.I64(k.partition);
+      e.I64(k.offset);
+    }
   }
   e.U64(seq_);
   e.U64(stats_->out);
@@ -305,7 +494,16 @@ Status JoinRunner::Checkpoint() {
   e.I64(written_wm_);
   for (int64_t size : sizes) e.I64(size);
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
-  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  fresh_ = false;
+  if (opt_.exactly_once) {
+    KPIPE_RETURN_IF_ERROR(kafka_out_->CommitAndBegin());
+  } else {
+    for (Side& side : sides_)
+      if (side.kafka) KPIPE_RETURN_IF_ERROR(side.kafka->Commit(side.kafka->positions()));
+  }
+  if (opt_.info)
+    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes of state", store_->seq(),
+                          (MonotonicMicros() - started_us) / 1000.0, w.bytes()));
   return Status::OK();
 }
 
@@ -335,7 +533,10 @@ Status JoinRunner::Bad(int s, std::string_view reason, std::string_view line) {
     return Status::BadInput(fmt::format("{}: {}", Where(s), reason));
   }
   stats_->dead_lettered++;
-  return outputs_.dead()->Write(reason, sides_[s].source, LineNo(s), line);
+  std::string source;
+  uint64_t line_no = 0;
+  Locate(s, &source, &line_no);
+  return outputs_.dead()->Write(reason, source, line_no, line);
 }
 
 Status JoinRunner::Line(int s, std::string_view line) {
@@ -357,7 +558,7 @@ Status JoinRunner::Line(int s, std::string_view line) {
 }
 
 Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view line) {
-  if (!opt_.no_control) control_out_ = true;
+  if (!no_control_) control_out_ = true;
   std::string_view kind;
   if (obj["@kpipe"].get_string().get(kind) != simdjson::SUCCESS) {
     stats_->in[s]++;
@@ -373,7 +574,7 @@ Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view li
     return Moved(/*force_watermark=*/true);
   }
   if (kind == "end") return EndSide(s);
-  if (opt_.no_control) return Status::OK();
+  if (no_control_) return Status::OK();
   return out_->Write(std::string(line) + "\n");  // a kind this version does not know
 }
 

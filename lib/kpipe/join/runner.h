@@ -13,6 +13,7 @@
 
 #include "kpipe/join/join.h"
 #include "kpipe/json/path.h"
+#include "kpipe/kafka/config.h"
 #include "kpipe/status.h"
 #include "kpipe/time/event_time.h"
 
@@ -21,7 +22,7 @@ namespace kpipe {
 class SignalWatch;
 
 struct JoinOptions {
-  std::string input[2] = {"-", "-"};   // LEFT, RIGHT
+  std::string input[2] = {"-", "-"};   // LEFT, RIGHT; each may be kafka:TOPIC[,TOPIC...]
   std::vector<json::FieldPath> keys[2];
   std::optional<json::FieldPath> time[2];
   TimeUnit time_unit = TimeUnit::kMillis;
@@ -39,6 +40,12 @@ struct JoinOptions {
   bool dump_state = false;
   std::string fingerprint;
   std::function<void(const std::string&)> warn;
+  std::function<void(const std::string&)> info;  // -v (may be empty)
+  // Kafka inputs and destinations, as for kwindow (stream/runner.h); both
+  // Kafka inputs share the group.
+  KafkaFlags kafka;
+  std::string group, from, until;
+  bool exactly_once = false;
 };
 
 struct JoinStats {

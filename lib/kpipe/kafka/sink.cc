@@ -19,8 +19,9 @@ bool IsFencing(rd_kafka_resp_err_t e) {
 
 }  // namespace
 
-KafkaSink::KafkaSink(KafkaSinkOptions opt, std::function<void(const std::string&)> warn)
-    : opt_(std::move(opt)), warn_(std::move(warn)) {}
+KafkaSink::KafkaSink(KafkaSinkOptions opt, std::function<void(const std::string&)> warn,
+                         std::function<void(const std::string&)> info)
+    : opt_(std::move(opt)), warn_(std::move(warn)), info_(std::move(info)) {}
 
 KafkaSink::~KafkaSink() {
   for (rd_kafka_topic_t* t : topics_) rd_kafka_topic_destroy(t);
@@ -42,10 +43,10 @@ Status KafkaSink::Open() {
   auto props = ResolveProperties(opt_.kafka, defaults, flags);
   if (!props.ok()) return props.status();
   opt_.transactional_id = PropertyValue(*props, "transactional.id");
-  if (opt_.kafka.verbose && warn_) {
-    warn_("producer configuration:\n" + DescribeProperties(*props));
+  if (opt_.kafka.verbose && info_) {
+    info_("producer configuration:\n" + DescribeProperties(*props));
     events_.log = [this](int level, const char* fac, const char* msg) {
-      warn_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
+      info_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
     };
   }
   events_.delivery = [this](const rd_kafka_message_t* m) {

@@ -27,7 +27,9 @@ struct KafkaSinkOptions {
 
 class KafkaSink {
  public:
-  KafkaSink(KafkaSinkOptions opt, std::function<void(const std::string&)> warn);
+  // `warn` gets warnings; `info` (may be empty) what -v shows.
+  KafkaSink(KafkaSinkOptions opt, std::function<void(const std::string&)> warn,
+              std::function<void(const std::string&)> info = nullptr);
   ~KafkaSink();
   KafkaSink(const KafkaSink&) = delete;
   KafkaSink& operator=(const KafkaSink&) = delete;
@@ -65,7 +67,7 @@ class KafkaSink {
   Status Abort(const std::string& why);
 
   KafkaSinkOptions opt_;
-  std::function<void(const std::string&)> warn_;
+  std::function<void(const std::string&)> warn_, info_;
   ClientEvents events_;
   KafkaHandle rk_;
   std::vector<rd_kafka_topic_t*> topics_;

@@ -1,6 +1,10 @@
 #include "kpipe/kafka/source.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <random>
 
@@ -21,11 +25,17 @@ constexpr int kIdlePollMs = 50;              // the wait when nothing is ready
 
 }  // namespace
 
-KafkaSource::KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn)
-    : opt_(std::move(opt)), warn_(std::move(warn)) {}
+KafkaSource::KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn,
+                         std::function<void(const std::string&)> info)
+    : opt_(std::move(opt)), warn_(std::move(warn)), info_(std::move(info)) {}
 
 KafkaSource::~KafkaSource() {
-  if (queue_) rd_kafka_queue_destroy(queue_);
+  if (queue_) {
+    if (event_fds_[1] >= 0) rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
+    rd_kafka_queue_destroy(queue_);
+  }
+  for (int fd : event_fds_)
+    if (fd >= 0) ::close(fd);
   if (rk_) rd_kafka_consumer_close(rk_.get());
 }
 
@@ -53,10 +63,10 @@ Status KafkaSource::Open() {
   };
   auto props = ResolveProperties(opt_.kafka, defaults);
   if (!props.ok()) return props.status();
-  if (opt_.kafka.verbose && warn_) {
-    warn_("consumer configuration:\n" + DescribeProperties(*props));
+  if (opt_.kafka.verbose && info_) {
+    info_("consumer configuration:\n" + DescribeProperties(*props));
     events_.log = [this](int level, const char* fac, const char* msg) {
-      warn_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
+      info_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
     };
   }
   auto conf = MakeConf(*props, &events_);
@@ -85,15 +95,16 @@ Status KafkaSource::Open() {
 
   // --until: where each partition ends, recorded now.
   bounded_ = !opt_.until.empty();
-  if (!bounded_) return Status::OK();
+  if (!bounded_ && !opt_.catch_up) return Status::OK();
   for (Part& p : parts_) {
     int64_t lo, hi;
     rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), p.cursor.topic.c_str(), p.cursor.partition,
                                                              &lo, &hi, opt_.connect_timeout_ms);
     if (e) return KafkaStatus(e, fmt::format("query end offset of {}", p.name));
-    p.end = hi;
+    p.start_end = hi;
+    if (bounded_) p.end = hi;
   }
-  if (opt_.until != "end") {
+  if (bounded_ && opt_.until != "end") {
     auto t = ParseTimePoint(opt_.until, NowMs());
     if (!t.ok()) return Status::Usage("--until: " + t.status().message());
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
@@ -193,6 +204,12 @@ void KafkaSource::MarkDone(Part* p) {
   done_.push_back(p->name);
 }
 
+bool KafkaSource::caught_up() const {
+  for (const Part& p : parts_)
+    if (!p.done && p.cursor.next < p.start_end && p.cursor.eof < p.start_end) return false;
+  return true;
+}
+
 bool KafkaSource::AllDone() const {
   if (!bounded_) return false;
   for (const Part& p : parts_)
@@ -256,6 +273,11 @@ Status KafkaSource::Idle() {
     next_tick_ = NowMs() + tick_ms_;
     KPIPE_RETURN_IF_ERROR(tick_());
   }
+  Kick();
+  return Status::OK();
+}
+
+void KafkaSource::Kick() {
   // The thresholds are the defaults set in Open() unless -X changed them;
   // halves of them mean the queue was full at some point.
   bool filled = msgs_since_idle_ >= 15000 || bytes_since_idle_ >= 2 * 1024 * 1024;
@@ -264,47 +286,100 @@ Status KafkaSource::Idle() {
   for (Part& p : parts_)
     if (!p.done) reading.push_back(&p.cursor);
   KickStalledFetchers(rk_.get(), filled, reading);
-  return Status::OK();
+}
+
+// Partitions that ended are told once no record of them is in hand: the
+// records of a block still have to be judged against the watermark such a
+// partition holds back.
+void KafkaSource::TellDone() {
+  for (const std::string& name : done_)
+    if (on_partition_) on_partition_(name, true);
+  done_.clear();
+}
+
+bool KafkaSource::Take(bool* more) {
+  rd_kafka_message_t* batch[kBatch];
+  *more = false;
+  for (;;) {
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
+    if (n <= 0) return true;
+    for (ssize_t i = 0; i < n; i++) {
+      if (status_.ok()) status_ = Handle(batch[i]);
+      rd_kafka_message_destroy(batch[i]);
+    }
+    if (!status_.ok()) return false;
+    if (n < kBatch) return true;
+    if (buf_.size() >= kBlockBytes) {
+      *more = true;
+      return true;
+    }
+  }
+}
+
+std::string_view KafkaSource::Block() {
+  size_t size = buf_.size();
+  buf_.reserve(size + simdjson::SIMDJSON_PADDING);
+  return std::string_view(buf_.data(), size);
 }
 
 bool KafkaSource::NextBlock(std::string_view* block) {
   buf_.clear();
   lines_.clear();
   if (!status_.ok()) return false;
-  rd_kafka_message_t* batch[kBatch];
   for (;;) {
-    if (buf_.empty()) {
-      for (const std::string& name : done_)
-        if (on_partition_) on_partition_(name, true);
-      done_.clear();
-      if (AllDone()) return false;
-      if (signals_ && signals_->Pending()) {
-        status_ = Status::Interrupted(signals_->Pending());
-        return false;
-      }
+    TellDone();
+    if (AllDone()) return false;
+    if (signals_ && signals_->Pending()) {
+      status_ = Status::Interrupted(signals_->Pending());
+      return false;
     }
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
-    if (n <= 0) {
-      if (!buf_.empty()) break;
-      status_ = Idle();
-      if (!status_.ok()) return false;
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
-      if (!m) continue;
-      batch[0] = m;
-      n = 1;
-    }
-    for (ssize_t i = 0; i < n; i++) {
-      if (status_.ok()) status_ = Handle(batch[i]);
-      rd_kafka_message_destroy(batch[i]);
-    }
+    bool more;
+    if (!Take(&more)) return false;
+    if (!buf_.empty()) break;
+    status_ = Idle();
     if (!status_.ok()) return false;
-    // More may be ready at once: a bigger block, up to kBlockBytes.
-    if (!buf_.empty() && (n < kBatch || buf_.size() >= kBlockBytes)) break;
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
+    if (!m) continue;
+    status_ = Handle(m);
+    rd_kafka_message_destroy(m);
+    if (!status_.ok()) return false;
+    if (!buf_.empty()) {
+      if (!Take(&more)) return false;
+      break;
+    }
   }
-  size_t size = buf_.size();
-  buf_.reserve(size + simdjson::SIMDJSON_PADDING);
-  *block = std::string_view(buf_.data(), size);
+  *block = Block();
   return true;
+}
+
+bool KafkaSource::TryBlock(std::string_view* block) {
+  buf_.clear();
+  lines_.clear();
+  if (!status_.ok()) return false;
+  TellDone();
+  if (AllDone()) return false;
+  bool more;
+  if (!Take(&more)) return false;
+  if (buf_.empty()) {
+    Kick();
+    return false;
+  }
+  *block = Block();
+  return true;
+}
+
+Result<int> KafkaSource::EventFd() {
+  if (event_fds_[0] >= 0) return event_fds_[0];
+  if (::pipe2(event_fds_, O_NONBLOCK | O_CLOEXEC) != 0)
+    return Status::IOError(fmt::format("pipe: {}", std::strerror(errno)));
+  rd_kafka_queue_io_event_enable(queue_, event_fds_[1], "1", 1);
+  return event_fds_[0];
+}
+
+void KafkaSource::DrainEvents() {
+  char buf[256];
+  while (event_fds_[0] >= 0 && ::read(event_fds_[0], buf, sizeof buf) > 0) {
+  }
 }
 
 void KafkaSource::Locate(size_t i, std::string* source, uint64_t* offset) const {

@@ -30,6 +30,7 @@ struct KafkaSourceOptions {
   std::string group;                // -G; empty: no group, nothing committed
   std::string from;                 // --from TIME: start at the first offset at or after it
   std::string until;                // --until TIME|end: stop there (end: the end offsets at start)
+  bool catch_up = false;            // track caught_up(): the end offsets at start reached
   KafkaFlags kafka;
   std::string tool;                 // names the private group id without -G
   int connect_timeout_ms = 10'000;
@@ -45,7 +46,9 @@ struct KafkaPosition {
 
 class KafkaSource {
  public:
-  KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn);
+  // `warn` gets warnings; `info` (may be empty) what -v shows.
+  KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn,
+              std::function<void(const std::string&)> info = nullptr);
   ~KafkaSource();
   KafkaSource(const KafkaSource&) = delete;
   KafkaSource& operator=(const KafkaSource&) = delete;
@@ -82,6 +85,19 @@ class KafkaSource {
   bool NextBlock(std::string_view* block);
   const Status& status() const { return status_; }
 
+  // For a poll() loop over several inputs: a descriptor that becomes
+  // readable when messages arrive (drain it with DrainEvents())...
+  Result<int> EventFd();
+  void DrainEvents();
+  // ...and a NextBlock that never waits: false when nothing is ready now or
+  // at the end (ended()) or on an error (status()).
+  bool TryBlock(std::string_view* block);
+  // A bounded read has reached its end everywhere.
+  bool ended() const { return AllDone(); }
+  // With catch_up: every partition has been read up to its end offset at
+  // start (a table topic is then complete enough to join against).
+  bool caught_up() const;
+
   // Where line `i` (0-based) of the last block came from.
   void Locate(size_t i, std::string* source, uint64_t* offset) const;
   // The next offset of every partition: everything before it has been
@@ -99,6 +115,7 @@ class KafkaSource {
     FetchCursor cursor;   // topic, partition, next offset, EOF, last kick
     std::string name;     // "topic/partition"
     int64_t end = -1;     // bounded: stop before this offset
+    int64_t start_end = -1;  // the end offset at start (bounded, catch_up)
     bool done = false;
   };
   Part* Find(rd_kafka_message_t* m);
@@ -106,9 +123,15 @@ class KafkaSource {
   void MarkDone(Part* p);
   bool AllDone() const;
   Status Idle();
+  void Kick();
+  void TellDone();
+  // Appends what the queue holds now to the block; false on an error.
+  // `*more`: the block is full and the queue may hold more.
+  bool Take(bool* more);
+  std::string_view Block();
 
   KafkaSourceOptions opt_;
-  std::function<void(const std::string&)> warn_;
+  std::function<void(const std::string&)> warn_, info_;
   ClientEvents events_;
   KafkaHandle rk_;
   rd_kafka_queue_t* queue_ = nullptr;
@@ -130,6 +153,7 @@ class KafkaSource {
   SignalWatch* signals_ = nullptr;
   uint64_t messages_ = 0;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
+  int event_fds_[2] = {-1, -1};
 };
 
 }  // namespace kpipe

@@ -79,6 +79,21 @@ class StateWriter {
   virtual Status Put(std::string_view key, std::string_view value) = 0;
 };
 
+// Passes entries on to another writer, counting their bytes (for -v).
+class CountingWriter : public StateWriter {
+ public:
+  explicit CountingWriter(StateWriter* inner) : inner_(inner) {}
+  Status Put(std::string_view key, std::string_view value) override {
+    bytes_ += key.size() + value.size();
+    return inner_->Put(key, value);
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  StateWriter* inner_;
+  uint64_t bytes_ = 0;
+};
+
 class StateReader {
  public:
   virtual ~StateReader() = default;

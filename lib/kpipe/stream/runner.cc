@@ -18,6 +18,7 @@
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
 #include "kpipe/state/store.h"
+#include "kpipe/stream/exactly_once.h"
 #include "kpipe/stream/record_decoder.h"
 #include "kpipe/stream/watermark.h"
 #include "kpipe/time/time.h"
@@ -47,31 +48,6 @@ Status OutputSink::Write(std::string_view group, std::string_view row) {
 }
 
 namespace {
-
-// Rows to a Kafka topic, keyed by their group fields as compact JSON, so one
-// key stays on one partition and a compacted topic keeps its latest row.
-class KafkaRowSink : public RowSink {
- public:
-  KafkaRowSink(KafkaSink* sink, int topic, uint64_t* rows) : sink_(sink), topic_(topic), rows_(rows) {}
-  Status Write(std::string_view group, std::string_view row) override {
-    key_.assign(1, '{');
-    key_.append(group);
-    key_.push_back('}');
-    (*rows_)++;
-    return sink_->Produce(topic_, key_, row);
-  }
-
- private:
-  KafkaSink* sink_;
-  int topic_;
-  uint64_t* rows_;
-  std::string key_;
-};
-
-bool IsKafka(const std::string& dest) { return dest.rfind("kafka:", 0) == 0; }
-
-// The metadata of offsets committed with checkpoint N (--exactly-once).
-constexpr std::string_view kCommitTag = "kpipe checkpoint ";
 
 class Runner {
  public:
@@ -150,7 +126,6 @@ class Runner {
   Status Checkpoint();
   Status MaybeCheckpoint();
   Status DumpState();
-  Status SelectCommitted();
   void AbortOnError(const Status& st);
   std::unique_ptr<state::CheckpointStore> store_;
   int64_t next_checkpoint_ = INT64_MAX;
@@ -181,7 +156,7 @@ Status Runner::OpenKafka() {
   KafkaSinkOptions so;
   so.kafka = opt_.kafka;
   if (opt_.exactly_once) so.transactional_id = fmt::format("kpipe-{}-{}", opt_.tool, opt_.group);
-  kafka_out_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn);
+  kafka_out_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
   return kafka_out_->Open();
 }
 
@@ -190,18 +165,13 @@ Status Runner::Run(SignalWatch* signals) {
   if (IsKafka(opt_.input)) {
     source_ = opt_.input;
     KafkaSourceOptions ko;
-    std::string_view list = std::string_view(opt_.input).substr(6);
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      if (comma != 0) ko.topics.emplace_back(list.substr(0, comma));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    }
+    ko.topics = KafkaTopics(opt_.input);
     ko.group = opt_.group;
     ko.from = opt_.from;
     ko.until = opt_.until;
     ko.kafka = opt_.kafka;
     ko.tool = opt_.tool;
-    kafka_in_ = std::make_unique<KafkaSource>(std::move(ko), opt_.warn);
+    kafka_in_ = std::make_unique<KafkaSource>(std::move(ko), opt_.warn, opt_.info);
   } else {
     source_ = opt_.input == "-" ? "stdin" : opt_.input;
     auto in_fd = OpenInput(opt_.input);
@@ -235,7 +205,7 @@ Status Runner::Run(SignalWatch* signals) {
     no_control_ = true;
     auto topic = kafka_out_->Topic(opt_.output.substr(6));
     if (!topic.ok()) return topic.status();
-    sink_ = std::make_unique<KafkaRowSink>(kafka_out_.get(), *topic, &stats_->out);
+    sink_ = std::make_unique<KafkaRowSink>(kafka_out_.get(), *topic, /*object_key=*/true, &stats_->out);
   } else {
     no_control_ = opt_.no_control;
     sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
@@ -555,42 +525,14 @@ Status Runner::OpenState(int in_fd) {
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
-  if (opt_.exactly_once && !opt_.dump_state) KPIPE_RETURN_IF_ERROR(SelectCommitted());
+  if (opt_.exactly_once && !opt_.dump_state)
+    KPIPE_RETURN_IF_ERROR(
+        SelectCommitted(store_.get(), {kafka_in_.get()}, opt_.group, opt_.state_dir, opt_.warn, &fresh_));
   if (store_->meta().empty() || fresh_) {
     if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
     return Status::OK();
   }
   return Restore(in_fd);
-}
-
-// --exactly-once: of the two checkpoints kept, the one to restore is the one
-// whose transaction was committed, named by the metadata of the offsets the
-// group committed with it. The newer one may belong to a transaction that
-// never committed (the run was killed in between); it is then replaced.
-Status Runner::SelectCommitted() {
-  std::vector<KafkaPosition> committed;
-  std::vector<std::string> metadata;
-  KPIPE_RETURN_IF_ERROR(kafka_in_->Committed(&committed, &metadata));
-  uint64_t seq = 0;
-  for (const std::string& m : metadata)
-    if (m.rfind(kCommitTag, 0) == 0) seq = std::max<uint64_t>(seq, std::strtoull(m.c_str() + kCommitTag.size(), nullptr, 10));
-  if (seq != 0 && store_->Select(seq)) return Status::OK();
-  // No checkpoint, or only the first one (made before reading) whose
-  // transaction never committed: start afresh.
-  bool fresh = store_->seq() == 0 || (seq == 0 && store_->next_seq() <= 2);
-  if (fresh) {
-    if (!committed.empty() && opt_.warn)
-      opt_.warn(fmt::format("group {} has committed offsets but --state {} holds no checkpoint of them: "
-                            "reading starts at the committed offsets with empty state",
-                            opt_.group, opt_.state_dir));
-    fresh_ = store_->seq() != 0;
-    return Status::OK();
-  }
-  return Status::Usage(fmt::format(
-      "--state {}: group {} committed its offsets with {}, which this directory does not hold (it has "
-      "checkpoint {}); use the --state directory that ran with this group, or a new group",
-      opt_.state_dir, opt_.group, seq ? fmt::format("checkpoint {}", seq) : "no kpipe checkpoint",
-      store_->seq()));
 }
 
 Status Runner::Restore(int in_fd) {
@@ -688,19 +630,10 @@ Status Runner::Checkpoint() {
   uint64_t seq = store_->next_seq();
   if (opt_.exactly_once)
     KPIPE_RETURN_IF_ERROR(
-        kafka_out_->SendOffsets(kafka_in_->handle(), positions, fmt::format("{}{}", kCommitTag, seq)));
-  // (Counted for -v.)
-  struct Counting : state::StateWriter {
-    state::StateWriter* inner;
-    uint64_t bytes = 0;
-    Status Put(std::string_view key, std::string_view value) override {
-      bytes += key.size() + value.size();
-      return inner->Put(key, value);
-    }
-  } w;
-  w.inner = store_->Begin();
+        kafka_out_->SendOffsets(kafka_in_->handle(), positions, CheckpointTag(seq)));
+  state::CountingWriter w(store_->Begin());
   KPIPE_RETURN_IF_ERROR(op_->Save(&w));
-  state_bytes_ = w.bytes;
+  state_bytes_ = w.bytes();
   std::string meta;
   state::Encoder e(&meta);
   e.U64(kCheckpointVersion);
