@@ -16,8 +16,15 @@ GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64
 }
 
 void GroupOperator::Forget(Row* row) {
+  gone_.emplace_back();
+  EntryKey(*row, &gone_.back());
   rows_.Erase(row->hash, row);
-  order_.erase(row->first_seq);  // frees `row`
+  auto it = order_.find(row->first_seq);
+  if (row->touched) {
+    row->gone = true;
+    graveyard_.push_back(std::move(it->second));
+  }
+  order_.erase(it);  // frees `row` unless touched_ holds it
 }
 
 Status GroupOperator::WriteRow(const Row& row, RowSink* out) {
@@ -44,6 +51,7 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   else row = Insert(key_, hash, r.seq);
   aggs_.Add(&row->accs, x_);
   row->changed = true;
+  Touch(row);
   if (r.has_time && r.t > row->max_t) {
     row->max_t = r.t;
     if (opt_.ttl >= 0) expiry_.emplace(r.t, row->first_seq);
@@ -77,6 +85,12 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
 Status GroupOperator::Finish(RowSink* out) {
   if (opt_.emit != EmitMode::kChanges)
     for (const auto& [seq, row] : order_) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+  for (const auto& [seq, row] : order_) {
+    gone_.emplace_back();
+    EntryKey(*row, &gone_.back());
+    row->gone = true;
+    if (row->touched) graveyard_.push_back(std::move(order_[seq]));
+  }
   rows_ = agg::KeyIndex<Row, RowKey>();
   order_.clear();
   expiry_ = {};
@@ -88,6 +102,7 @@ Status GroupOperator::Tick(RowSink* out) {
   for (const auto& [seq, row] : order_) {
     if (!row->changed) continue;
     row->changed = false;
+    Touch(row.get());
     KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
   }
   return Status::OK();
@@ -98,14 +113,19 @@ Status GroupOperator::Dump(RowSink* out) {
   return Status::OK();
 }
 
+void GroupOperator::EntryKey(const Row& row, std::string* out) {
+  out->clear();
+  state::Encoder k(out);
+  k.U64(row.first_seq);
+  k.Str(row.key);
+}
+
 Status GroupOperator::Save(state::StateWriter* writer) const {
   std::string key, value;
   for (const auto& [seq, row] : order_) {
-    key.clear();
+    EntryKey(*row, &key);
     value.clear();
-    state::Encoder k(&key), v(&value);
-    k.U64(seq);
-    k.Str(row->key);
+    state::Encoder v(&value);
     v.I64(row->max_t);
     v.U8(row->changed);
     aggs_.Save(&v, row->accs);
@@ -114,10 +134,35 @@ Status GroupOperator::Save(state::StateWriter* writer) const {
   return Status::OK();
 }
 
+Status GroupOperator::SaveChanges(state::StateWriter* writer) {
+  // Forgotten first: a key forgotten and seen again since has a new entry.
+  for (const std::string& key : gone_) KPIPE_RETURN_IF_ERROR(writer->Delete(key));
+  gone_.clear();
+  std::string key, value;
+  for (Row* r : touched_) {
+    if (r->gone) continue;  // forgotten since: deleted above
+    const Row& row = *r;
+    r->touched = false;
+    EntryKey(row, &key);
+    value.clear();
+    state::Encoder v(&value);
+    v.I64(row.max_t);
+    v.U8(row.changed);
+    aggs_.Save(&v, row.accs);
+    KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
+  }
+  touched_.clear();
+  graveyard_.clear();
+  return Status::OK();
+}
+
 Status GroupOperator::Load(state::StateReader* reader) {
   rows_ = agg::KeyIndex<Row, RowKey>();
   order_.clear();
   expiry_ = {};
+  touched_.clear();
+  gone_.clear();
+  graveyard_.clear();
   std::string_view k, v;
   while (reader->Next(&k, &v)) {
     state::Decoder kd(k), vd(v);

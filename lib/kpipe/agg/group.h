@@ -36,6 +36,8 @@ class GroupOperator : public Operator {
   Status Dump(RowSink* out) override;
   Status Save(state::StateWriter* w) const override;
   Status Load(state::StateReader* r) override;
+  bool SavesChanges() const override { return true; }
+  Status SaveChanges(state::StateWriter* w) override;
 
  private:
   struct Row {
@@ -46,7 +48,17 @@ class GroupOperator : public Operator {
     int64_t max_t = INT64_MIN;
     std::vector<agg::Acc> accs;
     bool changed = false;
+    bool touched = false;  // changed since the last checkpoint
+    bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
   };
+  // The state entry key of a row: first arrival, then the key.
+  static void EntryKey(const Row& row, std::string* out);
+  void Touch(Row* row) {
+    if (!row->touched) {
+      row->touched = true;
+      touched_.push_back(row);
+    }
+  }
   Status WriteRow(const Row& row, RowSink* out);
   struct RowKey {
     std::string_view operator()(const Row& r) const { return r.key; }
@@ -61,6 +73,11 @@ class GroupOperator : public Operator {
   std::map<uint64_t, std::unique_ptr<Row>> order_;  // by first arrival; owns the rows
   // (greatest event time, first arrival) of rows, smallest first; entries
   // whose row has moved on are skipped when they come up.
+  // Since the last checkpoint: rows changed (by first arrival) and the
+  // entry keys of rows forgotten.
+  std::vector<Row*> touched_;
+  std::vector<std::string> gone_;
+  std::vector<std::unique_ptr<Row>> graveyard_;  // forgotten rows in touched_
   using Expiry = std::pair<int64_t, uint64_t>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiry_;
 

@@ -77,6 +77,11 @@ class StateWriter {
  public:
   virtual ~StateWriter() = default;
   virtual Status Put(std::string_view key, std::string_view value) = 0;
+  // Removes an entry: only for incremental checkpoints (Operator::SaveChanges).
+  virtual Status Delete(std::string_view key) {
+    (void)key;
+    return Status::Internal("this state writer takes whole checkpoints only");
+  }
 };
 
 // Passes entries on to another writer, counting their bytes (for -v).
@@ -86,6 +91,10 @@ class CountingWriter : public StateWriter {
   Status Put(std::string_view key, std::string_view value) override {
     bytes_ += key.size() + value.size();
     return inner_->Put(key, value);
+  }
+  Status Delete(std::string_view key) override {
+    bytes_ += key.size();
+    return inner_->Delete(key);
   }
   uint64_t bytes() const { return bytes_; }
 

@@ -1,6 +1,7 @@
 #include "kpipe/state/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -16,6 +17,10 @@ namespace {
 // entries in written order.
 constexpr const char* kMeta[2] = {"m", "n"};
 constexpr char kEntry[2] = {'s', 't'};
+// Incremental checkpoints: 'k' + key the entries, 'u' + key the value each
+// had before the newest checkpoint ("\1" + value, or "\0": none).
+constexpr char kKeyed = 'k';
+constexpr char kUndo = 'u';
 
 void AppendU64(std::string* s, uint64_t n) {
   for (int i = 7; i >= 0; i--) s->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
@@ -52,14 +57,57 @@ class CheckpointStore::BatchWriter : public StateWriter {
   std::string key_;
 };
 
+class CheckpointStore::DeltaWriter : public StateWriter {
+ public:
+  DeltaWriter(rocksdb::DB* db, int slot, bool keep_previous) : db(db), slot(slot), keep(keep_previous) {
+    batch.DeleteRange(std::string(1, kUndo), std::string(1, kUndo + 1));
+  }
+  Status Put(std::string_view key, std::string_view value) override {
+    KPIPE_RETURN_IF_ERROR(Remember(key));
+    batch.Put(key_, rocksdb::Slice(value.data(), value.size()));
+    return Status::OK();
+  }
+  Status Delete(std::string_view key) override {
+    KPIPE_RETURN_IF_ERROR(Remember(key));
+    batch.Delete(key_);
+    return Status::OK();
+  }
+  rocksdb::DB* db;
+  int slot;
+  bool keep;
+  rocksdb::WriteBatch batch;
+
+ private:
+  // Sets key_ and, with `keep`, records the entry's value before.
+  Status Remember(std::string_view key) {
+    key_.assign(1, kKeyed);
+    key_.append(key);
+    if (!keep) return Status::OK();
+    rocksdb::PinnableSlice old;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), key_, &old);
+    if (!s.ok() && !s.IsNotFound()) return Status::IOError(s.ToString());
+    undo_.assign(1, s.ok() ? '\1' : '\0');
+    if (s.ok()) undo_.append(old.data(), old.size());
+    std::string undo_key = key_;
+    undo_key[0] = kUndo;
+    batch.Put(undo_key, undo_);
+    return Status::OK();
+  }
+  std::string key_, undo_;
+};
+
 class CheckpointStore::Iter : public StateReader {
  public:
-  Iter(rocksdb::Iterator* it, char prefix) : it_(it), prefix_(prefix) { it_->Seek(std::string(1, prefix)); }
+  // `skip`: the bytes before the operator's key (the prefix, and the entry
+  // number of whole checkpoints).
+  Iter(rocksdb::Iterator* it, char prefix, size_t skip) : it_(it), prefix_(prefix), skip_(skip) {
+    it_->Seek(std::string(1, prefix));
+  }
   bool Next(std::string_view* key, std::string_view* value) override {
     if (!first_) it_->Next();
     first_ = false;
-    if (!it_->Valid() || it_->key().size() < 9 || it_->key()[0] != prefix_) return false;
-    *key = std::string_view(it_->key().data() + 9, it_->key().size() - 9);
+    if (!it_->Valid() || it_->key().size() < skip_ || it_->key()[0] != prefix_) return false;
+    *key = std::string_view(it_->key().data() + skip_, it_->key().size() - skip_);
     *value = std::string_view(it_->value().data(), it_->value().size());
     return true;
   }
@@ -67,6 +115,7 @@ class CheckpointStore::Iter : public StateReader {
  private:
   std::unique_ptr<rocksdb::Iterator> it_;
   char prefix_;
+  size_t skip_;
   bool first_ = true;
 };
 
@@ -74,12 +123,20 @@ CheckpointStore::CheckpointStore(rocksdb::DB* db, std::string dir) : db_(db), di
 
 CheckpointStore::~CheckpointStore() { delete db_; }
 
-Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& dir) {
+Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& dir, bool point_reads) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 64;
   options.keep_log_file_num = 2;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Checkpoints are large write batches read back only on restart: a vector
+  // memtable takes them at memcpy speed, where the default skip list costs
+  // about a microsecond an entry (bench/state_bench.sh). Undo records need
+  // point reads, which a vector memtable does badly.
+  if (!point_reads) {
+    options.memtable_factory.reset(new rocksdb::VectorRepFactory);
+    options.allow_concurrent_memtable_write = false;
+  }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return FromRocks(s, dir);
@@ -97,14 +154,42 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   return store;
 }
 
-bool CheckpointStore::Select(uint64_t seq) {
+Result<bool> CheckpointStore::Select(uint64_t seq) {
   for (int slot = 0; slot < 2; slot++) {
-    if (seq_[slot] == seq && seq != 0) {
+    if (seq_[slot] != seq || seq == 0) continue;
+    if (slot != selected_) {
+      int newer = selected_;
       selected_ = slot;
-      return true;
+      KPIPE_RETURN_IF_ERROR(RollBack());
+      // The newer checkpoint is gone: its entries were rolled back.
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      KPIPE_RETURN_IF_ERROR(FromRocks(db_->Delete(wo, kMeta[newer]), dir_));
+      seq_[newer] = 0;
+      meta_[newer].clear();
     }
+    return true;
   }
   return false;
+}
+
+// Puts back what the undo record holds (nothing when the checkpoints are
+// whole ones, which have none) in one synced write.
+Status CheckpointStore::RollBack() {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(std::string(1, kUndo)); it->Valid() && it->key()[0] == kUndo; it->Next()) {
+    std::string key = it->key().ToString();
+    key[0] = kKeyed;
+    rocksdb::Slice v = it->value();
+    if (v.size() >= 1 && v[0] == '\1') batch.Put(key, rocksdb::Slice(v.data() + 1, v.size() - 1));
+    else batch.Delete(key);
+  }
+  KPIPE_RETURN_IF_ERROR(FromRocks(it->status(), dir_));
+  batch.DeleteRange(std::string(1, kUndo), std::string(1, kUndo + 1));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &batch), dir_);
 }
 
 StateWriter* CheckpointStore::Begin() {
@@ -116,7 +201,41 @@ StateWriter* CheckpointStore::Begin() {
   return writer_.get();
 }
 
+StateWriter* CheckpointStore::BeginChanges(bool keep_previous) {
+  int slot = seq_[selected_] == 0 ? selected_ : 1 - selected_;
+  delta_ = std::make_unique<DeltaWriter>(db_, slot, keep_previous);
+  return delta_.get();
+}
+
+std::unique_ptr<StateReader> CheckpointStore::ReadKeyed() {
+  return std::make_unique<Iter>(db_->NewIterator(rocksdb::ReadOptions()), kKeyed, 1);
+}
+
 Status CheckpointStore::Commit(std::string_view meta) {
+  if (delta_) {
+    int slot = delta_->slot;
+    uint64_t seq = next_seq();
+    std::string value;
+    AppendU64(&value, seq);
+    value.append(meta);
+    delta_->batch.Put(kMeta[slot], value);
+    // Without an undo record the checkpoint before cannot be had back.
+    bool drop_other = !delta_->keep && seq_[1 - slot] != 0;
+    if (drop_other) delta_->batch.Delete(kMeta[1 - slot]);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    Status st = FromRocks(db_->Write(wo, &delta_->batch), dir_);
+    delta_.reset();
+    if (!st.ok()) return st;
+    if (drop_other) {
+      seq_[1 - slot] = 0;
+      meta_[1 - slot].clear();
+    }
+    seq_[slot] = seq;
+    meta_[slot] = std::string(meta);
+    selected_ = slot;
+    return st;
+  }
   int slot = writer_->slot;
   uint64_t seq = next_seq();
   std::string value;
@@ -135,7 +254,7 @@ Status CheckpointStore::Commit(std::string_view meta) {
 }
 
 std::unique_ptr<StateReader> CheckpointStore::Read() {
-  return std::make_unique<Iter>(db_->NewIterator(rocksdb::ReadOptions()), kEntry[selected_]);
+  return std::make_unique<Iter>(db_->NewIterator(rocksdb::ReadOptions()), kEntry[selected_], 9);
 }
 
 }  // namespace kpipe::state

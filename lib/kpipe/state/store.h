@@ -24,7 +24,8 @@ namespace kpipe::state {
 
 class CheckpointStore {
  public:
-  static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir);
+  // `point_reads`: BeginChanges(keep_previous = true) will be used.
+  static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir, bool point_reads = false);
   ~CheckpointStore();
 
   // The store keeps the two newest checkpoints, numbered 1, 2, ...: with
@@ -35,7 +36,9 @@ class CheckpointStore {
   // The runner's record of the selected checkpoint; empty when there is none.
   const std::string& meta() const { return meta_[selected_]; }
   // Selects the checkpoint numbered `seq`; false when it is not kept.
-  bool Select(uint64_t seq);
+  // Selecting the older of incremental checkpoints rolls their shared
+  // entries back to it, for good (an IOError when that fails).
+  Result<bool> Select(uint64_t seq);
   // The number the next Commit() gets.
   uint64_t next_seq() const { return std::max(seq_[0], seq_[1]) + 1; }
 
@@ -47,9 +50,20 @@ class CheckpointStore {
   // The entries of the selected checkpoint, in order.
   std::unique_ptr<StateReader> Read();
 
+  // Incremental checkpoints (Operator::SaveChanges): the entries live under
+  // their own keys, shared by both checkpoints, and each checkpoint puts and
+  // deletes only what changed. With `keep_previous`, the old value of each
+  // entry changed is kept too (an undo record), so that the checkpoint
+  // before stays selectable; otherwise it is dropped. Commit() as above.
+  StateWriter* BeginChanges(bool keep_previous);
+  // The entries of incremental checkpoints, in key order.
+  std::unique_ptr<StateReader> ReadKeyed();
+
  private:
   class BatchWriter;
+  class DeltaWriter;
   class Iter;
+  Status RollBack();
   CheckpointStore(rocksdb::DB* db, std::string dir);
   rocksdb::DB* db_;
   std::string dir_;
@@ -57,6 +71,7 @@ class CheckpointStore {
   uint64_t seq_[2] = {0, 0};
   int selected_ = 0;
   std::unique_ptr<BatchWriter> writer_;
+  std::unique_ptr<DeltaWriter> delta_;
 };
 
 }  // namespace kpipe::state

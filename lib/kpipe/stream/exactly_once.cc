@@ -35,7 +35,11 @@ Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSou
   for (const std::string& m : metadata)
     if (m.rfind(kCommitTag, 0) == 0)
       seq = std::max<uint64_t>(seq, std::strtoull(m.c_str() + kCommitTag.size(), nullptr, 10));
-  if (seq != 0 && store->Select(seq)) return Status::OK();
+  if (seq != 0) {
+    auto selected = store->Select(seq);
+    if (!selected.ok()) return selected.status();
+    if (*selected) return Status::OK();
+  }
   if (store->seq() == 0 || (seq == 0 && store->next_seq() <= 2)) {
     if (!committed.empty() && warn)
       warn(fmt::format("group {} has committed offsets but --state {} holds no checkpoint of them: "

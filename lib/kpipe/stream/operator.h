@@ -62,6 +62,17 @@ class Operator {
 
   virtual Status Save(state::StateWriter* w) const = 0;
   virtual Status Load(state::StateReader* r) = 0;
+
+  // Incremental checkpoints, for operators whose state is a large table of
+  // keys of which few change between checkpoints (kagg): SaveChanges()
+  // puts the entries changed and deletes those gone since the last Load()
+  // or SaveChanges(), each under a key of its own; the store keeps the
+  // others (state/store.h). Only called when SavesChanges().
+  virtual bool SavesChanges() const { return false; }
+  virtual Status SaveChanges(state::StateWriter* w) {
+    (void)w;
+    return Status::Internal("no incremental checkpoints");
+  }
 };
 
 enum class EmitMode { kFinal, kChanges, kEvery };

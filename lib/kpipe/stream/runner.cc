@@ -521,7 +521,7 @@ Status Runner::OnTick(bool between_blocks) {
 constexpr uint64_t kCheckpointVersion = 2;
 
 Status Runner::OpenState(int in_fd) {
-  auto store = state::CheckpointStore::Open(opt_.state_dir);
+  auto store = state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.exactly_once);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
@@ -569,7 +569,7 @@ Status Runner::Restore(int in_fd) {
   }
   KPIPE_RETURN_IF_ERROR(d.Check("checkpoint record"));
   restored_ = true;
-  auto entries = store_->Read();
+  auto entries = op_->SavesChanges() ? store_->ReadKeyed() : store_->Read();
   KPIPE_RETURN_IF_ERROR(op_->Load(entries.get()));
   if (opt_.dump_state) return Status::OK();
 
@@ -631,8 +631,10 @@ Status Runner::Checkpoint() {
   if (opt_.exactly_once)
     KPIPE_RETURN_IF_ERROR(
         kafka_out_->SendOffsets(kafka_in_->handle(), positions, CheckpointTag(seq)));
-  state::CountingWriter w(store_->Begin());
-  KPIPE_RETURN_IF_ERROR(op_->Save(&w));
+  // An operator with a large table of keys writes only what changed.
+  bool changes = op_->SavesChanges();
+  state::CountingWriter w(changes ? store_->BeginChanges(/*keep_previous=*/opt_.exactly_once) : store_->Begin());
+  KPIPE_RETURN_IF_ERROR(changes ? op_->SaveChanges(&w) : op_->Save(&w));
   state_bytes_ = w.bytes();
   std::string meta;
   state::Encoder e(&meta);
