@@ -56,6 +56,9 @@ crash_test() {  # crash_test NAME TOOL ARGS...: kill -9 at least 8 times, then f
 crash_test kwindow kwindow -q --tumble 10s --time ts --max-delay 2s --by user -a count -a sum:amount -a median:amount
 crash_test sessions kwindow -q --session 3s --time ts --max-delay 2s --by user -a count -a sum:amount -a distinct:amount
 crash_test kagg kagg -q --time ts --max-delay 2s --by user -a count -a sum:amount --emit changes
+# Many keys, forgotten by --ttl and seen again: kagg's incremental
+# checkpoints delete and re-create their entries.
+crash_test kagg-ttl kagg -q --time ts --max-delay 2s --by user,amount -a count -a sum:amount --ttl 5s
 
 # Killed before its first timed checkpoint: the one made before reading is
 # enough to cut the late and dead-letter files (which append) back.
