@@ -204,7 +204,9 @@ except subprocess.TimeoutExpired:
     first.kill()
     rc = None
 second.send_signal(signal.SIGTERM)
+term_at = time.time()
 rc2 = second.wait(timeout=30)
+print(f"SIGTERM to exit (final checkpoint and commit): {time.time() - term_at:.2f} s", file=sys.stderr)
 first_err.seek(0)
 err = first_err.read()
 check(rc == 1, f"fenced instance: exit {rc}, want 1; stderr: {err}")
