@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "kpipe/time/time.h"
+
 namespace kpipe {
 
 namespace {
@@ -148,7 +150,7 @@ Status KafkaSink::Abort(const std::string& why) {
 }
 
 void KafkaSink::AbortQuietly() {
-  if (!rk_ || !transactional()) return;
+  if (!rk_ || !transactional() || undecided_) return;
   KafkaError e(rd_kafka_abort_transaction(rk_.get(), 5'000));
 }
 
@@ -178,16 +180,21 @@ Status KafkaSink::SendOffsets(rd_kafka_t* consumer, const std::vector<KafkaPosit
 
 Status KafkaSink::CommitAndBegin() {
   // commit_transaction flushes; retriable errors (a coordinator that moved
-  // or is loading) are retried.
-  for (int attempt = 0;; attempt++) {
+  // or is loading) are retried for up to the transaction timeout. A commit
+  // still undecided then is left so: it cannot be aborted while pending,
+  // and the restart learns its outcome from the committed offsets.
+  int64_t deadline = MonotonicMicros() + int64_t{kTxnTimeoutMs} * 1000;
+  for (;;) {
     rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs);
     if (!e) break;
     KafkaError err(e);
     if (rd_kafka_error_is_fatal(e)) return Fatal("commit transaction");
-    if (rd_kafka_error_is_retriable(e) && attempt < 10) continue;
     std::string msg = fmt::format("commit transaction: {}", rd_kafka_error_string(e));
     if (rd_kafka_error_txn_requires_abort(e)) return Abort(msg);
-    return Status::Kafka(msg);
+    if (!rd_kafka_error_is_retriable(e) || MonotonicMicros() > deadline) {
+      undecided_ = true;
+      return Status::Kafka(msg + "; its outcome is left to the restart");
+    }
   }
   committed_++;
   in_txn_ = 0;

@@ -54,7 +54,8 @@ class KafkaSink {
   // aborted: nothing of it is visible to a read_committed reader.
   Status CommitAndBegin();
 
-  // Aborts the open transaction, if any, ignoring errors (a failed run).
+  // Aborts the open transaction, if any, ignoring errors (a failed run);
+  // not a commit whose outcome is undecided.
   void AbortQuietly();
 
   bool transactional() const { return !opt_.transactional_id.empty(); }
@@ -76,6 +77,7 @@ class KafkaSink {
   std::string first_error_;
   uint64_t in_txn_ = 0;  // messages in the open transaction
   uint64_t committed_ = 0, aborted_ = 0;
+  bool undecided_ = false;  // a commit neither done nor refused: not to be aborted
 };
 
 }  // namespace kpipe

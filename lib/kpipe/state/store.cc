@@ -159,14 +159,10 @@ Result<bool> CheckpointStore::Select(uint64_t seq) {
     if (seq_[slot] != seq || seq == 0) continue;
     if (slot != selected_) {
       int newer = selected_;
-      selected_ = slot;
-      KPIPE_RETURN_IF_ERROR(RollBack());
-      // The newer checkpoint is gone: its entries were rolled back.
-      rocksdb::WriteOptions wo;
-      wo.sync = true;
-      KPIPE_RETURN_IF_ERROR(FromRocks(db_->Delete(wo, kMeta[newer]), dir_));
+      KPIPE_RETURN_IF_ERROR(RollBack(newer));
       seq_[newer] = 0;
       meta_[newer].clear();
+      selected_ = slot;
     }
     return true;
   }
@@ -174,8 +170,9 @@ Result<bool> CheckpointStore::Select(uint64_t seq) {
 }
 
 // Puts back what the undo record holds (nothing when the checkpoints are
-// whole ones, which have none) in one synced write.
-Status CheckpointStore::RollBack() {
+// whole ones, which have none) and removes the newer checkpoint's record,
+// in one synced write: the newer checkpoint is gone for good.
+Status CheckpointStore::RollBack(int newer) {
   rocksdb::WriteBatch batch;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(std::string(1, kUndo)); it->Valid() && it->key()[0] == kUndo; it->Next()) {
@@ -187,6 +184,7 @@ Status CheckpointStore::RollBack() {
   }
   KPIPE_RETURN_IF_ERROR(FromRocks(it->status(), dir_));
   batch.DeleteRange(std::string(1, kUndo), std::string(1, kUndo + 1));
+  batch.Delete(kMeta[newer]);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(db_->Write(wo, &batch), dir_);

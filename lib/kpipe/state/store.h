@@ -63,7 +63,7 @@ class CheckpointStore {
   class BatchWriter;
   class DeltaWriter;
   class Iter;
-  Status RollBack();
+  Status RollBack(int newer);
   CheckpointStore(rocksdb::DB* db, std::string dir);
   rocksdb::DB* db_;
   std::string dir_;
