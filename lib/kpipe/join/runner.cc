@@ -446,7 +446,6 @@ Status JoinRunner::Restore() {
 Status JoinRunner::Checkpoint() {
   int64_t started_us = opt_.info ? MonotonicMicros() : 0;
   KPIPE_RETURN_IF_ERROR(FlushAll());
-  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
   // Without transactions, rows reach Kafka before the checkpoint that
   // follows them is made: at-least-once. With them, the input offsets join
   // the transaction, the checkpoint is saved, then it commits (as kwindow's,
@@ -501,8 +500,10 @@ Status JoinRunner::Checkpoint() {
     for (Side& side : sides_)
       if (side.kafka) KPIPE_RETURN_IF_ERROR(side.kafka->Commit(side.kafka->positions()));
   }
+  // The next one is due a period after this one ends.
+  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
   if (opt_.info)
-    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes of state", store_->seq(),
+    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes written", store_->seq(),
                           (MonotonicMicros() - started_us) / 1000.0, w.bytes()));
   return Status::OK();
 }

@@ -611,7 +611,14 @@ Status Runner::Checkpoint() {
   if (kafka_in_) positions = kafka_in_->positions();
   else offset = base_offset_ + reader_->offset();
   uint64_t counts[4] = {stats_->in, stats_->out, stats_->late, stats_->dead_lettered};
-  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  // The next one is due a period after this one ends, so that a slow
+  // checkpoint never leaves reading no time.
+  struct Reschedule {
+    Runner* r;
+    ~Reschedule() {
+      if (r->opt_.checkpoint_every_ms > 0) r->next_checkpoint_ = NowMs() + r->opt_.checkpoint_every_ms;
+    }
+  } reschedule{this};
   // Nothing read or written since the last one: it would record the same.
   // (With transactions it is made all the same: its requests are what
   // tells an idle instance that another one has fenced it.)
@@ -670,7 +677,7 @@ Status Runner::Checkpoint() {
   ck_positions_ = std::move(positions);
   std::copy(counts, counts + 4, ck_counts_);
   if (opt_.info)
-    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes of state", store_->seq(),
+    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes written", store_->seq(),
                           (MonotonicMicros() - started_us) / 1000.0, state_bytes_));
   return Status::OK();
 }
