@@ -60,6 +60,27 @@ crash_test kagg kagg -q --time ts --max-delay 2s --by user -a count -a sum:amoun
 # checkpoints delete and re-create their entries.
 crash_test kagg-ttl kagg -q --time ts --max-delay 2s --by user,amount -a count -a sum:amount --ttl 5s
 
+# --memory-budget: ten times more keys than the budget holds; the rest live
+# in the state directory and are read back when their key comes again. The
+# rows equal an all-in-memory run's, final and as a changelog.
+python3 - "$T/keys.jsonl" <<'PY'
+import random, sys
+r = random.Random(3)
+with open(sys.argv[1], "w") as f:
+    for i in range(150000):
+        f.write('{"key":"k%d","v":%d}\n' % (r.randrange(30000), i % 100))
+PY
+for emit in final changes; do
+  kagg -q --by key -a count -a sum:v -a max:v --emit $emit "$T/keys.jsonl" > "$T/budget.ref"
+  rm -rf "$T/budget.state"
+  kagg -q --by key -a count -a sum:v -a max:v --emit $emit --state "$T/budget.state" --memory-budget 1M \
+    "$T/keys.jsonl" > "$T/budget.out" || fail "--memory-budget run failed"
+  cmp "$T/budget.out" "$T/budget.ref" || fail "--memory-budget 1M, --emit $emit: rows differ from an all-in-memory run"
+done
+run 2 kagg --by key -a count --memory-budget 1M "$T/keys.jsonl"
+expect_grep "$T/err" 'needs --state'
+echo "memory budget: same rows"
+
 # Killed before its first timed checkpoint: the one made before reading is
 # enough to cut the late and dead-letter files (which append) back.
 # (An input where one record in 20 is late, so late rows reach the file early.)

@@ -11,7 +11,22 @@
 
 namespace {
 
-kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl,
+// SIZE: bytes, or with K, M or G (powers of 1024).
+kpipe::Status ParseSize(const std::string& text, int64_t* out) {
+  size_t end = 0;
+  int64_t n = 0;
+  while (end < text.size() && text[end] >= '0' && text[end] <= '9' && n < (int64_t{1} << 50))
+    n = n * 10 + (text[end++] - '0');
+  std::string unit = text.substr(end);
+  int shift = unit.empty() ? 0 : unit == "K" || unit == "k" ? 10 : unit == "M" || unit == "m" ? 20
+            : unit == "G" || unit == "g" ? 30 : -1;
+  if (end == 0 || shift < 0 || n <= 0)
+    return kpipe::Status::Usage(fmt::format("--memory-budget {}: expected a size like 512K, 64M or 2G", text));
+  *out = n << shift;
+  return kpipe::Status::OK();
+}
+
+kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, const std::string& budget,
                   kpipe::SignalWatch* signals, kpipe::RunStats* stats) {
   using kpipe::Status;
   kpipe::RunnerOptions r;
@@ -19,6 +34,10 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl,
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &g.emit));
   kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r);
   r.time_required = false;
+  if (!budget.empty()) {
+    if (f.state.empty()) return Status::Usage("--memory-budget needs --state DIR (where the rest of the keys live)");
+    KPIPE_RETURN_IF_ERROR(ParseSize(budget, &r.memory_budget));
+  }
   if (!ttl.empty()) {
     auto d = kpipe::ParseDuration(ttl);
     if (!d.ok()) return Status::Usage(fmt::format("--ttl {}: {}", ttl, d.status().message()));
@@ -43,7 +62,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl,
 int main(int argc, char** argv) {
   kpipe::SignalWatch signals;
   kpipe::tools::EventFlags f;
-  std::string ttl;
+  std::string ttl, budget;
   kpipe::cli::Command cmd("kagg", "[OPTIONS] [INPUT]",
                           "Aggregate JSON lines per group key, as a running table.");
   kpipe::tools::AddGroupFlags(&cmd, &f);
@@ -52,12 +71,13 @@ int main(int argc, char** argv) {
   kpipe::tools::AddOutputFlags(&cmd, &f,
                                "When to write rows: final (default), changes, every:DUR");
   kpipe::tools::AddStateFlags(&cmd, &f);
+  cmd.Option({"--memory-budget", "SIZE", "With --state: keep about SIZE of keys in memory, the rest in DIR"}, &budget);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
 
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
   kpipe::RunStats stats;
-  kpipe::Status st = Run(f, ttl, &signals, &stats);
+  kpipe::Status st = Run(f, ttl, budget, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus("kagg", st);
   kpipe::tools::PrintSummary("kagg", f, st, stats);

@@ -9,6 +9,9 @@ GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64
   row->hash = hash;
   row->first_seq = seq;
   row->accs = aggs_.NewRow();
+  row->bytes = static_cast<int64_t>(sizeof(Row) + row->key.capacity() + row->fields.capacity() +
+                                    row->accs.capacity() * sizeof(agg::Acc)) + 96;  // + index and map nodes
+  mem_ += row->bytes;
   Row* r = row.get();
   rows_.Insert(hash, r);
   order_.emplace(seq, std::move(row));
@@ -16,8 +19,8 @@ GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64
 }
 
 void GroupOperator::Forget(Row* row) {
-  gone_.emplace_back();
-  EntryKey(*row, &gone_.back());
+  gone_.emplace_back(row->first_seq, row->key);
+  mem_ -= row->bytes;
   rows_.Erase(row->hash, row);
   auto it = order_.find(row->first_seq);
   if (row->touched) {
@@ -47,10 +50,12 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   x_.seq = r.seq;
   uint64_t hash = agg::HashValue(key_);
   Row* row = rows_.Find(hash, key_);
+  if (!row && backing_) KPIPE_RETURN_IF_ERROR(Fetch(key_, hash, &row));
   if (row) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
   else row = Insert(key_, hash, r.seq);
   aggs_.Add(&row->accs, x_);
   row->changed = true;
+  row->used = true;
   Touch(row);
   if (r.has_time && r.t > row->max_t) {
     row->max_t = r.t;
@@ -83,17 +88,21 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
 }
 
 Status GroupOperator::Finish(RowSink* out) {
-  if (opt_.emit != EmitMode::kChanges)
-    for (const auto& [seq, row] : order_) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+  KPIPE_RETURN_IF_ERROR(ForEachRow([&](const Row& row, bool) -> Status {
+    gone_.emplace_back(row.first_seq, row.key);
+    if (opt_.emit != EmitMode::kChanges) return WriteRow(row, out);
+    return Status::OK();
+  }));
   for (const auto& [seq, row] : order_) {
-    gone_.emplace_back();
-    EntryKey(*row, &gone_.back());
     row->gone = true;
+    cleared_upto_ = std::max(cleared_upto_, seq);
     if (row->touched) graveyard_.push_back(std::move(order_[seq]));
   }
+  if (!gone_.empty()) cleared_upto_ = std::max(cleared_upto_, gone_.back().first);
   rows_ = agg::KeyIndex<Row, RowKey>();
   order_.clear();
   expiry_ = {};
+  mem_ = 0;
   return Status::OK();
 }
 
@@ -109,51 +118,158 @@ Status GroupOperator::Tick(RowSink* out) {
 }
 
 Status GroupOperator::Dump(RowSink* out) {
-  for (const auto& [seq, row] : order_) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+  return ForEachRow([&](const Row& row, bool) { return WriteRow(row, out); });
+}
+
+Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_memory)>& fn) {
+  auto mem = order_.begin();
+  if (backing_) {
+    // Rows only in the store, merged by first arrival with those in memory
+    // (which are newer when a row is in both).
+    auto scan = backing_->Scan("r");
+    std::string_view k, v;
+    Row tmp;
+    while (scan->Next(&k, &v)) {
+      if (k.size() < 9) return Status::Internal("group state: short row key");
+      uint64_t seq = 0;
+      for (int i = 1; i <= 8; i++) seq = (seq << 8) | static_cast<uint8_t>(k[i]);
+      if (seq <= cleared_upto_) continue;
+      for (; mem != order_.end() && mem->first < seq; ++mem) KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
+      if (mem != order_.end() && mem->first == seq) {
+        KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
+        ++mem;
+        continue;
+      }
+      tmp = Row();
+      tmp.key.assign(k.substr(9));
+      tmp.first_seq = seq;
+      by_.AppendFields(&tmp.fields, tmp.key);
+      KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
+      KPIPE_RETURN_IF_ERROR(fn(tmp, false));
+    }
+  }
+  for (; mem != order_.end(); ++mem) KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
   return Status::OK();
 }
 
-void GroupOperator::EntryKey(const Row& row, std::string* out) {
+void GroupOperator::RowEntryKey(uint64_t seq, std::string_view key, std::string* out) {
+  out->assign(1, 'r');
+  for (int i = 7; i >= 0; i--) out->push_back(static_cast<char>((seq >> (8 * i)) & 0xff));
+  out->append(key);
+}
+
+void GroupOperator::IndexEntryKey(std::string_view key, std::string* out) {
+  out->assign(1, 'x');
+  out->append(key);
+}
+
+void GroupOperator::EncodeRow(const Row& row, std::string* out) const {
   out->clear();
-  state::Encoder k(out);
-  k.U64(row.first_seq);
-  k.Str(row.key);
+  state::Encoder v(out);
+  v.I64(row.max_t);
+  v.U8(row.changed);
+  aggs_.Save(&v, row.accs);
+}
+
+Status GroupOperator::DecodeRow(std::string_view value, Row* row) const {
+  state::Decoder vd(value);
+  row->max_t = vd.I64();
+  row->changed = vd.U8() != 0;
+  aggs_.Load(&vd, &row->accs);
+  return vd.Check("group state");
 }
 
 Status GroupOperator::Save(state::StateWriter* writer) const {
   std::string key, value;
   for (const auto& [seq, row] : order_) {
-    EntryKey(*row, &key);
-    value.clear();
-    state::Encoder v(&value);
-    v.I64(row->max_t);
-    v.U8(row->changed);
-    aggs_.Save(&v, row->accs);
+    RowEntryKey(seq, row->key, &key);
+    EncodeRow(*row, &value);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
   }
   return Status::OK();
 }
 
 Status GroupOperator::SaveChanges(state::StateWriter* writer) {
-  // Forgotten first: a key forgotten and seen again since has a new entry.
-  for (const std::string& key : gone_) KPIPE_RETURN_IF_ERROR(writer->Delete(key));
-  gone_.clear();
+  // Forgotten first: a key forgotten and seen again since has new entries.
   std::string key, value;
+  for (const auto& [seq, k] : gone_) {
+    RowEntryKey(seq, k, &key);
+    KPIPE_RETURN_IF_ERROR(writer->Delete(key));
+    IndexEntryKey(k, &key);
+    KPIPE_RETURN_IF_ERROR(writer->Delete(key));
+  }
+  gone_.clear();
   for (Row* r : touched_) {
     if (r->gone) continue;  // forgotten since: deleted above
-    const Row& row = *r;
     r->touched = false;
-    EntryKey(row, &key);
-    value.clear();
-    state::Encoder v(&value);
-    v.I64(row.max_t);
-    v.U8(row.changed);
-    aggs_.Save(&v, row.accs);
+    RowEntryKey(r->first_seq, r->key, &key);
+    EncodeRow(*r, &value);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
+    if (!r->in_store) {
+      IndexEntryKey(r->key, &key);
+      value.clear();
+      for (int i = 7; i >= 0; i--) value.push_back(static_cast<char>((r->first_seq >> (8 * i)) & 0xff));
+      KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
+      r->in_store = true;
+    }
   }
   touched_.clear();
   graveyard_.clear();
   return Status::OK();
+}
+
+Status GroupOperator::SetBacking(state::StateLookup* store, int64_t budget_bytes) {
+  if (opt_.ttl >= 0) return Status::Usage("--memory-budget and --ttl cannot be combined in this release");
+  backing_ = store;
+  budget_ = budget_bytes;
+  return Status::OK();
+}
+
+Status GroupOperator::Fetch(const std::string& key, uint64_t hash, Row** row) {
+  *row = nullptr;
+  std::string k, v;
+  bool found;
+  IndexEntryKey(key, &k);
+  KPIPE_RETURN_IF_ERROR(backing_->Get(k, &v, &found));
+  if (!found || v.size() != 8) return Status::OK();
+  uint64_t seq = 0;
+  for (char c : v) seq = (seq << 8) | static_cast<uint8_t>(c);
+  if (seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
+  RowEntryKey(seq, key, &k);
+  KPIPE_RETURN_IF_ERROR(backing_->Get(k, &v, &found));
+  if (!found) return Status::Internal("group state: a key's index entry has no row");
+  Row* r = Insert(key, hash, seq);
+  KPIPE_RETURN_IF_ERROR(DecodeRow(v, r));
+  r->in_store = true;
+  *row = r;
+  return Status::OK();
+}
+
+// A clock over the rows by first arrival: a row updated since the hand last
+// passed gets a second chance; one not changed since the checkpoint (so the
+// store has it as it is) and not due at the next --emit every tick goes.
+void GroupOperator::Evict() {
+  int64_t target = budget_ / 4 * 3;
+  size_t steps = 2 * order_.size();
+  auto it = order_.lower_bound(hand_);
+  while (mem_ > target && steps-- > 0 && !order_.empty()) {
+    if (it == order_.end()) it = order_.begin();
+    Row* row = it->second.get();
+    bool clean = !row->touched && row->in_store && !(opt_.emit == EmitMode::kEvery && row->changed);
+    if (!clean) {
+      ++it;
+      continue;
+    }
+    if (row->used) {
+      row->used = false;
+      ++it;
+      continue;
+    }
+    mem_ -= row->bytes;
+    rows_.Erase(row->hash, row);
+    it = order_.erase(it);
+  }
+  hand_ = it == order_.end() ? 0 : it->first;
 }
 
 Status GroupOperator::Load(state::StateReader* reader) {
@@ -163,18 +279,20 @@ Status GroupOperator::Load(state::StateReader* reader) {
   touched_.clear();
   gone_.clear();
   graveyard_.clear();
+  mem_ = 0;
   std::string_view k, v;
   while (reader->Next(&k, &v)) {
-    state::Decoder kd(k), vd(v);
-    uint64_t seq = kd.U64();
-    std::string key(kd.Str());
-    KPIPE_RETURN_IF_ERROR(kd.Check("group state key"));
+    if (k.empty() || k[0] != 'r') continue;  // index entries
+    if (k.size() < 9) return Status::Internal("group state: short row key");
+    // With a memory budget, the rest stays in the store until needed.
+    if (backing_ && mem_ > budget_ / 4 * 3) break;
+    uint64_t seq = 0;
+    for (int i = 1; i <= 8; i++) seq = (seq << 8) | static_cast<uint8_t>(k[i]);
+    std::string key(k.substr(9));
     uint64_t hash = agg::HashValue(key);
     Row* row = Insert(std::move(key), hash, seq);
-    row->max_t = vd.I64();
-    row->changed = vd.U8() != 0;
-    aggs_.Load(&vd, &row->accs);
-    KPIPE_RETURN_IF_ERROR(vd.Check("group state"));
+    KPIPE_RETURN_IF_ERROR(DecodeRow(v, row));
+    row->in_store = true;
     if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, seq);
   }
   return Status::OK();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <queue>
@@ -38,6 +39,9 @@ class GroupOperator : public Operator {
   Status Load(state::StateReader* r) override;
   bool SavesChanges() const override { return true; }
   Status SaveChanges(state::StateWriter* w) override;
+  Status SetBacking(state::StateLookup* store, int64_t budget_bytes) override;
+  bool OverBudget() const override { return backing_ && mem_ > budget_; }
+  void Evict() override;
 
  private:
   struct Row {
@@ -50,9 +54,21 @@ class GroupOperator : public Operator {
     bool changed = false;
     bool touched = false;  // changed since the last checkpoint
     bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
+    bool in_store = false; // its entries are in the checkpoint store
+    bool used = false;     // updated since the eviction clock last passed
+    int64_t bytes = 0;     // about what it takes in memory
   };
-  // The state entry key of a row: first arrival, then the key.
-  static void EntryKey(const Row& row, std::string* out);
+  // State entries: "r" + first arrival (8 bytes, big-endian) + key -> the
+  // row, in order of first arrival; "x" + key -> its first arrival, so that
+  // a key let go of (memory budget) can be found again.
+  static void RowEntryKey(uint64_t seq, std::string_view key, std::string* out);
+  static void IndexEntryKey(std::string_view key, std::string* out);
+  void EncodeRow(const Row& row, std::string* out) const;
+  Status DecodeRow(std::string_view value, Row* row) const;
+  // A key not in memory, from the store (memory budget); null if not there.
+  Status Fetch(const std::string& key, uint64_t hash, Row** row);
+  // Every row, in memory or only in the store, in order of first arrival.
+  Status ForEachRow(const std::function<Status(const Row&, bool in_memory)>& fn);
   void Touch(Row* row) {
     if (!row->touched) {
       row->touched = true;
@@ -76,10 +92,16 @@ class GroupOperator : public Operator {
   // Since the last checkpoint: rows changed (by first arrival) and the
   // entry keys of rows forgotten.
   std::vector<Row*> touched_;
-  std::vector<std::string> gone_;
+  std::vector<std::pair<uint64_t, std::string>> gone_;  // first arrival, key
   std::vector<std::unique_ptr<Row>> graveyard_;  // forgotten rows in touched_
   using Expiry = std::pair<int64_t, uint64_t>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiry_;
+
+  // Memory budget.
+  state::StateLookup* backing_ = nullptr;
+  int64_t budget_ = 0, mem_ = 0;
+  uint64_t hand_ = 0;          // where the eviction clock goes on
+  uint64_t cleared_upto_ = 0;  // Finish() let go of every row up to this arrival
 
   agg::Extracted x_;
   std::string key_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -108,6 +109,17 @@ class StateReader {
   virtual ~StateReader() = default;
   // The next entry in the order they were written; false at the end.
   virtual bool Next(std::string_view* key, std::string_view* value) = 0;
+};
+
+// Point reads and ordered scans of the entries of the last incremental
+// checkpoint: where an operator with a memory budget finds the keys it has
+// let go of (Operator::SetBacking).
+class StateLookup {
+ public:
+  virtual ~StateLookup() = default;
+  virtual Status Get(std::string_view key, std::string* value, bool* found) = 0;
+  // The entries whose key starts with `prefix`, in key order.
+  virtual std::unique_ptr<StateReader> Scan(std::string_view prefix) = 0;
 };
 
 }  // namespace kpipe::state

@@ -1,7 +1,10 @@
 #include "kpipe/state/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
+#include <rocksdb/table.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -133,6 +136,15 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   // memtable takes them at memcpy speed, where the default skip list costs
   // about a microsecond an entry (bench/state_bench.sh). Undo records need
   // point reads, which a vector memtable does badly.
+  // Modest memtables: with a memory budget the store is where most keys
+  // live, and its own memory counts too.
+  options.write_buffer_size = 16 << 20;
+  options.max_write_buffer_number = 2;
+  // Point reads of keys let go of: a Bloom filter spares most file reads.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_cache = rocksdb::NewLRUCache(16 << 20);
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (!point_reads) {
     options.memtable_factory.reset(new rocksdb::VectorRepFactory);
     options.allow_concurrent_memtable_write = false;
@@ -203,6 +215,43 @@ StateWriter* CheckpointStore::BeginChanges(bool keep_previous) {
   int slot = seq_[selected_] == 0 ? selected_ : 1 - selected_;
   delta_ = std::make_unique<DeltaWriter>(db_, slot, keep_previous);
   return delta_.get();
+}
+
+Status CheckpointStore::Get(std::string_view key, std::string* value, bool* found) {
+  std::string k(1, kKeyed);
+  k.append(key);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, value);
+  *found = s.ok();
+  if (s.ok() || s.IsNotFound()) return Status::OK();
+  return FromRocks(s, dir_);
+}
+
+namespace {
+
+class PrefixIter : public StateReader {
+ public:
+  PrefixIter(rocksdb::Iterator* it, std::string prefix) : it_(it), prefix_(std::move(prefix)) { it_->Seek(prefix_); }
+  bool Next(std::string_view* key, std::string_view* value) override {
+    if (!first_) it_->Next();
+    first_ = false;
+    if (!it_->Valid() || !it_->key().starts_with(prefix_)) return false;
+    *key = std::string_view(it_->key().data() + 1, it_->key().size() - 1);
+    *value = std::string_view(it_->value().data(), it_->value().size());
+    return true;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::string prefix_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<StateReader> CheckpointStore::Scan(std::string_view prefix) {
+  std::string p(1, kKeyed);
+  p.append(prefix);
+  return std::make_unique<PrefixIter>(db_->NewIterator(rocksdb::ReadOptions()), std::move(p));
 }
 
 std::unique_ptr<StateReader> CheckpointStore::ReadKeyed() {

@@ -22,7 +22,7 @@ class WriteBatch;
 
 namespace kpipe::state {
 
-class CheckpointStore {
+class CheckpointStore : public StateLookup {
  public:
   // `point_reads`: BeginChanges(keep_previous = true) will be used.
   static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir, bool point_reads = false);
@@ -58,6 +58,9 @@ class CheckpointStore {
   StateWriter* BeginChanges(bool keep_previous);
   // The entries of incremental checkpoints, in key order.
   std::unique_ptr<StateReader> ReadKeyed();
+  // StateLookup, on the entries of incremental checkpoints.
+  Status Get(std::string_view key, std::string* value, bool* found) override;
+  std::unique_ptr<StateReader> Scan(std::string_view prefix) override;
 
  private:
   class BatchWriter;

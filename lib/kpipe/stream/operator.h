@@ -68,6 +68,19 @@ class Operator {
   // puts the entries changed and deletes those gone since the last Load()
   // or SaveChanges(), each under a key of its own; the store keeps the
   // others (state/store.h). Only called when SavesChanges().
+  // A memory budget (kagg --memory-budget): keys beyond about
+  // `budget_bytes` of memory live only in `store`, the last incremental
+  // checkpoint, and are read back when needed. Call before Load().
+  virtual Status SetBacking(state::StateLookup* store, int64_t budget_bytes) {
+    (void)store;
+    (void)budget_bytes;
+    return Status::Usage("this operator keeps its whole state in memory");
+  }
+  // Over budget: a checkpoint, then Evict(), should come now.
+  virtual bool OverBudget() const { return false; }
+  // Right after a checkpoint: lets go of keys not changed since it, until
+  // well under budget.
+  virtual void Evict() {}
   virtual bool SavesChanges() const { return false; }
   virtual Status SaveChanges(state::StateWriter* w) {
     (void)w;

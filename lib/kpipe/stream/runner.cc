@@ -521,9 +521,10 @@ Status Runner::OnTick(bool between_blocks) {
 constexpr uint64_t kCheckpointVersion = 2;
 
 Status Runner::OpenState(int in_fd) {
-  auto store = state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.exactly_once);
+  auto store = state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.exactly_once || opt_.memory_budget > 0);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
+  if (opt_.memory_budget > 0) KPIPE_RETURN_IF_ERROR(op_->SetBacking(store_.get(), opt_.memory_budget));
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
   if (opt_.exactly_once && !opt_.dump_state)
     KPIPE_RETURN_IF_ERROR(
@@ -597,8 +598,13 @@ Status Runner::Restore(int in_fd) {
 }
 
 Status Runner::MaybeCheckpoint() {
-  if (!store_ || NowMs() < next_checkpoint_) return Status::OK();
-  return Checkpoint();
+  // Over its memory budget the operator lets go of what a checkpoint has
+  // made safe in the store.
+  bool over = store_ && op_->OverBudget();
+  if (!store_ || (NowMs() < next_checkpoint_ && !over)) return Status::OK();
+  KPIPE_RETURN_IF_ERROR(Checkpoint());
+  if (over) op_->Evict();
+  return Status::OK();
 }
 
 Status Runner::Checkpoint() {

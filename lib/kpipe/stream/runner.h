@@ -42,6 +42,9 @@ struct RunnerOptions {
   // goes on from its input position (kpipe(7), STATE).
   std::string state_dir;
   int64_t checkpoint_every_ms = 10000;
+  // kagg --memory-budget: keys beyond about this many bytes live only in
+  // the checkpoint store (0: all in memory).
+  int64_t memory_budget = 0;
   bool dump_state = false;       // print the checkpoint's rows instead of running
   std::string fingerprint;       // the options that shape the state
   // Kafka inputs and destinations (kpipe(7), KAFKA INPUT AND OUTPUT).
