@@ -128,6 +128,7 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
     // (which are newer when a row is in both).
     auto scan = backing_->Scan("r");
     std::string_view k, v;
+    std::string entry, value;
     Row tmp;
     while (scan->Next(&k, &v)) {
       if (k.size() < 9) return Status::Internal("group state: short row key");
@@ -142,9 +143,12 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
       }
       tmp = Row();
       tmp.key.assign(k.substr(9));
-      tmp.first_seq = seq;
       by_.AppendFields(&tmp.fields, tmp.key);
-      KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
+      IndexEntryKey(tmp.key, &entry);
+      bool found;
+      KPIPE_RETURN_IF_ERROR(backing_->Get(entry, &value, &found));
+      if (!found) return Status::Internal("group state: an order entry has no row");
+      KPIPE_RETURN_IF_ERROR(DecodeRow(value, &tmp));
       KPIPE_RETURN_IF_ERROR(fn(tmp, false));
     }
   }
@@ -166,6 +170,7 @@ void GroupOperator::IndexEntryKey(std::string_view key, std::string* out) {
 void GroupOperator::EncodeRow(const Row& row, std::string* out) const {
   out->clear();
   state::Encoder v(out);
+  v.U64(row.first_seq);
   v.I64(row.max_t);
   v.U8(row.changed);
   aggs_.Save(&v, row.accs);
@@ -173,6 +178,7 @@ void GroupOperator::EncodeRow(const Row& row, std::string* out) const {
 
 Status GroupOperator::DecodeRow(std::string_view value, Row* row) const {
   state::Decoder vd(value);
+  row->first_seq = vd.U64();
   row->max_t = vd.I64();
   row->changed = vd.U8() != 0;
   aggs_.Load(&vd, &row->accs);
@@ -182,9 +188,11 @@ Status GroupOperator::DecodeRow(std::string_view value, Row* row) const {
 Status GroupOperator::Save(state::StateWriter* writer) const {
   std::string key, value;
   for (const auto& [seq, row] : order_) {
-    RowEntryKey(seq, row->key, &key);
+    IndexEntryKey(row->key, &key);
     EncodeRow(*row, &value);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
+    RowEntryKey(seq, row->key, &key);
+    KPIPE_RETURN_IF_ERROR(writer->Put(key, {}));
   }
   return Status::OK();
 }
@@ -202,14 +210,12 @@ Status GroupOperator::SaveChanges(state::StateWriter* writer) {
   for (Row* r : touched_) {
     if (r->gone) continue;  // forgotten since: deleted above
     r->touched = false;
-    RowEntryKey(r->first_seq, r->key, &key);
+    IndexEntryKey(r->key, &key);
     EncodeRow(*r, &value);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
     if (!r->in_store) {
-      IndexEntryKey(r->key, &key);
-      value.clear();
-      for (int i = 7; i >= 0; i--) value.push_back(static_cast<char>((r->first_seq >> (8 * i)) & 0xff));
-      KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
+      RowEntryKey(r->first_seq, r->key, &key);
+      KPIPE_RETURN_IF_ERROR(writer->Put(key, {}));
       r->in_store = true;
     }
   }
@@ -231,15 +237,14 @@ Status GroupOperator::Fetch(const std::string& key, uint64_t hash, Row** row) {
   bool found;
   IndexEntryKey(key, &k);
   KPIPE_RETURN_IF_ERROR(backing_->Get(k, &v, &found));
-  if (!found || v.size() != 8) return Status::OK();
-  uint64_t seq = 0;
-  for (char c : v) seq = (seq << 8) | static_cast<uint8_t>(c);
-  if (seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
-  RowEntryKey(seq, key, &k);
-  KPIPE_RETURN_IF_ERROR(backing_->Get(k, &v, &found));
-  if (!found) return Status::Internal("group state: a key's index entry has no row");
-  Row* r = Insert(key, hash, seq);
-  KPIPE_RETURN_IF_ERROR(DecodeRow(v, r));
+  if (!found) return Status::OK();
+  Row tmp;
+  KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
+  if (tmp.first_seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
+  Row* r = Insert(key, hash, tmp.first_seq);
+  r->max_t = tmp.max_t;
+  r->changed = tmp.changed;
+  r->accs = std::move(tmp.accs);
   r->in_store = true;
   *row = r;
   return Status::OK();
@@ -282,18 +287,19 @@ Status GroupOperator::Load(state::StateReader* reader) {
   mem_ = 0;
   std::string_view k, v;
   while (reader->Next(&k, &v)) {
-    if (k.empty() || k[0] != 'r') continue;  // index entries
-    if (k.size() < 9) return Status::Internal("group state: short row key");
+    if (k.empty() || k[0] != 'x') continue;  // the order entries
     // With a memory budget, the rest stays in the store until needed.
     if (backing_ && mem_ > budget_ / 4 * 3) break;
-    uint64_t seq = 0;
-    for (int i = 1; i <= 8; i++) seq = (seq << 8) | static_cast<uint8_t>(k[i]);
-    std::string key(k.substr(9));
+    Row tmp;
+    KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
+    std::string key(k.substr(1));
     uint64_t hash = agg::HashValue(key);
-    Row* row = Insert(std::move(key), hash, seq);
-    KPIPE_RETURN_IF_ERROR(DecodeRow(v, row));
+    Row* row = Insert(std::move(key), hash, tmp.first_seq);
+    row->max_t = tmp.max_t;
+    row->changed = tmp.changed;
+    row->accs = std::move(tmp.accs);
     row->in_store = true;
-    if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, seq);
+    if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, row->first_seq);
   }
   return Status::OK();
 }

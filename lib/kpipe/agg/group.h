@@ -58,9 +58,9 @@ class GroupOperator : public Operator {
     bool used = false;     // updated since the eviction clock last passed
     int64_t bytes = 0;     // about what it takes in memory
   };
-  // State entries: "r" + first arrival (8 bytes, big-endian) + key -> the
-  // row, in order of first arrival; "x" + key -> its first arrival, so that
-  // a key let go of (memory budget) can be found again.
+  // State entries: "x" + key -> first arrival and the row (one read finds
+  // a key let go of, with a memory budget); "r" + first arrival (8 bytes,
+  // big-endian) + key -> nothing: the order of first arrival.
   static void RowEntryKey(uint64_t seq, std::string_view key, std::string* out);
   static void IndexEntryKey(std::string_view key, std::string* out);
   void EncodeRow(const Row& row, std::string* out) const;
