@@ -65,6 +65,12 @@ class JoinRunner {
   // Handles what a Kafka side has now; `*got`: it had something.
   Status ReadKafka(int s, bool* got);
   std::vector<KafkaPosition> Positions() const;
+  std::vector<KafkaSource*> KafkaInputs() {
+    std::vector<KafkaSource*> in;
+    for (Side& side : sides_)
+      if (side.kafka) in.push_back(side.kafka.get());
+    return in;
+  }
   Status Line(int s, std::string_view line);
   Status Data(int s, simdjson::dom::element root, std::string_view line);
   Status Control(int s, simdjson::dom::object obj, std::string_view line);
@@ -115,7 +121,7 @@ class JoinRunner {
   Outputs outputs_;
   Output* out_ = nullptr;  // outputs_.rows()
   std::unique_ptr<RowSink> sink_;
-  std::unique_ptr<KafkaSink> kafka_out_;
+  KafkaOutputs kafka_out_;
   bool no_control_ = false;  // no_control_, or rows go to Kafka
   bool fresh_ = false;       // --exactly-once: the one checkpoint never committed
   std::unique_ptr<JoinRows> rows_;
@@ -134,29 +140,27 @@ class JoinRunner {
 };
 
 Status JoinRunner::OpenKafka() {
-  bool in = sides_[0].kafka || sides_[1].kafka;
-  if (opt_.exactly_once) {
-    if (!in || !IsKafka(opt_.output))
-      return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
-                           "(from file to file, --state alone is exactly-once)");
-    if (opt_.state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
-    if (opt_.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
-  }
-  if (!in && (!opt_.group.empty() || !opt_.from.empty() || !opt_.until.empty()))
-    return Status::Usage("-G, --from and --until need a kafka: input");
+  KafkaRunOptions k;
+  k.tool = "kjoin";
+  k.kafka = opt_.kafka;
+  k.group = opt_.group;
+  k.from = opt_.from;
+  k.until = opt_.until;
+  k.exactly_once = opt_.exactly_once;
+  k.output = opt_.output;
+  k.late = opt_.late;
+  k.dead_letter = opt_.dead_letter;
+  k.state_dir = opt_.state_dir;
+  k.dump_state = opt_.dump_state;
+  k.warn = opt_.warn;
+  k.info = opt_.info;
+  KPIPE_RETURN_IF_ERROR(KafkaOutputs::Check(k, !KafkaInputs().empty()));
   if (sides_[0].kafka && sides_[1].kafka && !opt_.group.empty())
     for (const std::string& t : KafkaTopics(opt_.input[0]))
       for (const std::string& u : KafkaTopics(opt_.input[1]))
         if (t == u) return Status::Usage(fmt::format("with -G, topic {} cannot be read on both sides", t));
-  for (Side& side : sides_)
-    if (side.kafka) KPIPE_RETURN_IF_ERROR(side.kafka->Open());
-  bool out = IsKafka(opt_.output) || IsKafka(opt_.late) || IsKafka(opt_.dead_letter);
-  if (!out || opt_.dump_state) return Status::OK();
-  KafkaSinkOptions so;
-  so.kafka = opt_.kafka;
-  if (opt_.exactly_once) so.transactional_id = fmt::format("kpipe-kjoin-{}", opt_.group);
-  kafka_out_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
-  return kafka_out_->Open();
+  for (KafkaSource* in : KafkaInputs()) KPIPE_RETURN_IF_ERROR(in->Open());
+  return kafka_out_.Open(k);
 }
 
 Status JoinRunner::Open() {
@@ -198,28 +202,20 @@ Status JoinRunner::Open() {
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
     if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
-    if (opt_.exactly_once && !opt_.dump_state) {
-      std::vector<KafkaSource*> inputs;
-      for (Side& side : sides_)
-        if (side.kafka) inputs.push_back(side.kafka.get());
-      KPIPE_RETURN_IF_ERROR(SelectCommitted(store_.get(), inputs, opt_.group, opt_.state_dir, opt_.warn, &fresh_));
-    }
+    if (opt_.exactly_once && !opt_.dump_state)
+      KPIPE_RETURN_IF_ERROR(
+          SelectCommitted(store_.get(), KafkaInputs(), opt_.group, opt_.state_dir, opt_.warn, &fresh_));
     if (!store_->meta().empty() && !fresh_) KPIPE_RETURN_IF_ERROR(Restore());
     else if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
     if (opt_.dump_state) return Status::OK();
   }
-  Outputs::KafkaWriters writers = [this](const std::string& dest) -> Result<Output::BlockWriter> {
-    if (dest == opt_.output) return Output::BlockWriter([](std::string_view) { return Status::OK(); });
-    auto topic = kafka_out_->Topic(dest.substr(6));
-    if (!topic.ok()) return topic.status();
-    return kafka_out_->LineWriter(*topic);
-  };
-  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_, writers));
+  KPIPE_RETURN_IF_ERROR(
+      outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_, kafka_out_.Writers()));
   out_ = outputs_.rows();
   if (IsKafka(opt_.output)) {
-    auto topic = kafka_out_->Topic(opt_.output.substr(6));
-    if (!topic.ok()) return topic.status();
-    sink_ = std::make_unique<KafkaRowSink>(kafka_out_.get(), *topic, /*object_key=*/false, &stats_->out);
+    auto sink = kafka_out_.Rows(/*object_key=*/false, &stats_->out);
+    if (!sink.ok()) return sink.status();
+    sink_ = std::move(*sink);
   } else {
     sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
   }
@@ -355,17 +351,7 @@ Status JoinRunner::Run(SignalWatch* signals) {
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
   if (st.ok()) st = fs;
-  if (!store_ && kafka_out_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
-    fs = kafka_out_->Flush();
-    if (!fs.ok()) st = fs;
-  }
-  // Without --state a group's offsets are committed only when everything
-  // read has had its effect written: at the end of bounded reads.
-  for (Side& side : sides_)
-    if (!store_ && side.kafka && st.ok()) st = side.kafka->Commit(side.kafka->positions());
-  if (!st.ok() && !st.Is(Status::Code::kInterrupted) && kafka_out_ && kafka_out_->transactional())
-    kafka_out_->AbortQuietly();
-  return st;
+  return kafka_out_.End(st, store_ != nullptr, KafkaInputs());
 }
 
 Status JoinRunner::FlushAll() { return outputs_.Flush(); }
@@ -400,13 +386,7 @@ Status JoinRunner::Restore() {
     side.decoder->set_form(static_cast<RecordDecoder::Form>(d.U8()));
     side.ended = d.U8() != 0;
     side.wm.Load(&d, NowMs());
-    for (uint64_t n = d.U64(); n > 0 && d.ok(); n--) {
-      KafkaPosition p;
-      p.topic = d.Str();
-      p.partition = static_cast<int32_t>(d.I64());
-      p.offset = d.I64();
-      side.restored.push_back(std::move(p));
-    }
+    side.restored = DecodePositions(&d);
     if (input != opt_.input[s] && opt_.warn)
       opt_.warn(fmt::format("--state {}: the checkpoint was made reading {}, not {}", opt_.state_dir, input,
                             opt_.input[s]));
@@ -446,18 +426,13 @@ Status JoinRunner::Restore() {
 Status JoinRunner::Checkpoint() {
   int64_t started_us = opt_.info ? MonotonicMicros() : 0;
   KPIPE_RETURN_IF_ERROR(FlushAll());
-  // Without transactions, rows reach Kafka before the checkpoint that
-  // follows them is made: at-least-once. With them, the input offsets join
-  // the transaction, the checkpoint is saved, then it commits (as kwindow's,
-  // stream/runner.cc).
-  if (kafka_out_ && !opt_.exactly_once) KPIPE_RETURN_IF_ERROR(kafka_out_->Flush());
   std::vector<int64_t> sizes;
   outputs_.SyncAndMeasure(&sizes);
-  std::vector<KafkaPosition> all = Positions();
-  if (opt_.exactly_once) {
-    rd_kafka_t* consumer = sides_[0].kafka ? sides_[0].kafka->handle() : sides_[1].kafka->handle();
-    KPIPE_RETURN_IF_ERROR(kafka_out_->SendOffsets(consumer, all, CheckpointTag(store_->next_seq())));
-  }
+  // Rows acknowledged, or the offsets of both inputs in the transaction that
+  // commits once the checkpoint is saved (as kwindow's, stream/runner.cc).
+  std::vector<KafkaSource*> inputs = KafkaInputs();
+  KPIPE_RETURN_IF_ERROR(
+      kafka_out_.BeforeSave(inputs.empty() ? nullptr : inputs[0]->handle(), Positions(), store_->next_seq()));
   state::CountingWriter w(store_->Begin());
   KPIPE_RETURN_IF_ERROR(interval_ ? interval_->Save(&w) : table_->Save(&w));
   std::string meta;
@@ -473,14 +448,7 @@ Status JoinRunner::Checkpoint() {
     e.U8(static_cast<uint8_t>(side.decoder->form()));
     e.U8(side.ended);
     side.wm.Save(&e);
-    std::vector<KafkaPosition> p;
-    if (side.kafka) p = side.kafka->positions();
-    e.U64(p.size());
-    for (const KafkaPosition& k : p) {
-      e.Str(k.topic);
-      e.I64(k.partition);
-      e.I64(k.offset);
-    }
+    EncodePositions(side.kafka ? side.kafka->positions() : std::vector<KafkaPosition>(), &e);
   }
   e.U64(seq_);
   e.U64(stats_->out);
@@ -494,12 +462,7 @@ Status JoinRunner::Checkpoint() {
   for (int64_t size : sizes) e.I64(size);
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
   fresh_ = false;
-  if (opt_.exactly_once) {
-    KPIPE_RETURN_IF_ERROR(kafka_out_->CommitAndBegin());
-  } else {
-    for (Side& side : sides_)
-      if (side.kafka) KPIPE_RETURN_IF_ERROR(side.kafka->Commit(side.kafka->positions()));
-  }
+  KPIPE_RETURN_IF_ERROR(kafka_out_.AfterSave(inputs));
   // The next one is due a period after this one ends.
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
   if (opt_.info)

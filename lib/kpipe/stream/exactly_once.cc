@@ -54,4 +54,92 @@ Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSou
       dir, group, seq ? fmt::format("checkpoint {}", seq) : "no kpipe checkpoint", store->seq()));
 }
 
+void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e) {
+  e->U64(positions.size());
+  for (const KafkaPosition& p : positions) {
+    e->Str(p.topic);
+    e->I64(p.partition);
+    e->I64(p.offset);
+  }
+}
+
+std::vector<KafkaPosition> DecodePositions(state::Decoder* d) {
+  std::vector<KafkaPosition> out;
+  for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) {
+    KafkaPosition p;
+    p.topic = d->Str();
+    p.partition = static_cast<int32_t>(d->I64());
+    p.offset = d->I64();
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Status KafkaOutputs::Check(const KafkaRunOptions& opt, bool kafka_in) {
+  if (opt.exactly_once) {
+    if (!kafka_in || !IsKafka(opt.output))
+      return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
+                           "(from file to file, --state alone is exactly-once)");
+    if (opt.state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
+    if (opt.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
+  }
+  if (!kafka_in && (!opt.group.empty() || !opt.from.empty() || !opt.until.empty()))
+    return Status::Usage("-G, --from and --until need a kafka: input");
+  return Status::OK();
+}
+
+Status KafkaOutputs::Open(const KafkaRunOptions& opt) {
+  opt_ = opt;
+  bool out = IsKafka(opt.output) || IsKafka(opt.late) || IsKafka(opt.dead_letter);
+  if (!out || opt.dump_state) return Status::OK();
+  KafkaSinkOptions so;
+  so.kafka = opt.kafka;
+  if (opt.exactly_once) so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.group);
+  sink_ = std::make_unique<KafkaSink>(std::move(so), opt.warn, opt.info);
+  return sink_->Open();
+}
+
+Outputs::KafkaWriters KafkaOutputs::Writers() {
+  return [this](const std::string& dest) -> Result<Output::BlockWriter> {
+    if (dest == opt_.output) return Output::BlockWriter([](std::string_view) { return Status::OK(); });
+    auto topic = sink_->Topic(dest.substr(6));
+    if (!topic.ok()) return topic.status();
+    return sink_->LineWriter(*topic);
+  };
+}
+
+Result<std::unique_ptr<RowSink>> KafkaOutputs::Rows(bool object_key, uint64_t* rows) {
+  auto topic = sink_->Topic(opt_.output.substr(6));
+  if (!topic.ok()) return topic.status();
+  return std::unique_ptr<RowSink>(std::make_unique<KafkaRowSink>(sink_.get(), *topic, object_key, rows));
+}
+
+Status KafkaOutputs::BeforeSave(rd_kafka_t* consumer, const std::vector<KafkaPosition>& positions, uint64_t seq) {
+  if (!sink_) return Status::OK();
+  if (!opt_.exactly_once) return sink_->Flush();
+  return sink_->SendOffsets(consumer, positions, CheckpointTag(seq));
+}
+
+Status KafkaOutputs::AfterSave(const std::vector<KafkaSource*>& inputs) {
+  if (opt_.exactly_once) return sink_->CommitAndBegin();
+  for (KafkaSource* in : inputs) KPIPE_RETURN_IF_ERROR(in->Commit(in->positions()));
+  return Status::OK();
+}
+
+Status KafkaOutputs::End(Status st, bool with_state, const std::vector<KafkaSource*>& inputs) {
+  if (st.Is(Status::Code::kBrokenPipe)) return st;
+  if (!with_state && sink_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
+    Status fs = sink_->Flush();
+    if (!fs.ok()) st = fs;
+  }
+  // Without --state a group's offsets are committed only when everything
+  // read has had its effect written: at the end of bounded reads.
+  for (KafkaSource* in : inputs)
+    if (!with_state && st.ok()) st = in->Commit(in->positions());
+  // An open transaction of a failed run is aborted now rather than at its
+  // timeout, so read_committed readers are not held up meanwhile.
+  if (!st.ok() && !st.Is(Status::Code::kInterrupted) && sink_ && sink_->transactional()) sink_->AbortQuietly();
+  return st;
+}
+
 }  // namespace kpipe

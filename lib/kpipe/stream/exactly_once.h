@@ -9,8 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "kpipe/io/outputs.h"
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
+#include "kpipe/state/codec.h"
 #include "kpipe/state/store.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
@@ -64,5 +66,55 @@ std::string CheckpointTag(uint64_t seq);
 Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSource*>& inputs,
                        const std::string& group, const std::string& dir,
                        const std::function<void(const std::string&)>& warn, bool* fresh);
+
+// A checkpoint's record of Kafka positions.
+void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e);
+std::vector<KafkaPosition> DecodePositions(state::Decoder* d);
+
+// What a runner (kwindow's and kagg's, kjoin's) needs to know of its options
+// to deal with Kafka.
+struct KafkaRunOptions {
+  std::string tool;
+  KafkaFlags kafka;
+  std::string group, from, until;
+  bool exactly_once = false;
+  std::string output, late, dead_letter, state_dir;
+  bool dump_state = false;
+  std::function<void(const std::string&)> warn, info;
+};
+
+// The Kafka destinations of a run, and the steps around each checkpoint
+// that tie it to them: without transactions the rows are acknowledged
+// before the checkpoint is saved and the input offsets committed after it
+// (at-least-once); with --exactly-once the input offsets join the open
+// transaction before it is saved and the transaction commits after it.
+// Not thread-safe.
+class KafkaOutputs {
+ public:
+  // Checks the options against whether any input is a Kafka one.
+  static Status Check(const KafkaRunOptions& opt, bool kafka_in);
+  // Opens the producer when a destination is kafka:TOPIC (not to dump a
+  // checkpoint).
+  Status Open(const KafkaRunOptions& opt);
+  bool open() const { return sink_ != nullptr; }
+
+  // Writers for Outputs::Open: --late and --dead-letter topics get one
+  // message per line; the --output one nothing (rows go through Rows()).
+  Outputs::KafkaWriters Writers();
+  // The rows for --output kafka:TOPIC (see KafkaRowSink).
+  Result<std::unique_ptr<RowSink>> Rows(bool object_key, uint64_t* rows);
+
+  // Around saving checkpoint `seq` of input `positions` (read by `consumer`).
+  Status BeforeSave(rd_kafka_t* consumer, const std::vector<KafkaPosition>& positions, uint64_t seq);
+  Status AfterSave(const std::vector<KafkaSource*>& inputs);
+  // The end of a run that ended with `st`: without --state, rows are
+  // acknowledged and, after a clean end, the group's offsets committed; a
+  // failed run's open transaction is aborted. Returns the run's status.
+  Status End(Status st, bool with_state, const std::vector<KafkaSource*>& inputs);
+
+ private:
+  KafkaRunOptions opt_;
+  std::unique_ptr<KafkaSink> sink_;
+};
 
 }  // namespace kpipe

@@ -103,7 +103,7 @@ class Runner {
   std::unique_ptr<RowSink> sink_;
   bool no_control_ = false;  // opt_.no_control, or rows go to Kafka
   std::unique_ptr<KafkaSource> kafka_in_;
-  std::unique_ptr<KafkaSink> kafka_out_;
+  KafkaOutputs kafka_out_;
   size_t block_line_ = 0;  // of the line being handled, 1-based within the block
 
   simdjson::dom::parser parser_;       // whole blocks (parse_many)
@@ -126,7 +126,10 @@ class Runner {
   Status Checkpoint();
   Status MaybeCheckpoint();
   Status DumpState();
-  void AbortOnError(const Status& st);
+  std::vector<KafkaSource*> KafkaInputs() {
+    if (kafka_in_) return {kafka_in_.get()};
+    return {};
+  }
   std::unique_ptr<state::CheckpointStore> store_;
   int64_t next_checkpoint_ = INT64_MAX;
   uint64_t base_offset_ = 0;  // input offset where this run started reading
@@ -141,23 +144,23 @@ class Runner {
 };
 
 Status Runner::OpenKafka() {
-  bool out = IsKafka(opt_.output) || IsKafka(opt_.late) || IsKafka(opt_.dead_letter);
-  if (opt_.exactly_once) {
-    if (!kafka_in_ || !IsKafka(opt_.output))
-      return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
-                           "(from file to file, --state alone is exactly-once)");
-    if (opt_.state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
-    if (opt_.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
-  }
-  if (!kafka_in_ && (!opt_.group.empty() || !opt_.from.empty() || !opt_.until.empty()))
-    return Status::Usage("-G, --from and --until need a kafka: input");
+  KafkaRunOptions k;
+  k.tool = opt_.tool;
+  k.kafka = opt_.kafka;
+  k.group = opt_.group;
+  k.from = opt_.from;
+  k.until = opt_.until;
+  k.exactly_once = opt_.exactly_once;
+  k.output = opt_.output;
+  k.late = opt_.late;
+  k.dead_letter = opt_.dead_letter;
+  k.state_dir = opt_.state_dir;
+  k.dump_state = opt_.dump_state;
+  k.warn = opt_.warn;
+  k.info = opt_.info;
+  KPIPE_RETURN_IF_ERROR(KafkaOutputs::Check(k, kafka_in_ != nullptr));
   if (kafka_in_) KPIPE_RETURN_IF_ERROR(kafka_in_->Open());
-  if (!out || opt_.dump_state) return Status::OK();
-  KafkaSinkOptions so;
-  so.kafka = opt_.kafka;
-  if (opt_.exactly_once) so.transactional_id = fmt::format("kpipe-{}-{}", opt_.tool, opt_.group);
-  kafka_out_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
-  return kafka_out_->Open();
+  return kafka_out_.Open(k);
 }
 
 Status Runner::Run(SignalWatch* signals) {
@@ -192,20 +195,15 @@ Status Runner::Run(SignalWatch* signals) {
   }
   // Files written since the restored checkpoint are cut back to their size
   // then: what follows is written again, the same.
-  Outputs::KafkaWriters writers = [this](const std::string& dest) -> Result<Output::BlockWriter> {
-    if (dest == opt_.output) return Output::BlockWriter([](std::string_view) { return Status::OK(); });
-    auto topic = kafka_out_->Topic(dest.substr(6));
-    if (!topic.ok()) return topic.status();
-    return kafka_out_->LineWriter(*topic);
-  };
-  KPIPE_RETURN_IF_ERROR(outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_, writers));
+  KPIPE_RETURN_IF_ERROR(
+      outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_, kafka_out_.Writers()));
   out_ = outputs_.rows();
   if (IsKafka(opt_.output)) {
     // Rows only: control records stay on pipes (kpipe(7), KAFKA INPUT AND OUTPUT).
     no_control_ = true;
-    auto topic = kafka_out_->Topic(opt_.output.substr(6));
-    if (!topic.ok()) return topic.status();
-    sink_ = std::make_unique<KafkaRowSink>(kafka_out_.get(), *topic, /*object_key=*/true, &stats_->out);
+    auto sink = kafka_out_.Rows(/*object_key=*/true, &stats_->out);
+    if (!sink.ok()) return sink.status();
+    sink_ = std::move(*sink);
   } else {
     no_control_ = opt_.no_control;
     sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
@@ -259,22 +257,7 @@ Status Runner::Run(SignalWatch* signals) {
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
   if (st.ok()) st = fs;
-  if (!store_ && kafka_out_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
-    fs = kafka_out_->Flush();
-    if (!fs.ok()) st = fs;
-  }
-  // Without --state a group's offsets are committed only when everything
-  // read has had its effect written: at the end of a bounded read.
-  if (!store_ && kafka_in_ && st.ok()) st = kafka_in_->Commit(kafka_in_->positions());
-  AbortOnError(st);
-  return st;
-}
-
-void Runner::AbortOnError(const Status& st) {
-  // An open transaction of a failed run is aborted now rather than at its
-  // timeout, so read_committed readers are not held up meanwhile.
-  if (st.ok() || st.Is(Status::Code::kInterrupted) || !kafka_out_ || !kafka_out_->transactional()) return;
-  kafka_out_->AbortQuietly();
+  return kafka_out_.End(st, store_ != nullptr, KafkaInputs());
 }
 
 void Runner::Locate(std::string* source, uint64_t* line) const {
@@ -561,13 +544,7 @@ Status Runner::Restore(int in_fd) {
   written_wm_ = d.I64();
   wm_.Load(&d, NowMs());
   for (int64_t& size : restored_sizes_) size = d.I64();
-  for (uint64_t n = d.U64(); n > 0 && d.ok(); n--) {
-    KafkaPosition p;
-    p.topic = d.Str();
-    p.partition = static_cast<int32_t>(d.I64());
-    p.offset = d.I64();
-    restored_positions_.push_back(std::move(p));
-  }
+  restored_positions_ = DecodePositions(&d);
   KPIPE_RETURN_IF_ERROR(d.Check("checkpoint record"));
   restored_ = true;
   auto entries = op_->SavesChanges() ? store_->ReadKeyed() : store_->Read();
@@ -631,19 +608,14 @@ Status Runner::Checkpoint() {
   if (store_->seq() != 0 && !fresh_ && !opt_.exactly_once && offset == ck_offset_ && positions == ck_positions_ &&
       std::equal(counts, counts + 4, ck_counts_))
     return Status::OK();
-  // Without transactions, rows reach Kafka before the checkpoint that
-  // follows them is made: at-least-once.
-  if (kafka_out_ && !opt_.exactly_once) KPIPE_RETURN_IF_ERROR(kafka_out_->Flush());
   std::vector<int64_t> sizes;
   outputs_.SyncAndMeasure(&sizes);
-  // With transactions, the input offsets join the open transaction, the
-  // checkpoint is saved (the one before it is kept), then the transaction
-  // commits. Killed before the commit, the transaction is aborted and the
-  // restart restores the checkpoint before (SelectCommitted).
-  uint64_t seq = store_->next_seq();
-  if (opt_.exactly_once)
-    KPIPE_RETURN_IF_ERROR(
-        kafka_out_->SendOffsets(kafka_in_->handle(), positions, CheckpointTag(seq)));
+  // Rows acknowledged (at-least-once), or the input offsets in the open
+  // transaction, which commits once the checkpoint is saved (the one before
+  // it is kept). Killed before the commit, the transaction is aborted and
+  // the restart restores the checkpoint before (SelectCommitted).
+  KPIPE_RETURN_IF_ERROR(
+      kafka_out_.BeforeSave(kafka_in_ ? kafka_in_->handle() : nullptr, positions, store_->next_seq()));
   // An operator with a large table of keys writes only what changed.
   bool changes = op_->SavesChanges();
   state::CountingWriter w(changes ? store_->BeginChanges(/*keep_previous=*/opt_.exactly_once) : store_->Begin());
@@ -669,16 +641,10 @@ Status Runner::Checkpoint() {
   e.I64(written_wm_);
   wm_.Save(&e);
   for (int64_t size : sizes) e.I64(size);
-  e.U64(positions.size());
-  for (const KafkaPosition& p : positions) {
-    e.Str(p.topic);
-    e.I64(p.partition);
-    e.I64(p.offset);
-  }
+  EncodePositions(positions, &e);
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
   fresh_ = false;
-  if (opt_.exactly_once) KPIPE_RETURN_IF_ERROR(kafka_out_->CommitAndBegin());
-  else if (kafka_in_) KPIPE_RETURN_IF_ERROR(kafka_in_->Commit(positions));
+  KPIPE_RETURN_IF_ERROR(kafka_out_.AfterSave(KafkaInputs()));
   ck_offset_ = offset;
   ck_positions_ = std::move(positions);
   std::copy(counts, counts + 4, ck_counts_);
