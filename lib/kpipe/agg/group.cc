@@ -18,6 +18,15 @@ GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64
   return r;
 }
 
+GroupOperator::Row* GroupOperator::InsertStored(std::string key, uint64_t hash, Row* stored) {
+  Row* r = Insert(std::move(key), hash, stored->first_seq);
+  r->max_t = stored->max_t;
+  r->changed = stored->changed;
+  r->accs = std::move(stored->accs);
+  r->in_store = true;
+  return r;
+}
+
 void GroupOperator::Forget(Row* row) {
   gone_.emplace_back(row->first_seq, row->key);
   mem_ -= row->bytes;
@@ -132,8 +141,7 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
     Row tmp;
     while (scan->Next(&k, &v)) {
       if (k.size() < 9) return Status::Internal("group state: short row key");
-      uint64_t seq = 0;
-      for (int i = 1; i <= 8; i++) seq = (seq << 8) | static_cast<uint8_t>(k[i]);
+      uint64_t seq = state::ReadBigEndian64(k.substr(1));
       if (seq <= cleared_upto_) continue;
       for (; mem != order_.end() && mem->first < seq; ++mem) KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
       if (mem != order_.end() && mem->first == seq) {
@@ -158,7 +166,7 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
 
 void GroupOperator::RowEntryKey(uint64_t seq, std::string_view key, std::string* out) {
   out->assign(1, 'r');
-  for (int i = 7; i >= 0; i--) out->push_back(static_cast<char>((seq >> (8 * i)) & 0xff));
+  state::AppendBigEndian64(out, seq);
   out->append(key);
 }
 
@@ -241,12 +249,7 @@ Status GroupOperator::Fetch(const std::string& key, uint64_t hash, Row** row) {
   Row tmp;
   KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
   if (tmp.first_seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
-  Row* r = Insert(key, hash, tmp.first_seq);
-  r->max_t = tmp.max_t;
-  r->changed = tmp.changed;
-  r->accs = std::move(tmp.accs);
-  r->in_store = true;
-  *row = r;
+  *row = InsertStored(key, hash, &tmp);
   return Status::OK();
 }
 
@@ -294,11 +297,7 @@ Status GroupOperator::Load(state::StateReader* reader) {
     KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
     std::string key(k.substr(1));
     uint64_t hash = agg::HashValue(key);
-    Row* row = Insert(std::move(key), hash, tmp.first_seq);
-    row->max_t = tmp.max_t;
-    row->changed = tmp.changed;
-    row->accs = std::move(tmp.accs);
-    row->in_store = true;
+    Row* row = InsertStored(std::move(key), hash, &tmp);
     if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, row->first_seq);
   }
   return Status::OK();

@@ -80,6 +80,8 @@ class GroupOperator : public Operator {
     std::string_view operator()(const Row& r) const { return r.key; }
   };
   Row* Insert(std::string key, uint64_t hash, uint64_t seq);
+  // A row read from the store (DecodeRow into `stored`), into memory.
+  Row* InsertStored(std::string key, uint64_t hash, Row* stored);
   void Forget(Row* row);
 
   GroupOptions opt_;

@@ -32,6 +32,16 @@ class Encoder {
   std::string* out_;
 };
 
+// 8 bytes big-endian: keys that sort in numeric order.
+inline void AppendBigEndian64(std::string* out, uint64_t n) {
+  for (int i = 7; i >= 0; i--) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+}
+inline uint64_t ReadBigEndian64(std::string_view s) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < 8 && i < s.size(); i++) n = (n << 8) | static_cast<uint8_t>(s[i]);
+  return n;
+}
+
 // Reads what an Encoder wrote; a short or malformed input makes ok() false
 // and every later read return zeros, so callers check once at the end.
 class Decoder {

@@ -25,16 +25,6 @@ constexpr char kEntry[2] = {'s', 't'};
 constexpr char kKeyed = 'k';
 constexpr char kUndo = 'u';
 
-void AppendU64(std::string* s, uint64_t n) {
-  for (int i = 7; i >= 0; i--) s->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-}
-
-uint64_t ReadU64(std::string_view s) {
-  uint64_t n = 0;
-  for (int i = 0; i < 8 && i < static_cast<int>(s.size()); i++) n = (n << 8) | static_cast<uint8_t>(s[i]);
-  return n;
-}
-
 Status FromRocks(const rocksdb::Status& s, const std::string& dir) {
   if (s.ok()) return Status::OK();
   return Status::IOError(fmt::format("--state {}: {}", dir, s.ToString()));
@@ -42,27 +32,42 @@ Status FromRocks(const rocksdb::Status& s, const std::string& dir) {
 
 }  // namespace
 
-class CheckpointStore::BatchWriter : public StateWriter {
+// A checkpoint being written: one batch, committed with the runner's record
+// into `slot`.
+class CheckpointStore::Writer : public StateWriter {
  public:
-  explicit BatchWriter(int slot) : slot(slot) {}
+  explicit Writer(int slot) : slot(slot) {}
+  int slot;
+  bool drop_other = false;  // the checkpoint before cannot be had back after this one
+  rocksdb::WriteBatch batch;
+};
+
+// A whole checkpoint, in its slot's entries.
+class CheckpointStore::BatchWriter : public Writer {
+ public:
+  explicit BatchWriter(int slot) : Writer(slot) {
+    // It replaces every entry of the slot.
+    batch.DeleteRange(std::string(1, kEntry[slot]), std::string(1, kEntry[slot] + 1));
+  }
   Status Put(std::string_view key, std::string_view value) override {
     key_.assign(1, kEntry[slot]);
-    AppendU64(&key_, n++);
+    AppendBigEndian64(&key_, n_++);
     key_.append(key);
     batch.Put(key_, rocksdb::Slice(value.data(), value.size()));
     return Status::OK();
   }
-  int slot;
-  rocksdb::WriteBatch batch;
-  uint64_t n = 0;
 
  private:
+  uint64_t n_ = 0;
   std::string key_;
 };
 
-class CheckpointStore::DeltaWriter : public StateWriter {
+// An incremental checkpoint, changing the shared entries.
+class CheckpointStore::DeltaWriter : public Writer {
  public:
-  DeltaWriter(rocksdb::DB* db, int slot, bool keep_previous) : db(db), slot(slot), keep(keep_previous) {
+  DeltaWriter(rocksdb::DB* db, int slot, bool keep_previous, bool other_exists)
+      : Writer(slot), db_(db), keep_(keep_previous) {
+    drop_other = !keep_previous && other_exists;
     batch.DeleteRange(std::string(1, kUndo), std::string(1, kUndo + 1));
   }
   Status Put(std::string_view key, std::string_view value) override {
@@ -75,41 +80,40 @@ class CheckpointStore::DeltaWriter : public StateWriter {
     batch.Delete(key_);
     return Status::OK();
   }
-  rocksdb::DB* db;
-  int slot;
-  bool keep;
-  rocksdb::WriteBatch batch;
 
  private:
-  // Sets key_ and, with `keep`, records the entry's value before.
+  // Sets key_ and, with keep_, records the entry's value before.
   Status Remember(std::string_view key) {
     key_.assign(1, kKeyed);
     key_.append(key);
-    if (!keep) return Status::OK();
+    if (!keep_) return Status::OK();
     rocksdb::PinnableSlice old;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), key_, &old);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), key_, &old);
     if (!s.ok() && !s.IsNotFound()) return Status::IOError(s.ToString());
     undo_.assign(1, s.ok() ? '\1' : '\0');
     if (s.ok()) undo_.append(old.data(), old.size());
-    std::string undo_key = key_;
-    undo_key[0] = kUndo;
-    batch.Put(undo_key, undo_);
+    undo_key_ = key_;
+    undo_key_[0] = kUndo;
+    batch.Put(undo_key_, undo_);
     return Status::OK();
   }
-  std::string key_, undo_;
+  rocksdb::DB* db_;
+  bool keep_;
+  std::string key_, undo_, undo_key_;
 };
 
+// The entries under `prefix`, in key order, without the first `skip`
+// bytes of their keys (the prefix, and the entry number of whole checkpoints).
 class CheckpointStore::Iter : public StateReader {
  public:
-  // `skip`: the bytes before the operator's key (the prefix, and the entry
-  // number of whole checkpoints).
-  Iter(rocksdb::Iterator* it, char prefix, size_t skip) : it_(it), prefix_(prefix), skip_(skip) {
-    it_->Seek(std::string(1, prefix));
+  Iter(rocksdb::Iterator* it, std::string prefix, size_t skip)
+      : it_(it), prefix_(std::move(prefix)), skip_(skip) {
+    it_->Seek(prefix_);
   }
   bool Next(std::string_view* key, std::string_view* value) override {
     if (!first_) it_->Next();
     first_ = false;
-    if (!it_->Valid() || it_->key().size() < skip_ || it_->key()[0] != prefix_) return false;
+    if (!it_->Valid() || it_->key().size() < skip_ || !it_->key().starts_with(prefix_)) return false;
     *key = std::string_view(it_->key().data() + skip_, it_->key().size() - skip_);
     *value = std::string_view(it_->value().data(), it_->value().size());
     return true;
@@ -117,7 +121,7 @@ class CheckpointStore::Iter : public StateReader {
 
  private:
   std::unique_ptr<rocksdb::Iterator> it_;
-  char prefix_;
+  std::string prefix_;
   size_t skip_;
   bool first_ = true;
 };
@@ -159,7 +163,7 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
     if (s.IsNotFound()) continue;
     if (!s.ok()) return FromRocks(s, dir);
     if (meta.size() < 8) return Status::IOError(fmt::format("--state {}: not a kpipe checkpoint", dir));
-    store->seq_[slot] = ReadU64(meta);
+    store->seq_[slot] = ReadBigEndian64(meta);
     store->meta_[slot] = meta.substr(8);
   }
   store->selected_ = store->seq_[1] > store->seq_[0] ? 1 : 0;
@@ -202,19 +206,18 @@ Status CheckpointStore::RollBack(int newer) {
   return FromRocks(db_->Write(wo, &batch), dir_);
 }
 
+int CheckpointStore::FreeSlot() const { return seq_[selected_] == 0 ? selected_ : 1 - selected_; }
+
 StateWriter* CheckpointStore::Begin() {
   // The new checkpoint replaces every entry of the one not selected.
-  int slot = seq_[selected_] == 0 ? selected_ : 1 - selected_;
-  writer_ = std::make_unique<BatchWriter>(slot);
-  std::string from(1, kEntry[slot]), to(1, kEntry[slot] + 1);
-  writer_->batch.DeleteRange(from, to);
+  writer_ = std::make_unique<BatchWriter>(FreeSlot());
   return writer_.get();
 }
 
 StateWriter* CheckpointStore::BeginChanges(bool keep_previous) {
-  int slot = seq_[selected_] == 0 ? selected_ : 1 - selected_;
-  delta_ = std::make_unique<DeltaWriter>(db_, slot, keep_previous);
-  return delta_.get();
+  int slot = FreeSlot();
+  writer_ = std::make_unique<DeltaWriter>(db_, slot, keep_previous, seq_[1 - slot] != 0);
+  return writer_.get();
 }
 
 Status CheckpointStore::Get(std::string_view key, std::string* value, bool* found) {
@@ -226,82 +229,40 @@ Status CheckpointStore::Get(std::string_view key, std::string* value, bool* foun
   return FromRocks(s, dir_);
 }
 
-namespace {
-
-class PrefixIter : public StateReader {
- public:
-  PrefixIter(rocksdb::Iterator* it, std::string prefix) : it_(it), prefix_(std::move(prefix)) { it_->Seek(prefix_); }
-  bool Next(std::string_view* key, std::string_view* value) override {
-    if (!first_) it_->Next();
-    first_ = false;
-    if (!it_->Valid() || !it_->key().starts_with(prefix_)) return false;
-    *key = std::string_view(it_->key().data() + 1, it_->key().size() - 1);
-    *value = std::string_view(it_->value().data(), it_->value().size());
-    return true;
-  }
-
- private:
-  std::unique_ptr<rocksdb::Iterator> it_;
-  std::string prefix_;
-  bool first_ = true;
-};
-
-}  // namespace
-
 std::unique_ptr<StateReader> CheckpointStore::Scan(std::string_view prefix) {
   std::string p(1, kKeyed);
   p.append(prefix);
-  return std::make_unique<PrefixIter>(db_->NewIterator(rocksdb::ReadOptions()), std::move(p));
+  return std::make_unique<Iter>(db_->NewIterator(rocksdb::ReadOptions()), std::move(p), 1);
 }
 
-std::unique_ptr<StateReader> CheckpointStore::ReadKeyed() {
-  return std::make_unique<Iter>(db_->NewIterator(rocksdb::ReadOptions()), kKeyed, 1);
+std::unique_ptr<StateReader> CheckpointStore::ReadKeyed() { return Scan(""); }
+
+std::unique_ptr<StateReader> CheckpointStore::Read() {
+  return std::make_unique<Iter>(db_->NewIterator(rocksdb::ReadOptions()), std::string(1, kEntry[selected_]), 9);
 }
 
 Status CheckpointStore::Commit(std::string_view meta) {
-  if (delta_) {
-    int slot = delta_->slot;
-    uint64_t seq = next_seq();
-    std::string value;
-    AppendU64(&value, seq);
-    value.append(meta);
-    delta_->batch.Put(kMeta[slot], value);
-    // Without an undo record the checkpoint before cannot be had back.
-    bool drop_other = !delta_->keep && seq_[1 - slot] != 0;
-    if (drop_other) delta_->batch.Delete(kMeta[1 - slot]);
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    Status st = FromRocks(db_->Write(wo, &delta_->batch), dir_);
-    delta_.reset();
-    if (!st.ok()) return st;
-    if (drop_other) {
-      seq_[1 - slot] = 0;
-      meta_[1 - slot].clear();
-    }
-    seq_[slot] = seq;
-    meta_[slot] = std::string(meta);
-    selected_ = slot;
-    return st;
-  }
   int slot = writer_->slot;
   uint64_t seq = next_seq();
   std::string value;
-  AppendU64(&value, seq);
+  AppendBigEndian64(&value, seq);
   value.append(meta);
   writer_->batch.Put(kMeta[slot], value);
+  bool drop_other = writer_->drop_other;
+  if (drop_other) writer_->batch.Delete(kMeta[1 - slot]);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   Status st = FromRocks(db_->Write(wo, &writer_->batch), dir_);
   writer_.reset();
   if (!st.ok()) return st;
+  if (drop_other) {
+    seq_[1 - slot] = 0;
+    meta_[1 - slot].clear();
+  }
   seq_[slot] = seq;
   meta_[slot] = std::string(meta);
   selected_ = slot;
   return st;
-}
-
-std::unique_ptr<StateReader> CheckpointStore::Read() {
-  return std::make_unique<Iter>(db_->NewIterator(rocksdb::ReadOptions()), kEntry[selected_], 9);
 }
 
 }  // namespace kpipe::state

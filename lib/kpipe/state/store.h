@@ -63,18 +63,19 @@ class CheckpointStore : public StateLookup {
   std::unique_ptr<StateReader> Scan(std::string_view prefix) override;
 
  private:
+  class Writer;
   class BatchWriter;
   class DeltaWriter;
   class Iter;
   Status RollBack(int newer);
+  int FreeSlot() const;  // where the next checkpoint goes
   CheckpointStore(rocksdb::DB* db, std::string dir);
   rocksdb::DB* db_;
   std::string dir_;
   std::string meta_[2];
   uint64_t seq_[2] = {0, 0};
   int selected_ = 0;
-  std::unique_ptr<BatchWriter> writer_;
-  std::unique_ptr<DeltaWriter> delta_;
+  std::unique_ptr<Writer> writer_;
 };
 
 }  // namespace kpipe::state
