@@ -1,6 +1,7 @@
 #include "kpipe/kafka/client.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -45,6 +46,30 @@ Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf) {
   conf.release();  // owned by rk now
   return KafkaHandle(rk);
 }
+
+Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, ClientEvents* events,
+                            const std::function<void(const std::string&)>& note, const char* what,
+                            int timeout_ms) {
+  if (note) {
+    note(fmt::format("{}:\n{}", what, DescribeProperties(props)));
+    events->log = [note](int level, const char* fac, const char* msg) {
+      note(fmt::format("librdkafka {} {}: {}", level, fac, msg));
+    };
+  }
+  auto conf = MakeConf(props, events);
+  if (!conf.ok()) return conf.status();
+  auto rk = CreateClient(type, std::move(*conf));
+  if (!rk.ok()) return rk.status();
+  auto md = FetchMetadata(rk->get(), "", timeout_ms);
+  if (!md.ok())
+    return Status::Kafka(fmt::format("cannot reach brokers {}: {}", PropertyValue(props, "bootstrap.servers"),
+                                     md.status().message()));
+  return std::move(*rk);
+}
+
+QueueLimits::QueueLimits(const Properties& props)
+    : messages(std::strtoull(PropertyValue(props, "queued.min.messages", "100000").c_str(), nullptr, 10)),
+      bytes(1024 * std::strtoull(PropertyValue(props, "queued.max.messages.kbytes", "65536").c_str(), nullptr, 10)) {}
 
 Result<Metadata> FetchMetadata(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;

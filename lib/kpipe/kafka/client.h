@@ -50,6 +50,27 @@ Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events);
 // conf is consumed, even on failure).
 Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf);
 
+// Creates a client from resolved properties and waits until a broker
+// answers (metadata within `timeout_ms`); else "cannot reach brokers ...".
+// With `note` (-v), the configuration, under the heading `what`, and
+// librdkafka's log lines go there (events->log is set here). `events` must
+// outlive the client.
+Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, ClientEvents* events,
+                            const std::function<void(const std::string&)>& note, const char* what,
+                            int timeout_ms);
+
+// The consumer's local queue limits (queued.min.messages and
+// queued.max.messages.kbytes as set, else librdkafka's defaults), for
+// KickStalledFetchers: a reader that took half of either since it last
+// went idle may have paused the fetchers.
+struct QueueLimits {
+  uint64_t messages = 0, bytes = 0;
+  explicit QueueLimits(const Properties& props);
+  bool Filled(uint64_t messages_taken, uint64_t bytes_taken) const {
+    return messages_taken >= messages / 2 || bytes_taken >= bytes / 2;
+  }
+};
+
 // Fetches metadata for `topic` (all topics when empty) within `timeout_ms`;
 // failure means no broker could be reached in time.
 Result<Metadata> FetchMetadata(rd_kafka_t* rk, const std::string& topic, int timeout_ms);

@@ -128,7 +128,7 @@ class Consumer {
   int64_t max_delay_ = 0, idle_ms_ = -1;
   int64_t emitted_wm_ = INT64_MIN;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
-  uint64_t queued_min_msgs_ = 0, queued_max_bytes_ = 0;  // effective queue thresholds
+  QueueLimits queue_limits_{Properties{}};  // effective queue thresholds
   Status rebalance_error_;
   bool stop_ = false;
   std::string fatal_;
@@ -181,28 +181,15 @@ Status Consumer::Setup(const Properties& extra) {
   for (const auto& p : extra) defaults.push_back(p);
   auto props = ResolveProperties(opt_.kafka, defaults);
   if (!props.ok()) return props.status();
-  if (opt_.kafka.verbose) {
-    diag_("client configuration:\n" + DescribeProperties(*props));
-    events_.log = [this](int level, const char* fac, const char* msg) {
-      diag_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
-    };
-  }
   events_.rebalance = [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t* parts) { OnRebalance(rk, err, parts); };
-  queued_min_msgs_ = std::strtoull(PropertyValue(*props, "queued.min.messages", "100000").c_str(), nullptr, 10);
-  queued_max_bytes_ = 1024 * std::strtoull(PropertyValue(*props, "queued.max.messages.kbytes", "65536").c_str(), nullptr, 10);
-  auto conf = MakeConf(*props, &events_);
-  if (!conf.ok()) return conf.status();
-  auto rk = CreateClient(RD_KAFKA_CONSUMER, std::move(*conf));
+  queue_limits_ = QueueLimits(*props);
+  auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events_, opt_.kafka.verbose ? diag_ : nullptr,
+                    "client configuration", opt_.connect_timeout_ms);
   if (!rk.ok()) return rk.status();
   rk_ = std::move(*rk);
   rd_kafka_poll_set_consumer(rk_.get());
   queue_ = rd_kafka_queue_get_consumer(rk_.get());
-  auto md = FetchMetadata(rk_.get(), "", opt_.connect_timeout_ms);
-  if (!md.ok())
-    return Status::Kafka(fmt::format("cannot reach brokers {}: {}",
-                                     PropertyValue(*props, "bootstrap.servers"),
-                                     md.status().message()));
   return Status::OK();
 }
 
@@ -372,8 +359,7 @@ Status Consumer::MaybeEmitWatermark() {
 }
 
 void Consumer::KickStalledFetchers() {
-  bool filled = msgs_since_idle_ >= queued_min_msgs_ / 2 ||
-                bytes_since_idle_ >= queued_max_bytes_ / 2;
+  bool filled = queue_limits_.Filled(msgs_since_idle_, bytes_since_idle_);
   msgs_since_idle_ = bytes_since_idle_ = 0;
   std::vector<FetchCursor*> reading;
   for (auto& [k, ps] : parts_)

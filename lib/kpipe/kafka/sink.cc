@@ -45,26 +45,15 @@ Status KafkaSink::Open() {
   auto props = ResolveProperties(opt_.kafka, defaults, flags);
   if (!props.ok()) return props.status();
   opt_.transactional_id = PropertyValue(*props, "transactional.id");
-  if (opt_.kafka.verbose && info_) {
-    info_("producer configuration:\n" + DescribeProperties(*props));
-    events_.log = [this](int level, const char* fac, const char* msg) {
-      info_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
-    };
-  }
   events_.delivery = [this](const rd_kafka_message_t* m) {
     if (!m->err || m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) return;
     failed_++;
     if (first_error_.empty()) first_error_ = rd_kafka_err2str(m->err);
   };
-  auto conf = MakeConf(*props, &events_);
-  if (!conf.ok()) return conf.status();
-  auto rk = CreateClient(RD_KAFKA_PRODUCER, std::move(*conf));
+  auto rk = Connect(RD_KAFKA_PRODUCER, *props, &events_, opt_.kafka.verbose ? info_ : nullptr,
+                    "producer configuration", opt_.connect_timeout_ms);
   if (!rk.ok()) return rk.status();
   rk_ = std::move(*rk);
-  auto md = FetchMetadata(rk_.get(), "", opt_.connect_timeout_ms);
-  if (!md.ok())
-    return Status::Kafka(fmt::format("cannot reach brokers {}: {}", PropertyValue(*props, "bootstrap.servers"),
-                                     md.status().message()));
   if (!transactional()) return Status::OK();
   KPIPE_RETURN_IF_ERROR(TxnCall(rd_kafka_init_transactions(rk_.get(), kTxnTimeoutMs), "init transactions"));
   return TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
@@ -99,7 +88,9 @@ Status KafkaSink::Produce(int topic, std::string_view key, std::string_view valu
     rd_kafka_poll(rk_.get(), 10);  // the queue is full: let deliveries drain it
   }
   in_txn_++;
-  rd_kafka_poll(rk_.get(), 0);
+  // Delivery reports are served every so often (and whenever the queue is
+  // full, and by Flush), not after every row.
+  if ((++produced_ & 255) == 0) rd_kafka_poll(rk_.get(), 0);
   if (failed_ > 0 && !transactional())
     return Status::Kafka(fmt::format("{}: a row was not delivered: {}", topic_names_[topic], first_error_));
   return Status::OK();

@@ -76,6 +76,7 @@ class KafkaSink {
   uint64_t failed_ = 0;
   std::string first_error_;
   uint64_t in_txn_ = 0;  // messages in the open transaction
+  uint64_t produced_ = 0;
   uint64_t committed_ = 0, aborted_ = 0;
   bool undecided_ = false;  // a commit neither done nor refused: not to be aborted
 };

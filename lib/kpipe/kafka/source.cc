@@ -63,23 +63,13 @@ Status KafkaSource::Open() {
   };
   auto props = ResolveProperties(opt_.kafka, defaults);
   if (!props.ok()) return props.status();
-  if (opt_.kafka.verbose && info_) {
-    info_("consumer configuration:\n" + DescribeProperties(*props));
-    events_.log = [this](int level, const char* fac, const char* msg) {
-      info_(fmt::format("librdkafka {} {}: {}", level, fac, msg));
-    };
-  }
-  auto conf = MakeConf(*props, &events_);
-  if (!conf.ok()) return conf.status();
-  auto rk = CreateClient(RD_KAFKA_CONSUMER, std::move(*conf));
+  queue_limits_ = QueueLimits(*props);
+  auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events_, opt_.kafka.verbose ? info_ : nullptr,
+                    "consumer configuration", opt_.connect_timeout_ms);
   if (!rk.ok()) return rk.status();
   rk_ = std::move(*rk);
   rd_kafka_poll_set_consumer(rk_.get());
   queue_ = rd_kafka_queue_get_consumer(rk_.get());
-  auto md = FetchMetadata(rk_.get(), "", opt_.connect_timeout_ms);
-  if (!md.ok())
-    return Status::Kafka(fmt::format("cannot reach brokers {}: {}", PropertyValue(*props, "bootstrap.servers"),
-                                     md.status().message()));
   for (const std::string& topic : opt_.topics) {
     auto ids = TopicPartitions(rk_.get(), topic, opt_.connect_timeout_ms);
     if (!ids.ok()) return ids.status();
@@ -278,9 +268,7 @@ Status KafkaSource::Idle() {
 }
 
 void KafkaSource::Kick() {
-  // The thresholds are the defaults set in Open() unless -X changed them;
-  // halves of them mean the queue was full at some point.
-  bool filled = msgs_since_idle_ >= 15000 || bytes_since_idle_ >= 2 * 1024 * 1024;
+  bool filled = queue_limits_.Filled(msgs_since_idle_, bytes_since_idle_);
   msgs_since_idle_ = bytes_since_idle_ = 0;
   std::vector<FetchCursor*> reading;
   for (Part& p : parts_)

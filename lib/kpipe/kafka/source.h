@@ -153,6 +153,7 @@ class KafkaSource {
   SignalWatch* signals_ = nullptr;
   uint64_t messages_ = 0;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
+  QueueLimits queue_limits_{Properties{}};
   int event_fds_[2] = {-1, -1};
 };
 
