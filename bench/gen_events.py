@@ -20,9 +20,10 @@ Defaults: N = 1000000, SEED = 42. Same N and SEED give byte-identical files.
 The file is written to PATH.tmp and renamed into place, so an interrupted run
 never leaves a truncated PATH behind. Prints nothing on success.
 """
-import os
 import random
 import sys
+
+from genlib import amount_text, write_lines
 
 BASE_TS = 1732441200000
 USERS = 1000
@@ -60,13 +61,6 @@ def parse_args(argv):
     return None
 
 
-def amount_text(rng: random.Random) -> str:
-    if rng.random() < 0.25:
-        return str(rng.randint(1, 999))
-    # the shortest text of the double, as json.dumps writes it: 12.3, 7.0
-    return repr(rng.randint(1, 99999) / 100)
-
-
 def main(argv) -> int:
     try:
         args = parse_args(argv)
@@ -80,22 +74,19 @@ def main(argv) -> int:
         return 2
     rng = random.Random(seed)
     clock = BASE_TS + 2000  # so no ts falls before BASE_TS
-    tmp = path + ".tmp"
-    chunk = []
-    with open(tmp, "w", encoding="ascii", newline="\n") as out:
+
+    def lines():
+        nonlocal clock
         for i in range(1, n + 1):
             clock += rng.randint(0, 4)
             if rng.random() < 0.1:
                 delay = rng.randint(0, 2000)
             else:
                 delay = rng.randint(0, 20)
-            chunk.append('{"ts":%d,"user":"u%03d","amount":%s,"id":%d}\n'
-                         % (clock - delay, rng.randrange(USERS), amount_text(rng), i))
-            if len(chunk) == 65536:
-                out.write("".join(chunk))
-                chunk.clear()
-        out.write("".join(chunk))
-    os.replace(tmp, path)
+            yield ('{"ts":%d,"user":"u%03d","amount":%s,"id":%d}\n'
+                   % (clock - delay, rng.randrange(USERS), amount_text(rng), i))
+
+    write_lines(path, lines())
     return 0
 
 

@@ -28,9 +28,10 @@ side SEED + 1. Each file is written to PATH.tmp and renamed into place, so an
 interrupted run never leaves a truncated file behind. Prints nothing on success.
 Defaults: N = 500000, KEYS = 50000, RATE = 10000, DISORDER_MS = 0, SEED = 42.
 """
-import os
 import random
 import sys
+
+from genlib import amount_text, write_lines
 
 BASE_TS = 1732441200000
 
@@ -63,31 +64,21 @@ def parse_args(argv):
     return opts["-n"], opts["-k"], opts["-r"], opts["-d"], opts["-s"], pos[0], pos[1]
 
 
-def amount_text(rng: random.Random) -> str:
-    if rng.random() < 0.25:
-        return str(rng.randint(1, 999))
-    return repr(rng.randint(1, 99999) / 100)  # shortest text of the double: 12.3, 7.0
-
-
 def write_side(path, n, keys, rate, disorder, seed):
     rng = random.Random(seed)
     width = len(str(keys - 1))
     # Event i is at BASE_TS + floor(i * 1000 / rate): exactly `rate` events per
     # second of event time, on both sides alike.
-    tmp = path + ".tmp"
-    chunk = []
-    with open(tmp, "w", encoding="ascii", newline="\n") as out:
+
+    def lines():
         for i in range(n):
             ts = BASE_TS + (i * 1000) // rate
             if disorder and rng.random() < 0.1:
                 ts -= rng.randint(0, disorder)
-            chunk.append('{"ts":%d,"user":"u%0*d","amount":%s,"id":%d}\n'
-                         % (ts, width, rng.randrange(keys), amount_text(rng), i + 1))
-            if len(chunk) == 65536:
-                out.write("".join(chunk))
-                chunk.clear()
-        out.write("".join(chunk))
-    os.replace(tmp, path)
+            yield ('{"ts":%d,"user":"u%0*d","amount":%s,"id":%d}\n'
+                   % (ts, width, rng.randrange(keys), amount_text(rng), i + 1))
+
+    write_lines(path, lines())
 
 
 def main(argv) -> int:

@@ -15,9 +15,10 @@ give byte-identical files. The file is written to PATH.tmp and renamed into
 place, so an interrupted run never leaves a truncated PATH behind. Prints
 nothing on success.
 """
-import os
 import random
 import sys
+
+from genlib import write_lines
 
 
 def main(argv) -> int:
@@ -50,17 +51,13 @@ def main(argv) -> int:
     rng = random.Random(seed)
     first = list(range(k))
     rng.shuffle(first)
-    tmp = path + ".tmp"
-    chunk = []
-    with open(tmp, "w", encoding="ascii", newline="\n") as out:
+
+    def lines():
         for j in range(n):
             key = first[j] if j < k else rng.randrange(k)
-            chunk.append('{"key":"k%07d","v":%d}\n' % (key, rng.randrange(1000)))
-            if len(chunk) == 65536:
-                out.write("".join(chunk))
-                chunk.clear()
-        out.write("".join(chunk))
-    os.replace(tmp, path)
+            yield '{"key":"k%07d","v":%d}\n' % (key, rng.randrange(1000))
+
+    write_lines(path, lines())
     return 0
 
 

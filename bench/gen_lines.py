@@ -10,9 +10,10 @@ with id = 1..N (unique, in order), user/amount drawn from random.Random(SEED)
 byte-identical files. The file is written to PATH.tmp and renamed into place,
 so an interrupted run never leaves a truncated PATH behind.
 """
-import os
 import random
 import sys
+
+from genlib import write_lines
 
 
 def main() -> int:
@@ -27,20 +28,16 @@ def main() -> int:
         return 2
     rng = random.Random(seed)
     ts = 1732441200000
-    tmp = path + ".tmp"
-    chunk = []
-    with open(tmp, "w", encoding="ascii", newline="\n") as out:
+
+    def lines():
+        nonlocal ts
         for i in range(1, n + 1):
             ts += rng.randint(0, 250)
             # amount 10.00..999.99 keeps the lines near 64 bytes
-            chunk.append('{"id":%d,"user":"u%04d","amount":%d.%02d,"ts":%d}\n'
-                         % (i, rng.randrange(10000), rng.randint(10, 999),
-                            rng.randrange(100), ts))
-            if len(chunk) == 65536:
-                out.write("".join(chunk))
-                chunk.clear()
-        out.write("".join(chunk))
-    os.replace(tmp, path)
+            yield ('{"id":%d,"user":"u%04d","amount":%d.%02d,"ts":%d}\n'
+                   % (i, rng.randrange(10000), rng.randint(10, 999), rng.randrange(100), ts))
+
+    write_lines(path, lines())
     return 0
 
 
