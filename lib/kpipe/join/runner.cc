@@ -140,20 +140,7 @@ class JoinRunner {
 };
 
 Status JoinRunner::OpenKafka() {
-  KafkaRunOptions k;
-  k.tool = "kjoin";
-  k.kafka = opt_.kafka;
-  k.group = opt_.group;
-  k.from = opt_.from;
-  k.until = opt_.until;
-  k.exactly_once = opt_.exactly_once;
-  k.output = opt_.output;
-  k.late = opt_.late;
-  k.dead_letter = opt_.dead_letter;
-  k.state_dir = opt_.state_dir;
-  k.dump_state = opt_.dump_state;
-  k.warn = opt_.warn;
-  k.info = opt_.info;
+  KafkaRunOptions k = KafkaRunOptionsOf(opt_, "kjoin");
   KPIPE_RETURN_IF_ERROR(KafkaOutputs::Check(k, !KafkaInputs().empty()));
   if (sides_[0].kafka && sides_[1].kafka && !opt_.group.empty())
     for (const std::string& t : KafkaTopics(opt_.input[0]))

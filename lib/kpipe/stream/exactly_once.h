@@ -83,6 +83,27 @@ struct KafkaRunOptions {
   std::function<void(const std::string&)> warn, info;
 };
 
+// The KafkaRunOptions of a runner's options (RunnerOptions, JoinOptions:
+// the same field names).
+template <class RunOptions>
+KafkaRunOptions KafkaRunOptionsOf(const RunOptions& o, std::string tool) {
+  KafkaRunOptions k;
+  k.tool = std::move(tool);
+  k.kafka = o.kafka;
+  k.group = o.group;
+  k.from = o.from;
+  k.until = o.until;
+  k.exactly_once = o.exactly_once;
+  k.output = o.output;
+  k.late = o.late;
+  k.dead_letter = o.dead_letter;
+  k.state_dir = o.state_dir;
+  k.dump_state = o.dump_state;
+  k.warn = o.warn;
+  k.info = o.info;
+  return k;
+}
+
 // The Kafka destinations of a run, and the steps around each checkpoint
 // that tie it to them: without transactions the rows are acknowledged
 // before the checkpoint is saved and the input offsets committed after it

@@ -144,20 +144,7 @@ class Runner {
 };
 
 Status Runner::OpenKafka() {
-  KafkaRunOptions k;
-  k.tool = opt_.tool;
-  k.kafka = opt_.kafka;
-  k.group = opt_.group;
-  k.from = opt_.from;
-  k.until = opt_.until;
-  k.exactly_once = opt_.exactly_once;
-  k.output = opt_.output;
-  k.late = opt_.late;
-  k.dead_letter = opt_.dead_letter;
-  k.state_dir = opt_.state_dir;
-  k.dump_state = opt_.dump_state;
-  k.warn = opt_.warn;
-  k.info = opt_.info;
+  KafkaRunOptions k = KafkaRunOptionsOf(opt_, opt_.tool);
   KPIPE_RETURN_IF_ERROR(KafkaOutputs::Check(k, kafka_in_ != nullptr));
   if (kafka_in_) KPIPE_RETURN_IF_ERROR(kafka_in_->Open());
   return kafka_out_.Open(k);
