@@ -3,11 +3,13 @@
 # the libraries (Debian packages), a JDK and Maven for the test broker
 # (tests/kafka/broker.sh fetches Kafka itself from Maven Central), and the
 # peers the tests and benchmarks compare against (kcat, jq, Miller,
-# python3-confluent-kafka as an independent Kafka client).
+# python3-confluent-kafka as an independent Kafka client), and systemd's
+# library and tools for the service support (sd_notify, systemd-analyze).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2
+  libsystemd-dev systemd
   default-jdk-headless maven
   kcat jq miller python3 python3-confluent-kafka time groff-base
 )
