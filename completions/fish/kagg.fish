@@ -26,3 +26,6 @@ complete -c kagg -s G -l group -x -d 'Consumer group of a kafka: input (offsets 
 complete -c kagg -l from -x -d 'Start a kafka: input at the first record at or after TIME'
 complete -c kagg -l until -x -d 'Stop a kafka: input at TIME, or at its end offsets at start with '\''end'\'''
 complete -c kagg -l exactly-once -d 'Kafka to Kafka in transactions tied to the checkpoints (needs --state, -G)'
+complete -c kagg -l metrics -r -F -d 'Write Prometheus metrics to FILE (atomically) periodically and at exit'
+complete -c kagg -l metrics-every -x -d 'With --metrics: rewrite FILE this often (default 10s)'
+complete -c kagg -l metrics-label -x -d 'With --metrics: add a label to every metric (repeatable)'

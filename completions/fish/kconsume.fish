@@ -20,4 +20,7 @@ complete -c kconsume -s b -l brokers -x -d 'Bootstrap brokers host:port,... (els
 complete -c kconsume -s X -x -d 'Set a librdkafka property (repeatable)'
 complete -c kconsume -s F -l config -r -F -d 'Read librdkafka properties from FILE (repeatable)'
 complete -c kconsume -s v -l verbose -d 'Print the client configuration and broker events on stderr'
+complete -c kconsume -l metrics -r -F -d 'Write Prometheus metrics to FILE (atomically) periodically and at exit'
+complete -c kconsume -l metrics-every -x -d 'With --metrics: rewrite FILE this often (default 10s)'
+complete -c kconsume -l metrics-label -x -d 'With --metrics: add a label to every metric (repeatable)'
 complete -c kconsume -s q -l quiet -d 'Do not print the summary line at exit'

@@ -33,3 +33,6 @@ complete -c kjoin -s G -l group -x -d 'Consumer group of a kafka: input (offsets
 complete -c kjoin -l from -x -d 'Start a kafka: input at the first record at or after TIME'
 complete -c kjoin -l until -x -d 'Stop a kafka: input at TIME, or at its end offsets at start with '\''end'\'''
 complete -c kjoin -l exactly-once -d 'Kafka to Kafka in transactions tied to the checkpoints (needs --state, -G)'
+complete -c kjoin -l metrics -r -F -d 'Write Prometheus metrics to FILE (atomically) periodically and at exit'
+complete -c kjoin -l metrics-every -x -d 'With --metrics: rewrite FILE this often (default 10s)'
+complete -c kjoin -l metrics-label -x -d 'With --metrics: add a label to every metric (repeatable)'

@@ -31,3 +31,6 @@ complete -c kwindow -s G -l group -x -d 'Consumer group of a kafka: input (offse
 complete -c kwindow -l from -x -d 'Start a kafka: input at the first record at or after TIME'
 complete -c kwindow -l until -x -d 'Stop a kafka: input at TIME, or at its end offsets at start with '\''end'\'''
 complete -c kwindow -l exactly-once -d 'Kafka to Kafka in transactions tied to the checkpoints (needs --state, -G)'
+complete -c kwindow -l metrics -r -F -d 'Write Prometheus metrics to FILE (atomically) periodically and at exit'
+complete -c kwindow -l metrics-every -x -d 'With --metrics: rewrite FILE this often (default 10s)'
+complete -c kwindow -l metrics-label -x -d 'With --metrics: add a label to every metric (repeatable)'

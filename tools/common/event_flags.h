@@ -13,6 +13,7 @@
 #include "kpipe/kafka/config.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/time/time.h"
+#include "tools/common/service.h"
 
 namespace kpipe::tools {
 
@@ -45,6 +46,7 @@ inline void ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOption
 
 struct EventFlags {
   KafkaIoFlags kio;
+  ServiceFlags service;
   std::vector<std::string> by, aggs, input;
   std::string time, time_unit = "ms", max_delay, idle, emit = "final", output, dead_letter;
   std::string state, checkpoint_every;
@@ -144,10 +146,10 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   return Status::OK();
 }
 
-inline void PrintSummary(const char* tool, const EventFlags& f, const Status& st, const RunStats& s) {
+inline void PrintSummary(const Diag& diag, const EventFlags& f, const Status& st, const RunStats& s) {
   if (f.quiet || f.dump_state || st.Is(Status::Code::kUsage)) return;
-  fmt::print(stderr, "{}: {} records in, {} rows out, {} late, {} dead-lettered\n", tool, s.in, s.out,
-             s.late, s.dead_lettered);
+  diag.Line(fmt::format("{} records in, {} rows out, {} late, {} dead-lettered", s.in, s.out, s.late,
+                        s.dead_lettered));
 }
 
 }  // namespace kpipe::tools

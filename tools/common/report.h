@@ -11,15 +11,16 @@
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
 #include "kpipe/status.h"
+#include "tools/common/service.h"
 
 namespace kpipe::tools {
 
 // Prints what parsing produced. Returns true when the tool should run;
 // otherwise stores the exit status in `*exit_code`.
-inline bool ShouldRun(const cli::ParseOutcome& parsed, int* exit_code) {
+inline bool ShouldRun(const cli::ParseOutcome& parsed, const Diag& diag, int* exit_code) {
   if (parsed.run) return true;
   std::fputs(parsed.out.c_str(), stdout);
-  std::fputs(parsed.err.c_str(), stderr);
+  diag.Raw(parsed.err);
   *exit_code = parsed.exit_code;
   return false;
 }
@@ -27,11 +28,11 @@ inline bool ShouldRun(const cli::ParseOutcome& parsed, int* exit_code) {
 // Reports a failed run on stderr ("TOOL: error: ...", plus the --help hint
 // for usage errors) and returns the exit status. A broken pipe (`| head`)
 // and a signal after a clean shutdown print nothing.
-inline int ReportStatus(const char* tool, const Status& st) {
+inline int ReportStatus(const Diag& diag, const Status& st) {
   if (!st.ok() && !st.Is(Status::Code::kInterrupted) && !st.Is(Status::Code::kBrokenPipe))
-    fmt::print(stderr, "{}: error: {}\n", tool, st.message());
+    diag.Error(st.message());
   if (st.Is(Status::Code::kUsage))
-    fmt::print(stderr, "Try '{} --help' for more information.\n", tool);
+    diag.Raw(fmt::format("Try '{} --help' for more information.\n", diag.tool()));
   return ExitCodeFor(st);
 }
 

@@ -4,6 +4,7 @@
 #include "kpipe/agg/group.h"
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
+#include "kpipe/cli/progress.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/stream/signals.h"
 #include "tools/common/event_flags.h"
@@ -27,7 +28,7 @@ kpipe::Status ParseSize(const std::string& text, int64_t* out) {
 }
 
 kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, const std::string& budget,
-                  kpipe::SignalWatch* signals, kpipe::RunStats* stats) {
+                  const kpipe::tools::Diag& diag, kpipe::SignalWatch* signals, kpipe::RunStats* stats) {
   using kpipe::Status;
   kpipe::RunnerOptions r;
   kpipe::GroupOptions g;
@@ -50,9 +51,12 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
   if (!specs.ok()) return specs.status();
   r.fingerprint = kpipe::tools::Fingerprint("kagg", f, {"--ttl " + ttl});
-  r.warn = [](const std::string& msg) { fmt::print(stderr, "kagg: warning: {}\n", msg); };
-  if (f.kio.kafka.verbose)
-    r.info = [](const std::string& msg) { fmt::print(stderr, "kagg: {}\n", msg); };
+  r.warn = diag.warn();
+  if (f.kio.kafka.verbose) r.info = diag.info();
+  auto monitor = kpipe::tools::OpenMonitor(f.service, diag);
+  if (!monitor.ok()) return monitor.status();
+  r.monitor = monitor->get();
+  r.progress = kpipe::cli::Progress::StderrIsTty();
   kpipe::GroupOperator op(g, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   return kpipe::RunOperator(r, &op, signals, stats);
 }
@@ -73,13 +77,15 @@ int main(int argc, char** argv) {
   kpipe::tools::AddStateFlags(&cmd, &f);
   cmd.Option({"--memory-budget", "SIZE", "With --state: keep about SIZE of keys in memory, the rest in DIR"}, &budget);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
+  kpipe::tools::AddServiceFlags(&cmd, &f.service);
 
+  kpipe::tools::Diag diag("kagg");
   int exit_code;
-  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::RunStats stats;
-  kpipe::Status st = Run(f, ttl, budget, &signals, &stats);
+  kpipe::Status st = Run(f, ttl, budget, diag, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
-  exit_code = kpipe::tools::ReportStatus("kagg", st);
-  kpipe::tools::PrintSummary("kagg", f, st, stats);
+  exit_code = kpipe::tools::ReportStatus(diag, st);
+  kpipe::tools::PrintSummary(diag, f, st, stats);
   return exit_code;
 }

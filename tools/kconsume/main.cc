@@ -6,6 +6,7 @@
 
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
+#include "kpipe/cli/progress.h"
 #include "kpipe/json/output.h"
 #include "kpipe/kafka/consume.h"
 #include "kpipe/stream/signals.h"
@@ -45,27 +46,35 @@ int main(int argc, char** argv) {
   cmd.Option({"--time", "PATH", "With --watermarks: event time field (default: message timestamp)"},
              &opt.time_path);
   kpipe::AddKafkaFlags(&cmd, &opt.kafka);
+  kpipe::tools::ServiceFlags service;
+  kpipe::tools::AddServiceFlags(&cmd, &service);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
   cmd.Positional("TOPIC", "Topics to read, optionally with partitions (orders:0,2)", &opt.topics,
                  Complete::kNone);
 
+  kpipe::tools::Diag diag("kconsume");
   int exit_code;
-  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   if (cmd.Given("--list")) {
     opt.list = true;
     std::string t = cmd.Value("--list");
     if (!t.empty()) opt.topics.insert(opt.topics.begin(), t);
   }
 
-  auto diag = [](const std::string& msg) { fmt::print(stderr, "kconsume: {}\n", msg); };
   kpipe::Output out(1, "stdout");
   kpipe::ConsumeStats stats;
-  kpipe::Status st = kpipe::RunConsume(opt, &signals, diag, &out, &stats);
+  opt.progress = kpipe::cli::Progress::StderrIsTty();
+  auto monitor = kpipe::tools::OpenMonitor(service, diag);
+  kpipe::Status st = monitor.status();
+  if (st.ok()) {
+    if (!opt.list && opt.lag_group.empty()) opt.monitor = monitor->get();
+    st = kpipe::RunConsume(opt, &signals, diag.line(), &out, &stats);
+  }
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
-  exit_code = kpipe::tools::ReportStatus("kconsume", st);
+  exit_code = kpipe::tools::ReportStatus(diag, st);
   bool ran = st.ok() || st.Is(kpipe::Status::Code::kInterrupted) || stats.partitions > 0;
   if (!quiet && !opt.list && opt.lag_group.empty() && ran)
-    fmt::print(stderr, "kconsume: {} messages ({} bytes) from {} partitions\n", stats.messages,
-               stats.bytes, stats.partitions);
+    diag.Line(fmt::format("{} messages ({} bytes) from {} partitions", stats.messages, stats.bytes,
+                          stats.partitions));
   return exit_code;
 }

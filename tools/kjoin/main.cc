@@ -6,6 +6,7 @@
 
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
+#include "kpipe/cli/progress.h"
 #include "kpipe/join/runner.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/time/time.h"
@@ -22,6 +23,7 @@ struct Flags {
   bool table = false, as_of = false, merge = false, watermarks = false, no_control = false,
        quiet = false, dump_state = false;
   kpipe::tools::KafkaIoFlags kio;
+  kpipe::tools::ServiceFlags service;
 };
 
 kpipe::Status Duration(const char* flag, const std::string& text, int64_t* out,
@@ -42,7 +44,7 @@ kpipe::Status Path(const char* flag, const std::string& text, std::optional<kpip
   return kpipe::Status::OK();
 }
 
-kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
+kpipe::Status Resolve(const Flags& f, const kpipe::tools::Diag& diag, kpipe::JoinOptions* o) {
   using kpipe::Status;
   if (f.inputs.size() != 2) return Status::Usage("give two inputs: LEFT RIGHT");
   o->input[0] = f.inputs[0];
@@ -123,8 +125,8 @@ kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
                     " --time " + f.time + " --left-time " + f.left_time + " --right-time " + f.right_time +
                     " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
                     (f.merge ? " --merge" : "");
-  o->warn = [](const std::string& msg) { fmt::print(stderr, "kjoin: warning: {}\n", msg); };
-  if (f.kio.kafka.verbose) o->info = [](const std::string& msg) { fmt::print(stderr, "kjoin: {}\n", msg); };
+  o->warn = diag.warn();
+  if (f.kio.kafka.verbose) o->info = diag.info();
   o->kafka = f.kio.kafka;
   o->group = f.kio.group;
   o->from = f.kio.from;
@@ -179,19 +181,29 @@ int main(int argc, char** argv) {
              &f.dump_state);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f.quiet);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
+  kpipe::tools::AddServiceFlags(&cmd, &f.service);
   cmd.Positional("LEFT RIGHT", "The two inputs: files, FIFOs, kafka:TOPIC[,TOPIC...], or - (stdin) for one of them",
                  &f.inputs);
 
+  kpipe::tools::Diag diag("kjoin");
   int exit_code;
-  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::JoinOptions opt;
   kpipe::JoinStats stats;
-  kpipe::Status st = Resolve(f, &opt);
+  kpipe::Status st = Resolve(f, diag, &opt);
+  std::unique_ptr<kpipe::service::Monitor> monitor;
+  if (st.ok()) {
+    auto m = kpipe::tools::OpenMonitor(f.service, diag);
+    if (m.ok()) monitor = std::move(*m);
+    else st = m.status();
+    opt.monitor = monitor.get();
+    opt.progress = kpipe::cli::Progress::StderrIsTty();
+  }
   if (st.ok()) st = kpipe::RunJoin(opt, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
-  exit_code = kpipe::tools::ReportStatus("kjoin", st);
+  exit_code = kpipe::tools::ReportStatus(diag, st);
   if (!f.quiet && !f.dump_state && !st.Is(kpipe::Status::Code::kUsage))
-    fmt::print(stderr, "kjoin: {} left in, {} right in, {} rows out, {} late, {} dead-lettered\n",
-               stats.in[0], stats.in[1], stats.out, stats.late, stats.dead_lettered);
+    diag.Line(fmt::format("{} left in, {} right in, {} rows out, {} late, {} dead-lettered", stats.in[0],
+                          stats.in[1], stats.out, stats.late, stats.dead_lettered));
   return exit_code;
 }

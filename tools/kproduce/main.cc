@@ -46,25 +46,32 @@ int main(int argc, char** argv) {
   cmd.Switch({"--dry-run", "", "Print each message as an envelope line instead of producing (no broker)"},
              &opt.dry_run);
   kpipe::AddKafkaFlags(&cmd, &opt.kafka);
+  kpipe::tools::ServiceFlags service;
+  kpipe::tools::AddServiceFlags(&cmd, &service);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
   cmd.Positional("FILE", "Input files (default: stdin)", &opt.files);
 
+  kpipe::tools::Diag diag("kproduce");
   int exit_code;
-  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   opt.progress = kpipe::cli::Progress::StderrIsTty();
 
-  auto diag = [](const std::string& msg) { fmt::print(stderr, "kproduce: {}\n", msg); };
   kpipe::Output dry_out(1, "stdout");
   opt.dry_run_out = &dry_out;
   kpipe::ProduceStats stats;
-  kpipe::Status st = kpipe::RunProduce(opt, &signals, diag, &stats);
+  auto monitor = kpipe::tools::OpenMonitor(service, diag);
+  kpipe::Status st = monitor.status();
+  if (st.ok()) {
+    opt.monitor = monitor->get();
+    st = kpipe::RunProduce(opt, &signals, diag.line(), &stats);
+  }
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
-  exit_code = kpipe::tools::ReportStatus("kproduce", st);
+  exit_code = kpipe::tools::ReportStatus(diag, st);
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && stats.lines > 0) {
     std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
-    fmt::print(stderr, "kproduce: {} lines in, {} messages {}, {} failed, {} dead-lettered{}\n",
-               stats.lines, stats.delivered, opt.dry_run ? "printed (dry run)" : "delivered",
-               stats.failed, stats.dead_lettered, txn);
+    diag.Line(fmt::format("{} lines in, {} messages {}, {} failed, {} dead-lettered{}", stats.lines,
+                          stats.delivered, opt.dry_run ? "printed (dry run)" : "delivered", stats.failed,
+                          stats.dead_lettered, txn));
   }
   return exit_code;
 }

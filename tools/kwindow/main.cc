@@ -3,6 +3,7 @@
 
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
+#include "kpipe/cli/progress.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/window/operator.h"
@@ -14,7 +15,7 @@ namespace {
 kpipe::Status Run(const kpipe::tools::EventFlags& f,
                   const std::string& tumble, const std::string& hop, const std::string& slide,
                   const std::string& session, const std::string& lateness, const std::string& late,
-                  const std::string& time_format, kpipe::SignalWatch* signals,
+                  const std::string& time_format, const kpipe::tools::Diag& diag, kpipe::SignalWatch* signals,
                   kpipe::RunStats* stats) {
   using kpipe::Status;
   kpipe::RunnerOptions r;
@@ -61,9 +62,12 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
       "kwindow", f,
       {"--tumble " + tumble, "--hop " + hop, "--slide " + slide, "--session " + session,
        "--lateness " + lateness, "--time-format " + time_format});
-  r.warn = [](const std::string& msg) { fmt::print(stderr, "kwindow: warning: {}\n", msg); };
-  if (f.kio.kafka.verbose)
-    r.info = [](const std::string& msg) { fmt::print(stderr, "kwindow: {}\n", msg); };
+  r.warn = diag.warn();
+  if (f.kio.kafka.verbose) r.info = diag.info();
+  auto monitor = kpipe::tools::OpenMonitor(f.service, diag);
+  if (!monitor.ok()) return monitor.status();
+  r.monitor = monitor->get();
+  r.progress = kpipe::cli::Progress::StderrIsTty();
   auto op = kpipe::WindowOperator::Make(w, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   if (!op.ok()) return op.status();
   return kpipe::RunOperator(r, op->get(), signals, stats);
@@ -92,14 +96,16 @@ int main(int argc, char** argv) {
   kpipe::tools::AddOutputFlags(&cmd, &f, "When to write rows: final (default), changes, every:DUR");
   kpipe::tools::AddStateFlags(&cmd, &f);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
+  kpipe::tools::AddServiceFlags(&cmd, &f.service);
 
+  kpipe::tools::Diag diag("kwindow");
   int exit_code;
-  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), &exit_code)) return exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::RunStats stats;
   kpipe::Status st =
-      Run(f, tumble, hop, slide, session, lateness, late, time_format, &signals, &stats);
+      Run(f, tumble, hop, slide, session, lateness, late, time_format, diag, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
-  exit_code = kpipe::tools::ReportStatus("kwindow", st);
-  kpipe::tools::PrintSummary("kwindow", f, st, stats);
+  exit_code = kpipe::tools::ReportStatus(diag, st);
+  kpipe::tools::PrintSummary(diag, f, st, stats);
   return exit_code;
 }

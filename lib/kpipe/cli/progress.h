@@ -20,6 +20,11 @@ class Progress {
     if (!enabled_ || (++calls_ & 4095) != 0) return;
     Draw(done, records);
   }
+  // For callers that call once per block or batch: looks at the clock
+  // every time.
+  void Show(uint64_t done, uint64_t records) {
+    if (enabled_) Draw(done, records);
+  }
   void Clear();
 
   // True when fd 2 is a terminal.

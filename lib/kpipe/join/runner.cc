@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "kpipe/agg/aggregate.h"
+#include "kpipe/cli/progress.h"
 #include "kpipe/io/outputs.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
@@ -17,6 +18,7 @@
 #include "kpipe/json/text.h"
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
+#include "kpipe/service/monitor.h"
 #include "kpipe/state/store.h"
 #include "kpipe/stream/exactly_once.h"
 #include "kpipe/stream/record_decoder.h"
@@ -103,6 +105,17 @@ class JoinRunner {
     Locate(s, &source, &line);
     return fmt::format("{}:{}", source, line);
   }
+  // systemd notify and --metrics, from this loop only (service/monitor.h).
+  service::Snapshot Snap() const;
+  void Monitor() {
+    if (opt_.monitor && opt_.monitor->Due()) opt_.monitor->Tick(Snap());
+  }
+  JoinStats base_;  // the counts when this process was ready
+  // On a terminal, when both inputs are regular files or Kafka with --until.
+  bool Bounds(uint64_t* done, uint64_t* total) const;
+  std::unique_ptr<cli::Progress> progress_;
+  int64_t ck_at_ms_ = service::Snapshot::kNone;
+  double ck_seconds_ = 0;
   // --state
   Status Restore();
   Status Checkpoint();
@@ -264,7 +277,15 @@ Status JoinRunner::Run(SignalWatch* signals) {
   Status st;
   int64_t tick = opt_.idle_ms >= 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10) : 1000;
   if (store_) tick = std::min<int64_t>(tick, std::max<int64_t>(opt_.checkpoint_every_ms / 2, 10));
+  if (opt_.monitor && opt_.monitor->period_ms() > 0) tick = std::min(tick, opt_.monitor->period_ms());
+  base_ = *stats_;
+  if (opt_.monitor) KPIPE_RETURN_IF_ERROR(opt_.monitor->Ready(Snap()));
+  uint64_t done = 0, total = 0;
+  if (opt_.progress && Bounds(&done, &total)) progress_ = std::make_unique<cli::Progress>("kjoin", total, true);
   while (!(sides_[0].eof && sides_[1].eof)) {
+    Monitor();
+    if (progress_ && Bounds(&done, &total))
+      progress_->Show(done, stats_->in[0] + stats_->in[1] - base_.in[0] - base_.in[1]);
     // Kafka sides first: what they hold now, without waiting.
     bool got = false;
     for (int s = 0; s < 2 && st.ok(); s++)
@@ -324,6 +345,8 @@ Status JoinRunner::Run(SignalWatch* signals) {
     if (st.ok()) st = MaybeCheckpoint();  // between reads: every complete line is handled
     if (!st.ok()) break;
   }
+  if (progress_) progress_->Clear();
+  if (opt_.monitor) opt_.monitor->Stopping();
   if (st.ok()) {
     st = interval_ ? interval_->Finish(rows_.get()) : table_->Finish(rows_.get());
     if (st.ok() && control_out_ && !end_written_) {
@@ -338,7 +361,56 @@ Status JoinRunner::Run(SignalWatch* signals) {
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
   if (st.ok()) st = fs;
-  return kafka_out_.End(st, store_ != nullptr, KafkaInputs());
+  st = kafka_out_.End(st, store_ != nullptr, KafkaInputs());
+  if (opt_.monitor) {
+    Status ms = opt_.monitor->Finish(Snap());
+    if (st.ok()) st = ms;
+  }
+  return st;
+}
+
+bool JoinRunner::Bounds(uint64_t* done, uint64_t* total) const {
+  *done = *total = 0;
+  for (const Side& side : sides_) {
+    uint64_t d = 0, t = 0;
+    struct stat st;
+    if (side.kafka) {
+      if (!side.kafka->Progress(&d, &t)) return false;
+    } else if (side.reader && ::fstat(side.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      t = static_cast<uint64_t>(std::max<int64_t>(st.st_size - static_cast<int64_t>(side.base_offset), 0));
+      d = side.reader->offset();
+    } else {
+      return false;
+    }
+    *done += d;
+    *total += t;
+  }
+  return true;
+}
+
+service::Snapshot JoinRunner::Snap() const {
+  service::Snapshot s;
+  s.records_in = stats_->in[0] + stats_->in[1] - base_.in[0] - base_.in[1];
+  s.records_out = stats_->out - base_.out;
+  s.records_late = stats_->late - base_.late;
+  s.records_dead_letter = stats_->dead_lettered - base_.dead_lettered;
+  if (w_ != Watermark::kMinusInfinity && w_ != Watermark::kPlusInfinity) s.watermark_ms = w_;
+  for (const Side& side : sides_) {
+    if (side.kafka) {
+      s.bytes_in += side.kafka->bytes();
+      s.kafka_input = true;
+      side.kafka->Lag(&s.lag);
+    } else if (side.reader) {
+      s.bytes_in += side.reader->offset();
+    }
+  }
+  if (store_) {
+    s.checkpoints = true;
+    s.checkpoint_seconds = ck_seconds_;
+    s.checkpoint_at_ms = ck_at_ms_;
+  }
+  kafka_out_.Transactions(&s);
+  return s;
 }
 
 Status JoinRunner::FlushAll() { return outputs_.Flush(); }
@@ -411,7 +483,7 @@ Status JoinRunner::Restore() {
 }
 
 Status JoinRunner::Checkpoint() {
-  int64_t started_us = opt_.info ? MonotonicMicros() : 0;
+  int64_t started_us = MonotonicMicros();
   KPIPE_RETURN_IF_ERROR(FlushAll());
   std::vector<int64_t> sizes;
   outputs_.SyncAndMeasure(&sizes);
@@ -452,9 +524,11 @@ Status JoinRunner::Checkpoint() {
   KPIPE_RETURN_IF_ERROR(kafka_out_.AfterSave(inputs));
   // The next one is due a period after this one ends.
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  ck_seconds_ = (MonotonicMicros() - started_us) / 1e6;
+  ck_at_ms_ = NowMs();
   if (opt_.info)
-    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes written", store_->seq(),
-                          (MonotonicMicros() - started_us) / 1000.0, w.bytes()));
+    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes written", store_->seq(), ck_seconds_ * 1e3,
+                          w.bytes()));
   return Status::OK();
 }
 

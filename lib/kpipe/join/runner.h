@@ -20,6 +20,9 @@
 namespace kpipe {
 
 class SignalWatch;
+namespace service {
+class Monitor;
+}
 
 struct JoinOptions {
   std::string input[2] = {"-", "-"};   // LEFT, RIGHT; each may be kafka:TOPIC[,TOPIC...]
@@ -41,6 +44,8 @@ struct JoinOptions {
   std::string fingerprint;
   std::function<void(const std::string&)> warn;
   std::function<void(const std::string&)> info;  // -v (may be empty)
+  service::Monitor* monitor = nullptr;           // systemd notify, --metrics (may be null)
+  bool progress = false;  // draw progress when both inputs are bounded (stderr is a TTY)
   // Kafka inputs and destinations, as for kwindow (stream/runner.h); both
   // Kafka inputs share the group.
   KafkaFlags kafka;

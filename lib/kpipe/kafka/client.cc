@@ -110,6 +110,16 @@ Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what) {
   return Status::Kafka(fmt::format("{}: {}", what, rd_kafka_err2str(err)));
 }
 
+void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
+               std::vector<service::PartitionLag>* out) {
+  for (const FetchCursor* c : cursors) {
+    int64_t at = std::max(c->next, c->eof), lo, hi;
+    if (at < 0 || rd_kafka_get_watermark_offsets(rk, c->topic.c_str(), c->partition, &lo, &hi) || hi < 0)
+      continue;
+    out->push_back({c->topic, c->partition, std::max<int64_t>(hi - at, 0)});
+  }
+}
+
 void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading) {
   if (!filled) return;
   auto now = std::chrono::steady_clock::now();

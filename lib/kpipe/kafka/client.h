@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kpipe/kafka/config.h"
+#include "kpipe/service/monitor.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -89,6 +90,14 @@ struct FetchCursor {
   int64_t eof = -1;   // offset of the last end-of-partition event
   std::chrono::steady_clock::time_point last_kick;
 };
+
+// Appends, for each cursor, the records between where reading stands (the
+// next offset, or the last end-of-partition event: past a transaction's
+// marker) and the partition's end as the fetcher last saw it, without a
+// request to the broker. Partitions whose end or position is not known yet
+// are left out.
+void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
+               std::vector<service::PartitionLag>* out);
 
 // librdkafka 2.0 pauses fetching a partition for a whole second once the
 // local queue passes queued.min.messages or queued.max.messages.kbytes (the

@@ -19,6 +19,8 @@
 #include "kpipe/kafka/envelope.h"
 #include "kpipe/kafka/format.h"
 #include "kpipe/kafka/listing.h"
+#include "kpipe/cli/progress.h"
+#include "kpipe/service/monitor.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/time/time.h"
 
@@ -70,6 +72,7 @@ Result<StartSpec> ParseStart(const ConsumeOptions& opt) {
 struct PartState : FetchCursor {
   int64_t end = -1;         // stop before this offset (-e / --until); -1 = never
   int64_t low = 0;          // first offset at start (bounded reads)
+  int64_t first = -1;       // where a bounded read starts (progress); -1: low
   bool assigned = false;
   bool done = false;
   int64_t stored = -1;      // last offset handed to offsets_store
@@ -106,6 +109,11 @@ class Consumer {
   PartState* Part(const char* topic, int32_t partition);
   bool AllDone() const;
   Status Finish(Status st);
+  // systemd notify and --metrics, from this loop only (service/monitor.h).
+  service::Snapshot Snap() const;
+  void Monitor() {
+    if (opt_.monitor && opt_.monitor->Due()) opt_.monitor->Tick(Snap());
+  }
 
   const ConsumeOptions& opt_;
   SignalWatch* signals_;
@@ -132,7 +140,20 @@ class Consumer {
   Status rebalance_error_;
   bool stop_ = false;
   std::string fatal_;
+  std::unique_ptr<cli::Progress> progress_;  // -e/--until on a terminal
 };
+
+service::Snapshot Consumer::Snap() const {
+  service::Snapshot s;
+  s.records_in = s.records_out = stats_->messages;
+  s.bytes_in = stats_->bytes;
+  s.kafka_input = true;
+  std::vector<const FetchCursor*> reading;
+  for (const auto& [k, ps] : parts_)
+    if (ps.assigned) reading.push_back(&ps);
+  AppendLag(rk_.get(), reading, &s.lag);
+  return s;
+}
 
 PartState* Consumer::Part(const char* topic, int32_t partition) {
   auto it = parts_.find({topic, partition});
@@ -505,6 +526,10 @@ Status Consumer::Consume() {
       for (int i = 0; i < list->cnt; i++) {
         PartState* ps = Part(list->elems[i].topic, list->elems[i].partition);
         int64_t off = list->elems[i].offset;
+        ps->first = off >= 0                          ? off
+                    : off == RD_KAFKA_OFFSET_END        ? ps->end
+                    : off <= RD_KAFKA_OFFSET_TAIL_BASE  ? std::max(ps->low, ps->end - (RD_KAFKA_OFFSET_TAIL_BASE - off))
+                                                        : ps->low;
         if (ps->end <= ps->low || off == RD_KAFKA_OFFSET_END ||
             (off == RD_KAFKA_OFFSET_BEGINNING && ps->low >= ps->end) || off >= ps->end)
           ps->done = true;
@@ -519,8 +544,19 @@ Status Consumer::Consume() {
     KPIPE_RETURN_IF_ERROR(KafkaStatus(rd_kafka_subscribe(rk_.get(), list.get()), "subscribe"));
   }
 
+  if (bounded_ && opt_.progress) {
+    // Records between the start and the recorded end of each partition, a
+    // bound: compaction and transaction markers leave offsets empty.
+    uint64_t total = 0;
+    for (const auto& [k, ps] : parts_)
+      if (!ps.done) total += static_cast<uint64_t>(std::max<int64_t>(ps.end - std::max(ps.low, ps.first), 0));
+    progress_ = std::make_unique<cli::Progress>("kconsume", total, true);
+  }
+  if (opt_.monitor) KPIPE_RETURN_IF_ERROR(opt_.monitor->Ready(Snap()));
   rd_kafka_message_t* batch[kBatch];
   while (!stop_ && !AllDone()) {
+    Monitor();
+    if (progress_) progress_->Show(stats_->messages, stats_->messages);
     if (signals_ && signals_->Pending()) return Status::Interrupted(signals_->Pending());
     if (!rebalance_error_.ok()) return rebalance_error_;
     ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
@@ -550,6 +586,8 @@ Status Consumer::Consume() {
 
 // Flushes what was written, commits it (with -G), and closes the consumer.
 Status Consumer::Finish(Status st) {
+  if (progress_) progress_->Clear();
+  if (opt_.monitor) opt_.monitor->Stopping();
   if (!rk_) return st;
   bool clean_end = st.ok();
   if (!st.Is(Status::Code::kBrokenPipe)) {
@@ -598,7 +636,12 @@ Status Consumer::Run() {
     if (opt_.count == 0) return Status::OK();
     return Status::Usage("-c must be a positive count");
   }
-  return Finish(Consume());
+  Status st = Finish(Consume());
+  if (opt_.monitor) {
+    Status ms = opt_.monitor->Finish(Snap());
+    if (st.ok()) st = ms;
+  }
+  return st;
 }
 
 }  // namespace

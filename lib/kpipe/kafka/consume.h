@@ -14,6 +14,9 @@
 namespace kpipe {
 
 class SignalWatch;
+namespace service {
+class Monitor;
+}
 
 struct ConsumeOptions {
   std::vector<std::string> topics;     // TOPIC[:P,P...]
@@ -31,6 +34,8 @@ struct ConsumeOptions {
   std::string max_delay, idle, time_path;
   KafkaFlags kafka;
   int connect_timeout_ms = 10'000;
+  bool progress = false;                // draw progress of -e/--until (stderr is a TTY)
+  service::Monitor* monitor = nullptr;  // systemd notify, --metrics (may be null)
 };
 
 struct ConsumeStats {

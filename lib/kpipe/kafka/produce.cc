@@ -20,6 +20,7 @@
 #include "kpipe/json/text.h"
 #include "kpipe/kafka/client.h"
 #include "kpipe/kafka/envelope.h"
+#include "kpipe/service/monitor.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/time/time.h"
 
@@ -69,6 +70,21 @@ class Producer {
     return Status::OK();
   }
   void Pace();
+  // systemd notify and --metrics, from this loop only (service/monitor.h).
+  service::Snapshot Snap() const {
+    service::Snapshot s;
+    s.records_in = stats_->lines;
+    s.records_out = stats_->delivered;
+    s.records_dead_letter = stats_->dead_lettered;
+    s.bytes_in = bytes_before_ + (reading_ ? reading_->offset() : 0);
+    s.transactions = transactional_;
+    s.transactions_committed = stats_->transactions;
+    s.transactions_aborted = stats_->aborted;
+    return s;
+  }
+  void Monitor() {
+    if (opt_.monitor && opt_.monitor->Due()) opt_.monitor->Tick(Snap());
+  }
 
   const ProduceOptions& opt_;
   SignalWatch* signals_;
@@ -93,6 +109,7 @@ class Producer {
   std::chrono::steady_clock::time_point start_;
   std::unique_ptr<cli::Progress> progress_;
   uint64_t bytes_before_ = 0;  // bytes of inputs already finished (progress)
+  const LineReader* reading_ = nullptr;  // the input being read
   std::string stopped_at_;     // where reading stopped after a delivery failure
   std::deque<std::string> dry_topics_;  // --dry-run: topic names by handle - 1
 
@@ -252,6 +269,7 @@ Status Producer::CommitTransaction(bool begin_next) {
     if (rd_kafka_error_txn_requires_abort(e)) {
       (void)TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
       msg += "; the transaction was aborted";
+      stats_->aborted++;
     }
     return Status::Kafka(msg);
   }
@@ -506,6 +524,7 @@ Status Producer::ProduceInput(LineReader* in) {
       return fs.ok() ? hs : fs;
     }
     if ((++n & 1023) == 0 && rk_) {
+      Monitor();
       rd_kafka_poll(rk_.get(), 0);
       KPIPE_RETURN_IF_ERROR(CheckSignal());
       if (stats_->failed) {
@@ -537,6 +556,7 @@ Status Producer::Run() {
     total += sb.st_size;
   }
   if (opt_.progress && all_regular) progress_ = std::make_unique<cli::Progress>("kproduce", total, true);
+  if (opt_.monitor) KPIPE_RETURN_IF_ERROR(opt_.monitor->Ready(Snap()));
 
   for (const std::string& f : inputs) {
     auto fd = OpenInput(f);
@@ -545,19 +565,34 @@ Status Producer::Run() {
       break;
     }
     LineReader in(*fd, f == "-" ? "stdin" : f);
+    reading_ = &in;
     in.set_signal_watch(signals_);
+    if (opt_.monitor && opt_.monitor->period_ms() > 0)
+      in.set_tick(opt_.monitor->period_ms(), [this] {
+        if (rk_) rd_kafka_poll(rk_.get(), 0);
+        Monitor();
+        return Status::OK();
+      });
     in.set_idle_callback([this]() -> Status {
+      Monitor();
       if (rk_) rd_kafka_poll(rk_.get(), 0);
       if (opt_.dry_run) KPIPE_RETURN_IF_ERROR(opt_.dry_run_out->Flush());
       return dead_file_ ? dead_file_->Flush() : Status::OK();
     });
     st = ProduceInput(&in);
     bytes_before_ += in.offset();
+    reading_ = nullptr;
     if (*fd > 0) ::close(*fd);
     if (!st.ok() || !stopped_at_.empty()) break;
   }
   if (progress_) progress_->Clear();
-  return Finish(std::move(st));
+  if (opt_.monitor) opt_.monitor->Stopping();
+  st = Finish(std::move(st));
+  if (opt_.monitor) {
+    Status ms = opt_.monitor->Finish(Snap());
+    if (st.ok()) st = ms;
+  }
+  return st;
 }
 
 // Ends the run: commits or aborts the open transaction, waits for every
@@ -578,7 +613,8 @@ Status Producer::Finish(Status st) {
     } else {
       Status as = TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
       if (!as.ok()) diag_(as.message());
-      else if (in_txn_)
+      else stats_->aborted += in_txn_ > 0;
+      if (as.ok() && in_txn_)
         diag_(fmt::format("warning: the open transaction ({} messages) was aborted", in_txn_));
     }
   }

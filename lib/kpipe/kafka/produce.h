@@ -13,6 +13,9 @@
 namespace kpipe {
 
 class SignalWatch;
+namespace service {
+class Monitor;
+}
 
 struct ProduceOptions {
   std::string topic;                  // -t; may be empty with --keep-topic
@@ -34,6 +37,7 @@ struct ProduceOptions {
   bool dry_run = false;               // --dry-run: envelope lines to dry_run_out
   Output* dry_run_out = nullptr;
   bool progress = false;              // draw progress (stderr is a TTY)
+  service::Monitor* monitor = nullptr;  // systemd notify, --metrics (may be null)
   int connect_timeout_ms = 10'000;    // broker must answer metadata within this
 };
 
@@ -44,6 +48,7 @@ struct ProduceStats {
   uint64_t failed = 0;         // delivery failed
   uint64_t dead_lettered = 0;
   uint64_t transactions = 0;   // committed
+  uint64_t aborted = 0;        // transactions aborted
   uint64_t control = 0;        // control records of an upstream kpipe tool, skipped
 };
 

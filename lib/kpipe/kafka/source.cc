@@ -175,7 +175,7 @@ Status KafkaSource::Start(const std::vector<KafkaPosition>* at) {
       if (e) return KafkaStatus(e, fmt::format("query the first offset of {}", p.name));
       el.offset = lo;
     }
-    p.cursor.next = el.offset;
+    p.cursor.next = p.first = el.offset;
     if (on_partition_) on_partition_(p.name, false);
     if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
   }
@@ -251,6 +251,7 @@ Status KafkaSource::Handle(rd_kafka_message_t* m) {
   lines_.emplace_back(static_cast<uint32_t>(p - parts_.data()), m->offset);
   p->cursor.next = m->offset + 1;
   messages_++;
+  bytes_ += m->len + m->key_len;
   msgs_since_idle_++;
   bytes_since_idle_ += m->len;
   if (bounded_ && p->cursor.next >= p->end) MarkDone(p);
@@ -375,6 +376,24 @@ void KafkaSource::Locate(size_t i, std::string* source, uint64_t* offset) const 
   const Part& p = parts_[lines_[i].first];
   *source = "kafka:" + p.name;
   *offset = static_cast<uint64_t>(lines_[i].second);
+}
+
+bool KafkaSource::Progress(uint64_t* done, uint64_t* total) const {
+  if (!bounded_) return false;
+  *done = *total = 0;
+  for (const Part& p : parts_) {
+    if (p.end <= p.first) continue;
+    *total += static_cast<uint64_t>(p.end - p.first);
+    int64_t at = p.done ? p.end : std::min(std::max(p.cursor.next, p.cursor.eof), p.end);
+    *done += static_cast<uint64_t>(std::max<int64_t>(at - p.first, 0));
+  }
+  return true;
+}
+
+void KafkaSource::Lag(std::vector<service::PartitionLag>* out) const {
+  std::vector<const FetchCursor*> cursors;
+  for (const Part& p : parts_) cursors.push_back(&p.cursor);
+  AppendLag(rk_.get(), cursors, out);
 }
 
 std::vector<KafkaPosition> KafkaSource::positions() const {

@@ -109,6 +109,13 @@ class KafkaSource {
   rd_kafka_t* handle() { return rk_.get(); }
   const std::string& group_id() const { return group_id_; }
   uint64_t messages() const { return messages_; }
+  // Keys and values handed on, in bytes.
+  uint64_t bytes() const { return bytes_; }
+  // A bounded read (--until): the offsets read and to read in all, from
+  // where each partition started to its end; false when unbounded.
+  bool Progress(uint64_t* done, uint64_t* total) const;
+  // Appends each partition's lag (see AppendLag).
+  void Lag(std::vector<service::PartitionLag>* out) const;
 
  private:
   struct Part {
@@ -116,6 +123,7 @@ class KafkaSource {
     std::string name;     // "topic/partition"
     int64_t end = -1;     // bounded: stop before this offset
     int64_t start_end = -1;  // the end offset at start (bounded, catch_up)
+    int64_t first = 0;       // where reading started
     bool done = false;
   };
   Part* Find(rd_kafka_message_t* m);
@@ -151,7 +159,7 @@ class KafkaSource {
   int64_t tick_ms_ = -1;
   int64_t next_tick_ = 0;
   SignalWatch* signals_ = nullptr;
-  uint64_t messages_ = 0;
+  uint64_t messages_ = 0, bytes_ = 0;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
   QueueLimits queue_limits_{Properties{}};
   int event_fds_[2] = {-1, -1};

@@ -142,4 +142,11 @@ Status KafkaOutputs::End(Status st, bool with_state, const std::vector<KafkaSour
   return st;
 }
 
+void KafkaOutputs::Transactions(service::Snapshot* s) const {
+  if (!sink_ || !sink_->transactional()) return;
+  s->transactions = true;
+  s->transactions_committed = sink_->committed();
+  s->transactions_aborted = sink_->aborted();
+}
+
 }  // namespace kpipe

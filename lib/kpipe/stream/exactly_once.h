@@ -132,6 +132,8 @@ class KafkaOutputs {
   // acknowledged and, after a clean end, the group's offsets committed; a
   // failed run's open transaction is aborted. Returns the run's status.
   Status End(Status st, bool with_state, const std::vector<KafkaSource*>& inputs);
+  // The transactions ended so far, for the metrics (none without them).
+  void Transactions(service::Snapshot* s) const;
 
  private:
   KafkaRunOptions opt_;

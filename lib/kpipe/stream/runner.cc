@@ -11,12 +11,14 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "kpipe/cli/progress.h"
 #include "kpipe/io/outputs.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/text.h"
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
+#include "kpipe/service/monitor.h"
 #include "kpipe/state/store.h"
 #include "kpipe/stream/exactly_once.h"
 #include "kpipe/stream/record_decoder.h"
@@ -91,6 +93,21 @@ class Runner {
     return fmt::format("{}:{}", source, line);
   }
   Status OpenKafka();
+  // systemd notify and --metrics, from this loop only (service/monitor.h).
+  service::Snapshot Snap() const;
+  void Monitor() {
+    if (opt_.monitor && opt_.monitor->Due()) opt_.monitor->Tick(Snap());
+  }
+  // On a terminal, for a regular file or a Kafka input with --until.
+  void StartProgress(int fd);
+  void ShowProgress() {
+    if (!progress_) return;
+    uint64_t done = 0, total = 0;
+    if (kafka_in_) kafka_in_->Progress(&done, &total);
+    else done = reader_->offset();
+    progress_->Show(done, stats_->in - base_.in);
+  }
+  std::unique_ptr<cli::Progress> progress_;
 
   const RunnerOptions& opt_;
   Operator* op_;
@@ -141,6 +158,9 @@ class Runner {
   // What the last checkpoint recorded, to skip one that would record the same.
   uint64_t ck_offset_ = 0, ck_counts_[4] = {0, 0, 0, 0};
   std::vector<KafkaPosition> ck_positions_;
+  int64_t ck_at_ms_ = service::Snapshot::kNone;  // when the state on disk was last made current
+  double ck_seconds_ = 0;                        // the last checkpoint written, how long it took
+  RunStats base_;                                // the counts when this process was ready
 };
 
 Status Runner::OpenKafka() {
@@ -212,8 +232,9 @@ Status Runner::Run(SignalWatch* signals) {
   // restarts by cutting the files back to what they were before it.
   if (store_ && (store_->meta().empty() || fresh_)) KPIPE_RETURN_IF_ERROR(Checkpoint());
   int64_t tick = opt_.every_ms > 0 ? opt_.every_ms : -1;
-  if (opt_.idle_ms >= 0) tick = tick < 0 ? std::max<int64_t>(opt_.idle_ms / 2, 10)
-                                         : std::min(tick, std::max<int64_t>(opt_.idle_ms / 2, 10));
+  auto shorter = [&tick](int64_t t) { tick = tick < 0 ? t : std::min(tick, t); };
+  if (opt_.idle_ms >= 0) shorter(std::max<int64_t>(opt_.idle_ms / 2, 10));
+  if (opt_.monitor && opt_.monitor->period_ms() > 0) shorter(opt_.monitor->period_ms());
   auto on_tick = [this] { return OnTick(/*between_blocks=*/true); };
   if (kafka_in_) {
     kafka_in_->set_idle_callback([this] { return OnIdle(); });
@@ -227,14 +248,20 @@ Status Runner::Run(SignalWatch* signals) {
     if (tick > 0) reader->set_tick(tick, on_tick);
   }
   next_tick_ = opt_.every_ms > 0 ? NowMs() + opt_.every_ms : INT64_MAX;
+  base_ = *stats_;
+  if (opt_.monitor) KPIPE_RETURN_IF_ERROR(opt_.monitor->Ready(Snap()));
+  if (opt_.progress) StartProgress(fd);
 
   std::string_view block;
   Status st;
   while (st.ok() && (kafka_in_ ? kafka_in_->NextBlock(&block) : reader->NextBlock(&block))) {
     st = Block(block);
     if (st.ok()) st = MaybeCheckpoint();
+    ShowProgress();
   }
+  if (progress_) progress_->Clear();
   if (st.ok()) st = kafka_in_ ? kafka_in_->status() : reader->status();
+  if (opt_.monitor) opt_.monitor->Stopping();
   if (st.ok()) st = End();
   // A final checkpoint at the end and on SIGINT/SIGTERM (kpipe(7), SIGNALS).
   if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
@@ -244,7 +271,49 @@ Status Runner::Run(SignalWatch* signals) {
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = FlushAll();
   if (st.ok()) st = fs;
-  return kafka_out_.End(st, store_ != nullptr, KafkaInputs());
+  st = kafka_out_.End(st, store_ != nullptr, KafkaInputs());
+  if (opt_.monitor) {
+    Status ms = opt_.monitor->Finish(Snap());
+    if (st.ok()) st = ms;
+  }
+  return st;
+}
+
+void Runner::StartProgress(int fd) {
+  uint64_t done = 0, total = 0;
+  struct stat st;
+  if (kafka_in_) {
+    if (!kafka_in_->Progress(&done, &total)) return;
+  } else if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    total = static_cast<uint64_t>(std::max<int64_t>(st.st_size - static_cast<int64_t>(base_offset_), 0));
+  } else {
+    return;
+  }
+  progress_ = std::make_unique<cli::Progress>(opt_.tool, total, true);
+}
+
+service::Snapshot Runner::Snap() const {
+  service::Snapshot s;
+  s.records_in = stats_->in - base_.in;
+  s.records_out = stats_->out - base_.out;
+  s.records_late = stats_->late - base_.late;
+  s.records_dead_letter = stats_->dead_lettered - base_.dead_lettered;
+  int64_t w = wm_.current();
+  if (opt_.time_required && w != Watermark::kMinusInfinity && w != Watermark::kPlusInfinity) s.watermark_ms = w;
+  if (kafka_in_) {
+    s.bytes_in = kafka_in_->bytes();
+    s.kafka_input = true;
+    kafka_in_->Lag(&s.lag);
+  } else if (reader_) {
+    s.bytes_in = reader_->offset();
+  }
+  if (store_) {
+    s.checkpoints = true;
+    s.checkpoint_seconds = ck_seconds_;
+    s.checkpoint_at_ms = ck_at_ms_;
+  }
+  kafka_out_.Transactions(&s);
+  return s;
 }
 
 void Runner::Locate(std::string* source, uint64_t* line) const {
@@ -333,6 +402,7 @@ Status Runner::Block(std::string_view block) {
 }
 
 Status Runner::Every1024() {
+  Monitor();
   if (next_tick_ == INT64_MAX && !control_out_) return Status::OK();
   int64_t now = NowMs();
   if (now >= next_tick_) KPIPE_RETURN_IF_ERROR(OnTick(/*between_blocks=*/false));
@@ -460,6 +530,7 @@ Status Runner::WriteWatermark() {
 }
 
 Status Runner::OnIdle() {
+  Monitor();
   if (opt_.idle_ms >= 0 && !ended_) {
     wm_.Refresh(NowMs());
     KPIPE_RETURN_IF_ERROR(Advanced(false));
@@ -472,6 +543,7 @@ Status Runner::OnIdle() {
 }
 
 Status Runner::OnTick(bool between_blocks) {
+  Monitor();
   int64_t now = NowMs();
   if (opt_.idle_ms >= 0 && !ended_) {
     wm_.Refresh(now);
@@ -574,7 +646,7 @@ Status Runner::MaybeCheckpoint() {
 Status Runner::Checkpoint() {
   // Everything the state has produced is written before the state is saved;
   // a restart cuts the files back to these sizes.
-  int64_t started_us = opt_.info ? MonotonicMicros() : 0;
+  int64_t started_us = MonotonicMicros();
   KPIPE_RETURN_IF_ERROR(FlushAll());
   std::vector<KafkaPosition> positions;
   uint64_t offset = 0;
@@ -593,8 +665,10 @@ Status Runner::Checkpoint() {
   // (With transactions it is made all the same: its requests are what
   // tells an idle instance that another one has fenced it.)
   if (store_->seq() != 0 && !fresh_ && !opt_.exactly_once && offset == ck_offset_ && positions == ck_positions_ &&
-      std::equal(counts, counts + 4, ck_counts_))
+      std::equal(counts, counts + 4, ck_counts_)) {
+    ck_at_ms_ = NowMs();  // what is on disk is still current
     return Status::OK();
+  }
   std::vector<int64_t> sizes;
   outputs_.SyncAndMeasure(&sizes);
   // Rows acknowledged (at-least-once), or the input offsets in the open
@@ -635,9 +709,11 @@ Status Runner::Checkpoint() {
   ck_offset_ = offset;
   ck_positions_ = std::move(positions);
   std::copy(counts, counts + 4, ck_counts_);
+  ck_seconds_ = (MonotonicMicros() - started_us) / 1e6;
+  ck_at_ms_ = NowMs();
   if (opt_.info)
-    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes written", store_->seq(),
-                          (MonotonicMicros() - started_us) / 1000.0, state_bytes_));
+    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes written", store_->seq(), ck_seconds_ * 1e3,
+                          state_bytes_));
   return Status::OK();
 }
 

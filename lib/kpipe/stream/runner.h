@@ -22,6 +22,9 @@
 namespace kpipe {
 
 class SignalWatch;
+namespace service {
+class Monitor;
+}
 
 struct RunnerOptions {
   std::string input = "-";       // "-", a path (file, FIFO, <(...)) or kafka:TOPIC[,TOPIC...]
@@ -56,6 +59,8 @@ struct RunnerOptions {
   bool exactly_once = false;
   std::function<void(const std::string&)> warn;  // a warning for stderr
   std::function<void(const std::string&)> info;  // -v: a note for stderr (may be empty)
+  service::Monitor* monitor = nullptr;           // systemd notify, --metrics (may be null)
+  bool progress = false;  // draw progress of a bounded input (stderr is a TTY)
 };
 
 struct RunStats {
