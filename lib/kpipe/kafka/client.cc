@@ -1,7 +1,11 @@
 #include "kpipe/kafka/client.h"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -60,11 +64,34 @@ Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, Clien
   if (!conf.ok()) return conf.status();
   auto rk = CreateClient(type, std::move(*conf));
   if (!rk.ok()) return rk.status();
-  auto md = FetchMetadata(rk->get(), "", timeout_ms);
-  if (!md.ok())
-    return Status::Kafka(fmt::format("cannot reach brokers {}: {}", PropertyValue(props, "bootstrap.servers"),
-                                     md.status().message()));
-  return std::move(*rk);
+  // In slices, so that SIGINT or SIGTERM (blocked, hence pending until the
+  // tool's loop reads it) stops a wait for brokers that do not answer.
+  std::string servers = PropertyValue(props, "bootstrap.servers");
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    auto slice_start = std::chrono::steady_clock::now();
+    int64_t left = timeout_ms - std::chrono::duration_cast<std::chrono::milliseconds>(slice_start - start).count();
+    int slice = static_cast<int>(std::clamp<int64_t>(left, 1, 250));
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk->get(), 1, nullptr, &md, slice);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      return std::move(*rk);
+    }
+    if (e != RD_KAFKA_RESP_ERR__TRANSPORT && e != RD_KAFKA_RESP_ERR__TIMED_OUT)
+      return Status::Kafka(fmt::format("cannot reach brokers {}: metadata request failed: {}", servers,
+                                       rd_kafka_err2str(e)));
+    if (left <= slice)
+      return Status::Kafka(fmt::format("cannot reach brokers {}: no broker answered within {} s ({})", servers,
+                                       timeout_ms / 1000, rd_kafka_err2str(e)));
+    sigset_t pending;
+    if (::sigpending(&pending) == 0) {
+      for (int sig : {SIGTERM, SIGINT})
+        if (::sigismember(&pending, sig) == 1) return Status::Interrupted(sig);
+    }
+    // A refused connection fails at once: wait out the slice.
+    std::this_thread::sleep_until(slice_start + std::chrono::milliseconds(slice));
+  }
 }
 
 QueueLimits::QueueLimits(const Properties& props)
