@@ -3,13 +3,15 @@
 # the libraries (Debian packages), a JDK and Maven for the test broker
 # (tests/kafka/broker.sh fetches Kafka itself from Maven Central), and the
 # peers the tests and benchmarks compare against (kcat, jq, Miller,
-# python3-confluent-kafka as an independent Kafka client), and systemd's
-# library and tools for the service support (sd_notify, systemd-analyze).
+# python3-confluent-kafka as an independent Kafka client), systemd's
+# library and tools for the service support (sd_notify, systemd-analyze),
+# and for the tests of the install and the unit templates man-db (man -l,
+# and the man pages that systemd-analyze verify looks up) and procps.
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2
-  libsystemd-dev systemd
+  libsystemd-dev systemd man-db procps
   default-jdk-headless maven
   kcat jq miller python3 python3-confluent-kafka time groff-base
 )

@@ -1,0 +1,122 @@
+# The unit templates of tools/systemd as installed: systemd-analyze verify
+# passes on each, instantiated; systemd-analyze security rates their
+# sandboxing; and the command lines they run with the example configuration
+# are accepted by the tools.
+source "$(dirname "$0")/lib.sh"
+B=${KPIPE_BIN:?KPIPE_BIN is the build directory}
+R=$T/root
+run 0 env DESTDIR="$R" cmake --install "$B" --prefix /usr
+U=$R/usr/lib/systemd/system
+EX=$R/usr/share/doc/kpipe/examples/systemd
+instances=("kpipe@.service:kpipe@clicks-per-user.service"
+           "kpipe-pipeline@.service:kpipe-pipeline@clicks-per-minute.service")
+
+# No systemd runs as PID 1 here or in CI, so the unit files are verified by
+# path, each template under an instance name (FILE:NAME). verify warns on
+# stderr about unknown or unparsable settings and still exits 0; it exits 1
+# when ExecStart's program does not exist, and runs man(1) on each
+# Documentation= page (the installed ones, through MANPATH).
+for i in "${instances[@]}"; do
+  (cd "$T" && env MANPATH="$R/usr/share/man" systemd-analyze verify "$U/${i%%:*}:${i#*:}") \
+    > "$T/out" 2> "$T/err" || { cat "$T/err" >&2; fail "systemd-analyze verify ${i#*:}"; }
+  if grep -q kpipe "$T/err"; then cat "$T/err" >&2; fail "systemd-analyze verify warns about ${i#*:}"; fi
+  sed 's/^/note: systemd-analyze verify: /' "$T/err"
+  echo "verify ${i#*:}: ok"
+done
+
+# The sandboxing: systemd-analyze security's exposure level, from 0.0 (all
+# locked) to 10.0; both templates reach 1.2 or less, "OK". --threshold is in
+# tenths.
+for i in "${instances[@]}"; do
+  st=0
+  systemd-analyze security --offline=yes --threshold=12 "$U/${i%%:*}:${i#*:}" > "$T/sec" 2>&1 || st=$?
+  score=$(sed -n 's/^.*Overall exposure level for .*: \([0-9][0-9.]*\) .*$/\1/p' "$T/sec")
+  [ -n "$score" ] || { cat "$T/sec" >&2; fail "no exposure level for ${i#*:}"; }
+  echo "security ${i#*:}: exposure $score"
+  if [ "$st" != 0 ]; then grep '✗' "$T/sec" >&2; fail "${i#*:}: exposure $score is above 1.2"; fi
+done
+
+# What the notify protocol relies on (kpipe(7), RUNNING AS A SERVICE). In a
+# pipeline WATCHDOG_PID would name bash, and the first stage would not feed
+# the watchdog: systemd would kill the unit every 30 s.
+for l in Type=notify NotifyAccess=main WatchdogSec=30s "SuccessExitStatus=143 130"; do
+  expect_grep "$U/kpipe@.service" "^$l\$"
+done
+for l in Type=notify NotifyAccess=all WatchdogSec=30s UnsetEnvironment=WATCHDOG_PID; do
+  expect_grep "$U/kpipe-pipeline@.service" "^$l\$"
+done
+# NotifyAccess=main in kpipe@.service needs the tool to be the main process:
+# /usr/bin/env execs it in its own PID.
+expect_eq "env keeps the PID" "$(sh -c 'echo $$; exec /usr/bin/env sh -c "echo \$\$"' | uniq | wc -l)" 1
+
+# The Kafka configuration the examples get through LoadCredential=, with an
+# address where no broker answers, so that a tool that accepted its command
+# line waits for one (10 s) instead of exiting 2 at once; SIGTERM ends that
+# wait at once, with status 143.
+mkdir -p "$T/cred/clicks-per-user" "$T/cred/clicks-per-minute" "$T/state" "$T/run"
+for n in clicks-per-user clicks-per-minute; do
+  sed 's/^bootstrap\.servers=.*/bootstrap.servers=127.0.0.1:9/' "$EX/$n.properties" > "$T/cred/$n/kafka.properties"
+  expect_grep "$T/cred/$n/kafka.properties" "^bootstrap.servers=127.0.0.1:9\$"
+done
+isolated=(env -u KPIPE_BROKERS -u KPIPE_CONFIG -u NOTIFY_SOCKET XDG_CONFIG_HOME="$T/xdg")
+
+# kpipe@clicks-per-user.service: ExecStart= as systemd expands it, with %i,
+# ${VAR} from the service's environment and $KPIPE_ARGS split at whitespace
+# from the example's /etc/kpipe/clicks-per-user.env.
+n=clicks-per-user
+declare -A var=(
+  [KPIPE_TOOL]=$(sed -n 's/^KPIPE_TOOL=//p' "$EX/$n.env")
+  [CREDENTIALS_DIRECTORY]=$T/cred/$n [STATE_DIRECTORY]=$T/state/$n [RUNTIME_DIRECTORY]=$T/run/$n)
+args=$(sed -n 's/^KPIPE_ARGS=//p' "$EX/$n.env")
+[[ $args != *[\"\'\\]* ]] || fail "$n.env: KPIPE_ARGS has quotes, which systemd honours and this test does not"
+read -ra kpipe_args <<< "$args"
+[ ${#kpipe_args[@]} -gt 0 ] || fail "$n.env sets no KPIPE_ARGS"
+mkdir -p "${var[STATE_DIRECTORY]}" "${var[RUNTIME_DIRECTORY]}"
+read -ra words <<< "$(sed -n '/^ExecStart=/,/[^\\]$/p' "$U/kpipe@.service" | sed -e 's/^ExecStart=//' -e 's/\\$//' | tr '\n' ' ')"
+cmd=()
+for w in "${words[@]}"; do
+  if [ "$w" == '$KPIPE_ARGS' ]; then cmd+=("${kpipe_args[@]}"); continue; fi
+  w=${w//%n/kpipe@$n.service}
+  w=${w//%i/$n}
+  for v in "${!var[@]}"; do w=${w//"\${$v}"/${var[$v]}}; done
+  [[ $w != *'$'* && $w != *%* ]] || fail "ExecStart: '$w' has a variable or specifier this test does not know"
+  cmd+=("$w")
+done
+expect_eq "ExecStart runs" "${cmd[0]} ${cmd[1]}" "/usr/bin/env /usr/bin/kagg"
+cmd[1]=$R${cmd[1]}
+echo "kpipe@$n.service runs: ${cmd[*]}"
+st=0
+t0=${EPOCHREALTIME/./}
+{ "${isolated[@]}" timeout --preserve-status -s TERM 4 "${cmd[@]}" > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
+[ "$st" == 143 ] || { cat "$T/err" >&2; fail "kpipe@$n.service: the tool exited $st, want it waiting for the broker until SIGTERM (143)"; }
+took_ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+[ "$took_ms" -lt 6000 ] || fail "kpipe@$n.service: the run with SIGTERM at 4 s during the wait for brokers took ${took_ms} ms" 
+expect_no_grep "$T/err" "error:|Try '"
+
+# kpipe-pipeline@clicks-per-minute.service: the example script in the
+# unit's environment, the installed tools first on its PATH. Every stage must
+# accept its flags: a usage error is on stderr at once, though the other
+# stages go on.
+n=clicks-per-minute
+bash -n "$EX/$n.pipeline" || fail "$n.pipeline: syntax"
+expect_grep "$U/kpipe-pipeline@.service" '^ExecStart=/bin/bash -o pipefail -eu /etc/kpipe/%i\.pipeline$'
+declare -A penv=()
+for a in $(sed -n 's/^Environment=//p' "$U/kpipe-pipeline@.service"); do
+  a=${a//%n/kpipe-pipeline@$n.service}
+  penv[${a%%=*}]=${a#*=}
+done
+expect_eq "the pipelines' PATH starts with the bindir" "${penv[PATH]%%:*}" /usr/bin
+expect_eq "KPIPE_UNIT" "${penv[KPIPE_UNIT]}" "kpipe-pipeline@$n.service"
+mkdir -p "$T/state/$n" "$T/run/$n"
+"${isolated[@]}" PATH="$R/usr/bin:${penv[PATH]}" KPIPE_UNIT="${penv[KPIPE_UNIT]}" \
+  CREDENTIALS_DIRECTORY="$T/cred/$n" STATE_DIRECTORY="$T/state/$n" RUNTIME_DIRECTORY="$T/run/$n" \
+  setsid bash -o pipefail -eu "$EX/$n.pipeline" > "$T/out" 2> "$T/err" &
+pid=$!
+sleep 4
+kill -0 "$pid" 2>/dev/null || { cat "$T/err" >&2; fail "$n.pipeline ended early"; }
+# bash and its three stages (env execs the tools), all still running.
+pgrep -g "$pid" -l > "$T/ps" || true
+{ kill -KILL -- "-$pid"; wait "$pid" || true; } 2>/dev/null
+expect_eq "processes of $n.pipeline: $(tr '\n' ' ' < "$T/ps")" "$(grep -cE ' (bash|kconsume|kwindow|kproduce)$' "$T/ps")" 4
+expect_no_grep "$T/err" "error:|Try '"
+echo ok
