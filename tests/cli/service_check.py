@@ -264,6 +264,27 @@ def test_kproduce_stream_and_kjoin():
         print(f"{name}: READY, {len(beats)} beats in 1 s of quiet, STOPPING, exit 143")
 
 
+def test_kconsume(topic, brokers):
+    """kconsume (needs a broker; tests/kafka/test_service.sh runs it): READY=1
+    once its partitions are assigned, beats while the topic is quiet, STATUS=
+    with the lag, STOPPING=1 and 143 on SIGTERM."""
+    ns = NotifySocket("notify-kconsume")
+    p = subprocess.Popen([f"{BIN}/kconsume", "-q", "-b", brokers, topic], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env_with(ns, watchdog_usec=400_000))
+    t_ready, ready = ns.wait_for(lambda m: "READY=1" in m.split("\n"), 15, "kconsume READY=1")
+    ns.wait_for(lambda m: m.startswith("STATUS=") and ", lag 0" in m, 10, "kconsume STATUS= with lag 0")
+    beats = watchdogs(ns, t_ready, ns.now())
+    if len(beats) < 10:
+        fail(f"kconsume: {len(beats)} WATCHDOG=1 in {ns.now() - t_ready:.1f} s of a 400 ms watchdog")
+    p.send_signal(signal.SIGTERM)
+    ns.wait_for(lambda m: "STOPPING=1" in m.split("\n"), 5, "kconsume STOPPING=1")
+    out, err = p.communicate(timeout=10)
+    if p.returncode != 143:
+        fail(f"kconsume: exit {p.returncode} after SIGTERM: {err!r}")
+    ns.close()
+    print(f"kconsume: READY, STATUS with lag 0, {len(beats)} beats, STOPPING, exit 143")
+
+
 def test_no_socket_no_watchdog_pid():
     """WATCHDOG_PID naming another process: notify, but no watchdog."""
     ns = NotifySocket("notify3")

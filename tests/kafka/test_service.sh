@@ -64,4 +64,6 @@ expect_grep "$T/tty" '% [0-9]+ records'
 tail -c 4 "$T/tty" | od -c | head -1 | grep -q '\\r 033   \[   K' || { od -c "$T/tty" | tail -3; fail "progress not cleared"; }
 run 0 kconsume -q -e "$id"
 expect_empty "$T/err"
+# kconsume under a fake systemd notify socket (tests/cli/service_check.py).
+"$PY" -c "import sys; sys.path.insert(0, '$SRC/tests/cli'); import service_check; service_check.test_kconsume('$id', '$KPIPE_BROKERS')"
 echo ok
