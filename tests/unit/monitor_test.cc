@@ -62,9 +62,10 @@ TEST_CASE("status line") {
   s.records_in = 1500;
   s.records_out = 20;
   CHECK(StatusLine(s, 250.4, 0) == "1500 in (250/s), 20 out");
+  s.kafka_input = true;  // no partition known yet
+  CHECK(StatusLine(s, 0, 0) == "1500 in (0/s), 20 out, lag unknown");
   s.records_late = 2;
   s.records_dead_letter = 1;
-  s.kafka_input = true;
   s.lag = {{"t", 0, 5}, {"t", 1, 7}};
   s.watermark_ms = 10'000;
   CHECK(StatusLine(s, 0, 12'500) == "1500 in (0/s), 20 out, 2 late, 1 dead-lettered, lag 12, watermark 2.5s behind");

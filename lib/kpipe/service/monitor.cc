@@ -119,7 +119,9 @@ std::string StatusLine(const Snapshot& s, double in_per_s, int64_t now_ms) {
   std::string line = fmt::format("{} in ({:.0f}/s), {} out", s.records_in, in_per_s, s.records_out);
   if (s.records_late) line += fmt::format(", {} late", s.records_late);
   if (s.records_dead_letter) line += fmt::format(", {} dead-lettered", s.records_dead_letter);
-  if (s.kafka_input) {
+  if (s.kafka_input && s.lag.empty()) {
+    line += ", lag unknown";  // no partition assigned or fetched yet
+  } else if (s.kafka_input) {
     int64_t lag = 0;
     for (const PartitionLag& p : s.lag) lag += std::max<int64_t>(p.records, 0);
     line += fmt::format(", lag {}", lag);
