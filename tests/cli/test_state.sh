@@ -20,20 +20,20 @@ with open(sys.argv[1], "w") as f:
 PY
 
 crash_test() {  # crash_test NAME TOOL ARGS...: kill -9 at least 8 times, then finish
-  local name=$1
+  local name=$1 in=${CRASH_INPUT:-$T/in.jsonl}
   shift
   # kagg has no late records: its late file stays empty on both sides.
   late() { [ "$1" = kagg ] || echo "--late $2"; }
   : > "$T/$name.late.ref"
   : > "$T/$name.late"
-  "$@" --output "$T/$name.ref" $(late "$1" "$T/$name.late.ref") --dead-letter "$T/$name.dead.ref" "$T/in.jsonl" 2> /dev/null
+  "$@" --output "$T/$name.ref" $(late "$1" "$T/$name.late.ref") --dead-letter "$T/$name.dead.ref" "$in" 2> /dev/null
   rm -rf "$T/$name.state" "$T/$name.out" "$T/$name.dead"
   local kills=0 done=0 i
   for i in $(seq 1 40); do
     "$@" --state "$T/$name.state" --checkpoint-every 5ms --output "$T/$name.out" \
-      $(late "$1" "$T/$name.late") --dead-letter "$T/$name.dead" "$T/in.jsonl" 2> "$T/$name.err" &
+      $(late "$1" "$T/$name.late") --dead-letter "$T/$name.dead" "$in" 2> "$T/$name.err" &
     local pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 60 + 10)))"
+    sleep "0.$(printf '%03d' $((RANDOM % ${CRASH_SPREAD_MS:-60} + ${CRASH_AFTER_MS:-10})))"
     if kill -9 $pid 2> /dev/null; then
       wait $pid 2> /dev/null || true
       kills=$((kills + 1))
@@ -45,7 +45,7 @@ crash_test() {  # crash_test NAME TOOL ARGS...: kill -9 at least 8 times, then f
   done
   [ $kills -ge 8 ] || fail "$name: the run finished before it was killed 8 times ($kills); make the input bigger"
   "$@" --state "$T/$name.state" --output "$T/$name.out" $(late "$1" "$T/$name.late") \
-    --dead-letter "$T/$name.dead" "$T/in.jsonl" 2> "$T/$name.err" || fail "$name: final run: $(cat "$T/$name.err")"
+    --dead-letter "$T/$name.dead" "$in" 2> "$T/$name.err" || fail "$name: final run: $(cat "$T/$name.err")"
   cmp "$T/$name.out" "$T/$name.ref" || fail "$name: rows after $kills kills differ from one uninterrupted run"
   cmp "$T/$name.late" "$T/$name.late.ref" || fail "$name: late records differ"
   cmp "$T/$name.dead" "$T/$name.dead.ref" || fail "$name: dead letters differ"
@@ -59,6 +59,20 @@ crash_test kagg kagg -q --time ts --max-delay 2s --by user -a count -a sum:amoun
 # Many keys, forgotten by --ttl and seen again: kagg's incremental
 # checkpoints delete and re-create their entries.
 crash_test kagg-ttl kagg -q --time ts --max-delay 2s --by user,amount -a count -a sum:amount --ttl 5s
+# 100,000 keys, most changed between two checkpoints: kagg writes each
+# checkpoint from another thread while it reads on (copy on write), so the
+# kills land while one is being written.
+python3 - "$T/keys.jsonl" <<'PY'
+import random, sys
+random.seed(11)
+with open(sys.argv[1], "w") as f:
+    for i in range(400000):
+        f.write('{"k":"k%d","v":%d}\n' % (random.randrange(100000), i % 89))
+    f.write('{"k":"k1","v":"oops"}\n')
+PY
+# Kills 60-460 ms after the start: after a checkpoint or two has been
+# written behind (each takes about 100 ms here), or while one is.
+CRASH_INPUT=$T/keys.jsonl CRASH_AFTER_MS=60 CRASH_SPREAD_MS=400 crash_test kagg-behind kagg -q --by k -a count -a sum:v -a max:v --emit changes
 
 # --memory-budget: ten times more keys than the budget holds; the rest live
 # in the state directory and are read back when their key comes again. The

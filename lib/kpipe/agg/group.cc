@@ -1,6 +1,105 @@
 #include "kpipe/agg/group.h"
 
+#include <thread>
+
 namespace kpipe {
+
+// The changes of one interval between checkpoints, written by the checkpoint
+// thread (Write) while the operator goes on. Rows changed again meanwhile
+// were first written into kept_ by the operator's thread (Keep).
+class GroupOperator::Snapshot : public SnapshotJob {
+ public:
+  Snapshot(const GroupOperator* op, uint32_t epoch) : op_(op), epoch_(epoch) {}
+  Status Write(state::StateWriter* w) override;
+  // The operator's thread, holding the row's claim: its entries as they are.
+  void Keep(Row* row);
+
+  std::vector<Row*> rows;
+  std::vector<std::pair<uint64_t, std::string>> gone;
+  std::vector<std::unique_ptr<Row>> graveyard;
+
+ private:
+  const GroupOperator* op_;
+  uint32_t epoch_;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> kept_;  // guarded by mu_
+};
+
+void GroupOperator::Snapshot::Keep(Row* row) {
+  std::string key, value;
+  op_->IndexEntryKey(row->key, &key);
+  op_->EncodeRow(*row, &value);
+  std::lock_guard<std::mutex> lock(mu_);
+  kept_.emplace_back(std::move(key), std::move(value));
+  if (!row->in_store) {
+    RowEntryKey(row->first_seq, row->key, &key);
+    kept_.emplace_back(std::move(key), std::string());
+    row->in_store = true;
+  }
+}
+
+Status GroupOperator::Snapshot::Write(state::StateWriter* w) {
+  std::string key, value;
+  for (const auto& [seq, k] : gone) {
+    RowEntryKey(seq, k, &key);
+    KPIPE_RETURN_IF_ERROR(w->Delete(key));
+    IndexEntryKey(k, &key);
+    KPIPE_RETURN_IF_ERROR(w->Delete(key));
+  }
+  std::vector<Row*> theirs;  // taken by the operator's thread
+  for (Row* r : rows) {
+    uint32_t c = r->claim.load(std::memory_order_acquire);
+    if (c == epoch_ || !r->claim.compare_exchange_strong(c, epoch_, std::memory_order_acq_rel)) {
+      theirs.push_back(r);
+      continue;
+    }
+    Status st = r->gone ? Status::OK() : op_->PutRow(r, w, &key, &value);  // gone: deleted above
+    r->saved.store(epoch_, std::memory_order_release);
+    KPIPE_RETURN_IF_ERROR(st);
+  }
+  // Those rows are in kept_ once their writer says so.
+  for (Row* r : theirs)
+    while (r->saved.load(std::memory_order_acquire) != epoch_) std::this_thread::yield();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [k, v] : kept_) KPIPE_RETURN_IF_ERROR(w->Put(k, v));
+  return Status::OK();
+}
+
+std::unique_ptr<SnapshotJob> GroupOperator::BeginSnapshot() {
+  if (backing_) return nullptr;  // Fetch() reads the store the job writes
+  auto job = std::make_unique<Snapshot>(this, epoch_);
+  job->rows.swap(touched_);
+  job->gone.swap(gone_);
+  job->graveyard.swap(graveyard_);
+  job_ = job.get();
+  job_epoch_ = epoch_++;
+  return job;
+}
+
+void GroupOperator::Preserve(Row* row) {
+  if (!job_ || row->touched_epoch != job_epoch_) return;
+  uint32_t e = job_epoch_, c = row->claim.load(std::memory_order_acquire);
+  if (c != e && row->claim.compare_exchange_strong(c, e, std::memory_order_acq_rel)) {
+    job_->Keep(row);
+    row->saved.store(e, std::memory_order_release);
+    preserved_++;
+    return;
+  }
+  // The job's writer has it: it is done in a moment.
+  while (row->saved.load(std::memory_order_acquire) != e) std::this_thread::yield();
+}
+
+Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, std::string* value) const {
+  IndexEntryKey(r->key, key);
+  EncodeRow(*r, value);
+  KPIPE_RETURN_IF_ERROR(w->Put(*key, *value));
+  if (!r->in_store) {
+    RowEntryKey(r->first_seq, r->key, key);
+    KPIPE_RETURN_IF_ERROR(w->Put(*key, {}));
+    r->in_store = true;
+  }
+  return Status::OK();
+}
 
 GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64_t seq) {
   auto row = std::make_unique<Row>();
@@ -28,11 +127,12 @@ GroupOperator::Row* GroupOperator::InsertStored(std::string key, uint64_t hash, 
 }
 
 void GroupOperator::Forget(Row* row) {
+  Preserve(row);
   gone_.emplace_back(row->first_seq, row->key);
   mem_ -= row->bytes;
   rows_.Erase(row->hash, row);
   auto it = order_.find(row->first_seq);
-  if (row->touched) {
+  if (Referenced(row)) {
     row->gone = true;
     graveyard_.push_back(std::move(it->second));
   }
@@ -62,6 +162,7 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   if (!row && backing_) KPIPE_RETURN_IF_ERROR(Fetch(key_, hash, &row));
   if (row) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
   else row = Insert(key_, hash, r.seq);
+  Preserve(row);
   aggs_.Add(&row->accs, x_);
   row->changed = true;
   row->used = true;
@@ -105,7 +206,7 @@ Status GroupOperator::Finish(RowSink* out) {
   for (const auto& [seq, row] : order_) {
     row->gone = true;
     cleared_upto_ = std::max(cleared_upto_, seq);
-    if (row->touched) graveyard_.push_back(std::move(order_[seq]));
+    if (row->touched_epoch == epoch_) graveyard_.push_back(std::move(order_[seq]));
   }
   if (!gone_.empty()) cleared_upto_ = std::max(cleared_upto_, gone_.back().first);
   rows_ = agg::KeyIndex<Row, RowKey>();
@@ -119,6 +220,7 @@ Status GroupOperator::Tick(RowSink* out) {
   if (opt_.emit != EmitMode::kEvery) return Status::OK();
   for (const auto& [seq, row] : order_) {
     if (!row->changed) continue;
+    Preserve(row.get());
     row->changed = false;
     Touch(row.get());
     KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
@@ -138,7 +240,6 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
     auto scan = backing_->Scan("r");
     std::string_view k, v;
     std::string entry, value;
-    Row tmp;
     while (scan->Next(&k, &v)) {
       if (k.size() < 9) return Status::Internal("group state: short row key");
       uint64_t seq = state::ReadBigEndian64(k.substr(1));
@@ -149,7 +250,7 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
         ++mem;
         continue;
       }
-      tmp = Row();
+      Row tmp;
       tmp.key.assign(k.substr(9));
       by_.AppendFields(&tmp.fields, tmp.key);
       IndexEntryKey(tmp.key, &entry);
@@ -217,18 +318,11 @@ Status GroupOperator::SaveChanges(state::StateWriter* writer) {
   gone_.clear();
   for (Row* r : touched_) {
     if (r->gone) continue;  // forgotten since: deleted above
-    r->touched = false;
-    IndexEntryKey(r->key, &key);
-    EncodeRow(*r, &value);
-    KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
-    if (!r->in_store) {
-      RowEntryKey(r->first_seq, r->key, &key);
-      KPIPE_RETURN_IF_ERROR(writer->Put(key, {}));
-      r->in_store = true;
-    }
+    KPIPE_RETURN_IF_ERROR(PutRow(r, writer, &key, &value));
   }
   touched_.clear();
   graveyard_.clear();
+  epoch_++;
   return Status::OK();
 }
 
@@ -263,7 +357,7 @@ void GroupOperator::Evict() {
   while (mem_ > target && steps-- > 0 && !order_.empty()) {
     if (it == order_.end()) it = order_.begin();
     Row* row = it->second.get();
-    bool clean = !row->touched && row->in_store && !(opt_.emit == EmitMode::kEvery && row->changed);
+    bool clean = row->touched_epoch != epoch_ && row->in_store && !(opt_.emit == EmitMode::kEvery && row->changed);
     if (!clean) {
       ++it;
       continue;

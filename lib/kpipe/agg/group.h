@@ -1,13 +1,16 @@
 // GroupOperator: kagg's running group-by table (kagg(1)). One row per key,
 // kept in order of first arrival; --ttl forgets a key once the watermark is
 // DUR past the greatest event time it has seen.
-// Not thread-safe.
+// Not thread-safe, but for the job of BeginSnapshot(), which one other thread
+// writes while this one goes on.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -39,6 +42,10 @@ class GroupOperator : public Operator {
   Status Load(state::StateReader* r) override;
   bool SavesChanges() const override { return true; }
   Status SaveChanges(state::StateWriter* w) override;
+  std::unique_ptr<SnapshotJob> BeginSnapshot() override;
+  void EndSnapshot() override { job_ = nullptr; }
+  // Rows this thread wrote for a snapshot job before changing them.
+  uint64_t preserved() const { return preserved_; }
   Status SetBacking(state::StateLookup* store, int64_t budget_bytes) override;
   bool OverBudget() const override { return backing_ && mem_ > budget_; }
   void Evict() override;
@@ -52,12 +59,25 @@ class GroupOperator : public Operator {
     int64_t max_t = INT64_MIN;
     std::vector<agg::Acc> accs;
     bool changed = false;
-    bool touched = false;  // changed since the last checkpoint
     bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
     bool in_store = false; // its entries are in the checkpoint store
     bool used = false;     // updated since the eviction clock last passed
     int64_t bytes = 0;     // about what it takes in memory
+    // The interval between checkpoints it last changed in (epoch_ now:
+    // changed since the last checkpoint, and in touched_).
+    uint32_t touched_epoch = 0;
+    // A snapshot job's rows are written by whichever thread takes them
+    // first: the job's writer, or this one before it changes the row. Both
+    // hold the epoch of the job taken for / written for.
+    std::atomic<uint32_t> claim{0};
+    std::atomic<uint32_t> saved{0};
   };
+  class Snapshot;
+  // Before a row changes: when the running snapshot job still needs the row
+  // as it is, writes it for the job first (or waits while the job does).
+  void Preserve(Row* row);
+  // The entries of `row` for a checkpoint (after deletions of keys gone).
+  Status PutRow(Row* row, state::StateWriter* w, std::string* key, std::string* value) const;
   // State entries: "x" + key -> first arrival and the row (one read finds
   // a key let go of, with a memory budget); "r" + first arrival (8 bytes,
   // big-endian) + key -> nothing: the order of first arrival.
@@ -70,10 +90,14 @@ class GroupOperator : public Operator {
   // Every row, in memory or only in the store, in order of first arrival.
   Status ForEachRow(const std::function<Status(const Row&, bool in_memory)>& fn);
   void Touch(Row* row) {
-    if (!row->touched) {
-      row->touched = true;
+    if (row->touched_epoch != epoch_) {
+      row->touched_epoch = epoch_;
       touched_.push_back(row);
     }
+  }
+  // Kept (not freed) when forgotten: a checkpoint still to write refers to it.
+  bool Referenced(const Row* row) const {
+    return row->touched_epoch == epoch_ || (job_ && row->touched_epoch == job_epoch_);
   }
   Status WriteRow(const Row& row, RowSink* out);
   struct RowKey {
@@ -95,7 +119,11 @@ class GroupOperator : public Operator {
   // entry keys of rows forgotten.
   std::vector<Row*> touched_;
   std::vector<std::pair<uint64_t, std::string>> gone_;  // first arrival, key
-  std::vector<std::unique_ptr<Row>> graveyard_;  // forgotten rows in touched_
+  std::vector<std::unique_ptr<Row>> graveyard_;  // forgotten rows in touched_ or the job's
+  uint32_t epoch_ = 1;                 // the interval since the last checkpoint
+  Snapshot* job_ = nullptr;            // the snapshot being written, if any
+  uint32_t job_epoch_ = 0;             // the interval it holds
+  uint64_t preserved_ = 0;
   using Expiry = std::pair<int64_t, uint64_t>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiry_;
 

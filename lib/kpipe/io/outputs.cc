@@ -65,6 +65,10 @@ Status Outputs::Flush() {
   return s;
 }
 
+void Outputs::Measure(std::vector<int64_t>* sizes, std::vector<int>* to_sync) {
+  kpipe::Measure({rows_fd_, late_fd_, dead_ ? dead_->fd() : -1}, sizes, to_sync);
+}
+
 void Outputs::SyncAndMeasure(std::vector<int64_t>* sizes) {
   kpipe::SyncAndMeasure({rows_fd_, late_fd_, dead_ ? dead_->fd() : -1}, sizes);
 }

@@ -41,6 +41,7 @@ class Outputs {
   // For a checkpoint: syncs the files and appends their sizes, in the order
   // Open() takes them back.
   void SyncAndMeasure(std::vector<int64_t>* sizes);
+  void Measure(std::vector<int64_t>* sizes, std::vector<int>* to_sync);
 
  private:
   int rows_fd_ = -1, late_fd_ = -1;  // owned when > 2

@@ -75,6 +75,14 @@ Status TruncateTo(int fd, int64_t size, const std::string& name) {
   return Status::OK();
 }
 
+void Measure(std::initializer_list<int> fds, std::vector<int64_t>* sizes, std::vector<int>* to_sync) {
+  for (int fd : fds) {
+    int64_t size = RegularFileSize(fd);
+    if (size >= 0) to_sync->push_back(fd);
+    sizes->push_back(size);
+  }
+}
+
 void SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes) {
   for (int fd : fds) {
     int64_t size = RegularFileSize(fd);

@@ -67,5 +67,8 @@ Status TruncateTo(int fd, int64_t size, const std::string& name);
 // For a checkpoint: syncs each regular file among `fds` to disk and appends
 // their sizes (RegularFileSize) to `sizes`.
 void SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes);
+// The same in two steps: the sizes now, and the descriptors of the regular
+// files to fdatasync() later (by a checkpoint written behind).
+void Measure(std::initializer_list<int> fds, std::vector<int64_t>* sizes, std::vector<int>* to_sync);
 
 }  // namespace kpipe

@@ -120,9 +120,9 @@ Status KafkaOutputs::BeforeSave(rd_kafka_t* consumer, const std::vector<KafkaPos
   return sink_->SendOffsets(consumer, positions, CheckpointTag(seq));
 }
 
-Status KafkaOutputs::AfterSave(const std::vector<KafkaSource*>& inputs) {
+Status KafkaOutputs::AfterSave(const std::vector<KafkaSource*>& inputs, const std::vector<KafkaPosition>* at) {
   if (opt_.exactly_once) return sink_->CommitAndBegin();
-  for (KafkaSource* in : inputs) KPIPE_RETURN_IF_ERROR(in->Commit(in->positions()));
+  for (KafkaSource* in : inputs) KPIPE_RETURN_IF_ERROR(in->Commit(at ? *at : in->positions()));
   return Status::OK();
 }
 

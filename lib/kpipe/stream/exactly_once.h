@@ -127,7 +127,10 @@ class KafkaOutputs {
 
   // Around saving checkpoint `seq` of input `positions` (read by `consumer`).
   Status BeforeSave(rd_kafka_t* consumer, const std::vector<KafkaPosition>& positions, uint64_t seq);
-  Status AfterSave(const std::vector<KafkaSource*>& inputs);
+  // `at`: the positions the checkpoint holds, for a single input whose
+  // reading went on meanwhile (a checkpoint written behind); null: where
+  // each input is now.
+  Status AfterSave(const std::vector<KafkaSource*>& inputs, const std::vector<KafkaPosition>* at = nullptr);
   // The end of a run that ended with `st`: without --state, rows are
   // acknowledged and, after a clean end, the group's offsets committed; a
   // failed run's open transaction is aborted. Returns the run's status.

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,13 @@ struct RecordIn {
 struct AddOutcome {
   bool late = false;       // late for all of its windows: not added
   int64_t window_end = 0;  // when late: the greatest end among its windows
+};
+
+// Written by the checkpoint thread (Operator::BeginSnapshot).
+class SnapshotJob {
+ public:
+  virtual ~SnapshotJob() = default;
+  virtual Status Write(state::StateWriter* w) = 0;
 };
 
 class Operator {
@@ -86,6 +94,17 @@ class Operator {
     (void)w;
     return Status::Internal("no incremental checkpoints");
   }
+
+  // Checkpoints written behind the reading (kagg): BeginSnapshot() takes
+  // the changes since the last checkpoint in O(1) and returns a job that
+  // another thread writes, as SaveChanges() would have, while the operator
+  // goes on; until EndSnapshot() the operator keeps for the job the state
+  // of each key it changes as it was (copy on write). Null when the
+  // operator cannot. Not with a memory budget.
+  virtual std::unique_ptr<SnapshotJob> BeginSnapshot() { return nullptr; }
+  // The job is written (or given up): call before the next checkpoint and
+  // before Finish(), Dump(), Save() or Load().
+  virtual void EndSnapshot() {}
 };
 
 enum class EmitMode { kFinal, kChanges, kEvery };

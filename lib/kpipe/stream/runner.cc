@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -59,6 +61,12 @@ class Runner {
 #ifdef SIMDJSON_THREADS_ENABLED
     parser_.threaded = false;  // one core: no stage-1 thread for parse_many
 #endif
+  }
+  ~Runner() {
+    if (behind_) {  // a run that failed with a checkpoint being written
+      behind_->thread.join();
+      op_->EndSnapshot();
+    }
   }
 
   Status Run(SignalWatch* signals);
@@ -140,8 +148,25 @@ class Runner {
   // --state
   Status OpenState(int in_fd);
   Status Restore(int in_fd);
-  Status Checkpoint();
+  // `behind`: the operator's entries may be written by another thread
+  // while reading goes on (Operator::BeginSnapshot).
+  Status Checkpoint(bool behind = false);
   Status MaybeCheckpoint();
+  // A checkpoint written behind: its thread, and what to do once it is done.
+  struct Behind {
+    std::thread thread;
+    std::atomic<bool> done{false};
+    Status status;                      // of the thread's work
+    std::unique_ptr<SnapshotJob> job;
+    std::vector<int> to_sync;           // output files to fdatasync() first
+    std::vector<KafkaPosition> positions;
+    uint64_t seq = 0, bytes = 0;
+    int64_t started_us = 0, pause_us = 0, written_us = 0;
+  };
+  std::unique_ptr<Behind> behind_;
+  // Waits for it when `wait`; once it is done: the rest of the checkpoint.
+  Status CollectBehind(bool wait);
+  bool CanWriteBehind() const { return op_->SavesChanges() && !opt_.exactly_once && opt_.memory_budget == 0; }
   Status DumpState();
   std::vector<KafkaSource*> KafkaInputs() {
     if (kafka_in_) return {kafka_in_.get()};
@@ -262,6 +287,8 @@ Status Runner::Run(SignalWatch* signals) {
   if (progress_) progress_->Clear();
   if (st.ok()) st = kafka_in_ ? kafka_in_->status() : reader->status();
   if (opt_.monitor) opt_.monitor->Stopping();
+  Status bs = CollectBehind(/*wait=*/true);
+  if (st.ok()) st = bs;
   if (st.ok()) st = End();
   // A final checkpoint at the end and on SIGINT/SIGTERM (kpipe(7), SIGNALS).
   if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
@@ -634,16 +661,41 @@ Status Runner::Restore(int in_fd) {
 }
 
 Status Runner::MaybeCheckpoint() {
+  if (behind_) {
+    if (!behind_->done.load(std::memory_order_acquire)) return Status::OK();
+    KPIPE_RETURN_IF_ERROR(CollectBehind(/*wait=*/false));
+  }
   // Over its memory budget the operator lets go of what a checkpoint has
   // made safe in the store.
   bool over = store_ && op_->OverBudget();
   if (!store_ || (NowMs() < next_checkpoint_ && !over)) return Status::OK();
-  KPIPE_RETURN_IF_ERROR(Checkpoint());
+  KPIPE_RETURN_IF_ERROR(Checkpoint(/*behind=*/CanWriteBehind()));
   if (over) op_->Evict();
   return Status::OK();
 }
 
-Status Runner::Checkpoint() {
+Status Runner::CollectBehind(bool wait) {
+  if (!behind_) return Status::OK();
+  if (!wait && !behind_->done.load(std::memory_order_acquire)) return Status::OK();
+  behind_->thread.join();
+  op_->EndSnapshot();
+  std::unique_ptr<Behind> b = std::move(behind_);
+  b->job.reset();
+  KPIPE_RETURN_IF_ERROR(b->status);
+  KPIPE_RETURN_IF_ERROR(kafka_out_.AfterSave(KafkaInputs(), &b->positions));
+  state_bytes_ = b->bytes;
+  ck_seconds_ = static_cast<double>(b->written_us - b->started_us) / 1e6;
+  ck_at_ms_ = NowMs();
+  if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
+  if (opt_.info)
+    opt_.info(fmt::format("checkpoint {}: {:.3f} ms, {} bytes written, {:.3f} ms behind the reading", b->seq,
+                          b->pause_us / 1000.0, b->bytes, (b->written_us - b->started_us) / 1000.0));
+  return Status::OK();
+}
+
+Status Runner::Checkpoint(bool behind) {
+  // One at a time: a checkpoint still being written comes first.
+  KPIPE_RETURN_IF_ERROR(CollectBehind(/*wait=*/true));
   // Everything the state has produced is written before the state is saved;
   // a restart cuts the files back to these sizes.
   int64_t started_us = MonotonicMicros();
@@ -658,7 +710,7 @@ Status Runner::Checkpoint() {
   struct Reschedule {
     Runner* r;
     ~Reschedule() {
-      if (r->opt_.checkpoint_every_ms > 0) r->next_checkpoint_ = NowMs() + r->opt_.checkpoint_every_ms;
+      if (r && r->opt_.checkpoint_every_ms > 0) r->next_checkpoint_ = NowMs() + r->opt_.checkpoint_every_ms;
     }
   } reschedule{this};
   // Nothing read or written since the last one: it would record the same.
@@ -670,18 +722,15 @@ Status Runner::Checkpoint() {
     return Status::OK();
   }
   std::vector<int64_t> sizes;
-  outputs_.SyncAndMeasure(&sizes);
+  std::vector<int> to_sync;
+  if (behind) outputs_.Measure(&sizes, &to_sync);
+  else outputs_.SyncAndMeasure(&sizes);
   // Rows acknowledged (at-least-once), or the input offsets in the open
   // transaction, which commits once the checkpoint is saved (the one before
   // it is kept). Killed before the commit, the transaction is aborted and
   // the restart restores the checkpoint before (SelectCommitted).
   KPIPE_RETURN_IF_ERROR(
       kafka_out_.BeforeSave(kafka_in_ ? kafka_in_->handle() : nullptr, positions, store_->next_seq()));
-  // An operator with a large table of keys writes only what changed.
-  bool changes = op_->SavesChanges();
-  state::CountingWriter w(changes ? store_->BeginChanges(/*keep_previous=*/opt_.exactly_once) : store_->Begin());
-  KPIPE_RETURN_IF_ERROR(changes ? op_->SaveChanges(&w) : op_->Save(&w));
-  state_bytes_ = w.bytes();
   std::string meta;
   state::Encoder e(&meta);
   e.U64(kCheckpointVersion);
@@ -703,6 +752,43 @@ Status Runner::Checkpoint() {
   wm_.Save(&e);
   for (int64_t size : sizes) e.I64(size);
   EncodePositions(positions, &e);
+  std::unique_ptr<SnapshotJob> job = behind ? op_->BeginSnapshot() : nullptr;
+  if (job) {
+    // The entries, the output files' data and the record: another thread.
+    // Until it is done no other checkpoint starts (next_checkpoint_), and
+    // the one after is due a period after it ends.
+    auto b = std::make_unique<Behind>();
+    b->job = std::move(job);
+    b->to_sync = std::move(to_sync);
+    b->positions = positions;
+    b->seq = store_->next_seq();
+    b->started_us = started_us;
+    Behind* raw = b.get();
+    state::CheckpointStore* store = store_.get();
+    b->thread = std::thread([raw, store, meta = std::move(meta)] {
+      for (int fd : raw->to_sync) ::fdatasync(fd);
+      state::CountingWriter w(store->BeginChanges(/*keep_previous=*/false));
+      Status st = raw->job->Write(&w);
+      if (st.ok()) st = store->Commit(meta);
+      raw->bytes = w.bytes();
+      raw->status = std::move(st);
+      raw->written_us = MonotonicMicros();
+      raw->done.store(true, std::memory_order_release);
+    });
+    behind_ = std::move(b);
+    ck_offset_ = offset;
+    ck_positions_ = std::move(positions);
+    std::copy(counts, counts + 4, ck_counts_);
+    behind_->pause_us = MonotonicMicros() - started_us;
+    reschedule.r = nullptr;
+    next_checkpoint_ = INT64_MAX;
+    return Status::OK();
+  }
+  // An operator with a large table of keys writes only what changed.
+  bool changes = op_->SavesChanges();
+  state::CountingWriter w(changes ? store_->BeginChanges(/*keep_previous=*/opt_.exactly_once) : store_->Begin());
+  KPIPE_RETURN_IF_ERROR(changes ? op_->SaveChanges(&w) : op_->Save(&w));
+  state_bytes_ = w.bytes();
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
   fresh_ = false;
   KPIPE_RETURN_IF_ERROR(kafka_out_.AfterSave(KafkaInputs()));
