@@ -599,6 +599,16 @@ Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view li
     return Moved(/*force_watermark=*/true);
   }
   if (kind == "end") return EndSide(s);
+  if (kind == "partitions") {
+    std::vector<std::string> names;
+    Status st = PartitionNames(obj, &names);
+    if (!st.ok()) {
+      stats_->in[s]++;
+      return Bad(s, st.message(), line);
+    }
+    for (const std::string& name : names) sides_[s].wm.Add(name, NowMs());
+    return Status::OK();  // about this input's partitions: not passed on
+  }
   if (no_control_) return Status::OK();
   return out_->Write(std::string(line) + "\n");  // a kind this version does not know
 }

@@ -109,6 +109,11 @@ class Consumer {
   PartState* Part(const char* topic, int32_t partition);
   bool AllDone() const;
   Status Finish(Status st);
+  // --envelope --watermarks: {"@kpipe":"partitions","names":[...]} for
+  // partitions starting to be read, so that a kwindow downstream holds its
+  // watermark back for each until it has records (not only for those it
+  // has seen: a backlog comes one partition's batch after another).
+  Status AnnouncePartitions(const std::vector<const PartState*>& parts);
   // systemd notify and --metrics, from this loop only (service/monitor.h).
   service::Snapshot Snap() const;
   void Monitor() {
@@ -142,6 +147,18 @@ class Consumer {
   std::string fatal_;
   std::unique_ptr<cli::Progress> progress_;  // -e/--until on a terminal
 };
+
+Status Consumer::AnnouncePartitions(const std::vector<const PartState*>& parts) {
+  if (!opt_.watermarks || !opt_.envelope || parts.empty()) return Status::OK();
+  std::string* b = out_->buffer();
+  b->append("{\"@kpipe\":\"partitions\",\"names\":[");
+  for (size_t i = 0; i < parts.size(); i++) {
+    if (i) b->push_back(',');
+    json::AppendQuoted(b, fmt::format("{}/{}", parts[i]->topic, parts[i]->partition));
+  }
+  b->append("]}\n");
+  return out_->Commit();
+}
 
 service::Snapshot Consumer::Snap() const {
   service::Snapshot s;
@@ -272,12 +289,16 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       Status st = ResolveStarts(parts);
       if (!st.ok() && rebalance_error_.ok()) rebalance_error_ = st;
     }
+    std::vector<const PartState*> added;
     for (int i = 0; i < parts->cnt; i++) {
       PartState* ps = Part(parts->elems[i].topic, parts->elems[i].partition);
       ps->assigned = true;
       ps->last_seen = Clock::now();
       last_part_ = nullptr;
+      added.push_back(ps);
     }
+    Status st = AnnouncePartitions(added);
+    if (!st.ok() && rebalance_error_.ok()) rebalance_error_ = st;
     if (cooperative) {
       KafkaError e(rd_kafka_incremental_assign(rk, parts));
     } else {
@@ -553,6 +574,10 @@ Status Consumer::Consume() {
     progress_ = std::make_unique<cli::Progress>("kconsume", total, true);
   }
   if (opt_.monitor) KPIPE_RETURN_IF_ERROR(opt_.monitor->Ready(Snap()));
+  std::vector<const PartState*> reading;
+  for (const auto& [k, ps] : parts_)
+    if (ps.assigned && !ps.done) reading.push_back(&ps);
+  KPIPE_RETURN_IF_ERROR(AnnouncePartitions(reading));
   rd_kafka_message_t* batch[kBatch];
   while (!stop_ && !AllDone()) {
     Monitor();

@@ -64,4 +64,17 @@ Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line,
   return Status::OK();
 }
 
+Status PartitionNames(simdjson::dom::object control, std::vector<std::string>* names) {
+  simdjson::dom::array list;
+  if (control["names"].get_array().get(list) != simdjson::SUCCESS)
+    return Status::BadInput("partitions control record without a \"names\" array");
+  for (simdjson::dom::element e : list) {
+    std::string_view name;
+    if (e.get_string().get(name) != simdjson::SUCCESS)
+      return Status::BadInput("partitions control record: a name is not a string");
+    names->emplace_back(name);
+  }
+  return Status::OK();
+}
+
 }  // namespace kpipe

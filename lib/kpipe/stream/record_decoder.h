@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -57,5 +58,10 @@ class RecordDecoder {
   Form form_ = Form::kUnknown;
   std::string partition_;
 };
+
+// The partition names of a {"@kpipe":"partitions","names":[...]} control
+// record (kconsume --envelope --watermarks): the partitions the upstream
+// reads, each to hold the watermark back until it has records or is idle.
+Status PartitionNames(simdjson::dom::object control, std::vector<std::string>* names);
 
 }  // namespace kpipe

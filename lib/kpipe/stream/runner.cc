@@ -478,6 +478,16 @@ Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
     return Advanced(/*force_watermark=*/true);
   }
   if (kind == "end") return End();
+  if (kind == "partitions") {
+    std::vector<std::string> names;
+    Status st = PartitionNames(obj, &names);
+    if (!st.ok()) {
+      stats_->in++;
+      return Bad(st.message(), line);
+    }
+    for (const std::string& name : names) wm_.Add(name, NowMs());
+    return Status::OK();  // about this input's partitions: not passed on
+  }
   // A kind this version does not know: pass it on.
   if (no_control_) return Status::OK();
   std::string* b = out_->buffer();
