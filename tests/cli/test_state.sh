@@ -73,6 +73,10 @@ PY
 # Kills 60-460 ms after the start: after a checkpoint or two has been
 # written behind (each takes about 100 ms here), or while one is.
 CRASH_INPUT=$T/keys.jsonl CRASH_AFTER_MS=60 CRASH_SPREAD_MS=400 crash_test kagg-behind kagg -q --by k -a count -a sum:v -a max:v --emit changes
+# End records mid-stream: each lets go of every key, while a checkpoint may
+# be being written behind.
+awk '{print} NR % 50000 == 0 {print "{\"@kpipe\":\"end\"}"}' "$T/keys.jsonl" > "$T/keys-end.jsonl"
+CRASH_INPUT=$T/keys-end.jsonl CRASH_AFTER_MS=60 CRASH_SPREAD_MS=400 crash_test kagg-behind-end kagg -q --by k -a count -a sum:v -a distinct:v
 
 # --memory-budget: ten times more keys than the budget holds; the rest live
 # in the state directory and are read back when their key comes again. The

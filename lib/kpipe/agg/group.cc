@@ -203,10 +203,11 @@ Status GroupOperator::Finish(RowSink* out) {
     if (opt_.emit != EmitMode::kChanges) return WriteRow(row, out);
     return Status::OK();
   }));
-  for (const auto& [seq, row] : order_) {
+  for (auto& [seq, row] : order_) {
+    Preserve(row.get());  // a snapshot being written keeps it as it was
     row->gone = true;
     cleared_upto_ = std::max(cleared_upto_, seq);
-    if (row->touched_epoch == epoch_) graveyard_.push_back(std::move(order_[seq]));
+    if (Referenced(row.get())) graveyard_.push_back(std::move(row));
   }
   if (!gone_.empty()) cleared_upto_ = std::max(cleared_upto_, gone_.back().first);
   rows_ = agg::KeyIndex<Row, RowKey>();

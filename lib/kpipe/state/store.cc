@@ -153,6 +153,11 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
     options.memtable_factory.reset(new rocksdb::VectorRepFactory);
     options.allow_concurrent_memtable_write = false;
   }
+  // Flushes and compactions run at a low CPU priority: on a small machine
+  // they must not take the core the tool reads with (the Env's thread pools
+  // are the process's, for every store it opens).
+  for (auto pool : {rocksdb::Env::Priority::LOW, rocksdb::Env::Priority::HIGH})
+    (void)options.env->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return FromRocks(s, dir);

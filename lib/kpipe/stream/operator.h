@@ -103,7 +103,8 @@ class Operator {
   // operator cannot. Not with a memory budget.
   virtual std::unique_ptr<SnapshotJob> BeginSnapshot() { return nullptr; }
   // The job is written (or given up): call before the next checkpoint and
-  // before Finish(), Dump(), Save() or Load().
+  // before Dump(), Save() or Load(). (Finish() may come while a job is being
+  // written, and keeps for it what it lets go of.)
   virtual void EndSnapshot() {}
 };
 

@@ -1,5 +1,6 @@
 #include "kpipe/stream/runner.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,11 +262,12 @@ Status Runner::Run(SignalWatch* signals) {
   if (opt_.idle_ms >= 0) shorter(std::max<int64_t>(opt_.idle_ms / 2, 10));
   if (opt_.monitor && opt_.monitor->period_ms() > 0) shorter(opt_.monitor->period_ms());
   auto on_tick = [this] { return OnTick(/*between_blocks=*/true); };
+  // Checkpoints come due (and one written behind is seen to be done) while
+  // the input is quiet too.
+  if (store_ && opt_.checkpoint_every_ms > 0) shorter(std::max<int64_t>(opt_.checkpoint_every_ms / 2, 10));
   if (kafka_in_) {
     kafka_in_->set_idle_callback([this] { return OnIdle(); });
     kafka_in_->set_signal_watch(signals);
-    // Checkpoints come due while the input is quiet too.
-    if (store_ && tick < 0) tick = std::max<int64_t>(opt_.checkpoint_every_ms / 2, 10);
     if (tick > 0) kafka_in_->set_tick(tick, on_tick);
   } else {
     reader->set_idle_callback([this] { return OnIdle(); });
@@ -358,6 +360,9 @@ Status Runner::FlushAll() { return outputs_.Flush(); }
 // window closes. Records after an end record are late for kwindow, but
 // start new keys in kagg, so the end of the file finishes again.
 Status Runner::End() {
+  // The operator lets go of its keys: a checkpoint being written behind
+  // must be done with them first (an end record can come mid-stream).
+  KPIPE_RETURN_IF_ERROR(CollectBehind(/*wait=*/true));
   ended_ = true;
   wm_.End();
   w_seen_ = Watermark::kPlusInfinity;
@@ -776,6 +781,9 @@ Status Runner::Checkpoint(bool behind) {
     Behind* raw = b.get();
     state::CheckpointStore* store = store_.get();
     b->thread = std::thread([raw, store, meta = std::move(meta)] {
+      // Behind the reading, at a lower priority than it (nice 10): on two
+      // cores the scheduler then lets the reading thread run first.
+      (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
       for (int fd : raw->to_sync) ::fdatasync(fd);
       state::CountingWriter w(store->BeginChanges(/*keep_previous=*/false));
       Status st = raw->job->Write(&w);
