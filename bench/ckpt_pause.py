@@ -7,13 +7,18 @@ Usage: ckpt_pause.py --input FILE --after-bytes B [--samples S] [--timeout T]
 
 CMD must read FILE (a regular file) and print kpipe's -v checkpoint lines on
 standard error:  TOOL: checkpoint N: MS ms, BYTES bytes written
+MS is how long reading stopped for it. A checkpoint written behind the reading
+(kagg without --exactly-once) adds ", MS2 ms behind the reading": how long a
+second thread took to write it while reading went on; its line comes once it
+is written.
 For every such line the driver notes when it arrived (monotonic clock) and how
 far the tool has read FILE at that moment (the "pos" of /proc/PID/fdinfo of
 the descriptor open on FILE). A checkpoint is counted, that is taken "while the
 state is full", when the position seen at the line BEFORE it was already at
-least B + 2 MiB: the tool checkpoints synchronously and reads in blocks of at
-most 1 MiB, so everything up to byte B (the end of the line that completes the
-key set) was then part of the state. The last checkpoint of a run that reached
+least B + 2 MiB: the tool starts checkpoint N only after checkpoint N-1 is
+done and reported, and reads in blocks of at most 1 MiB, so everything up to
+byte B (the end of the line that completes the key set) was then part of the
+state. The last checkpoint of a run that reached
 the end of its input (the one at the end, after the rows are written) and the
 first one (made before reading) are never counted.
 
@@ -24,6 +29,7 @@ The run stops at the end of the input, or after S counted checkpoints
 Prints one line of key=value pairs:
   counted, p50_ms, p90_ms, p99_ms, max_ms, mean_ms (nearest-rank percentiles of
   the counted pauses), bytes_med, bytes_max (the BYTES of counted lines),
+  behind_med_ms, behind_max_ms (the MS2 of counted lines, when they have one),
   checkpoints (all lines seen before the stop), ramp (lines neither counted nor
   the first or the end one: made before the key set was complete), elapsed_s (start to the last line before the stop),
   pause_sum_s (the sum of MS over those lines), busy_pct (pause_sum / elapsed),
@@ -43,7 +49,7 @@ import sys
 import threading
 import time
 
-LINE = re.compile(r"checkpoint (\d+): ([0-9.]+) ms, (\d+) bytes written")
+LINE = re.compile(r"checkpoint (\d+): ([0-9.]+) ms, (\d+) bytes written(?:, ([0-9.]+) ms behind the reading)?")
 MARGIN = 2 << 20
 
 
@@ -145,7 +151,8 @@ def main(argv):
         pos = pos_of(p.pid, fd) if fd is not None else None
         n, ms, nbytes = int(m.group(1)), float(m.group(2)), int(m.group(3))
         ok = n > 1 and prev_pos is not None and prev_pos >= after + MARGIN
-        rows.append([n, ms, nbytes, pos if pos is not None else -1, t, ok])
+        behind = float(m.group(4)) if m.group(4) else None
+        rows.append([n, ms, nbytes, pos if pos is not None else -1, t, ok, behind])
         if ok:
             counted += 1
         if pos is not None:
@@ -198,6 +205,9 @@ def main(argv):
                    mean_ms="%.3f" % (sum(pauses) / len(pauses)),
                    bytes_med=int(pct([r[2] for r in c], 0.5)), bytes_max=max(r[2] for r in c),
                    work_med_ms="%.1f" % pct(work, 0.5) if work else "nan")
+        behind = [r[6] for r in c if r[6] is not None]
+        if behind:
+            res.update(behind_med_ms="%.1f" % pct(behind, 0.5), behind_max_ms="%.1f" % max(behind))
     res.update(checkpoints=len(rows), ramp=ramp,
                elapsed_s="%.3f" % elapsed, pause_sum_s="%.3f" % psum,
                busy_pct="%.1f" % (100.0 * psum / elapsed if elapsed > 0 else 0.0),

@@ -603,6 +603,9 @@ for line in open(path):
     if c:
         notes.append("median time reading between two counted checkpoints: %s ms (the interval is 200 ms)"
                      % r.get("work_med_ms"))
+    if "behind_med_ms" in r:
+        notes.append("written behind the reading: %s ms median, %s ms max, while reading went on"
+                     % (r["behind_med_ms"], r["behind_max_ms"]))
     if r.get("stop") == "eof":
         # a check that the pauses are the whole cost: the time outside them
         # should be about the in-memory run's
