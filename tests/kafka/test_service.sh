@@ -64,6 +64,10 @@ expect_grep "$T/tty" '% [0-9]+ records'
 tail -c 4 "$T/tty" | od -c | head -1 | grep -q '\\r 033   \[   K' || { od -c "$T/tty" | tail -3; fail "progress not cleared"; }
 run 0 kconsume -q -e "$id"
 expect_empty "$T/err"
+# kagg reading the topic to its end offsets (--until end): the same.
+script -qec "kagg -q --by n -a count --emit changes --until end kafka:$id-big | (sleep 0.5; cat > /dev/null)" /dev/null > "$T/tty2" < /dev/null
+expect_grep "$T/tty2" '% [0-9]+ records'
+tail -c 4 "$T/tty2" | od -c | head -1 | grep -q '\\r 033   \[   K' || { od -c "$T/tty2" | tail -3; fail "kagg: progress not cleared"; }
 # kconsume under a fake systemd notify socket (tests/cli/service_check.py).
 "$PY" -c "import sys; sys.path.insert(0, '$SRC/tests/cli'); import service_check; service_check.test_kconsume('$id', '$KPIPE_BROKERS')"
 echo ok
