@@ -211,7 +211,10 @@ cmd_start() {
   # fd 9 (the lock) is closed so the broker does not hold it.
   (
     cd "$DIR"
-    exec setsid nohup "$JAVA" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    # KPIPE_BROKER_JVM_OPTS: more JVM flags, split at spaces (benchmarks use
+    # it for a GC log: -Xlog:gc:file=/tmp/gc.log).
+    # shellcheck disable=SC2086
+    exec setsid nohup "$JAVA" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 ${KPIPE_BROKER_JVM_OPTS:-} \
       -Djava.awt.headless=true \
       -Dlog4j.configuration="file:$HERE/log4j.properties" -Dkafka.logs.dir="$LOGS" \
       -cp "$LIBS/*" kafka.Kafka "$PROPS" \
