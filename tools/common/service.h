@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "kpipe/cli/flags.h"
+#include "kpipe/cli/progress.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/status.h"
 #include "kpipe/time/time.h"
@@ -62,12 +63,10 @@ class Diag {
       pos = end;
     }
   }
-  // For the library's callbacks.
+  // For the library's callbacks: warnings, and lines of their own kind
+  // (Line(): -v notes, kproduce's and kconsume's diagnostics).
   std::function<void(const std::string&)> warn() const {
     return [this](const std::string& m) { Warning(m); };
-  }
-  std::function<void(const std::string&)> info() const {
-    return [this](const std::string& m) { Line(m); };
   }
   std::function<void(const std::string&)> line() const {
     return [this](const std::string& m) { Line(m); };
@@ -126,6 +125,21 @@ inline Result<std::unique_ptr<service::Monitor>> OpenMonitor(const ServiceFlags&
   }
   auto monitor = std::make_unique<service::Monitor>(std::move(m));
   if (!monitor->active()) return std::unique_ptr<service::Monitor>();
+  return monitor;
+}
+
+// What kwindow, kagg and kjoin hand their runner alike: the diagnostics
+// (-v notes when `verbose`), the Monitor (kept alive by the caller for the
+// run) and progress on a terminal.
+template <typename RunOptions>
+Result<std::unique_ptr<service::Monitor>> AttachService(const ServiceFlags& f, const Diag& diag, bool verbose,
+                                                        RunOptions* o) {
+  o->warn = diag.warn();
+  if (verbose) o->info = diag.line();
+  auto monitor = OpenMonitor(f, diag);
+  if (!monitor.ok()) return monitor.status();
+  o->monitor = monitor->get();
+  o->progress = cli::Progress::StderrIsTty();
   return monitor;
 }
 

@@ -4,7 +4,6 @@
 #include "kpipe/agg/group.h"
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
-#include "kpipe/cli/progress.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/stream/signals.h"
 #include "tools/common/event_flags.h"
@@ -51,12 +50,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
   if (!specs.ok()) return specs.status();
   r.fingerprint = kpipe::tools::Fingerprint("kagg", f, {"--ttl " + ttl});
-  r.warn = diag.warn();
-  if (f.kio.kafka.verbose) r.info = diag.info();
-  auto monitor = kpipe::tools::OpenMonitor(f.service, diag);
+  auto monitor = kpipe::tools::AttachService(f.service, diag, f.kio.kafka.verbose, &r);
   if (!monitor.ok()) return monitor.status();
-  r.monitor = monitor->get();
-  r.progress = kpipe::cli::Progress::StderrIsTty();
   kpipe::GroupOperator op(g, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   return kpipe::RunOperator(r, &op, signals, stats);
 }

@@ -6,7 +6,6 @@
 
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
-#include "kpipe/cli/progress.h"
 #include "kpipe/join/runner.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/time/time.h"
@@ -44,7 +43,7 @@ kpipe::Status Path(const char* flag, const std::string& text, std::optional<kpip
   return kpipe::Status::OK();
 }
 
-kpipe::Status Resolve(const Flags& f, const kpipe::tools::Diag& diag, kpipe::JoinOptions* o) {
+kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
   using kpipe::Status;
   if (f.inputs.size() != 2) return Status::Usage("give two inputs: LEFT RIGHT");
   o->input[0] = f.inputs[0];
@@ -125,8 +124,6 @@ kpipe::Status Resolve(const Flags& f, const kpipe::tools::Diag& diag, kpipe::Joi
                     " --time " + f.time + " --left-time " + f.left_time + " --right-time " + f.right_time +
                     " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
                     (f.merge ? " --merge" : "");
-  o->warn = diag.warn();
-  if (f.kio.kafka.verbose) o->info = diag.info();
   o->kafka = f.kio.kafka;
   o->group = f.kio.group;
   o->from = f.kio.from;
@@ -190,14 +187,12 @@ int main(int argc, char** argv) {
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::JoinOptions opt;
   kpipe::JoinStats stats;
-  kpipe::Status st = Resolve(f, diag, &opt);
+  kpipe::Status st = Resolve(f, &opt);
   std::unique_ptr<kpipe::service::Monitor> monitor;
   if (st.ok()) {
-    auto m = kpipe::tools::OpenMonitor(f.service, diag);
+    auto m = kpipe::tools::AttachService(f.service, diag, f.kio.kafka.verbose, &opt);
     if (m.ok()) monitor = std::move(*m);
     else st = m.status();
-    opt.monitor = monitor.get();
-    opt.progress = kpipe::cli::Progress::StderrIsTty();
   }
   if (st.ok()) st = kpipe::RunJoin(opt, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet

@@ -3,7 +3,6 @@
 
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
-#include "kpipe/cli/progress.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/stream/signals.h"
 #include "kpipe/window/operator.h"
@@ -62,12 +61,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
       "kwindow", f,
       {"--tumble " + tumble, "--hop " + hop, "--slide " + slide, "--session " + session,
        "--lateness " + lateness, "--time-format " + time_format});
-  r.warn = diag.warn();
-  if (f.kio.kafka.verbose) r.info = diag.info();
-  auto monitor = kpipe::tools::OpenMonitor(f.service, diag);
+  auto monitor = kpipe::tools::AttachService(f.service, diag, f.kio.kafka.verbose, &r);
   if (!monitor.ok()) return monitor.status();
-  r.monitor = monitor->get();
-  r.progress = kpipe::cli::Progress::StderrIsTty();
   auto op = kpipe::WindowOperator::Make(w, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
   if (!op.ok()) return op.status();
   return kpipe::RunOperator(r, op->get(), signals, stats);

@@ -362,10 +362,7 @@ Status JoinRunner::Run(SignalWatch* signals) {
   Status fs = FlushAll();
   if (st.ok()) st = fs;
   st = kafka_out_.End(st, store_ != nullptr, KafkaInputs());
-  if (opt_.monitor) {
-    Status ms = opt_.monitor->Finish(Snap());
-    if (st.ok()) st = ms;
-  }
+  if (opt_.monitor) st = opt_.monitor->Finish(Snap(), std::move(st));
   return st;
 }
 

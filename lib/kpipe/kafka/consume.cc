@@ -662,10 +662,7 @@ Status Consumer::Run() {
     return Status::Usage("-c must be a positive count");
   }
   Status st = Finish(Consume());
-  if (opt_.monitor) {
-    Status ms = opt_.monitor->Finish(Snap());
-    if (st.ok()) st = ms;
-  }
+  if (opt_.monitor) st = opt_.monitor->Finish(Snap(), std::move(st));
   return st;
 }
 

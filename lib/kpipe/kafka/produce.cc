@@ -588,10 +588,7 @@ Status Producer::Run() {
   if (progress_) progress_->Clear();
   if (opt_.monitor) opt_.monitor->Stopping();
   st = Finish(std::move(st));
-  if (opt_.monitor) {
-    Status ms = opt_.monitor->Finish(Snap());
-    if (st.ok()) st = ms;
-  }
+  if (opt_.monitor) st = opt_.monitor->Finish(Snap(), std::move(st));
   return st;
 }
 

@@ -217,9 +217,10 @@ void Monitor::Stopping() {
   next_due_ = INT64_MAX;
 }
 
-Status Monitor::Finish(const Snapshot& s) {
-  if (opt_.metrics_path.empty() || !ready_) return Status::OK();
-  return WriteMetrics(s, NowMs());
+Status Monitor::Finish(const Snapshot& s, Status run) {
+  if (opt_.metrics_path.empty() || !ready_) return run;
+  Status st = WriteMetrics(s, NowMs());
+  return run.ok() ? st : run;
 }
 
 // Written next to FILE and renamed over it, so a reader sees the old file

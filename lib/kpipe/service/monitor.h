@@ -93,8 +93,9 @@ class Monitor {
   void Tick(const Snapshot& s);
   // SIGINT/SIGTERM: STOPPING=1, before the final checkpoint.
   void Stopping();
-  // At exit: the last metrics file. Returns its error, if any.
-  Status Finish(const Snapshot& s);
+  // At exit: the last metrics file. Returns `run` (the run's status), or
+  // the file's error when the run went well.
+  Status Finish(const Snapshot& s, Status run);
 
  private:
   void Notify(const std::string& state);

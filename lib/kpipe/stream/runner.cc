@@ -301,10 +301,7 @@ Status Runner::Run(SignalWatch* signals) {
   Status fs = FlushAll();
   if (st.ok()) st = fs;
   st = kafka_out_.End(st, store_ != nullptr, KafkaInputs());
-  if (opt_.monitor) {
-    Status ms = opt_.monitor->Finish(Snap());
-    if (st.ok()) st = ms;
-  }
+  if (opt_.monitor) st = opt_.monitor->Finish(Snap(), std::move(st));
   return st;
 }
 
