@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -25,6 +26,52 @@ void DeliveryTrampoline(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque
 void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t* parts, void* opaque) {
   static_cast<const ClientEvents*>(opaque)->rebalance(rk, err, parts);
+}
+
+// SIGINT or SIGTERM blocked and waiting for the tool's loop to read it.
+int PendingStopSignal() {
+  sigset_t pending;
+  if (::sigpending(&pending) == 0) {
+    for (int sig : {SIGTERM, SIGINT})
+      if (::sigismember(&pending, sig) == 1) return sig;
+  }
+  return 0;
+}
+
+// Errors that a leader election, a broker still loading its logs or a lost
+// connection give for a while.
+bool PassingError(rd_kafka_resp_err_t e) {
+  switch (e) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Calls `ask(ms)` with the time left until it succeeds, fails for good, the
+// `timeout_ms` is spent, or a stop signal is pending (then __INTR).
+template <typename F>
+rd_kafka_resp_err_t Retrying(int timeout_ms, F ask) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    rd_kafka_resp_err_t e = ask(static_cast<int>(std::max<int64_t>(left.count(), 1)));
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || !PassingError(e)) return e;
+    if (left.count() <= 100) return e;
+    if (PendingStopSignal()) return RD_KAFKA_RESP_ERR__INTR;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace
@@ -84,11 +131,7 @@ Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, Clien
     if (left <= slice)
       return Status::Kafka(fmt::format("cannot reach brokers {}: no broker answered within {} s ({})", servers,
                                        timeout_ms / 1000, rd_kafka_err2str(e)));
-    sigset_t pending;
-    if (::sigpending(&pending) == 0) {
-      for (int sig : {SIGTERM, SIGINT})
-        if (::sigismember(&pending, sig) == 1) return Status::Interrupted(sig);
-    }
+    if (int sig = PendingStopSignal()) return Status::Interrupted(sig);
     // A refused connection fails at once: wait out the slice.
     std::this_thread::sleep_until(slice_start + std::chrono::milliseconds(slice));
   }
@@ -135,6 +178,45 @@ Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& 
 Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::OK();
   return Status::Kafka(fmt::format("{}: {}", what, rd_kafka_err2str(err)));
+}
+
+rd_kafka_resp_err_t OffsetsForTimes(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms) {
+  // The call overwrites each offset with its answer: ask with the times each time.
+  std::vector<int64_t> times(list->cnt);
+  for (int i = 0; i < list->cnt; i++) times[i] = list->elems[i].offset;
+  return Retrying(timeout_ms, [&](int ms) {
+    for (int i = 0; i < list->cnt; i++) {
+      list->elems[i].offset = times[i];
+      list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, list, ms);
+    for (int i = 0; !e && i < list->cnt; i++) e = list->elems[i].err;
+    return e;
+  });
+}
+
+Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                                   int timeout_ms) {
+  // Two lookups by time, -2 (the earliest) and -1 (the latest), rather than
+  // rd_kafka_query_watermark_offsets: in librdkafka 2.0.2 that call, when one
+  // of its two requests meets "not leader" for the first time, can answer
+  // without error with the low watermark equal to the high one (seen on the
+  // mock cluster), and a reader starting at the low one would skip the
+  // partition. offsets_for_times reports the error.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  Watermarks w;
+  for (int64_t* at : {&w.low, &w.high}) {
+    PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = at == &w.low ? -2 : -1;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    rd_kafka_resp_err_t e = OffsetsForTimes(rk, list.get(), static_cast<int>(std::max<int64_t>(left.count(), 1)));
+    if (e == RD_KAFKA_RESP_ERR__INTR) {
+      if (int sig = PendingStopSignal()) return Status::Interrupted(sig);
+    }
+    if (e) return KafkaStatus(e, fmt::format("query offsets of {}/{}", topic, partition));
+    *at = list->elems[0].offset;
+  }
+  return w;
 }
 
 void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,

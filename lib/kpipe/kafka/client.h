@@ -82,6 +82,20 @@ Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& 
 
 Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what);
 
+// The low and high watermarks of one partition, asked of its leader. A
+// leader that is moving, or still loading its logs after a restart, answers
+// with an error that passes (not leader, leader not available, a timeout):
+// the question is asked again every 100 ms until `timeout_ms` has passed in
+// all, or SIGINT/SIGTERM is pending. Other errors end it at once.
+struct Watermarks {
+  int64_t low = -1, high = -1;
+};
+Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                                   int timeout_ms);
+
+// rd_kafka_offsets_for_times on `list`, retried like QueryWatermarks.
+rd_kafka_resp_err_t OffsetsForTimes(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms);
+
 // One partition a consumer reads, as KickStalledFetchers sees it.
 struct FetchCursor {
   std::string topic;

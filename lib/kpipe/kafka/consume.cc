@@ -235,7 +235,7 @@ Status Consumer::Setup(const Properties& extra) {
 Status Consumer::ResolveStarts(rd_kafka_topic_partition_list_t* parts) {
   if (start_.kind == StartSpec::kTime) {
     for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = start_.value;
-    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), parts, opt_.connect_timeout_ms);
+    rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), parts, opt_.connect_timeout_ms);
     if (e) return KafkaStatus(e, "look up offsets for time");
     for (int i = 0; i < parts->cnt; i++)
       if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_END;
@@ -260,18 +260,16 @@ Status Consumer::ResolveStarts(rd_kafka_topic_partition_list_t* parts) {
 // or after --until TIME. Later records are not read.
 Status Consumer::RecordEnds() {
   for (auto& [k, ps] : parts_) {
-    int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-        rk_.get(), ps.topic.c_str(), ps.partition, &lo, &hi, opt_.connect_timeout_ms);
-    if (e) return KafkaStatus(e, fmt::format("query end offset of {}:{}", ps.topic, ps.partition));
-    ps.low = lo;
-    ps.end = hi;
+    auto w = QueryWatermarks(rk_.get(), ps.topic, ps.partition, opt_.connect_timeout_ms);
+    if (!w.ok()) return w.status();
+    ps.low = w->low;
+    ps.end = w->high;
   }
   if (until_ms_ >= 0) {
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
     for (auto& [k, ps] : parts_)
       rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = until_ms_;
-    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), list.get(), opt_.connect_timeout_ms);
+    rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), list.get(), opt_.connect_timeout_ms);
     if (e) return KafkaStatus(e, "look up offsets for --until");
     for (int i = 0; i < list->cnt; i++) {
       PartState* ps = Part(list->elems[i].topic, list->elems[i].partition);

@@ -30,10 +30,9 @@ Status ListPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms, 
     for (int p = 0; p < t->partition_cnt; p++) ps.push_back(&t->partitions[p]);
     std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->id < b->id; });
     for (const rd_kafka_metadata_partition* p : ps) {
-      int64_t lo = -1, hi = -1;
-      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, t->topic, p->id, &lo,
-                                                               &hi, timeout_ms);
-      if (e) return KafkaStatus(e, fmt::format("query offsets of {}:{}", t->topic, p->id));
+      auto w = QueryWatermarks(rk, t->topic, p->id, timeout_ms);
+      if (!w.ok()) return w.status();
+      int64_t lo = w->low, hi = w->high;
       std::string* b = out->buffer();
       b->append("{\"topic\":");
       json::AppendQuoted(b, t->topic);
@@ -90,10 +89,9 @@ Status ListGroupLag(rd_kafka_t* rk, const std::string& group,
     for (const auto& [k, v] : committed) rows.push_back(k);
   }
   for (const auto& [topic, p] : rows) {
-    int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi,
-                                                             timeout_ms);
-    if (e) return KafkaStatus(e, fmt::format("query offsets of {}:{}", topic, p));
+    auto w = QueryWatermarks(rk, topic, p, timeout_ms);
+    if (!w.ok()) return w.status();
+    int64_t lo = w->low, hi = w->high;
     auto it = committed.find({topic, p});
     int64_t c = it == committed.end() ? -1 : it->second;
     std::string* b = out->buffer();

@@ -87,12 +87,10 @@ Status KafkaSource::Open() {
   bounded_ = !opt_.until.empty();
   if (!bounded_ && !opt_.catch_up) return Status::OK();
   for (Part& p : parts_) {
-    int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), p.cursor.topic.c_str(), p.cursor.partition,
-                                                             &lo, &hi, opt_.connect_timeout_ms);
-    if (e) return KafkaStatus(e, fmt::format("query end offset of {}", p.name));
-    p.start_end = hi;
-    if (bounded_) p.end = hi;
+    auto w = QueryWatermarks(rk_.get(), p.cursor.topic, p.cursor.partition, opt_.connect_timeout_ms);
+    if (!w.ok()) return w.status();
+    p.start_end = w->high;
+    if (bounded_) p.end = w->high;
   }
   if (bounded_ && opt_.until != "end") {
     auto t = ParseTimePoint(opt_.until, NowMs());
@@ -100,7 +98,7 @@ Status KafkaSource::Open() {
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
     for (Part& p : parts_)
       rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
-    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), list.get(), opt_.connect_timeout_ms);
+    rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), list.get(), opt_.connect_timeout_ms);
     if (e) return KafkaStatus(e, "look up offsets for --until");
     for (int i = 0; i < list->cnt; i++) {
       Part& p = parts_[index_[{list->elems[i].topic, list->elems[i].partition}]];
@@ -149,16 +147,15 @@ Status KafkaSource::Start(const std::vector<KafkaPosition>* at) {
       PartitionList times(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
       for (const Part& p : parts_)
         rd_kafka_topic_partition_list_add(times.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
-      rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_.get(), times.get(), opt_.connect_timeout_ms);
+      rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), times.get(), opt_.connect_timeout_ms);
       if (e) return KafkaStatus(e, "look up offsets for --from");
       for (int i = 0; i < times->cnt; i++) {
         int64_t off = times->elems[i].offset;
         if (off < 0) {  // no record at or after the time: the end
-          int64_t lo, hi;
-          e = rd_kafka_query_watermark_offsets(rk_.get(), times->elems[i].topic, times->elems[i].partition, &lo,
-                                               &hi, opt_.connect_timeout_ms);
-          if (e) return KafkaStatus(e, "query end offsets");
-          off = hi;
+          auto w = QueryWatermarks(rk_.get(), times->elems[i].topic, times->elems[i].partition,
+                                   opt_.connect_timeout_ms);
+          if (!w.ok()) return w.status();
+          off = w->high;
         }
         set(times->elems[i].topic, times->elems[i].partition, off);
       }
@@ -169,11 +166,9 @@ Status KafkaSource::Start(const std::vector<KafkaPosition>* at) {
     rd_kafka_topic_partition_t& el = list->elems[i];
     Part& p = parts_[i];
     if (el.offset < 0) {
-      int64_t lo, hi;
-      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), el.topic, el.partition, &lo, &hi,
-                                                               opt_.connect_timeout_ms);
-      if (e) return KafkaStatus(e, fmt::format("query the first offset of {}", p.name));
-      el.offset = lo;
+      auto w = QueryWatermarks(rk_.get(), el.topic, el.partition, opt_.connect_timeout_ms);
+      if (!w.ok()) return w.status();
+      el.offset = w->low;
     }
     p.cursor.next = p.first = el.offset;
     if (on_partition_) on_partition_(p.name, false);
