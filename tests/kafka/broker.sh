@@ -13,6 +13,9 @@
 #   KPIPE_BROKER_DIR      state dir (default: <repo>/build/kafka): libs, data, logs
 #   KPIPE_BROKER_PORT     PLAINTEXT port (default 39092); controller uses port+1
 #   KPIPE_BROKER_TIMEOUT  seconds start waits for readiness (default 120)
+#   KPIPE_BROKER_GC       the JVM's collector flags (default
+#                         "-XX:+UseG1GC -XX:MaxGCPauseMillis=20", as Kafka's own scripts)
+#   KPIPE_BROKER_JVM_OPTS more JVM flags, e.g. a GC log
 #
 # Readiness is probed with kcat when installed (no JVM start per probe),
 # otherwise with Kafka's own console producer from the same libs.
@@ -211,10 +214,11 @@ cmd_start() {
   # fd 9 (the lock) is closed so the broker does not hold it.
   (
     cd "$DIR"
-    # KPIPE_BROKER_JVM_OPTS: more JVM flags, split at spaces (benchmarks use
-    # it for a GC log: -Xlog:gc:file=/tmp/gc.log).
+    # KPIPE_BROKER_GC: the collector's flags (default Kafka's own choice, G1
+    # with a 20 ms pause target). KPIPE_BROKER_JVM_OPTS: more JVM flags (a GC
+    # log: -Xlog:gc:file=gc.log). Both are split at spaces.
     # shellcheck disable=SC2086
-    exec setsid nohup "$JAVA" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 ${KPIPE_BROKER_JVM_OPTS:-} \
+    exec setsid nohup "$JAVA" -Xms256m -Xmx768m ${KPIPE_BROKER_GC:--XX:+UseG1GC -XX:MaxGCPauseMillis=20} ${KPIPE_BROKER_JVM_OPTS:-} \
       -Djava.awt.headless=true \
       -Dlog4j.configuration="file:$HERE/log4j.properties" -Dkafka.logs.dir="$LOGS" \
       -cp "$LIBS/*" kafka.Kafka "$PROPS" \
