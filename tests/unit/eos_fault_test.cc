@@ -132,39 +132,17 @@ constexpr int16_t kTxnOffsetCommit = 28;
 // A mock cluster of 3 brokers with the input and output topics, and the
 // coordinators of the transactional id and the group on fixed brokers, so
 // errors can be aimed at them.
-class MockCluster {
+class MockCluster : public kpipe::test::MockKafka {
  public:
-  MockCluster() {
-    rk_ = NewClient(RD_KAFKA_PRODUCER, {});
-    mc_ = rd_kafka_mock_cluster_new(rk_.get(), 3);
-    REQUIRE(mc_ != nullptr);
-    bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc_);
-    Served(bootstraps_, [&] {
-      REQUIRE(rd_kafka_mock_topic_create(mc_, kIn, kInParts, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
-      REQUIRE(rd_kafka_mock_topic_create(mc_, kOut, kOutParts, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
-      REQUIRE(rd_kafka_mock_coordinator_set(mc_, "transaction", kTxnId, kTxnBroker) == RD_KAFKA_RESP_ERR_NO_ERROR);
-      REQUIRE(rd_kafka_mock_coordinator_set(mc_, "group", kGroup, kGroupBroker) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  MockCluster() : MockKafka(3) {
+    rd_kafka_mock_cluster_t* mc = get();
+    Served(bootstraps(), [&] {
+      REQUIRE(rd_kafka_mock_topic_create(mc, kIn, kInParts, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
+      REQUIRE(rd_kafka_mock_topic_create(mc, kOut, kOutParts, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
+      REQUIRE(rd_kafka_mock_coordinator_set(mc, "transaction", kTxnId, kTxnBroker) == RD_KAFKA_RESP_ERR_NO_ERROR);
+      REQUIRE(rd_kafka_mock_coordinator_set(mc, "group", kGroup, kGroupBroker) == RD_KAFKA_RESP_ERR_NO_ERROR);
     });
   }
-  ~MockCluster() {
-    Served(bootstraps_, [&] { rd_kafka_mock_cluster_destroy(mc_); });
-  }
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
-
-  rd_kafka_mock_cluster_t* get() const { return mc_; }
-  const std::string& bootstraps() const { return bootstraps_; }
-  // Injected errors (and delays) not yet taken by a request to `broker`.
-  size_t Pending(int32_t broker, int16_t api) const {
-    size_t n = 0;
-    REQUIRE(rd_kafka_mock_broker_error_stack_cnt(mc_, broker, api, &n) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    return n;
-  }
-
- private:
-  KafkaHandle rk_;  // the mock cluster's own client
-  rd_kafka_mock_cluster_t* mc_ = nullptr;
-  std::string bootstraps_;
 };
 
 struct Record {

@@ -25,51 +25,35 @@ namespace {
 constexpr int16_t kListOffsets = 2;  // the Kafka protocol's ApiKey
 const char* const kTopic = "retry";
 
-class OneBroker {
+// One broker with the topic, three records in it (watermarks 0 and 3), and
+// a client of it.
+class OneBroker : public kpipe::test::MockKafka {
  public:
-  OneBroker() {
-    owner_ = NewClient(RD_KAFKA_PRODUCER, {});
-    mc_ = rd_kafka_mock_cluster_new(owner_.get(), 1);
-    REQUIRE(mc_ != nullptr);
-    bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc_);
-    Served(bootstraps_, [&] { REQUIRE(rd_kafka_mock_topic_create(mc_, kTopic, 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR); });
-    client_ = NewClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstraps_}});
-    // Three records, so that the watermarks are 0 and 3.
+  OneBroker() : MockKafka(1) {
+    Served(bootstraps(), [&] { REQUIRE(rd_kafka_mock_topic_create(get(), kTopic, 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR); });
+    client_ = NewClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstraps()}});
     for (int i = 0; i < 3; i++)
       REQUIRE(rd_kafka_producev(client_.get(), RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(0),
                                 RD_KAFKA_V_VALUE(const_cast<char*>("{}"), 2), RD_KAFKA_V_END) ==
               RD_KAFKA_RESP_ERR_NO_ERROR);
     REQUIRE(rd_kafka_flush(client_.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
-  ~OneBroker() {
-    client_ = KafkaHandle();
-    Served(bootstraps_, [&] { rd_kafka_mock_cluster_destroy(mc_); });
-  }
-  OneBroker(const OneBroker&) = delete;
-  OneBroker& operator=(const OneBroker&) = delete;
 
   rd_kafka_t* client() const { return client_.get(); }
   // The next `n` ListOffsets requests to the broker answer `err`.
   void Fail(int n, rd_kafka_resp_err_t err) {
-    Served(bootstraps_, [&] {
+    Served(bootstraps(), [&] {
       for (int i = 0; i < n; i++)
-        REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mc_, 1, kListOffsets, 1, err, 0) ==
+        REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(get(), 1, kListOffsets, 1, err, 0) ==
                 RD_KAFKA_RESP_ERR_NO_ERROR);
     });
   }
   size_t Pending() const {
-    size_t n = 0;
-    Served(bootstraps_, [&] {
-      REQUIRE(rd_kafka_mock_broker_error_stack_cnt(mc_, 1, kListOffsets, &n) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    });
-    return n;
+    return Served(bootstraps(), [&] { return MockKafka::Pending(1, kListOffsets); });
   }
 
  private:
-  KafkaHandle owner_;  // the mock cluster's own client
-  rd_kafka_mock_cluster_t* mc_ = nullptr;
-  std::string bootstraps_;
-  KafkaHandle client_;
+  KafkaHandle client_;  // destroyed before the cluster
 };
 
 double SecondsOf(auto f) {

@@ -17,6 +17,7 @@
 
 #include <catch2/catch.hpp>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "kpipe/kafka/client.h"
 
@@ -68,5 +69,36 @@ auto Served(const std::string& bootstraps, F op) {
   });
   return op();
 }
+
+// A mock cluster of `brokers` brokers, made and destroyed while Served.
+class MockKafka {
+ public:
+  explicit MockKafka(int brokers) {
+    owner_ = NewClient(RD_KAFKA_PRODUCER, {});
+    mc_ = rd_kafka_mock_cluster_new(owner_.get(), brokers);
+    REQUIRE(mc_ != nullptr);
+    bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc_);
+  }
+  ~MockKafka() {
+    Served(bootstraps_, [&] { rd_kafka_mock_cluster_destroy(mc_); });
+  }
+  MockKafka(const MockKafka&) = delete;
+  MockKafka& operator=(const MockKafka&) = delete;
+
+  rd_kafka_mock_cluster_t* get() const { return mc_; }
+  const std::string& bootstraps() const { return bootstraps_; }
+  // Injected errors (and delays) not yet taken by a request of ApiKey `api`
+  // to `broker`.
+  size_t Pending(int32_t broker, int16_t api) const {
+    size_t n = 0;
+    REQUIRE(rd_kafka_mock_broker_error_stack_cnt(mc_, broker, api, &n) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    return n;
+  }
+
+ private:
+  KafkaHandle owner_;  // the mock cluster's own client
+  rd_kafka_mock_cluster_t* mc_ = nullptr;
+  std::string bootstraps_;
+};
 
 }  // namespace kpipe::test

@@ -392,15 +392,7 @@ service::Snapshot JoinRunner::Snap() const {
   s.records_late = stats_->late - base_.late;
   s.records_dead_letter = stats_->dead_lettered - base_.dead_lettered;
   if (w_ != Watermark::kMinusInfinity && w_ != Watermark::kPlusInfinity) s.watermark_ms = w_;
-  for (const Side& side : sides_) {
-    if (side.kafka) {
-      s.bytes_in += side.kafka->bytes();
-      s.kafka_input = true;
-      side.kafka->Lag(&s.lag);
-    } else if (side.reader) {
-      s.bytes_in += side.reader->offset();
-    }
-  }
+  for (const Side& side : sides_) AddInputMetrics(&s, side.kafka.get(), side.reader.get());
   if (store_) {
     s.checkpoints = true;
     s.checkpoint_seconds = ck_seconds_;

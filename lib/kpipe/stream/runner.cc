@@ -326,13 +326,7 @@ service::Snapshot Runner::Snap() const {
   s.records_dead_letter = stats_->dead_lettered - base_.dead_lettered;
   int64_t w = wm_.current();
   if (opt_.time_required && w != Watermark::kMinusInfinity && w != Watermark::kPlusInfinity) s.watermark_ms = w;
-  if (kafka_in_) {
-    s.bytes_in = kafka_in_->bytes();
-    s.kafka_input = true;
-    kafka_in_->Lag(&s.lag);
-  } else if (reader_) {
-    s.bytes_in = reader_->offset();
-  }
+  AddInputMetrics(&s, kafka_in_.get(), reader_);
   if (store_) {
     s.checkpoints = true;
     s.checkpoint_seconds = ck_seconds_;
