@@ -195,28 +195,46 @@ rd_kafka_resp_err_t OffsetsForTimes(rd_kafka_t* rk, rd_kafka_topic_partition_lis
   });
 }
 
-Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
-                                   int timeout_ms) {
-  // Two lookups by time, -2 (the earliest) and -1 (the latest), rather than
+Result<std::vector<Watermarks>> QueryWatermarks(rd_kafka_t* rk, const std::vector<PartitionRef>& parts,
+                                                int timeout_ms, WatermarkEnds which) {
+  // Lookups by time, -2 (the earliest) and -1 (the latest), rather than
   // rd_kafka_query_watermark_offsets: in librdkafka 2.0.2 that call, when one
   // of its two requests meets "not leader" for the first time, can answer
   // without error with the low watermark equal to the high one (seen on the
   // mock cluster), and a reader starting at the low one would skip the
   // partition. offsets_for_times reports the error.
+  std::vector<Watermarks> out(parts.size());
+  if (parts.empty()) return out;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  Watermarks w;
-  for (int64_t* at : {&w.low, &w.high}) {
-    PartitionList list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = at == &w.low ? -2 : -1;
+  for (bool low : {true, false}) {
+    if (!(static_cast<int>(which) & static_cast<int>(low ? WatermarkEnds::kLow : WatermarkEnds::kHigh))) continue;
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
+    for (const PartitionRef& p : parts)
+      rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = low ? -2 : -1;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     rd_kafka_resp_err_t e = OffsetsForTimes(rk, list.get(), static_cast<int>(std::max<int64_t>(left.count(), 1)));
     if (e == RD_KAFKA_RESP_ERR__INTR) {
       if (int sig = PendingStopSignal()) return Status::Interrupted(sig);
     }
-    if (e) return KafkaStatus(e, fmt::format("query offsets of {}/{}", topic, partition));
-    *at = list->elems[0].offset;
+    if (e) {
+      for (int i = 0; i < list->cnt; i++)
+        if (list->elems[i].err)
+          return KafkaStatus(e, fmt::format("query offsets of {}/{}", list->elems[i].topic, list->elems[i].partition));
+      return KafkaStatus(e, parts.size() == 1
+                                ? fmt::format("query offsets of {}/{}", parts[0].topic, parts[0].partition)
+                                : fmt::format("query offsets of {} partitions", parts.size()));
+    }
+    // The list keeps the order it was built in.
+    for (int i = 0; i < list->cnt; i++) (low ? out[i].low : out[i].high) = list->elems[i].offset;
   }
-  return w;
+  return out;
+}
+
+Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                                   int timeout_ms) {
+  auto w = QueryWatermarks(rk, std::vector<PartitionRef>{{topic, partition}}, timeout_ms);
+  if (!w.ok()) return w.status();
+  return (*w)[0];
 }
 
 void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,

@@ -93,6 +93,17 @@ struct Watermarks {
 Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
                                    int timeout_ms);
 
+// The same for many partitions at once: one lookup for the low watermarks
+// and one for the high ones (each a request per leader), or only the one
+// `which` asks for (the other stays -1). In the order of `parts`.
+struct PartitionRef {
+  std::string topic;
+  int32_t partition = 0;
+};
+enum class WatermarkEnds { kLow = 1, kHigh = 2, kBoth = 3 };
+Result<std::vector<Watermarks>> QueryWatermarks(rd_kafka_t* rk, const std::vector<PartitionRef>& parts,
+                                                int timeout_ms, WatermarkEnds which = WatermarkEnds::kBoth);
+
 // rd_kafka_offsets_for_times on `list`, retried like QueryWatermarks.
 rd_kafka_resp_err_t OffsetsForTimes(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms);
 

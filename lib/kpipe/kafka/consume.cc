@@ -259,11 +259,14 @@ Status Consumer::ResolveStarts(rd_kafka_topic_partition_list_t* parts) {
 // offset of each partition now (-e, --until end), or the first offset at
 // or after --until TIME. Later records are not read.
 Status Consumer::RecordEnds() {
+  std::vector<PartitionRef> refs;
+  for (auto& [k, ps] : parts_) refs.push_back({ps.topic, ps.partition});
+  auto marks = QueryWatermarks(rk_.get(), refs, opt_.connect_timeout_ms);
+  if (!marks.ok()) return marks.status();
+  size_t i = 0;
   for (auto& [k, ps] : parts_) {
-    auto w = QueryWatermarks(rk_.get(), ps.topic, ps.partition, opt_.connect_timeout_ms);
-    if (!w.ok()) return w.status();
-    ps.low = w->low;
-    ps.end = w->high;
+    ps.low = (*marks)[i].low;
+    ps.end = (*marks)[i++].high;
   }
   if (until_ms_ >= 0) {
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));

@@ -25,23 +25,31 @@ Status ListPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms, 
   }
   std::sort(topics.begin(), topics.end(),
             [](auto* a, auto* b) { return std::string_view(a->topic) < b->topic; });
+  // Every partition's offsets in one lookup per end.
+  std::vector<std::pair<const rd_kafka_metadata_topic*, const rd_kafka_metadata_partition*>> rows;
+  std::vector<PartitionRef> refs;
   for (const rd_kafka_metadata_topic* t : topics) {
     std::vector<const rd_kafka_metadata_partition*> ps;
     for (int p = 0; p < t->partition_cnt; p++) ps.push_back(&t->partitions[p]);
     std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->id < b->id; });
     for (const rd_kafka_metadata_partition* p : ps) {
-      auto w = QueryWatermarks(rk, t->topic, p->id, timeout_ms);
-      if (!w.ok()) return w.status();
-      int64_t lo = w->low, hi = w->high;
-      std::string* b = out->buffer();
-      b->append("{\"topic\":");
-      json::AppendQuoted(b, t->topic);
-      fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"leader\":{},\"replicas\":[{}],\"isr\":[{}]",
-                     p->id, p->leader, fmt::join(p->replicas, p->replicas + p->replica_cnt, ","),
-                     fmt::join(p->isrs, p->isrs + p->isr_cnt, ","));
-      fmt::format_to(std::back_inserter(*b), ",\"low\":{},\"high\":{},\"messages\":{}}}\n", lo, hi, hi - lo);
-      KPIPE_RETURN_IF_ERROR(out->Commit());
+      rows.emplace_back(t, p);
+      refs.push_back({t->topic, p->id});
     }
+  }
+  auto marks = QueryWatermarks(rk, refs, timeout_ms);
+  if (!marks.ok()) return marks.status();
+  for (size_t i = 0; i < rows.size(); i++) {
+    const auto& [t, p] = rows[i];
+    int64_t lo = (*marks)[i].low, hi = (*marks)[i].high;
+    std::string* b = out->buffer();
+    b->append("{\"topic\":");
+    json::AppendQuoted(b, t->topic);
+    fmt::format_to(std::back_inserter(*b), ",\"partition\":{},\"leader\":{},\"replicas\":[{}],\"isr\":[{}]",
+                   p->id, p->leader, fmt::join(p->replicas, p->replicas + p->replica_cnt, ","),
+                   fmt::join(p->isrs, p->isrs + p->isr_cnt, ","));
+    fmt::format_to(std::back_inserter(*b), ",\"low\":{},\"high\":{},\"messages\":{}}}\n", lo, hi, hi - lo);
+    KPIPE_RETURN_IF_ERROR(out->Commit());
   }
   return out->Flush();
 }
@@ -88,10 +96,13 @@ Status ListGroupLag(rd_kafka_t* rk, const std::string& group,
   } else {
     for (const auto& [k, v] : committed) rows.push_back(k);
   }
-  for (const auto& [topic, p] : rows) {
-    auto w = QueryWatermarks(rk, topic, p, timeout_ms);
-    if (!w.ok()) return w.status();
-    int64_t lo = w->low, hi = w->high;
+  std::vector<PartitionRef> refs;
+  for (const auto& [topic, p] : rows) refs.push_back({topic, p});
+  auto marks = QueryWatermarks(rk, refs, timeout_ms);
+  if (!marks.ok()) return marks.status();
+  for (size_t i = 0; i < rows.size(); i++) {
+    const auto& [topic, p] = rows[i];
+    int64_t lo = (*marks)[i].low, hi = (*marks)[i].high;
     auto it = committed.find({topic, p});
     int64_t c = it == committed.end() ? -1 : it->second;
     std::string* b = out->buffer();

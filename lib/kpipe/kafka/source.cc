@@ -86,11 +86,13 @@ Status KafkaSource::Open() {
   // --until: where each partition ends, recorded now.
   bounded_ = !opt_.until.empty();
   if (!bounded_ && !opt_.catch_up) return Status::OK();
-  for (Part& p : parts_) {
-    auto w = QueryWatermarks(rk_.get(), p.cursor.topic, p.cursor.partition, opt_.connect_timeout_ms);
-    if (!w.ok()) return w.status();
-    p.start_end = w->high;
-    if (bounded_) p.end = w->high;
+  std::vector<PartitionRef> refs;
+  for (const Part& p : parts_) refs.push_back({p.cursor.topic, p.cursor.partition});
+  auto ends = QueryWatermarks(rk_.get(), refs, opt_.connect_timeout_ms, WatermarkEnds::kHigh);
+  if (!ends.ok()) return ends.status();
+  for (size_t i = 0; i < parts_.size(); i++) {
+    parts_[i].start_end = (*ends)[i].high;
+    if (bounded_) parts_[i].end = (*ends)[i].high;
   }
   if (bounded_ && opt_.until != "end") {
     auto t = ParseTimePoint(opt_.until, NowMs());
@@ -149,27 +151,29 @@ Status KafkaSource::Start(const std::vector<KafkaPosition>* at) {
         rd_kafka_topic_partition_list_add(times.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
       rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), times.get(), opt_.connect_timeout_ms);
       if (e) return KafkaStatus(e, "look up offsets for --from");
-      for (int i = 0; i < times->cnt; i++) {
+      // No record at or after the time: the end.
+      std::vector<PartitionRef> past;
+      for (int i = 0; i < times->cnt; i++)
+        if (times->elems[i].offset < 0) past.push_back({times->elems[i].topic, times->elems[i].partition});
+      auto ends = QueryWatermarks(rk_.get(), past, opt_.connect_timeout_ms, WatermarkEnds::kHigh);
+      if (!ends.ok()) return ends.status();
+      for (int i = 0, j = 0; i < times->cnt; i++) {
         int64_t off = times->elems[i].offset;
-        if (off < 0) {  // no record at or after the time: the end
-          auto w = QueryWatermarks(rk_.get(), times->elems[i].topic, times->elems[i].partition,
-                                   opt_.connect_timeout_ms);
-          if (!w.ok()) return w.status();
-          off = w->high;
-        }
+        if (off < 0) off = (*ends)[j++].high;
         set(times->elems[i].topic, times->elems[i].partition, off);
       }
     }
   }
   // The rest starts at the beginning: the first offset still there.
-  for (int i = 0; i < list->cnt; i++) {
+  std::vector<PartitionRef> rest;
+  for (int i = 0; i < list->cnt; i++)
+    if (list->elems[i].offset < 0) rest.push_back({list->elems[i].topic, list->elems[i].partition});
+  auto firsts = QueryWatermarks(rk_.get(), rest, opt_.connect_timeout_ms, WatermarkEnds::kLow);
+  if (!firsts.ok()) return firsts.status();
+  for (int i = 0, j = 0; i < list->cnt; i++) {
     rd_kafka_topic_partition_t& el = list->elems[i];
     Part& p = parts_[i];
-    if (el.offset < 0) {
-      auto w = QueryWatermarks(rk_.get(), el.topic, el.partition, opt_.connect_timeout_ms);
-      if (!w.ok()) return w.status();
-      el.offset = w->low;
-    }
+    if (el.offset < 0) el.offset = (*firsts)[j++].low;
     p.cursor.next = p.first = el.offset;
     if (on_partition_) on_partition_(p.name, false);
     if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
