@@ -40,12 +40,7 @@ void GroupOperator::Snapshot::Keep(Row* row) {
 
 Status GroupOperator::Snapshot::Write(state::StateWriter* w) {
   std::string key, value;
-  for (const auto& [seq, k] : gone) {
-    RowEntryKey(seq, k, &key);
-    KPIPE_RETURN_IF_ERROR(w->Delete(key));
-    IndexEntryKey(k, &key);
-    KPIPE_RETURN_IF_ERROR(w->Delete(key));
-  }
+  KPIPE_RETURN_IF_ERROR(DeleteGone(gone, w, &key));
   std::vector<Row*> theirs;  // taken by the operator's thread
   for (Row* r : rows) {
     uint32_t c = r->claim.load(std::memory_order_acquire);
@@ -307,15 +302,21 @@ Status GroupOperator::Save(state::StateWriter* writer) const {
   return Status::OK();
 }
 
+Status GroupOperator::DeleteGone(const std::vector<std::pair<uint64_t, std::string>>& gone,
+                                 state::StateWriter* w, std::string* key) {
+  for (const auto& [seq, k] : gone) {
+    RowEntryKey(seq, k, key);
+    KPIPE_RETURN_IF_ERROR(w->Delete(*key));
+    IndexEntryKey(k, key);
+    KPIPE_RETURN_IF_ERROR(w->Delete(*key));
+  }
+  return Status::OK();
+}
+
 Status GroupOperator::SaveChanges(state::StateWriter* writer) {
   // Forgotten first: a key forgotten and seen again since has new entries.
   std::string key, value;
-  for (const auto& [seq, k] : gone_) {
-    RowEntryKey(seq, k, &key);
-    KPIPE_RETURN_IF_ERROR(writer->Delete(key));
-    IndexEntryKey(k, &key);
-    KPIPE_RETURN_IF_ERROR(writer->Delete(key));
-  }
+  KPIPE_RETURN_IF_ERROR(DeleteGone(gone_, writer, &key));
   gone_.clear();
   for (Row* r : touched_) {
     if (r->gone) continue;  // forgotten since: deleted above

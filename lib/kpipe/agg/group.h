@@ -78,6 +78,9 @@ class GroupOperator : public Operator {
   void Preserve(Row* row);
   // The entries of `row` for a checkpoint (after deletions of keys gone).
   Status PutRow(Row* row, state::StateWriter* w, std::string* key, std::string* value) const;
+  // The deletions of the entries of keys forgotten ((first arrival, key)).
+  static Status DeleteGone(const std::vector<std::pair<uint64_t, std::string>>& gone, state::StateWriter* w,
+                           std::string* key);
   // State entries: "x" + key -> first arrival and the row (one read finds
   // a key let go of, with a memory budget); "r" + first arrival (8 bytes,
   // big-endian) + key -> nothing: the order of first arrival.
