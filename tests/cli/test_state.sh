@@ -19,36 +19,59 @@ with open(sys.argv[1], "w") as f:
             f.write('{"ts":%d,"user":"u%d","amount":%d}\n' % (ts, i % 50, i % 97))
 PY
 
+# kill_chain NAME CHECK CMD...: runs CMD (which keeps its state in
+# $T/NAME.state and writes $T/NAME.out, .late, .dead) again and again, each
+# time killed with SIGKILL a random CRASH_AFTER_MS + [0, CRASH_SPREAD_MS)
+# after its start, until it has been killed 8 times. Every restart goes on
+# from its checkpoint, so on a fast machine the input can be done before the
+# 8th kill: then CHECK WHAT must find that chain's files right, and a new
+# chain starts from an empty state with kills twice as early, up to four
+# chains. Sets kills.
+kill_chain() {
+  local name=$1 check=$2 done i chain pid spread=${CRASH_SPREAD_MS:-60} after=${CRASH_AFTER_MS:-10}
+  shift 2
+  for chain in 1 2 3 4; do
+    rm -rf "$T/$name.state" "$T/$name.out" "$T/$name.dead"
+    : > "$T/$name.late"
+    kills=0 done=0
+    for i in $(seq 1 40); do
+      "$@" 2> "$T/$name.err" &
+      pid=$!
+      sleep "$(awk -v ms=$((RANDOM % spread + after)) 'BEGIN { printf "%.3f", ms / 1000 }')"
+      if kill -9 $pid 2> /dev/null; then
+        wait $pid 2> /dev/null || true
+        kills=$((kills + 1))
+      else
+        wait $pid || fail "$name: a restarted run failed: $(cat "$T/$name.err")"
+        done=1
+      fi
+      [ $kills -ge 8 ] || [ $done = 1 ] && break
+    done
+    [ $kills -ge 8 ] && return 0
+    $check "after $kills kills and a restart that finished"
+    echo "$name: finished after $kills kills (each up to $((spread + after)) ms after its start); again, killed earlier"
+    spread=$(( (spread + 1) / 2 ))
+  done
+  fail "$name: the run finished before it was killed 8 times ($kills), four times over; make the input bigger"
+}
+
 crash_test() {  # crash_test NAME TOOL ARGS...: kill -9 at least 8 times, then finish
   local name=$1 in=${CRASH_INPUT:-$T/in.jsonl}
   shift
   # kagg has no late records: its late file stays empty on both sides.
   late() { [ "$1" = kagg ] || echo "--late $2"; }
   : > "$T/$name.late.ref"
-  : > "$T/$name.late"
   "$@" --output "$T/$name.ref" $(late "$1" "$T/$name.late.ref") --dead-letter "$T/$name.dead.ref" "$in" 2> /dev/null
-  rm -rf "$T/$name.state" "$T/$name.out" "$T/$name.dead"
-  local kills=0 done=0 i
-  for i in $(seq 1 40); do
-    "$@" --state "$T/$name.state" --checkpoint-every 5ms --output "$T/$name.out" \
-      $(late "$1" "$T/$name.late") --dead-letter "$T/$name.dead" "$in" 2> "$T/$name.err" &
-    local pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % ${CRASH_SPREAD_MS:-60} + ${CRASH_AFTER_MS:-10})))"
-    if kill -9 $pid 2> /dev/null; then
-      wait $pid 2> /dev/null || true
-      kills=$((kills + 1))
-    else
-      wait $pid || fail "$name: a restarted run failed: $(cat "$T/$name.err")"
-      done=1
-    fi
-    [ $kills -ge 8 ] && break
-  done
-  [ $kills -ge 8 ] || fail "$name: the run finished before it was killed 8 times ($kills); make the input bigger"
+  same() {  # same WHAT: the files of the restarted runs equal the reference
+    cmp "$T/$name.out" "$T/$name.ref" || fail "$name: rows $1 differ from one uninterrupted run"
+    cmp "$T/$name.late" "$T/$name.late.ref" || fail "$name: late records $1 differ"
+    cmp "$T/$name.dead" "$T/$name.dead.ref" || fail "$name: dead letters $1 differ"
+  }
+  kill_chain "$name" same "$@" --state "$T/$name.state" --checkpoint-every 5ms --output "$T/$name.out" \
+    $(late "$1" "$T/$name.late") --dead-letter "$T/$name.dead" "$in"
   "$@" --state "$T/$name.state" --output "$T/$name.out" $(late "$1" "$T/$name.late") \
     --dead-letter "$T/$name.dead" "$in" 2> "$T/$name.err" || fail "$name: final run: $(cat "$T/$name.err")"
-  cmp "$T/$name.out" "$T/$name.ref" || fail "$name: rows after $kills kills differ from one uninterrupted run"
-  cmp "$T/$name.late" "$T/$name.late.ref" || fail "$name: late records differ"
-  cmp "$T/$name.dead" "$T/$name.dead.ref" || fail "$name: dead letters differ"
+  same "after $kills kills"
   [ -s "$T/$name.ref" ] && [ -s "$T/$name.dead.ref" ] || fail "$name: empty reference"
   echo "$name: identical after $kills kills"
   rm -rf "$T/$name".*
@@ -149,19 +172,12 @@ for path in sys.argv[1:]:
             f.write('{"ts":%d,"k":%d,"i":%d}\n' % (1732441200000 + i // 10, random.randrange(20000), i))
 PY
 kjoin -q --on k --within 1s --time ts --type full --output "$T/join.ref" "$T/left.jsonl" "$T/right.jsonl"
-kills=0
-for i in $(seq 1 40); do
-  kjoin -q --on k --within 1s --time ts --type full --state "$T/join.state" --checkpoint-every 5ms \
-    --output "$T/join.out" "$T/left.jsonl" "$T/right.jsonl" &
-  pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 60 + 10)))"
-  if kill -9 $pid 2> /dev/null; then wait $pid 2> /dev/null || true; kills=$((kills + 1)); else wait $pid; fi
-  [ $kills -ge 8 ] && break
-done
-[ $kills -ge 8 ] || fail "kjoin: finished before it was killed 8 times ($kills)"
+join_same() { cmp <(sort "$T/join.out") <(sort "$T/join.ref") || fail "kjoin: rows $1 differ from one run"; }
+kill_chain join join_same kjoin -q --on k --within 1s --time ts --type full --state "$T/join.state" \
+  --checkpoint-every 5ms --output "$T/join.out" "$T/left.jsonl" "$T/right.jsonl"
 kjoin -q --on k --within 1s --time ts --type full --state "$T/join.state" --output "$T/join.out" \
   "$T/left.jsonl" "$T/right.jsonl"
-cmp <(sort "$T/join.out") <(sort "$T/join.ref") || fail "kjoin: rows after $kills kills differ from one run"
+join_same "after $kills kills"
 echo "kjoin: the same rows after $kills kills"
 run 0 kjoin --on k --within 1s --time ts --type full --state "$T/join.state" --dump-state "$T/left.jsonl" "$T/right.jsonl"
 expect_grep "$T/out" '^\{"checkpoint":\{"left":\{"input":".*left.jsonl","line":400000,"records_in":400000,"ended":true\},'
