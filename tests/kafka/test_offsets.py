@@ -2,7 +2,9 @@
 """Where kconsume starts and stops (DESIGN.md §5): -o beginning|end|N|-N|@TIME
 (RFC 3339, epoch ms, relative), --from/--until, -c, -e on transactional topics
 (committed, aborted and open transactions: offset gaps) and on a compacted
-topic, -G with commits checked through --lag, -L, and an unknown topic.
+topic, -G with commits checked through --lag, -L, and an unknown topic;
+and --from/--until of a kafka: input of kagg (the same start and end lookups
+in the library's Kafka source).
 
 Data is written by an independent client (confluent_kafka) with known
 timestamps; kconsume's output is compared against exact expected sequences.
@@ -197,6 +199,29 @@ expect_seq(["--from", "-5m", "--until", "end", A], {})
 expect_seq(["--until", "end", A], ALL)
 run(["kconsume", "-q", "-e", "--until", "end", A], want=2)  # -e is --until end
 run(["kconsume", "-q", "-o", "3", "--from", "-1h", "-e", A], want=2)
+
+step("--from/--until of a kafka: input (kagg)")
+
+
+def expect_kagg_seq(args, expected):
+    """kagg kafka:A ARGS --emit changes --by p -a max:i reads, per partition
+    and in order, exactly `expected`: i grows along each partition, so the
+    running max of each row is the i just read."""
+    out, _, _ = run(["kagg", "-q", "--emit", "changes", "--by", "p", "-a", "max:i"] + args + [f"kafka:{A}"])
+    rows = [json.loads(line) for line in out.splitlines()]
+    got = by_partition([{"p": r["p"], "i": r["max_i"]} for r in rows])
+    want = {p: v for p, v in expected.items() if v}
+    check(got == want, f"kagg {shlex.join(args)} kafka:{A}:\n  got  {got}\n  want {want}")
+
+
+expect_kagg_seq(["--until", "end"], ALL)
+expect_kagg_seq(["--from", str(OLD + 2 * 60_000), "--until", str(OLD + 4 * 60_000 + 1)],
+                {0: [2, 3, 4], 1: [2, 3], 2: [2, 3]})
+expect_kagg_seq(["--from", "-1h", "--until", "-35m"], {p: [5, 6] for p in range(3)})
+# Partitions 0 and 1 have nothing at or after partition 2's i=8 but their i=9.
+expect_kagg_seq(["--from", str(ts(2, 8)), "--until", "end"], {0: [9], 1: [9], 2: [8, 9]})
+# Nothing at or after the time: each partition starts at its end.
+expect_kagg_seq(["--from", "-5m", "--until", "end"], {})
 
 step("-c N")
 got = values(["-e", "-c", "4", A])

@@ -230,6 +230,21 @@ Result<std::vector<Watermarks>> QueryWatermarks(rd_kafka_t* rk, const std::vecto
   return out;
 }
 
+Status FillFromWatermarks(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, WatermarkEnds end,
+                          int timeout_ms) {
+  std::vector<PartitionRef> unset;
+  for (int i = 0; i < list->cnt; i++)
+    if (list->elems[i].offset < 0) unset.push_back({list->elems[i].topic, list->elems[i].partition});
+  auto marks = QueryWatermarks(rk, unset, timeout_ms, end);
+  if (!marks.ok()) return marks.status();
+  for (int i = 0, j = 0; i < list->cnt; i++) {
+    if (list->elems[i].offset >= 0) continue;
+    const Watermarks& w = (*marks)[j++];
+    list->elems[i].offset = end == WatermarkEnds::kLow ? w.low : w.high;
+  }
+  return Status::OK();
+}
+
 Result<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition,
                                    int timeout_ms) {
   auto w = QueryWatermarks(rk, std::vector<PartitionRef>{{topic, partition}}, timeout_ms);

@@ -104,6 +104,10 @@ enum class WatermarkEnds { kLow = 1, kHigh = 2, kBoth = 3 };
 Result<std::vector<Watermarks>> QueryWatermarks(rd_kafka_t* rk, const std::vector<PartitionRef>& parts,
                                                 int timeout_ms, WatermarkEnds which = WatermarkEnds::kBoth);
 
+// Sets each offset of `list` that is below 0 to its partition's low
+// watermark (kLow) or high one (kHigh), in one lookup.
+Status FillFromWatermarks(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, WatermarkEnds end, int timeout_ms);
+
 // rd_kafka_offsets_for_times on `list`, retried like QueryWatermarks.
 rd_kafka_resp_err_t OffsetsForTimes(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms);
 

@@ -152,29 +152,16 @@ Status KafkaSource::Start(const std::vector<KafkaPosition>* at) {
       rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), times.get(), opt_.connect_timeout_ms);
       if (e) return KafkaStatus(e, "look up offsets for --from");
       // No record at or after the time: the end.
-      std::vector<PartitionRef> past;
-      for (int i = 0; i < times->cnt; i++)
-        if (times->elems[i].offset < 0) past.push_back({times->elems[i].topic, times->elems[i].partition});
-      auto ends = QueryWatermarks(rk_.get(), past, opt_.connect_timeout_ms, WatermarkEnds::kHigh);
-      if (!ends.ok()) return ends.status();
-      for (int i = 0, j = 0; i < times->cnt; i++) {
-        int64_t off = times->elems[i].offset;
-        if (off < 0) off = (*ends)[j++].high;
-        set(times->elems[i].topic, times->elems[i].partition, off);
-      }
+      KPIPE_RETURN_IF_ERROR(
+          FillFromWatermarks(rk_.get(), times.get(), WatermarkEnds::kHigh, opt_.connect_timeout_ms));
+      for (int i = 0; i < times->cnt; i++) set(times->elems[i].topic, times->elems[i].partition, times->elems[i].offset);
     }
   }
   // The rest starts at the beginning: the first offset still there.
-  std::vector<PartitionRef> rest;
-  for (int i = 0; i < list->cnt; i++)
-    if (list->elems[i].offset < 0) rest.push_back({list->elems[i].topic, list->elems[i].partition});
-  auto firsts = QueryWatermarks(rk_.get(), rest, opt_.connect_timeout_ms, WatermarkEnds::kLow);
-  if (!firsts.ok()) return firsts.status();
-  for (int i = 0, j = 0; i < list->cnt; i++) {
-    rd_kafka_topic_partition_t& el = list->elems[i];
+  KPIPE_RETURN_IF_ERROR(FillFromWatermarks(rk_.get(), list.get(), WatermarkEnds::kLow, opt_.connect_timeout_ms));
+  for (int i = 0; i < list->cnt; i++) {
     Part& p = parts_[i];
-    if (el.offset < 0) el.offset = (*firsts)[j++].low;
-    p.cursor.next = p.first = el.offset;
+    p.cursor.next = p.first = list->elems[i].offset;
     if (on_partition_) on_partition_(p.name, false);
     if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
   }
