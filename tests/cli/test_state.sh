@@ -25,7 +25,7 @@ PY
 # after its start, until it has been killed 8 times. Every restart goes on
 # from its checkpoint, so on a fast machine the input can be done before the
 # 8th kill: then CHECK WHAT must find that chain's files right, and a new
-# chain starts from an empty state with kills twice as early, up to four
+# chain starts from an empty state with CRASH_SPREAD_MS halved, up to four
 # chains. Sets kills.
 kill_chain() {
   local name=$1 check=$2 done i chain pid spread=${CRASH_SPREAD_MS:-60} after=${CRASH_AFTER_MS:-10}
@@ -49,7 +49,7 @@ kill_chain() {
     done
     [ $kills -ge 8 ] && return 0
     $check "after $kills kills and a restart that finished"
-    echo "$name: finished after $kills kills (each up to $((spread + after)) ms after its start); again, killed earlier"
+    echo "$name: finished after $kills kills (each up to $((spread + after)) ms after its start); again, with the spread of kill times halved"
     spread=$(( (spread + 1) / 2 ))
   done
   fail "$name: the run finished before it was killed 8 times ($kills), four times over; make the input bigger"

@@ -64,12 +64,18 @@ def by_partition(vals, key="p"):
     return out
 
 
-def expect_seq(args, expected, **kw):
-    """kconsume -q ARGS prints, per partition and in order, exactly `expected`
-    ({partition: [i...]}, partitions with nothing left out)."""
-    got = by_partition(values(args, **kw))
+def check_seq(what, vals, expected):
+    """vals ({"p":P,"i":I} in the order read) hold, per partition and in
+    order, exactly `expected` ({partition: [i...]}, partitions with nothing
+    left out)."""
+    got = by_partition(vals)
     want = {p: v for p, v in expected.items() if v}
-    check(got == want, f"kconsume -q {shlex.join(args)}:\n  got  {got}\n  want {want}")
+    check(got == want, f"{what}:\n  got  {got}\n  want {want}")
+
+
+def expect_seq(args, expected, **kw):
+    """kconsume -q ARGS prints exactly `expected` (check_seq)."""
+    check_seq(f"kconsume -q {shlex.join(args)}", values(args, **kw), expected)
 
 
 def reference_read(topic, partitions, isolation="read_committed"):
@@ -209,9 +215,7 @@ def expect_kagg_seq(args, expected):
     running max of each row is the i just read."""
     out, _, _ = run(["kagg", "-q", "--emit", "changes", "--by", "p", "-a", "max:i"] + args + [f"kafka:{A}"])
     rows = [json.loads(line) for line in out.splitlines()]
-    got = by_partition([{"p": r["p"], "i": r["max_i"]} for r in rows])
-    want = {p: v for p, v in expected.items() if v}
-    check(got == want, f"kagg {shlex.join(args)} kafka:{A}:\n  got  {got}\n  want {want}")
+    check_seq(f"kagg {shlex.join(args)} kafka:{A}", [{"p": r["p"], "i": r["max_i"]} for r in rows], expected)
 
 
 expect_kagg_seq(["--until", "end"], ALL)
