@@ -190,26 +190,37 @@ check(all(n == 1 for n in seen.values()) and len(seen) == N_JOIN,
       f"{N_JOIN - len(seen)} never")
 
 # Fencing: a second instance with the same group and transactional id
-# fences the first, which reports it and exits 1.
+# fences the first, which reports it and exits 1. The second was given
+# another --state directory, which lacks the checkpoint that the group's
+# offsets name: it refuses with status 2 and writes nothing. The first
+# one's directory then resumes, and SIGTERM ends it with 143.
 fence_cmd = ["kagg", "--by", "user", "-a", "count", "--emit", "changes", "--exactly-once", "-q",
              "--checkpoint-every", "200ms",
              "-G", f"eos-fence-{RUN_ID}", "--output", f"kafka:{fence_out}", f"kafka:{src}"]
 first_err = open(os.path.join(tmp, "fence1.stderr"), "w+")
 first = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence1")], stderr=first_err)
 time.sleep(3)  # the first has read everything and idles, its transaction open
-second = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence2")], stderr=subprocess.DEVNULL)
+second = subprocess.run(fence_cmd + ["--state", os.path.join(tmp, "fence2")], stderr=subprocess.PIPE,
+                        text=True, timeout=60)
 try:
     rc = first.wait(timeout=60)
 except subprocess.TimeoutExpired:
     first.kill()
     rc = None
-second.send_signal(signal.SIGTERM)
-term_at = time.time()
-rc2 = second.wait(timeout=30)
-print(f"SIGTERM to exit (final checkpoint and commit): {time.time() - term_at:.2f} s", file=sys.stderr)
 first_err.seek(0)
 err = first_err.read()
 check(rc == 1, f"fenced instance: exit {rc}, want 1; stderr: {err}")
 check("fenced" in err, f"fenced instance does not say so: {err}")
-check(rc2 == 143, f"second instance after SIGTERM: exit {rc2}, want 143")
+check(second.returncode == 2 and "does not hold" in second.stderr and "-G NEW" in second.stderr,
+      f"second instance on another --state: exit {second.returncode}, want 2 with a refusal: {second.stderr}")
+rows_before = len(committed_rows(fence_out))
+third = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence1")], stderr=subprocess.DEVNULL)
+time.sleep(3)
+third.send_signal(signal.SIGTERM)
+term_at = time.time()
+rc3 = third.wait(timeout=30)
+print(f"SIGTERM to exit (final checkpoint and commit): {time.time() - term_at:.2f} s", file=sys.stderr)
+check(rc3 == 143, f"instance on the first directory after SIGTERM: exit {rc3}, want 143")
+rows_after = len(committed_rows(fence_out))
+check(rows_after == rows_before, f"the refused and the resumed instance wrote rows again: {rows_before} -> {rows_after}")
 finish()

@@ -39,19 +39,28 @@ Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSou
     auto selected = store->Select(seq);
     if (!selected.ok()) return selected.status();
     if (*selected) return Status::OK();
+    // Starting from empty state here would write rows that contradict the
+    // ones the group's transactions committed (a count going 549 -> 3).
+    return Status::Usage(fmt::format(
+        "--state {}: group {} committed its offsets with checkpoint {}, which this directory does not "
+        "hold ({}); restore the --state directory that ran with this group, or start a new group "
+        "(-G NEW --from TIME) to rebuild the state from the input",
+        dir, group, seq, store->seq() ? fmt::format("it has checkpoint {}", store->seq()) : "it has none"));
   }
-  if (store->seq() == 0 || (seq == 0 && store->next_seq() <= 2)) {
+  // The group has committed no kpipe checkpoint: offsets committed by
+  // another client (kconsume -G) are where reading starts.
+  if (store->seq() == 0 || store->next_seq() <= 2) {
     if (!committed.empty() && warn)
-      warn(fmt::format("group {} has committed offsets but --state {} holds no checkpoint of them: "
-                       "reading starts at the committed offsets with empty state",
-                       group, dir));
+      warn(fmt::format("group {} has committed offsets but no kpipe checkpoint: reading starts at the "
+                       "committed offsets with empty state",
+                       group));
     *fresh = store->seq() != 0;
     return Status::OK();
   }
   return Status::Usage(fmt::format(
-      "--state {}: group {} committed its offsets with {}, which this directory does not hold (it has "
-      "checkpoint {}); use the --state directory that ran with this group, or a new group",
-      dir, group, seq ? fmt::format("checkpoint {}", seq) : "no kpipe checkpoint", store->seq()));
+      "--state {}: group {} committed its offsets with no kpipe checkpoint, but this directory has "
+      "checkpoint {}; use the --state directory that ran with this group, or a new group",
+      dir, group, store->seq()));
 }
 
 void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e) {

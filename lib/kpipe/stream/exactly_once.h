@@ -63,7 +63,10 @@ std::string CheckpointTag(uint64_t seq);
 // one may belong to a transaction that never committed. Selects it in
 // `store`. `*fresh`: there is none to restore (no checkpoint, or only the
 // first one, made before reading, whose transaction never committed).
-// Another group's directory is a usage error.
+// A directory that lacks the checkpoint the committed offsets name (new,
+// wiped, or another instance's) and another group's directory are usage
+// errors: empty state would contradict what the group committed. A group
+// that has committed no kpipe checkpoint starts fresh.
 Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSource*>& inputs,
                        const std::string& group, const std::string& dir,
                        const std::function<void(const std::string&)>& warn, bool* fresh);
