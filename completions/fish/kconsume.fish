@@ -16,6 +16,8 @@ complete -c kconsume -l watermarks -d 'Emit watermark control records (and end w
 complete -c kconsume -l max-delay -x -d 'With --watermarks: allowed disorder of event times'
 complete -c kconsume -l idle -x -d 'With --watermarks: leave out partitions idle this long'
 complete -c kconsume -l time -x -d 'With --watermarks: event time field (default: message timestamp)'
+complete -c kconsume -l time-unit -x -a 's ms us ns' -d 'With --time: unit of numeric times (s, ms, us, ns; default ms)'
+complete -c kconsume -l no-control -d 'Write no control records (with --envelope: no partitions records)'
 complete -c kconsume -s b -l brokers -x -d 'Bootstrap brokers host:port,... (else $KPIPE_BROKERS, else localhost:9092)'
 complete -c kconsume -s X -x -d 'Set a librdkafka property (repeatable)'
 complete -c kconsume -s F -l config -r -F -d 'Read librdkafka properties from FILE (repeatable)'

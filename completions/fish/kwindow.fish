@@ -14,6 +14,7 @@ complete -c kwindow -l idle -x -d 'Leave envelope partitions quiet this long out
 complete -c kwindow -l time-format -x -a 'ms rfc3339' -d 'Output times as epoch ms (default) or rfc3339 strings'
 complete -c kwindow -l lateness -x -d 'Allowed lateness L: keep windows open DUR past the watermark'
 complete -c kwindow -l late -r -F -d 'Write late records to DEST (a file or kafka:TOPIC)'
+complete -c kwindow -l max-late -x -d 'Stop with status 65 after more than N late records'
 complete -c kwindow -l emit -x -a 'final changes every:' -d 'When to write rows: final (default), changes, every:DUR'
 complete -c kwindow -l output -r -F -d 'Write rows to DEST (a file, or kafka:TOPIC keyed by group) instead of stdout'
 complete -c kwindow -l dead-letter -r -F -d 'Write bad lines to DEST (a file or kafka:TOPIC) and go on'

@@ -8,10 +8,13 @@ printf '%s\n' '{"ts":1000,"k":"a"}' '{"ts":12000,"k":"a"}' '{"ts":5000,"k":"b"}'
   '{"@kpipe":"watermark","ts":25000}' '{"@kpipe":"flush"}' '{"ts":26000,"k":"a"}' \
   '{"@kpipe":"end"}' '{"ts":1,"k":"z"}' > "$T/ctl.jsonl"
 run 0 kwindow --tumble 10s --time ts --by k -a count --late "$T/late.jsonl" "$T/ctl.jsonl"
+# The watermark record (25000) cannot take W past the records' own 12000
+# (W = min(W_in, W_own)); the record at 26000 then moves W to 25000.
 expect_eq "rows and control records" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"k":"a","count":1}
+{"@kpipe":"watermark","ts":10000}
+{"@kpipe":"flush"}
 {"window_start":10000,"window_end":20000,"k":"a","count":1}
 {"@kpipe":"watermark","ts":20000}
-{"@kpipe":"flush"}
 {"window_start":20000,"window_end":30000,"k":"a","count":1}
 {"@kpipe":"end"}'
 expect_eq "late rows" "$(cat "$T/late.jsonl")" '{"late":{"ts":5000,"k":"b"},"window_end":10000,"watermark":12000}

@@ -270,7 +270,7 @@ check(err == "", f"stderr of kconsume -G {g2} {A} | head -1 is not empty: {err!r
 
 # -c 3 commits exactly the 3 lines written, then the group resumes after them.
 g3 = f"kpipe-off-{RUN_ID}-g3"
-out, _, _ = run(["kconsume", "-q", "--envelope", "-G", g3, "-c", "3", "-e", A])
+out, _, _ = run(["kconsume", "-q", "--envelope", "--no-control", "-G", g3, "-c", "3", "-e", A])
 envs = [json.loads(l) for l in out.splitlines()]
 check(len(envs) == 3, f"-G {g3} -c 3 -e printed {len(envs)} lines")
 written = {}
@@ -383,7 +383,7 @@ for args, want, what in [
     want = {p: v for p, v in want.items() if v}
     check(got == want, f"{what}: kconsume -q {shlex.join(args)}:\n  got  {got}\n  want {want}")
 # The envelope offsets are the real (gapped) offsets.
-out, _, _ = run(["kconsume", "-q", "--envelope", "-e", TX])
+out, _, _ = run(["kconsume", "-q", "--envelope", "--no-control", "-e", TX])
 offs = {}
 for l in out.splitlines():
     e = json.loads(l)
@@ -450,7 +450,7 @@ check(hi == n, f"{CMP}: end offset {hi}, want {n} (one offset per produced recor
 # The cleaner may go on while kconsume reads, so kconsume's records must lie
 # between a reference read just before and one just after it.
 before = reference_read(CMP, 1)[0]
-out, _, _ = run(["kconsume", "-q", "--envelope", "-e", CMP], timeout=30)
+out, _, _ = run(["kconsume", "-q", "--envelope", "--no-control", "-e", CMP], timeout=30)
 after = reference_read(CMP, 1)[0]
 if compacted:
     print(f"compaction: {len(before)} then {len(after)} records left in offsets {lo}..{hi - 1}")
@@ -471,7 +471,7 @@ for o, v in before:
 check(set(latest.values()) <= set(offs) and hi - 1 in offs,
       f"-e on compacted {CMP}: latest offsets per key {latest} (and {hi - 1}) not all in {offs}")
 # Tail reads on the gapped topic count offsets, not records.
-out, _, _ = run(["kconsume", "-q", "--envelope", "-e", "-o", "-1", CMP], timeout=30)
+out, _, _ = run(["kconsume", "-q", "--envelope", "--no-control", "-e", "-o", "-1", CMP], timeout=30)
 check([json.loads(l)["offset"] for l in out.splitlines()] == [hi - 1],
       f"-o -1 -e on {CMP}: {out!r}, want offset {hi - 1}")
 

@@ -103,7 +103,7 @@ with open(infile, "w", encoding="utf-8") as f:
 
 cmd = f"kproduce -q -t {topic} -k id {shlex.quote(infile)}"
 sh(cmd)
-ccmd = f"kconsume -q --envelope -e {topic}"
+ccmd = f"kconsume -q --envelope --no-control -e {topic}"
 out = sh(ccmd)[0].decode("utf-8")
 envs = [json.loads(line) for line in out.splitlines()]
 if len(envs) != 200:
@@ -184,7 +184,7 @@ ref = read_all(topic2)[30:]
 check([(r["partition"], r["key"], json.loads(r["value"])["seq"]) for r in ref] ==
       [(3, f"user-{i}".encode(), i) for i in range(30)], f"-p 3 without -H: {cmd}")
 # What kconsume shows for them.
-out = sh(f"kconsume -q --envelope -e -c 1 {topic2}")[0].decode()
+out = sh(f"kconsume -q --envelope --no-control -e -c 1 {topic2}")[0].decode()
 e = json.loads(out)
 check(e["partition"] == 3 and e["headers"] == [["a", "b", "string"], ["a", "c", "string"],
                                                ["x", "y=z", "string"], ["e", "", "string"],

@@ -136,6 +136,14 @@ check(err == "", f"stderr not empty for: {cmd}\n{err}")
 raw_lines = open(env_file, "rb").read().split(b"\n")
 check(raw_lines[-1] == b"", "envelope output does not end with a newline")
 raw_lines = raw_lines[:-1]
+# The partitions records (kpipe(7), CONTROL RECORDS) that kproduce passes by:
+# one announcing every partition before its records, one "ended" each.
+control = [l for l in raw_lines if l.startswith(b'{"@kpipe":')]
+raw_lines = [l for l in raw_lines if not l.startswith(b'{"@kpipe":')]
+announced = [n for l in control for n in json.loads(l).get("names", [])]
+ended = [n for l in control for n in json.loads(l).get("ended", [])]
+check(control and json.loads(control[0]).get("names") and sorted(announced) == sorted(ended),
+      f"partitions records: {control}")
 need(len(raw_lines) == len(msgs), f"{len(raw_lines)} envelope lines, want {len(msgs)}: {cmd}")
 envs = []
 for line in raw_lines:

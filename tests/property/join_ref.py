@@ -336,16 +336,25 @@ def parse_input(o, lines, side):
 def watermarks_before(o, items):
     """W of one side before each item, and after its end of input: a list of
     len(items) + 2 (index len(items) is before the EOF item, the last after it)."""
-    W = -INF
+    # kpipe(7), EVENT TIME: W_own = max(t) - D; once a watermark record came,
+    # W = min(W_in, W_own); W never goes backwards.
+    W, own, w_in, has_in = -INF, INF, -INF, False
     out = []
     for it in items:
         out.append(W)
         if it.kind == "rec":
-            W = max(W, it.t - o.D)
+            own = it.t - o.D if own == INF else max(own, it.t - o.D)
         elif it.kind == "wm":
-            W = max(W, it.ts)
+            has_in, w_in = True, max(w_in, it.ts)
         elif it.kind == "end":
             W = INF
+            continue
+        if W == INF:
+            continue
+        if has_in:
+            W = max(W, min(w_in, own))
+        elif own != INF:
+            W = max(W, own)
     out.append(W)
     out.append(INF)
     return out

@@ -912,12 +912,22 @@ def self_test():
     eq("min W, delay", got(iv + ["--within", "1s", "--max-delay", "5s"], left, right, "LRLLRR"),
        (['{"left":{"k":"a","ts":5000},"right":{"k":"a","ts":5000}}',
          '{"left":{"k":"a","ts":0},"right":{"k":"a","ts":500}}'], []))
-    # control watermark and end records; after LEFT's end, W = W_right
+    # control watermark and end records; after LEFT's end, W = W_right. A
+    # side's W is min(W_in, W_own): RIGHT's watermark record 4000 cannot take
+    # it past its own 2000, so 3500 is on time (kpipe(7), EVENT TIME).
     left = ['{"@kpipe":"watermark","ts":3000}', {"k": "a", "ts": 1000}, '{"@kpipe":"end"}']
     right = [{"k": "a", "ts": 2000}, '{"@kpipe":"watermark","ts":4000}', {"k": "a", "ts": 3500}]
     eq("control", got(iv + ["--within", "1s"], left, right, "LRLLLRRR"),
-       ([], ['{"late":{"k":"a","ts":1000},"side":"left","watermark":2000}',
-             '{"late":{"k":"a","ts":3500},"side":"right","watermark":4000}']))
+       ([], ['{"late":{"k":"a","ts":1000},"side":"left","watermark":2000}']))
+    # a stricter watermark record holds a side back: W_right = min(W_in 2500,
+    # W_own 5000) = 2500, so 2000 is late and 3000 on time
+    left = [{"k": "a", "ts": 9000}]
+    right = ['{"@kpipe":"watermark","ts":2500}', {"k": "a", "ts": 5000}, {"k": "a", "ts": 2000},
+             {"k": "a", "ts": 3000}]
+    eq("stricter control", got(iv + ["--within", "10s"], left, right, "LRRRRLR"),
+       (['{"left":{"k":"a","ts":9000},"right":{"k":"a","ts":5000}}',
+         '{"left":{"k":"a","ts":9000},"right":{"k":"a","ts":3000}}'],
+        ['{"late":{"k":"a","ts":2000},"side":"right","watermark":2500}']))
     # keys by compact JSON, 1 = 1.0; composite keys; LPATH=RPATH; --merge
     eq("1 = 1.0", got(["--on", "k=m.k", "--on", "g", "--time", "ts", "--within", "0s"],
                       ['{"k":1,"g":"x","ts":0}', '{"k":1,"g":"y","ts":0}'],

@@ -698,12 +698,21 @@ def self_test():
     eq("session keys", got, (['{"window_start":0,"window_end":2000,"k":"b","count":2}',
                               '{"window_start":0,"window_end":2000,"k":"a","count":2}',
                               '{"window_start":5000,"window_end":6000,"k":null,"count":1}'], []))
-    # control watermark: closes windows, rows judged against it
+    # control watermark: W = min(W_in, W_own), rows judged against it. The
+    # record at 3000 alone would close [1000,2000) too (W 3000 >= 2000 + 500);
+    # the watermark record holds W at 1500.
     got = rows("kwindow", ["--tumble", "1s", "--time", "ts", "-a", "count", "--lateness", "500ms"],
-               [{"ts": 0}, '{"@kpipe":"watermark","ts":1500}', {"ts": 999}, {"ts": 1000}])
+               [{"ts": 0}, '{"@kpipe":"watermark","ts":1500}', {"ts": 3000}, {"ts": 999}, {"ts": 1000}])
     eq("control wm", got, (['{"window_start":0,"window_end":1000,"count":1}',
-                            '{"window_start":1000,"window_end":2000,"count":1}'],
+                            '{"window_start":1000,"window_end":2000,"count":1}',
+                            '{"window_start":3000,"window_end":4000,"count":1}'],
                            ['{"late":{"ts":999},"window_end":1000,"watermark":1500}']))
+    # a laxer watermark record: the tool's own --max-delay still holds
+    got = rows("kwindow", ["--tumble", "1s", "--time", "ts", "-a", "count", "--max-delay", "1s"],
+               [{"ts": 0}, '{"@kpipe":"watermark","ts":9000}', {"ts": 2500}, {"ts": 1600}])
+    eq("laxer control wm", got, (['{"window_start":0,"window_end":1000,"count":1}',
+                                  '{"window_start":1000,"window_end":2000,"count":1}',
+                                  '{"window_start":2000,"window_end":3000,"count":1}'], []))
     # aggregates: null/missing skipped, first/last by time with ties by arrival
     recs = [{"ts": 5, "v": 3, "s": "p"}, {"ts": 1, "v": None, "s": "q"}, {"ts": 1, "v": 2.5},
             {"ts": 9, "s": "r"}, {"ts": 9, "v": 4, "s": "r"}, {"ts": 1, "v": 1, "s": "s"}]
@@ -756,11 +765,13 @@ def self_test():
                                  '{"k":"c","count":1}', '{"k":"a","count":1}', '{"k":"b","count":3}'])
     # with D = 1s, W = t - 1s: a is forgotten after ts 3000 (W = 2000); a key created
     # with an old time is forgotten at once (W - T >= TTL right after it)
+    # (e at 9000 moves W to 8000: keys forgotten together go in the order they
+    # expired, c T=3000, a 3500, b 4000; the watermark record 6000 after it
+    # changes nothing, W = min(W_in, W_own) never goes back)
     got = rows("kagg", args + ["--max-delay", "1s"],
-               recs + [{"k": "d", "ts": 0}, '{"@kpipe":"watermark","ts":6000}'])
-    # (keys forgotten together go in the order they expired: c T=3000, a 3500, b 4000)
+               recs + [{"k": "d", "ts": 0}, {"k": "e", "ts": 9000}, '{"@kpipe":"watermark","ts":6000}'])
     eq("kagg ttl delay", got, ['{"k":"a","count":1}', '{"k":"d","count":1}', '{"k":"c","count":1}',
-                               '{"k":"a","count":1}', '{"k":"b","count":3}'])
+                               '{"k":"a","count":1}', '{"k":"b","count":3}', '{"k":"e","count":1}'])
     got = rows("kagg", ["-a", "first:v,last:v"], [{"v": 1, "ts": 9}, {"v": 2, "ts": 0}])
     eq("kagg first/last by arrival", got, ['{"first_v":1,"last_v":2}'])
     got = rows("kagg", ["-a", "first:v,last:v", "--time", "ts"], [{"v": 1, "ts": 9}, {"v": 2, "ts": 0}])

@@ -22,6 +22,10 @@ reference takes:
 - kagg, {"@kpipe":"end"} in the input: the end of the input (final rows in
   first-seen order), not a TTL sweep at W = +inf;
 - kagg without --time: first/last by arrival (all event times equal).
+
+The watermark (kpipe(7), EVENT TIME): W_own = max(t) - D over the records;
+once a watermark record came, W = min(W_in, W_own) with W_in the greatest
+one; W never goes backwards (Clock below).
 """
 
 import datetime
@@ -31,6 +35,35 @@ import re
 import sys
 
 INF = math.inf
+
+
+class Clock:
+    """W as kpipe(7) defines it, for one partition, written out plainly."""
+
+    def __init__(self, D):
+        self.D = D
+        self.W = -INF
+        self.own = INF      # no record yet: the records hold nothing back
+        self.w_in = -INF
+        self.has_in = False
+
+    def record(self, t):
+        self.own = t - self.D if self.own == INF else max(self.own, t - self.D)
+        self._combine()
+
+    def control(self, ts):
+        self.has_in = True
+        self.w_in = max(self.w_in, ts)
+        self._combine()
+
+    def _combine(self):
+        if self.has_in:
+            w = min(self.w_in, self.own)
+        elif self.own == INF:
+            return
+        else:
+            w = self.own
+        self.W = max(self.W, w)
 # The spec forgets a key as soon as W - T >= TTL holds, also for a key whose record
 # was already that old when it came. True: look only when W advances (a variant the
 # driver switches on with --skip ttl-at-once, to look past that known difference).
@@ -364,6 +397,7 @@ def kwindow(argv, lines):
             "closed_early": False}
 
     W = -INF
+    clock = Clock(D)
     arrival = 0
 
     # tumble / hop: (start, end) -> key text -> {"group": [...], "recs": [(arrival, t, obj)]}
@@ -447,9 +481,10 @@ def kwindow(argv, lines):
         if is_control(obj):
             kind = obj.get("@kpipe")
             if kind == "watermark":
-                if obj["ts"] > W:
+                clock.control(obj["ts"])
+                if clock.W > W:
                     info["wm_raised"] = True
-                W = max(W, obj["ts"])
+                W = clock.W
                 info["w_values"].add(W)
                 close_windows()
             elif kind == "end":
@@ -501,7 +536,8 @@ def kwindow(argv, lines):
                     row = make_row(mine[0], mine[1], st["group"], mine[2])
                     w[(mine[0], mine[1])] = row
                     rows.append(row)
-        W = max(W, t - D)
+        clock.record(t)
+        W = clock.W
         info["w_values"].add(W)
         close_windows()
 
@@ -519,6 +555,7 @@ def kagg(argv, lines):
     rows = []
     info = {"end_forwarded": False, "records": 0, "wm_raised": False, "w_values": set()}
     W = -INF
+    clock = Clock(D)
     arrival = 0
     table = {}  # key text -> {"group", "recs", "T"}; dict order = first seen (since last reset)
 
@@ -547,10 +584,11 @@ def kagg(argv, lines):
         if is_control(obj):
             kind = obj.get("@kpipe")
             if kind == "watermark":
-                if obj["ts"] > W:
+                clock.control(obj["ts"])
+                advanced = clock.W > W
+                if advanced:
                     info["wm_raised"] = True
-                advanced = obj["ts"] > W
-                W = max(W, obj["ts"])
+                W = clock.W
                 info["w_values"].add(W)
                 sweep(advanced)
             elif kind == "end":
@@ -575,8 +613,9 @@ def kagg(argv, lines):
             rows.append(make_row(st))
         advanced = False
         if o.time is not None:
-            advanced = t - D > W
-            W = max(W, t - D)
+            clock.record(t)
+            advanced = clock.W > W
+            W = clock.W
             info["w_values"].add(W)
         sweep(advanced)
 

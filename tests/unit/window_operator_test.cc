@@ -173,7 +173,9 @@ TEST_CASE("End of input closes every window, in order of end, start, first arriv
 
 TEST_CASE("A control watermark closes windows like a record would") {
   Harness h(Make(K::kTumble, 10, 0, 0, EmitMode::kFinal), 0);
+  h.wm.Upstream();  // watermark records follow: W = min(W_in, W_own)
   REQUIRE(h.Add(R"({"k":"a"})", 1).ok());
+  REQUIRE(h.Add(R"({"k":"a"})", 12).ok());
   h.Control(9);
   CHECK(h.sink.rows.empty());
   h.Control(10);

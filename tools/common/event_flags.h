@@ -13,6 +13,7 @@
 #include "kpipe/kafka/config.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/time/time.h"
+#include "tools/common/report.h"
 #include "tools/common/service.h"
 
 namespace kpipe::tools {
@@ -146,10 +147,13 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   return Status::OK();
 }
 
-inline void PrintSummary(const Diag& diag, const EventFlags& f, const Status& st, const RunStats& s) {
+// `late_kept`: --late DEST was given; otherwise late records were dropped,
+// and the line says so.
+inline void PrintSummary(const Diag& diag, const EventFlags& f, const Status& st, const RunStats& s,
+                         bool late_kept) {
   if (f.quiet || f.dump_state || st.Is(Status::Code::kUsage)) return;
-  diag.Line(fmt::format("{} records in, {} rows out, {} late, {} dead-lettered", s.in, s.out, s.late,
-                        s.dead_lettered));
+  diag.Line(fmt::format("{} records in, {} rows out, {} late, {} dead-lettered{}", s.in, s.out, s.late,
+                        s.dead_lettered, LateDropped(s.late, late_kept)));
 }
 
 }  // namespace kpipe::tools

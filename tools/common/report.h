@@ -36,4 +36,11 @@ inline int ReportStatus(const Diag& diag, const Status& st) {
   return ExitCodeFor(st);
 }
 
+// The end of a summary line when late records were dropped (no --late):
+// "; N late records dropped (give --late DEST to keep them)", else "".
+inline std::string LateDropped(uint64_t late, bool kept) {
+  if (kept || late == 0) return "";
+  return fmt::format("; {} late record{} dropped (give --late DEST to keep them)", late, late == 1 ? "" : "s");
+}
+
 }  // namespace kpipe::tools

@@ -81,6 +81,6 @@ int main(int argc, char** argv) {
   kpipe::Status st = Run(f, ttl, budget, diag, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
-  kpipe::tools::PrintSummary(diag, f, st, stats);
+  kpipe::tools::PrintSummary(diag, f, st, stats, /*late_kept=*/false);  // kagg has no windows to be late for
   return exit_code;
 }

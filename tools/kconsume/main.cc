@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
   cmd.Option({"--idle", "DURATION", "With --watermarks: leave out partitions idle this long"}, &opt.idle);
   cmd.Option({"--time", "PATH", "With --watermarks: event time field (default: message timestamp)"},
              &opt.time_path);
+  cmd.Option({"--time-unit", "UNIT", "With --time: unit of numeric times (s, ms, us, ns; default ms)",
+              Complete::kChoices, {"s", "ms", "us", "ns"}},
+             &opt.time_unit);
+  cmd.Switch({"--no-control", "", "Write no control records (with --envelope: no partitions records)"},
+             &opt.no_control);
   kpipe::AddKafkaFlags(&cmd, &opt.kafka);
   kpipe::tools::ServiceFlags service;
   kpipe::tools::AddServiceFlags(&cmd, &service);

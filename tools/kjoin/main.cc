@@ -21,6 +21,7 @@ struct Flags {
                                checkpoint_every;
   bool table = false, as_of = false, merge = false, watermarks = false, no_control = false,
        quiet = false, dump_state = false;
+  int64_t max_late = -1;
   kpipe::tools::KafkaIoFlags kio;
   kpipe::tools::ServiceFlags service;
 };
@@ -105,6 +106,8 @@ kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
   KPIPE_RETURN_IF_ERROR(Duration("--lateness", f.lateness, &o->lateness));
   KPIPE_RETURN_IF_ERROR(Duration("--idle", f.idle, &o->idle_ms));
   o->late = f.late;
+  if (f.max_late < -1) return Status::Usage("--max-late N: N must be >= 0");
+  o->max_late = f.max_late;
   o->output = f.output;
   o->dead_letter = f.dead_letter;
   o->merge = f.merge;
@@ -161,6 +164,7 @@ int main(int argc, char** argv) {
   cmd.Option({"--lateness", "DUR", "Allowed lateness L: keep records DUR longer"}, &f.lateness);
   cmd.Option({"--idle", "DUR", "Leave a side or partition quiet this long out of the watermark"}, &f.idle);
   cmd.Option({"--late", "DEST", "Append late records to DEST (a file or kafka:TOPIC)", Complete::kFile}, &f.late);
+  cmd.Option({"--max-late", "N", "Stop with status 65 after more than N late records"}, &f.max_late);
   cmd.Switch({"--merge", "", "Write one object: left members, then right members not on the left"},
              &f.merge);
   cmd.Option({"--output", "DEST", "Write rows to DEST (a file, or kafka:TOPIC keyed by join key) instead of stdout", Complete::kFile}, &f.output);
@@ -198,7 +202,8 @@ int main(int argc, char** argv) {
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
   if (!f.quiet && !f.dump_state && !st.Is(kpipe::Status::Code::kUsage))
-    diag.Line(fmt::format("{} left in, {} right in, {} rows out, {} late, {} dead-lettered", stats.in[0],
-                          stats.in[1], stats.out, stats.late, stats.dead_lettered));
+    diag.Line(fmt::format("{} left in, {} right in, {} rows out, {} late, {} dead-lettered{}", stats.in[0],
+                          stats.in[1], stats.out, stats.late, stats.dead_lettered,
+                          kpipe::tools::LateDropped(stats.late, !f.late.empty())));
   return exit_code;
 }

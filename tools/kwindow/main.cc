@@ -14,7 +14,7 @@ namespace {
 kpipe::Status Run(const kpipe::tools::EventFlags& f,
                   const std::string& tumble, const std::string& hop, const std::string& slide,
                   const std::string& session, const std::string& lateness, const std::string& late,
-                  const std::string& time_format, const kpipe::tools::Diag& diag, kpipe::SignalWatch* signals,
+                  const std::string& time_format, int64_t max_late, const kpipe::tools::Diag& diag, kpipe::SignalWatch* signals,
                   kpipe::RunStats* stats) {
   using kpipe::Status;
   kpipe::RunnerOptions r;
@@ -52,6 +52,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
     return Status::Usage(fmt::format("--time-format {}: expected ms or rfc3339", time_format));
   w.rfc3339 = r.rfc3339 = time_format == "rfc3339";
   r.late = late;
+  if (max_late < -1) return Status::Usage("--max-late N: N must be >= 0");
+  r.max_late = max_late;
   r.time_required = true;
   auto by = kpipe::agg::GroupKey::Parse(f.by);
   if (!by.ok()) return by.status();
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
   kpipe::SignalWatch signals;
   kpipe::tools::EventFlags f;
   std::string tumble, hop, slide, session, lateness, late, time_format = "ms";
+  int64_t max_late = -1;
   kpipe::cli::Command cmd("kwindow", "[OPTIONS] [INPUT]",
                           "Aggregate JSON lines per event-time window and group key.");
   cmd.Option({"--tumble", "DUR", "Tumbling windows of DUR"}, &tumble);
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
   cmd.Option({"--lateness", "DUR", "Allowed lateness L: keep windows open DUR past the watermark"},
              &lateness);
   cmd.Option({"--late", "DEST", "Write late records to DEST (a file or kafka:TOPIC)", kpipe::cli::Complete::kFile}, &late);
+  cmd.Option({"--max-late", "N", "Stop with status 65 after more than N late records"}, &max_late);
   kpipe::tools::AddOutputFlags(&cmd, &f, "When to write rows: final (default), changes, every:DUR");
   kpipe::tools::AddStateFlags(&cmd, &f);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
@@ -98,9 +102,9 @@ int main(int argc, char** argv) {
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::RunStats stats;
   kpipe::Status st =
-      Run(f, tumble, hop, slide, session, lateness, late, time_format, diag, &signals, &stats);
+      Run(f, tumble, hop, slide, session, lateness, late, time_format, max_late, diag, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
-  kpipe::tools::PrintSummary(diag, f, st, stats);
+  kpipe::tools::PrintSummary(diag, f, st, stats, !late.empty());
   return exit_code;
 }

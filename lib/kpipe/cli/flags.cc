@@ -84,6 +84,13 @@ void Command::Repeated(FlagSpec spec, std::vector<std::string>* target) {
   entries_.back().repeatable = true;
 }
 
+void Command::RepeatedPairs(FlagSpec spec, std::vector<std::string>* target) {
+  CLI::Option* o = app_.add_option(spec.names, *target, spec.help);
+  o->type_size(2)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  Record(spec, o);
+  entries_.back().repeatable = true;
+}
+
 void Command::Positional(std::string name, std::string help, std::vector<std::string>* target,
                          Complete complete) {
   positional_name_ = name;

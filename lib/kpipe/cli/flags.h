@@ -51,6 +51,9 @@ class Command {
   void Option(FlagSpec spec, int64_t* target);
   // Repeatable; each occurrence takes one value.
   void Repeated(FlagSpec spec, std::vector<std::string>* target);
+  // Repeatable; each occurrence takes two values (jq's --arg NAME VALUE),
+  // appended to `target` one after the other.
+  void RepeatedPairs(FlagSpec spec, std::vector<std::string>* target);
   void Positional(std::string name, std::string help, std::vector<std::string>* target,
                   Complete complete = Complete::kFile);
 

@@ -21,6 +21,7 @@
 #include "kpipe/service/monitor.h"
 #include "kpipe/state/store.h"
 #include "kpipe/stream/exactly_once.h"
+#include "kpipe/stream/late.h"
 #include "kpipe/stream/record_decoder.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/stream/signals.h"
@@ -53,7 +54,8 @@ class JoinRunner {
  public:
   JoinRunner(const JoinOptions& opt, JoinStats* stats)
       : opt_(opt), stats_(stats),
-        sides_{Side(opt.max_delay, opt.idle_ms), Side(opt.max_delay, opt.idle_ms)} {}
+        sides_{Side(opt.max_delay, opt.idle_ms), Side(opt.max_delay, opt.idle_ms)},
+        late_policy_("kjoin", !opt.late.empty(), opt.max_late, opt.warn) {}
   ~JoinRunner() {
     for (Side& s : sides_)
       if (s.fd > 2) ::close(s.fd);
@@ -131,6 +133,7 @@ class JoinRunner {
   const JoinOptions& opt_;
   JoinStats* stats_;
   Side sides_[2];
+  LatePolicy late_policy_;
   Outputs outputs_;
   Output* out_ = nullptr;  // outputs_.rows()
   std::unique_ptr<RowSink> sink_;
@@ -146,6 +149,7 @@ class JoinRunner {
   int64_t w_right_seen_ = Watermark::kMinusInfinity;
   bool control_out_ = false;
   bool end_written_ = false;
+  bool upstream_said_ = false;  // "watermarks follow" passed on (a partitions record)
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;
   uint64_t seq_ = 0;
@@ -342,6 +346,8 @@ Status JoinRunner::Run(SignalWatch* signals) {
         st = EndSide(s);
       }
     }
+    // --max-late: every complete line read is handled, so a checkpoint can hold them.
+    if (st.ok() && late_policy_.exceeded()) st = late_policy_.Exceeded();
     if (st.ok()) st = MaybeCheckpoint();  // between reads: every complete line is handled
     if (!st.ok()) break;
   }
@@ -354,7 +360,7 @@ Status JoinRunner::Run(SignalWatch* signals) {
       st = out_->Write("{\"@kpipe\":\"end\"}\n");
     }
   }
-  if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
+  if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted) || late_policy_.exceeded())) {
     Status cs = Checkpoint();
     if (!cs.ok()) st = cs;
   }
@@ -412,7 +418,7 @@ Status JoinRunner::Quiet() {
   return MaybeCheckpoint();
 }
 
-constexpr uint64_t kJoinCheckpointVersion = 2;
+constexpr uint64_t kJoinCheckpointVersion = 3;  // 3: the watermark keeps W_in
 
 Status JoinRunner::Restore() {
   state::Decoder d(store_->meta());
@@ -589,15 +595,19 @@ Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view li
   }
   if (kind == "end") return EndSide(s);
   if (kind == "partitions") {
-    std::vector<std::string> names;
-    Status st = PartitionNames(obj, &names);
+    bool upstream;
+    Status st = ApplyPartitions(obj, &sides_[s].wm, NowMs(), &upstream);
     if (!st.ok()) {
       stats_->in[s]++;
       return Bad(s, st.message(), line);
     }
-    for (const std::string& name : names) sides_[s].wm.Add(name, NowMs());
-    return Status::OK();  // about this input's partitions: not passed on
+    // The names are this input's, not passed on; that watermark records
+    // follow holds for the output too.
+    if (!upstream || !control_out_ || upstream_said_) return Status::OK();
+    upstream_said_ = true;
+    return out_->Write("{\"@kpipe\":\"partitions\",\"names\":[],\"watermarks\":true}\n");
   }
+
   if (no_control_) return Status::OK();
   return out_->Write(std::string(line) + "\n");  // a kind this version does not know
 }
@@ -659,6 +669,9 @@ Status JoinRunner::Data(int s, simdjson::dom::element root, std::string_view lin
     KPIPE_RETURN_IF_ERROR(interval_->Add(s, &rec, w, rows_.get(), &late));
     if (late) {
       stats_->late++;
+      if (late_policy_.watching())
+        late_policy_.Note(stats_->late, Where(s), fmt::format("{}", rec.t),
+                          w == Watermark::kPlusInfinity ? "null" : fmt::format("{}", w));
       if (Output* late_out = outputs_.late()) {
         std::string* b = late_out->buffer();
         b->append("{\"late\":");

@@ -35,6 +35,7 @@ struct JoinOptions {
   int64_t retain = -1;        // --retain; < 0: keep every version
   int64_t max_delay = 0, lateness = 0, idle_ms = -1;
   std::string output, late, dead_letter;
+  int64_t max_late = -1;      // --max-late N: stop (BadInput) after more than N late records
   bool merge = false, watermarks = false, no_control = false;
   // --state DIR, as for kwindow (stream/runner.h): checkpoints hold the
   // join's records, both inputs' positions and watermarks.

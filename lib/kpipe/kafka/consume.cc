@@ -22,6 +22,8 @@
 #include "kpipe/cli/progress.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/stream/signals.h"
+#include "kpipe/stream/watermark.h"
+#include "kpipe/time/event_time.h"
 #include "kpipe/time/time.h"
 
 namespace kpipe {
@@ -76,7 +78,7 @@ struct PartState : FetchCursor {
   bool assigned = false;
   bool done = false;
   int64_t stored = -1;      // last offset handed to offsets_store
-  int64_t watermark = INT64_MIN;
+  std::string name;         // "topic/partition": in the watermark and control records
   Clock::time_point last_seen;
 };
 
@@ -103,17 +105,23 @@ class Consumer {
   Status StoreOffsets();
   void UpdateWatermark(const rd_kafka_message_t* m, PartState* ps);
   Status MaybeEmitWatermark();
+  // A bounded read reached the partition's end: it no longer holds the
+  // watermark back, here or downstream.
+  Status Done(PartState* ps);
   Status ResolveStarts(rd_kafka_topic_partition_list_t* parts);
   Status RecordEnds();
   void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   PartState* Part(const char* topic, int32_t partition);
   bool AllDone() const;
   Status Finish(Status st);
-  // --envelope --watermarks: {"@kpipe":"partitions","names":[...]} for
-  // partitions starting to be read, so that a kwindow downstream holds its
-  // watermark back for each until it has records (not only for those it
-  // has seen: a backlog comes one partition's batch after another).
-  Status AnnouncePartitions(const std::vector<const PartState*>& parts);
+  // --envelope: {"@kpipe":"partitions","names":[...]} for partitions
+  // starting to be read, so that a kwindow downstream holds its watermark
+  // back for each until it has records (not only for those it has seen: a
+  // backlog comes one partition's batch after another); "ended" for those
+  // no longer read. --watermarks adds "watermarks":true to the first one,
+  // also for plain values (with no names): watermark records follow, and a
+  // reader waits for them (kpipe(7), CONTROL RECORDS).
+  Status AnnouncePartitions(const std::vector<const PartState*>& parts, bool ended = false);
   // systemd notify and --metrics, from this loop only (service/monitor.h).
   service::Snapshot Snap() const;
   void Monitor() {
@@ -139,6 +147,9 @@ class Consumer {
   std::vector<FormatPiece> format_;  // -f
   std::optional<json::FieldPath> time_path_;
   int64_t max_delay_ = 0, idle_ms_ = -1;
+  TimeUnit time_unit_ = TimeUnit::kMillis;
+  Watermark wm_{0, -1};  // --watermarks: stream/watermark, the rule of every tool
+  bool said_watermarks_ = false;
   int64_t emitted_wm_ = INT64_MIN;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
   QueueLimits queue_limits_{Properties{}};  // effective queue thresholds
@@ -148,16 +159,32 @@ class Consumer {
   std::unique_ptr<cli::Progress> progress_;  // -e/--until on a terminal
 };
 
-Status Consumer::AnnouncePartitions(const std::vector<const PartState*>& parts) {
-  if (!opt_.watermarks || !opt_.envelope || parts.empty()) return Status::OK();
+Status Consumer::AnnouncePartitions(const std::vector<const PartState*>& parts, bool ended) {
+  if (opt_.no_control) return Status::OK();
+  bool names = opt_.envelope && !parts.empty();
+  bool say_watermarks = opt_.watermarks && !ended && !said_watermarks_;
+  if (!names && !say_watermarks) return Status::OK();
   std::string* b = out_->buffer();
-  b->append("{\"@kpipe\":\"partitions\",\"names\":[");
-  for (size_t i = 0; i < parts.size(); i++) {
+  b->append(ended ? "{\"@kpipe\":\"partitions\",\"ended\":[" : "{\"@kpipe\":\"partitions\",\"names\":[");
+  for (size_t i = 0; names && i < parts.size(); i++) {
     if (i) b->push_back(',');
-    json::AppendQuoted(b, fmt::format("{}/{}", parts[i]->topic, parts[i]->partition));
+    json::AppendQuoted(b, parts[i]->name);
   }
-  b->append("]}\n");
+  b->push_back(']');
+  if (say_watermarks) {
+    b->append(",\"watermarks\":true");
+    said_watermarks_ = true;
+  }
+  b->append("}\n");
   return out_->Commit();
+}
+
+Status Consumer::Done(PartState* ps) {
+  if (ps->done) return Status::OK();
+  ps->done = true;
+  if (!bounded_) return Status::OK();  // at its end for now: records may still come
+  if (opt_.watermarks) wm_.Remove(ps->name, idle_ms_ >= 0 ? NowMs() : 0);
+  return AnnouncePartitions({ps}, /*ended=*/true);
 }
 
 service::Snapshot Consumer::Snap() const {
@@ -178,6 +205,7 @@ PartState* Consumer::Part(const char* topic, int32_t partition) {
     PartState ps;
     ps.topic = topic;
     ps.partition = partition;
+    ps.name = fmt::format("{}/{}", topic, partition);
     ps.last_seen = Clock::now();
     it = parts_.emplace(std::make_pair(std::string(topic), partition), std::move(ps)).first;
   }
@@ -297,6 +325,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       ps->last_seen = Clock::now();
       last_part_ = nullptr;
       added.push_back(ps);
+      if (opt_.watermarks) wm_.Add(ps->name, NowMs());
     }
     Status st = AnnouncePartitions(added);
     if (!st.ok() && rebalance_error_.ok()) rebalance_error_ = st;
@@ -312,10 +341,16 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       (void)StoreOffsets();
       rd_kafka_commit(rk, nullptr, 0);
     }
+    std::vector<const PartState*> gone;
     for (int i = 0; i < parts->cnt; i++) {
       PartState* ps = Part(parts->elems[i].topic, parts->elems[i].partition);
       ps->assigned = false;
+      gone.push_back(ps);
+      if (opt_.watermarks) wm_.Remove(ps->name, NowMs());
     }
+    // Another member reads them now: they no longer hold W back here.
+    if (st.ok()) st = AnnouncePartitions(gone, /*ended=*/true);
+    if (!st.ok() && rebalance_error_.ok()) rebalance_error_ = st;
     last_part_ = nullptr;
     if (cooperative) {
       KafkaError e(rd_kafka_incremental_unassign(rk, parts));
@@ -360,42 +395,25 @@ void Consumer::UpdateWatermark(const rd_kafka_message_t* m, PartState* ps) {
     if (!m->payload || validator_.Parse({static_cast<const char*>(m->payload), m->len}, &doc) ||
         !time_path_->Lookup(doc, &f))
       return;  // no event time: the record cannot advance the watermark
-    int64_t i;
-    double d;
-    std::string_view s;
-    if (f.get_int64().get(i) == simdjson::SUCCESS) t = i;
-    else if (f.get_double().get(d) == simdjson::SUCCESS) t = static_cast<int64_t>(d);
-    else if (f.get_string().get(s) == simdjson::SUCCESS) {
-      auto r = ParseRfc3339(s);
-      if (!r.ok()) return;
-      t = *r;
-    } else {
-      return;
-    }
+    auto et = EventTimeOf(f, time_unit_, opt_.time_path);
+    if (!et.ok()) return;  // not a time: left to the reader, which judges it as bad input
+    t = *et;
   } else {
     rd_kafka_timestamp_type_t tt;
     t = rd_kafka_message_timestamp(m, &tt);
     if (tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) return;
   }
-  ps->watermark = std::max(ps->watermark, t - max_delay_);
+  wm_.Observe(ps->name, t, idle_ms_ >= 0 ? NowMs() : 0);
 }
 
-// The combined watermark is the minimum over assigned partitions, leaving out
-// those idle for longer than --idle (kpipe(7), WATERMARKS).
+// The watermark of every tool (stream/watermark): the minimum over assigned
+// partitions of max(t) - D, leaving out those idle for longer than --idle
+// and those a bounded read has finished (kpipe(7), EVENT TIME).
 Status Consumer::MaybeEmitWatermark() {
   if (!opt_.watermarks) return Status::OK();
-  auto now = Clock::now();
-  int64_t w = INT64_MAX;
-  bool any = false;
-  for (const auto& [k, ps] : parts_) {
-    if (!ps.assigned) continue;
-    bool idle = idle_ms_ >= 0 &&
-                now - ps.last_seen > std::chrono::milliseconds(idle_ms_);
-    if (idle) continue;  // a finished partition still holds W back: {"@kpipe":"end"} releases it
-    any = true;
-    w = std::min(w, ps.watermark);
-  }
-  if (!any || w == INT64_MIN || w <= emitted_wm_) return Status::OK();
+  int64_t w = idle_ms_ >= 0 ? wm_.Refresh(NowMs()) : wm_.current();
+  if (w == Watermark::kMinusInfinity || w == Watermark::kPlusInfinity || w <= emitted_wm_)
+    return Status::OK();
   emitted_wm_ = w;
   fmt::format_to(std::back_inserter(*out_->buffer()), "{{\"@kpipe\":\"watermark\",\"ts\":{}}}\n", w);
   return out_->Commit();
@@ -439,7 +457,7 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
         int64_t upto = bounded_ && ps->end >= 0 ? std::min(m->offset, ps->end) : m->offset;
         ps->next = std::max(ps->next, upto);
       }
-      if (ps && (ps->end < 0 || m->offset >= ps->end)) ps->done = true;
+      if (ps && (ps->end < 0 || m->offset >= ps->end)) return Done(ps);
       return Status::OK();
     }
     std::string what = rd_kafka_message_errstr(m);
@@ -452,8 +470,7 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
   }
   if (!ps) return Status::OK();
   if (bounded_ && ps->end >= 0 && m->offset >= ps->end) {
-    ps->done = true;  // past the end recorded at start: not ours to read
-    return Status::OK();
+    return Done(ps);  // past the end recorded at start: not ours to read
   }
   Write(m);
   msgs_since_idle_++;
@@ -462,9 +479,9 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
   stats_->messages++;
   stats_->bytes += m->len + m->key_len;
   if (opt_.watermarks) UpdateWatermark(m, ps);
-  if (bounded_ && ps->end >= 0 && m->offset + 1 >= ps->end) ps->done = true;
-  if (opt_.count >= 0 && stats_->messages >= static_cast<uint64_t>(opt_.count)) stop_ = true;
   Status st = out_->Commit();
+  if (st.ok() && bounded_ && ps->end >= 0 && m->offset + 1 >= ps->end) st = Done(ps);
+  if (opt_.count >= 0 && stats_->messages >= static_cast<uint64_t>(opt_.count)) stop_ = true;
   if (st.ok() && out_->empty()) st = StoreOffsets();
   return st;
 }
@@ -487,6 +504,11 @@ Status Consumer::Consume() {
     auto d = ParseDuration(opt_.max_delay.empty() ? "0ms" : opt_.max_delay);
     if (!d.ok()) return Status::Usage("--max-delay: " + d.status().message());
     max_delay_ = *d;
+    if (!opt_.time_unit.empty()) {
+      auto u = ParseTimeUnit(opt_.time_unit);
+      if (!u.ok()) return u.status();
+      time_unit_ = *u;
+    }
     if (!opt_.idle.empty()) {
       auto i = ParseDuration(opt_.idle);
       if (!i.ok()) return Status::Usage("--idle: " + i.status().message());
@@ -497,9 +519,13 @@ Status Consumer::Consume() {
       if (!p.ok()) return p.status();
       time_path_ = std::move(*p);
     }
-  } else if (!opt_.max_delay.empty() || !opt_.idle.empty() || !opt_.time_path.empty()) {
-    return Status::Usage("--max-delay, --idle and --time need --watermarks");
+    wm_ = Watermark(max_delay_, idle_ms_);
+  } else if (!opt_.max_delay.empty() || !opt_.idle.empty() || !opt_.time_path.empty() ||
+             !opt_.time_unit.empty()) {
+    return Status::Usage("--max-delay, --idle, --time and --time-unit need --watermarks");
   }
+  if (opt_.watermarks && opt_.no_control)
+    return Status::Usage("--watermarks writes control records, which --no-control leaves out");
 
   KPIPE_RETURN_IF_ERROR(Setup({}));
 
@@ -576,8 +602,11 @@ Status Consumer::Consume() {
   }
   if (opt_.monitor) KPIPE_RETURN_IF_ERROR(opt_.monitor->Ready(Snap()));
   std::vector<const PartState*> reading;
-  for (const auto& [k, ps] : parts_)
-    if (ps.assigned && !ps.done) reading.push_back(&ps);
+  for (const auto& [k, ps] : parts_) {
+    if (!ps.assigned || ps.done) continue;
+    reading.push_back(&ps);
+    if (opt_.watermarks) wm_.Add(ps.name, NowMs());
+  }
   KPIPE_RETURN_IF_ERROR(AnnouncePartitions(reading));
   rd_kafka_message_t* batch[kBatch];
   while (!stop_ && !AllDone()) {

@@ -31,7 +31,8 @@ struct ConsumeOptions {
   bool list = false;                   // -L [TOPIC]
   std::string lag_group;               // --lag GROUP
   bool watermarks = false;             // --watermarks
-  std::string max_delay, idle, time_path;
+  std::string max_delay, idle, time_path, time_unit;
+  bool no_control = false;             // --no-control: no partitions records either
   KafkaFlags kafka;
   int connect_timeout_ms = 10'000;
   bool progress = false;                // draw progress of -e/--until (stderr is a TTY)

@@ -64,16 +64,34 @@ Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line,
   return Status::OK();
 }
 
-Status PartitionNames(simdjson::dom::object control, std::vector<std::string>* names) {
-  simdjson::dom::array list;
-  if (control["names"].get_array().get(list) != simdjson::SUCCESS)
-    return Status::BadInput("partitions control record without a \"names\" array");
-  for (simdjson::dom::element e : list) {
-    std::string_view name;
-    if (e.get_string().get(name) != simdjson::SUCCESS)
-      return Status::BadInput("partitions control record: a name is not a string");
-    names->emplace_back(name);
+Status ApplyPartitions(simdjson::dom::object control, Watermark* wm, int64_t now_ms, bool* upstream) {
+  *upstream = false;
+  bool watermarks = false;
+  simdjson::dom::element flag;
+  if (control["watermarks"].get(flag) == simdjson::SUCCESS &&
+      flag.get_bool().get(watermarks) != simdjson::SUCCESS)
+    return Status::BadInput("partitions control record: \"watermarks\" is not a boolean");
+  std::vector<std::string_view> lists[2];
+  const char* keys[2] = {"names", "ended"};
+  for (int k = 0; k < 2; k++) {
+    simdjson::dom::element e;
+    if (control[keys[k]].get(e) != simdjson::SUCCESS) continue;
+    simdjson::dom::array list;
+    if (e.get_array().get(list) != simdjson::SUCCESS)
+      return Status::BadInput(fmt::format("partitions control record: \"{}\" is not an array", keys[k]));
+    for (simdjson::dom::element n : list) {
+      std::string_view name;
+      if (n.get_string().get(name) != simdjson::SUCCESS)
+        return Status::BadInput(fmt::format("partitions control record: a name in \"{}\" is not a string", keys[k]));
+      lists[k].push_back(name);
+    }
   }
+  if (watermarks) {
+    wm->Upstream();
+    *upstream = true;
+  }
+  for (std::string_view name : lists[0]) wm->Add(std::string(name), now_ms);
+  for (std::string_view name : lists[1]) wm->Remove(std::string(name), now_ms);
   return Status::OK();
 }
 

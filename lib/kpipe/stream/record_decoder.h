@@ -16,6 +16,7 @@
 
 #include "kpipe/json/path.h"
 #include "kpipe/status.h"
+#include "kpipe/stream/watermark.h"
 #include "kpipe/time/event_time.h"
 
 namespace kpipe {
@@ -59,9 +60,13 @@ class RecordDecoder {
   std::string partition_;
 };
 
-// The partition names of a {"@kpipe":"partitions","names":[...]} control
-// record (kconsume --envelope --watermarks): the partitions the upstream
-// reads, each to hold the watermark back until it has records or is idle.
-Status PartitionNames(simdjson::dom::object control, std::vector<std::string>* names);
+// Applies a {"@kpipe":"partitions",...} control record (kconsume
+// --envelope; kpipe(7), CONTROL RECORDS) to `wm`: "names" lists partitions
+// the upstream reads from now on, each to hold W back until it has records,
+// ends or is idle; "ended" those it no longer reads (a bounded read reached
+// their end, or they went to another group member); "watermarks":true says
+// that watermark records follow (W_in is -inf until the first). BadInput
+// when a field is ill-typed. `*upstream`: the record said "watermarks".
+Status ApplyPartitions(simdjson::dom::object control, Watermark* wm, int64_t now_ms, bool* upstream);
 
 }  // namespace kpipe

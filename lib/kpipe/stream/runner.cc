@@ -24,6 +24,7 @@
 #include "kpipe/service/monitor.h"
 #include "kpipe/state/store.h"
 #include "kpipe/stream/exactly_once.h"
+#include "kpipe/stream/late.h"
 #include "kpipe/stream/record_decoder.h"
 #include "kpipe/stream/watermark.h"
 #include "kpipe/time/time.h"
@@ -58,6 +59,7 @@ class Runner {
  public:
   Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
       : opt_(opt), op_(op), stats_(stats), wm_(opt.max_delay, opt.idle_ms),
+        late_policy_(opt.tool, !opt.late.empty(), opt.max_late, opt.warn),
         decoder_(opt.time_path, opt.time_unit, opt.time_required) {
 #ifdef SIMDJSON_THREADS_ENABLED
     parser_.threaded = false;  // one core: no stage-1 thread for parse_many
@@ -78,7 +80,9 @@ class Runner {
   Status Control(simdjson::dom::object obj, std::string_view line);
   Status Bad(std::string_view reason, std::string_view line);
   Status End();
-  Status Late(std::string_view line, const AddOutcome& outcome, int64_t w);
+  Status Late(std::string_view line, int64_t t, const AddOutcome& outcome, int64_t w);
+  // An event time as late rows and warnings write it.
+  void AppendTime(std::string* b, int64_t ms) const;
   // After the watermark may have moved: closes windows, writes control.
   Status Advanced(bool force_watermark);
   Status WriteWatermark();
@@ -122,6 +126,7 @@ class Runner {
   Operator* op_;
   RunStats* stats_;
   Watermark wm_;
+  LatePolicy late_policy_;
   std::string source_;
   LineReader* reader_ = nullptr;
   Outputs outputs_;
@@ -139,6 +144,7 @@ class Runner {
   bool control_out_ = false;  // write our own watermarks downstream
   bool ended_ = false;        // end of input seen (control or EOF)
   bool end_written_ = false;  // {"@kpipe":"end"} passed on
+  bool upstream_said_ = false;  // "watermarks follow" passed on (a partitions record)
   int64_t w_seen_ = Watermark::kMinusInfinity;  // W the operator last saw
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;  // processing time of the last one written
@@ -283,6 +289,8 @@ Status Runner::Run(SignalWatch* signals) {
   Status st;
   while (st.ok() && (kafka_in_ ? kafka_in_->NextBlock(&block) : reader->NextBlock(&block))) {
     st = Block(block);
+    // --max-late: the whole block is handled, so a checkpoint can hold it.
+    if (st.ok() && late_policy_.exceeded()) st = late_policy_.Exceeded();
     if (st.ok()) st = MaybeCheckpoint();
     ShowProgress();
   }
@@ -292,8 +300,9 @@ Status Runner::Run(SignalWatch* signals) {
   Status bs = CollectBehind(/*wait=*/true);
   if (st.ok()) st = bs;
   if (st.ok()) st = End();
-  // A final checkpoint at the end and on SIGINT/SIGTERM (kpipe(7), SIGNALS).
-  if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted))) {
+  // A final checkpoint at the end, on SIGINT/SIGTERM (kpipe(7), SIGNALS)
+  // and when --max-late stops the run.
+  if (store_ && (st.ok() || st.Is(Status::Code::kInterrupted) || late_policy_.exceeded())) {
     Status cs = Checkpoint();
     if (!cs.ok()) st = cs;
   }
@@ -475,15 +484,19 @@ Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
   }
   if (kind == "end") return End();
   if (kind == "partitions") {
-    std::vector<std::string> names;
-    Status st = PartitionNames(obj, &names);
+    bool upstream;
+    Status st = ApplyPartitions(obj, &wm_, NowMs(), &upstream);
     if (!st.ok()) {
       stats_->in++;
       return Bad(st.message(), line);
     }
-    for (const std::string& name : names) wm_.Add(name, NowMs());
-    return Status::OK();  // about this input's partitions: not passed on
+    // The names are this input's, not passed on; that watermark records
+    // follow holds for the output too.
+    if (!upstream || !control_out_ || upstream_said_) return Status::OK();
+    upstream_said_ = true;
+    return out_->Write("{\"@kpipe\":\"partitions\",\"names\":[],\"watermarks\":true}\n");
   }
+
   // A kind this version does not know: pass it on.
   if (no_control_) return Status::OK();
   std::string* b = out_->buffer();
@@ -508,35 +521,42 @@ Status Runner::Data(simdjson::dom::element root, std::string_view line) {
   Status st = op_->Add(rec, w, sink_.get(), &outcome);
   if (st.Is(Status::Code::kBadInput)) return Bad(st.message(), line);
   KPIPE_RETURN_IF_ERROR(st);
-  if (outcome.late) KPIPE_RETURN_IF_ERROR(Late(line, outcome, w));
+  if (outcome.late) KPIPE_RETURN_IF_ERROR(Late(line, rec.t, outcome, w));
   if (!rec.has_time) return Status::OK();
   wm_.Observe(decoder_.partition(), rec.t, opt_.idle_ms >= 0 ? NowMs() : 0);
   if (wm_.current() == w_seen_) return Status::OK();
   return Advanced(/*force_watermark=*/false);
 }
 
-Status Runner::Late(std::string_view line, const AddOutcome& outcome, int64_t w) {
+void Runner::AppendTime(std::string* b, int64_t ms) const {
+  if (ms == Watermark::kPlusInfinity) {
+    b->append("null");  // after the end of the input
+  } else if (opt_.rfc3339) {
+    b->push_back('"');
+    b->append(FormatRfc3339(ms));
+    b->push_back('"');
+  } else {
+    fmt::format_to(std::back_inserter(*b), "{}", ms);
+  }
+}
+
+Status Runner::Late(std::string_view line, int64_t t, const AddOutcome& outcome, int64_t w) {
   stats_->late++;
+  if (late_policy_.watching()) {
+    std::string ts, ws;
+    AppendTime(&ts, t);
+    AppendTime(&ws, w);
+    late_policy_.Note(stats_->late, Where(), ts, ws);
+  }
   Output* late = outputs_.late();
   if (!late) return Status::OK();
   std::string* b = late->buffer();
   b->append("{\"late\":");
   b->append(line);
-  auto time = [&](int64_t ms) {
-    if (ms == Watermark::kPlusInfinity) {
-      b->append("null");  // after the end of the input
-    } else if (opt_.rfc3339) {
-      b->push_back('"');
-      b->append(FormatRfc3339(ms));
-      b->push_back('"');
-    } else {
-      fmt::format_to(std::back_inserter(*b), "{}", ms);
-    }
-  };
   b->append(",\"window_end\":");
-  time(outcome.window_end);
+  AppendTime(b, outcome.window_end);
   b->append(",\"watermark\":");
-  time(w);
+  AppendTime(b, w);
   b->append("}\n");
   return late->Commit();
 }
@@ -593,7 +613,7 @@ Status Runner::OnTick(bool between_blocks) {
 }
 
 // What a checkpoint holds besides the operator's entries.
-constexpr uint64_t kCheckpointVersion = 2;
+constexpr uint64_t kCheckpointVersion = 3;  // 3: the watermark keeps W_in
 
 Status Runner::OpenState(int in_fd) {
   auto store = state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.exactly_once || opt_.memory_budget > 0);

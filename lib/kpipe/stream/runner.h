@@ -29,7 +29,8 @@ class Monitor;
 struct RunnerOptions {
   std::string input = "-";       // "-", a path (file, FIFO, <(...)) or kafka:TOPIC[,TOPIC...]
   std::string output;            // empty: stdout; or kafka:TOPIC
-  std::string late;              // --late DEST; empty: late records are only counted
+  std::string late;              // --late DEST; empty: late records are counted, and the first warned of
+  int64_t max_late = -1;         // --max-late N: stop (BadInput) after more than N; < 0: no limit
   std::string dead_letter;       // --dead-letter DEST; empty: bad input stops the run
   std::optional<json::FieldPath> time_path;
   TimeUnit time_unit = TimeUnit::kMillis;

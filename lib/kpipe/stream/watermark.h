@@ -1,12 +1,19 @@
-// Watermark: the event-time clock of kpipe(7), WATERMARKS and EVENT TIME.
+// Watermark: the event-time clock of kpipe(7), EVENT TIME and CONTROL
+// RECORDS. The one implementation of the rule, for kwindow, kagg, kjoin and
+// kconsume --watermarks.
 //
 //   W starts at -inf. A record is judged against W as it was before the
-//   record; then its partition's watermark becomes max(W_p, t - D). W is the
-//   minimum over partitions, leaving out partitions idle for longer than
-//   --idle of processing time. A control record sets W = max(W, ts); end of
-//   input sets W = +inf. W never goes backwards.
+//   record; then its partition's own watermark becomes max(W_p, t - D).
+//   W_own is the minimum over the partitions known, leaving out those idle
+//   for longer than --idle of processing time; a partition known but not
+//   seen yet holds it at -inf. Once the input has said that it carries
+//   watermark records (a watermark record, or a partitions record with
+//   "watermarks":true), W = min(W_in, W_own), where W_in is the greatest
+//   watermark record received (-inf before the first): upstream can make a
+//   tool wait longer, never shorter than its own D. End of input sets
+//   W = +inf. W never goes backwards.
 //
-// Records without a partition (plain JSON lines) all count as partition 0.
+// Records without a partition (plain JSON lines) all count as partition "".
 // Not thread-safe.
 #pragma once
 
@@ -36,23 +43,29 @@ class Watermark {
   // Advances with a record of event time `t` from `partition` seen at
   // processing time `now_ms`; returns W as it was before the record.
   int64_t Observe(const std::string& partition, int64_t t, int64_t now_ms);
-  // A partition known before it has records (a Kafka input's): it holds W
-  // back like any other until it has records or is idle. Nothing when known.
+  // A partition known before it has records (announced upstream, or a Kafka
+  // input's): it holds W back until it has records, ends or is idle.
+  // Nothing when known.
   void Add(const std::string& partition, int64_t now_ms);
-  // A partition that has ended (a bounded Kafka read): it no longer holds
-  // W back.
+  // A partition that has ended (a bounded read) or gone elsewhere: it no
+  // longer holds W back.
   void Remove(const std::string& partition, int64_t now_ms);
-  // A control record {"@kpipe":"watermark","ts":ts}.
-  void Control(int64_t ts) { Raise(ts); }
+  // The input carries watermark records from now on: W_in starts at -inf.
+  void Upstream() { has_in_ = true; }
+  // A watermark record {"@kpipe":"watermark","ts":ts}.
+  void Control(int64_t ts);
   // End of input: every window may close.
   void End() { w_ = kPlusInfinity; }
   // Re-evaluates idleness at processing time `now_ms` (call when the input
   // is quiet) and returns the current W.
   int64_t Refresh(int64_t now_ms);
   int64_t current() const { return w_; }
+  // The part of W that comes from the records themselves, and W_in.
+  int64_t own() const { return own_; }
+  bool upstream() const { return has_in_; }
 
-  // For checkpoints: W and every partition's watermark. A loaded partition
-  // counts as seen at `now_ms`.
+  // For checkpoints: W, W_in and every partition's watermark. A loaded
+  // partition counts as seen at `now_ms`.
   void Save(state::Encoder* e) const;
   void Load(state::Decoder* d, int64_t now_ms);
 
@@ -61,12 +74,15 @@ class Watermark {
     int64_t w = kMinusInfinity;
     int64_t last_seen = 0;
   };
-  void Raise(int64_t w) {
-    if (w > w_) w_ = w;
-  }
+  // W = max(W, min(W_in, W_own)) with W_own just computed.
+  void Combine();
   int64_t max_delay_;
   int64_t idle_ms_;
   int64_t w_ = kMinusInfinity;
+  bool has_in_ = false;
+  int64_t w_in_ = kMinusInfinity;
+  // W_own; +inf when no partition holds it back (none known, or all idle).
+  int64_t own_ = kPlusInfinity;
   std::map<std::string, Partition, std::less<>> parts_;  // nodes stay in place
   Partition* last_ = nullptr;  // the partition of the last record
   std::string last_name_;

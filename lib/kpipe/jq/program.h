@@ -1,0 +1,47 @@
+// Program: a jq program compiled with Debian's libjq (jq 1.6), applied to one
+// JSON value at a time (kjq(1)). The value is handed over as simdjson's DOM,
+// converted to jq's values without a second parse; each output comes back
+// as compact JSON text, or as "unchanged" when it is the input itself, so
+// that the caller can write the input's own bytes.
+// Not thread-safe; one Program per thread.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "kpipe/status.h"
+
+struct jq_state;
+
+namespace kpipe::jq {
+
+class Program {
+ public:
+  // `args`: --arg NAME VALUE as ("NAME", "\"VALUE\"" JSON text) pairs and
+  // --argjson NAME JSON as ("NAME", JSON). Usage on a compile error (with
+  // jq's messages) or an --argjson value that is not JSON.
+  static Result<std::unique_ptr<Program>> Compile(const std::string& text,
+                                                  const std::vector<std::pair<std::string, std::string>>& args);
+  ~Program();
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  // Runs the program on `value`. For each output, `emit(text, unchanged)`:
+  // `unchanged` when the output equals the input (then `text` is empty).
+  // BadInput with jq's message when the program raises an error on this
+  // value (outputs before it have been emitted); errors of `emit` are
+  // returned as they are.
+  Status Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit);
+
+ private:
+  Program() = default;
+  jq_state* jq_ = nullptr;
+  std::vector<std::string> compile_errors_;
+  std::string out_;  // reused for each output's text
+};
+
+}  // namespace kpipe::jq

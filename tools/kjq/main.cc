@@ -1,0 +1,58 @@
+// kjq: a jq program over the data records of JSON lines, control records
+// passed through in place. See kjq(1).
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kpipe/cli/exit_codes.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/jq/run.h"
+#include "kpipe/json/text.h"
+#include "kpipe/stream/signals.h"
+#include "tools/common/report.h"
+
+int main(int argc, char** argv) {
+  kpipe::SignalWatch signals;
+  kpipe::JqOptions opt;
+  std::vector<std::string> positional, arg, argjson;
+  bool quiet = false;
+  using kpipe::cli::Complete;
+  kpipe::cli::Command cmd("kjq", "[OPTIONS] PROGRAM [INPUT]",
+                          "Apply a jq program to each data record; control records pass through.");
+  cmd.RepeatedPairs({"--arg", "NAME VALUE", "Set $NAME to the string VALUE (repeatable)"}, &arg);
+  cmd.RepeatedPairs({"--argjson", "NAME JSON", "Set $NAME to the JSON value JSON (repeatable)"}, &argjson);
+  cmd.Switch({"--envelope-program", "", "With envelope input: the program sees the whole envelope"},
+             &opt.envelope_program);
+  cmd.Option({"--output", "FILE", "Write records to FILE instead of stdout", Complete::kFile}, &opt.output);
+  cmd.Option({"--dead-letter", "FILE", "Write bad lines and program errors to FILE and go on", Complete::kFile},
+             &opt.dead_letter);
+  cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
+  cmd.Positional("PROGRAM INPUT", "The jq program, then the input: a file, a FIFO or - (stdin, default)",
+                 &positional);
+
+  kpipe::tools::Diag diag("kjq");
+  int exit_code;
+  if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
+  kpipe::Status st;
+  if (positional.empty() || positional.size() > 2)
+    st = kpipe::Status::Usage("give a jq PROGRAM and at most one INPUT");
+  if (st.ok()) {
+    opt.program = positional[0];
+    if (positional.size() == 2) opt.input = positional[1];
+    for (size_t i = 0; i + 1 < arg.size(); i += 2) {
+      std::string json;
+      kpipe::json::AppendQuoted(&json, arg[i + 1]);
+      opt.args.emplace_back(arg[i], std::move(json));
+    }
+    for (size_t i = 0; i + 1 < argjson.size(); i += 2) opt.args.emplace_back(argjson[i], argjson[i + 1]);
+  }
+  kpipe::JqStats stats;
+  if (st.ok()) st = kpipe::RunJq(opt, &signals, &stats);
+  if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
+  exit_code = kpipe::tools::ReportStatus(diag, st);
+  if (!quiet && !st.Is(kpipe::Status::Code::kUsage))
+    diag.Line(fmt::format("{} records in, {} out, {} control passed, {} dead-lettered", stats.in, stats.out,
+                          stats.control, stats.dead_lettered));
+  return exit_code;
+}
