@@ -24,27 +24,33 @@ grep -v '"@kpipe"' "$T/out" > "$T/data" || true
 expect_eq "data lines" "$(wc -l < "$T/data")" 20
 expect_eq "last control record" "$(tail -1 "$T/control")" '{"@kpipe":"end"}'
 # Watermarks only advance and never pass the lagging partition's max - 5.
-grep watermark "$T/control" | jq -r .ts > "$T/ts"
+grep '"watermark","ts"' "$T/control" | jq -r .ts > "$T/ts"
 [ -s "$T/ts" ] || fail "no watermark emitted"
 sort -n -c "$T/ts" || fail "watermarks went backwards"
-max=$(sort -n "$T/ts" | tail -1)
-[ "$max" -le 185 ] || fail "watermark $max passed partition 1's max event time 190 - 5"
+# A partition the bounded read has finished no longer holds the watermark
+# back (kpipe(7), WATERMARKS): it may pass 190 once partition 1 is done.
 # Each watermark is emitted after the records that allow it: at the point
-# where it is written, every partition has shown a record with t - 5 >= ts.
+# where it is written, every partition still to come has shown a record with
+# t - 5 >= ts, and no record after it is older than ts.
 "$PY" - "$T/out" <<'PY' || fail "a watermark was emitted before the data that justifies it"
 import json, sys
 seen = {}
-for line in open(sys.argv[1]):
+rest = open(sys.argv[1]).read().splitlines()
+for i, line in enumerate(rest):
     r = json.loads(line)
     if "@kpipe" in r:
         if r["@kpipe"] == "watermark":
-            assert len(seen) == 2 and min(seen.values()) - 5 >= r["ts"], (seen, r)
+            later = [json.loads(l) for l in rest[i + 1:] if '"@kpipe"' not in l]
+            assert all(x["et"] >= r["ts"] for x in later), (r, later[:3])
+            coming = {x["p"] for x in later}
+            assert all(p in seen and seen[p] - 5 >= r["ts"] for p in coming), (seen, r)
     else:
         seen[r["p"]] = max(seen.get(r["p"], -10**18), r["et"])
 PY
 # --time: event time from a field instead of the message timestamp.
 run 0 kconsume -q -e --watermarks --time et "$id"
-expect_eq "max watermark from the et field" "$(grep watermark "$T/out" | jq -r .ts | sort -n | tail -1)" 190
+max=$(grep '"watermark","ts"' "$T/out" | jq -r .ts | sort -n | tail -1)
+[ "$max" = 190 ] || [ "$max" = 1900 ] || fail "max watermark from the et field: $max, want 190 (or 1900 when partition 1 ended first)"
 # Without --watermarks: no control records at all.
 run 0 kconsume -q -e "$id"
 expect_no_grep "$T/out" '@kpipe'

@@ -1,0 +1,109 @@
+# kjq against jq 1.6 on a corpus of programs (kjq(1)): the same values as
+# `jq -c` record by record, original bytes where the program returns the
+# record unchanged, control records in place, program errors as bad input
+# (dead letters, or status 65 naming SOURCE:LINE), envelopes kept around
+# the program's outputs.
+source "$(dirname "$0")/lib.sh"
+command -v jq >/dev/null || fail "jq is needed (scripts/install-deps.sh installs it)"
+
+cat > "$T/in.jsonl" <<'EOF'
+{"user": "u1", "amount": 120.50, "tags": ["a", "b"], "geo": {"country": "es"}}
+{"@kpipe":"partitions","names":[],"watermarks":true}
+{"user":"u2","amount":20,"tags":[],"geo":{"country":"fr"}}
+{"user":"u3","amount":"n/a","tags":["c"],"geo":null}
+{"@kpipe":"watermark","ts":1000}
+{"user":"u\u00e9","amount":1e2,"tags":["a"],"geo":{"country":"es","city":"Bilbao"}}
+[1,2,3]
+"just a string"
+{"user":"u5","amount":-3.25,"big":12345678901234567890,"tags":["x","y","z"]}
+{"@kpipe":"end"}
+EOF
+
+KPIPE_KJQ=$(command -v kjq) "$PY" - "$T" <<'PYEOF'
+import json, os, subprocess, sys
+T = sys.argv[1]
+kjq = os.environ["KPIPE_KJQ"]
+lines = open(f"{T}/in.jsonl", encoding="utf-8").read().splitlines()
+programs = [
+    ".", "select(.amount? > 100)", "select(.user == \"u2\")", "{user, amount}",
+    ".amount *= 2", "map_values(tostring)?", ".tags[]?", "empty", ".geo.country", "[.[]?] | length",
+    "if type == \"object\" then .user else error(\"not an object\") end", ".amount + 1",
+    "to_entries? | map(.key)", "(.user? // \"none\"), (.amount? // 0)", "$pre + (.user? // \"x\")",
+]
+bad = 0
+for prog in programs:
+    # jq, one record at a time: what each record must give.
+    want, errors = [], 0
+    for i, line in enumerate(lines, 1):
+        if line.startswith('{"@kpipe"'):
+            want.append(line)
+            continue
+        p = subprocess.run(["jq", "-c", "--arg", "pre", "P:", prog], input=line.encode(), capture_output=True)
+        if p.returncode != 0:
+            errors += 1
+            continue
+        # Equal as jq sees values (numbers are doubles): the record's own
+        # bytes, so 12345678901234567890 stays as it was written.
+        src = json.loads(line, parse_int=float)
+        for out in p.stdout.decode().splitlines():
+            want.append(line if json.loads(out, parse_int=float) == src else out)
+    dead = f"{T}/dead.jsonl"
+    if os.path.exists(dead):
+        os.remove(dead)
+    p = subprocess.run([kjq, "-q", "--arg", "pre", "P:", "--dead-letter", dead, prog, f"{T}/in.jsonl"],
+                       capture_output=True)
+    got = p.stdout.decode().splitlines()
+    ndead = len(open(dead).read().splitlines()) if os.path.exists(dead) else 0
+    if p.returncode != 0 or got != want or ndead != errors:
+        bad += 1
+        print(f"FAIL: kjq {prog!r}: exit {p.returncode}, {ndead} dead letters (jq failed on {errors})\n"
+              f"  got  {got}\n  want {want}\n  {p.stderr.decode()}", file=sys.stderr)
+print(f"{len(programs) - bad} of {len(programs)} programs as jq -c gives them", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PYEOF
+
+# A program error without --dead-letter: everything before it is written,
+# then status 65 naming the line.
+run 65 kjq -q '.amount + 1' "$T/in.jsonl"
+expect_eq "lines before the error" "$(wc -l < "$T/out")" 3
+expect_grep "$T/err" "^kjq: error: $T/in.jsonl:4: jq: error: .*cannot be added"
+# Invalid JSON is bad input too; a program that does not compile is usage.
+printf '%s\n' '{"a":1}' '{"a":' > "$T/badjson.jsonl"
+run 65 kjq -q . "$T/badjson.jsonl"
+expect_grep "$T/err" "badjson.jsonl:2: invalid JSON"
+run 2 kjq 'foo(' "$T/in.jsonl"
+expect_grep "$T/err" "cannot compile the jq program"
+run 2 kjq --argjson n '{' . "$T/in.jsonl"
+
+# Envelopes: the program sees the value; key, headers, partition, offset and
+# timestamp stay byte for byte; several outputs give several envelopes; a
+# string value keeps its encoding; a binary one is bad input.
+cat > "$T/env.jsonl" <<'EOF'
+{"@kpipe":"partitions","names":["t/0","t/1"],"watermarks":true}
+{"topic":"t","partition":0,"offset":7,"timestamp":1000,"timestamp_type":"create","key":{"id":1.0},"headers":[["h","v"]],"value":{"amount":150,"user":"a"}}
+{"topic":"t","partition":1,"offset":3,"timestamp":1001,"timestamp_type":"create","key":null,"headers":[],"value":{"amount":50,"user":"b"}}
+{"topic":"t","partition":1,"offset":4,"timestamp":1002,"timestamp_type":"create","key":"k","headers":[],"value":"hello","value_encoding":"string"}
+EOF
+run 0 kjq -q 'if type == "object" then select(.amount > 100) | .amount *= 2 else ascii_upcase end' "$T/env.jsonl"
+expect_eq "envelopes" "$(cat "$T/out")" '{"@kpipe":"partitions","names":["t/0","t/1"],"watermarks":true}
+{"topic":"t","partition":0,"offset":7,"timestamp":1000,"timestamp_type":"create","key":{"id":1.0},"headers":[["h","v"]],"value":{"amount":300,"user":"a"}}
+{"topic":"t","partition":1,"offset":4,"timestamp":1002,"timestamp_type":"create","key":"k","headers":[],"value":"HELLO","value_encoding":"string"}'
+run 0 kjq -q '.user?, .amount?' "$T/env.jsonl"
+expect_eq "two outputs, two envelopes" "$(grep -c '"partition":0' "$T/out")" 2
+run 0 kjq -q --envelope-program '.partition' "$T/env.jsonl"
+expect_eq "--envelope-program" "$(tail -n 3 "$T/out" | tr '\n' ' ')" "0 1 1 "
+printf '%s\n' '{"topic":"t","partition":0,"offset":1,"timestamp":1,"key":null,"headers":[],"value":"AAE=","value_encoding":"base64"}' > "$T/bin.jsonl"
+run 65 kjq -q . "$T/bin.jsonl"
+expect_grep "$T/err" "value_encoding base64"
+
+# Between two kpipe tools the watermarks survive: kwindow downstream of
+# kjq closes windows on the watermark records, with none late.
+"$PY" -c 'import json
+print(json.dumps({"@kpipe": "partitions", "names": [], "watermarks": True}))
+for i in range(2000):
+    print(json.dumps({"ts": i * 100 - (i % 7) * 150, "amount": i % 200}))
+    if i % 100 == 99: print(json.dumps({"@kpipe": "watermark", "ts": i * 100 - 1000}))' > "$T/wm.jsonl"
+sh_run 0 "kjq -q 'select(.amount > 100)' $T/wm.jsonl | kwindow --tumble 10s --time ts -a count"
+expect_grep "$T/err" " 0 late,"
+expect_eq "windows" "$(grep -vc "@kpipe" "$T/out")" 20
+echo ok
