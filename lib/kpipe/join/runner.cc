@@ -12,6 +12,7 @@
 #include "kpipe/agg/aggregate.h"
 #include "kpipe/cli/progress.h"
 #include "kpipe/io/outputs.h"
+#include "kpipe/json/line.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
@@ -55,7 +56,7 @@ class JoinRunner {
   JoinRunner(const JoinOptions& opt, JoinStats* stats)
       : opt_(opt), stats_(stats),
         sides_{Side(opt.max_delay, opt.idle_ms), Side(opt.max_delay, opt.idle_ms)},
-        late_policy_("kjoin", !opt.late.empty(), opt.max_late, opt.warn) {}
+        late_policy_(!opt.late.empty(), opt.max_late, opt.warn) {}
   ~JoinRunner() {
     for (Side& s : sides_)
       if (s.fd > 2) ::close(s.fd);
@@ -560,19 +561,14 @@ Status JoinRunner::Bad(int s, std::string_view reason, std::string_view line) {
 }
 
 Status JoinRunner::Line(int s, std::string_view line) {
-  if (line.empty()) {
-    stats_->in[s]++;
-    return Bad(s, "invalid JSON (empty line)", line);
-  }
   simdjson::dom::element root;
-  if (auto err = parser_.parse(line.data(), line.size(), false).get(root)) {
+  Status st = json::ParseLine(&parser_, line, &root);
+  if (!st.ok()) {
     stats_->in[s]++;
-    return Bad(s, fmt::format("invalid JSON ({})", simdjson::error_message(err)), line);
+    return Bad(s, st.message(), line);
   }
   simdjson::dom::object obj;
-  if (root.get_object().get(obj) == simdjson::SUCCESS && obj.begin() != obj.end() &&
-      (*obj.begin()).key == "@kpipe")
-    return Control(s, obj, line);
+  if (json::IsControl(root, &obj)) return Control(s, obj, line);
   stats_->in[s]++;
   return Data(s, root, line);
 }

@@ -41,7 +41,6 @@ class Program {
   Program() = default;
   jq_state* jq_ = nullptr;
   std::vector<std::string> compile_errors_;
-  std::string out_;  // reused for each output's text
 };
 
 }  // namespace kpipe::jq

@@ -10,6 +10,7 @@
 
 #include "kpipe/io/dead_letter.h"
 #include "kpipe/jq/program.h"
+#include "kpipe/json/line.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
@@ -71,20 +72,14 @@ Status JqRunner::Bad(std::string_view reason, std::string_view line) {
 
 Status JqRunner::Line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.empty()) {
-    stats_->in++;
-    return Bad("invalid JSON (empty line)", line);
-  }
   simdjson::dom::element root;
-  // The line is inside the reader's padded block: no copy.
-  auto err = parser_.parse(line.data(), line.size(), false).get(root);
-  if (err) {
+  Status parsed = json::ParseLine(&parser_, line, &root);  // inside the reader's padded block
+  if (!parsed.ok()) {
     stats_->in++;
-    return Bad(fmt::format("invalid JSON ({})", simdjson::error_message(err)), line);
+    return Bad(parsed.message(), line);
   }
   simdjson::dom::object obj;
-  bool is_object = root.get_object().get(obj) == simdjson::SUCCESS;
-  if (is_object && obj.begin() != obj.end() && (*obj.begin()).key == "@kpipe") {
+  if (json::IsControl(root, &obj)) {
     stats_->control++;  // control records pass through, in place
     std::string* b = out_->buffer();
     b->append(line);
@@ -92,7 +87,7 @@ Status JqRunner::Line(std::string_view line) {
     return out_->Commit();
   }
   stats_->in++;
-  if (is_object && !opt_.envelope_program && obj["topic"].error() == simdjson::SUCCESS &&
+  if (root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program && obj["topic"].error() == simdjson::SUCCESS &&
       obj["partition"].error() == simdjson::SUCCESS && obj["offset"].error() == simdjson::SUCCESS &&
       obj["value"].error() == simdjson::SUCCESS)
     return Envelope(line, obj);

@@ -15,6 +15,7 @@
 
 #include "kpipe/cli/progress.h"
 #include "kpipe/io/dead_letter.h"
+#include "kpipe/json/line.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/path.h"
 #include "kpipe/json/text.h"
@@ -359,8 +360,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
     }
     // Control records (kpipe(7)) from an upstream kpipe tool are not data.
     simdjson::dom::object obj;
-    if (doc.get_object().get(obj) == simdjson::SUCCESS && obj.begin() != obj.end() &&
-        (*obj.begin()).key == "@kpipe") {
+    if (json::IsControl(doc, &obj)) {
       stats_->lines--;
       stats_->control++;
       return Status::OK();

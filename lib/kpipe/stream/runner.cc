@@ -16,6 +16,7 @@
 
 #include "kpipe/cli/progress.h"
 #include "kpipe/io/outputs.h"
+#include "kpipe/json/line.h"
 #include "kpipe/json/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/text.h"
@@ -59,7 +60,7 @@ class Runner {
  public:
   Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
       : opt_(opt), op_(op), stats_(stats), wm_(opt.max_delay, opt.idle_ms),
-        late_policy_(opt.tool, !opt.late.empty(), opt.max_late, opt.warn),
+        late_policy_(!opt.late.empty(), opt.max_late, opt.warn),
         decoder_(opt.time_path, opt.time_unit, opt.time_required) {
 #ifdef SIMDJSON_THREADS_ENABLED
     parser_.threaded = false;  // one core: no stage-1 thread for parse_many
@@ -443,25 +444,18 @@ Status Runner::Every1024() {
 }
 
 Status Runner::Line(std::string_view line) {
-  if (line.empty()) {
-    stats_->in++;
-    return Bad("invalid JSON (empty line)", line);
-  }
   simdjson::dom::element root;
-  // The line is inside the reader's block, padded: no copy needed.
-  auto err = line_parser_.parse(line.data(), line.size(), false).get(root);
-  if (err) {
+  Status st = json::ParseLine(&line_parser_, line, &root);  // inside the reader's padded block
+  if (!st.ok()) {
     stats_->in++;
-    return Bad(fmt::format("invalid JSON ({})", simdjson::error_message(err)), line);
+    return Bad(st.message(), line);
   }
   return Parsed(line, root);
 }
 
 Status Runner::Parsed(std::string_view line, simdjson::dom::element root) {
   simdjson::dom::object obj;
-  if (root.get_object().get(obj) == simdjson::SUCCESS && obj.begin() != obj.end() &&
-      (*obj.begin()).key == "@kpipe")
-    return Control(obj, line);
+  if (json::IsControl(root, &obj)) return Control(obj, line);
   stats_->in++;
   return Data(root, line);
 }

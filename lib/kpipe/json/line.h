@@ -1,0 +1,25 @@
+// One JSON line as every kpipe reader judges it (kpipe(7), THE DATA ON THE
+// PIPE, CONTROL RECORDS), so that the tools name bad lines alike.
+#pragma once
+
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "kpipe/status.h"
+
+namespace kpipe::json {
+
+// Parses `line`, which lies inside a block followed by at least
+// SIMDJSON_PADDING readable bytes (a LineReader's), without copying it.
+// BadInput "invalid JSON (empty line)" or "invalid JSON (<simdjson's reason>)".
+Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson::dom::element* root);
+
+// True when `root` is a control record: an object whose first member is
+// "@kpipe". Then `*obj` is that object.
+inline bool IsControl(simdjson::dom::element root, simdjson::dom::object* obj) {
+  return root.get_object().get(*obj) == simdjson::SUCCESS && obj->begin() != obj->end() &&
+         (*obj->begin()).key == "@kpipe";
+}
+
+}  // namespace kpipe::json
