@@ -126,4 +126,15 @@ expect_grep "$T/err" "no --time given"
 # Without --by: one row of the whole input.
 run 0 kagg -a count -a max:v -a min:v -a avg:v "$T/kv.jsonl"
 expect_eq "kagg total" "$(cat "$T/out")" '{"count":5,"max_v":5,"min_v":1,"avg_v":3}'
+# A partition that ends ("ended", kpipe(7) CONTROL RECORDS) stops holding
+# the watermark back at once: the window it held open closes before the
+# next control record, not at the end of the input.
+envl() { echo "{\"topic\":\"a\",\"partition\":$1,\"offset\":$2,\"timestamp\":$3,\"key\":null,\"headers\":[],\"value\":{}}"; }
+{ echo '{"@kpipe":"partitions","names":["a/0","a/1"]}'; envl 0 0 1000; envl 1 0 500; envl 0 1 70000
+  echo '{"@kpipe":"partitions","ended":["a/1"]}'; echo '{"@kpipe":"flush"}'; } > "$T/ended.jsonl"
+run 0 kwindow --tumble 1m -a count "$T/ended.jsonl"
+expect_eq "rows around an ended partition" "$(grep -v '"watermark"' "$T/out")" '{"window_start":0,"window_end":60000,"count":2}
+{"@kpipe":"flush"}
+{"window_start":60000,"window_end":120000,"count":1}
+{"@kpipe":"end"}'
 echo ok

@@ -597,6 +597,8 @@ Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view li
       stats_->in[s]++;
       return Bad(s, st.message(), line);
     }
+    // A partition that ended may have held this side's W back.
+    KPIPE_RETURN_IF_ERROR(Moved(/*force_watermark=*/false));
     // The names are this input's, not passed on; that watermark records
     // follow holds for the output too.
     if (!upstream || !control_out_ || upstream_said_) return Status::OK();

@@ -484,6 +484,8 @@ Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
       stats_->in++;
       return Bad(st.message(), line);
     }
+    // A partition that ended may have held W back.
+    if (wm_.current() != w_seen_) KPIPE_RETURN_IF_ERROR(Advanced(/*force_watermark=*/false));
     // The names are this input's, not passed on; that watermark records
     // follow holds for the output too.
     if (!upstream || !control_out_ || upstream_said_) return Status::OK();
