@@ -142,24 +142,14 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
   std::string source = opt.input == "-" ? "stdin" : opt.input;
   auto in_fd = OpenInput(opt.input);
   if (!in_fd.ok()) return in_fd.status();
-  struct Closer {
-    int fd;
-    ~Closer() {
-      if (fd > 2) ::close(fd);
-    }
-  } close_in{*in_fd};
+  FdCloser close_in(*in_fd);
   int out_fd = 1;
   if (!opt.output.empty() && opt.output != "-") {
     auto fd = OpenOutput(opt.output);
     if (!fd.ok()) return fd.status();
     out_fd = *fd;
   }
-  struct OutCloser {
-    int fd;
-    ~OutCloser() {
-      if (fd > 2) ::close(fd);
-    }
-  } close_out{out_fd};
+  FdCloser close_out(out_fd);
   Output out(out_fd, opt.output.empty() || opt.output == "-" ? "stdout" : opt.output);
   std::unique_ptr<DeadLetterFile> dead;
   if (!opt.dead_letter.empty()) {

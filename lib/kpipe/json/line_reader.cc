@@ -178,4 +178,8 @@ Result<int> OpenInput(const std::string& path) {
   return fd;
 }
 
+FdCloser::~FdCloser() {
+  if (fd_ > 2) ::close(fd_);
+}
+
 }  // namespace kpipe

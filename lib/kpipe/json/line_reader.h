@@ -95,4 +95,17 @@ class LineReader {
 // it unless it is 0.
 Result<int> OpenInput(const std::string& path);
 
+// Closes, when it goes out of scope, a descriptor of OpenInput or
+// OpenOutput unless it is stdin, stdout or stderr.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser();
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  int fd_;
+};
+
 }  // namespace kpipe

@@ -221,12 +221,7 @@ Status Runner::Run(SignalWatch* signals) {
     if (!in_fd.ok()) return in_fd.status();
     fd = *in_fd;
   }
-  struct Closer {
-    int fd;
-    ~Closer() {
-      if (fd > 2) ::close(fd);
-    }
-  } close_in{fd};
+  FdCloser close_in(fd);
   KPIPE_RETURN_IF_ERROR(OpenKafka());
 
   if (!opt_.state_dir.empty()) {
