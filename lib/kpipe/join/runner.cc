@@ -574,12 +574,14 @@ Status JoinRunner::Line(int s, std::string_view line) {
 }
 
 Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view line) {
-  if (!no_control_) control_out_ = true;
   std::string_view kind;
   if (obj["@kpipe"].get_string().get(kind) != simdjson::SUCCESS) {
     stats_->in[s]++;
     return Bad(s, "control record: \"@kpipe\" is not a string", line);
   }
+  // Watermark and end records make a tool forward its own watermarks; a
+  // partitions record only when it says that watermarks follow.
+  if (!no_control_ && kind != "partitions") control_out_ = true;
   if (kind == "watermark") {
     int64_t ts;
     if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS || !CheckEventTime(ts, "ts").ok()) {
@@ -597,6 +599,7 @@ Status JoinRunner::Control(int s, simdjson::dom::object obj, std::string_view li
       stats_->in[s]++;
       return Bad(s, st.message(), line);
     }
+    if (upstream && !no_control_) control_out_ = true;
     // A partition that ended may have held this side's W back.
     KPIPE_RETURN_IF_ERROR(Moved(/*force_watermark=*/false));
     // The names are this input's, not passed on; that watermark records

@@ -456,12 +456,14 @@ Status Runner::Parsed(std::string_view line, simdjson::dom::element root) {
 }
 
 Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
-  if (!no_control_) control_out_ = true;
   std::string_view kind;
   if (obj["@kpipe"].get_string().get(kind) != simdjson::SUCCESS) {
     stats_->in++;
     return Bad("control record: \"@kpipe\" is not a string", line);
   }
+  // Watermark and end records make a tool forward its own watermarks; a
+  // partitions record only when it says that watermarks follow.
+  if (!no_control_ && kind != "partitions") control_out_ = true;
   if (kind == "watermark") {
     int64_t ts;
     if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS || !CheckEventTime(ts, "ts").ok()) {
@@ -479,6 +481,7 @@ Status Runner::Control(simdjson::dom::object obj, std::string_view line) {
       stats_->in++;
       return Bad(st.message(), line);
     }
+    if (upstream && !no_control_) control_out_ = true;
     // A partition that ended may have held W back.
     if (wm_.current() != w_seen_) KPIPE_RETURN_IF_ERROR(Advanced(/*force_watermark=*/false));
     // The names are this input's, not passed on; that watermark records
