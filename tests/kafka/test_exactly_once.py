@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -189,19 +190,32 @@ check(all(n == 1 for n in seen.values()) and len(seen) == N_JOIN,
       f"kjoin: {sum(1 for n in seen.values() if n > 1)} orders joined more than once, "
       f"{N_JOIN - len(seen)} never")
 
-# Fencing: a second instance with the same group and transactional id
-# fences the first, which reports it and exits 1. The second was given
-# another --state directory, which lacks the checkpoint that the group's
-# offsets name: it refuses with status 2 and writes nothing. The first
-# one's directory then resumes, and SIGTERM ends it with 143.
+# A second instance given another --state directory, which lacks the
+# checkpoint that the group's offsets name, refuses with status 2 before it
+# starts its transactional producer: the instance running goes on, unfenced.
 fence_cmd = ["kagg", "--by", "user", "-a", "count", "--emit", "changes", "--exactly-once", "-q",
              "--checkpoint-every", "200ms",
              "-G", f"eos-fence-{RUN_ID}", "--output", f"kafka:{fence_out}", f"kafka:{src}"]
 first_err = open(os.path.join(tmp, "fence1.stderr"), "w+")
 first = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence1")], stderr=first_err)
-time.sleep(3)  # the first has read everything and idles, its transaction open
+time.sleep(3)  # the first has read everything and idles, committing a checkpoint every 200 ms
+rows_before = len(committed_rows(fence_out))
 second = subprocess.run(fence_cmd + ["--state", os.path.join(tmp, "fence2")], stderr=subprocess.PIPE,
                         text=True, timeout=60)
+check(second.returncode == 2 and "does not hold" in second.stderr and "-G NEW" in second.stderr,
+      f"second instance on another --state: exit {second.returncode}, want 2 with a refusal: {second.stderr}")
+time.sleep(1.5)  # a fenced first instance would stop at its next checkpoint
+check(first.poll() is None, f"the refused instance stopped the running one (exit {first.poll()})")
+
+# Fencing: an instance frozen (SIGSTOP) is replaced by one restored from a
+# copy of its directory; the new one fences it, and the old one, woken up,
+# exits 1 saying so. SIGTERM then ends the new one with 143 (final
+# checkpoint and commit), and nothing was written twice.
+os.kill(first.pid, signal.SIGSTOP)
+shutil.copytree(os.path.join(tmp, "fence1"), os.path.join(tmp, "fence3"))
+third = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence3")], stderr=subprocess.PIPE, text=True)
+time.sleep(3)  # past init_transactions: the frozen instance is fenced
+os.kill(first.pid, signal.SIGCONT)
 try:
     rc = first.wait(timeout=60)
 except subprocess.TimeoutExpired:
@@ -211,16 +225,15 @@ first_err.seek(0)
 err = first_err.read()
 check(rc == 1, f"fenced instance: exit {rc}, want 1; stderr: {err}")
 check("fenced" in err, f"fenced instance does not say so: {err}")
-check(second.returncode == 2 and "does not hold" in second.stderr and "-G NEW" in second.stderr,
-      f"second instance on another --state: exit {second.returncode}, want 2 with a refusal: {second.stderr}")
-rows_before = len(committed_rows(fence_out))
-third = subprocess.Popen(fence_cmd + ["--state", os.path.join(tmp, "fence1")], stderr=subprocess.DEVNULL)
-time.sleep(3)
 third.send_signal(signal.SIGTERM)
 term_at = time.time()
-rc3 = third.wait(timeout=30)
+try:
+    rc3 = third.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    third.kill()
+    rc3 = None
 print(f"SIGTERM to exit (final checkpoint and commit): {time.time() - term_at:.2f} s", file=sys.stderr)
-check(rc3 == 143, f"instance on the first directory after SIGTERM: exit {rc3}, want 143")
+check(rc3 == 143, f"the new instance after SIGTERM: exit {rc3}, want 143; stderr: {third.stderr.read()}")
 rows_after = len(committed_rows(fence_out))
-check(rows_after == rows_before, f"the refused and the resumed instance wrote rows again: {rows_before} -> {rows_after}")
+check(rows_after == rows_before, f"rows written again: {rows_before} -> {rows_after}")
 finish()

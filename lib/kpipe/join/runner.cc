@@ -165,6 +165,10 @@ Status JoinRunner::OpenKafka() {
       for (const std::string& u : KafkaTopics(opt_.input[1]))
         if (t == u) return Status::Usage(fmt::format("with -G, topic {} cannot be read on both sides", t));
   for (KafkaSource* in : KafkaInputs()) KPIPE_RETURN_IF_ERROR(in->Open());
+  // A directory that cannot be this group's is refused before the
+  // transactional producer fences the instance running.
+  if (opt_.exactly_once && store_ && !opt_.dump_state)
+    KPIPE_RETURN_IF_ERROR(RefuseUnheldCheckpoint(*store_, KafkaInputs(), opt_.group, opt_.state_dir));
   return kafka_out_.Open(k);
 }
 
@@ -197,15 +201,17 @@ Status JoinRunner::Open() {
     side.decoder.emplace(opt_.time[s], opt_.time_unit, side.needs_time);
     side.last_data_ms = NowMs();  // quiet time counts from the start
   }
+  if (!opt_.state_dir.empty()) {
+    auto store = state::CheckpointStore::Open(opt_.state_dir);
+    if (!store.ok()) return store.status();
+    store_ = std::move(*store);
+  }
   KPIPE_RETURN_IF_ERROR(OpenKafka());
   if (opt_.table) table_ = std::make_unique<TableJoin>(opt_.as_of, opt_.retain, opt_.type);
   else interval_ = std::make_unique<IntervalJoin>(opt_.lo, opt_.hi, opt_.lateness, opt_.type);
   no_control_ = opt_.no_control || IsKafka(opt_.output);
   control_out_ = opt_.watermarks && !no_control_;
-  if (!opt_.state_dir.empty()) {
-    auto store = state::CheckpointStore::Open(opt_.state_dir);
-    if (!store.ok()) return store.status();
-    store_ = std::move(*store);
+  if (store_) {
     if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
     if (opt_.exactly_once && !opt_.dump_state)
       KPIPE_RETURN_IF_ERROR(

@@ -110,11 +110,12 @@ Status KafkaSource::Open() {
   return Status::OK();
 }
 
-Status KafkaSource::Committed(std::vector<KafkaPosition>* offsets, std::vector<std::string>* metadata) {
+Status KafkaSource::Committed(std::vector<KafkaPosition>* offsets, std::vector<std::string>* metadata,
+                              int timeout_ms) {
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
   for (const Part& p : parts_)
     rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition);
-  rd_kafka_resp_err_t e = rd_kafka_committed(rk_.get(), list.get(), opt_.connect_timeout_ms);
+  rd_kafka_resp_err_t e = rd_kafka_committed(rk_.get(), list.get(), timeout_ms < 0 ? opt_.connect_timeout_ms : timeout_ms);
   if (e) return KafkaStatus(e, fmt::format("read the committed offsets of group {}", group_id_));
   for (int i = 0; i < list->cnt; i++) {
     const rd_kafka_topic_partition_t& el = list->elems[i];

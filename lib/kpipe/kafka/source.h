@@ -56,8 +56,10 @@ class KafkaSource {
   // Connects and finds the partitions (and, for --until, where each ends).
   Status Open();
   // The group's committed offsets of our partitions with their metadata
-  // strings (partitions without one are left out).
-  Status Committed(std::vector<KafkaPosition>* offsets, std::vector<std::string>* metadata);
+  // strings (partitions without one are left out), waiting at most
+  // `timeout_ms` (< 0: the connection timeout).
+  Status Committed(std::vector<KafkaPosition>* offsets, std::vector<std::string>* metadata,
+                   int timeout_ms = -1);
   // Starts reading: at `at` (a checkpoint's positions) when given, else at
   // the group's committed offsets, --from, or the beginning, in that order.
   // Every partition gets a concrete offset, so positions() is exact from

@@ -39,6 +39,8 @@ class CheckpointStore : public StateLookup {
   // Selecting the older of incremental checkpoints rolls their shared
   // entries back to it, for good (an IOError when that fails).
   Result<bool> Select(uint64_t seq);
+  // True when checkpoint `seq` (> 0) is one of the two kept.
+  bool Holds(uint64_t seq) const { return seq != 0 && (seq_[0] == seq || seq_[1] == seq); }
   // The number the next Commit() gets.
   uint64_t next_seq() const { return std::max(seq_[0], seq_[1]) + 1; }
 

@@ -24,6 +24,44 @@ std::vector<std::string> KafkaTopics(std::string_view input) {
 
 std::string CheckpointTag(uint64_t seq) { return fmt::format("{}{}", kCommitTag, seq); }
 
+namespace {
+
+// The newest kpipe checkpoint named by the committed offsets' metadata; 0
+// when none is.
+uint64_t CommittedCheckpoint(const std::vector<std::string>& metadata) {
+  uint64_t seq = 0;
+  for (const std::string& m : metadata)
+    if (m.rfind(kCommitTag, 0) == 0)
+      seq = std::max<uint64_t>(seq, std::strtoull(m.c_str() + kCommitTag.size(), nullptr, 10));
+  return seq;
+}
+
+Status NotHeld(const state::CheckpointStore& store, const std::string& group, const std::string& dir,
+               uint64_t seq) {
+  // Starting from empty state here would write rows that contradict the
+  // ones the group's transactions committed (a count going 549 -> 3).
+  return Status::Usage(fmt::format(
+      "--state {}: group {} committed its offsets with checkpoint {}, which this directory does not "
+      "hold ({}); restore the --state directory that ran with this group, or start a new group "
+      "(-G NEW --from TIME) to rebuild the state from the input",
+      dir, group, seq, store.seq() ? fmt::format("it has checkpoint {}", store.seq()) : "it has none"));
+}
+
+constexpr int kPrecheckTimeoutMs = 1500;
+
+}  // namespace
+
+Status RefuseUnheldCheckpoint(const state::CheckpointStore& store, const std::vector<KafkaSource*>& inputs,
+                              const std::string& group, const std::string& dir) {
+  std::vector<KafkaPosition> committed;
+  std::vector<std::string> metadata;
+  for (KafkaSource* in : inputs)
+    if (!in->Committed(&committed, &metadata, kPrecheckTimeoutMs).ok()) return Status::OK();
+  uint64_t seq = CommittedCheckpoint(metadata);
+  if (seq == 0 || store.Holds(seq)) return Status::OK();
+  return NotHeld(store, group, dir, seq);
+}
+
 Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSource*>& inputs,
                        const std::string& group, const std::string& dir,
                        const std::function<void(const std::string&)>& warn, bool* fresh) {
@@ -31,21 +69,12 @@ Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSou
   std::vector<KafkaPosition> committed;
   std::vector<std::string> metadata;
   for (KafkaSource* in : inputs) KPIPE_RETURN_IF_ERROR(in->Committed(&committed, &metadata));
-  uint64_t seq = 0;
-  for (const std::string& m : metadata)
-    if (m.rfind(kCommitTag, 0) == 0)
-      seq = std::max<uint64_t>(seq, std::strtoull(m.c_str() + kCommitTag.size(), nullptr, 10));
+  uint64_t seq = CommittedCheckpoint(metadata);
   if (seq != 0) {
     auto selected = store->Select(seq);
     if (!selected.ok()) return selected.status();
     if (*selected) return Status::OK();
-    // Starting from empty state here would write rows that contradict the
-    // ones the group's transactions committed (a count going 549 -> 3).
-    return Status::Usage(fmt::format(
-        "--state {}: group {} committed its offsets with checkpoint {}, which this directory does not "
-        "hold ({}); restore the --state directory that ran with this group, or start a new group "
-        "(-G NEW --from TIME) to rebuild the state from the input",
-        dir, group, seq, store->seq() ? fmt::format("it has checkpoint {}", store->seq()) : "it has none"));
+    return NotHeld(*store, group, dir, seq);
   }
   // The group has committed no kpipe checkpoint: offsets committed by
   // another client (kconsume -G) are where reading starts.

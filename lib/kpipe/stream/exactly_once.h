@@ -71,6 +71,16 @@ Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSou
                        const std::string& group, const std::string& dir,
                        const std::function<void(const std::string&)>& warn, bool* fresh);
 
+// Before fencing anyone (init_transactions): the refusal of
+// SelectCommitted, when the committed offsets, read with a short timeout,
+// already name a checkpoint that `store` does not hold, so that an
+// instance started on the wrong directory does not stop the one running.
+// Offsets that cannot be read yet (those of a transaction a killed
+// instance left open are unstable until it is fenced) are left to
+// SelectCommitted, after fencing.
+Status RefuseUnheldCheckpoint(const state::CheckpointStore& store, const std::vector<KafkaSource*>& inputs,
+                              const std::string& group, const std::string& dir);
+
 // A checkpoint's record of Kafka positions.
 void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e);
 std::vector<KafkaPosition> DecodePositions(state::Decoder* d);

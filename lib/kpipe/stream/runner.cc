@@ -154,6 +154,9 @@ class Runner {
   std::string buf_;
 
   // --state
+  // Opens the checkpoint store (before Kafka: see OpenKafka), then picks
+  // the checkpoint to restore and restores it.
+  Status OpenStore();
   Status OpenState(int in_fd);
   Status Restore(int in_fd);
   // `behind`: the operator's entries may be written by another thread
@@ -200,6 +203,10 @@ Status Runner::OpenKafka() {
   KafkaRunOptions k = KafkaRunOptionsOf(opt_, opt_.tool);
   KPIPE_RETURN_IF_ERROR(KafkaOutputs::Check(k, kafka_in_ != nullptr));
   if (kafka_in_) KPIPE_RETURN_IF_ERROR(kafka_in_->Open());
+  // The store is open (OpenStore): a directory that cannot be this group's
+  // is refused before the transactional producer fences the one running.
+  if (opt_.exactly_once && store_ && !opt_.dump_state)
+    KPIPE_RETURN_IF_ERROR(RefuseUnheldCheckpoint(*store_, {kafka_in_.get()}, opt_.group, opt_.state_dir));
   return kafka_out_.Open(k);
 }
 
@@ -222,6 +229,7 @@ Status Runner::Run(SignalWatch* signals) {
     fd = *in_fd;
   }
   FdCloser close_in(fd);
+  if (!opt_.state_dir.empty()) KPIPE_RETURN_IF_ERROR(OpenStore());
   KPIPE_RETURN_IF_ERROR(OpenKafka());
 
   if (!opt_.state_dir.empty()) {
@@ -609,11 +617,15 @@ Status Runner::OnTick(bool between_blocks) {
 // What a checkpoint holds besides the operator's entries.
 constexpr uint64_t kCheckpointVersion = 3;  // 3: the watermark keeps W_in
 
-Status Runner::OpenState(int in_fd) {
+Status Runner::OpenStore() {
   auto store = state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.exactly_once || opt_.memory_budget > 0);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   if (opt_.memory_budget > 0) KPIPE_RETURN_IF_ERROR(op_->SetBacking(store_.get(), opt_.memory_budget));
+  return Status::OK();
+}
+
+Status Runner::OpenState(int in_fd) {
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
   if (opt_.exactly_once && !opt_.dump_state)
     KPIPE_RETURN_IF_ERROR(
