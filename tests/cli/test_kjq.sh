@@ -16,6 +16,8 @@ cat > "$T/in.jsonl" <<'EOF'
 [1,2,3]
 "just a string"
 {"user":"u5","amount":-3.25,"big":12345678901234567890,"tags":["x","y","z"]}
+{"user":"u6","amount":0.1,"n":[1e-5,1.5e300,-0.0,1e17,1e16,1e15,123456789,0.000123,1e-4,-1.5e-7,5e-324,1.7976931348623157e308,2.5e-3,100,1e100,33.333333333333336],"s":"tab\there \u0001 \u007f \u00e9 \u2028 \ud83d\ude00 \"q\" \\ / \b\f\r\n"}
+{"user":"u7","amount":123456789012345678901234567890,"n":[1e99999]}
 {"@kpipe":"end"}
 EOF
 
@@ -23,12 +25,14 @@ KPIPE_KJQ=$(command -v kjq) "$PY" - "$T" <<'PYEOF'
 import json, os, subprocess, sys
 T = sys.argv[1]
 kjq = os.environ["KPIPE_KJQ"]
-lines = open(f"{T}/in.jsonl", encoding="utf-8").read().splitlines()
+# split("\n"), not splitlines(): U+2028 inside a JSON string is no line break.
+lines = open(f"{T}/in.jsonl", encoding="utf-8").read().rstrip("\n").split("\n")
 programs = [
     ".", "select(.amount? > 100)", "select(.user == \"u2\")", "{user, amount}",
     ".amount *= 2", "map_values(tostring)?", ".tags[]?", "empty", ".geo.country", "[.[]?] | length",
     "if type == \"object\" then .user else error(\"not an object\") end", ".amount + 1",
     "to_entries? | map(.key)", "(.user? // \"none\"), (.amount? // 0)", "$pre + (.user? // \"x\")",
+    "{n: .n?, s: .s?}", ".n[]? * 3", ".amount? / 7", "[.s?, (.n? | length)]", "{(.user? // \"k\"): .amount?}",
 ]
 bad = 0
 for prog in programs:
@@ -42,17 +46,19 @@ for prog in programs:
         if p.returncode != 0:
             errors += 1
             continue
-        # Equal as jq sees values (numbers are doubles): the record's own
-        # bytes, so 12345678901234567890 stays as it was written.
-        src = json.loads(line, parse_int=float)
-        for out in p.stdout.decode().splitlines():
-            want.append(line if json.loads(out, parse_int=float) == src else out)
+        # Equal as jq sees values (numbers are doubles, beyond the largest
+        # one the largest): the record's own bytes, so 12345678901234567890
+        # stays as it was written.
+        num = lambda t: max(min(float(t), sys.float_info.max), -sys.float_info.max)
+        src = json.loads(line, parse_int=num, parse_float=num)
+        for out in p.stdout.decode().rstrip("\n").split("\n") if p.stdout else []:
+            want.append(line if json.loads(out, parse_int=num, parse_float=num) == src else out)
     dead = f"{T}/dead.jsonl"
     if os.path.exists(dead):
         os.remove(dead)
     p = subprocess.run([kjq, "-q", "--arg", "pre", "P:", "--dead-letter", dead, prog, f"{T}/in.jsonl"],
                        capture_output=True)
-    got = p.stdout.decode().splitlines()
+    got = p.stdout.decode().rstrip("\n").split("\n") if p.stdout else []
     ndead = len(open(dead).read().splitlines()) if os.path.exists(dead) else 0
     if p.returncode != 0 or got != want or ndead != errors:
         bad += 1

@@ -15,7 +15,8 @@
 int main(int argc, char** argv) {
   kpipe::SignalWatch signals;
   kpipe::JqOptions opt;
-  std::vector<std::string> positional, arg, argjson;
+  std::vector<std::string> arg, argjson;
+  std::string input;
   bool quiet = false;
   using kpipe::cli::Complete;
   kpipe::cli::Command cmd("kjq", "[OPTIONS] PROGRAM [INPUT]",
@@ -27,19 +28,21 @@ int main(int argc, char** argv) {
   cmd.Option({"--output", "FILE", "Write records to FILE instead of stdout", Complete::kFile}, &opt.output);
   cmd.Option({"--dead-letter", "FILE", "Write bad lines and program errors to FILE and go on", Complete::kFile},
              &opt.dead_letter);
+  int64_t threads = 0;
+  cmd.Option({"--threads", "N", "Run the program on N threads (default: one per core, at most 8)"}, &threads);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
-  cmd.Positional("PROGRAM INPUT", "The jq program, then the input: a file, a FIFO or - (stdin, default)",
-                 &positional);
+  cmd.Positionals("PROGRAM INPUT", "The jq program, then the input: a file, a FIFO or - (stdin, default)",
+                  {{"PROGRAM", &opt.program}, {"INPUT", &input}});
 
   kpipe::tools::Diag diag("kjq");
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::Status st;
-  if (positional.empty() || positional.size() > 2)
-    st = kpipe::Status::Usage("give a jq PROGRAM and at most one INPUT");
+  if (opt.program.empty()) st = kpipe::Status::Usage("give a jq PROGRAM (and at most one INPUT)");
+  if (st.ok() && (threads < 0 || threads > 64)) st = kpipe::Status::Usage("--threads N: N must be 1 to 64");
   if (st.ok()) {
-    opt.program = positional[0];
-    if (positional.size() == 2) opt.input = positional[1];
+    opt.threads = static_cast<unsigned>(threads);
+    if (!input.empty()) opt.input = input;
     for (size_t i = 0; i + 1 < arg.size(); i += 2) {
       std::string json;
       kpipe::json::AppendQuoted(&json, arg[i + 1]);

@@ -99,6 +99,14 @@ void Command::Positional(std::string name, std::string help, std::vector<std::st
   app_.add_option(name, *target, help);
 }
 
+void Command::Positionals(std::string name, std::string help,
+                          std::vector<std::pair<std::string, std::string*>> slots, Complete complete) {
+  positional_name_ = name;
+  positional_help_ = help;
+  positional_complete_ = complete;
+  for (auto& [slot, target] : slots) app_.add_option(slot, *target, help);
+}
+
 bool Command::Given(const std::string& long_name) const {
   for (const Entry& e : entries_)
     if (e.long_name == long_name) return e.opt->count() > 0;

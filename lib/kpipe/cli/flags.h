@@ -56,6 +56,11 @@ class Command {
   void RepeatedPairs(FlagSpec spec, std::vector<std::string>* target);
   void Positional(std::string name, std::string help, std::vector<std::string>* target,
                   Complete complete = Complete::kFile);
+  // Positionals of one value each, in order (kjq's PROGRAM [INPUT]): a
+  // value is taken as it is, where a list positional reads "[a,b]" as two.
+  // `name` and `help` are for --help and the completions.
+  void Positionals(std::string name, std::string help, std::vector<std::pair<std::string, std::string*>> slots,
+                   Complete complete = Complete::kFile);
 
   ParseOutcome Parse(int argc, char** argv);
   // True when the flag named by its long name ("--list") was given.

@@ -5,20 +5,22 @@ extern "C" {
 #include <jv.h>
 }
 
+#include <algorithm>
+#include <cfloat>
+#include <charconv>
+
 #include <fmt/format.h>
 
 namespace kpipe::jq {
 
-namespace {
-
 // simdjson's DOM to jq's values. Numbers become doubles, as jq 1.6 parses
-// them.
-jv ToJv(simdjson::dom::element e) {
+// them. Object keys come from a cache: records repeat their keys, and a
+// cached jv string is shared by reference, its hash computed once.
+jv Program::ToJv(simdjson::dom::element e) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
       jv o = jv_object();
-      for (auto [key, value] : simdjson::dom::object(e))
-        o = jv_object_set(o, jv_string_sized(key.data(), static_cast<int>(key.size())), ToJv(value));
+      for (auto [key, value] : simdjson::dom::object(e)) o = jv_object_set(o, Key(key), ToJv(value));
       return o;
     }
     case simdjson::dom::element_type::ARRAY: {
@@ -37,6 +39,134 @@ jv ToJv(simdjson::dom::element e) {
     case simdjson::dom::element_type::NULL_VALUE: return jv_null();
   }
   return jv_null();
+}
+
+jv Program::Key(std::string_view key) {
+  auto it = keys_.find(key);
+  if (it != keys_.end()) return jv_copy(it->second);
+  jv k = jv_string_sized(key.data(), static_cast<int>(key.size()));
+  if (keys_.size() >= kMaxKeys) return k;  // records with keys of their own: not worth keeping
+  keys_.emplace(std::string(key), jv_copy(k));
+  return k;
+}
+
+namespace {
+
+// A number as jq 1.6 writes it (jv_print.c, jvp_dtoa_fmt): the shortest
+// digits that read back as the same double, in plain notation unless the
+// decimal exponent is below -4 or more than 15 past the digits; exponents
+// of at least two digits with their sign (1e-05, 1e+17); NaN as null, the
+// infinities as the largest doubles.
+void AppendNumber(std::string* b, double d) {
+  if (d != d) {
+    b->append("null");
+    return;
+  }
+  d = std::clamp(d, -DBL_MAX, DBL_MAX);
+  char sci[64];
+  auto r = std::to_chars(sci, sci + sizeof sci, d, std::chars_format::scientific);
+  std::string_view t(sci, static_cast<size_t>(r.ptr - sci));  // [-]D[.DDD]e(+|-)XX
+  if (t[0] == '-') {
+    b->push_back('-');
+    t.remove_prefix(1);
+  }
+  size_t e = t.find('e');
+  std::string digits;
+  digits.push_back(t[0]);
+  if (e > 1) digits.append(t.substr(2, e - 2));
+  int exp = 0;
+  std::from_chars(t.data() + e + (t[e + 1] == '+' ? 2 : 1), t.data() + t.size(), exp);
+  int decpt = exp + 1;
+  int n = static_cast<int>(digits.size());
+  if (decpt <= -4 || decpt > n + 15) {
+    b->push_back(digits[0]);
+    if (n > 1) {
+      b->push_back('.');
+      b->append(digits, 1);
+    }
+    int x = decpt - 1;
+    b->push_back('e');
+    b->push_back(x < 0 ? '-' : '+');
+    if (x < 0) x = -x;
+    if (x < 10) b->push_back('0');
+    fmt::format_to(std::back_inserter(*b), "{}", x);
+  } else if (decpt <= 0) {
+    b->append("0.");
+    b->append(static_cast<size_t>(-decpt), '0');
+    b->append(digits);
+  } else if (decpt >= n) {
+    b->append(digits);
+    b->append(static_cast<size_t>(decpt - n), '0');
+  } else {
+    b->append(digits, 0, static_cast<size_t>(decpt));
+    b->push_back('.');
+    b->append(digits, static_cast<size_t>(decpt));
+  }
+}
+
+// A string as jq 1.6 writes it: '"' and '\\' escaped, \b \t \n \f \r, other
+// control characters and DEL as \u00xx, everything else (UTF-8) as it is.
+void AppendString(std::string* b, const char* s, size_t len) {
+  b->push_back('"');
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '"': b->append("\\\""); break;
+      case '\\': b->append("\\\\"); break;
+      case '\b': b->append("\\b"); break;
+      case '\t': b->append("\\t"); break;
+      case '\n': b->append("\\n"); break;
+      case '\f': b->append("\\f"); break;
+      case '\r': b->append("\\r"); break;
+      default:
+        if (c < 0x20 || c == 0x7f) fmt::format_to(std::back_inserter(*b), "\\u{:04x}", c);
+        else b->push_back(static_cast<char>(c));
+    }
+  }
+  b->push_back('"');
+}
+
+// `v` as `jq -c` writes it (objects in their insertion order). Borrows `v`.
+void AppendJv(std::string* b, jv v) {
+  switch (jv_get_kind(v)) {
+    case JV_KIND_NULL: b->append("null"); break;
+    case JV_KIND_TRUE: b->append("true"); break;
+    case JV_KIND_FALSE: b->append("false"); break;
+    case JV_KIND_NUMBER: AppendNumber(b, jv_number_value(v)); break;
+    case JV_KIND_STRING:
+      AppendString(b, jv_string_value(v), static_cast<size_t>(jv_string_length_bytes(jv_copy(v))));
+      break;
+    case JV_KIND_ARRAY: {
+      b->push_back('[');
+      int n = jv_array_length(jv_copy(v));
+      for (int i = 0; i < n; i++) {
+        if (i) b->push_back(',');
+        jv e = jv_array_get(jv_copy(v), i);
+        AppendJv(b, e);
+        jv_free(e);
+      }
+      b->push_back(']');
+      break;
+    }
+    case JV_KIND_OBJECT: {
+      b->push_back('{');
+      bool first = true;
+      for (int it = jv_object_iter(v); jv_object_iter_valid(v, it); it = jv_object_iter_next(v, it)) {
+        if (!first) b->push_back(',');
+        first = false;
+        jv k = jv_object_iter_key(v, it);
+        AppendString(b, jv_string_value(k), static_cast<size_t>(jv_string_length_bytes(jv_copy(k))));
+        jv_free(k);
+        b->push_back(':');
+        jv e = jv_object_iter_value(v, it);
+        AppendJv(b, e);
+        jv_free(e);
+      }
+      b->push_back('}');
+      break;
+    }
+    case JV_KIND_INVALID: b->append("null"); break;  // not an output: jq_next ends with these
+  }
 }
 
 std::string Message(jv msg) {
@@ -86,11 +216,26 @@ Result<std::unique_ptr<Program>> Program::Compile(const std::string& text,
 }
 
 Program::~Program() {
+  for (auto& [name, k] : keys_) jv_free(k);
   if (jq_) jq_teardown(&jq_);
 }
 
 Status Program::Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit) {
-  jv in = ToJv(value);
+  return RunJv(ToJv(value), emit);
+}
+
+Status Program::RunText(std::string_view json, const std::function<Status(std::string_view, bool)>& emit,
+                        bool* parsed) {
+  jv in = jv_parse_sized(json.data(), static_cast<int>(json.size()));
+  *parsed = jv_is_valid(in);
+  if (!*parsed) {
+    jv_free(in);
+    return Status::OK();
+  }
+  return RunJv(in, emit);
+}
+
+Status Program::RunJv(jv in, const std::function<Status(std::string_view, bool)>& emit) {
   jq_start(jq_, jv_copy(in), 0);
   Status st;
   for (;;) {
@@ -109,9 +254,10 @@ Status Program::Run(simdjson::dom::element value, const std::function<Status(std
       jv_free(r);
       st = emit({}, true);
     } else {
-      jv text = jv_dump_string(r, 0);
-      st = emit(std::string_view(jv_string_value(text), static_cast<size_t>(jv_string_length_bytes(jv_copy(text)))), false);
-      jv_free(text);
+      out_.clear();
+      AppendJv(&out_, r);
+      jv_free(r);
+      st = emit(out_, false);
     }
     if (!st.ok()) break;
   }

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +18,9 @@
 #include "kpipe/status.h"
 
 struct jq_state;
+extern "C" {
+#include <jv.h>
+}
 
 namespace kpipe::jq {
 
@@ -36,10 +41,22 @@ class Program {
   // value (outputs before it have been emitted); errors of `emit` are
   // returned as they are.
   Status Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit);
+  // The same for JSON text that simdjson does not take but jq does (an
+  // integer beyond 64 bits, which jq reads as a double). `*parsed`: false
+  // when jq cannot parse it either (then nothing ran).
+  Status RunText(std::string_view json, const std::function<Status(std::string_view, bool)>& emit,
+                 bool* parsed);
 
  private:
   Program() = default;
+  jv ToJv(simdjson::dom::element e);
+  // Runs the program on `in` (consumed).
+  Status RunJv(jv in, const std::function<Status(std::string_view, bool)>& emit);
+  jv Key(std::string_view key);  // a jv string of the key, cached
+  static constexpr size_t kMaxKeys = 4096;
   jq_state* jq_ = nullptr;
+  std::map<std::string, jv, std::less<>> keys_;
+  std::string out_;  // each output's text, reused
   std::vector<std::string> compile_errors_;
 };
 

@@ -2,8 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <future>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -19,80 +26,112 @@ namespace kpipe {
 
 namespace {
 
-class JqRunner {
- public:
-  JqRunner(const JqOptions& opt, jq::Program* program, Output* out, DeadLetterFile* dead, JqStats* stats,
-           std::string source)
-      : opt_(opt), program_(program), out_(out), dead_(dead), stats_(stats), source_(std::move(source)) {}
+// A dead-letter row of a chunk, written by the main thread in order.
+struct DeadRow {
+  std::string reason;
+  uint64_t line;
+  std::string raw;
+};
 
-  Status Block(std::string_view block);
+// A block of input lines and what a lane made of it.
+struct Chunk {
+  std::string text;          // the lines, then SIMDJSON_PADDING bytes
+  size_t size = 0;           // of the lines
+  uint64_t first_line = 0;   // the number of the first one
+  std::string out;           // the records written
+  std::vector<DeadRow> dead;
+  JqStats stats;
+  Status status;             // where it stopped: `out` has what came before
+  std::promise<void> done;
+  std::future<void> ready = done.get_future();
+};
+
+// One compiled program and its parser: what turns a chunk into records.
+class Lane {
+ public:
+  Lane(const JqOptions& opt, std::unique_ptr<jq::Program> program, const std::string& source)
+      : opt_(opt), program_(std::move(program)), source_(source) {}
+
+  void Process(Chunk* c);
 
  private:
   Status Line(std::string_view line);
   Status Envelope(std::string_view line, simdjson::dom::object env);
   Status Bad(std::string_view reason, std::string_view line);
-  Status WriteLine(std::string_view text) {
-    std::string* b = out_->buffer();
-    b->append(text);
-    b->push_back('\n');
-    stats_->out++;
-    return out_->Commit();
+  void WriteLine(std::string_view text) {
+    c_->out.append(text);
+    c_->out.push_back('\n');
+    c_->stats.out++;
   }
 
   const JqOptions& opt_;
-  jq::Program* program_;
-  Output* out_;
-  DeadLetterFile* dead_;
-  JqStats* stats_;
-  std::string source_;
-  uint64_t line_no_ = 0;
+  std::unique_ptr<jq::Program> program_;
+  const std::string& source_;
   simdjson::dom::parser parser_;
+  Chunk* c_ = nullptr;
+  uint64_t line_no_ = 0;
 };
 
-Status JqRunner::Block(std::string_view block) {
+void Lane::Process(Chunk* c) {
+  c_ = c;
+  line_no_ = c->first_line - 1;
+  std::string_view block(c->text.data(), c->size);
   size_t pos = 0;
   while (pos < block.size()) {
     const char* nl = static_cast<const char*>(std::memchr(block.data() + pos, '\n', block.size() - pos));
     size_t end = nl ? static_cast<size_t>(nl - block.data()) : block.size();
     line_no_++;
-    KPIPE_RETURN_IF_ERROR(Line(block.substr(pos, end - pos)));
+    c->status = Line(block.substr(pos, end - pos));
+    if (!c->status.ok()) break;
     pos = end + 1;
   }
+  c_ = nullptr;
+  c->done.set_value();
+}
+
+Status Lane::Bad(std::string_view reason, std::string_view line) {
+  if (opt_.dead_letter.empty()) return Status::BadInput(fmt::format("{}:{}: {}", source_, line_no_, reason));
+  c_->stats.dead_lettered++;
+  c_->dead.push_back({std::string(reason), line_no_, std::string(line)});
   return Status::OK();
 }
 
-Status JqRunner::Bad(std::string_view reason, std::string_view line) {
-  if (!dead_) {
-    KPIPE_RETURN_IF_ERROR(out_->Flush());
-    return Status::BadInput(fmt::format("{}:{}: {}", source_, line_no_, reason));
-  }
-  stats_->dead_lettered++;
-  return dead_->Write(reason, source_, line_no_, line);
-}
-
-Status JqRunner::Line(std::string_view line) {
+Status Lane::Line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   simdjson::dom::element root;
-  Status parsed = json::ParseLine(&parser_, line, &root);  // inside the reader's padded block
+  simdjson::error_code code;
+  Status parsed = json::ParseLine(&parser_, line, &root, &code);  // inside the chunk's padded text
   if (!parsed.ok()) {
-    stats_->in++;
+    c_->stats.in++;
+    // A number simdjson cannot hold (an integer beyond 64 bits) is one that
+    // jq reads as a double: the record is jq's to judge.
+    if (code == simdjson::NUMBER_ERROR) {
+      bool jq_parsed;
+      Status st = program_->RunText(line, [&](std::string_view text, bool unchanged) {
+        WriteLine(unchanged ? line : text);
+        return Status::OK();
+      }, &jq_parsed);
+      if (!jq_parsed) return Bad(parsed.message(), line);
+      if (st.Is(Status::Code::kBadInput)) return Bad(st.message(), line);
+      return st;
+    }
     return Bad(parsed.message(), line);
   }
   simdjson::dom::object obj;
   if (json::IsControl(root, &obj)) {
-    stats_->control++;  // control records pass through, in place
-    std::string* b = out_->buffer();
-    b->append(line);
-    b->push_back('\n');
-    return out_->Commit();
+    c_->stats.control++;  // control records pass through, in place
+    c_->out.append(line);
+    c_->out.push_back('\n');
+    return Status::OK();
   }
-  stats_->in++;
-  if (root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program && obj["topic"].error() == simdjson::SUCCESS &&
-      obj["partition"].error() == simdjson::SUCCESS && obj["offset"].error() == simdjson::SUCCESS &&
-      obj["value"].error() == simdjson::SUCCESS)
+  c_->stats.in++;
+  if (root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program &&
+      obj["topic"].error() == simdjson::SUCCESS && obj["partition"].error() == simdjson::SUCCESS &&
+      obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS)
     return Envelope(line, obj);
   Status st = program_->Run(root, [&](std::string_view text, bool unchanged) {
-    return WriteLine(unchanged ? line : text);
+    WriteLine(unchanged ? line : text);
+    return Status::OK();
   });
   if (st.Is(Status::Code::kBadInput)) return Bad(st.message(), line);
   return st;
@@ -100,7 +139,7 @@ Status JqRunner::Line(std::string_view line) {
 
 // The program sees the value; each output is the envelope with the output
 // as its value: key, headers, partition, offset and timestamp stay.
-Status JqRunner::Envelope(std::string_view line, simdjson::dom::object env) {
+Status Lane::Envelope(std::string_view line, simdjson::dom::object env) {
   std::string_view encoding;
   bool string_encoded = false;
   if (env["value_encoding"].get_string().get(encoding) == simdjson::SUCCESS) {
@@ -109,37 +148,105 @@ Status JqRunner::Envelope(std::string_view line, simdjson::dom::object env) {
     string_encoded = encoding == "string";
   }
   Status st = program_->Run(env["value"].value_unsafe(), [&](std::string_view text, bool unchanged) {
-    if (unchanged) return WriteLine(line);
+    if (unchanged) {
+      WriteLine(line);
+      return Status::OK();
+    }
     // A string output stays "value_encoding":"string" (the message is its
     // text); anything else is embedded JSON.
     bool keep_encoding = string_encoded && !text.empty() && text[0] == '"';
-    std::string* b = out_->buffer();
-    b->push_back('{');
+    std::string& b = c_->out;
+    b.push_back('{');
     json::ObjectReader r(line);
     std::string_view key, raw;
     bool first = true;
     while (r.Next(&key, &raw)) {
       if (key == "\"value_encoding\"" && !keep_encoding) continue;
-      if (!first) b->push_back(',');
+      if (!first) b.push_back(',');
       first = false;
-      b->append(key);
-      b->push_back(':');
-      b->append(key == "\"value\"" ? text : raw);
+      b.append(key);
+      b.push_back(':');
+      b.append(key == "\"value\"" ? text : raw);
     }
-    b->append("}\n");
-    stats_->out++;
-    return out_->Commit();
+    b.append("}\n");
+    c_->stats.out++;
+    return Status::OK();
   });
   if (st.Is(Status::Code::kBadInput)) return Bad(st.message(), line);
   return st;
 }
 
+// Lanes that each run on a thread of their own, chunks given out in turn,
+// so that results come back in input order: the i-th chunk goes to lane
+// i % n, and each lane takes its chunks in the order given.
+class LanePool {
+ public:
+  explicit LanePool(std::vector<std::unique_ptr<Lane>> lanes) {
+    for (auto& lane : lanes) workers_.push_back(std::make_unique<Worker>(std::move(lane)));
+    for (auto& w : workers_) w->thread = std::thread([w = w.get()] { w->Loop(); });
+  }
+  ~LanePool() {
+    for (auto& w : workers_) {
+      {
+        std::lock_guard<std::mutex> lock(w->mu);
+        w->stop = true;
+      }
+      w->cv.notify_one();
+      w->thread.join();
+    }
+  }
+  void Submit(Chunk* c) {
+    Worker& w = *workers_[next_++ % workers_.size()];
+    {
+      std::lock_guard<std::mutex> lock(w.mu);
+      w.todo.push_back(c);
+    }
+    w.cv.notify_one();
+  }
+  size_t size() const { return workers_.size(); }
+
+ private:
+  struct Worker {
+    explicit Worker(std::unique_ptr<Lane> l) : lane(std::move(l)) {}
+    void Loop() {
+      for (;;) {
+        Chunk* c;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [this] { return stop || !todo.empty(); });
+          if (todo.empty()) return;
+          c = todo.front();
+          todo.pop_front();
+        }
+        lane->Process(c);
+      }
+    }
+    std::unique_ptr<Lane> lane;
+    std::thread thread;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Chunk*> todo;
+    bool stop = false;
+  };
+  std::vector<std::unique_ptr<Worker>> workers_;
+  size_t next_ = 0;
+};
+
 }  // namespace
 
 Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
-  auto program = jq::Program::Compile(opt.program, opt.args);
-  if (!program.ok()) return program.status();
+  // Every program is compiled here, on the main thread: Debian's libjq 1.6
+  // sets up its out-of-memory handler only for the thread that first calls
+  // jq_init (jq #2545), so a jq_init on another thread crashes. Running a
+  // compiled program on another thread shares nothing with the others.
   std::string source = opt.input == "-" ? "stdin" : opt.input;
+  unsigned n = opt.threads > 0 ? opt.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (unsigned i = 0; i < n; i++) {
+    auto program = jq::Program::Compile(opt.program, opt.args);
+    if (!program.ok()) return program.status();
+    lanes.push_back(std::make_unique<Lane>(opt, std::move(*program), source));
+  }
   auto in_fd = OpenInput(opt.input);
   if (!in_fd.ok()) return in_fd.status();
   FdCloser close_in(*in_fd);
@@ -157,10 +264,41 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
     if (!d.ok()) return d.status();
     dead = std::move(*d);
   }
-  JqRunner runner(opt, program->get(), &out, dead.get(), stats, source);
+  LanePool pool(std::move(lanes));
+  std::deque<std::unique_ptr<Chunk>> pending;  // given out, in input order
+  Status failed;
+  // Writes the oldest chunk once its lane is done with it.
+  auto write_oldest = [&]() -> Status {
+    Chunk& c = *pending.front();
+    c.ready.wait();
+    Status st = failed;
+    if (st.ok()) {
+      out.buffer()->append(c.out);
+      st = out.Commit();
+      for (const DeadRow& d : c.dead)
+        if (st.ok()) st = dead->Write(d.reason, source, d.line, d.raw);
+      stats->in += c.stats.in;
+      stats->out += c.stats.out;
+      stats->control += c.stats.control;
+      stats->dead_lettered += c.stats.dead_lettered;
+      if (st.ok()) st = c.status;
+      if (!st.ok()) failed = st;
+    }
+    pending.pop_front();
+    return st;
+  };
+  auto write_all = [&]() -> Status {
+    Status st;
+    while (!pending.empty()) {
+      Status s = write_oldest();
+      if (st.ok()) st = s;
+    }
+    return st;
+  };
   LineReader reader(*in_fd, source);
   // A live pipe shows each record at once; a reader gone ends an idle run.
   reader.set_idle_callback([&] {
+    KPIPE_RETURN_IF_ERROR(write_all());
     KPIPE_RETURN_IF_ERROR(out.Flush());
     if (dead) KPIPE_RETURN_IF_ERROR(dead->Flush());
     return out.ReaderGone() ? Status::BrokenPipe() : Status::OK();
@@ -168,10 +306,26 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
   reader.set_signal_watch(signals);
   std::string_view block;
   Status st;
-  while (st.ok() && reader.NextBlock(&block)) st = runner.Block(block);
+  uint64_t lines = 0;
+  while (st.ok() && reader.NextBlock(&block)) {
+    auto c = std::make_unique<Chunk>();
+    c->text.reserve(block.size() + simdjson::SIMDJSON_PADDING);
+    c->text.assign(block);
+    c->text.append(simdjson::SIMDJSON_PADDING, '\0');
+    c->size = block.size();
+    c->first_line = lines + 1;
+    lines += static_cast<uint64_t>(std::count(block.begin(), block.end(), '\n'));
+    if (!block.empty() && block.back() != '\n') lines++;
+    pool.Submit(c.get());
+    pending.push_back(std::move(c));
+    // Two chunks a lane at most: memory stays a few blocks.
+    while (st.ok() && pending.size() > 2 * pool.size()) st = write_oldest();
+  }
+  Status ws = write_all();
+  if (st.ok()) st = ws;
   if (st.ok()) st = reader.status();
   if (st.Is(Status::Code::kBrokenPipe)) return st;
-  Status fs = out.Flush();
+  Status fs = out.Flush();  // also after bad input: everything before it
   if (st.ok()) st = fs;
   if (dead) {
     Status ds = dead->Flush();

@@ -22,6 +22,7 @@ struct JqOptions {
   std::string output;           // empty or "-": stdout
   std::string dead_letter;      // empty: bad input stops the run
   bool envelope_program = false;  // the program sees the whole envelope
+  unsigned threads = 0;         // threads running the program; 0: one per core (at most 8)
 };
 
 struct JqStats {

@@ -4,10 +4,14 @@
 
 namespace kpipe::json {
 
-Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson::dom::element* root) {
+Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson::dom::element* root,
+                 simdjson::error_code* code) {
+  if (code) *code = simdjson::SUCCESS;
   if (line.empty()) return Status::BadInput("invalid JSON (empty line)");
-  if (auto err = parser->parse(line.data(), line.size(), false).get(*root))
+  if (auto err = parser->parse(line.data(), line.size(), false).get(*root)) {
+    if (code) *code = err;
     return Status::BadInput(fmt::format("invalid JSON ({})", simdjson::error_message(err)));
+  }
   return Status::OK();
 }
 

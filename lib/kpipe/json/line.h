@@ -12,8 +12,10 @@ namespace kpipe::json {
 
 // Parses `line`, which lies inside a block followed by at least
 // SIMDJSON_PADDING readable bytes (a LineReader's), without copying it.
-// BadInput "invalid JSON (empty line)" or "invalid JSON (<simdjson's reason>)".
-Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson::dom::element* root);
+// BadInput "invalid JSON (empty line)" or "invalid JSON (<simdjson's reason>)";
+// `*code` (may be null) gets simdjson's error.
+Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson::dom::element* root,
+                 simdjson::error_code* code = nullptr);
 
 // True when `root` is a control record: an object whose first member is
 // "@kpipe". Then `*obj` is that object.
