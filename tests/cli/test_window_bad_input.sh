@@ -107,4 +107,10 @@ expect_eq "kagg after an end record" "$(cat "$T/out")" '{"k":"a","count":1,"sum_
 {"k":"a","count":1,"sum_v":5}'
 run 0 kwindow --time t --tumble 1s -a count --no-control "$T/after-end.jsonl"
 expect_grep "$T/err" "3 records in, 1 rows out, 2 late, 0 dead-lettered"
+# Bounded work per record: at most 10,000 hopping windows a record.
+printf '%s\n' '{"ts":1}' '{"ts":2}' > "$T/two.jsonl"
+run 2 kwindow --hop 1h --slide 1ms --time ts -a count "$T/two.jsonl"
+expect_grep "$T/err" "puts each record into 3600000 windows; at most 10000"
+run 0 kwindow -q --hop 10s --slide 1ms --time ts -a count "$T/two.jsonl"
+expect_eq "10,000 windows a record" "$(wc -l < "$T/out")" 10001
 echo ok

@@ -75,3 +75,14 @@ TEST_CASE("Windows order by end, then start") {
   CHECK(Window{2, 10} < Window{0, 11});
   CHECK(Window{0, 10} < Window{2, 10});
 }
+
+TEST_CASE("A hop of more than 10,000 slides is refused: bounded work per record") {
+  CHECK(WindowAssigner::Hopping(10'000, 1).ok());
+  auto r = WindowAssigner::Hopping(10'001, 1);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().Is(Status::Code::kUsage));
+  CHECK(r.status().message().find("10001 windows") != std::string::npos);
+  CHECK_FALSE(WindowAssigner::Hopping(3'600'000, 1).ok());
+  CHECK(WindowAssigner::Hopping(3'600'000, 360).ok());  // exactly 10,000
+  CHECK_FALSE(WindowAssigner::Hopping(3'600'000, 359).ok());  // 10,028, rounded up
+}

@@ -16,6 +16,14 @@ Result<WindowAssigner> WindowAssigner::Hopping(int64_t size, int64_t slide) {
     return Status::Usage(fmt::format(
         "--slide {} ms is longer than --hop {} ms: records between windows would be dropped",
         slide, size));
+  // Each record goes into every window that holds it: a hop much longer
+  // than its slide makes one record cost that many windows of state and rows.
+  int64_t per_record = size / slide + (size % slide != 0);
+  if (per_record > kMaxWindowsPerRecord)
+    return Status::Usage(fmt::format(
+        "--hop {} ms with --slide {} ms puts each record into {} windows; at most {} are allowed "
+        "(a longer slide, or a shorter hop)",
+        size, slide, per_record, kMaxWindowsPerRecord));
   return WindowAssigner(size, slide);
 }
 

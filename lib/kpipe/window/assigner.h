@@ -28,7 +28,10 @@ class WindowAssigner {
   static Result<WindowAssigner> Tumbling(int64_t size);
   // Hopping windows of `size` ms every `slide` ms: every start k*slide with
   // start <= t < start + size. `size` need not be a multiple of `slide`.
+  // A usage error when a record would fall into more than
+  // kMaxWindowsPerRecord windows (kwindow(1), --slide).
   static Result<WindowAssigner> Hopping(int64_t size, int64_t slide);
+  static constexpr int64_t kMaxWindowsPerRecord = 10'000;
 
   // Replaces `out` with the windows containing `t`, in increasing start order.
   void Assign(int64_t t, std::vector<Window>* out) const;
