@@ -274,7 +274,7 @@ if expected != got:
     if len(g) != len(got):
         problems.append("%d duplicate rows" % (len(got) - len(g)))
 err = open(err_path).read()
-m = re.search(r"kjoin: (\d+) left in, (\d+) right in, (\d+) rows out, (\d+) late, (\d+) dead-lettered", err)
+m = re.search(r"kjoin: (\d+) left in, (\d+) right in, (\d+) rows? out, (\d+) late, (\d+) dead-lettered", err)
 if not m:
     problems.append("no summary line in kjoin's stderr: %r" % err.strip()[:200])
 else:

@@ -194,7 +194,7 @@ def test_notify_and_metrics():
         fail(f"WATCHDOG=1 after STOPPING=1: {after}")
     s = parse_prometheus(prom)
     out = metric(s, "kpipe_records_out_total", tool="kwindow")
-    m = re.search(r"(\d+) records in, (\d+) rows out, (\d+) late, (\d+) dead-lettered", err)
+    m = re.search(r"(\d+) records? in, (\d+) rows? out, (\d+) late, (\d+) dead-lettered", err)
     if not m or [int(x) for x in m.groups()] != [5001, out, 50, 1]:
         fail(f"final metrics (out {out}) do not match the summary: {err}")
     if os.path.exists(prom + ".tmp"):

@@ -28,5 +28,5 @@ expect_empty "$T/err"
 printf '{"a":1}\n{"@kpipe":"watermark","ts":5}\n{"@kpipe":"end"}\n' > "$T/ctl.jsonl"
 run 0 kproduce --dry-run -t t "$T/ctl.jsonl"
 expect_eq "control records skipped" "$(wc -l < "$T/out")" 1
-expect_grep "$T/err" "1 lines in"
+expect_grep "$T/err" "1 line in"
 echo ok

@@ -214,4 +214,16 @@ expect_grep "$T/err" "need --state DIR"
 sh_run 0 "head -n 200 $T/small.jsonl | tail -n 100 | kagg --by user -a count --state $T/term.state"
 expect_grep "$T/err" "cannot be rewound"
 expect_eq "counts over both runs" "$(jq -s 'map(.count) | add' "$T/out")" 200
+# Two processes on one --state: the second says which directory and which
+# process holds it, exit 1.
+mkfifo "$T/lock.fifo"
+kagg -q --by a -a count --state "$T/lock.state" "$T/lock.fifo" > /dev/null &
+holder=$!
+exec 7> "$T/lock.fifo"
+for _ in $(seq 50); do [ -e "$T/lock.state/LOCK" ] && break; sleep 0.1; done
+echo '{"a":1}' > "$T/one.jsonl"
+run 1 kagg -q --by a -a count --state "$T/lock.state" "$T/one.jsonl"
+expect_grep "$T/err" "^kagg: error: --state $T/lock.state is in use by another process \(pid $holder\)"
+exec 7>&-
+wait $holder
 echo ok

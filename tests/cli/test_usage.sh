@@ -29,6 +29,13 @@ run 2 kconsume -e --until end t
 run 2 kconsume --idle 5s t
 run 2 kproduce -t x -X no.such.property=1 --dry-run
 expect_grep "$T/err" "no.such.property"
+# Values checked before anything runs, each flag named in its message.
+run 2 kproduce --dry-run -t x --acks 7
+expect_grep "$T/err" "^kproduce: error: --acks 7: expected all, 1 or 0"
+run 2 kproduce --dry-run -t x --rate -3
+expect_grep "$T/err" "^kproduce: error: --rate -3: must be >= 0"
+run 2 kproduce --dry-run -t x --transactional-id t --txn-every -1
+expect_grep "$T/err" "^kproduce: error: --txn-every -1: must be >= 0"
 # kwindow and kagg: window kinds, aggregates, durations.
 run 2 kwindow --time ts -a count
 expect_grep "$T/err" "exactly one of --tumble"

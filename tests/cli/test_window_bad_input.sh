@@ -14,7 +14,7 @@ check_bad() {  # check_bad 'LINE' 'REASON PATTERN'
   # The window [0,10s) closed before the bad line: its row was flushed.
   expect_eq "rows before '$1'" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"k":"a","count":1,"sum_v":1}'
   expect_grep "$T/err" "^kwindow: error: $T/in.jsonl:3: $2"
-  expect_grep "$T/err" "^kwindow: 3 records in, 1 rows out, 0 late, 0 dead-lettered$"
+  expect_grep "$T/err" "^kwindow: 3 records in, 1 row out, 0 late, 0 dead-lettered$"
 }
 check_bad 'not json' 'invalid JSON \('
 check_bad '{"ts":30000,"k":"a","v":1' 'invalid JSON \('
@@ -106,7 +106,7 @@ expect_eq "kagg after an end record" "$(cat "$T/out")" '{"k":"a","count":1,"sum_
 {"k":"b","count":1,"sum_v":2}
 {"k":"a","count":1,"sum_v":5}'
 run 0 kwindow --time t --tumble 1s -a count --no-control "$T/after-end.jsonl"
-expect_grep "$T/err" "3 records in, 1 rows out, 2 late, 0 dead-lettered"
+expect_grep "$T/err" "3 records in, 1 row out, 2 late, 0 dead-lettered"
 # Bounded work per record: at most 10,000 hopping windows a record.
 printf '%s\n' '{"ts":1}' '{"ts":2}' > "$T/two.jsonl"
 run 2 kwindow --hop 1h --slide 1ms --time ts -a count "$T/two.jsonl"

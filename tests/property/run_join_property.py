@@ -514,7 +514,7 @@ def run_fifo(bindir, sc, left, right, workdir, pattern, seed, tag="-fifo"):
 
 # ---------------------------------------------------------------- checking
 
-SUMMARY = re.compile(r"kjoin: (\d+) left in, (\d+) right in, (\d+) rows out, (\d+) late, (\d+) dead-lettered")
+SUMMARY = re.compile(r"kjoin: (\d+) left in, (\d+) right in, (\d+) rows? out, (\d+) late, (\d+) dead-lettered")
 
 
 def parse_lines(text, what):

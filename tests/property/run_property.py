@@ -409,7 +409,7 @@ def check(sc, lines, res):
     if not sc["quiet"] and "summary" not in SKIP:
         err = res.stderr.strip().splitlines()
         if tool == "kwindow":
-            m = re.fullmatch(r"kwindow: (\d+) records in, (\d+) rows out, (\d+) late, (\d+) dead-lettered",
+            m = re.fullmatch(r"kwindow: (\d+) records? in, (\d+) rows? out, (\d+) late, (\d+) dead-lettered",
                              err[-1] if err else "")
             if not m:
                 return "summary line not in the spec's form: %r" % res.stderr
@@ -418,7 +418,7 @@ def check(sc, lines, res):
             if got != want:
                 return "summary %s, want %s (records in, data rows out, late, dead-lettered)" % (got, want)
         else:
-            if not err or not err[-1].startswith("kagg: %d records in, " % info["records"]):
+            if not err or not re.match(r"kagg: %d records? in, " % info["records"], err[-1]):
                 return "kagg summary line %r, want 'kagg: %d records in, ...'" % (res.stderr, info["records"])
     return None
 

@@ -152,8 +152,8 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
 inline void PrintSummary(const Diag& diag, const EventFlags& f, const Status& st, const RunStats& s,
                          bool late_kept) {
   if (f.quiet || f.dump_state || st.Is(Status::Code::kUsage)) return;
-  diag.Line(fmt::format("{} records in, {} rows out, {} late, {} dead-lettered{}", s.in, s.out, s.late,
-                        s.dead_lettered, LateDropped(s.late, late_kept)));
+  diag.Line(fmt::format("{} in, {} out, {} late, {} dead-lettered{}", Count(s.in, "record"), Count(s.out, "row"),
+                        s.late, s.dead_lettered, LateDropped(s.late, late_kept)));
 }
 
 }  // namespace kpipe::tools

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdio>
+#include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -36,11 +38,16 @@ inline int ReportStatus(const Diag& diag, const Status& st) {
   return ExitCodeFor(st);
 }
 
+// "1 row", "2 rows": a count and its noun for a summary line.
+inline std::string Count(uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
 // The end of a summary line when late records were dropped (no --late):
 // "; N late records dropped (give --late DEST to keep them)", else "".
 inline std::string LateDropped(uint64_t late, bool kept) {
   if (kept || late == 0) return "";
-  return fmt::format("; {} late record{} dropped (give --late DEST to keep them)", late, late == 1 ? "" : "s");
+  return fmt::format("; {} dropped (give --late DEST to keep them)", Count(late, "late record"));
 }
 
 }  // namespace kpipe::tools

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   exit_code = kpipe::tools::ReportStatus(diag, st);
   bool ran = st.ok() || st.Is(kpipe::Status::Code::kInterrupted) || stats.partitions > 0;
   if (!quiet && !opt.list && opt.lag_group.empty() && ran)
-    diag.Line(fmt::format("{} messages ({} bytes) from {} partitions", stats.messages, stats.bytes,
-                          stats.partitions));
+    diag.Line(fmt::format("{} ({}) from {}", kpipe::tools::Count(stats.messages, "message"),
+                          kpipe::tools::Count(stats.bytes, "byte"), kpipe::tools::Count(stats.partitions, "partition")));
   return exit_code;
 }

@@ -202,8 +202,8 @@ int main(int argc, char** argv) {
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
   if (!f.quiet && !f.dump_state && !st.Is(kpipe::Status::Code::kUsage))
-    diag.Line(fmt::format("{} left in, {} right in, {} rows out, {} late, {} dead-lettered{}", stats.in[0],
-                          stats.in[1], stats.out, stats.late, stats.dead_lettered,
+    diag.Line(fmt::format("{} left in, {} right in, {} out, {} late, {} dead-lettered{}", stats.in[0],
+                          stats.in[1], kpipe::tools::Count(stats.out, "row"), stats.late, stats.dead_lettered,
                           kpipe::tools::LateDropped(stats.late, !f.late.empty())));
   return exit_code;
 }

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage))
-    diag.Line(fmt::format("{} records in, {} out, {} control passed, {} dead-lettered", stats.in, stats.out,
-                          stats.control, stats.dead_lettered));
+    diag.Line(fmt::format("{} in, {} out, {} control passed, {} dead-lettered",
+                          kpipe::tools::Count(stats.in, "record"), stats.out, stats.control, stats.dead_lettered));
   return exit_code;
 }

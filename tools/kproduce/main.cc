@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
   exit_code = kpipe::tools::ReportStatus(diag, st);
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && stats.lines > 0) {
     std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
-    diag.Line(fmt::format("{} lines in, {} messages {}, {} failed, {} dead-lettered{}", stats.lines,
-                          stats.delivered, opt.dry_run ? "printed (dry run)" : "delivered", stats.failed,
+    diag.Line(fmt::format("{} in, {} {}, {} failed, {} dead-lettered{}", kpipe::tools::Count(stats.lines, "line"),
+                          kpipe::tools::Count(stats.delivered, "message"), opt.dry_run ? "printed (dry run)" : "delivered", stats.failed,
                           stats.dead_lettered, txn));
   }
   return exit_code;

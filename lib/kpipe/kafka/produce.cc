@@ -147,7 +147,10 @@ Status Producer::Setup() {
   if (opt_.envelope && (!opt_.key_path.empty() || !opt_.timestamp_path.empty()))
     return Status::Usage("--envelope carries key and timestamp; --key/--timestamp do not apply");
   if (opt_.keep_topic && !opt_.envelope) return Status::Usage("--keep-topic needs --envelope");
-  if (opt_.txn_every < 0 || opt_.rate < 0) return Status::Usage("--txn-every and --rate must be >= 0");
+  if (opt_.txn_every < 0) return Status::Usage(fmt::format("--txn-every {}: must be >= 0", opt_.txn_every));
+  if (opt_.rate < 0) return Status::Usage(fmt::format("--rate {}: must be >= 0", opt_.rate));
+  if (!opt_.acks.empty() && opt_.acks != "all" && opt_.acks != "-1" && opt_.acks != "1" && opt_.acks != "0")
+    return Status::Usage(fmt::format("--acks {}: expected all, 1 or 0", opt_.acks));
   if (opt_.txn_every > 0 && opt_.transactional_id.empty())
     return Status::Usage("--txn-every needs --transactional-id");
   if (opt_.partition < -1 || opt_.partition > INT32_MAX)

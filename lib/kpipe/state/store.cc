@@ -9,6 +9,10 @@
 #include <rocksdb/write_batch.h>
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
 
 namespace kpipe::state {
 
@@ -28,6 +32,38 @@ constexpr char kUndo = 'u';
 Status FromRocks(const rocksdb::Status& s, const std::string& dir) {
   if (s.ok()) return Status::OK();
   return Status::IOError(fmt::format("--state {}: {}", dir, s.ToString()));
+}
+
+// The process that holds `lock` open (RocksDB's LOCK file of a store), by
+// the links of /proc/PID/fd; 0 when it cannot be told.
+pid_t LockHolder(const std::string& lock) {
+  std::error_code ec;
+  std::filesystem::path want = std::filesystem::canonical(lock, ec);
+  if (ec) return 0;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = proc.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == ::getpid()) continue;
+    std::error_code fd_ec;
+    for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fd_ec)) {
+      std::error_code link_ec;
+      if (std::filesystem::read_symlink(fd.path(), link_ec) == want) return pid;
+    }
+  }
+  return 0;
+}
+
+// DB::Open's error: a store another process has open says so, by pid.
+Status OpenError(const rocksdb::Status& s, const std::string& dir) {
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos &&
+      s.ToString().find("LOCK") != std::string::npos) {
+    pid_t pid = LockHolder(dir + "/LOCK");
+    return Status::IOError(fmt::format(
+        "--state {} is in use by another process{}; a state directory serves one process at a time", dir,
+        pid ? fmt::format(" (pid {})", pid) : ""));
+  }
+  return FromRocks(s, dir);
 }
 
 }  // namespace
@@ -160,7 +196,7 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
     (void)options.env->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
-  if (!s.ok()) return FromRocks(s, dir);
+  if (!s.ok()) return OpenError(s, dir);
   std::unique_ptr<CheckpointStore> store(new CheckpointStore(db, dir));
   for (int slot = 0; slot < 2; slot++) {
     std::string meta;
