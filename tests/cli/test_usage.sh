@@ -30,6 +30,12 @@ run 2 kconsume --idle 5s t
 run 2 kproduce -t x -X no.such.property=1 --dry-run
 expect_grep "$T/err" "no.such.property"
 # Values checked before anything runs, each flag named in its message.
+# A bad --from/--until of a kafka: input: usage (2) before connecting, so
+# even an unreachable broker gives 2.
+run 2 kagg --by a -a count --from 2024-13-01 -b 127.0.0.1:1 kafka:t
+expect_grep "$T/err" "^kagg: error: --from: invalid time '2024-13-01'"
+run 2 kjoin --on a --within 1s --until 2024-13-01 -b 127.0.0.1:1 kafka:t kafka:u
+expect_grep "$T/err" "^kjoin: error: --until: invalid time"
 run 2 kproduce --dry-run -t x --acks 7
 expect_grep "$T/err" "^kproduce: error: --acks 7: expected all, 1 or 0"
 run 2 kproduce --dry-run -t x --rate -3

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "kpipe/time/time.h"
+
 namespace kpipe {
 
 namespace {
@@ -123,6 +125,15 @@ Status KafkaOutputs::Check(const KafkaRunOptions& opt, bool kafka_in) {
   }
   if (!kafka_in && (!opt.group.empty() || !opt.from.empty() || !opt.until.empty()))
     return Status::Usage("-G, --from and --until need a kafka: input");
+  // Checked before connecting: a bad time is a usage error, broker or not.
+  if (!opt.from.empty()) {
+    auto t = ParseTimePoint(opt.from, NowMs());
+    if (!t.ok()) return Status::Usage("--from: " + t.status().message());
+  }
+  if (!opt.until.empty() && opt.until != "end") {
+    auto t = ParseTimePoint(opt.until, NowMs());
+    if (!t.ok()) return Status::Usage("--until: " + t.status().message());
+  }
   return Status::OK();
 }
 
