@@ -296,6 +296,11 @@ check({p: r["committed"] for (_, p), r in rows.items()} == {0: None, 1: 3, 2: No
       f"--lag {g4} {A} after -c 3 on partition 1: {rows}")
 check(rows.get((A, 0), {}).get("lag") == 10 and rows.get((A, 1), {}).get("lag") == 7,
       f"--lag {g4} {A}: lag of uncommitted/committed partitions: {rows}")
+# Without topics named: every partition of the topics the group committed
+# in, those it never committed included (their lag: every message).
+rows = lag(g4)
+check({p: (r["committed"], r["lag"]) for (_, p), r in rows.items()} == {0: (None, 10), 1: (3, 7), 2: (None, 10)},
+      f"--lag {g4} without topics: {rows}")
 
 # ---------------------------------------------------------------------------
 step("-L, unknown topic")
@@ -310,6 +315,11 @@ for r in lrows:
 out, _, _ = run(["kconsume", "-L"])
 check(sum(1 for l in out.splitlines() if json.loads(l)["topic"] == A) == 3,
       f"-L (all topics) does not list the 3 partitions of {A}")
+# Several topics named: all of them, each in order.
+out, _, _ = run(["kconsume", "-L", A, TX])
+lt = [(json.loads(l)["topic"], json.loads(l)["partition"]) for l in out.splitlines()]
+check(sorted(set(t for t, _ in lt)) == sorted([A, TX]) and lt == sorted(lt),
+      f"-L {A} {TX}: {lt}")
 missing = f"kpipe-off-{RUN_ID}-no-such-topic"
 for args in (["-e", missing], [missing], ["-L", missing], ["-e", f"{missing}:0"]):
     out, err, code = run(["kconsume", "-q"] + args, want=None, timeout=30)

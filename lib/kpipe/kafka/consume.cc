@@ -666,8 +666,7 @@ Status Consumer::Finish(Status st) {
 Status Consumer::List() {
   // The high watermark itself, not a read_committed reader's stable offset.
   KPIPE_RETURN_IF_ERROR(Setup({{"isolation.level", "read_uncommitted"}}));
-  return ListPartitions(rk_.get(), opt_.topics.empty() ? "" : opt_.topics[0],
-                        opt_.connect_timeout_ms, out_);
+  return ListPartitions(rk_.get(), opt_.topics, opt_.connect_timeout_ms, out_);
 }
 
 Status Consumer::Lag() {

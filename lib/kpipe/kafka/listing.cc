@@ -11,18 +11,22 @@
 
 namespace kpipe {
 
-Status ListPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms, Output* out) {
-  auto md = FetchMetadata(rk, topic, timeout_ms);
+Status ListPartitions(rd_kafka_t* rk, const std::vector<std::string>& names, int timeout_ms, Output* out) {
+  // One topic: a request for it alone; several or none: every topic's.
+  auto md = FetchMetadata(rk, names.size() == 1 ? names[0] : "", timeout_ms);
   if (!md.ok()) return md.status();
   std::vector<const rd_kafka_metadata_topic*> topics;
   for (int i = 0; i < (*md)->topic_cnt; i++) {
     const rd_kafka_metadata_topic* t = &(*md)->topics[i];
-    if (!topic.empty() && topic != t->topic) continue;
-    if (topic.empty() && t->topic[0] == '_' && t->topic[1] == '_') continue;  // internal
+    if (!names.empty() && std::find(names.begin(), names.end(), t->topic) == names.end()) continue;
+    if (names.empty() && t->topic[0] == '_' && t->topic[1] == '_') continue;  // internal
     if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
       return Status::NotFound(fmt::format("topic '{}' does not exist", t->topic));
     topics.push_back(t);
   }
+  for (const std::string& name : names)
+    if (std::none_of(topics.begin(), topics.end(), [&](auto* t) { return name == t->topic; }))
+      return Status::NotFound(fmt::format("topic '{}' does not exist", name));
   std::sort(topics.begin(), topics.end(),
             [](auto* a, auto* b) { return std::string_view(a->topic) < b->topic; });
   // Every partition's offsets in one lookup per end.
@@ -84,17 +88,19 @@ Status ListGroupLag(rd_kafka_t* rk, const std::string& group,
     for (int i = 0; pl && i < pl->cnt; i++)
       committed[{pl->elems[i].topic, pl->elems[i].partition}] = pl->elems[i].offset;
   }
-  // With topics named, report every partition of them (also those without a
-  // committed offset); otherwise the partitions the group has committed.
+  // Every partition of the topics named, else of the topics the group has
+  // committed in: a partition it never committed is unread, not absent.
+  std::vector<std::string> names = topics;
+  if (names.empty())
+    for (const auto& [k, v] : committed)
+      if (names.empty() || names.back() != k.first) names.push_back(k.first);
   std::vector<std::pair<std::string, int32_t>> rows;
-  if (!topics.empty()) {
-    for (const std::string& t : topics) {
-      auto ps = TopicPartitions(rk, t, timeout_ms);
-      if (!ps.ok()) return ps.status();
-      for (int32_t p : *ps) rows.emplace_back(t, p);
-    }
-  } else {
-    for (const auto& [k, v] : committed) rows.push_back(k);
+  for (const std::string& t : names) {
+    auto ps = TopicPartitions(rk, t, timeout_ms);
+    if (!ps.ok()) return ps.status();
+    std::vector<int32_t> sorted = *ps;
+    std::sort(sorted.begin(), sorted.end());
+    for (int32_t p : sorted) rows.emplace_back(t, p);
   }
   std::vector<PartitionRef> refs;
   for (const auto& [topic, p] : rows) refs.push_back({topic, p});

@@ -13,13 +13,16 @@
 
 namespace kpipe {
 
-// One row per partition of `topic` (of every non-internal topic when empty):
+// One row per partition of `topics` (of every non-internal topic when
+// empty), in topic order:
 // {"topic","partition","leader","replicas","isr","low","high","messages"}.
-Status ListPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms, Output* out);
+// NotFound names a topic that does not exist.
+Status ListPartitions(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeout_ms, Output* out);
 
 // One row per partition {"group","topic","partition","committed","end","lag"}:
-// every partition of `topics` when given (committed null where the group has
-// none), else every partition the group has committed offsets for.
+// every partition of `topics` when given, else of every topic the group has
+// committed offsets in; committed null (and the lag every message the
+// partition holds) where the group has none.
 Status ListGroupLag(rd_kafka_t* rk, const std::string& group,
                     const std::vector<std::string>& topics, int timeout_ms, Output* out);
 
