@@ -69,8 +69,8 @@ void Outputs::Measure(std::vector<int64_t>* sizes, std::vector<int>* to_sync) {
   kpipe::Measure({rows_fd_, late_fd_, dead_ ? dead_->fd() : -1}, sizes, to_sync);
 }
 
-void Outputs::SyncAndMeasure(std::vector<int64_t>* sizes) {
-  kpipe::SyncAndMeasure({rows_fd_, late_fd_, dead_ ? dead_->fd() : -1}, sizes);
+Status Outputs::SyncAndMeasure(std::vector<int64_t>* sizes) {
+  return kpipe::SyncAndMeasure({rows_fd_, late_fd_, dead_ ? dead_->fd() : -1}, sizes);
 }
 
 }  // namespace kpipe

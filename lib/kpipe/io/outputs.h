@@ -40,7 +40,7 @@ class Outputs {
   Status Flush();
   // For a checkpoint: syncs the files and appends their sizes, in the order
   // Open() takes them back.
-  void SyncAndMeasure(std::vector<int64_t>* sizes);
+  Status SyncAndMeasure(std::vector<int64_t>* sizes);
   void Measure(std::vector<int64_t>* sizes, std::vector<int>* to_sync);
 
  private:

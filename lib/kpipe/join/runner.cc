@@ -488,7 +488,7 @@ Status JoinRunner::Checkpoint() {
   int64_t started_us = MonotonicMicros();
   KPIPE_RETURN_IF_ERROR(FlushAll());
   std::vector<int64_t> sizes;
-  outputs_.SyncAndMeasure(&sizes);
+  KPIPE_RETURN_IF_ERROR(outputs_.SyncAndMeasure(&sizes));
   // Rows acknowledged, or the offsets of both inputs in the transaction that
   // commits once the checkpoint is saved (as kwindow's, stream/runner.cc).
   std::vector<KafkaSource*> inputs = KafkaInputs();

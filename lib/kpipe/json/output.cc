@@ -83,12 +83,18 @@ void Measure(std::initializer_list<int> fds, std::vector<int64_t>* sizes, std::v
   }
 }
 
-void SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes) {
-  for (int fd : fds) {
-    int64_t size = RegularFileSize(fd);
-    if (size >= 0) ::fdatasync(fd);
-    sizes->push_back(size);
-  }
+Status SyncAll(const std::vector<int>& fds) {
+  for (int fd : fds)
+    if (::fdatasync(fd) != 0)
+      return Status::IOError(fmt::format("an output file could not be synced to disk ({}): checkpoint not written",
+                                         std::strerror(errno)));
+  return Status::OK();
+}
+
+Status SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes) {
+  std::vector<int> to_sync;
+  Measure(fds, sizes, &to_sync);
+  return SyncAll(to_sync);
 }
 
 }  // namespace kpipe

@@ -65,10 +65,12 @@ int64_t RegularFileSize(int fd);
 // Cuts the file back to `size` (a checkpoint's record); nothing when < 0.
 Status TruncateTo(int fd, int64_t size, const std::string& name);
 // For a checkpoint: syncs each regular file among `fds` to disk and appends
-// their sizes (RegularFileSize) to `sizes`.
-void SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes);
+// their sizes (RegularFileSize) to `sizes`. IOError when a sync fails (a
+// full disk, EIO): the checkpoint must not be written then.
+Status SyncAndMeasure(std::initializer_list<int> fds, std::vector<int64_t>* sizes);
 // The same in two steps: the sizes now, and the descriptors of the regular
-// files to fdatasync() later (by a checkpoint written behind).
+// files to sync later (SyncAll, by a checkpoint written behind).
 void Measure(std::initializer_list<int> fds, std::vector<int64_t>* sizes, std::vector<int>* to_sync);
+Status SyncAll(const std::vector<int>& fds);
 
 }  // namespace kpipe

@@ -1,6 +1,7 @@
 #include "kpipe/state/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
@@ -33,6 +34,13 @@ Status FromRocks(const rocksdb::Status& s, const std::string& dir) {
   if (s.ok()) return Status::OK();
   return Status::IOError(fmt::format("--state {}: {}", dir, s.ToString()));
 }
+
+// A logger that keeps nothing (see Open).
+class SilentLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
 
 // The process that holds `lock` open (RocksDB's LOCK file of a store), by
 // the links of /proc/PID/fd; 0 when it cannot be told.
@@ -170,8 +178,10 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 64;
-  options.keep_log_file_num = 2;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // No info LOG file: on a full disk RocksDB's own log writer was what
+  // aborted the process (an assertion after a failed write). Errors reach
+  // kpipe as the statuses of its calls.
+  options.info_log = std::make_shared<SilentLogger>();
   // Checkpoints are large write batches read back only on restart: a vector
   // memtable takes them at memcpy speed, where the default skip list costs
   // about a microsecond an entry (bench/state_bench.sh). Undo records need
@@ -293,9 +303,18 @@ Status CheckpointStore::Commit(std::string_view meta) {
   if (drop_other) writer_->batch.Delete(kMeta[1 - slot]);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  Status st = FromRocks(db_->Write(wo, &writer_->batch), dir_);
+  rocksdb::Status s = db_->Write(wo, &writer_->batch);
   writer_.reset();
-  if (!st.ok()) return st;
+  if (!s.ok()) {
+    // The checkpoint before stays as it was: a restart (with space again)
+    // goes on from it.
+    std::string reason = s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos
+                             ? "no space left on device"
+                             : s.ToString();
+    return Status::IOError(fmt::format("state {}: {} (checkpoint {} not written; the last good one is {})",
+                                       dir_, reason, seq, seq_[selected_] ? fmt::format("{}", seq_[selected_]) : "none"));
+  }
+  Status st;
   if (drop_other) {
     seq_[1 - slot] = 0;
     meta_[1 - slot].clear();

@@ -756,7 +756,7 @@ Status Runner::Checkpoint(bool behind) {
   std::vector<int64_t> sizes;
   std::vector<int> to_sync;
   if (behind) outputs_.Measure(&sizes, &to_sync);
-  else outputs_.SyncAndMeasure(&sizes);
+  else KPIPE_RETURN_IF_ERROR(outputs_.SyncAndMeasure(&sizes));
   // Rows acknowledged (at-least-once), or the input offsets in the open
   // transaction, which commits once the checkpoint is saved (the one before
   // it is kept). Killed before the commit, the transaction is aborted and
@@ -801,9 +801,9 @@ Status Runner::Checkpoint(bool behind) {
       // Behind the reading, at a lower priority than it (nice 10): on two
       // cores the scheduler then lets the reading thread run first.
       (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
-      for (int fd : raw->to_sync) ::fdatasync(fd);
+      Status st = SyncAll(raw->to_sync);
       state::CountingWriter w(store->BeginChanges(/*keep_previous=*/false));
-      Status st = raw->job->Write(&w);
+      if (st.ok()) st = raw->job->Write(&w);
       if (st.ok()) st = store->Commit(meta);
       raw->bytes = w.bytes();
       raw->status = std::move(st);
