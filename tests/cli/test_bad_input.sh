@@ -30,9 +30,9 @@ jq -e . "$T/dead.jsonl" > /dev/null || fail "dead-letter rows are not JSON"
 
 # Bad event timestamps are bad input too.
 sh_run 65 "printf '{\"ts\":\"yesterday\"}\n' | kproduce --dry-run -t t --timestamp ts"
-expect_grep "$T/err" "stdin:1: invalid RFC 3339 time 'yesterday'"
+expect_grep "$T/err" "stdin:1: timestamp 'ts': invalid RFC 3339 time 'yesterday'"
 sh_run 65 "printf '{\"ts\":true}\n' | kproduce --dry-run -t t --timestamp ts"
-expect_grep "$T/err" "stdin:1: timestamp field 'ts' is not a number"
+expect_grep "$T/err" "stdin:1: timestamp 'ts' is not a number or an RFC 3339 string"
 sh_run 65 "printf '{\"x\":1}\n' | kproduce --dry-run -t t --timestamp ts"
 expect_grep "$T/err" "stdin:1: missing timestamp field 'ts'"
 

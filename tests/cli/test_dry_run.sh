@@ -29,4 +29,24 @@ printf '{"a":1}\n{"@kpipe":"watermark","ts":5}\n{"@kpipe":"end"}\n' > "$T/ctl.js
 run 0 kproduce --dry-run -t t "$T/ctl.jsonl"
 expect_eq "control records skipped" "$(wc -l < "$T/out")" 1
 expect_grep "$T/err" "1 line in"
+# Timestamps go through the event-time parser and Kafka's rules: each bad
+# one is bad input naming the line, never a silent "now" or a wrapped value.
+bad_ts() {  # JSON-TIMESTAMP MESSAGE
+  printf '{"ts":%s}\n' "$1" > "$T/ts.jsonl"
+  run 65 kproduce --dry-run -q -t t --timestamp ts "$T/ts.jsonl"
+  expect_grep "$T/err" "^kproduce: error: $T/ts.jsonl:1: .*$2"
+}
+bad_ts 0 "timestamp 0 .* cannot be produced: librdkafka takes 0 for the current time"
+bad_ts -1 "timestamp -1 is before 1970"
+bad_ts 1e300 "out of range"
+bad_ts 9223372036854775807 "out of range"
+bad_ts '"2024-02-31T00:00:00Z"' "invalid RFC 3339 time"
+bad_ts '"2024-02-29T00:00:00+99:99"' "invalid RFC 3339 time"
+bad_ts '"soon"' "invalid RFC 3339 time"
+printf '{"ts":1.7}\n{"ts":"2024-02-29T01:00:00+01:00"}\n' > "$T/ts.jsonl"
+run 0 kproduce --dry-run -q -t t --timestamp ts "$T/ts.jsonl"
+expect_eq "timestamps floored, offsets applied" "$(jq -c .timestamp "$T/out" | tr '\n' ' ')" "1 1709164800000 "
+printf '%s\n' '{"topic":"t","partition":0,"offset":1,"timestamp":0,"key":null,"headers":[],"value":1}' > "$T/env0.jsonl"
+run 65 kproduce --dry-run -q --envelope -t t "$T/env0.jsonl"
+expect_grep "$T/err" "timestamp 0 .* cannot be produced"
 echo ok

@@ -50,3 +50,16 @@ TEST_CASE("ParseTimePoint: absolute, epoch ms and relative") {
   CHECK(*ParseTimePoint("2026-11-24T10:00:00.123Z", now) == 1795514400123);
   CHECK_FALSE(ParseTimePoint("soon", now).ok());
 }
+
+TEST_CASE("ParseRfc3339 refuses impossible dates and offsets") {
+  CHECK(ParseRfc3339("2024-02-29T00:00:00Z").ok());   // a leap year
+  CHECK_FALSE(ParseRfc3339("2023-02-29T00:00:00Z").ok());
+  CHECK_FALSE(ParseRfc3339("2024-02-31T00:00:00Z").ok());
+  CHECK_FALSE(ParseRfc3339("2024-04-31").ok());
+  CHECK(ParseRfc3339("2000-02-29").ok());             // divisible by 400
+  CHECK_FALSE(ParseRfc3339("1900-02-29").ok());       // by 100, not 400
+  CHECK(ParseRfc3339("2024-01-01T00:00:00+23:59").ok());
+  CHECK_FALSE(ParseRfc3339("2024-01-01T00:00:00+24:00").ok());
+  CHECK_FALSE(ParseRfc3339("2024-01-01T00:00:00+99:99").ok());
+  CHECK_FALSE(ParseRfc3339("2024-01-01T00:00:00-01:60").ok());
+}

@@ -23,6 +23,7 @@
 #include "kpipe/kafka/envelope.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/stream/signals.h"
+#include "kpipe/time/event_time.h"
 #include "kpipe/time/time.h"
 
 namespace kpipe {
@@ -284,6 +285,18 @@ Status Producer::CommitTransaction(bool begin_next) {
   return Status::OK();
 }
 
+// A message timestamp kproduce can hand to librdkafka as it is
+// (kproduce(1), TIMESTAMPS).
+Status CheckProducible(int64_t t) {
+  if (t == 0)
+    return Status::BadInput(
+        "timestamp 0 (1970-01-01T00:00:00Z) cannot be produced: librdkafka takes 0 for the current time");
+  if (t < 0)
+    return Status::BadInput(fmt::format(
+        "timestamp {} is before 1970: Kafka has no such message timestamp (-1 is its \"none\")", t));
+  return CheckEventTime(t, "timestamp").status();
+}
+
 Status Producer::Send(rd_kafka_topic_t* rkt, int32_t partition, const void* value,
                       size_t value_len, const void* key, size_t key_len, int64_t ts,
                       rd_kafka_headers_t* hdrs, void* opaque) {
@@ -377,7 +390,11 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
       if (opt_.keep_topic && m.topic) rkt = Topic(*m.topic);
       if (!rkt) return Bad("envelope: no topic and no -t", line, source, line_no);
       if (m.partition) partition = *m.partition;
-      if (m.timestamp) ts = *m.timestamp;
+      if (m.timestamp) {
+        Status ok = CheckProducible(*m.timestamp);
+        if (!ok.ok()) return Bad(ok.message(), line, source, line_no);
+        ts = *m.timestamp;
+      }
       if (m.value) {
         value = m.value->data();
         value_len = m.value->size();
@@ -412,22 +429,18 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
         if (!ts_path_->Lookup(doc, &f))
           return Bad(fmt::format("missing timestamp field '{}'", ts_path_->text()), line, source,
                      line_no);
-        int64_t i;
-        double d;
-        std::string_view s;
-        if (f.get_int64().get(i) == simdjson::SUCCESS) {
-          ts = i;
-        } else if (f.get_double().get(d) == simdjson::SUCCESS) {
-          ts = static_cast<int64_t>(d);
-        } else if (f.get_string().get(s) == simdjson::SUCCESS) {
-          auto t = ParseRfc3339(s);
-          if (!t.ok()) return Bad(t.status().message(), line, source, line_no);
-          ts = *t;
-        } else {
-          return Bad(fmt::format("timestamp field '{}' is not a number or an RFC 3339 string",
-                                 ts_path_->text()),
-                     line, source, line_no);
+        // The parser of event times (time/event_time): epoch ms, fractions
+        // rounded down, RFC 3339 with real dates, the range checked.
+        auto t = EventTimeOf(f, TimeUnit::kMillis, ts_path_->text());
+        if (!t.ok()) {
+          // Its messages say "event time 'PATH'": here the field is --timestamp's.
+          std::string why = t.status().message();
+          if (why.rfind("event time ", 0) == 0) why.replace(0, 11, "timestamp ");
+          return Bad(why, line, source, line_no);
         }
+        Status ok = CheckProducible(*t);
+        if (!ok.ok()) return Bad(ok.message(), line, source, line_no);
+        ts = *t;
       }
     }
   }

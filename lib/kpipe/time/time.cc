@@ -97,7 +97,9 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
   if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
       s[7] != '-' || !Digits(s, 8, 2, &d))
     return bad();
-  if (mo < 1 || mo > 12 || d < 1 || d > 31) return bad();
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && leap)) return bad();  // 2024-02-31
   size_t i = 10;
   int64_t frac_ms = 0;
   int64_t offset_min = 0;
@@ -134,6 +136,7 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
           if (!Digits(s, k, 2, &om)) return bad();
           k += 2;
         }
+        if (oh > 23 || om > 59) return bad();  // +99:99
         offset_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
         i = k;
       } else {
