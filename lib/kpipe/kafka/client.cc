@@ -19,6 +19,21 @@ void LogTrampoline(const rd_kafka_t* rk, int level, const char* fac, const char*
   if (ev && ev->log) ev->log(level, fac, buf);
 }
 
+// Errors librdkafka reports outside any request. Authentication and TLS
+// failures are kept (Connect says them instead of "no broker answered");
+// the others are logged, as librdkafka does without an error callback.
+void ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* ev = static_cast<ClientEvents*>(opaque);
+  auto e = static_cast<rd_kafka_resp_err_t>(err);
+  if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED) {
+    if (ev->refused.empty()) ev->refused = fmt::format("authentication failed: {}", reason);
+  } else if (e == RD_KAFKA_RESP_ERR__SSL) {
+    if (ev->refused.empty()) ev->refused = fmt::format("TLS failed: {}", reason);
+  } else if (ev->log) {
+    ev->log(3, "ERROR", reason);
+  }
+}
+
 void DeliveryTrampoline(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   static_cast<const ClientEvents*>(opaque)->delivery(msg);
 }
@@ -85,6 +100,7 @@ Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events) 
   }
   rd_kafka_conf_set_opaque(conf.get(), const_cast<ClientEvents*>(events));
   rd_kafka_conf_set_log_cb(conf.get(), LogTrampoline);
+  if (events) rd_kafka_conf_set_error_cb(conf.get(), ErrorTrampoline);
   if (events && events->delivery) rd_kafka_conf_set_dr_msg_cb(conf.get(), DeliveryTrampoline);
   if (events && events->rebalance) rd_kafka_conf_set_rebalance_cb(conf.get(), RebalanceTrampoline);
   return conf;
@@ -111,20 +127,27 @@ Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, Clien
   if (!conf.ok()) return conf.status();
   auto rk = CreateClient(type, std::move(*conf));
   if (!rk.ok()) return rk.status();
+  KPIPE_RETURN_IF_ERROR(WaitForBrokers(rk->get(), events, PropertyValue(props, "bootstrap.servers"), timeout_ms));
+  return std::move(*rk);
+}
+
+Status WaitForBrokers(rd_kafka_t* client, ClientEvents* events, const std::string& servers, int timeout_ms) {
   // In slices, so that SIGINT or SIGTERM (blocked, hence pending until the
   // tool's loop reads it) stops a wait for brokers that do not answer.
-  std::string servers = PropertyValue(props, "bootstrap.servers");
   auto start = std::chrono::steady_clock::now();
   for (;;) {
     auto slice_start = std::chrono::steady_clock::now();
     int64_t left = timeout_ms - std::chrono::duration_cast<std::chrono::milliseconds>(slice_start - start).count();
     int slice = static_cast<int>(std::clamp<int64_t>(left, 1, 250));
     const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk->get(), 1, nullptr, &md, slice);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(client, 1, nullptr, &md, slice);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_metadata_destroy(md);
-      return std::move(*rk);
+      return Status::OK();
     }
+    rd_kafka_poll(client, 0);  // serves the error callback: credentials, TLS
+    if (events && !events->refused.empty())
+      return Status::Kafka(fmt::format("{} ({})", events->refused, servers));
     if (e != RD_KAFKA_RESP_ERR__TRANSPORT && e != RD_KAFKA_RESP_ERR__TIMED_OUT)
       return Status::Kafka(fmt::format("cannot reach brokers {}: metadata request failed: {}", servers,
                                        rd_kafka_err2str(e)));
@@ -163,6 +186,8 @@ Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& 
   for (int i = 0; i < (*md)->topic_cnt; i++) {
     const rd_kafka_metadata_topic& t = (*md)->topics[i];
     if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+      return Status::Kafka(fmt::format("not authorized to read topic '{}' (the broker's ACLs deny it)", topic));
     if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t.partition_cnt == 0)
       return Status::NotFound(fmt::format("topic '{}' does not exist", topic));
     if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR)

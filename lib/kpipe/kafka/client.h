@@ -41,6 +41,10 @@ struct ClientEvents {
   std::function<void(const rd_kafka_message_t*)> delivery;  // producer reports
   std::function<void(rd_kafka_t*, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*)>
       rebalance;  // consumer group assignment changes
+  // The broker refused our credentials or TLS did not verify: the first
+  // such error, set by the client's error callback (served by rd_kafka_poll,
+  // as Connect does while it waits).
+  std::string refused;
 };
 
 // Builds a configuration from `props`. An unknown property or a bad value is
@@ -59,6 +63,11 @@ Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf);
 Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, ClientEvents* events,
                             const std::function<void(const std::string&)>& note, const char* what,
                             int timeout_ms);
+
+// Waits until a broker of `client` answers a metadata request, or says why
+// not: credentials or TLS refused (events->refused), no answer within
+// `timeout_ms` ("cannot reach brokers SERVERS ..."), or a stop signal.
+Status WaitForBrokers(rd_kafka_t* client, ClientEvents* events, const std::string& servers, int timeout_ms);
 
 // The consumer's local queue limits (queued.min.messages and
 // queued.max.messages.kbytes as set, else librdkafka's defaults), for

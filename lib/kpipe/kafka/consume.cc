@@ -461,6 +461,8 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
       return Status::OK();
     }
     std::string what = rd_kafka_message_errstr(m);
+    if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED && ps)
+      return Status::Kafka(fmt::format("not authorized to read topic '{}' (the broker's ACLs deny it)", ps->topic));
     if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
         m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
         m->err == RD_KAFKA_RESP_ERR__FATAL)

@@ -106,6 +106,16 @@ class Producer {
   std::string dead_row_;
   std::string key_buf_;
   std::string first_error_;
+  uint64_t refused_ = 0;  // messages the client refused before queueing them
+  // A produce the client refused at once (nothing was queued): the reason,
+  // kept as the first error of the run.
+  Status Refused(const std::string& topic, rd_kafka_resp_err_t err) {
+    std::string why = err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED
+                          ? fmt::format("not authorized to write topic '{}' (the broker's ACLs deny it)", topic)
+                          : fmt::format("produce to {}: {}", topic, rd_kafka_err2str(err));
+    if (first_error_.empty()) first_error_ = why;
+    return Status::Kafka(why);
+  }
   bool transactional_ = false;
   uint64_t in_txn_ = 0;
   std::chrono::steady_clock::time_point start_;
@@ -211,7 +221,11 @@ Status Producer::Setup() {
       // Purged by an abort_transaction that Finish() reports.
     } else if (m->err) {
       stats_->failed++;
-      if (first_error_.empty()) first_error_ = rd_kafka_err2str(m->err);
+      if (first_error_.empty())
+        first_error_ = m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED && m->rkt
+                           ? fmt::format("not authorized to write topic '{}' (the broker's ACLs deny it)",
+                                         rd_kafka_topic_name(m->rkt))
+                           : rd_kafka_err2str(m->err);
     } else if (!dead) {
       stats_->delivered++;
     }
@@ -224,10 +238,8 @@ Status Producer::Setup() {
     auto rk = CreateClient(RD_KAFKA_PRODUCER, std::move(*conf));
     if (!rk.ok()) return rk.status();
     rk_ = std::move(*rk);
-    std::string brokers = PropertyValue(*props, "bootstrap.servers");
-    auto md = FetchMetadata(rk_.get(), opt_.topic, opt_.connect_timeout_ms);
-    if (!md.ok())
-      return Status::Kafka(fmt::format("cannot reach brokers {}: {}", brokers, md.status().message()));
+    KPIPE_RETURN_IF_ERROR(
+        WaitForBrokers(rk_.get(), &events_, PropertyValue(*props, "bootstrap.servers"), opt_.connect_timeout_ms));
   }
 
   if (!opt_.topic.empty()) main_topic_ = Topic(opt_.topic);
@@ -285,6 +297,7 @@ Status Producer::CommitTransaction(bool begin_next) {
   return Status::OK();
 }
 
+
 // A message timestamp kproduce can hand to librdkafka as it is
 // (kproduce(1), TIMESTAMPS).
 Status CheckProducible(int64_t t) {
@@ -333,8 +346,9 @@ Status Producer::Send(rd_kafka_topic_t* rkt, int32_t partition, const void* valu
       continue;
     }
     if (hdrs) rd_kafka_headers_destroy(hdrs);
-    return Status::Kafka(fmt::format("produce to {}: {}", rd_kafka_topic_name(rkt),
-                                     rd_kafka_err2str(err)));
+    stats_->failed++;  // refused before it was queued: it counts as failed
+    refused_++;
+    return Refused(rd_kafka_topic_name(rkt), err);
   }
 }
 
@@ -496,7 +510,9 @@ Status Producer::FlushBatch() {
     // until delivery reports are served here), so retrying the failed
     // suffix keeps the input order.
     if (batch_[i].err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      st = Status::Kafka(fmt::format("produce to {}: {}", opt_.topic, rd_kafka_err2str(batch_[i].err)));
+      stats_->failed += batch_.size() - i;  // refused before they were queued
+      refused_ += batch_.size() - i;
+      st = Refused(opt_.topic, batch_[i].err);
       break;
     }
     for (size_t j = i; j < batch_.size(); j++) {
@@ -637,9 +653,10 @@ Status Producer::Finish(Status st) {
   rd_kafka_poll(rk_.get(), 0);
   if (stats_->failed) {
     std::string msg = fmt::format("{} of {} messages were not delivered ({})", stats_->failed,
-                                  stats_->produced + stats_->dead_lettered, first_error_);
+                                  stats_->produced + stats_->dead_lettered + refused_, first_error_);
     if (!stopped_at_.empty()) msg += fmt::format("; stopped reading input at {}", stopped_at_);
-    if (!st.ok() && !st.Is(Status::Code::kInterrupted)) diag_(st.message());
+    if (!st.ok() && !st.Is(Status::Code::kInterrupted) && st.message() != first_error_)
+      diag_("error: " + st.message());
     return Status::Kafka(msg);
   }
   return st;
