@@ -7,14 +7,15 @@
 # library and tools for the service support (sd_notify, systemd-analyze),
 # and for the tests of the install and the unit templates man-db (man -l,
 # and the man pages that systemd-analyze verify looks up) and procps;
-# libjq-dev for kjq (jq 1.6's own library, so that programs mean what jq says).
+# libjq-dev for kjq (jq 1.6's own library, so that programs mean what jq says);
+# openssl for the test broker's throwaway CA (its SASL_SSL listener).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2 libjq-dev
   libsystemd-dev systemd man-db procps
   default-jdk-headless maven
-  kcat jq miller python3 python3-confluent-kafka time groff-base
+  kcat jq miller python3 python3-confluent-kafka time groff-base openssl
 )
 missing=()
 for p in "${packages[@]}"; do
