@@ -11,6 +11,8 @@ extern "C" {
 
 #include <fmt/format.h>
 
+#include "kpipe/json/text.h"
+
 namespace kpipe::jq {
 
 // simdjson's DOM to jq's values. Numbers become doubles, as jq 1.6 parses
@@ -104,26 +106,10 @@ void AppendNumber(std::string* b, double d) {
   }
 }
 
-// A string as jq 1.6 writes it: '"' and '\\' escaped, \b \t \n \f \r, other
-// control characters and DEL as \u00xx, everything else (UTF-8) as it is.
-void AppendString(std::string* b, const char* s, size_t len) {
-  b->push_back('"');
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"': b->append("\\\""); break;
-      case '\\': b->append("\\\\"); break;
-      case '\b': b->append("\\b"); break;
-      case '\t': b->append("\\t"); break;
-      case '\n': b->append("\\n"); break;
-      case '\f': b->append("\\f"); break;
-      case '\r': b->append("\\r"); break;
-      default:
-        if (c < 0x20 || c == 0x7f) fmt::format_to(std::back_inserter(*b), "\\u{:04x}", c);
-        else b->push_back(static_cast<char>(c));
-    }
-  }
-  b->push_back('"');
+// A string as jq 1.6 writes it: JSON's escapes, and DEL as \u007f.
+void AppendString(std::string* b, jv str) {
+  json::AppendQuoted(b, std::string_view(jv_string_value(str), static_cast<size_t>(jv_string_length_bytes(jv_copy(str)))),
+                     /*escape_del=*/true);
 }
 
 // `v` as `jq -c` writes it (objects in their insertion order). Borrows `v`.
@@ -134,7 +120,7 @@ void AppendJv(std::string* b, jv v) {
     case JV_KIND_FALSE: b->append("false"); break;
     case JV_KIND_NUMBER: AppendNumber(b, jv_number_value(v)); break;
     case JV_KIND_STRING:
-      AppendString(b, jv_string_value(v), static_cast<size_t>(jv_string_length_bytes(jv_copy(v))));
+      AppendString(b, v);
       break;
     case JV_KIND_ARRAY: {
       b->push_back('[');
@@ -155,7 +141,7 @@ void AppendJv(std::string* b, jv v) {
         if (!first) b->push_back(',');
         first = false;
         jv k = jv_object_iter_key(v, it);
-        AppendString(b, jv_string_value(k), static_cast<size_t>(jv_string_length_bytes(jv_copy(k))));
+        AppendString(b, k);
         jv_free(k);
         b->push_back(':');
         jv e = jv_object_iter_value(v, it);

@@ -11,13 +11,14 @@ constexpr char kHex[] = "0123456789abcdef";
 // 1 where a byte needs escaping inside a JSON string.
 struct EscapeTable {
   bool need[256] = {};
-  constexpr EscapeTable() {
+  constexpr explicit EscapeTable(bool del) {
     for (int i = 0; i < 0x20; i++) need[i] = true;
     need[static_cast<unsigned char>('"')] = true;
     need[static_cast<unsigned char>('\\')] = true;
+    need[0x7f] = del;
   }
 };
-constexpr EscapeTable kEscape;
+constexpr EscapeTable kEscape(false), kEscapeDel(true);
 
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -57,12 +58,13 @@ void AppendUtf8(std::string* out, uint32_t cp) {
 
 }  // namespace
 
-void AppendQuoted(std::string* out, std::string_view s) {
+void AppendQuoted(std::string* out, std::string_view s, bool escape_del) {
+  const EscapeTable& table = escape_del ? kEscapeDel : kEscape;
   out->push_back('"');
   size_t start = 0;
   for (size_t i = 0; i < s.size(); i++) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (!kEscape.need[c]) continue;
+    if (!table.need[c]) continue;
     out->append(s.data() + start, i - start);
     start = i + 1;
     switch (c) {

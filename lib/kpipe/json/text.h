@@ -11,8 +11,10 @@
 
 namespace kpipe::json {
 
-// Appends `s` as a JSON string literal (with quotes). REQUIRES: s is UTF-8.
-void AppendQuoted(std::string* out, std::string_view s);
+// Appends `s` as a JSON string literal (with quotes): '"' and '\\' escaped,
+// \b \f \n \r \t, other control characters as \u00xx; with `escape_del`
+// DEL too, as jq writes strings (kjq). REQUIRES: s is UTF-8.
+void AppendQuoted(std::string* out, std::string_view s, bool escape_del = false);
 
 // Decodes the JSON string literal `lit` (quotes included, as it appears in
 // valid JSON) into `out` (replacing its content). Returns false on a
