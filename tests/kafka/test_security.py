@@ -26,7 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TMP = make_tmp("test_security")
 main_dir = os.environ.get("KPIPE_BROKER_DIR") or os.path.join(HERE, "..", "..", "build", "kafka")
 DIR = os.path.join(os.path.dirname(os.path.abspath(main_dir)), "kafka-secure")
-PORT = int(os.environ.get("KPIPE_SECURE_BROKER_PORT", "39292"))
+# Below Linux's ephemeral range (32768-60999): a broker started while other
+# tests connect could otherwise find its port taken by a client's socket.
+PORT = int(os.environ.get("KPIPE_SECURE_BROKER_PORT", "29292"))
 env = dict(os.environ, KPIPE_BROKER_SECURE="1", KPIPE_BROKER_DIR=DIR, KPIPE_BROKER_PORT=str(PORT))
 os.makedirs(DIR, exist_ok=True)
 # The jars the main broker fetched (broker_start runs first): no second download.
