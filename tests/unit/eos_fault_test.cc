@@ -355,7 +355,7 @@ RunResult RunKagg(const MockCluster& mc, const std::string& state_dir, int64_t c
   RunResult res;
   std::mutex mu;
   RunnerOptions r;
-  r.input = fmt::format("kafka:{}", kIn);
+  r.inputs[0].name = fmt::format("kafka:{}", kIn);
   r.output = fmt::format("kafka:{}", kOut);
   r.group = kGroup;
   r.until = "end";
@@ -363,7 +363,7 @@ RunResult RunKagg(const MockCluster& mc, const std::string& state_dir, int64_t c
   r.state_dir = state_dir;
   r.checkpoint_every_ms = checkpoint_every_ms;
   r.tool = "kagg";
-  r.time_required = false;
+  r.inputs[0].time_required = false;
   r.kafka.brokers = mc.bootstraps();
   // Back soon after a broker comes up again.
   r.kafka.properties = {"reconnect.backoff.ms=20", "reconnect.backoff.max.ms=200"};

@@ -1,4 +1,4 @@
-#include "kpipe/json/line_reader.h"
+#include "kpipe/io/line_reader.h"
 
 #include <unistd.h>
 

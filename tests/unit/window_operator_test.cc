@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "kpipe/stream/watermark.h"
+#include "kpipe/time/watermark.h"
 
 using namespace kpipe;
 

@@ -113,13 +113,13 @@ inline void AddOutputFlags(cli::Command* cmd, EventFlags* f, const char* emit_he
 // Fills the runner's options from the shared flags.
 inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   if (f.input.size() > 1) return Status::Usage("only one INPUT may be given");
-  if (!f.input.empty()) r->input = f.input[0];
+  if (!f.input.empty()) r->inputs[0].name = f.input[0];
   r->output = f.output;
   r->dead_letter = f.dead_letter;
   if (!f.time.empty()) {
     auto p = json::FieldPath::Parse(f.time);
     if (!p.ok()) return Status::Usage(fmt::format("--time {}: {}", f.time, p.status().message()));
-    r->time_path = *p;
+    r->inputs[0].time_path = *p;
   }
   auto unit = ParseTimeUnit(f.time_unit);
   if (!unit.ok()) return unit.status();

@@ -5,7 +5,7 @@
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
 #include "kpipe/stream/runner.h"
-#include "kpipe/stream/signals.h"
+#include "kpipe/io/signals.h"
 #include "tools/common/event_flags.h"
 #include "tools/common/report.h"
 
@@ -33,7 +33,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   kpipe::GroupOptions g;
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &g.emit));
   kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r);
-  r.time_required = false;
+  r.inputs[0].time_required = false;
   if (!budget.empty()) {
     if (f.state.empty()) return Status::Usage("--memory-budget needs --state DIR (where the rest of the keys live)");
     KPIPE_RETURN_IF_ERROR(ParseSize(budget, &r.memory_budget));
@@ -43,7 +43,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
     if (!d.ok()) return Status::Usage(fmt::format("--ttl {}: {}", ttl, d.status().message()));
     if (*d <= 0) return Status::Usage(fmt::format("--ttl {}: must be positive", ttl));
     g.ttl = *d;
-    r.time_required = true;  // the watermark needs event time
+    r.inputs[0].time_required = true;  // the watermark needs event time
   }
   auto by = kpipe::agg::GroupKey::Parse(f.by);
   if (!by.ok()) return by.status();

@@ -9,7 +9,7 @@
 #include "kpipe/cli/progress.h"
 #include "kpipe/json/output.h"
 #include "kpipe/kafka/consume.h"
-#include "kpipe/stream/signals.h"
+#include "kpipe/io/signals.h"
 #include "tools/common/report.h"
 
 int main(int argc, char** argv) {

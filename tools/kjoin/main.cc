@@ -6,8 +6,9 @@
 
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
-#include "kpipe/join/runner.h"
-#include "kpipe/stream/signals.h"
+#include "kpipe/join/operator.h"
+#include "kpipe/stream/runner.h"
+#include "kpipe/io/signals.h"
 #include "kpipe/time/time.h"
 #include "tools/common/event_flags.h"
 #include "tools/common/report.h"
@@ -44,11 +45,18 @@ kpipe::Status Path(const char* flag, const std::string& text, std::optional<kpip
   return kpipe::Status::OK();
 }
 
-kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
+// The runner's options (two inputs) and the join's.
+kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* o) {
   using kpipe::Status;
   if (f.inputs.size() != 2) return Status::Usage("give two inputs: LEFT RIGHT");
-  o->input[0] = f.inputs[0];
-  o->input[1] = f.inputs[1];
+  r->tool = "kjoin";
+  r->object_key = false;  // rows to Kafka are keyed by the join key
+  r->inputs.assign(2, kpipe::InputOptions{});
+  for (int s = 0; s < 2; s++) {
+    r->inputs[s].name = f.inputs[s];
+    r->inputs[s].role = s == 0 ? "left" : "right";
+    r->inputs[s].spans = true;
+  }
   if (f.on.empty()) return Status::Usage("--on PATH is required");
   for (const std::string& arg : f.on) {
     std::string_view rest = arg;
@@ -95,43 +103,45 @@ kpipe::Status Resolve(const Flags& f, kpipe::JoinOptions* o) {
   }
   if (!f.retain.empty() && !f.as_of) return Status::Usage("--retain needs --as-of");
   KPIPE_RETURN_IF_ERROR(Duration("--retain", f.retain, &o->retain));
-  KPIPE_RETURN_IF_ERROR(Path("--time", f.time, &o->time[0]));
-  o->time[1] = o->time[0];
-  KPIPE_RETURN_IF_ERROR(Path("--left-time", f.left_time, &o->time[0]));
-  KPIPE_RETURN_IF_ERROR(Path("--right-time", f.right_time, &o->time[1]));
+  std::optional<kpipe::json::FieldPath> time;
+  KPIPE_RETURN_IF_ERROR(Path("--time", f.time, &time));
+  r->inputs[0].time_path = r->inputs[1].time_path = time;
+  KPIPE_RETURN_IF_ERROR(Path("--left-time", f.left_time, &r->inputs[0].time_path));
+  KPIPE_RETURN_IF_ERROR(Path("--right-time", f.right_time, &r->inputs[1].time_path));
+  // A table join without --as-of needs no event time; a table is read to
+  // its end before LEFT starts, and its tombstones take their envelope's time.
+  for (auto& in : r->inputs) in.time_required = !o->table || o->as_of;
+  r->inputs[1].first = o->table;
+  r->inputs[1].null_value_timestamp = o->table;
   auto unit = kpipe::ParseTimeUnit(f.time_unit);
   if (!unit.ok()) return unit.status();
-  o->time_unit = *unit;
-  KPIPE_RETURN_IF_ERROR(Duration("--max-delay", f.max_delay, &o->max_delay));
+  r->time_unit = *unit;
+  KPIPE_RETURN_IF_ERROR(Duration("--max-delay", f.max_delay, &r->max_delay));
   KPIPE_RETURN_IF_ERROR(Duration("--lateness", f.lateness, &o->lateness));
-  KPIPE_RETURN_IF_ERROR(Duration("--idle", f.idle, &o->idle_ms));
-  o->late = f.late;
+  KPIPE_RETURN_IF_ERROR(Duration("--idle", f.idle, &r->idle_ms));
+  r->late = f.late;
   if (f.max_late < -1) return Status::Usage("--max-late N: N must be >= 0");
-  o->max_late = f.max_late;
-  o->output = f.output;
-  o->dead_letter = f.dead_letter;
+  r->max_late = f.max_late;
+  r->output = f.output;
+  r->dead_letter = f.dead_letter;
   o->merge = f.merge;
-  o->watermarks = f.watermarks;
-  o->no_control = f.no_control;
+  r->watermarks = f.watermarks;
+  r->no_control = f.no_control;
   if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
-  o->state_dir = f.state;
+  r->state_dir = f.state;
   if (f.state.empty() && (!f.checkpoint_every.empty() || f.dump_state))
     return Status::Usage("--checkpoint-every and --dump-state need --state DIR");
-  KPIPE_RETURN_IF_ERROR(Duration("--checkpoint-every", f.checkpoint_every, &o->checkpoint_every_ms));
-  o->dump_state = f.dump_state;
+  KPIPE_RETURN_IF_ERROR(Duration("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
+  r->dump_state = f.dump_state;
   // The options that shape the state: a checkpoint made with others is refused.
-  o->fingerprint = "kjoin";
-  for (const std::string& on : f.on) o->fingerprint += " --on " + on;
-  o->fingerprint += " --within " + f.within + " --between " + f.between + " --type " + f.type +
+  r->fingerprint = "kjoin";
+  for (const std::string& on : f.on) r->fingerprint += " --on " + on;
+  r->fingerprint += " --within " + f.within + " --between " + f.between + " --type " + f.type +
                     (f.table ? " --table" : "") + (f.as_of ? " --as-of" : "") + " --retain " + f.retain +
                     " --time " + f.time + " --left-time " + f.left_time + " --right-time " + f.right_time +
                     " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
                     (f.merge ? " --merge" : "");
-  o->kafka = f.kio.kafka;
-  o->group = f.kio.group;
-  o->from = f.kio.from;
-  o->until = f.kio.until;
-  o->exactly_once = f.kio.exactly_once;
+  kpipe::tools::ResolveKafkaIo(f.kio, "kjoin", r);
   return Status::OK();
 }
 
@@ -189,21 +199,26 @@ int main(int argc, char** argv) {
   kpipe::tools::Diag diag("kjoin");
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
-  kpipe::JoinOptions opt;
-  kpipe::JoinStats stats;
-  kpipe::Status st = Resolve(f, &opt);
+  kpipe::RunnerOptions opt;
+  kpipe::JoinSpec spec;
+  kpipe::RunStats stats;
+  stats.in_by_input.assign(2, 0);  // the summary names both, whatever happens
+  kpipe::Status st = Resolve(f, &opt, &spec);
   std::unique_ptr<kpipe::service::Monitor> monitor;
   if (st.ok()) {
     auto m = kpipe::tools::AttachService(f.service, diag, f.kio.kafka.verbose, &opt);
     if (m.ok()) monitor = std::move(*m);
     else st = m.status();
   }
-  if (st.ok()) st = kpipe::RunJoin(opt, &signals, &stats);
+  if (st.ok()) {
+    kpipe::JoinOperator op(std::move(spec));
+    st = kpipe::RunOperator(opt, &op, &signals, &stats);
+  }
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
   if (!f.quiet && !f.dump_state && !st.Is(kpipe::Status::Code::kUsage))
-    diag.Line(fmt::format("{} left in, {} right in, {} out, {} late, {} dead-lettered{}", stats.in[0],
-                          stats.in[1], kpipe::tools::Count(stats.out, "row"), stats.late, stats.dead_lettered,
+    diag.Line(fmt::format("{} left in, {} right in, {} out, {} late, {} dead-lettered{}", stats.in_by_input[0],
+                          stats.in_by_input[1], kpipe::tools::Count(stats.out, "row"), stats.late, stats.dead_lettered,
                           kpipe::tools::LateDropped(stats.late, !f.late.empty())));
   return exit_code;
 }

@@ -9,7 +9,7 @@
 #include "kpipe/cli/flags.h"
 #include "kpipe/jq/run.h"
 #include "kpipe/json/text.h"
-#include "kpipe/stream/signals.h"
+#include "kpipe/io/signals.h"
 #include "tools/common/report.h"
 
 int main(int argc, char** argv) {

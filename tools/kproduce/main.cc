@@ -8,7 +8,7 @@
 #include "kpipe/cli/flags.h"
 #include "kpipe/cli/progress.h"
 #include "kpipe/kafka/produce.h"
-#include "kpipe/stream/signals.h"
+#include "kpipe/io/signals.h"
 #include "tools/common/report.h"
 
 int main(int argc, char** argv) {

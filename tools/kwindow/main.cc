@@ -4,7 +4,7 @@
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
 #include "kpipe/stream/runner.h"
-#include "kpipe/stream/signals.h"
+#include "kpipe/io/signals.h"
 #include "kpipe/window/operator.h"
 #include "tools/common/event_flags.h"
 #include "tools/common/report.h"
@@ -54,7 +54,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
   r.late = late;
   if (max_late < -1) return Status::Usage("--max-late N: N must be >= 0");
   r.max_late = max_late;
-  r.time_required = true;
+  r.inputs[0].time_required = true;
   auto by = kpipe::agg::GroupKey::Parse(f.by);
   if (!by.ok()) return by.status();
   auto specs = kpipe::agg::ParseAggSpecs(f.aggs);

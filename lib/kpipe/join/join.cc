@@ -19,6 +19,7 @@ Result<JoinType> ParseJoinType(std::string_view text) {
 }
 
 Status JoinRows::Write(std::string_view join_key, const std::string* left, const std::string* right) {
+  written_++;
   // The group of the row is the join key, as a JSON array of its values.
   key_.assign(1, '[');
   key_.append(join_key);
@@ -304,7 +305,7 @@ Status TableJoin::AdvanceRight(int64_t w, JoinRows* rows) {
 }
 
 // Entries by a tag: 'l' latest, 'v' version, 'm' message key, 'w' waiting
-// left record, 'r' the right watermark.
+// left record, 'r' the watermarks.
 Status TableJoin::Save(state::StateWriter* w) const {
   std::string key, value;
   auto put = [&](char tag, auto&& fill) {
@@ -317,6 +318,7 @@ Status TableJoin::Save(state::StateWriter* w) const {
   KPIPE_RETURN_IF_ERROR(put('r', [&](state::Encoder& e) {
     e.I64(w_right_);
     e.I64(pruned_at_);
+    e.I64(w_left_);
   }));
   for (const auto& [k, text] : latest_)
     KPIPE_RETURN_IF_ERROR(put('l', [&](state::Encoder& e) {
@@ -354,6 +356,7 @@ Status TableJoin::Load(state::StateReader* r) {
     if (tag == 'r') {
       w_right_ = d.I64();
       pruned_at_ = d.I64();
+      w_left_ = d.I64();
     } else if (tag == 'l') {
       std::string key(d.Str());
       latest_[key] = std::string(d.Str());

@@ -13,6 +13,7 @@
 // Both write rows through a JoinRows. Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -45,6 +46,9 @@ struct JoinRecord {
 class JoinRows {
  public:
   JoinRows(RowSink* out, bool merge) : out_(out), merge_(merge) {}
+  void set_sink(RowSink* out) { out_ = out; }
+  // Rows written so far.
+  uint64_t written() const { return written_; }
   // Either may be null for an outer row. `key` is the join key's values,
   // comma-separated compact JSON (JoinRecord::key).
   Status Write(std::string_view key, const std::string* left, const std::string* right);
@@ -52,6 +56,7 @@ class JoinRows {
  private:
   RowSink* out_;
   bool merge_;
+  uint64_t written_ = 0;
   std::string buf_, key_;
   std::vector<std::string_view> keys_;
 };
@@ -152,6 +157,9 @@ class TableJoin {
   // left records with lt < w and may drop versions older than w - retain.
   Status AdvanceRight(int64_t w, JoinRows* rows);
   Status Finish(JoinRows* rows) { return AdvanceRight(INT64_MAX, rows); }
+  // The left side's watermark rose to `w` (kept for the output watermark).
+  void AdvanceLeft(int64_t w) { w_left_ = std::max(w_left_, w); }
+  int64_t w_left() const { return w_left_; }
   int64_t OutputWatermark(int64_t w_left) const;
 
   Status Save(state::StateWriter* w) const;
@@ -167,6 +175,7 @@ class TableJoin {
   int64_t retain_;  // < 0: keep every version
   JoinType type_;
   int64_t w_right_ = INT64_MIN;
+  int64_t w_left_ = INT64_MIN;
   int64_t pruned_at_ = INT64_MIN;  // horizon of the last pass over the versions
   std::unordered_map<std::string, std::string> latest_;
   // as-of: per key, versions by right time; nullopt marks a deletion.

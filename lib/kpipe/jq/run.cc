@@ -18,7 +18,7 @@
 #include "kpipe/io/dead_letter.h"
 #include "kpipe/jq/program.h"
 #include "kpipe/json/line.h"
-#include "kpipe/json/line_reader.h"
+#include "kpipe/io/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
 

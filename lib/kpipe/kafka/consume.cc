@@ -21,8 +21,8 @@
 #include "kpipe/kafka/listing.h"
 #include "kpipe/cli/progress.h"
 #include "kpipe/service/monitor.h"
-#include "kpipe/stream/signals.h"
-#include "kpipe/stream/watermark.h"
+#include "kpipe/io/signals.h"
+#include "kpipe/time/watermark.h"
 #include "kpipe/time/event_time.h"
 #include "kpipe/time/time.h"
 

@@ -12,7 +12,8 @@
 #include <simdjson.h>
 
 #include "kpipe/kafka/envelope.h"
-#include "kpipe/stream/signals.h"
+#include "kpipe/service/monitor.h"
+#include "kpipe/io/signals.h"
 #include "kpipe/time/time.h"
 
 namespace kpipe {
@@ -27,7 +28,10 @@ constexpr int kIdlePollMs = 50;              // the wait when nothing is ready
 
 KafkaSource::KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn,
                          std::function<void(const std::string&)> info)
-    : opt_(std::move(opt)), warn_(std::move(warn)), info_(std::move(info)) {}
+    : opt_(std::move(opt)), warn_(std::move(warn)), info_(std::move(info)) {
+  name_ = "kafka:";
+  for (size_t i = 0; i < opt_.topics.size(); i++) name_ += (i ? "," : "") + opt_.topics[i];
+}
 
 KafkaSource::~KafkaSource() {
   if (queue_) {
@@ -127,7 +131,12 @@ Status KafkaSource::Committed(std::vector<KafkaPosition>* offsets, std::vector<s
   return Status::OK();
 }
 
-Status KafkaSource::Start(const std::vector<KafkaPosition>* at) {
+Status KafkaSource::Start(const InputPosition* at, bool* rewound) {
+  *rewound = at != nullptr;
+  return StartAt(at ? &at->partitions : nullptr);
+}
+
+Status KafkaSource::StartAt(const std::vector<KafkaPosition>* at) {
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
   for (const Part& p : parts_)
     rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = -1;
@@ -329,6 +338,7 @@ bool KafkaSource::NextBlock(std::string_view* block) {
 }
 
 bool KafkaSource::TryBlock(std::string_view* block) {
+  DrainEvents();
   buf_.clear();
   lines_.clear();
   if (!status_.ok()) return false;
@@ -344,7 +354,7 @@ bool KafkaSource::TryBlock(std::string_view* block) {
   return true;
 }
 
-Result<int> KafkaSource::EventFd() {
+Result<int> KafkaSource::ReadyFd() {
   if (event_fds_[0] >= 0) return event_fds_[0];
   if (::pipe2(event_fds_, O_NONBLOCK | O_CLOEXEC) != 0)
     return Status::IOError(fmt::format("pipe: {}", std::strerror(errno)));
@@ -358,7 +368,7 @@ void KafkaSource::DrainEvents() {
   }
 }
 
-void KafkaSource::Locate(size_t i, std::string* source, uint64_t* offset) const {
+void KafkaSource::Locate(size_t i, uint64_t line_no, std::string* source, uint64_t* offset) const {
   if (i >= lines_.size()) return;
   const Part& p = parts_[lines_[i].first];
   *source = "kafka:" + p.name;
@@ -375,6 +385,12 @@ bool KafkaSource::Progress(uint64_t* done, uint64_t* total) const {
     *done += static_cast<uint64_t>(std::max<int64_t>(at - p.first, 0));
   }
   return true;
+}
+
+void KafkaSource::AddMetrics(service::Snapshot* s) const {
+  s->bytes_in += bytes_;
+  s->kafka_input = true;
+  Lag(&s->lag);
 }
 
 void KafkaSource::Lag(std::vector<service::PartitionLag>* out) const {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kpipe/io/input.h"
 #include "kpipe/json/text.h"
 #include "kpipe/kafka/client.h"
 #include "kpipe/kafka/config.h"
@@ -37,19 +38,15 @@ struct KafkaSourceOptions {
 };
 
 // The next offset to read in one partition.
-struct KafkaPosition {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  bool operator==(const KafkaPosition&) const = default;
-};
+using KafkaPosition = PartitionPosition;
 
-class KafkaSource {
+// An Input (io/input.h) whose position is the next offset of each partition.
+class KafkaSource : public Input {
  public:
   // `warn` gets warnings; `info` (may be empty) what -v shows.
   KafkaSource(KafkaSourceOptions opt, std::function<void(const std::string&)> warn,
               std::function<void(const std::string&)> info = nullptr);
-  ~KafkaSource();
+  ~KafkaSource() override;
   KafkaSource(const KafkaSource&) = delete;
   KafkaSource& operator=(const KafkaSource&) = delete;
 
@@ -64,44 +61,48 @@ class KafkaSource {
   // the group's committed offsets, --from, or the beginning, in that order.
   // Every partition gets a concrete offset, so positions() is exact from
   // the first call.
-  Status Start(const std::vector<KafkaPosition>* at);
+  Status StartAt(const std::vector<KafkaPosition>* at);
 
   // As LineReader: idle (before waiting), tick (every period of quiet),
   // signals (a pending SIGINT/SIGTERM ends NextBlock with Interrupted).
-  void set_idle_callback(std::function<Status()> cb) { idle_ = std::move(cb); }
-  void set_tick(int64_t period_ms, std::function<Status()> cb) {
+  void set_idle_callback(std::function<Status()> cb) override { idle_ = std::move(cb); }
+  void set_tick(int64_t period_ms, std::function<Status()> cb) override {
     tick_ms_ = period_ms;
     tick_ = std::move(cb);
   }
-  void set_signal_watch(SignalWatch* s) { signals_ = s; }
+  void set_signal_watch(SignalWatch* s) override { signals_ = s; }
   // Called with a partition's name ("topic/partition", as RecordDecoder
   // names it) when reading it starts, and with done = true when a bounded
   // read has reached its end there.
-  void set_partition_callback(std::function<void(const std::string& name, bool done)> cb) {
+  void set_partition_callback(std::function<void(const std::string& name, bool done)> cb) override {
     on_partition_ = std::move(cb);
   }
 
   // The next messages as envelope lines, each ending with '\n' and followed
   // by SIMDJSON_PADDING readable bytes; false at the end of a bounded read
   // or on an error (see status()). Valid until the next call.
-  bool NextBlock(std::string_view* block);
-  const Status& status() const { return status_; }
+  bool NextBlock(std::string_view* block) override;
+  const Status& status() const override { return status_; }
 
+  // Input: Start(at) is StartAt(at's partitions).
+  const std::string& name() const override { return name_; }
+  Status Start(const InputPosition* at, bool* rewound) override;
   // For a poll() loop over several inputs: a descriptor that becomes
-  // readable when messages arrive (drain it with DrainEvents())...
-  Result<int> EventFd();
-  void DrainEvents();
+  // readable when messages arrive (TryBlock() drains it)...
+  Result<int> ReadyFd() override;
   // ...and a NextBlock that never waits: false when nothing is ready now or
   // at the end (ended()) or on an error (status()).
-  bool TryBlock(std::string_view* block);
+  bool TryBlock(std::string_view* block) override;
   // A bounded read has reached its end everywhere.
-  bool ended() const { return AllDone(); }
+  bool ended() const override { return AllDone(); }
   // With catch_up: every partition has been read up to its end offset at
   // start (a table topic is then complete enough to join against).
-  bool caught_up() const;
+  bool caught_up() const override;
 
-  // Where line `i` (0-based) of the last block came from.
-  void Locate(size_t i, std::string* source, uint64_t* offset) const;
+  // Where line `i` (0-based) of the last block came from: the partition
+  // and the offset.
+  void Locate(size_t i, uint64_t line_no, std::string* source, uint64_t* offset) const override;
+  InputPosition position() const override { return {0, positions()}; }
   // The next offset of every partition: everything before it has been
   // returned in a block.
   std::vector<KafkaPosition> positions() const;
@@ -115,9 +116,11 @@ class KafkaSource {
   uint64_t bytes() const { return bytes_; }
   // A bounded read (--until): the offsets read and to read in all, from
   // where each partition started to its end; false when unbounded.
-  bool Progress(uint64_t* done, uint64_t* total) const;
+  bool Progress(uint64_t* done, uint64_t* total) const override;
   // Appends each partition's lag (see AppendLag).
   void Lag(std::vector<service::PartitionLag>* out) const;
+  // Bytes read and each partition's lag.
+  void AddMetrics(service::Snapshot* s) const override;
 
  private:
   struct Part {
@@ -140,7 +143,10 @@ class KafkaSource {
   bool Take(bool* more);
   std::string_view Block();
 
+  void DrainEvents();
+
   KafkaSourceOptions opt_;
+  std::string name_;  // "kafka:T1,T2"
   std::function<void(const std::string&)> warn_, info_;
   ClientEvents events_;
   KafkaHandle rk_;

@@ -198,14 +198,4 @@ void KafkaOutputs::Transactions(service::Snapshot* s) const {
   s->transactions_aborted = sink_->aborted();
 }
 
-void AddInputMetrics(service::Snapshot* s, const KafkaSource* kafka, const LineReader* reader) {
-  if (kafka) {
-    s->bytes_in += kafka->bytes();
-    s->kafka_input = true;
-    kafka->Lag(&s->lag);
-  } else if (reader) {
-    s->bytes_in += reader->offset();
-  }
-}
-
 }  // namespace kpipe

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "kpipe/io/outputs.h"
-#include "kpipe/json/line_reader.h"
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
 #include "kpipe/state/codec.h"
@@ -156,9 +155,5 @@ class KafkaOutputs {
   KafkaRunOptions opt_;
   std::unique_ptr<KafkaSink> sink_;
 };
-
-// One input's share of the metrics: the bytes read from it and, for a Kafka
-// input, each partition's lag. Exactly one of `kafka` and `reader` is set.
-void AddInputMetrics(service::Snapshot* s, const KafkaSource* kafka, const LineReader* reader);
 
 }  // namespace kpipe

@@ -33,13 +33,19 @@ struct RecordIn {
   simdjson::dom::element value;  // the record (an envelope's value)
   int64_t t = 0;                 // event time in ms, when has_time
   bool has_time = false;
-  uint64_t seq = 0;              // arrival number, from 1
+  uint64_t seq = 0;              // arrival number over all inputs, from 1
+  int input = 0;                 // which input (kjoin: 0 LEFT, 1 RIGHT)
+  bool envelope = false;         // the input is kconsume --envelope lines
+  // With InputOptions::spans (stream/runner.h): the record's text and an
+  // envelope's "key" span (empty for plain lines).
+  std::string_view raw, message_key;
 };
 
 // What became of an accepted record.
 struct AddOutcome {
-  bool late = false;       // late for all of its windows: not added
-  int64_t window_end = 0;  // when late: the greatest end among its windows
+  bool late = false;            // late for all of its windows: not added
+  bool has_window_end = true;   // late rows name the window (not joins)
+  int64_t window_end = 0;       // when late: the greatest end among its windows
 };
 
 // Written by the checkpoint thread (Operator::BeginSnapshot).
@@ -57,6 +63,12 @@ class Operator {
   virtual Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) = 0;
   // The watermark rose to `w`; `*closed` tells whether state was released.
   virtual Status Advance(int64_t w, RowSink* out, bool* closed) = 0;
+  // With several inputs: input `input`'s own watermark rose to `w` (W is
+  // the minimum over the inputs; a table join also follows its table's).
+  virtual Status AdvanceInput(int input, int64_t w, RowSink* out, bool* closed) {
+    (void)input, (void)w, (void)out, (void)closed;
+    return Status::OK();
+  }
   // End of input: release everything.
   virtual Status Finish(RowSink* out) = 0;
   // A tick of --emit every:DUR.

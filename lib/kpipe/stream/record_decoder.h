@@ -16,7 +16,7 @@
 
 #include "kpipe/json/path.h"
 #include "kpipe/status.h"
-#include "kpipe/stream/watermark.h"
+#include "kpipe/time/watermark.h"
 #include "kpipe/time/event_time.h"
 
 namespace kpipe {

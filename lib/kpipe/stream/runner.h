@@ -1,17 +1,21 @@
-// The runner loop of kwindow and kagg (kpipe(7), EVENT TIME, CONTROL RECORDS,
-// BAD INPUT): reads JSON lines, tells control records from data, unwraps
-// envelope lines, reads the event time, keeps the watermark, hands each
-// record to an Operator, and writes rows, late records, dead letters and
-// control records. Input and output here are files and pipes; the Operator
-// interface is what stays when Kafka sources and sinks join.
+// The one runner of kwindow, kagg and kjoin (kpipe(7), EVENT TIME, CONTROL
+// RECORDS, BAD INPUT, STATE): reads JSON lines from one or more Inputs
+// (io/input.h), tells control records from data, unwraps envelope lines,
+// reads the event time, keeps a watermark per input and their minimum,
+// hands each record to an Operator (stream/operator.h), and writes rows,
+// late records, dead letters and control records; with --state it
+// checkpoints the operator with the inputs' positions, and restores both.
 // Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "kpipe/io/input.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/path.h"
 #include "kpipe/kafka/config.h"
@@ -26,16 +30,27 @@ namespace service {
 class Monitor;
 }
 
+// One input of a run.
+struct InputOptions {
+  std::string name = "-";  // "-", a path (file, FIFO, <(...)) or kafka:TOPIC[,TOPIC...]
+  std::optional<json::FieldPath> time_path;
+  bool time_required = true;      // every record needs an event time
+  bool spans = false;             // the operator reads RecordIn::raw and message_key
+  bool null_value_timestamp = false;  // an envelope with a null value takes the envelope's time
+  // Read to its end (a Kafka input: to its end offsets at start) before the
+  // other inputs start (the table of a table join).
+  bool first = false;
+  std::string role;  // how late rows and --dump-state name it with several inputs ("left")
+};
+
 struct RunnerOptions {
-  std::string input = "-";       // "-", a path (file, FIFO, <(...)) or kafka:TOPIC[,TOPIC...]
+  std::vector<InputOptions> inputs = {InputOptions{}};
   std::string output;            // empty: stdout; or kafka:TOPIC
   std::string late;              // --late DEST; empty: late records are counted, and the first warned of
   int64_t max_late = -1;         // --max-late N: stop (BadInput) after more than N; < 0: no limit
   std::string dead_letter;       // --dead-letter DEST; empty: bad input stops the run
-  std::optional<json::FieldPath> time_path;
   TimeUnit time_unit = TimeUnit::kMillis;
-  bool time_required = true;     // kwindow: every record needs an event time
-  int64_t max_delay = 0;         // D
+  int64_t max_delay = 0;         // D, of each input's watermark
   int64_t idle_ms = -1;          // --idle; < 0: never
   int64_t every_ms = 0;          // --emit every:DUR; 0: no ticks
   bool watermarks = false;       // write watermark records even without input ones
@@ -43,7 +58,7 @@ struct RunnerOptions {
   bool rfc3339 = false;          // times in late rows
   // --state DIR: checkpoints every checkpoint_every_ms of processing time,
   // at the end and on SIGINT/SIGTERM; a restart restores the last one and
-  // goes on from its input position (kpipe(7), STATE).
+  // goes on from the inputs' positions (kpipe(7), STATE).
   std::string state_dir;
   int64_t checkpoint_every_ms = 10000;
   // kagg --memory-budget: keys beyond about this many bytes live only in
@@ -54,21 +69,23 @@ struct RunnerOptions {
   // Kafka inputs and destinations (kpipe(7), KAFKA INPUT AND OUTPUT).
   std::string tool;              // names default group and transactional ids
   KafkaFlags kafka;
-  std::string group, from, until;  // -G, --from, --until of a kafka: input
+  std::string group, from, until;  // -G, --from, --until of kafka: inputs (all share the group)
+  bool object_key = true;        // rows to Kafka keyed by {group fields} (kjoin: by the join key)
   // --exactly-once: kafka: input and output, one transaction per checkpoint
   // carrying the input offsets (kpipe(7), EXACTLY-ONCE).
   bool exactly_once = false;
   std::function<void(const std::string&)> warn;  // a warning for stderr
   std::function<void(const std::string&)> info;  // -v: a note for stderr (may be empty)
   service::Monitor* monitor = nullptr;           // systemd notify, --metrics (may be null)
-  bool progress = false;  // draw progress of a bounded input (stderr is a TTY)
+  bool progress = false;  // draw progress of bounded inputs (stderr is a TTY)
 };
 
 struct RunStats {
-  uint64_t in = 0;       // data records read (bad ones included)
+  uint64_t in = 0;       // data records read (bad ones included), over all inputs
   uint64_t out = 0;      // rows written
   uint64_t late = 0;
   uint64_t dead_lettered = 0;
+  std::vector<uint64_t> in_by_input;  // `in` per input
 };
 
 // Rows go to an Output, one line each, counted in `*rows`.
@@ -82,9 +99,12 @@ class OutputSink : public RowSink {
   uint64_t* rows_;
 };
 
-// Runs `op` over the input until its end, a signal (Status::Interrupted
-// after flushing) or an error. BadInput names SOURCE:LINE.
+// Runs `op` over the inputs until their end, a signal (Status::Interrupted
+// after flushing) or an error. BadInput names SOURCE:LINE. The inputs are
+// opened from opt.inputs, or given (one per opt.inputs entry, for tests).
 Status RunOperator(const RunnerOptions& opt, Operator* op, SignalWatch* signals, RunStats* stats);
+Status RunOperator(const RunnerOptions& opt, Operator* op, std::vector<std::unique_ptr<Input>> inputs,
+                   SignalWatch* signals, RunStats* stats);
 
 // Parses --emit: final, changes or every:DUR (`*every_ms` gets DUR).
 Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms);

@@ -1,4 +1,4 @@
-#include "kpipe/json/line_reader.h"
+#include "kpipe/io/line_reader.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "kpipe/stream/signals.h"
+#include "kpipe/io/signals.h"
 
 namespace kpipe {
 
@@ -50,19 +50,22 @@ bool LineReader::Next(std::string_view* line) {
 
 bool LineReader::NextBlock(std::string_view* block) {
   for (;;) {
-    const char* start = buf_.data() + begin_;
-    size_t avail = end_ - begin_;
-    const char* last_nl = static_cast<const char*>(memrchr(start, '\n', avail));
-    size_t len = last_nl ? static_cast<size_t>(last_nl - start) + 1 : (eof_ ? avail : 0);
-    if (len > 0) {
-      *block = std::string_view(start, len);
-      begin_ += len;
-      consumed_ += len;
-      return true;
-    }
+    if (BufferedBlock(block)) return true;
     if (eof_) return false;
     if (!Fill()) return false;
   }
+}
+
+bool LineReader::BufferedBlock(std::string_view* block) {
+  const char* start = buf_.data() + begin_;
+  size_t avail = end_ - begin_;
+  const char* last_nl = static_cast<const char*>(memrchr(start, '\n', avail));
+  size_t len = last_nl ? static_cast<size_t>(last_nl - start) + 1 : (eof_ ? avail : 0);
+  if (len == 0) return false;
+  *block = std::string_view(start, len);
+  begin_ += len;
+  consumed_ += len;
+  return true;
 }
 
 bool LineReader::Buffered(std::string_view* line) {

@@ -1,4 +1,4 @@
-#include "kpipe/stream/watermark.h"
+#include "kpipe/time/watermark.h"
 
 #include <algorithm>
 

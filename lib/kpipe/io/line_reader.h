@@ -61,6 +61,8 @@ class LineReader {
   // says fd() is readable) and returns false at the end of input or on an
   // error (see status()). Lines stay valid until the next ReadOnce().
   bool Buffered(std::string_view* line);
+  // As NextBlock, but only what is buffered now: never reads.
+  bool BufferedBlock(std::string_view* block);
   bool ReadOnce();
   bool eof() const { return eof_; }
   int fd() const { return fd_; }

@@ -1,4 +1,4 @@
-#include "kpipe/stream/signals.h"
+#include "kpipe/io/signals.h"
 
 #include <signal.h>
 #include <sys/signalfd.h>

@@ -1,0 +1,63 @@
+#include "kpipe/io/file_input.h"
+
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kpipe/service/monitor.h"
+
+namespace kpipe {
+
+Result<std::unique_ptr<FileInput>> FileInput::Open(const std::string& path) {
+  auto fd = OpenInput(path);
+  if (!fd.ok()) return fd.status();
+  return std::unique_ptr<FileInput>(new FileInput(*fd, path == "-" ? "stdin" : path));
+}
+
+FileInput::~FileInput() {
+  if (fd_ > 2) ::close(fd_);
+}
+
+Status FileInput::Start(const InputPosition* at, bool* rewound) {
+  struct stat st;
+  bool regular = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+  *rewound = false;
+  if (at && regular) {
+    if (::lseek(fd_, static_cast<off_t>(at->offset), SEEK_SET) < 0)
+      return Status::IOError(fmt::format("{}: seek: {}", name_, std::strerror(errno)));
+    base_ = at->offset;
+    *rewound = true;
+  }
+  if (regular) size_ = st.st_size;
+  return Status::OK();
+}
+
+bool FileInput::TryBlock(std::string_view* block) {
+  if (reader_.BufferedBlock(block)) return true;
+  if (reader_.eof() || !reader_.status().ok()) {
+    done_ = reader_.status().ok();
+    return false;
+  }
+  struct pollfd p = {fd_, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (!reader_.ReadOnce() && !reader_.status().ok()) return false;
+  if (reader_.BufferedBlock(block)) return true;
+  done_ = reader_.eof();
+  return false;
+}
+
+bool FileInput::Progress(uint64_t* done, uint64_t* total) const {
+  if (size_ < 0) return false;
+  *done = reader_.offset();
+  *total = static_cast<uint64_t>(std::max<int64_t>(size_ - static_cast<int64_t>(base_), 0));
+  return true;
+}
+
+void FileInput::AddMetrics(service::Snapshot* s) const { s->bytes_in += reader_.offset(); }
+
+}  // namespace kpipe

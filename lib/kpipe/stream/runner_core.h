@@ -1,0 +1,166 @@
+// The runner of stream/runner.h, shared by its two files: runner.cc (the
+// loop over the inputs, records, control records, the watermark) and
+// checkpoint.cc (checkpoints, restore, --dump-state). Not part of the
+// library's interface. Not thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "kpipe/cli/progress.h"
+#include "kpipe/io/outputs.h"
+#include "kpipe/kafka/source.h"
+#include "kpipe/service/monitor.h"
+#include "kpipe/state/store.h"
+#include "kpipe/stream/exactly_once.h"
+#include "kpipe/stream/late.h"
+#include "kpipe/stream/record_decoder.h"
+#include "kpipe/stream/runner.h"
+#include "kpipe/time/watermark.h"
+
+namespace kpipe::run {
+
+// One input and what the runner keeps of it.
+struct Lane {
+  Lane(const RunnerOptions& opt, const InputOptions& in)
+      : opt(in), decoder(in.time_path, opt.time_unit, in.time_required), wm(opt.max_delay, opt.idle_ms) {}
+  const InputOptions& opt;
+  std::unique_ptr<Input> in;
+  KafkaSource* kafka = nullptr;  // `in`, when it is a Kafka input
+  RecordDecoder decoder;
+  Watermark wm;
+  uint64_t line_no = 0;      // lines handled, over the whole input (a restored count goes on)
+  size_t block_line = 0;     // of the line being handled, 1-based within its block
+  bool ended = false;        // this input's W is +inf (an end record, or its end)
+  bool eof = false;          // nothing more to read
+  int64_t last_data_ms = 0;  // processing time of its last record (with --idle)
+  int64_t w_seen = Watermark::kMinusInfinity;  // its W as the operator last saw it
+  bool restored = false;     // `at` holds a checkpoint's position
+  InputPosition at;
+  int64_t W() const { return ended ? Watermark::kPlusInfinity : wm.current(); }
+};
+
+class Runner {
+ public:
+  Runner(const RunnerOptions& opt, Operator* op, RunStats* stats);
+  ~Runner();
+  Status Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* signals);
+
+ private:
+  // --- runner.cc: reading and records
+  Status Open(std::vector<std::unique_ptr<Input>> inputs);
+  Status OpenKafka();
+  Status StartInputs();
+  Status ReadOne();           // one input: wait for each block
+  Status ReadAll(SignalWatch* signals);  // several: poll() so that none starves another
+  bool Reading(size_t s) const;
+  Status Block(size_t s, std::string_view block);
+  Status Line(size_t s, std::string_view line);
+  Status Parsed(size_t s, std::string_view line, simdjson::dom::element root);
+  Status Data(size_t s, simdjson::dom::element root, std::string_view line);
+  Status Control(size_t s, simdjson::dom::object obj, std::string_view line);
+  Status Bad(size_t s, std::string_view reason, std::string_view line);
+  Status Late(size_t s, std::string_view line, int64_t t, const AddOutcome& outcome, int64_t w);
+  void AppendTime(std::string* b, int64_t ms) const;
+  // An input ended (end record, or its end); every input ended: End().
+  Status EndInput(size_t s);
+  // Every input ended: every window closes, the end record is passed on.
+  Status End();
+  // After a watermark may have moved: W = the minimum over the inputs (with
+  // --idle, over those not quiet), never backwards; the operator sees each
+  // rise, and a watermark record follows what it released (or `force`).
+  // `refresh`: re-evaluate idle partitions first.
+  Status Moved(bool force, bool refresh);
+  int64_t Combined(int64_t now) const;
+  Status WriteWatermark();
+  Status OnIdle();
+  // `between_blocks`: called while waiting for input, so the inputs'
+  // positions cover exactly the lines handled and a checkpoint may be made.
+  Status OnTick(bool between_blocks);
+  Status Every1024();
+  void Locate(size_t s, std::string* source, uint64_t* line) const;
+  std::string Where(size_t s) const;
+  std::vector<KafkaSource*> KafkaInputs() const;
+  service::Snapshot Snap() const;
+  void Monitor() {
+    if (opt_.monitor && opt_.monitor->Due()) opt_.monitor->Tick(Snap());
+  }
+  bool Bounds(uint64_t* done, uint64_t* total) const;
+  void ShowProgress();
+
+  // --- checkpoint.cc: --state
+  Status OpenStore();
+  Status OpenState();
+  Status Restore();
+  // `behind`: the operator's entries may be written by another thread
+  // while reading goes on (Operator::BeginSnapshot).
+  Status Checkpoint(bool behind = false);
+  Status MaybeCheckpoint();
+  // Waits for a checkpoint written behind when `wait`; once it is done:
+  // the rest of the checkpoint.
+  Status CollectBehind(bool wait);
+  bool CanWriteBehind() const {
+    return op_->SavesChanges() && !opt_.exactly_once && opt_.memory_budget == 0 && lanes_.size() == 1;
+  }
+  Status DumpState();
+  std::vector<KafkaPosition> KafkaPositions(const std::vector<InputPosition>& at) const;
+
+  const RunnerOptions& opt_;
+  Operator* op_;
+  RunStats* stats_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  LatePolicy late_policy_;
+  Outputs outputs_;
+  Output* out_ = nullptr;  // outputs_.rows()
+  std::unique_ptr<RowSink> sink_;
+  bool no_control_ = false;  // opt_.no_control, or rows go to Kafka
+  KafkaOutputs kafka_out_;
+  std::unique_ptr<cli::Progress> progress_;
+
+  simdjson::dom::parser parser_;       // whole blocks (parse_many)
+  simdjson::dom::parser line_parser_;  // one line at a time
+  bool control_out_ = false;    // write our own watermarks downstream
+  bool ended_ = false;          // every input ended
+  bool end_written_ = false;    // {"@kpipe":"end"} passed on
+  bool upstream_said_ = false;  // "watermarks follow" passed on (a partitions record)
+  int64_t w_ = Watermark::kMinusInfinity;  // W the operator last saw
+  int64_t written_wm_ = Watermark::kMinusInfinity;
+  int64_t wm_written_at_ = 0;  // processing time of the last one written
+  uint64_t seq_ = 0;
+  int64_t next_tick_ = INT64_MAX;
+  int64_t poll_ms_ = 1000;     // ReadAll's wait while the inputs are quiet
+  RunStats base_;              // the counts when this process was ready
+
+  // --state
+  std::unique_ptr<state::CheckpointStore> store_;
+  int64_t next_checkpoint_ = INT64_MAX;
+  int64_t restored_sizes_[3] = {-1, -1, -1};  // output, late, dead letters
+  bool restored_ = false;
+  bool fresh_ = false;  // --exactly-once: the store's one checkpoint never committed
+  uint64_t state_bytes_ = 0;  // of the last checkpoint
+  // What the last checkpoint recorded, to skip one that would record the same.
+  std::vector<InputPosition> ck_positions_;
+  uint64_t ck_counts_[4] = {0, 0, 0, 0};
+  int64_t ck_at_ms_ = service::Snapshot::kNone;  // when the state on disk was last made current
+  double ck_seconds_ = 0;                        // the last checkpoint written, how long it took
+  // A checkpoint written behind: its thread, and what to do once it is done.
+  struct Behind {
+    std::thread thread;
+    std::atomic<bool> done{false};
+    Status status;  // of the thread's work
+    std::unique_ptr<SnapshotJob> job;
+    std::vector<int> to_sync;  // output files to fdatasync() first
+    std::vector<KafkaPosition> positions;
+    uint64_t seq = 0, bytes = 0;
+    int64_t started_us = 0, pause_us = 0, written_us = 0;
+  };
+  std::unique_ptr<Behind> behind_;
+};
+
+}  // namespace kpipe::run
