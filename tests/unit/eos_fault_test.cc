@@ -357,16 +357,16 @@ RunResult RunKagg(const MockCluster& mc, const std::string& state_dir, int64_t c
   RunnerOptions r;
   r.inputs[0].name = fmt::format("kafka:{}", kIn);
   r.output = fmt::format("kafka:{}", kOut);
-  r.group = kGroup;
-  r.until = "end";
-  r.exactly_once = true;
+  r.kafka_io.group = kGroup;
+  r.kafka_io.until = "end";
+  r.kafka_io.exactly_once = true;
   r.state_dir = state_dir;
   r.checkpoint_every_ms = checkpoint_every_ms;
   r.tool = "kagg";
   r.inputs[0].time_required = false;
-  r.kafka.brokers = mc.bootstraps();
+  r.kafka_io.kafka.brokers = mc.bootstraps();
   // Back soon after a broker comes up again.
-  r.kafka.properties = {"reconnect.backoff.ms=20", "reconnect.backoff.max.ms=200"};
+  r.kafka_io.kafka.properties = {"reconnect.backoff.ms=20", "reconnect.backoff.max.ms=200"};
   r.fingerprint = "kagg --by user -a count -a sum:amount --emit changes";
   r.warn = [&](const std::string& m) {
     std::lock_guard<std::mutex> lock(mu);

@@ -11,19 +11,17 @@
 #include "kpipe/agg/aggregate.h"
 #include "kpipe/cli/flags.h"
 #include "kpipe/kafka/config.h"
+#include "kpipe/stream/exactly_once.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/time/time.h"
+#include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
 #include "tools/common/service.h"
 
 namespace kpipe::tools {
 
 // Kafka inputs and destinations (kwindow, kagg, kjoin).
-struct KafkaIoFlags {
-  KafkaFlags kafka;
-  std::string group, from, until;
-  bool exactly_once = false;
-};
+using KafkaIoFlags = KafkaIo;  // the flags fill the library's struct
 
 inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
   AddKafkaFlags(cmd, &k->kafka);
@@ -36,13 +34,31 @@ inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
               &k->exactly_once);
 }
 
-inline void ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOptions* r) {
+// Checks the Kafka flags against the inputs and destinations (set first).
+inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOptions* r) {
   r->tool = tool;
-  r->kafka = k.kafka;
-  r->group = k.group;
-  r->from = k.from;
-  r->until = k.until;
-  r->exactly_once = k.exactly_once;
+  r->kafka_io = k;
+  bool kafka_in = false;
+  for (const InputOptions& in : r->inputs) kafka_in |= IsKafka(in.name);
+  if (k.exactly_once) {
+    if (!kafka_in || !IsKafka(r->output))
+      return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
+                           "(from file to file, --state alone is exactly-once)");
+    if (r->state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
+    if (k.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
+  }
+  if (!kafka_in && (!k.group.empty() || !k.from.empty() || !k.until.empty()))
+    return Status::Usage("-G, --from and --until need a kafka: input");
+  // Checked before connecting: a bad time is a usage error, broker or not.
+  if (!k.from.empty()) {
+    auto t = ParseTimePoint(k.from, NowMs());
+    if (!t.ok()) return Status::Usage("--from: " + t.status().message());
+  }
+  if (!k.until.empty() && k.until != "end") {
+    auto t = ParseTimePoint(k.until, NowMs());
+    if (!t.ok()) return Status::Usage("--until: " + t.status().message());
+  }
+  return Status::OK();
 }
 
 struct EventFlags {
@@ -110,6 +126,21 @@ inline void AddOutputFlags(cli::Command* cmd, EventFlags* f, const char* emit_he
   cmd->Positional("INPUT", "Input file, FIFO, kafka:TOPIC[,TOPIC...] or - for stdin (default)", &f->input);
 }
 
+// Parses --emit: final, changes or every:DUR (`*every_ms` gets DUR).
+inline Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms) {
+  *every_ms = 0;
+  if (text == "final") return EmitMode::kFinal;
+  if (text == "changes") return EmitMode::kChanges;
+  if (text.rfind("every:", 0) == 0) {
+    auto d = ParseDuration(text.substr(6));
+    if (!d.ok()) return Status::Usage(fmt::format("--emit {}: {}", text, d.status().message()));
+    if (*d <= 0) return Status::Usage(fmt::format("--emit {}: the period must be positive", text));
+    *every_ms = *d;
+    return EmitMode::kEvery;
+  }
+  return Status::Usage(fmt::format("--emit {}: expected final, changes or every:DUR", text));
+}
+
 // Fills the runner's options from the shared flags.
 inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   if (f.input.size() > 1) return Status::Usage("only one INPUT may be given");
@@ -124,15 +155,8 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   auto unit = ParseTimeUnit(f.time_unit);
   if (!unit.ok()) return unit.status();
   r->time_unit = *unit;
-  auto duration = [](const char* flag, const std::string& text, int64_t* out) -> Status {
-    if (text.empty()) return Status::OK();
-    auto d = ParseDuration(text);
-    if (!d.ok()) return Status::Usage(fmt::format("{} {}: {}", flag, text, d.status().message()));
-    *out = *d;
-    return Status::OK();
-  };
-  KPIPE_RETURN_IF_ERROR(duration("--max-delay", f.max_delay, &r->max_delay));
-  KPIPE_RETURN_IF_ERROR(duration("--idle", f.idle, &r->idle_ms));
+  KPIPE_RETURN_IF_ERROR(DurationFlag("--max-delay", f.max_delay, &r->max_delay));
+  KPIPE_RETURN_IF_ERROR(DurationFlag("--idle", f.idle, &r->idle_ms));
   auto mode = ParseEmit(f.emit, &r->every_ms);
   if (!mode.ok()) return mode.status();
   *emit = *mode;
@@ -141,7 +165,7 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   r->state_dir = f.state;
   if (f.state.empty() && (!f.checkpoint_every.empty() || f.dump_state))
     return Status::Usage("--checkpoint-every and --dump-state need --state DIR");
-  KPIPE_RETURN_IF_ERROR(duration("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
+  KPIPE_RETURN_IF_ERROR(DurationFlag("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
   r->dump_state = f.dump_state;
   if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
   return Status::OK();

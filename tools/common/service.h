@@ -21,6 +21,7 @@
 #include "kpipe/service/monitor.h"
 #include "kpipe/status.h"
 #include "kpipe/time/time.h"
+#include "tools/common/durations.h"
 
 namespace kpipe::tools {
 
@@ -112,12 +113,7 @@ inline Result<std::unique_ptr<service::Monitor>> OpenMonitor(const ServiceFlags&
   m.warn = diag.warn();
   if (f.metrics.empty() && (!f.metrics_every.empty() || !f.labels.empty()))
     return Status::Usage("--metrics-every and --metrics-label need --metrics FILE");
-  if (!f.metrics_every.empty()) {
-    auto d = ParseDuration(f.metrics_every);
-    if (!d.ok()) return Status::Usage(fmt::format("--metrics-every {}: {}", f.metrics_every, d.status().message()));
-    if (*d <= 0) return Status::Usage(fmt::format("--metrics-every {}: must be positive", f.metrics_every));
-    m.metrics_every_ms = *d;
-  }
+  KPIPE_RETURN_IF_ERROR(DurationFlag("--metrics-every", f.metrics_every, &m.metrics_every_ms, DurationIs::kPositive));
   for (const std::string& l : f.labels) {
     auto label = service::ParseLabel(l);
     if (!label.ok()) return label.status();

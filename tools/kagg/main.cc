@@ -32,17 +32,14 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   kpipe::RunnerOptions r;
   kpipe::GroupOptions g;
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &g.emit));
-  kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r);
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r));
   r.inputs[0].time_required = false;
   if (!budget.empty()) {
     if (f.state.empty()) return Status::Usage("--memory-budget needs --state DIR (where the rest of the keys live)");
     KPIPE_RETURN_IF_ERROR(ParseSize(budget, &r.memory_budget));
   }
   if (!ttl.empty()) {
-    auto d = kpipe::ParseDuration(ttl);
-    if (!d.ok()) return Status::Usage(fmt::format("--ttl {}: {}", ttl, d.status().message()));
-    if (*d <= 0) return Status::Usage(fmt::format("--ttl {}: must be positive", ttl));
-    g.ttl = *d;
+    KPIPE_RETURN_IF_ERROR(kpipe::tools::DurationFlag("--ttl", ttl, &g.ttl, kpipe::tools::DurationIs::kPositive));
     r.inputs[0].time_required = true;  // the watermark needs event time
   }
   auto by = kpipe::agg::GroupKey::Parse(f.by);

@@ -10,6 +10,7 @@
 #include "kpipe/json/output.h"
 #include "kpipe/kafka/consume.h"
 #include "kpipe/io/signals.h"
+#include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
 
 int main(int argc, char** argv) {
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
              &opt.time_unit);
   cmd.Switch({"--no-control", "", "Write no control records (with --envelope: no partitions records)"},
              &opt.no_control);
-  kpipe::AddKafkaFlags(&cmd, &opt.kafka);
+  kpipe::tools::AddKafkaFlags(&cmd, &opt.kafka);
   kpipe::tools::ServiceFlags service;
   kpipe::tools::AddServiceFlags(&cmd, &service);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);

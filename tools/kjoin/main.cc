@@ -27,14 +27,9 @@ struct Flags {
   kpipe::tools::ServiceFlags service;
 };
 
-kpipe::Status Duration(const char* flag, const std::string& text, int64_t* out,
-                       bool allow_negative = false) {
-  if (text.empty()) return kpipe::Status::OK();
-  auto d = kpipe::ParseDuration(text, allow_negative);
-  if (!d.ok())
-    return kpipe::Status::Usage(fmt::format("{} {}: {}", flag, text, d.status().message()));
-  *out = *d;
-  return kpipe::Status::OK();
+kpipe::Status Duration(const char* flag, const std::string& text, int64_t* out, bool allow_negative = false) {
+  using kpipe::tools::DurationIs;
+  return kpipe::tools::DurationFlag(flag, text, out, allow_negative ? DurationIs::kSigned : DurationIs::kNonNegative);
 }
 
 kpipe::Status Path(const char* flag, const std::string& text, std::optional<kpipe::json::FieldPath>* out) {
@@ -141,8 +136,7 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
                     " --time " + f.time + " --left-time " + f.left_time + " --right-time " + f.right_time +
                     " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
                     (f.merge ? " --merge" : "");
-  kpipe::tools::ResolveKafkaIo(f.kio, "kjoin", r);
-  return Status::OK();
+  return kpipe::tools::ResolveKafkaIo(f.kio, "kjoin", r);
 }
 
 }  // namespace

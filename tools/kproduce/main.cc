@@ -9,6 +9,7 @@
 #include "kpipe/cli/progress.h"
 #include "kpipe/kafka/produce.h"
 #include "kpipe/io/signals.h"
+#include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
 
 int main(int argc, char** argv) {
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
              &opt.dead_letter);
   cmd.Switch({"--dry-run", "", "Print each message as an envelope line instead of producing (no broker)"},
              &opt.dry_run);
-  kpipe::AddKafkaFlags(&cmd, &opt.kafka);
+  kpipe::tools::AddKafkaFlags(&cmd, &opt.kafka);
   kpipe::tools::ServiceFlags service;
   kpipe::tools::AddServiceFlags(&cmd, &service);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);

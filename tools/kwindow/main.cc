@@ -20,17 +20,13 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
   kpipe::RunnerOptions r;
   kpipe::WindowOptions w;
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &w.emit));
-  kpipe::tools::ResolveKafkaIo(f.kio, "kwindow", &r);
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kwindow", &r));
   int kinds = !tumble.empty() + !hop.empty() + !session.empty();
   if (kinds != 1) return Status::Usage("give exactly one of --tumble, --hop (with --slide) or --session");
   if (!slide.empty() && hop.empty()) return Status::Usage("--slide needs --hop");
   if (!hop.empty() && slide.empty()) return Status::Usage("--hop needs --slide");
-  auto duration = [](const char* flag, const std::string& text, int64_t* out) -> Status {
-    auto d = kpipe::ParseDuration(text);
-    if (!d.ok()) return Status::Usage(fmt::format("{} {}: {}", flag, text, d.status().message()));
-    if (*d <= 0) return Status::Usage(fmt::format("{} {}: must be positive", flag, text));
-    *out = *d;
-    return Status::OK();
+  auto duration = [](const char* flag, const std::string& text, int64_t* out) {
+    return kpipe::tools::DurationFlag(flag, text, out, kpipe::tools::DurationIs::kPositive);
   };
   if (!tumble.empty()) {
     w.kind = kpipe::WindowOptions::Kind::kTumble;
@@ -43,11 +39,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
     w.kind = kpipe::WindowOptions::Kind::kSession;
     KPIPE_RETURN_IF_ERROR(duration("--session", session, &w.gap));
   }
-  if (!lateness.empty()) {
-    auto d = kpipe::ParseDuration(lateness);
-    if (!d.ok()) return Status::Usage(fmt::format("--lateness {}: {}", lateness, d.status().message()));
-    w.lateness = *d;
-  }
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::DurationFlag("--lateness", lateness, &w.lateness));
   if (time_format != "ms" && time_format != "rfc3339")
     return Status::Usage(fmt::format("--time-format {}: expected ms or rfc3339", time_format));
   w.rfc3339 = r.rfc3339 = time_format == "rfc3339";

@@ -7,19 +7,6 @@
 
 namespace kpipe {
 
-void AddKafkaFlags(cli::Command* cmd, KafkaFlags* flags) {
-  cmd->Option({"-b,--brokers", "LIST",
-               "Bootstrap brokers host:port,... (else $KPIPE_BROKERS, else localhost:9092)"},
-              &flags->brokers);
-  cmd->Repeated({"-X", "KEY=VALUE", "Set a librdkafka property (repeatable)"},
-                &flags->properties);
-  cmd->Repeated({"-F,--config", "FILE", "Read librdkafka properties from FILE (repeatable)",
-                 cli::Complete::kFile},
-                &flags->files);
-  cmd->Switch({"-v,--verbose", "", "Print the client configuration and broker events on stderr"},
-              &flags->verbose);
-}
-
 static std::string Trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r");
   size_t e = s.find_last_not_of(" \t\r");

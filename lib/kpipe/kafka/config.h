@@ -12,12 +12,11 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kpipe/cli/flags.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
 
-// The Kafka flags shared by all tools, filled by AddKafkaFlags.
+// The Kafka client flags shared by all tools (-b, -X, -F, -v).
 struct KafkaFlags {
   std::string brokers;                   // -b
   std::vector<std::string> properties;   // -X KEY=VALUE
@@ -25,7 +24,17 @@ struct KafkaFlags {
   bool verbose = false;                  // -v
 };
 
-void AddKafkaFlags(cli::Command* cmd, KafkaFlags* flags);
+// How kwindow, kagg and kjoin read and write Kafka (kpipe(7), KAFKA INPUT
+// AND OUTPUT): the client, the consumer group of their kafka: inputs, where
+// those start and stop, and whether outputs are transactional. One struct,
+// taken by value wherever it goes.
+struct KafkaIo {
+  KafkaFlags kafka;
+  std::string group;         // -G; empty: no group, nothing committed
+  std::string from;          // --from TIME: start at the first offset at or after it
+  std::string until;         // --until TIME|end: stop there (end: the end offsets at start)
+  bool exactly_once = false;  // --exactly-once: transactions tied to the checkpoints
+};
 
 using Properties = std::vector<std::pair<std::string, std::string>>;
 

@@ -45,12 +45,12 @@ KafkaSource::~KafkaSource() {
 
 Status KafkaSource::Open() {
   if (opt_.topics.empty()) return Status::Usage("kafka: needs a topic (kafka:TOPIC[,TOPIC...])");
-  if (opt_.group.empty()) {
+  if (opt_.io.group.empty()) {
     // No group: a private id that is never committed to.
     std::random_device rd;
     group_id_ = fmt::format("kpipe-{}-{}-{:x}", opt_.tool, ::getpid(), rd());
   } else {
-    group_id_ = opt_.group;
+    group_id_ = opt_.io.group;
   }
   Properties defaults = {
       {"group.id", group_id_},
@@ -65,10 +65,10 @@ Status KafkaSource::Open() {
       {"max.partition.fetch.bytes", "262144"},
       {"fetch.wait.max.ms", "100"},
   };
-  auto props = ResolveProperties(opt_.kafka, defaults);
+  auto props = ResolveProperties(opt_.io.kafka, defaults);
   if (!props.ok()) return props.status();
   queue_limits_ = QueueLimits(*props);
-  auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events_, opt_.kafka.verbose ? info_ : nullptr,
+  auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events_, opt_.io.kafka.verbose ? info_ : nullptr,
                     "consumer configuration", opt_.connect_timeout_ms);
   if (!rk.ok()) return rk.status();
   rk_ = std::move(*rk);
@@ -88,7 +88,7 @@ Status KafkaSource::Open() {
   }
 
   // --until: where each partition ends, recorded now.
-  bounded_ = !opt_.until.empty();
+  bounded_ = !opt_.io.until.empty();
   if (!bounded_ && !opt_.catch_up) return Status::OK();
   std::vector<PartitionRef> refs;
   for (const Part& p : parts_) refs.push_back({p.cursor.topic, p.cursor.partition});
@@ -98,8 +98,8 @@ Status KafkaSource::Open() {
     parts_[i].start_end = (*ends)[i].high;
     if (bounded_) parts_[i].end = (*ends)[i].high;
   }
-  if (bounded_ && opt_.until != "end") {
-    auto t = ParseTimePoint(opt_.until, NowMs());
+  if (bounded_ && opt_.io.until != "end") {
+    auto t = ParseTimePoint(opt_.io.until, NowMs());
     if (!t.ok()) return Status::Usage("--until: " + t.status().message());
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
     for (Part& p : parts_)
@@ -147,14 +147,14 @@ Status KafkaSource::StartAt(const std::vector<KafkaPosition>* at) {
   if (at) {
     for (const KafkaPosition& p : *at) set(p.topic, p.partition, p.offset);
   } else {
-    if (!opt_.group.empty()) {
+    if (!opt_.io.group.empty()) {
       std::vector<KafkaPosition> committed;
       std::vector<std::string> metadata;
       KPIPE_RETURN_IF_ERROR(Committed(&committed, &metadata));
       for (const KafkaPosition& p : committed) set(p.topic, p.partition, p.offset);
     }
-    if (!opt_.from.empty()) {
-      auto t = ParseTimePoint(opt_.from, NowMs());
+    if (!opt_.io.from.empty()) {
+      auto t = ParseTimePoint(opt_.io.from, NowMs());
       if (!t.ok()) return Status::Usage("--from: " + t.status().message());
       PartitionList times(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
       for (const Part& p : parts_)
@@ -407,7 +407,7 @@ std::vector<KafkaPosition> KafkaSource::positions() const {
 }
 
 Status KafkaSource::Commit(const std::vector<KafkaPosition>& at) {
-  if (opt_.group.empty() || at.empty()) return Status::OK();
+  if (opt_.io.group.empty() || at.empty()) return Status::OK();
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(at.size())));
   for (const KafkaPosition& p : at)
     rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;

@@ -28,11 +28,8 @@ class SignalWatch;
 
 struct KafkaSourceOptions {
   std::vector<std::string> topics;  // from "kafka:T1,T2"
-  std::string group;                // -G; empty: no group, nothing committed
-  std::string from;                 // --from TIME: start at the first offset at or after it
-  std::string until;                // --until TIME|end: stop there (end: the end offsets at start)
+  KafkaIo io;                       // the client, -G, --from, --until
   bool catch_up = false;            // track caught_up(): the end offsets at start reached
-  KafkaFlags kafka;
   std::string tool;                 // names the private group id without -G
   int connect_timeout_ms = 10'000;
 };

@@ -22,7 +22,7 @@ constexpr uint64_t kCheckpointVersion = 4;
 
 Status Runner::OpenStore() {
   auto store =
-      state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.exactly_once || opt_.memory_budget > 0);
+      state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.kafka_io.exactly_once || opt_.memory_budget > 0);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   if (opt_.memory_budget > 0) KPIPE_RETURN_IF_ERROR(op_->SetBacking(store_.get(), opt_.memory_budget));
@@ -31,9 +31,9 @@ Status Runner::OpenStore() {
 
 Status Runner::OpenState() {
   if (opt_.checkpoint_every_ms > 0) next_checkpoint_ = NowMs() + opt_.checkpoint_every_ms;
-  if (opt_.exactly_once && !opt_.dump_state)
+  if (opt_.kafka_io.exactly_once && !opt_.dump_state)
     KPIPE_RETURN_IF_ERROR(
-        SelectCommitted(store_.get(), KafkaInputs(), opt_.group, opt_.state_dir, opt_.warn, &fresh_));
+        SelectCommitted(store_.get(), KafkaInputs(), opt_.kafka_io.group, opt_.state_dir, opt_.warn, &fresh_));
   if (store_->meta().empty() || fresh_) {
     if (opt_.dump_state) return Status::Usage(fmt::format("--state {}: no checkpoint yet", opt_.state_dir));
     return Status::OK();
@@ -162,7 +162,7 @@ Status Runner::Checkpoint(bool behind) {
   // Nothing read or written since the last one: it would record the same.
   // (With transactions it is made all the same: its requests are what
   // tells an idle instance that another one has fenced it.)
-  if (store_->seq() != 0 && !fresh_ && !opt_.exactly_once && at == ck_positions_ &&
+  if (store_->seq() != 0 && !fresh_ && !opt_.kafka_io.exactly_once && at == ck_positions_ &&
       std::equal(counts, counts + 4, ck_counts_)) {
     ck_at_ms_ = NowMs();  // what is on disk is still current
     return Status::OK();
@@ -243,7 +243,7 @@ Status Runner::Checkpoint(bool behind) {
   }
   // An operator with a large table of keys writes only what changed.
   bool changes = op_->SavesChanges();
-  state::CountingWriter w(changes ? store_->BeginChanges(/*keep_previous=*/opt_.exactly_once) : store_->Begin());
+  state::CountingWriter w(changes ? store_->BeginChanges(/*keep_previous=*/opt_.kafka_io.exactly_once) : store_->Begin());
   KPIPE_RETURN_IF_ERROR(changes ? op_->SaveChanges(&w) : op_->Save(&w));
   state_bytes_ = w.bytes();
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));

@@ -115,42 +115,21 @@ std::vector<KafkaPosition> DecodePositions(state::Decoder* d) {
   return out;
 }
 
-Status KafkaOutputs::Check(const KafkaRunOptions& opt, bool kafka_in) {
-  if (opt.exactly_once) {
-    if (!kafka_in || !IsKafka(opt.output))
-      return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
-                           "(from file to file, --state alone is exactly-once)");
-    if (opt.state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
-    if (opt.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
-  }
-  if (!kafka_in && (!opt.group.empty() || !opt.from.empty() || !opt.until.empty()))
-    return Status::Usage("-G, --from and --until need a kafka: input");
-  // Checked before connecting: a bad time is a usage error, broker or not.
-  if (!opt.from.empty()) {
-    auto t = ParseTimePoint(opt.from, NowMs());
-    if (!t.ok()) return Status::Usage("--from: " + t.status().message());
-  }
-  if (!opt.until.empty() && opt.until != "end") {
-    auto t = ParseTimePoint(opt.until, NowMs());
-    if (!t.ok()) return Status::Usage("--until: " + t.status().message());
-  }
-  return Status::OK();
-}
-
-Status KafkaOutputs::Open(const KafkaRunOptions& opt) {
-  opt_ = opt;
+Status KafkaOutputs::Open(const RunnerOptions& opt) {
+  opt_ = &opt;
   bool out = IsKafka(opt.output) || IsKafka(opt.late) || IsKafka(opt.dead_letter);
   if (!out || opt.dump_state) return Status::OK();
   KafkaSinkOptions so;
-  so.kafka = opt.kafka;
-  if (opt.exactly_once) so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.group);
+  so.kafka = opt.kafka_io.kafka;
+  if (opt.kafka_io.exactly_once)
+    so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.kafka_io.group);
   sink_ = std::make_unique<KafkaSink>(std::move(so), opt.warn, opt.info);
   return sink_->Open();
 }
 
 Outputs::KafkaWriters KafkaOutputs::Writers() {
   return [this](const std::string& dest) -> Result<Output::BlockWriter> {
-    if (dest == opt_.output) return Output::BlockWriter([](std::string_view) { return Status::OK(); });
+    if (dest == opt_->output) return Output::BlockWriter([](std::string_view) { return Status::OK(); });
     auto topic = sink_->Topic(dest.substr(6));
     if (!topic.ok()) return topic.status();
     return sink_->LineWriter(*topic);
@@ -158,19 +137,19 @@ Outputs::KafkaWriters KafkaOutputs::Writers() {
 }
 
 Result<std::unique_ptr<RowSink>> KafkaOutputs::Rows(bool object_key, uint64_t* rows) {
-  auto topic = sink_->Topic(opt_.output.substr(6));
+  auto topic = sink_->Topic(opt_->output.substr(6));
   if (!topic.ok()) return topic.status();
   return std::unique_ptr<RowSink>(std::make_unique<KafkaRowSink>(sink_.get(), *topic, object_key, rows));
 }
 
 Status KafkaOutputs::BeforeSave(rd_kafka_t* consumer, const std::vector<KafkaPosition>& positions, uint64_t seq) {
   if (!sink_) return Status::OK();
-  if (!opt_.exactly_once) return sink_->Flush();
+  if (!opt_->kafka_io.exactly_once) return sink_->Flush();
   return sink_->SendOffsets(consumer, positions, CheckpointTag(seq));
 }
 
 Status KafkaOutputs::AfterSave(const std::vector<KafkaSource*>& inputs, const std::vector<KafkaPosition>* at) {
-  if (opt_.exactly_once) return sink_->CommitAndBegin();
+  if (opt_->kafka_io.exactly_once) return sink_->CommitAndBegin();
   for (KafkaSource* in : inputs) KPIPE_RETURN_IF_ERROR(in->Commit(at ? *at : in->positions()));
   return Status::OK();
 }

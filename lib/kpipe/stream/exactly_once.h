@@ -16,6 +16,7 @@
 #include "kpipe/state/store.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
+#include "kpipe/stream/runner.h"
 
 namespace kpipe {
 
@@ -84,39 +85,6 @@ Status RefuseUnheldCheckpoint(const state::CheckpointStore& store, const std::ve
 void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e);
 std::vector<KafkaPosition> DecodePositions(state::Decoder* d);
 
-// What a runner (kwindow's and kagg's, kjoin's) needs to know of its options
-// to deal with Kafka.
-struct KafkaRunOptions {
-  std::string tool;
-  KafkaFlags kafka;
-  std::string group, from, until;
-  bool exactly_once = false;
-  std::string output, late, dead_letter, state_dir;
-  bool dump_state = false;
-  std::function<void(const std::string&)> warn, info;
-};
-
-// The KafkaRunOptions of a runner's options (RunnerOptions, JoinOptions:
-// the same field names).
-template <class RunOptions>
-KafkaRunOptions KafkaRunOptionsOf(const RunOptions& o, std::string tool) {
-  KafkaRunOptions k;
-  k.tool = std::move(tool);
-  k.kafka = o.kafka;
-  k.group = o.group;
-  k.from = o.from;
-  k.until = o.until;
-  k.exactly_once = o.exactly_once;
-  k.output = o.output;
-  k.late = o.late;
-  k.dead_letter = o.dead_letter;
-  k.state_dir = o.state_dir;
-  k.dump_state = o.dump_state;
-  k.warn = o.warn;
-  k.info = o.info;
-  return k;
-}
-
 // The Kafka destinations of a run, and the steps around each checkpoint
 // that tie it to them: without transactions the rows are acknowledged
 // before the checkpoint is saved and the input offsets committed after it
@@ -125,11 +93,9 @@ KafkaRunOptions KafkaRunOptionsOf(const RunOptions& o, std::string tool) {
 // Not thread-safe.
 class KafkaOutputs {
  public:
-  // Checks the options against whether any input is a Kafka one.
-  static Status Check(const KafkaRunOptions& opt, bool kafka_in);
   // Opens the producer when a destination is kafka:TOPIC (not to dump a
-  // checkpoint).
-  Status Open(const KafkaRunOptions& opt);
+  // checkpoint). `opt` outlives this.
+  Status Open(const RunnerOptions& opt);
   bool open() const { return sink_ != nullptr; }
 
   // Writers for Outputs::Open: --late and --dead-letter topics get one
@@ -152,7 +118,7 @@ class KafkaOutputs {
   void Transactions(service::Snapshot* s) const;
 
  private:
-  KafkaRunOptions opt_;
+  const RunnerOptions* opt_ = nullptr;
   std::unique_ptr<KafkaSink> sink_;
 };
 

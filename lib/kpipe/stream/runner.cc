@@ -17,20 +17,6 @@
 
 namespace kpipe {
 
-Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms) {
-  *every_ms = 0;
-  if (text == "final") return EmitMode::kFinal;
-  if (text == "changes") return EmitMode::kChanges;
-  if (text.rfind("every:", 0) == 0) {
-    auto d = ParseDuration(text.substr(6));
-    if (!d.ok()) return Status::Usage(fmt::format("--emit {}: {}", text, d.status().message()));
-    if (*d <= 0) return Status::Usage(fmt::format("--emit {}: the period must be positive", text));
-    *every_ms = *d;
-    return EmitMode::kEvery;
-  }
-  return Status::Usage(fmt::format("--emit {}: expected final, changes or every:DUR", text));
-}
-
 Status OutputSink::Write(std::string_view group, std::string_view row) {
   std::string* b = out_->buffer();
   b->append(row);
@@ -75,11 +61,8 @@ Status Runner::Open(std::vector<std::unique_ptr<Input>> inputs) {
     } else if (IsKafka(l.opt.name)) {
       KafkaSourceOptions ko;
       ko.topics = KafkaTopics(l.opt.name);
-      ko.group = opt_.group;
-      ko.from = opt_.from;
-      ko.until = opt_.until;
+      ko.io = opt_.kafka_io;
       ko.catch_up = l.opt.first;
-      ko.kafka = opt_.kafka;
       ko.tool = opt_.tool;
       auto k = std::make_unique<KafkaSource>(std::move(ko), opt_.warn, opt_.info);
       l.kafka = k.get();
@@ -95,10 +78,8 @@ Status Runner::Open(std::vector<std::unique_ptr<Input>> inputs) {
 }
 
 Status Runner::OpenKafka() {
-  KafkaRunOptions k = KafkaRunOptionsOf(opt_, opt_.tool);
   std::vector<KafkaSource*> kafka = KafkaInputs();
-  KPIPE_RETURN_IF_ERROR(KafkaOutputs::Check(k, !kafka.empty()));
-  if (kafka.size() > 1 && !opt_.group.empty()) {
+  if (kafka.size() > 1 && !opt_.kafka_io.group.empty()) {
     std::vector<std::string> seen;
     for (const auto& l : lanes_) {
       if (!l->kafka) continue;
@@ -112,9 +93,9 @@ Status Runner::OpenKafka() {
   for (KafkaSource* in : kafka) KPIPE_RETURN_IF_ERROR(in->Open());
   // The store is open (OpenStore): a directory that cannot be this group's
   // is refused before the transactional producer fences the one running.
-  if (opt_.exactly_once && store_ && !opt_.dump_state)
-    KPIPE_RETURN_IF_ERROR(RefuseUnheldCheckpoint(*store_, kafka, opt_.group, opt_.state_dir));
-  return kafka_out_.Open(k);
+  if (opt_.kafka_io.exactly_once && store_ && !opt_.dump_state)
+    KPIPE_RETURN_IF_ERROR(RefuseUnheldCheckpoint(*store_, kafka, opt_.kafka_io.group, opt_.state_dir));
+  return kafka_out_.Open(opt_);
 }
 
 Status Runner::StartInputs() {

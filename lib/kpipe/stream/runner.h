@@ -67,13 +67,12 @@ struct RunnerOptions {
   bool dump_state = false;       // print the checkpoint's rows instead of running
   std::string fingerprint;       // the options that shape the state
   // Kafka inputs and destinations (kpipe(7), KAFKA INPUT AND OUTPUT).
-  std::string tool;              // names default group and transactional ids
-  KafkaFlags kafka;
-  std::string group, from, until;  // -G, --from, --until of kafka: inputs (all share the group)
+  // With exactly_once: kafka: input and output, one transaction per
+  // checkpoint carrying the input offsets (kpipe(7), EXACTLY-ONCE). All
+  // kafka: inputs share the group.
+  KafkaIo kafka_io;
+  std::string tool;              // names the progress, default group and transactional ids
   bool object_key = true;        // rows to Kafka keyed by {group fields} (kjoin: by the join key)
-  // --exactly-once: kafka: input and output, one transaction per checkpoint
-  // carrying the input offsets (kpipe(7), EXACTLY-ONCE).
-  bool exactly_once = false;
   std::function<void(const std::string&)> warn;  // a warning for stderr
   std::function<void(const std::string&)> info;  // -v: a note for stderr (may be empty)
   service::Monitor* monitor = nullptr;           // systemd notify, --metrics (may be null)
@@ -105,8 +104,5 @@ class OutputSink : public RowSink {
 Status RunOperator(const RunnerOptions& opt, Operator* op, SignalWatch* signals, RunStats* stats);
 Status RunOperator(const RunnerOptions& opt, Operator* op, std::vector<std::unique_ptr<Input>> inputs,
                    SignalWatch* signals, RunStats* stats);
-
-// Parses --emit: final, changes or every:DUR (`*every_ms` gets DUR).
-Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms);
 
 }  // namespace kpipe

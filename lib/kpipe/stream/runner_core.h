@@ -106,7 +106,7 @@ class Runner {
   // the rest of the checkpoint.
   Status CollectBehind(bool wait);
   bool CanWriteBehind() const {
-    return op_->SavesChanges() && !opt_.exactly_once && opt_.memory_budget == 0 && lanes_.size() == 1;
+    return op_->SavesChanges() && !opt_.kafka_io.exactly_once && opt_.memory_budget == 0 && lanes_.size() == 1;
   }
   Status DumpState();
   std::vector<KafkaPosition> KafkaPositions(const std::vector<InputPosition>& at) const;
