@@ -35,6 +35,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r));
   r.inputs[0].time_required = false;
   if (!budget.empty()) {
+    if (!ttl.empty()) return Status::Usage("--memory-budget and --ttl cannot be combined in this release");
     if (f.state.empty()) return Status::Usage("--memory-budget needs --state DIR (where the rest of the keys live)");
     KPIPE_RETURN_IF_ERROR(ParseSize(budget, &r.memory_budget));
   }

@@ -329,7 +329,7 @@ Status GroupOperator::SaveChanges(state::StateWriter* writer) {
 }
 
 Status GroupOperator::SetBacking(state::StateLookup* store, int64_t budget_bytes) {
-  if (opt_.ttl >= 0) return Status::Usage("--memory-budget and --ttl cannot be combined in this release");
+  if (opt_.ttl >= 0) return Status::Usage("a memory budget and a time to live cannot be combined in this release");
   backing_ = store;
   budget_ = budget_bytes;
   return Status::OK();

@@ -27,7 +27,7 @@ struct GroupOptions {
   int64_t ttl = -1;  // ms of event time; < 0: keys are kept forever
 };
 
-class GroupOperator : public Operator {
+class GroupOperator : public Operator, public IncrementalState {
  public:
   GroupOperator(const GroupOptions& opt, agg::GroupKey by, agg::AggSet aggs)
       : opt_(opt), by_(std::move(by)), aggs_(std::move(aggs)) {}
@@ -40,7 +40,7 @@ class GroupOperator : public Operator {
   Status Dump(RowSink* out) override;
   Status Save(state::StateWriter* w) const override;
   Status Load(state::StateReader* r) override;
-  bool SavesChanges() const override { return true; }
+  IncrementalState* incremental() override { return this; }
   Status SaveChanges(state::StateWriter* w) override;
   std::unique_ptr<SnapshotJob> BeginSnapshot() override;
   void EndSnapshot() override { job_ = nullptr; }

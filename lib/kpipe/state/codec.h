@@ -88,7 +88,7 @@ class StateWriter {
  public:
   virtual ~StateWriter() = default;
   virtual Status Put(std::string_view key, std::string_view value) = 0;
-  // Removes an entry: only for incremental checkpoints (Operator::SaveChanges).
+  // Removes an entry: only for incremental checkpoints (IncrementalState::SaveChanges).
   virtual Status Delete(std::string_view key) {
     (void)key;
     return Status::Internal("this state writer takes whole checkpoints only");
@@ -123,7 +123,7 @@ class StateReader {
 
 // Point reads and ordered scans of the entries of the last incremental
 // checkpoint: where an operator with a memory budget finds the keys it has
-// let go of (Operator::SetBacking).
+// let go of (IncrementalState::SetBacking).
 class StateLookup {
  public:
   virtual ~StateLookup() = default;

@@ -52,7 +52,7 @@ class CheckpointStore : public StateLookup {
   // The entries of the selected checkpoint, in order.
   std::unique_ptr<StateReader> Read();
 
-  // Incremental checkpoints (Operator::SaveChanges): the entries live under
+  // Incremental checkpoints (IncrementalState::SaveChanges): the entries live under
   // their own keys, shared by both checkpoints, and each checkpoint puts and
   // deletes only what changed. With `keep_previous`, the old value of each
   // entry changed is kept too (an undo record), so that the checkpoint

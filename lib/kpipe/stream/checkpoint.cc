@@ -25,7 +25,10 @@ Status Runner::OpenStore() {
       state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.kafka_io.exactly_once || opt_.memory_budget > 0);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-  if (opt_.memory_budget > 0) KPIPE_RETURN_IF_ERROR(op_->SetBacking(store_.get(), opt_.memory_budget));
+  if (opt_.memory_budget > 0) {
+    if (!op_->incremental()) return Status::Usage("this operator keeps its whole state in memory");
+    KPIPE_RETURN_IF_ERROR(op_->incremental()->SetBacking(store_.get(), opt_.memory_budget));
+  }
   return Status::OK();
 }
 
@@ -59,7 +62,7 @@ Status Runner::Restore() {
     l.at.partitions = DecodePositions(&d);
     l.restored = true;
     l.line_no = d.U64();
-    stats_->in_by_input[s] = d.U64();
+    l.records = stats_->in_by_input[s] = d.U64();
     l.decoder.set_form(static_cast<RecordDecoder::Form>(d.U8()));
     l.ended = d.U8() != 0;
     l.wm.Load(&d, NowMs());
@@ -78,7 +81,7 @@ Status Runner::Restore() {
   for (int64_t& size : restored_sizes_) size = d.I64();
   KPIPE_RETURN_IF_ERROR(d.Check("checkpoint record"));
   restored_ = true;
-  auto entries = op_->SavesChanges() ? store_->ReadKeyed() : store_->Read();
+  auto entries = op_->incremental() ? store_->ReadKeyed() : store_->Read();
   KPIPE_RETURN_IF_ERROR(op_->Load(entries.get()));
   if (opt_.dump_state) return Status::OK();
 
@@ -115,10 +118,11 @@ Status Runner::MaybeCheckpoint() {
   }
   // Over its memory budget the operator lets go of what a checkpoint has
   // made safe in the store.
-  bool over = store_ && op_->OverBudget();
+  IncrementalState* inc = op_->incremental();
+  bool over = store_ && inc && inc->OverBudget();
   if (!store_ || (NowMs() < next_checkpoint_ && !over)) return Status::OK();
   KPIPE_RETURN_IF_ERROR(Checkpoint(/*behind=*/CanWriteBehind()));
-  if (over) op_->Evict();
+  if (over) inc->Evict();
   return Status::OK();
 }
 
@@ -126,7 +130,7 @@ Status Runner::CollectBehind(bool wait) {
   if (!behind_) return Status::OK();
   if (!wait && !behind_->done.load(std::memory_order_acquire)) return Status::OK();
   behind_->thread.join();
-  op_->EndSnapshot();
+  op_->incremental()->EndSnapshot();
   std::unique_ptr<Behind> b = std::move(behind_);
   b->job.reset();
   KPIPE_RETURN_IF_ERROR(b->status);
@@ -190,7 +194,7 @@ Status Runner::Checkpoint(bool behind) {
     e.U64(at[s].offset);
     EncodePositions(at[s].partitions, &e);
     e.U64(l.line_no);
-    e.U64(stats_->in_by_input[s]);
+    e.U64(l.records);
     e.U8(static_cast<uint8_t>(l.decoder.form()));
     e.U8(l.ended);
     l.wm.Save(&e);
@@ -207,7 +211,7 @@ Status Runner::Checkpoint(bool behind) {
   e.I64(w_);
   e.I64(written_wm_);
   for (int64_t size : sizes) e.I64(size);
-  std::unique_ptr<SnapshotJob> job = behind ? op_->BeginSnapshot() : nullptr;
+  std::unique_ptr<SnapshotJob> job = behind ? op_->incremental()->BeginSnapshot() : nullptr;
   if (job) {
     // The entries, the output files' data and the record: another thread.
     // Until it is done no other checkpoint starts (next_checkpoint_), and
@@ -242,9 +246,9 @@ Status Runner::Checkpoint(bool behind) {
     return Status::OK();
   }
   // An operator with a large table of keys writes only what changed.
-  bool changes = op_->SavesChanges();
-  state::CountingWriter w(changes ? store_->BeginChanges(/*keep_previous=*/opt_.kafka_io.exactly_once) : store_->Begin());
-  KPIPE_RETURN_IF_ERROR(changes ? op_->SaveChanges(&w) : op_->Save(&w));
+  IncrementalState* inc = op_->incremental();
+  state::CountingWriter w(inc ? store_->BeginChanges(/*keep_previous=*/opt_.kafka_io.exactly_once) : store_->Begin());
+  KPIPE_RETURN_IF_ERROR(inc ? inc->SaveChanges(&w) : op_->Save(&w));
   state_bytes_ = w.bytes();
   KPIPE_RETURN_IF_ERROR(store_->Commit(meta));
   fresh_ = false;
@@ -307,7 +311,7 @@ Status Runner::DumpState() {
       b->append(":{\"input\":");
       json::AppendQuoted(b, l.in->name());
       fmt::format_to(std::back_inserter(*b), ",\"line\":{},\"records_in\":{},\"ended\":{}}},", l.line_no,
-                     stats_->in_by_input[s], l.ended ? "true" : "false");
+                     l.records, l.ended ? "true" : "false");
     }
     fmt::format_to(std::back_inserter(*b), "\"rows_out\":{},\"watermark\":", stats_->out);
     AppendWatermark(b, w_);

@@ -48,13 +48,17 @@ struct AddOutcome {
   int64_t window_end = 0;       // when late: the greatest end among its windows
 };
 
-// Written by the checkpoint thread (Operator::BeginSnapshot).
+// Written by the checkpoint thread (IncrementalState::BeginSnapshot).
 class SnapshotJob {
  public:
   virtual ~SnapshotJob() = default;
   virtual Status Write(state::StateWriter* w) = 0;
 };
 
+class IncrementalState;
+
+// The core interface: records in, watermark advances, the end, and the
+// whole state saved and loaded for checkpoints.
 class Operator {
  public:
   virtual ~Operator() = default;
@@ -83,41 +87,44 @@ class Operator {
   virtual Status Save(state::StateWriter* w) const = 0;
   virtual Status Load(state::StateReader* r) = 0;
 
-  // Incremental checkpoints, for operators whose state is a large table of
-  // keys of which few change between checkpoints (kagg): SaveChanges()
-  // puts the entries changed and deletes those gone since the last Load()
+  // The optional capability of incremental state (below); null when the
+  // operator saves and loads its whole state at each checkpoint.
+  virtual IncrementalState* incremental() { return nullptr; }
+};
+
+// Incremental state, for operators whose state is a large table of keys of
+// which few change between checkpoints (kagg). Checkpoints then write only
+// the keys changed, may be written behind the reading, and keys beyond a
+// memory budget can live only in the checkpoint store.
+class IncrementalState {
+ public:
+  virtual ~IncrementalState() = default;
+  // Puts the entries changed and deletes those gone since the last Load()
   // or SaveChanges(), each under a key of its own; the store keeps the
-  // others (state/store.h). Only called when SavesChanges().
+  // others (state/store.h). Used instead of Operator::Save().
+  virtual Status SaveChanges(state::StateWriter* w) = 0;
+
   // A memory budget (kagg --memory-budget): keys beyond about
   // `budget_bytes` of memory live only in `store`, the last incremental
   // checkpoint, and are read back when needed. Call before Load().
-  virtual Status SetBacking(state::StateLookup* store, int64_t budget_bytes) {
-    (void)store;
-    (void)budget_bytes;
-    return Status::Usage("this operator keeps its whole state in memory");
-  }
+  virtual Status SetBacking(state::StateLookup* store, int64_t budget_bytes) = 0;
   // Over budget: a checkpoint, then Evict(), should come now.
-  virtual bool OverBudget() const { return false; }
+  virtual bool OverBudget() const = 0;
   // Right after a checkpoint: lets go of keys not changed since it, until
   // well under budget.
-  virtual void Evict() {}
-  virtual bool SavesChanges() const { return false; }
-  virtual Status SaveChanges(state::StateWriter* w) {
-    (void)w;
-    return Status::Internal("no incremental checkpoints");
-  }
+  virtual void Evict() = 0;
 
-  // Checkpoints written behind the reading (kagg): BeginSnapshot() takes
-  // the changes since the last checkpoint in O(1) and returns a job that
+  // Checkpoints written behind the reading: BeginSnapshot() takes the
+  // changes since the last checkpoint in O(1) and returns a job that
   // another thread writes, as SaveChanges() would have, while the operator
   // goes on; until EndSnapshot() the operator keeps for the job the state
-  // of each key it changes as it was (copy on write). Null when the
-  // operator cannot. Not with a memory budget.
-  virtual std::unique_ptr<SnapshotJob> BeginSnapshot() { return nullptr; }
+  // of each key it changes as it was (copy on write). Null when it cannot.
+  // Not with a memory budget.
+  virtual std::unique_ptr<SnapshotJob> BeginSnapshot() = 0;
   // The job is written (or given up): call before the next checkpoint and
   // before Dump(), Save() or Load(). (Finish() may come while a job is being
   // written, and keeps for it what it lets go of.)
-  virtual void EndSnapshot() {}
+  virtual void EndSnapshot() = 0;
 };
 
 enum class EmitMode { kFinal, kChanges, kEvery };

@@ -39,7 +39,7 @@ Runner::Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
 Runner::~Runner() {
   if (behind_) {  // a run that failed with a checkpoint being written
     behind_->thread.join();
-    op_->EndSnapshot();
+    op_->incremental()->EndSnapshot();
   }
 }
 
@@ -164,6 +164,7 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
   if (opt_.progress && Bounds(&done, &total)) progress_ = std::make_unique<cli::Progress>(opt_.tool, total, true);
 
   Status st = lanes_.size() == 1 ? ReadOne() : ReadAll(signals);
+  for (size_t s = 0; s < lanes_.size(); s++) stats_->in_by_input[s] = lanes_[s]->records;
   if (progress_) progress_->Clear();
   if (opt_.monitor) opt_.monitor->Stopping();
   Status bs = CollectBehind(/*wait=*/true);
@@ -330,7 +331,7 @@ Status Runner::Line(size_t s, std::string_view line) {
   Status st = json::ParseLine(&line_parser_, line, &root);  // inside the input's padded block
   if (!st.ok()) {
     stats_->in++;
-    stats_->in_by_input[s]++;
+    lanes_[s]->records++;
     return Bad(s, st.message(), line);
   }
   return Parsed(s, line, root);
@@ -340,7 +341,7 @@ Status Runner::Parsed(size_t s, std::string_view line, simdjson::dom::element ro
   simdjson::dom::object obj;
   if (json::IsControl(root, &obj)) return Control(s, obj, line);
   stats_->in++;
-  stats_->in_by_input[s]++;
+  lanes_[s]->records++;
   return Data(s, root, line);
 }
 
@@ -348,7 +349,7 @@ Status Runner::Control(size_t s, simdjson::dom::object obj, std::string_view lin
   Lane& l = *lanes_[s];
   auto bad = [&](std::string_view reason) {
     stats_->in++;
-    stats_->in_by_input[s]++;
+    l.records++;
     return Bad(s, reason, line);
   };
   std::string_view kind;
@@ -399,10 +400,12 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   rec.seq = ++seq_;
   rec.input = static_cast<int>(s);
   rec.envelope = l.decoder.form() == RecordDecoder::Form::kEnvelope;
-  rec.raw = d.raw;
-  rec.message_key = d.message_key;
-  int64_t now = opt_.idle_ms >= 0 ? NowMs() : 0;
-  l.last_data_ms = now;
+  if (l.opt.spans) {
+    rec.raw = d.raw;
+    rec.message_key = d.message_key;
+  }
+  int64_t now = 0;
+  if (opt_.idle_ms >= 0) l.last_data_ms = now = NowMs();
 
   int64_t w = w_;
   AddOutcome outcome;

@@ -35,6 +35,7 @@ struct Lane {
   KafkaSource* kafka = nullptr;  // `in`, when it is a Kafka input
   RecordDecoder decoder;
   Watermark wm;
+  uint64_t records = 0;      // data records read from it (RunStats::in_by_input)
   uint64_t line_no = 0;      // lines handled, over the whole input (a restored count goes on)
   size_t block_line = 0;     // of the line being handled, 1-based within its block
   bool ended = false;        // this input's W is +inf (an end record, or its end)
@@ -99,14 +100,14 @@ class Runner {
   Status OpenState();
   Status Restore();
   // `behind`: the operator's entries may be written by another thread
-  // while reading goes on (Operator::BeginSnapshot).
+  // while reading goes on (IncrementalState::BeginSnapshot).
   Status Checkpoint(bool behind = false);
   Status MaybeCheckpoint();
   // Waits for a checkpoint written behind when `wait`; once it is done:
   // the rest of the checkpoint.
   Status CollectBehind(bool wait);
   bool CanWriteBehind() const {
-    return op_->SavesChanges() && !opt_.kafka_io.exactly_once && opt_.memory_budget == 0 && lanes_.size() == 1;
+    return op_->incremental() && !opt_.kafka_io.exactly_once && opt_.memory_budget == 0 && lanes_.size() == 1;
   }
   Status DumpState();
   std::vector<KafkaPosition> KafkaPositions(const std::vector<InputPosition>& at) const;
