@@ -8,23 +8,11 @@
 
 #include <fmt/format.h>
 
+#include "kpipe/agg/functions.h"
 #include "kpipe/json/scan.h"
 #include "kpipe/json/text.h"
 
 namespace kpipe::agg {
-
-// The state of the aggregates that keep values.
-struct Acc::Heavy {
-  std::unordered_set<std::string> distinct;
-  DistinctCounter approx;
-  QuantileSketch quantile;
-  struct TopEntry {
-    int64_t count = 0;
-    uint64_t first_seq = 0;
-  };
-  std::unordered_map<std::string, TopEntry> top;
-  std::vector<std::pair<uint64_t, std::string>> collected;  // (arrival, value)
-};
 
 Acc::Acc() = default;
 Acc::~Acc() = default;
@@ -32,20 +20,6 @@ Acc::Acc(Acc&&) noexcept = default;
 Acc& Acc::operator=(Acc&&) noexcept = default;
 
 namespace {
-
-bool NeedsNumber(Fn fn) {
-  return fn == Fn::kSum || fn == Fn::kMin || fn == Fn::kMax || fn == Fn::kAvg || fn == Fn::kQuantile;
-}
-
-bool NeedsText(Fn fn) {
-  return fn == Fn::kFirst || fn == Fn::kLast || fn == Fn::kDistinct || fn == Fn::kApproxDistinct ||
-         fn == Fn::kTop || fn == Fn::kCollect;
-}
-
-bool NeedsHeavy(Fn fn) {
-  return fn == Fn::kDistinct || fn == Fn::kApproxDistinct || fn == Fn::kQuantile || fn == Fn::kTop ||
-         fn == Fn::kCollect;
-}
 
 std::string DefaultName(std::string_view fn, const std::string& path, std::string_view arg) {
   std::string name(fn);
@@ -72,28 +46,9 @@ Result<AggSpec> ParseOne(std::string_view text) {
     i = c + 1;
   }
   std::string_view fn = parts[0];
-  struct Known {
-    std::string_view name;
-    Fn fn;
-    int min_parts, max_parts;  // counting the function itself
-  };
-  static constexpr Known kKnown[] = {
-      {"count", Fn::kCount, 1, 2},        {"sum", Fn::kSum, 2, 2},
-      {"min", Fn::kMin, 2, 2},            {"max", Fn::kMax, 2, 2},
-      {"avg", Fn::kAvg, 2, 2},            {"first", Fn::kFirst, 2, 2},
-      {"last", Fn::kLast, 2, 2},          {"distinct", Fn::kDistinct, 2, 2},
-      {"approx_distinct", Fn::kApproxDistinct, 2, 2},
-      {"quantile", Fn::kQuantile, 3, 3},  {"median", Fn::kQuantile, 2, 2},
-      {"top", Fn::kTop, 3, 3},            {"collect", Fn::kCollect, 2, 2},
-  };
-  const Known* k = nullptr;
-  for (const Known& c : kKnown)
-    if (c.name == fn) k = &c;
+  const Function* k = FindFunction(fn);
   if (!k)
-    return Status::Usage(fmt::format(
-        "-a {}: unknown function '{}' (expected count, sum, min, max, avg, first, last, distinct, "
-        "approx_distinct, quantile, median, top or collect)",
-        text, fn));
+    return Status::Usage(fmt::format("-a {}: unknown function '{}' (expected {})", text, fn, FunctionNames()));
   int n = static_cast<int>(parts.size());
   if (n < k->min_parts || n > k->max_parts) {
     const char* form = k->fn == Fn::kCount ? "count or count:PATH"
@@ -129,29 +84,6 @@ Result<AggSpec> ParseOne(std::string_view text) {
   }
   spec.name = name.empty() ? DefaultName(fn, path_text, arg) : name;
   return spec;
-}
-
-int CompareNumbers(const Acc& a, const Value& v) {  // sign of (v - best)
-  if (!a.dbl && v.kind == Value::kInt) return (v.i > a.i) - (v.i < a.i);
-  double best = a.dbl ? a.d : static_cast<double>(a.i);
-  double x = v.kind == Value::kInt ? static_cast<double>(v.i) : v.d;
-  return (x > best) - (x < best);
-}
-
-void SetNumber(Acc* a, const Value& v) {
-  a->dbl = v.kind != Value::kInt;
-  if (a->dbl) a->d = v.d;
-  else a->i = v.i;
-}
-
-// Neumaier's compensated summation: the rounding error of each addition is
-// kept in `a->c`, so that sums of decimals such as 0.1 + 0.2 + ... come out
-// as the nearest double to the exact sum far more often than a plain loop.
-void AddDouble(Acc* a, double x) {
-  double t = a->d + x;
-  if (std::fabs(a->d) >= std::fabs(x)) a->c += (a->d - t) + x;
-  else a->c += (x - t) + a->d;
-  a->d = t;
 }
 
 bool SumOverflows(const Acc& a, const Value& v) {
@@ -262,11 +194,11 @@ Status AggSet::Extract(simdjson::dom::element root, Extracted* x) const {
         break;
       default:
         v.kind = Value::kOther;
-        if (NeedsNumber(s.fn))
+        if (FunctionOf(s.fn).number)
           return Status::BadInput(
               fmt::format("'{}' is not a number ({})", s.path.text(), s.name));
     }
-    if (NeedsText(s.fn)) {
+    if (FunctionOf(s.fn).text) {
       v.text_begin = x->text.size();
       AppendCompact(&x->text, e);
       v.text_len = x->text.size() - v.text_begin;
@@ -280,7 +212,7 @@ Status AggSet::Extract(simdjson::dom::element root, Extracted* x) const {
 std::vector<Acc> AggSet::NewRow() const {
   std::vector<Acc> row(specs_.size());
   for (size_t a = 0; a < specs_.size(); a++)
-    if (NeedsHeavy(specs_[a].fn)) row[a].heavy = std::make_unique<Acc::Heavy>();
+    if (FunctionOf(specs_[a].fn).heavy) row[a].heavy = std::make_unique<Acc::Heavy>();
   return row;
 }
 
@@ -301,59 +233,7 @@ void AggSet::Add(std::vector<Acc>* row, const Extracted& x) const {
       continue;
     }
     if (v.kind == Value::kMissing) continue;
-    switch (fn) {
-      case Fn::kCount:
-      case Fn::kCountValues:
-        break;
-      case Fn::kSum:
-        if (v.kind == Value::kInt) acc.i += v.i;  // Check() ruled out overflow
-        else {
-          AddDouble(&acc, v.d);
-          acc.dbl = true;
-        }
-        break;
-      case Fn::kMin:
-        if (acc.n == 0 || CompareNumbers(acc, v) < 0) SetNumber(&acc, v);
-        break;
-      case Fn::kMax:
-        if (acc.n == 0 || CompareNumbers(acc, v) > 0) SetNumber(&acc, v);
-        break;
-      case Fn::kAvg:
-        AddDouble(&acc, v.d);
-        break;
-      case Fn::kFirst:
-        if (acc.n == 0 || x.t < acc.t) {
-          acc.t = x.t;
-          acc.seq = x.seq;
-          acc.text.assign(v.text);
-        }
-        break;
-      case Fn::kLast:
-        if (acc.n == 0 || x.t >= acc.t) {
-          acc.t = x.t;
-          acc.seq = x.seq;
-          acc.text.assign(v.text);
-        }
-        break;
-      case Fn::kDistinct:
-        acc.heavy->distinct.emplace(v.text);
-        break;
-      case Fn::kApproxDistinct:
-        acc.heavy->approx.Add(HashValue(v.text));
-        break;
-      case Fn::kQuantile:
-        acc.heavy->quantile.Add(v.d);
-        break;
-      case Fn::kTop: {
-        auto [it, fresh] = acc.heavy->top.try_emplace(std::string(v.text));
-        if (fresh) it->second.first_seq = x.seq;
-        it->second.count++;
-        break;
-      }
-      case Fn::kCollect:
-        acc.heavy->collected.emplace_back(x.seq, std::string(v.text));
-        break;
-    }
+    FunctionOf(fn).add(&acc, v, x);
     acc.n++;
   }
 }
@@ -375,71 +255,7 @@ void AggSet::Merge(std::vector<Acc>* into_row, std::vector<Acc>* from_row) const
     Acc& acc = (*into_row)[a];
     Acc& o = (*from_row)[a];
     if (o.n == 0) continue;
-    switch (specs_[a].fn) {
-      case Fn::kCount:
-      case Fn::kCountValues:
-        break;
-      case Fn::kSum:
-      case Fn::kAvg:
-        acc.i += o.i;  // CheckMerge() ruled out overflow; 0 for avg
-        AddDouble(&acc, o.d);
-        AddDouble(&acc, o.c);
-        acc.dbl = acc.dbl || o.dbl;
-        break;
-      case Fn::kMin:
-      case Fn::kMax: {
-        Value v;
-        v.kind = o.dbl ? Value::kDouble : Value::kInt;
-        v.i = o.i;
-        v.d = o.d;
-        int c = acc.n == 0 ? 0 : CompareNumbers(acc, v);
-        bool take = acc.n == 0 || (specs_[a].fn == Fn::kMin ? c < 0 : c > 0);
-        if (take) SetNumber(&acc, v);
-        break;
-      }
-      case Fn::kFirst:
-        if (acc.n == 0 || o.t < acc.t || (o.t == acc.t && o.seq < acc.seq)) {
-          acc.t = o.t;
-          acc.seq = o.seq;
-          acc.text = std::move(o.text);
-        }
-        break;
-      case Fn::kLast:
-        if (acc.n == 0 || o.t > acc.t || (o.t == acc.t && o.seq > acc.seq)) {
-          acc.t = o.t;
-          acc.seq = o.seq;
-          acc.text = std::move(o.text);
-        }
-        break;
-      case Fn::kDistinct:
-        acc.heavy->distinct.merge(o.heavy->distinct);
-        break;
-      case Fn::kApproxDistinct:
-        acc.heavy->approx.Merge(o.heavy->approx);
-        break;
-      case Fn::kQuantile:
-        acc.heavy->quantile.Merge(o.heavy->quantile);
-        break;
-      case Fn::kTop:
-        for (auto& [value, e] : o.heavy->top) {
-          auto [it, fresh] = acc.heavy->top.try_emplace(value, e);
-          if (!fresh) {
-            it->second.count += e.count;
-            it->second.first_seq = std::min(it->second.first_seq, e.first_seq);
-          }
-        }
-        break;
-      case Fn::kCollect: {
-        auto& mine = acc.heavy->collected;
-        auto& theirs = o.heavy->collected;
-        size_t mid = mine.size();
-        mine.insert(mine.end(), std::make_move_iterator(theirs.begin()),
-                    std::make_move_iterator(theirs.end()));
-        std::inplace_merge(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(mid), mine.end(),
-                           [](const auto& x, const auto& y) { return x.first < y.first; });
-        break;
-      }
-    }
+    FunctionOf(specs_[a].fn).merge(specs_[a], &acc, &o);
     acc.n += o.n;
   }
 }
@@ -448,74 +264,7 @@ void AggSet::Append(std::string* out, const std::vector<Acc>& row) const {
   for (size_t a = 0; a < specs_.size(); a++) {
     if (a) out->push_back(',');
     out->append(quoted_names_[a]);
-    const Acc& acc = row[a];
-    const AggSpec& s = specs_[a];
-    auto number = [&](const Acc& x) {
-      if (x.dbl) AppendDouble(out, x.d);
-      else fmt::format_to(std::back_inserter(*out), "{}", x.i);
-    };
-    switch (s.fn) {
-      case Fn::kCount:
-      case Fn::kCountValues:
-        fmt::format_to(std::back_inserter(*out), "{}", acc.n);
-        break;
-      case Fn::kSum:
-        if (acc.n == 0) out->append("null");
-        else if (!acc.dbl) fmt::format_to(std::back_inserter(*out), "{}", acc.i);
-        else AppendDouble(out, static_cast<double>(acc.i) + (acc.d + acc.c));
-        break;
-      case Fn::kMin:
-      case Fn::kMax:
-        if (acc.n == 0) out->append("null");
-        else number(acc);
-        break;
-      case Fn::kAvg:
-        if (acc.n == 0) out->append("null");
-        else AppendDouble(out, (acc.d + acc.c) / static_cast<double>(acc.n));
-        break;
-      case Fn::kFirst:
-      case Fn::kLast:
-        out->append(acc.n == 0 ? std::string_view("null") : std::string_view(acc.text));
-        break;
-      case Fn::kDistinct:
-        fmt::format_to(std::back_inserter(*out), "{}", acc.heavy->distinct.size());
-        break;
-      case Fn::kApproxDistinct:
-        fmt::format_to(std::back_inserter(*out), "{}", acc.heavy->approx.Estimate());
-        break;
-      case Fn::kQuantile:
-        if (acc.n == 0) out->append("null");
-        else AppendDouble(out, acc.heavy->quantile.Quantile(s.q));
-        break;
-      case Fn::kTop: {
-        std::vector<std::pair<const std::string*, Acc::Heavy::TopEntry>> entries;
-        entries.reserve(acc.heavy->top.size());
-        for (const auto& [value, e] : acc.heavy->top) entries.emplace_back(&value, e);
-        size_t k = std::min(entries.size(), static_cast<size_t>(s.k));
-        std::partial_sort(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(k), entries.end(),
-                          [](const auto& x, const auto& y) {
-                            return x.second.count != y.second.count
-                                       ? x.second.count > y.second.count
-                                       : x.second.first_seq < y.second.first_seq;
-                          });
-        out->push_back('[');
-        for (size_t i = 0; i < k; i++) {
-          if (i) out->push_back(',');
-          fmt::format_to(std::back_inserter(*out), "{{\"value\":{},\"count\":{}}}", *entries[i].first,
-                         entries[i].second.count);
-        }
-        out->push_back(']');
-        break;
-      }
-      case Fn::kCollect:
-        out->push_back('[');
-        for (size_t i = 0; i < acc.heavy->collected.size(); i++) {
-          if (i) out->push_back(',');
-          out->append(acc.heavy->collected[i].second);
-        }
-        out->push_back(']');
-        break;
-    }
+    FunctionOf(specs_[a].fn).append(specs_[a], row[a], out);
   }
 }
 
@@ -530,37 +279,7 @@ void AggSet::Save(state::Encoder* e, const std::vector<Acc>& row) const {
     e->I64(acc.t);
     e->U64(acc.seq);
     e->Str(acc.text);
-    if (!acc.heavy) continue;
-    const Acc::Heavy& h = *acc.heavy;
-    switch (specs_[a].fn) {
-      case Fn::kDistinct:
-        e->U64(h.distinct.size());
-        for (const std::string& s : h.distinct) e->Str(s);
-        break;
-      case Fn::kApproxDistinct:
-        h.approx.Save(e);
-        break;
-      case Fn::kQuantile:
-        h.quantile.Save(e);
-        break;
-      case Fn::kTop:
-        e->U64(h.top.size());
-        for (const auto& [value, t] : h.top) {
-          e->Str(value);
-          e->I64(t.count);
-          e->U64(t.first_seq);
-        }
-        break;
-      case Fn::kCollect:
-        e->U64(h.collected.size());
-        for (const auto& [seq, value] : h.collected) {
-          e->U64(seq);
-          e->Str(value);
-        }
-        break;
-      default:
-        break;
-    }
+    if (acc.heavy) FunctionOf(specs_[a].fn).save(*acc.heavy, e);
   }
 }
 
@@ -576,36 +295,7 @@ void AggSet::Load(state::Decoder* d, std::vector<Acc>* row) const {
     acc.t = d->I64();
     acc.seq = d->U64();
     acc.text = std::string(d->Str());
-    if (!acc.heavy) continue;
-    Acc::Heavy& h = *acc.heavy;
-    switch (specs_[a].fn) {
-      case Fn::kDistinct:
-        for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) h.distinct.emplace(d->Str());
-        break;
-      case Fn::kApproxDistinct:
-        h.approx.Load(d);
-        break;
-      case Fn::kQuantile:
-        h.quantile.Load(d);
-        break;
-      case Fn::kTop:
-        for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) {
-          std::string value(d->Str());
-          Acc::Heavy::TopEntry t;
-          t.count = d->I64();
-          t.first_seq = d->U64();
-          h.top.emplace(std::move(value), t);
-        }
-        break;
-      case Fn::kCollect:
-        for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) {
-          uint64_t seq = d->U64();
-          h.collected.emplace_back(seq, std::string(d->Str()));
-        }
-        break;
-      default:
-        break;
-    }
+    if (acc.heavy) FunctionOf(specs_[a].fn).load(acc.heavy.get(), d);
   }
 }
 

@@ -1,0 +1,158 @@
+// The aggregate functions (agg/aggregate.h, agg/functions.h): parsing of -a,
+// each function's result, merging (session windows), checkpoints, and the
+// checks that keep a bad record from changing any state.
+#include "kpipe/agg/aggregate.h"
+
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace kpipe;
+using namespace kpipe::agg;
+
+namespace {
+
+struct Rows {
+  AggSet set;
+  simdjson::dom::parser parser;
+  Extracted x;
+  uint64_t seq = 0;
+
+  explicit Rows(std::vector<std::string> specs) : set(ParseAggSpecs(specs).value()) {}
+
+  // Extract, Check, Add: as the operators do.
+  Status Add(std::vector<Acc>* row, const std::string& json, int64_t t = 0) {
+    simdjson::padded_string p(json);
+    simdjson::dom::element root = parser.parse(p).value();
+    KPIPE_RETURN_IF_ERROR(set.Extract(root, &x));
+    x.t = t;
+    x.seq = ++seq;
+    KPIPE_RETURN_IF_ERROR(set.Check(*row, x));
+    set.Add(row, x);
+    return Status::OK();
+  }
+  std::string Out(const std::vector<Acc>& row) const {
+    std::string out;
+    set.Append(&out, row);
+    return out;
+  }
+  std::string RoundTrip(const std::vector<Acc>& row) const {
+    std::string saved;
+    state::Encoder e(&saved);
+    set.Save(&e, row);
+    state::Decoder d(saved);
+    std::vector<Acc> back;
+    set.Load(&d, &back);
+    REQUIRE(d.Check("row").ok());
+    return Out(back);
+  }
+};
+
+std::string Spec(const std::string& text) {
+  auto s = ParseAggSpecs({text});
+  if (!s.ok()) return "error: " + s.status().message();
+  std::string out;
+  for (const AggSpec& a : *s) out += (out.empty() ? "" : " ") + a.name;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("aggregates: -a specs, their default names and their errors") {
+  CHECK(Spec("count") == "count");
+  CHECK(Spec("count:user.id,sum:amount") == "count_user_id sum_amount");
+  CHECK(Spec("n=count,total=sum:amount") == "n total");
+  CHECK(Spec("median:latency") == "median_latency");
+  CHECK(Spec("quantile:latency:0.99") == "quantile_latency_0_99");  // dots become _
+  CHECK(Spec("top:page:3") == "top_page_3");
+  CHECK(Spec("sum") == "error: -a sum: expected sum:PATH");
+  CHECK(Spec("top:page") == "error: -a top:page: expected top:PATH:K");
+  CHECK(Spec("quantile:x:2") == "error: -a quantile:x:2: Q must be a number from 0 to 1");
+  CHECK(Spec("top:x:0") == "error: -a top:x:0: K must be a positive integer");
+  CHECK(Spec("count:a:b") == "error: -a count:a:b: expected count or count:PATH");
+  CHECK(Spec("mode:x").rfind("error: -a mode:x: unknown function 'mode' (expected count, sum,", 0) == 0);
+  CHECK(Spec("sum:a,sum:a") == "error: two aggregates are named 'sum_a'; rename one with NAME=");
+  CHECK(Spec("=sum:a") == "error: -a =sum:a: empty name before '='");
+}
+
+TEST_CASE("aggregates: each function's result") {
+  Rows r({"count", "count:v", "sum:v", "min:v", "max:v", "avg:v", "first:v", "last:v", "distinct:v",
+          "approx_distinct:v", "median:v", "top:v:2", "collect:v"});
+  std::vector<Acc> row = r.set.NewRow();
+  REQUIRE(r.Add(&row, R"({"v":3})", 20).ok());
+  REQUIRE(r.Add(&row, R"({"v":1.5})", 10).ok());
+  REQUIRE(r.Add(&row, R"({})", 30).ok());  // counted by count only
+  REQUIRE(r.Add(&row, R"({"v":3})", 40).ok());
+  REQUIRE(r.Add(&row, R"({"v":null})", 5).ok());  // null is missing
+  CHECK(r.Out(row) ==
+        R"("count":5,"count_v":3,"sum_v":7.5,"min_v":1.5,"max_v":3,"avg_v":2.5,"first_v":1.5,"last_v":3,)"
+        R"("distinct_v":2,"approx_distinct_v":2,"median_v":3,"top_v_2":[{"value":3,"count":2},)"
+        R"({"value":1.5,"count":1}],"collect_v":[3,1.5,3])");
+  CHECK(r.RoundTrip(row) == r.Out(row));
+}
+
+TEST_CASE("aggregates: an empty row, integer sums, and ties") {
+  Rows r({"sum:v", "min:v", "avg:v", "first:v", "last:v", "median:v", "top:v:5", "collect:v"});
+  std::vector<Acc> row = r.set.NewRow();
+  CHECK(r.Out(row) ==
+        R"("sum_v":null,"min_v":null,"avg_v":null,"first_v":null,"last_v":null,"median_v":null,)"
+        R"("top_v_5":[],"collect_v":[])");
+  // Equal times: first keeps the earliest arrival, last the latest.
+  REQUIRE(r.Add(&row, R"({"v":"b"})", 7).ok() == false);  // sum needs numbers: bad input
+  Rows t({"first:v", "last:v", "top:v:2"});
+  std::vector<Acc> ties = t.set.NewRow();
+  REQUIRE(t.Add(&ties, R"({"v":"a"})", 7).ok());
+  REQUIRE(t.Add(&ties, R"({"v":"b"})", 7).ok());
+  REQUIRE(t.Add(&ties, R"({"v":"c"})", 7).ok());
+  CHECK(t.Out(ties) == R"("first_v":"a","last_v":"c","top_v_2":[{"value":"a","count":1},{"value":"b","count":1}])");
+  Rows s({"sum:v"});
+  std::vector<Acc> ints = s.set.NewRow();
+  REQUIRE(s.Add(&ints, R"({"v":9007199254740993})").ok());
+  REQUIRE(s.Add(&ints, R"({"v":1})").ok());
+  CHECK(s.Out(ints) == R"("sum_v":9007199254740994)");  // exact, not through a double
+}
+
+TEST_CASE("aggregates: a bad record changes no state") {
+  Rows r({"count", "sum:v", "collect:w"});
+  std::vector<Acc> row = r.set.NewRow();
+  REQUIRE(r.Add(&row, R"({"v":9223372036854775800,"w":1})").ok());
+  Status st = r.Add(&row, R"({"v":100,"w":2})");
+  CHECK(st.Is(Status::Code::kBadInput));
+  CHECK(st.message() == "sum_v: the integer sum leaves the 64-bit range");
+  st = r.Add(&row, R"({"v":"x","w":3})");
+  CHECK(st.message() == "'v' is not a number (sum_v)");
+  st = r.Add(&row, R"({"v":18446744073709551615,"w":4})");
+  CHECK(st.message() == "'v' is an integer beyond the 64-bit range (sum_v)");
+  CHECK(r.Out(row) == R"("count":1,"sum_v":9223372036854775800,"collect_w":[1])");
+}
+
+TEST_CASE("aggregates: merging two rows equals adding all their records to one") {
+  std::vector<std::string> specs = {"count", "count:v", "sum:v", "min:v", "max:v", "avg:v", "first:v",
+                                    "last:v", "distinct:v", "approx_distinct:v", "top:v:3", "collect:v"};
+  std::mt19937_64 rng(42);
+  for (int round = 0; round < 50; round++) {
+    Rows all(specs), parts(specs);
+    std::vector<Acc> one = all.set.NewRow(), a = parts.set.NewRow(), b = parts.set.NewRow();
+    int n = 1 + static_cast<int>(rng() % 20);
+    for (int i = 0; i < n; i++) {
+      std::string json = rng() % 5 == 0 ? std::string("{}")
+                         : rng() % 2    ? "{\"v\":" + std::to_string(static_cast<int>(rng() % 7) - 3) + "}"
+                                        : "{\"v\":" + std::to_string(static_cast<int>(rng() % 9)) + ".5}";
+      int64_t t = static_cast<int64_t>(rng() % 10);
+      REQUIRE(all.Add(&one, json, t).ok());
+      // The same arrival numbers on both sides: the records split between two rows.
+      parts.seq = all.seq - 1;
+      REQUIRE(parts.Add(rng() % 2 ? &a : &b, json, t).ok());
+    }
+    std::vector<const std::vector<Acc>*> rows = {&b};
+    Extracted none;
+    none.values.resize(specs.size());
+    REQUIRE(parts.set.CheckMerge(rows, none).ok());
+    parts.set.Merge(&a, &b);
+    INFO("round " << round);
+    CHECK(parts.Out(a) == all.Out(one));
+  }
+}
