@@ -24,4 +24,16 @@ inline bool IsControl(simdjson::dom::element root, simdjson::dom::object* obj) {
          (*obj->begin()).key == "@kpipe";
 }
 
+// Calls `fn` with each line of `block` (without its '\n'; a last line
+// without one too), stopping at the first error.
+template <typename Fn>
+Status ForEachLine(std::string_view block, Fn&& fn) {
+  while (!block.empty()) {
+    size_t nl = block.find('\n');
+    KPIPE_RETURN_IF_ERROR(fn(block.substr(0, nl)));
+    block = nl == std::string_view::npos ? std::string_view() : block.substr(nl + 1);
+  }
+  return Status::OK();
+}
+
 }  // namespace kpipe::json

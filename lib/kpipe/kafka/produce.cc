@@ -21,6 +21,7 @@
 #include "kpipe/json/text.h"
 #include "kpipe/kafka/client.h"
 #include "kpipe/kafka/envelope.h"
+#include "kpipe/kafka/transactions.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/io/signals.h"
 #include "kpipe/time/event_time.h"
@@ -33,8 +34,6 @@ namespace {
 // Per-message opaque marking dead-letter rows, so that they are not counted
 // as produced input messages (their failures still count).
 char kDeadLetterTag;
-
-constexpr int kTxnTimeoutMs = 60'000;
 
 struct Header {
   std::string name, value;
@@ -63,8 +62,14 @@ class Producer {
               void* opaque);
   Status AddToBatch(const void* value, size_t value_len, const void* key, size_t key_len);
   Status FlushBatch();
-  Status CommitTransaction(bool begin_next);
-  Status TxnCall(rd_kafka_error_t* err, const char* what);
+  // Commits the open transaction (counted in the stats), then with
+  // `begin_next` begins the next.
+  Status CommitTransaction(bool begin_next) {
+    Status st = txn_->Commit(begin_next);
+    stats_->transactions = txn_->committed();
+    stats_->aborted = txn_->aborted();
+    return st;
+  }
   Status Finish(Status st);
   rd_kafka_topic_t* Topic(std::string_view name);
   Status CheckSignal() {
@@ -79,7 +84,7 @@ class Producer {
     s.records_out = stats_->delivered;
     s.records_dead_letter = stats_->dead_lettered;
     s.bytes_in = bytes_before_ + (reading_ ? reading_->offset() : 0);
-    s.transactions = transactional_;
+    s.transactions = txn_.has_value();
     s.transactions_committed = stats_->transactions;
     s.transactions_aborted = stats_->aborted;
     return s;
@@ -101,9 +106,7 @@ class Producer {
   std::vector<Header> headers_;
   json::Validator validator_;
   EnvelopeDecoder envelope_;
-  std::unique_ptr<DeadLetterFile> dead_file_;
-  rd_kafka_topic_t* dead_topic_ = nullptr;
-  std::string dead_row_;
+  std::unique_ptr<DeadLetterFile> dead_file_;  // a file, or rows to kafka:TOPIC
   std::string key_buf_;
   std::string first_error_;
   uint64_t refused_ = 0;  // messages the client refused before queueing them
@@ -116,8 +119,7 @@ class Producer {
     if (first_error_.empty()) first_error_ = why;
     return Status::Kafka(why);
   }
-  bool transactional_ = false;
-  uint64_t in_txn_ = 0;
+  std::optional<Transactions> txn_;  // with --transactional-id
   std::chrono::steady_clock::time_point start_;
   std::unique_ptr<cli::Progress> progress_;
   uint64_t bytes_before_ = 0;  // bytes of inputs already finished (progress)
@@ -202,9 +204,8 @@ Status Producer::Setup() {
     // The idempotent producer needs acks=all.
     if (opt_.acks != "all" && opt_.acks != "-1") flags.emplace_back("enable.idempotence", "false");
   }
-  transactional_ = !opt_.transactional_id.empty();
-  if (transactional_) {
-    defaults.emplace_back("transaction.timeout.ms", std::to_string(kTxnTimeoutMs));
+  if (!opt_.transactional_id.empty()) {
+    defaults.emplace_back("transaction.timeout.ms", std::to_string(Transactions::kTimeoutMs));
     flags.emplace_back("transactional.id", opt_.transactional_id);
   }
   auto props = ResolveProperties(opt_.kafka, defaults, flags);
@@ -247,7 +248,17 @@ Status Producer::Setup() {
     if (opt_.dead_letter.rfind("kafka:", 0) == 0) {
       std::string t = opt_.dead_letter.substr(6);
       if (t.empty()) return Status::Usage("--dead-letter kafka:TOPIC needs a topic");
-      dead_topic_ = Topic(t);
+      // Each row one message (tagged: not counted as input produced),
+      // through the same rows as a file gets.
+      rd_kafka_topic_t* rkt = Topic(t);
+      dead_file_ = DeadLetterFile::Open(
+          [this, rkt](std::string_view block) {
+            return json::ForEachLine(block, [&](std::string_view row) {
+              return Send(rkt, RD_KAFKA_PARTITION_UA, row.data(), row.size(), nullptr, 0, 0, nullptr,
+                          &kDeadLetterTag);
+            });
+          },
+          opt_.dead_letter);
     } else {
       auto f = DeadLetterFile::Open(opt_.dead_letter);
       if (!f.ok()) return f.status();
@@ -257,45 +268,13 @@ Status Producer::Setup() {
   batchable_ = !opt_.dry_run && !opt_.envelope && headers_.empty() && !ts_path_ &&
                opt_.rate == 0 && opt_.txn_every == 0;
   if (batchable_) batch_.reserve(kBatchSize);
-  if (transactional_) {
-    KPIPE_RETURN_IF_ERROR(
-        TxnCall(rd_kafka_init_transactions(rk_.get(), kTxnTimeoutMs), "init transactions"));
-    KPIPE_RETURN_IF_ERROR(TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction"));
+  if (!opt_.transactional_id.empty()) {
+    txn_.emplace(rk_.get(), opt_.transactional_id);
+    KPIPE_RETURN_IF_ERROR(txn_->Init());
   }
   return Status::OK();
 }
 
-Status Producer::TxnCall(rd_kafka_error_t* e, const char* what) {
-  if (!e) return Status::OK();
-  KafkaError err(e);
-  std::string msg = fmt::format("{}: {}", what, rd_kafka_error_string(e));
-  if (rd_kafka_error_is_fatal(e) || rd_kafka_error_txn_requires_abort(e) ||
-      !rd_kafka_error_is_retriable(e))
-    return Status::Kafka(msg);
-  return Status::Kafka(msg + " (retriable)");
-}
-
-Status Producer::CommitTransaction(bool begin_next) {
-  // commit_transaction flushes; retry retriable errors (coordinator moves).
-  for (int attempt = 0;; attempt++) {
-    rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs);
-    if (!e) break;
-    KafkaError err(e);
-    if (rd_kafka_error_is_retriable(e) && attempt < 5) continue;
-    std::string msg = fmt::format("commit transaction: {}", rd_kafka_error_string(e));
-    if (rd_kafka_error_txn_requires_abort(e)) {
-      (void)TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
-      msg += "; the transaction was aborted";
-      stats_->aborted++;
-    }
-    return Status::Kafka(msg);
-  }
-  if (in_txn_ > 0) stats_->transactions++;  // an empty one leaves no marker
-  in_txn_ = 0;
-  if (begin_next)
-    return TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
-  return Status::OK();
-}
 
 
 // A message timestamp kproduce can hand to librdkafka as it is
@@ -357,13 +336,6 @@ Status Producer::Bad(const std::string& reason, std::string_view line, const std
   if (dead_file_) {
     stats_->dead_lettered++;
     return dead_file_->Write(reason, source, line_no, line);
-  }
-  if (dead_topic_) {
-    stats_->dead_lettered++;
-    dead_row_.clear();
-    AppendDeadLetterRow(&dead_row_, reason, source, line_no, line);
-    return Send(dead_topic_, RD_KAFKA_PARTITION_UA, dead_row_.data(), dead_row_.size(), nullptr,
-                0, 0, nullptr, &kDeadLetterTag);
   }
   return Status::BadInput(fmt::format("{}:{}: {}", source, line_no, reason));
 }
@@ -466,8 +438,11 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
   if (batchable_) return AddToBatch(value, value_len, key, key_len);
   KPIPE_RETURN_IF_ERROR(Send(rkt, partition, value, value_len, key, key_len, ts, hdrs, nullptr));
   stats_->produced++;
-  if (transactional_ && ++in_txn_ && opt_.txn_every > 0 && in_txn_ >= static_cast<uint64_t>(opt_.txn_every))
-    KPIPE_RETURN_IF_ERROR(CommitTransaction(/*begin_next=*/true));
+  if (txn_) {
+    txn_->Produced(1);
+    if (opt_.txn_every > 0 && txn_->open_messages() >= static_cast<uint64_t>(opt_.txn_every))
+      KPIPE_RETURN_IF_ERROR(CommitTransaction(/*begin_next=*/true));
+  }
   return Status::OK();
 }
 
@@ -504,7 +479,7 @@ Status Producer::FlushBatch() {
     size_t i = start;
     while (i < batch_.size() && !batch_[i].err) i++;
     stats_->produced += i - start;
-    if (transactional_) in_txn_ += i - start;
+    if (txn_) txn_->Produced(i - start);
     if (i == batch_.size()) break;
     // A full local queue fails the rest of the batch (nothing frees room
     // until delivery reports are served here), so retrying the failed
@@ -636,15 +611,15 @@ Status Producer::Finish(Status st) {
     Status ds = opt_.dry_run_out->Flush();
     return st.ok() ? ds : st;
   }
-  if (transactional_) {
+  if (txn_) {
     if (st.ok()) {
       st = CommitTransaction(/*begin_next=*/false);
     } else {
-      Status as = TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
+      uint64_t open = txn_->open_messages();
+      Status as = txn_->Abort();
+      stats_->aborted = txn_->aborted();
       if (!as.ok()) diag_(as.message());
-      else stats_->aborted += in_txn_ > 0;
-      if (as.ok() && in_txn_)
-        diag_(fmt::format("warning: the open transaction ({} messages) was aborted", in_txn_));
+      else if (open) diag_(fmt::format("warning: the open transaction ({} messages) was aborted", open));
     }
   }
   // Wait for every outstanding delivery report; each message either gets

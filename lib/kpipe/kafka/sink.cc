@@ -6,20 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "kpipe/json/line.h"
 #include "kpipe/time/time.h"
 
 namespace kpipe {
 
-namespace {
-
-constexpr int kTxnTimeoutMs = 60'000;
-
-bool IsFencing(rd_kafka_resp_err_t e) {
-  return e == RD_KAFKA_RESP_ERR__FENCED || e == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-         e == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH || e == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-}
-
-}  // namespace
 
 KafkaSink::KafkaSink(KafkaSinkOptions opt, std::function<void(const std::string&)> warn,
                          std::function<void(const std::string&)> info)
@@ -39,7 +30,7 @@ Status KafkaSink::Open() {
   };
   Properties flags;
   if (transactional()) {
-    defaults.emplace_back("transaction.timeout.ms", std::to_string(kTxnTimeoutMs));
+    defaults.emplace_back("transaction.timeout.ms", std::to_string(Transactions::kTimeoutMs));
     flags.emplace_back("transactional.id", opt_.transactional_id);
   }
   auto props = ResolveProperties(opt_.kafka, defaults, flags);
@@ -55,8 +46,8 @@ Status KafkaSink::Open() {
   if (!rk.ok()) return rk.status();
   rk_ = std::move(*rk);
   if (!transactional()) return Status::OK();
-  KPIPE_RETURN_IF_ERROR(TxnCall(rd_kafka_init_transactions(rk_.get(), kTxnTimeoutMs), "init transactions"));
-  return TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
+  txn_.emplace(rk_.get(), opt_.transactional_id, ", and a restart resumes from the last checkpoint");
+  return txn_->Init();
 }
 
 Result<int> KafkaSink::Topic(const std::string& topic) {
@@ -82,12 +73,12 @@ Status KafkaSink::Produce(int topic, std::string_view key, std::string_view valu
       break;
     rd_kafka_resp_err_t e = rd_kafka_last_error();
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      if (e == RD_KAFKA_RESP_ERR__FATAL) return Fatal("produce");
+      if (e == RD_KAFKA_RESP_ERR__FATAL && txn_) return txn_->Fatal("produce");
       return KafkaStatus(e, fmt::format("produce to {}", topic_names_[topic]));
     }
     rd_kafka_poll(rk_.get(), 10);  // the queue is full: let deliveries drain it
   }
-  in_txn_++;
+  if (txn_) txn_->Produced(1);
   // Delivery reports are served every so often (and whenever the queue is
   // full, and by Flush), not after every row.
   if ((++produced_ & 255) == 0) rd_kafka_poll(rk_.get(), 0);
@@ -98,13 +89,7 @@ Status KafkaSink::Produce(int topic, std::string_view key, std::string_view valu
 
 Output::BlockWriter KafkaSink::LineWriter(int topic) {
   return [this, topic](std::string_view block) {
-    while (!block.empty()) {
-      size_t nl = block.find('\n');
-      std::string_view line = block.substr(0, nl);
-      KPIPE_RETURN_IF_ERROR(Produce(topic, std::string_view(), line));
-      block = nl == std::string_view::npos ? std::string_view() : block.substr(nl + 1);
-    }
-    return Status::OK();
+    return json::ForEachLine(block, [&](std::string_view line) { return Produce(topic, std::string_view(), line); });
   };
 }
 
@@ -115,81 +100,15 @@ Status KafkaSink::Flush() {
   return Status::OK();
 }
 
-Status KafkaSink::Fatal(const std::string& what) {
-  char err[512];
-  rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk_.get(), err, sizeof err);
-  if (IsFencing(code))
-    return Status::Kafka(fmt::format(
-        "{}: fenced: another instance with transactional.id '{}' has started; this one stops, its open "
-        "transaction is aborted",
-        what, opt_.transactional_id));
-  return Status::Kafka(fmt::format("{}: fatal Kafka error: {}", what, err));
-}
-
-Status KafkaSink::TxnCall(rd_kafka_error_t* e, const char* what) {
-  if (!e) return Status::OK();
-  KafkaError err(e);
-  if (rd_kafka_error_is_fatal(e) || IsFencing(rd_kafka_error_code(e))) return Fatal(what);
-  return Status::Kafka(fmt::format("{}: {}", what, rd_kafka_error_string(e)));
-}
-
-Status KafkaSink::Abort(const std::string& why) {
-  aborted_++;
-  Status st = TxnCall(rd_kafka_abort_transaction(rk_.get(), kTxnTimeoutMs), "abort transaction");
-  if (!st.ok()) return Status::Kafka(why + "; then " + st.message());
-  return Status::Kafka(why + "; the transaction was aborted, and a restart resumes from the last checkpoint");
-}
-
 void KafkaSink::AbortQuietly() {
-  if (!rk_ || !transactional() || undecided_) return;
-  KafkaError e(rd_kafka_abort_transaction(rk_.get(), 5'000));
+  if (txn_) txn_->AbortQuietly();
 }
 
 Status KafkaSink::SendOffsets(rd_kafka_t* consumer, const std::vector<KafkaPosition>& at,
                               const std::string& metadata) {
-  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(at.size())));
-  for (const KafkaPosition& p : at) {
-    rd_kafka_topic_partition_t* el = rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition);
-    el->offset = p.offset;
-    el->metadata = std::malloc(metadata.size());  // freed with the list
-    std::memcpy(el->metadata, metadata.data(), metadata.size());
-    el->metadata_size = metadata.size();
-  }
-  std::unique_ptr<rd_kafka_consumer_group_metadata_t, void (*)(rd_kafka_consumer_group_metadata_t*)> group(
-      rd_kafka_consumer_group_metadata(consumer), rd_kafka_consumer_group_metadata_destroy);
-  for (int attempt = 0;; attempt++) {
-    rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(rk_.get(), list.get(), group.get(), kTxnTimeoutMs);
-    if (!e) return Status::OK();
-    KafkaError err(e);
-    if (rd_kafka_error_is_fatal(e)) return Fatal("send offsets to the transaction");
-    if (rd_kafka_error_is_retriable(e) && attempt < 10) continue;
-    std::string msg = fmt::format("send offsets to the transaction: {}", rd_kafka_error_string(e));
-    if (rd_kafka_error_txn_requires_abort(e)) return Abort(msg);
-    return Status::Kafka(msg);
-  }
+  return txn_->SendOffsets(consumer, at, metadata);
 }
 
-Status KafkaSink::CommitAndBegin() {
-  // commit_transaction flushes; retriable errors (a coordinator that moved
-  // or is loading) are retried for up to the transaction timeout. A commit
-  // still undecided then is left so: it cannot be aborted while pending,
-  // and the restart learns its outcome from the committed offsets.
-  int64_t deadline = MonotonicMicros() + int64_t{kTxnTimeoutMs} * 1000;
-  for (;;) {
-    rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_.get(), kTxnTimeoutMs);
-    if (!e) break;
-    KafkaError err(e);
-    if (rd_kafka_error_is_fatal(e)) return Fatal("commit transaction");
-    std::string msg = fmt::format("commit transaction: {}", rd_kafka_error_string(e));
-    if (rd_kafka_error_txn_requires_abort(e)) return Abort(msg);
-    if (!rd_kafka_error_is_retriable(e) || MonotonicMicros() > deadline) {
-      undecided_ = true;
-      return Status::Kafka(msg + "; its outcome is left to the restart");
-    }
-  }
-  committed_++;
-  in_txn_ = 0;
-  return TxnCall(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
-}
+Status KafkaSink::CommitAndBegin() { return txn_->Commit(/*begin_next=*/true); }
 
 }  // namespace kpipe

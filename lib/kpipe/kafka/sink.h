@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "kpipe/kafka/client.h"
 #include "kpipe/kafka/config.h"
 #include "kpipe/kafka/source.h"
+#include "kpipe/kafka/transactions.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -59,13 +61,10 @@ class KafkaSink {
   void AbortQuietly();
 
   bool transactional() const { return !opt_.transactional_id.empty(); }
-  uint64_t committed() const { return committed_; }
-  uint64_t aborted() const { return aborted_; }
+  uint64_t committed() const { return txn_ ? txn_->committed() : 0; }
+  uint64_t aborted() const { return txn_ ? txn_->aborted() : 0; }
 
  private:
-  Status TxnCall(rd_kafka_error_t* e, const char* what);
-  Status Fatal(const std::string& what);
-  Status Abort(const std::string& why);
 
   KafkaSinkOptions opt_;
   std::function<void(const std::string&)> warn_, info_;
@@ -73,12 +72,10 @@ class KafkaSink {
   KafkaHandle rk_;
   std::vector<rd_kafka_topic_t*> topics_;
   std::vector<std::string> topic_names_;
+  std::optional<Transactions> txn_;  // with a transactional id
   uint64_t failed_ = 0;
   std::string first_error_;
-  uint64_t in_txn_ = 0;  // messages in the open transaction
   uint64_t produced_ = 0;
-  uint64_t committed_ = 0, aborted_ = 0;
-  bool undecided_ = false;  // a commit neither done nor refused: not to be aborted
 };
 
 }  // namespace kpipe
