@@ -16,9 +16,10 @@
 #include <simdjson.h>
 
 #include "kpipe/io/dead_letter.h"
+#include "kpipe/io/file_input.h"
+#include "kpipe/io/line_reader.h"
 #include "kpipe/jq/program.h"
 #include "kpipe/json/line.h"
-#include "kpipe/io/line_reader.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
 
@@ -247,9 +248,11 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
     if (!program.ok()) return program.status();
     lanes.push_back(std::make_unique<Lane>(opt, std::move(*program), source));
   }
-  auto in_fd = OpenInput(opt.input);
-  if (!in_fd.ok()) return in_fd.status();
-  FdCloser close_in(*in_fd);
+  auto input = FileInput::Open(opt.input);
+  if (!input.ok()) return input.status();
+  Input& reader = **input;
+  bool rewound;
+  KPIPE_RETURN_IF_ERROR(reader.Start(nullptr, &rewound));
   int out_fd = 1;
   if (!opt.output.empty() && opt.output != "-") {
     auto fd = OpenOutput(opt.output);
@@ -295,7 +298,6 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
     }
     return st;
   };
-  LineReader reader(*in_fd, source);
   // A live pipe shows each record at once; a reader gone ends an idle run.
   reader.set_idle_callback([&] {
     KPIPE_RETURN_IF_ERROR(write_all());
