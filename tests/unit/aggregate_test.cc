@@ -68,14 +68,14 @@ TEST_CASE("aggregates: -a specs, their default names and their errors") {
   CHECK(Spec("median:latency") == "median_latency");
   CHECK(Spec("quantile:latency:0.99") == "quantile_latency_0_99");  // dots become _
   CHECK(Spec("top:page:3") == "top_page_3");
-  CHECK(Spec("sum") == "error: -a sum: expected sum:PATH");
-  CHECK(Spec("top:page") == "error: -a top:page: expected top:PATH:K");
-  CHECK(Spec("quantile:x:2") == "error: -a quantile:x:2: Q must be a number from 0 to 1");
-  CHECK(Spec("top:x:0") == "error: -a top:x:0: K must be a positive integer");
-  CHECK(Spec("count:a:b") == "error: -a count:a:b: expected count or count:PATH");
-  CHECK(Spec("mode:x").rfind("error: -a mode:x: unknown function 'mode' (expected count, sum,", 0) == 0);
-  CHECK(Spec("sum:a,sum:a") == "error: two aggregates are named 'sum_a'; rename one with NAME=");
-  CHECK(Spec("=sum:a") == "error: -a =sum:a: empty name before '='");
+  CHECK(Spec("sum") == "error: sum: expected sum:PATH");
+  CHECK(Spec("top:page") == "error: top:page: expected top:PATH:K");
+  CHECK(Spec("quantile:x:2") == "error: quantile:x:2: Q must be a number from 0 to 1");
+  CHECK(Spec("top:x:0") == "error: top:x:0: K must be a positive integer");
+  CHECK(Spec("count:a:b") == "error: count:a:b: expected count or count:PATH");
+  CHECK(Spec("mode:x").rfind("error: mode:x: unknown function 'mode' (expected count, sum,", 0) == 0);
+  CHECK(Spec("sum:a,,count") == "error: 'sum:a,,count': empty aggregate");
+  CHECK(Spec("=sum:a") == "error: =sum:a: empty name before '='");
 }
 
 TEST_CASE("aggregates: each function's result") {

@@ -141,6 +141,25 @@ inline Result<EmitMode> ParseEmit(std::string_view text, int64_t* every_ms) {
   return Status::Usage(fmt::format("--emit {}: expected final, changes or every:DUR", text));
 }
 
+// --by ARGS as a group key.
+inline Result<agg::GroupKey> ParseByFlags(const std::vector<std::string>& args) {
+  auto by = agg::GroupKey::Parse(args);
+  if (!by.ok()) return Status::Usage("--by " + by.status().message());
+  return by;
+}
+
+// -a SPECS as aggregates: at least one, with names of their own.
+inline Result<std::vector<agg::AggSpec>> ParseAggFlags(const std::vector<std::string>& args) {
+  auto specs = agg::ParseAggSpecs(args);
+  if (!specs.ok()) return Status::Usage("-a " + specs.status().message());
+  if (specs->empty()) return Status::Usage("no aggregate given: use -a, as in -a count");
+  for (size_t i = 0; i < specs->size(); i++)
+    for (size_t j = 0; j < i; j++)
+      if ((*specs)[i].name == (*specs)[j].name)
+        return Status::Usage(fmt::format("two aggregates are named '{}'; rename one with NAME=", (*specs)[i].name));
+  return specs;
+}
+
 // Fills the runner's options from the shared flags.
 inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   if (f.input.size() > 1) return Status::Usage("only one INPUT may be given");
@@ -153,7 +172,7 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
     r->inputs[0].time_path = *p;
   }
   auto unit = ParseTimeUnit(f.time_unit);
-  if (!unit.ok()) return unit.status();
+  if (!unit.ok()) return Status::Usage("--time-unit " + unit.status().message());
   r->time_unit = *unit;
   KPIPE_RETURN_IF_ERROR(DurationFlag("--max-delay", f.max_delay, &r->max_delay));
   KPIPE_RETURN_IF_ERROR(DurationFlag("--idle", f.idle, &r->idle_ms));

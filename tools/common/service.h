@@ -116,7 +116,7 @@ inline Result<std::unique_ptr<service::Monitor>> OpenMonitor(const ServiceFlags&
   KPIPE_RETURN_IF_ERROR(DurationFlag("--metrics-every", f.metrics_every, &m.metrics_every_ms, DurationIs::kPositive));
   for (const std::string& l : f.labels) {
     auto label = service::ParseLabel(l);
-    if (!label.ok()) return label.status();
+    if (!label.ok()) return Status::Usage("--metrics-label " + label.status().message());
     m.labels.push_back(std::move(*label));
   }
   auto monitor = std::make_unique<service::Monitor>(std::move(m));

@@ -43,9 +43,9 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
     KPIPE_RETURN_IF_ERROR(kpipe::tools::DurationFlag("--ttl", ttl, &g.ttl, kpipe::tools::DurationIs::kPositive));
     r.inputs[0].time_required = true;  // the watermark needs event time
   }
-  auto by = kpipe::agg::GroupKey::Parse(f.by);
+  auto by = kpipe::tools::ParseByFlags(f.by);
   if (!by.ok()) return by.status();
-  auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
+  auto specs = kpipe::tools::ParseAggFlags(f.aggs);
   if (!specs.ok()) return specs.status();
   r.fingerprint = kpipe::tools::Fingerprint("kagg", f, {"--ttl " + ttl});
   auto monitor = kpipe::tools::AttachService(f.service, diag, f.kio.kafka.verbose, &r);

@@ -72,7 +72,7 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
   o->as_of = f.as_of;
   o->table = f.table || f.as_of;
   auto type = kpipe::ParseJoinType(f.type);
-  if (!type.ok()) return type.status();
+  if (!type.ok()) return Status::Usage("--type " + type.status().message());
   o->type = *type;
   if (o->table) {
     if (!f.within.empty() || !f.between.empty())
@@ -109,7 +109,7 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
   r->inputs[1].first = o->table;
   r->inputs[1].null_value_timestamp = o->table;
   auto unit = kpipe::ParseTimeUnit(f.time_unit);
-  if (!unit.ok()) return unit.status();
+  if (!unit.ok()) return Status::Usage("--time-unit " + unit.status().message());
   r->time_unit = *unit;
   KPIPE_RETURN_IF_ERROR(Duration("--max-delay", f.max_delay, &r->max_delay));
   KPIPE_RETURN_IF_ERROR(Duration("--lateness", f.lateness, &o->lateness));

@@ -12,9 +12,41 @@
 #include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
 
+namespace {
+
+// The checks of the flags against each other, and -H NAME=VALUE.
+kpipe::Status Resolve(const std::vector<std::string>& headers, kpipe::ProduceOptions* o) {
+  using kpipe::Status;
+  if (o->topic.empty() && !(o->envelope && o->keep_topic))
+    return Status::Usage("-t TOPIC is required (or --envelope --keep-topic)");
+  if (o->raw && (o->envelope || !o->key_path.empty() || !o->timestamp_path.empty()))
+    return Status::Usage("--raw cannot be combined with --envelope, --key or --timestamp");
+  if (o->envelope && (!o->key_path.empty() || !o->timestamp_path.empty()))
+    return Status::Usage("--envelope carries key and timestamp; --key/--timestamp do not apply");
+  if (o->keep_topic && !o->envelope) return Status::Usage("--keep-topic needs --envelope");
+  if (o->txn_every < 0) return Status::Usage(fmt::format("--txn-every {}: must be >= 0", o->txn_every));
+  if (o->rate < 0) return Status::Usage(fmt::format("--rate {}: must be >= 0", o->rate));
+  if (!o->acks.empty() && o->acks != "all" && o->acks != "-1" && o->acks != "1" && o->acks != "0")
+    return Status::Usage(fmt::format("--acks {}: expected all, 1 or 0", o->acks));
+  if (o->txn_every > 0 && o->transactional_id.empty()) return Status::Usage("--txn-every needs --transactional-id");
+  if (o->partition < -1 || o->partition > INT32_MAX) return Status::Usage("--partition must be a partition number");
+  for (const std::string& h : headers) {
+    size_t eq = h.find('=');
+    if (eq == std::string::npos || eq == 0) return Status::Usage(fmt::format("--header {}: expected NAME=VALUE", h));
+    o->headers.emplace_back(h.substr(0, eq), h.substr(eq + 1));
+  }
+  if (o->dry_run && !o->transactional_id.empty())
+    return Status::Usage("--dry-run and --transactional-id exclude each other");
+  if (o->dead_letter == "kafka:") return Status::Usage("--dead-letter kafka:TOPIC needs a topic");
+  return Status::OK();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   kpipe::SignalWatch signals;  // first: librdkafka's threads inherit the mask
   kpipe::ProduceOptions opt;
+  std::vector<std::string> headers;
   bool quiet = false;
   using kpipe::cli::Complete;
   kpipe::cli::Command cmd("kproduce", "[OPTIONS] -t TOPIC [FILE...]",
@@ -28,7 +60,7 @@ int main(int argc, char** argv) {
   cmd.Option({"-p,--partition", "N", "Produce to partition N (default: murmur2_random on the key)"},
              &opt.partition);
   cmd.Repeated({"-H,--header", "NAME=VALUE", "Add a header to every message (repeatable)"},
-               &opt.headers);
+               &headers);
   cmd.Option({"--timestamp", "PATH", "Message timestamp from this field (epoch ms or RFC 3339)"},
              &opt.timestamp_path);
   cmd.Option({"-z,--compression", "CODEC", "Compression codec", Complete::kChoices,
@@ -60,8 +92,9 @@ int main(int argc, char** argv) {
   kpipe::Output dry_out(1, "stdout");
   opt.dry_run_out = &dry_out;
   kpipe::ProduceStats stats;
+  kpipe::Status st = Resolve(headers, &opt);
   auto monitor = kpipe::tools::OpenMonitor(service, diag);
-  kpipe::Status st = monitor.status();
+  if (st.ok()) st = monitor.status();
   if (st.ok()) {
     opt.monitor = monitor->get();
     st = kpipe::RunProduce(opt, &signals, diag.line(), &stats);

@@ -35,6 +35,15 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
     w.kind = kpipe::WindowOptions::Kind::kHop;
     KPIPE_RETURN_IF_ERROR(duration("--hop", hop, &w.size));
     KPIPE_RETURN_IF_ERROR(duration("--slide", slide, &w.slide));
+    if (w.slide > w.size)
+      return Status::Usage(fmt::format(
+          "--slide {} ms is longer than --hop {} ms: records between windows would be dropped", w.slide, w.size));
+    int64_t per_record = kpipe::WindowAssigner::WindowsPerRecord(w.size, w.slide);
+    if (per_record > kpipe::WindowAssigner::kMaxWindowsPerRecord)
+      return Status::Usage(fmt::format(
+          "--hop {} ms with --slide {} ms puts each record into {} windows; at most {} are allowed "
+          "(a longer slide, or a shorter hop)",
+          w.size, w.slide, per_record, kpipe::WindowAssigner::kMaxWindowsPerRecord));
   } else {
     w.kind = kpipe::WindowOptions::Kind::kSession;
     KPIPE_RETURN_IF_ERROR(duration("--session", session, &w.gap));
@@ -47,9 +56,9 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
   if (max_late < -1) return Status::Usage("--max-late N: N must be >= 0");
   r.max_late = max_late;
   r.inputs[0].time_required = true;
-  auto by = kpipe::agg::GroupKey::Parse(f.by);
+  auto by = kpipe::tools::ParseByFlags(f.by);
   if (!by.ok()) return by.status();
-  auto specs = kpipe::agg::ParseAggSpecs(f.aggs);
+  auto specs = kpipe::tools::ParseAggFlags(f.aggs);
   if (!specs.ok()) return specs.status();
   r.fingerprint = kpipe::tools::Fingerprint(
       "kwindow", f,

@@ -36,7 +36,7 @@ Result<AggSpec> ParseOne(std::string_view text) {
   if (size_t eq = text.find('='); eq != std::string_view::npos) {
     name = std::string(text.substr(0, eq));
     body = text.substr(eq + 1);
-    if (name.empty()) return Status::Usage(fmt::format("-a {}: empty name before '='", text));
+    if (name.empty()) return Status::Usage(fmt::format("{}: empty name before '='", text));
   }
   std::vector<std::string_view> parts;
   for (size_t i = 0;;) {
@@ -48,21 +48,21 @@ Result<AggSpec> ParseOne(std::string_view text) {
   std::string_view fn = parts[0];
   const Function* k = FindFunction(fn);
   if (!k)
-    return Status::Usage(fmt::format("-a {}: unknown function '{}' (expected {})", text, fn, FunctionNames()));
+    return Status::Usage(fmt::format("{}: unknown function '{}' (expected {})", text, fn, FunctionNames()));
   int n = static_cast<int>(parts.size());
   if (n < k->min_parts || n > k->max_parts) {
     const char* form = k->fn == Fn::kCount ? "count or count:PATH"
                        : k->fn == Fn::kTop ? "top:PATH:K"
                        : fn == "quantile"  ? "quantile:PATH:Q"
                                            : nullptr;
-    return Status::Usage(form ? fmt::format("-a {}: expected {}", text, form)
-                              : fmt::format("-a {}: expected {}:PATH", text, fn));
+    return Status::Usage(form ? fmt::format("{}: expected {}", text, form)
+                              : fmt::format("{}: expected {}:PATH", text, fn));
   }
   spec.fn = k->fn;
   std::string path_text;
   if (n >= 2) {
     auto p = json::FieldPath::Parse(parts[1]);
-    if (!p.ok()) return Status::Usage(fmt::format("-a {}: {}", text, p.status().message()));
+    if (!p.ok()) return Status::Usage(fmt::format("{}: {}", text, p.status().message()));
     spec.path = *p;
     path_text = spec.path.text();
     if (spec.fn == Fn::kCount) spec.fn = Fn::kCountValues;
@@ -72,14 +72,14 @@ Result<AggSpec> ParseOne(std::string_view text) {
     double q = -1;
     auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), q);
     if (ec != std::errc() || ptr != arg.data() + arg.size() || !(q >= 0 && q <= 1))
-      return Status::Usage(fmt::format("-a {}: Q must be a number from 0 to 1", text));
+      return Status::Usage(fmt::format("{}: Q must be a number from 0 to 1", text));
     spec.q = q;
   }
   if (spec.fn == Fn::kTop) {
     int64_t kk = 0;
     auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), kk);
     if (ec != std::errc() || ptr != arg.data() + arg.size() || kk < 1)
-      return Status::Usage(fmt::format("-a {}: K must be a positive integer", text));
+      return Status::Usage(fmt::format("{}: K must be a positive integer", text));
     spec.k = kk;
   }
   spec.name = name.empty() ? DefaultName(fn, path_text, arg) : name;
@@ -105,7 +105,7 @@ Result<std::vector<AggSpec>> ParseAggSpecs(const std::vector<std::string>& args)
     for (;;) {
       size_t c = rest.find(',');
       std::string_view one = rest.substr(0, c);
-      if (one.empty()) return Status::Usage(fmt::format("-a '{}': empty aggregate", arg));
+      if (one.empty()) return Status::Usage(fmt::format("'{}': empty aggregate", arg));
       auto spec = ParseOne(one);
       if (!spec.ok()) return spec.status();
       specs.push_back(std::move(*spec));
@@ -113,12 +113,6 @@ Result<std::vector<AggSpec>> ParseAggSpecs(const std::vector<std::string>& args)
       rest.remove_prefix(c + 1);
     }
   }
-  if (specs.empty()) return Status::Usage("no aggregate given: use -a, as in -a count");
-  for (size_t i = 0; i < specs.size(); i++)
-    for (size_t j = 0; j < i; j++)
-      if (specs[i].name == specs[j].name)
-        return Status::Usage(fmt::format("two aggregates are named '{}'; rename one with NAME=",
-                                         specs[i].name));
   return specs;
 }
 
@@ -310,11 +304,11 @@ Result<GroupKey> GroupKey::Parse(const std::vector<std::string>& args) {
       if (size_t eq = one.find('='); eq != std::string_view::npos) {
         name = one.substr(0, eq);
         path = one.substr(eq + 1);
-        if (name.empty()) return Status::Usage(fmt::format("--by {}: empty name before '='", one));
+        if (name.empty()) return Status::Usage(fmt::format("{}: empty name before '='", one));
       }
-      if (path.empty()) return Status::Usage(fmt::format("--by '{}': empty field path", arg));
+      if (path.empty()) return Status::Usage(fmt::format("'{}': empty field path", arg));
       auto p = json::FieldPath::Parse(path);
-      if (!p.ok()) return Status::Usage(fmt::format("--by {}: {}", one, p.status().message()));
+      if (!p.ok()) return Status::Usage(fmt::format("{}: {}", one, p.status().message()));
       std::string quoted;
       json::AppendQuoted(&quoted, name.empty() ? std::string_view(p->text()) : name);
       g.quoted_names_.push_back(quoted + ":");

@@ -47,8 +47,9 @@ struct AggSpec {
   int64_t k = 0;         // kTop
 };
 
-// Parses -a/--agg arguments: each is `[NAME=]FN[:PATH[:ARG]]`, and an
-// argument may hold several specs separated by commas.
+// Parses aggregate specs (kagg's and kwindow's -a): each argument is
+// `[NAME=]FN[:PATH[:ARG]]`, or several separated by commas. An error names
+// the spec it is about first ("sum: expected sum:PATH").
 Result<std::vector<AggSpec>> ParseAggSpecs(const std::vector<std::string>& args);
 
 // One value read for one aggregate from one record.
@@ -120,6 +121,8 @@ class AggSet {
 // The group key of --by: `PATH[,PATH...]` arguments, `NAME=PATH` renames.
 class GroupKey {
  public:
+  // `PATH[,PATH...]` arguments, `NAME=PATH` renames. An error names the
+  // part it is about first.
   static Result<GroupKey> Parse(const std::vector<std::string>& args);
 
   // Replaces `*key` with the compact JSON of each field (null when missing),

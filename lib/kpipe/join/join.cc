@@ -15,7 +15,7 @@ Result<JoinType> ParseJoinType(std::string_view text) {
   if (text == "left") return JoinType::kLeft;
   if (text == "right") return JoinType::kRight;
   if (text == "full") return JoinType::kFull;
-  return Status::Usage(fmt::format("--type {}: expected inner, left, right or full", text));
+  return Status::Usage(fmt::format("{}: expected inner, left, right or full", text));
 }
 
 Status JoinRows::Write(std::string_view join_key, const std::string* left, const std::string* right) {

@@ -35,41 +35,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBatch = 1024;
 constexpr int kIdlePollMs = 50;  // latency bound of a live tail (flush on idle)
 
-// Where to start reading a partition.
-struct StartSpec {
-  enum Kind { kBeginning, kEnd, kStored, kOffset, kTail, kTime } kind = kBeginning;
-  int64_t value = 0;
-};
-
-Result<StartSpec> ParseStart(const ConsumeOptions& opt) {
-  StartSpec s;
-  if (!opt.from.empty()) {
-    auto t = ParseTimePoint(opt.from, NowMs());
-    if (!t.ok()) return Status::Usage("--from: " + t.status().message());
-    return StartSpec{StartSpec::kTime, *t};
-  }
-  const std::string& o = opt.offset;
-  if (o.empty()) return StartSpec{opt.group.empty() ? StartSpec::kBeginning : StartSpec::kStored, 0};
-  if (o == "beginning") return StartSpec{StartSpec::kBeginning, 0};
-  if (o == "end") return StartSpec{StartSpec::kEnd, 0};
-  if (o == "stored") {
-    if (opt.group.empty()) return Status::Usage("-o stored needs a consumer group (-G)");
-    return StartSpec{StartSpec::kStored, 0};
-  }
-  if (o[0] == '@') {
-    auto t = ParseTimePoint(o.substr(1), NowMs());
-    if (!t.ok()) return Status::Usage("-o " + t.status().message());
-    return StartSpec{StartSpec::kTime, *t};
-  }
-  int64_t v;
-  auto [p, ec] = std::from_chars(o.data(), o.data() + o.size(), v);
-  if (ec != std::errc() || p != o.data() + o.size())
-    return Status::Usage(fmt::format(
-        "-o {}: expected beginning, end, stored, N, -N or @TIME", o));
-  if (v < 0) return StartSpec{StartSpec::kTail, -v};
-  return StartSpec{StartSpec::kOffset, v};
-}
-
 // cursor.next: the offset after the last record in the output buffer.
 struct PartState : FetchCursor {
   int64_t end = -1;         // stop before this offset (-e / --until); -1 = never
@@ -137,17 +102,13 @@ class Consumer {
   ClientEvents events_;
   KafkaHandle rk_;
   rd_kafka_queue_t* queue_ = nullptr;
-  StartSpec start_;
+  ConsumeStart start_;
   bool bounded_ = false;     // -e or --until: stop at recorded end offsets
-  int64_t until_ms_ = -1;
   std::map<std::pair<std::string, int32_t>, PartState> parts_;
   PartState* last_part_ = nullptr;
   rd_kafka_topic_t* last_rkt_ = nullptr;
   json::Validator validator_;
   std::vector<FormatPiece> format_;  // -f
-  std::optional<json::FieldPath> time_path_;
-  int64_t max_delay_ = 0, idle_ms_ = -1;
-  TimeUnit time_unit_ = TimeUnit::kMillis;
   Watermark wm_{0, -1};  // --watermarks: stream/watermark, the rule of every tool
   bool said_watermarks_ = false;
   int64_t emitted_wm_ = INT64_MIN;
@@ -183,7 +144,7 @@ Status Consumer::Done(PartState* ps) {
   if (ps->done) return Status::OK();
   ps->done = true;
   if (!bounded_) return Status::OK();  // at its end for now: records may still come
-  if (opt_.watermarks) wm_.Remove(ps->name, idle_ms_ >= 0 ? NowMs() : 0);
+  if (opt_.watermarks) wm_.Remove(ps->name, opt_.idle_ms >= 0 ? NowMs() : 0);
   return AnnouncePartitions({ps}, /*ended=*/true);
 }
 
@@ -228,7 +189,7 @@ Status Consumer::Setup(const Properties& extra) {
       {"enable.auto.commit", opt_.group.empty() ? "false" : "true"},
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},
-      {"isolation.level", opt_.isolation},
+      {"isolation.level", opt_.read_committed ? "read_committed" : "read_uncommitted"},
       {"enable.partition.eof", "true"},
       // Small local queues keep memory low; KickStalledFetchers() avoids the
       // fetch stalls that small queues cause in librdkafka 2.0 (bench/).
@@ -261,7 +222,7 @@ Status Consumer::Setup(const Properties& extra) {
 
 // Sets each partition's start offset in `parts` from the -o/--from spec.
 Status Consumer::ResolveStarts(rd_kafka_topic_partition_list_t* parts) {
-  if (start_.kind == StartSpec::kTime) {
+  if (start_.kind == ConsumeStart::kTime) {
     for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = start_.value;
     rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), parts, opt_.connect_timeout_ms);
     if (e) return KafkaStatus(e, "look up offsets for time");
@@ -272,12 +233,12 @@ Status Consumer::ResolveStarts(rd_kafka_topic_partition_list_t* parts) {
   for (int i = 0; i < parts->cnt; i++) {
     int64_t& off = parts->elems[i].offset;
     switch (start_.kind) {
-      case StartSpec::kBeginning: off = RD_KAFKA_OFFSET_BEGINNING; break;
-      case StartSpec::kEnd: off = RD_KAFKA_OFFSET_END; break;
-      case StartSpec::kStored: off = RD_KAFKA_OFFSET_STORED; break;
-      case StartSpec::kOffset: off = start_.value; break;
-      case StartSpec::kTail: off = RD_KAFKA_OFFSET_TAIL(start_.value); break;
-      case StartSpec::kTime: break;
+      case ConsumeStart::kBeginning: off = RD_KAFKA_OFFSET_BEGINNING; break;
+      case ConsumeStart::kEnd: off = RD_KAFKA_OFFSET_END; break;
+      case ConsumeStart::kStored: off = RD_KAFKA_OFFSET_STORED; break;
+      case ConsumeStart::kOffset: off = start_.value; break;
+      case ConsumeStart::kTail: off = RD_KAFKA_OFFSET_TAIL(start_.value); break;
+      case ConsumeStart::kTime: break;
     }
   }
   return Status::OK();
@@ -296,12 +257,12 @@ Status Consumer::RecordEnds() {
     ps.low = (*marks)[i].low;
     ps.end = (*marks)[i++].high;
   }
-  if (until_ms_ >= 0) {
+  if (opt_.until_ms >= 0) {
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
     for (auto& [k, ps] : parts_)
-      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = until_ms_;
+      rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition)->offset = opt_.until_ms;
     rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), list.get(), opt_.connect_timeout_ms);
-    if (e) return KafkaStatus(e, "look up offsets for --until");
+    if (e) return KafkaStatus(e, "look up the offsets of the end time");
     for (int i = 0; i < list->cnt; i++) {
       PartState* ps = Part(list->elems[i].topic, list->elems[i].partition);
       if (list->elems[i].offset >= 0) ps->end = std::min(ps->end, list->elems[i].offset);
@@ -314,7 +275,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts) {
   bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    if (start_.kind != StartSpec::kStored) {
+    if (start_.kind != ConsumeStart::kStored) {
       Status st = ResolveStarts(parts);
       if (!st.ok() && rebalance_error_.ok()) rebalance_error_ = st;
     }
@@ -390,12 +351,12 @@ void Consumer::Write(const rd_kafka_message_t* m) {
 void Consumer::UpdateWatermark(const rd_kafka_message_t* m, PartState* ps) {
   ps->last_seen = Clock::now();
   int64_t t;
-  if (time_path_) {
+  if (opt_.time_path) {
     simdjson::dom::element doc, f;
     if (!m->payload || validator_.Parse({static_cast<const char*>(m->payload), m->len}, &doc) ||
-        !time_path_->Lookup(doc, &f))
+        !opt_.time_path->Lookup(doc, &f))
       return;  // no event time: the record cannot advance the watermark
-    auto et = EventTimeOf(f, time_unit_, opt_.time_path);
+    auto et = EventTimeOf(f, opt_.time_unit, opt_.time_path->text());
     if (!et.ok()) return;  // not a time: left to the reader, which judges it as bad input
     t = *et;
   } else {
@@ -403,7 +364,7 @@ void Consumer::UpdateWatermark(const rd_kafka_message_t* m, PartState* ps) {
     t = rd_kafka_message_timestamp(m, &tt);
     if (tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) return;
   }
-  wm_.Observe(ps->name, t, idle_ms_ >= 0 ? NowMs() : 0);
+  wm_.Observe(ps->name, t, opt_.idle_ms >= 0 ? NowMs() : 0);
 }
 
 // The watermark of every tool (stream/watermark): the minimum over assigned
@@ -411,7 +372,7 @@ void Consumer::UpdateWatermark(const rd_kafka_message_t* m, PartState* ps) {
 // and those a bounded read has finished (kpipe(7), EVENT TIME).
 Status Consumer::MaybeEmitWatermark() {
   if (!opt_.watermarks) return Status::OK();
-  int64_t w = idle_ms_ >= 0 ? wm_.Refresh(NowMs()) : wm_.current();
+  int64_t w = opt_.idle_ms >= 0 ? wm_.Refresh(NowMs()) : wm_.current();
   if (w == Watermark::kMinusInfinity || w == Watermark::kPlusInfinity || w <= emitted_wm_)
     return Status::OK();
   emitted_wm_ = w;
@@ -489,45 +450,12 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
 }
 
 Status Consumer::Consume() {
-  auto st = ParseStart(opt_);
-  if (!st.ok()) return st.status();
-  start_ = *st;
-  bounded_ = opt_.exit_at_end || !opt_.until.empty();
-  if (!opt_.until.empty() && opt_.until != "end") {
-    auto t = ParseTimePoint(opt_.until, NowMs());
-    if (!t.ok()) return Status::Usage("--until: " + t.status().message());
-    until_ms_ = *t;
-  }
-  if (!opt_.format.empty()) {
-    if (opt_.envelope) return Status::Usage("--format and --envelope exclude each other");
-    format_ = CompileFormat(opt_.format);
-  }
-  if (opt_.watermarks) {
-    auto d = ParseDuration(opt_.max_delay.empty() ? "0ms" : opt_.max_delay);
-    if (!d.ok()) return Status::Usage("--max-delay: " + d.status().message());
-    max_delay_ = *d;
-    if (!opt_.time_unit.empty()) {
-      auto u = ParseTimeUnit(opt_.time_unit);
-      if (!u.ok()) return u.status();
-      time_unit_ = *u;
-    }
-    if (!opt_.idle.empty()) {
-      auto i = ParseDuration(opt_.idle);
-      if (!i.ok()) return Status::Usage("--idle: " + i.status().message());
-      idle_ms_ = *i;
-    }
-    if (!opt_.time_path.empty()) {
-      auto p = json::FieldPath::Parse(opt_.time_path);
-      if (!p.ok()) return p.status();
-      time_path_ = std::move(*p);
-    }
-    wm_ = Watermark(max_delay_, idle_ms_);
-  } else if (!opt_.max_delay.empty() || !opt_.idle.empty() || !opt_.time_path.empty() ||
-             !opt_.time_unit.empty()) {
-    return Status::Usage("--max-delay, --idle, --time and --time-unit need --watermarks");
-  }
-  if (opt_.watermarks && opt_.no_control)
-    return Status::Usage("--watermarks writes control records, which --no-control leaves out");
+  start_ = opt_.start;
+  if (start_.kind == ConsumeStart::kDefault)
+    start_.kind = opt_.group.empty() ? ConsumeStart::kBeginning : ConsumeStart::kStored;
+  bounded_ = opt_.exit_at_end || opt_.until_ms >= 0;
+  if (!opt_.format.empty()) format_ = CompileFormat(opt_.format);
+  if (opt_.watermarks) wm_ = Watermark(opt_.max_delay_ms, opt_.idle_ms);
 
   KPIPE_RETURN_IF_ERROR(Setup({}));
 
@@ -677,21 +605,9 @@ Status Consumer::Lag() {
 }
 
 Status Consumer::Run() {
-  int modes = opt_.list + !opt_.lag_group.empty();
-  if (modes > 1) return Status::Usage("-L and --lag exclude each other");
   if (opt_.list) return List();
   if (!opt_.lag_group.empty()) return Lag();
-  if (opt_.topics.empty()) return Status::Usage("no topic given");
-  if (!opt_.offset.empty() && !opt_.from.empty())
-    return Status::Usage("-o and --from exclude each other");
-  if (opt_.exit_at_end && !opt_.until.empty())
-    return Status::Usage("-e and --until exclude each other (-e is --until end)");
-  if (opt_.isolation != "read_committed" && opt_.isolation != "read_uncommitted")
-    return Status::Usage("--isolation: expected read_committed or read_uncommitted");
-  if (opt_.count < -1 || opt_.count == 0) {
-    if (opt_.count == 0) return Status::OK();
-    return Status::Usage("-c must be a positive count");
-  }
+  if (opt_.count == 0) return Status::OK();
   Status st = Finish(Consume());
   if (opt_.monitor) st = opt_.monitor->Finish(Snap(), std::move(st));
   return st;

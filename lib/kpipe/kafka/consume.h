@@ -4,11 +4,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kpipe/json/output.h"
+#include "kpipe/json/path.h"
 #include "kpipe/kafka/config.h"
+#include "kpipe/time/event_time.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -18,21 +21,31 @@ namespace service {
 class Monitor;
 }
 
+// Where reading each partition starts.
+struct ConsumeStart {
+  // kDefault: the beginning, or with a group its committed offsets.
+  enum Kind { kDefault, kBeginning, kEnd, kStored, kOffset, kTail, kTime } kind = kDefault;
+  int64_t value = 0;  // kOffset: the offset; kTail: how many before the end; kTime: epoch ms
+};
+
+// What kconsume does, as typed values (the tool checks the flags).
 struct ConsumeOptions {
   std::vector<std::string> topics;     // TOPIC[:P,P...]
-  std::string offset;                  // -o; empty = beginning (stored with -G)
-  std::string from, until;             // --from TIME, --until TIME|end
-  bool exit_at_end = false;            // -e
-  int64_t count = -1;                  // -c; -1 = unlimited
-  std::string group;                   // -G
-  std::string isolation = "read_committed";
+  ConsumeStart start;
+  bool exit_at_end = false;            // stop at the end offsets recorded at start
+  int64_t until_ms = -1;               // stop before the first message at or after it; -1: no time
+  int64_t count = -1;                  // stop after this many messages; -1 = unlimited, 0 = none
+  std::string group;                   // empty: no group, nothing committed
+  bool read_committed = true;          // else read_uncommitted
   bool envelope = false;
-  std::string format;                  // -f
-  bool list = false;                   // -L [TOPIC]
-  std::string lag_group;               // --lag GROUP
-  bool watermarks = false;             // --watermarks
-  std::string max_delay, idle, time_path, time_unit;
-  bool no_control = false;             // --no-control: no partitions records either
+  std::string format;                  // a kcat-style format
+  bool list = false;                   // list the partitions of `topics` (all topics when empty)
+  std::string lag_group;               // list this group's lag instead
+  bool watermarks = false;             // write watermark records, by the rule of time/watermark.h
+  int64_t max_delay_ms = 0, idle_ms = -1;
+  std::optional<json::FieldPath> time_path;  // event time; none: the message timestamp
+  TimeUnit time_unit = TimeUnit::kMillis;
+  bool no_control = false;             // no control records at all, partitions records neither
   KafkaFlags kafka;
   int connect_timeout_ms = 10'000;
   bool progress = false;                // draw progress of -e/--until (stderr is a TTY)

@@ -153,21 +153,6 @@ rd_kafka_topic_t* Producer::Topic(std::string_view name) {
 }
 
 Status Producer::Setup() {
-  if (opt_.topic.empty() && !(opt_.envelope && opt_.keep_topic))
-    return Status::Usage("-t TOPIC is required (or --envelope --keep-topic)");
-  if (opt_.raw && (opt_.envelope || !opt_.key_path.empty() || !opt_.timestamp_path.empty()))
-    return Status::Usage("--raw cannot be combined with --envelope, --key or --timestamp");
-  if (opt_.envelope && (!opt_.key_path.empty() || !opt_.timestamp_path.empty()))
-    return Status::Usage("--envelope carries key and timestamp; --key/--timestamp do not apply");
-  if (opt_.keep_topic && !opt_.envelope) return Status::Usage("--keep-topic needs --envelope");
-  if (opt_.txn_every < 0) return Status::Usage(fmt::format("--txn-every {}: must be >= 0", opt_.txn_every));
-  if (opt_.rate < 0) return Status::Usage(fmt::format("--rate {}: must be >= 0", opt_.rate));
-  if (!opt_.acks.empty() && opt_.acks != "all" && opt_.acks != "-1" && opt_.acks != "1" && opt_.acks != "0")
-    return Status::Usage(fmt::format("--acks {}: expected all, 1 or 0", opt_.acks));
-  if (opt_.txn_every > 0 && opt_.transactional_id.empty())
-    return Status::Usage("--txn-every needs --transactional-id");
-  if (opt_.partition < -1 || opt_.partition > INT32_MAX)
-    return Status::Usage("--partition must be a partition number");
   if (!opt_.key_path.empty()) {
     auto p = json::FieldPath::Parse(opt_.key_path);
     if (!p.ok()) return p.status();
@@ -178,12 +163,7 @@ Status Producer::Setup() {
     if (!p.ok()) return p.status();
     ts_path_ = std::move(*p);
   }
-  for (const std::string& h : opt_.headers) {
-    size_t eq = h.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return Status::Usage(fmt::format("--header {}: expected NAME=VALUE", h));
-    headers_.push_back({h.substr(0, eq), h.substr(eq + 1)});
-  }
+  for (const auto& [name, value] : opt_.headers) headers_.push_back({name, value});
 
   // Defaults, overridable by config files and -X (kproduce(1), DEFAULTS).
   Properties defaults = {
@@ -233,9 +213,7 @@ Status Producer::Setup() {
   };
   auto conf = MakeConf(*props, &events_);
   if (!conf.ok()) return conf.status();
-  if (opt_.dry_run) {
-    if (!opt_.transactional_id.empty()) return Status::Usage("--dry-run and --transactional-id exclude each other");
-  } else {
+  if (!opt_.dry_run) {
     auto rk = CreateClient(RD_KAFKA_PRODUCER, std::move(*conf));
     if (!rk.ok()) return rk.status();
     rk_ = std::move(*rk);
@@ -247,7 +225,6 @@ Status Producer::Setup() {
   if (!opt_.dead_letter.empty()) {
     if (opt_.dead_letter.rfind("kafka:", 0) == 0) {
       std::string t = opt_.dead_letter.substr(6);
-      if (t.empty()) return Status::Usage("--dead-letter kafka:TOPIC needs a topic");
       // Each row one message (tagged: not counted as input produced),
       // through the same rows as a file gets.
       rd_kafka_topic_t* rkt = Topic(t);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kpipe/json/output.h"
@@ -25,7 +26,7 @@ struct ProduceOptions {
   bool keep_topic = false;            // --keep-topic
   bool raw = false;                   // --raw
   int64_t partition = -1;             // -p; -1 = partitioner
-  std::vector<std::string> headers;   // -H K=V
+  std::vector<std::pair<std::string, std::string>> headers;  // -H NAME=VALUE
   std::string timestamp_path;         // --timestamp
   std::string compression;            // -z
   std::string acks;                   // --acks

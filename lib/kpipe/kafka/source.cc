@@ -100,12 +100,12 @@ Status KafkaSource::Open() {
   }
   if (bounded_ && opt_.io.until != "end") {
     auto t = ParseTimePoint(opt_.io.until, NowMs());
-    if (!t.ok()) return Status::Usage("--until: " + t.status().message());
+    if (!t.ok()) return Status::Usage("the end time: " + t.status().message());
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
     for (Part& p : parts_)
       rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
     rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), list.get(), opt_.connect_timeout_ms);
-    if (e) return KafkaStatus(e, "look up offsets for --until");
+    if (e) return KafkaStatus(e, "look up the offsets of the end time");
     for (int i = 0; i < list->cnt; i++) {
       Part& p = parts_[index_[{list->elems[i].topic, list->elems[i].partition}]];
       if (list->elems[i].offset >= 0) p.end = std::min(p.end, list->elems[i].offset);
@@ -155,12 +155,12 @@ Status KafkaSource::StartAt(const std::vector<KafkaPosition>* at) {
     }
     if (!opt_.io.from.empty()) {
       auto t = ParseTimePoint(opt_.io.from, NowMs());
-      if (!t.ok()) return Status::Usage("--from: " + t.status().message());
+      if (!t.ok()) return Status::Usage("the start time: " + t.status().message());
       PartitionList times(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
       for (const Part& p : parts_)
         rd_kafka_topic_partition_list_add(times.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
       rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), times.get(), opt_.connect_timeout_ms);
-      if (e) return KafkaStatus(e, "look up offsets for --from");
+      if (e) return KafkaStatus(e, "look up the offsets of the start time");
       // No record at or after the time: the end.
       KPIPE_RETURN_IF_ERROR(
           FillFromWatermarks(rk_.get(), times.get(), WatermarkEnds::kHigh, opt_.connect_timeout_ms));

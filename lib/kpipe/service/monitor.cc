@@ -135,10 +135,10 @@ Result<std::pair<std::string, std::string>> ParseLabel(const std::string& text) 
   size_t eq = text.find('=');
   std::string name = text.substr(0, eq);
   if (eq == std::string::npos || !ValidLabelName(name))
-    return Status::Usage(fmt::format("--metrics-label {}: expected NAME=VALUE, NAME of letters, digits and _",
+    return Status::Usage(fmt::format("{}: expected NAME=VALUE, NAME of letters, digits and _",
                                      text));
   if (name == "tool" || name == "topic" || name == "partition" || name == "result")
-    return Status::Usage(fmt::format("--metrics-label {}: kpipe sets the label {} itself", text, name));
+    return Status::Usage(fmt::format("{}: kpipe sets the label {} itself", text, name));
   return std::make_pair(name, text.substr(eq + 1));
 }
 

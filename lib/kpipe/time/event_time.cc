@@ -13,7 +13,7 @@ Result<TimeUnit> ParseTimeUnit(std::string_view text) {
   if (text == "ms") return TimeUnit::kMillis;
   if (text == "us") return TimeUnit::kMicros;
   if (text == "ns") return TimeUnit::kNanos;
-  return Status::Usage(fmt::format("--time-unit {}: expected s, ms, us or ns", text));
+  return Status::Usage(fmt::format("{}: expected s, ms, us or ns", text));
 }
 
 Result<int64_t> CheckEventTime(int64_t ms, std::string_view field) {

@@ -5,24 +5,23 @@
 namespace kpipe {
 
 Result<WindowAssigner> WindowAssigner::Tumbling(int64_t size) {
-  if (size <= 0) return Status::Usage("--tumble: the window size must be positive");
+  if (size <= 0) return Status::Usage("the window size must be positive");
   return WindowAssigner(size, size);
 }
 
 Result<WindowAssigner> WindowAssigner::Hopping(int64_t size, int64_t slide) {
-  if (size <= 0) return Status::Usage("--hop: the window size must be positive");
-  if (slide <= 0) return Status::Usage("--slide: the slide must be positive");
+  if (size <= 0) return Status::Usage("the window size must be positive");
+  if (slide <= 0) return Status::Usage("the slide must be positive");
   if (slide > size)
     return Status::Usage(fmt::format(
-        "--slide {} ms is longer than --hop {} ms: records between windows would be dropped",
+        "a slide of {} ms is longer than the window ({} ms): records between windows would be dropped",
         slide, size));
   // Each record goes into every window that holds it: a hop much longer
   // than its slide makes one record cost that many windows of state and rows.
-  int64_t per_record = size / slide + (size % slide != 0);
+  int64_t per_record = WindowsPerRecord(size, slide);
   if (per_record > kMaxWindowsPerRecord)
     return Status::Usage(fmt::format(
-        "--hop {} ms with --slide {} ms puts each record into {} windows; at most {} are allowed "
-        "(a longer slide, or a shorter hop)",
+        "windows of {} ms every {} ms put each record into {} windows; at most {} are allowed",
         size, slide, per_record, kMaxWindowsPerRecord));
   return WindowAssigner(size, slide);
 }

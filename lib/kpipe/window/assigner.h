@@ -32,6 +32,8 @@ class WindowAssigner {
   // kMaxWindowsPerRecord windows (kwindow(1), --slide).
   static Result<WindowAssigner> Hopping(int64_t size, int64_t slide);
   static constexpr int64_t kMaxWindowsPerRecord = 10'000;
+  // How many hopping windows of `size` every `slide` (> 0) hold each record.
+  static int64_t WindowsPerRecord(int64_t size, int64_t slide) { return size / slide + (size % slide != 0); }
 
   // Replaces `out` with the windows containing `t`, in increasing start order.
   void Assign(int64_t t, std::vector<Window>* out) const;

@@ -10,7 +10,7 @@ namespace kpipe {
 
 Result<std::unique_ptr<WindowOperator>> WindowOperator::Make(const WindowOptions& opt,
                                                              agg::GroupKey by, agg::AggSet aggs) {
-  if (opt.lateness < 0) return Status::Usage("--lateness must not be negative");
+  if (opt.lateness < 0) return Status::Usage("the allowed lateness must not be negative");
   Result<WindowAssigner> assigner = Status::Usage("no window");
   switch (opt.kind) {
     case WindowOptions::Kind::kTumble:
@@ -20,7 +20,7 @@ Result<std::unique_ptr<WindowOperator>> WindowOperator::Make(const WindowOptions
       assigner = WindowAssigner::Hopping(opt.size, opt.slide);
       break;
     case WindowOptions::Kind::kSession:
-      if (opt.gap <= 0) return Status::Usage("--session: the gap must be positive");
+      if (opt.gap <= 0) return Status::Usage("the session gap must be positive");
       assigner = WindowAssigner::Tumbling(opt.gap);  // unused by sessions
       break;
   }
