@@ -1,7 +1,7 @@
-// The runner of stream/runner.h, shared by its two files: runner.cc (the
-// loop over the inputs, records, control records, the watermark) and
-// checkpoint.cc (checkpoints, restore, --dump-state). Not part of the
-// library's interface. Not thread-safe.
+// The runner of stream/runner.h, shared by its three files: runner.cc (the
+// loop over the inputs, blocks, lines and records), control.cc (control
+// records, the watermark, the end) and checkpoint.cc (checkpoints, restore,
+// --dump-state). Not part of the library's interface. Not thread-safe.
 #pragma once
 
 #include <atomic>
@@ -54,7 +54,7 @@ class Runner {
   Status Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* signals);
 
  private:
-  // --- runner.cc: reading and records
+  // --- runner.cc: reading and records; control.cc: control, watermarks, the end
   Status Open(std::vector<std::unique_ptr<Input>> inputs);
   Status OpenKafka();
   Status StartInputs();
