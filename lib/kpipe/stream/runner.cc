@@ -337,13 +337,6 @@ Status Runner::Line(size_t s, std::string_view line) {
   return Parsed(s, line, root);
 }
 
-Status Runner::Parsed(size_t s, std::string_view line, simdjson::dom::element root) {
-  simdjson::dom::object obj;
-  if (json::IsControl(root, &obj)) return Control(s, obj, line);
-  stats_->in++;
-  lanes_[s]->records++;
-  return Data(s, root, line);
-}
 
 Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line) {
   Lane& l = *lanes_[s];

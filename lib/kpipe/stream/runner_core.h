@@ -15,6 +15,7 @@
 
 #include "kpipe/cli/progress.h"
 #include "kpipe/io/outputs.h"
+#include "kpipe/json/line.h"
 #include "kpipe/kafka/source.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/state/store.h"
@@ -63,7 +64,13 @@ class Runner {
   bool Reading(size_t s) const;
   Status Block(size_t s, std::string_view block);
   Status Line(size_t s, std::string_view line);
-  Status Parsed(size_t s, std::string_view line, simdjson::dom::element root);
+  [[gnu::always_inline]] Status Parsed(size_t s, std::string_view line, simdjson::dom::element root) {
+    simdjson::dom::object obj;
+    if (json::IsControl(root, &obj)) return Control(s, obj, line);
+    stats_->in++;
+    lanes_[s]->records++;
+    return Data(s, root, line);
+  }
   Status Data(size_t s, simdjson::dom::element root, std::string_view line);
   Status Control(size_t s, simdjson::dom::object obj, std::string_view line);
   Status Bad(size_t s, std::string_view reason, std::string_view line);
