@@ -45,7 +45,7 @@
 #   -k, --keep            KEEP=1: do not delete the topics at the end
 #   -h, --help            print this and exit
 # Environment:
-#   KPIPE_BROKERS     bootstrap address (default 127.0.0.1:39092, the test
+#   KPIPE_BROKERS     bootstrap address (default 127.0.0.1:24092, the test
 #                     broker of tests/kafka/broker.sh)
 #   KPIPE_BENCH_DIR   scratch dir for the data file and logs (default build/bench)
 #   KPRODUCE, KCONSUME, KCAT   the binaries (default build/kproduce,
@@ -100,7 +100,7 @@ CONSUME_RUNS=${CONSUME_RUNS:-$((2 * RUNS))}
 [[ $CONSUME_RUNS =~ ^[1-9][0-9]*$ ]] || die "CONSUME_RUNS must be a positive integer"
 [[ $RUN_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "RUN_TIMEOUT must be a positive integer"
 
-BROKERS=${KPIPE_BROKERS:-127.0.0.1:39092}
+BROKERS=${KPIPE_BROKERS:-127.0.0.1:24092}
 DIR=${KPIPE_BENCH_DIR:-$REPO/build/bench}
 KPRODUCE=${KPRODUCE:-$REPO/build/kproduce}
 KCONSUME=${KCONSUME:-$REPO/build/kconsume}

@@ -127,7 +127,7 @@
 #   --keep                  KEEP=1: keep the topics and state directories
 #   -h, --help              print this and exit
 # Environment:
-#   KPIPE_BROKERS     bootstrap address for latency (default 127.0.0.1:39092,
+#   KPIPE_BROKERS     bootstrap address for latency (default 127.0.0.1:24092,
 #                     the test broker of tests/kafka/broker.sh)
 #   KPIPE_BIN         where the tools are (default build/)
 #   KAGG, KWINDOW, KPRODUCE, KCONSUME   the binaries, overriding the above
@@ -146,7 +146,7 @@
 #   bench/state_bench.sh throughput -n 25000000  # several timer checkpoints per run
 #   bench/state_bench.sh throughput -n 1000000 -r 3
 #   bench/state_bench.sh pause --samples 100
-#   KPIPE_BROKERS=127.0.0.1:39092 bench/state_bench.sh latency --rate 5000
+#   KPIPE_BROKERS=127.0.0.1:24092 bench/state_bench.sh latency --rate 5000
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -222,7 +222,7 @@ done
 DIR=${KPIPE_BENCH_DIR:-$REPO/build/bench}
 BIN=${KPIPE_BIN:-$REPO/build}
 PY=${KPIPE_PYTHON:-/usr/bin/python3}
-BROKERS=${KPIPE_BROKERS:-127.0.0.1:39092}
+BROKERS=${KPIPE_BROKERS:-127.0.0.1:24092}
 
 # ---- prerequisites: say how to get them, install nothing --------------------
 [[ -x /usr/bin/time ]] || die "/usr/bin/time missing (GNU time); install it: apt-get install -y time"

@@ -5,13 +5,13 @@
 # Usage: tests/kafka/broker.sh start|stop|status
 #   start   Starts the broker unless it runs, and returns only once it answers
 #           metadata and accepts a produce. The LAST line of stdout is the
-#           bootstrap address (e.g. 127.0.0.1:39092). Idempotent.
+#           bootstrap address (e.g. 127.0.0.1:24092). Idempotent.
 #   stop    SIGTERM, SIGKILL after 30 s. Exits 0 when already stopped.
 #   status  Prints "running" (exit 0) or "stopped" (exit 1).
 #
 # Environment:
 #   KPIPE_BROKER_DIR      state dir (default: <repo>/build/kafka): libs, data, logs
-#   KPIPE_BROKER_PORT     PLAINTEXT port (default 39092); controller uses port+1
+#   KPIPE_BROKER_PORT     PLAINTEXT port (default 24092); controller uses port+1
 #   KPIPE_BROKER_TIMEOUT  seconds start waits for readiness (default 120)
 #   KPIPE_BROKER_GC       the JVM's collector flags (default
 #                         "-XX:+UseG1GC -XX:MaxGCPauseMillis=20", as Kafka's own scripts)
@@ -34,7 +34,7 @@ KAFKA_VERSION=3.9.1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 DIR=${KPIPE_BROKER_DIR:-$REPO/build/kafka}
-PORT=${KPIPE_BROKER_PORT:-39092}
+PORT=${KPIPE_BROKER_PORT:-24092}
 CPORT=$((PORT + 1))
 TIMEOUT=${KPIPE_BROKER_TIMEOUT:-120}
 ADDR=127.0.0.1:$PORT
@@ -257,6 +257,13 @@ cmd_start() {
   for p in "$PORT" "$CPORT"; do
     port_in_use "$p" && die "port $p on 127.0.0.1 is taken by another process (set KPIPE_BROKER_PORT)"
   done
+  # A port in the ephemeral range can be taken by any client's outgoing
+  # connection between this check and the broker's bind.
+  local lo hi
+  if read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null \
+     && [ "$PORT" -ge "$lo" ] && [ "$PORT" -le "$hi" ]; then
+    echo "broker.sh: warning: port $PORT is in the ephemeral range $lo-$hi; the bind may fail" >&2
+  fi
   mkdir -p "$LOGS" "$DATA"
   fetch_libs
   write_props

@@ -15,7 +15,7 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:39092")
+BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:24092")
 RUN_ID = f"{os.getpid()}-{int(time.time() * 1000)}"
 ERRORS = []
 

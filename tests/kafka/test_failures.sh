@@ -24,7 +24,7 @@ expect_eq "last delivered" "$(tail -1 "$T/out")" '{"n":500}'
 b2=$T/broker2
 mkdir -p "$b2"
 ln -s "$KPIPE_BROKER_DIR/libs" "$b2/libs"   # reuse the jars, not the data
-port2=$(( KPIPE_BROKER_PORT + 100 ))
+port2=$(( KPIPE_BROKER_PORT + 100 ))   # +1 controller; keep below the ephemeral range
 addr2=$(KPIPE_BROKER_DIR=$b2 KPIPE_BROKER_PORT=$port2 bash "$SRC/tests/kafka/broker.sh" start | tail -1)
 seq 1 40000 | sed 's/.*/{"n":&}/' > "$T/many.jsonl"
 kproduce -b "$addr2" -t "$id-down" --rate 2000 -X message.timeout.ms=5000 "$T/many.jsonl" \
