@@ -18,6 +18,12 @@ cat > "$T/in.jsonl" <<'EOF'
 {"user":"u5","amount":-3.25,"big":12345678901234567890,"tags":["x","y","z"]}
 {"user":"u6","amount":0.1,"n":[1e-5,1.5e300,-0.0,1e17,1e16,1e15,123456789,0.000123,1e-4,-1.5e-7,5e-324,1.7976931348623157e308,2.5e-3,100,1e100,33.333333333333336],"s":"tab\there \u0001 \u007f \u00e9 \u2028 \ud83d\ude00 \"q\" \\ / \b\f\r\n"}
 {"user":"u7","amount":123456789012345678901234567890,"n":[1e99999]}
+{"user":"u8","user":"u8b","amount":8,"geo":{"country":"pt","country":"br"}}
+{"amount":9,"user":"u9"}
+{"user":"u10","geo":5,"tags":{"a":{"b":1,"b":2}}}
+{"user":"u11","geo":"s","tags":{"a":{"b":[{"c":1,"c":2}]}}}
+{"user":null,"amount":null}
+{}
 {"@kpipe":"end"}
 EOF
 
@@ -33,6 +39,10 @@ programs = [
     "if type == \"object\" then .user else error(\"not an object\") end", ".amount + 1",
     "to_entries? | map(.key)", "(.user? // \"none\"), (.amount? // 0)", "$pre + (.user? // \"x\")",
     "{n: .n?, s: .s?}", ".n[]? * 3", ".amount? / 7", "[.s?, (.n? | length)]", "{(.user? // \"k\"): .amount?}",
+    # Projections, which kjq runs without jq where it can (kjq(1)): repeated
+    # keys, missing and null steps, steps into numbers and strings.
+    "{amount, user}", "{u: .user, c: .geo.country}", "{\"the user\": .user, tags}", "{ \"user\" }",
+    "{amount, user, tags, geo, n, s, big}", "{user, missing}", "{c: .tags.a.b}", "{if: .user}",
 ]
 bad = 0
 for prog in programs:

@@ -168,6 +168,65 @@ std::string Message(jv msg) {
   return out;
 }
 
+bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
+
+// jq 1.6's keywords, which cannot stand alone as a key.
+bool IsKeyword(std::string_view w) {
+  static constexpr std::string_view kKeywords[] = {
+      "__loc__", "and", "as", "catch", "def", "elif", "else", "end", "foreach", "if",
+      "import", "include", "label", "module", "not", "or", "reduce", "then", "try"};
+  return std::find(std::begin(kKeywords), std::end(kKeywords), w) != std::end(kKeywords);
+}
+
+// `e` as `jq -c` writes the value it converts `e` to (ToJv, then AppendJv).
+// False, with `b` partly written, for an object with a repeated key: jq
+// keeps one of them, in the place of the first.
+bool AppendElement(std::string* b, simdjson::dom::element e) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object o(e);
+      std::string_view keys[32];
+      size_t n = 0;
+      b->push_back('{');
+      for (auto [key, value] : o) {
+        if (n == std::size(keys) || std::find(keys, keys + n, key) != keys + n) return false;
+        keys[n] = key;
+        if (n++) b->push_back(',');
+        json::AppendQuoted(b, key, /*escape_del=*/true);
+        b->push_back(':');
+        if (!AppendElement(b, value)) return false;
+      }
+      b->push_back('}');
+      return true;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      b->push_back('[');
+      bool first = true;
+      for (simdjson::dom::element v : simdjson::dom::array(e)) {
+        if (!first) b->push_back(',');
+        first = false;
+        if (!AppendElement(b, v)) return false;
+      }
+      b->push_back(']');
+      return true;
+    }
+    case simdjson::dom::element_type::STRING:
+      json::AppendQuoted(b, e.get_string().value_unsafe(), /*escape_del=*/true);
+      return true;
+    case simdjson::dom::element_type::INT64:
+      AppendNumber(b, static_cast<double>(e.get_int64().value_unsafe()));
+      return true;
+    case simdjson::dom::element_type::UINT64:
+      AppendNumber(b, static_cast<double>(e.get_uint64().value_unsafe()));
+      return true;
+    case simdjson::dom::element_type::DOUBLE: AppendNumber(b, e.get_double().value_unsafe()); return true;
+    case simdjson::dom::element_type::BOOL: b->append(e.get_bool().value_unsafe() ? "true" : "false"); return true;
+    case simdjson::dom::element_type::NULL_VALUE: b->append("null"); return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Program>> Program::Compile(const std::string& text,
@@ -198,7 +257,78 @@ Result<std::unique_ptr<Program>> Program::Compile(const std::string& text,
     return Status::Usage(fmt::format("cannot compile the jq program: {}", all.empty() ? "error" : all));
   }
   p->compile_errors_.clear();
+  p->projection_ = ParseProjection(text);
+  p->picked_.resize(p->projection_.size());
+  p->found_.resize(p->projection_.size());
   return p;
+}
+
+// {KEY, KEY: .A.B, "KEY": .A.B, "KEY", ...} with KEY an identifier that is
+// not a keyword or a string without escapes, and .A.B a path of
+// identifiers; no key twice. Anything else, comments included, is not a
+// projection (an empty result) and runs in jq.
+std::vector<Program::Field> Program::ParseProjection(std::string_view t) {
+  size_t i = 0;
+  auto space = [&] {
+    while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) i++;
+  };
+  auto ident = [&] {
+    size_t from = i;
+    if (i < t.size() && IsIdentStart(t[i]))
+      while (++i < t.size() && IsIdentChar(t[i])) {
+      }
+    return t.substr(from, i - from);
+  };
+  std::vector<Field> fields;
+  space();
+  if (i == t.size() || t[i++] != '{') return {};
+  for (;;) {
+    space();
+    Field f;
+    if (i < t.size() && t[i] == '"') {
+      size_t end = t.find('"', i + 1);
+      if (end == std::string_view::npos) return {};
+      f.key = std::string(t.substr(i + 1, end - i - 1));
+      for (char c : f.key)
+        if (c == '\\' || static_cast<unsigned char>(c) < 0x20) return {};
+      i = end + 1;
+    } else {
+      std::string_view w = ident();
+      if (w.empty() || (i < t.size() && t[i] == ':' && i + 1 < t.size() && t[i + 1] == ':')) return {};
+      f.key = std::string(w);
+    }
+    space();
+    if (i < t.size() && t[i] == ':') {
+      i++;
+      space();
+      while (i < t.size() && t[i] == '.') {
+        i++;
+        std::string_view w = ident();
+        if (w.empty()) return {};
+        f.path.emplace_back(w);
+      }
+      if (f.path.empty()) return {};
+      space();
+    } else {
+      if (t[i - 1] != '"' && IsKeyword(f.key)) return {};
+      f.path.push_back(f.key);
+    }
+    for (const Field& g : fields)
+      if (g.key == f.key) return {};
+    json::AppendQuoted(&f.quoted, f.key, /*escape_del=*/true);
+    f.quoted.push_back(':');
+    fields.push_back(std::move(f));
+    if (i < t.size() && t[i] == ',') {
+      i++;
+      continue;
+    }
+    if (i < t.size() && t[i] == '}') break;
+    return {};
+  }
+  i++;
+  space();
+  if (i != t.size() || fields.empty()) return {};
+  return fields;
 }
 
 Program::~Program() {
@@ -207,7 +337,76 @@ Program::~Program() {
 }
 
 Status Program::Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit) {
+  if (!projection_.empty() && value.type() == simdjson::dom::element_type::OBJECT) {
+    bool handled = false;
+    Status st = RunProjection(value, emit, &handled);
+    if (handled) return st;
+  }
   return RunJv(ToJv(value), emit);
+}
+
+// The projection as jq runs it: each field's first step is the last
+// member of that name (jq keeps the last of repeated keys), a missing one
+// or null gives null, further steps index objects the same way. Falls back
+// to jq on what jq would reject (indexing a number, an array, a string),
+// on repeated keys inside a value it writes, and when the output may equal
+// the input: the caller then writes the input's own bytes, and only jq's
+// equality says when.
+Status Program::RunProjection(simdjson::dom::element value,
+                              const std::function<Status(std::string_view, bool)>& emit, bool* handled) {
+  const size_t n = projection_.size();
+  std::fill(found_.begin(), found_.end(), false);
+  // Whether the input's keys are exactly the output's: then the output may
+  // be the input.
+  bool same_keys = true;
+  size_t keys_found = 0;
+  uint64_t key_seen = 0;  // bit per field (the first 64) whose key the input has
+  for (auto [key, member] : simdjson::dom::object(value)) {
+    bool is_output_key = false;
+    for (size_t f = 0; f < n; f++) {
+      const Field& field = projection_[f];
+      if (field.path[0] == key) {
+        picked_[f] = member;
+        found_[f] = true;
+      }
+      if (field.key == key) {
+        is_output_key = true;
+        if (f < 64 && !(key_seen >> f & 1)) {
+          key_seen |= uint64_t{1} << f;
+          keys_found++;
+        }
+      }
+    }
+    if (!is_output_key) same_keys = false;
+  }
+  if (same_keys && (n > 64 || keys_found == n)) return Status::OK();  // jq decides
+  out_.clear();
+  out_.push_back('{');
+  for (size_t f = 0; f < n; f++) {
+    const Field& field = projection_[f];
+    simdjson::dom::element v = picked_[f];
+    bool null = !found_[f] || v.is_null();
+    for (size_t step = 1; step < field.path.size() && !null; step++) {
+      if (v.type() != simdjson::dom::element_type::OBJECT) return Status::OK();  // jq's error
+      bool found = false;
+      for (auto [key, member] : simdjson::dom::object(v))
+        if (key == field.path[step]) {
+          v = member;
+          found = true;
+        }
+      null = !found || v.is_null();
+    }
+    if (f) out_.push_back(',');
+    out_.append(field.quoted);
+    if (null) {
+      out_.append("null");
+    } else if (!AppendElement(&out_, v)) {
+      return Status::OK();
+    }
+  }
+  out_.push_back('}');
+  *handled = true;
+  return emit(out_, false);
 }
 
 Status Program::RunText(std::string_view json, const std::function<Status(std::string_view, bool)>& emit,

@@ -49,6 +49,25 @@ class Program {
 
  private:
   Program() = default;
+  // A projection, {KEY, KEY: .PATH, "KEY": .PATH, ...}, runs without jq
+  // on objects: the program's most common form, where jq's interpreter
+  // is most of the time. Anything the projection cannot answer exactly
+  // as jq does (an error, duplicate keys, an output that may equal its
+  // input) goes to jq.
+  struct Field {
+    std::string key;                // the output key
+    std::string quoted;             // "KEY": as jq writes it
+    std::vector<std::string> path;  // .a.b: {"a","b"}
+  };
+  // The projection of `text`, or nothing when it is another program.
+  static std::vector<Field> ParseProjection(std::string_view text);
+  // `*handled`: false when jq must run the program on `value` instead.
+  Status RunProjection(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit,
+                       bool* handled);
+  std::vector<Field> projection_;
+  std::vector<simdjson::dom::element> picked_;  // per field, its first step's value, when found_
+  std::vector<bool> found_;
+
   jv ToJv(simdjson::dom::element e);
   // Runs the program on `in` (consumed).
   Status RunJv(jv in, const std::function<Status(std::string_view, bool)>& emit);
