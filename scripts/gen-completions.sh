@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build}
-for tool in kproduce kconsume kwindow kagg kjoin kjq; do
+for tool in kproduce kconsume kwindow kagg kjoin kjq kadmin; do
   "$bin/$tool" --generate=bash > "completions/bash/$tool"
   "$bin/$tool" --generate=zsh > "completions/zsh/_$tool"
   "$bin/$tool" --generate=fish > "completions/fish/$tool.fish"

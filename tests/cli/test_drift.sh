@@ -1,7 +1,7 @@
 # Each flag is defined once (the tool's flag table); --help, the man page's
 # OPTIONS and the completions must list exactly those flags.
 source "$(dirname "$0")/lib.sh"
-for tool in kproduce kconsume kwindow kagg kjoin kjq; do
+for tool in kproduce kconsume kwindow kagg kjoin kjq kadmin; do
   "$tool" --generate=flags | sort -u > "$T/table"
   [ -s "$T/table" ] || fail "$tool: empty flag table"
   # --help: the option column of each line.

@@ -2,7 +2,7 @@
 # .deb of cpack: every file in its place, the same tree in the package.
 source "$(dirname "$0")/lib.sh"
 B=${KPIPE_BIN:?KPIPE_BIN is the build directory}
-tools=(kproduce kconsume kwindow kagg kjoin kjq)
+tools=(kproduce kconsume kwindow kagg kjoin kjq kadmin)
 units=(kpipe@.service kpipe-pipeline@.service)
 examples=()
 for f in "$SRC"/tools/systemd/examples/*; do examples+=("${f##*/}"); done

@@ -1,6 +1,6 @@
 # --help, --version, unknown flags and usage errors (kpipe(7), EXIT STATUS).
 source "$(dirname "$0")/lib.sh"
-for tool in kproduce kconsume kwindow kagg kjoin kjq; do
+for tool in kproduce kconsume kwindow kagg kjoin kjq kadmin; do
   run 0 "$tool" --help
   expect_grep "$T/out" "^Usage: $tool "
   expect_empty "$T/err"

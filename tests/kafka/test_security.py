@@ -9,9 +9,13 @@ and PLAIN over TLS, a throwaway CA, KRaft's StandardAuthorizer with ACLs).
 - a topic the ACLs deny says "not authorized to read|write topic 'T'",
   exit 1, and kproduce's summary counts the failed messages;
 - a TLS certificate that does not verify says so;
-- the password never shows, even with -v.
+- the password never shows, even with -v;
+- kadmin acl create, list (and --pattern match) and delete, checked with
+  Kafka's own AclCommand; alice's kadmin requests that the ACLs deny are
+  refused with the broker's reason, exit 1.
 """
 import atexit
+import json
 import os
 import subprocess
 import sys
@@ -62,6 +66,15 @@ def acl(*args):
                         "--add", "--allow-principal", "User:alice", *args],
                        capture_output=True, text=True, timeout=120)
     need(p.returncode == 0, f"AclCommand {args}: {p.stderr[-2000:]}")
+
+
+def acl_tool(*args):
+    """Kafka's own ACL tool without added flags: its standard output."""
+    p = subprocess.run(["java", f"-Dlog4j.configuration=file:{HERE}/log4j.properties", "-cp",
+                        os.path.join(libs, "*"), "kafka.admin.AclCommand", "--bootstrap-server", PLAIN_ADDR,
+                        *args], capture_output=True, text=True, timeout=120)
+    need(p.returncode == 0, f"AclCommand {args}: {p.stderr[-2000:]}")
+    return p.stdout
 
 
 acl("--operation", "Read", "--operation", "Write", "--operation", "Describe", "--topic", ok_topic)
@@ -127,4 +140,29 @@ check(code == 0 and "sasl.password" in err and "alice-secret" not in err,
       f"-v shows the configuration without the password: exit {code}")
 code, out, err, _ = run(["kconsume", "-v", "-e", *sasl(password="not-alices-42"), ok_topic])
 check("not-alices-42" not in err, f"-v with a failing password printed it: {err[-500:]}")
+
+# kadmin acl over the open listener (a super user there), checked with AclCommand.
+prefix = f"kpipe-sec-{RUN_ID}-"
+bob = {"principal": "User:bob", "host": "*", "operation": "read", "permission": "allow",
+       "resource_type": "topic", "resource": prefix, "pattern": "prefixed"}
+code, out, err, _ = run(["kadmin", "-b", PLAIN_ADDR, "acl", "create", "--principal", "User:bob",
+                         "--operation", "read", "--topic", prefix, "--pattern", "prefixed"])
+check(code == 0 and [json.loads(l) for l in out.splitlines()] == [bob], f"kadmin acl create: exit {code}: {out} {err}")
+listed = acl_tool("--list", "--principal", "User:bob")
+check(f"name={prefix}, patternType=PREFIXED" in listed and "operation=READ, permissionType=ALLOW" in listed,
+      f"AclCommand does not list bob's binding: {listed}")
+code, out, err, _ = run(["kadmin", "-b", PLAIN_ADDR, "acl", "list", "--principal", "User:bob"])
+check(code == 0 and [json.loads(l) for l in out.splitlines()] == [bob], f"kadmin acl list bob: {out} {err}")
+code, out, err, _ = run(["kadmin", "-b", PLAIN_ADDR, "acl", "list", "--topic", ok_topic, "--pattern", "match"])
+rows = [json.loads(l) for l in out.splitlines()]
+check(code == 0 and bob in rows and any(r["principal"] == "User:alice" and r["resource"] == ok_topic for r in rows),
+      f"acl list --pattern match finds the prefixed and the literal bindings: {rows} {err}")
+code, out, err, _ = run(["kadmin", "-b", PLAIN_ADDR, "acl", "delete", "--principal", "User:bob"])
+check(code == 0 and [json.loads(l) for l in out.splitlines()] == [bob], f"kadmin acl delete: {out} {err}")
+check(f"name={prefix}" not in acl_tool("--list", "--principal", "User:bob"), "bob's binding is still there")
+# alice may not create topics nor read the ACLs.
+code, out, err, _ = run(["kadmin", *sasl(), "topic", "create", f"{prefix}alices"])
+check(code == 1 and "uthorization failed" in err, f"alice creating a topic: exit {code}: {err}")
+code, out, err, _ = run(["kadmin", *sasl(), "acl", "list"])
+check(code == 1 and "uthorization failed" in err, f"alice listing ACLs: exit {code}: {err}")
 finish()

@@ -62,6 +62,18 @@ class Command {
   void Positionals(std::string name, std::string help, std::vector<std::pair<std::string, std::string*>> slots,
                    Complete complete = Complete::kFile);
 
+  // Shell code that completes the words that are not flags, in place of
+  // file names (kadmin's subcommands, and topic and group names asked of
+  // the broker): `bash` sets COMPREPLY (cur and prev are set); `zsh_spec` is
+  // the last spec of _arguments, and `zsh_after` runs after it with $state
+  // set (_arguments -C); `fish` is appended as it is.
+  struct WordCompletion {
+    std::string bash, zsh_spec, zsh_after, fish;
+  };
+  void CompleteWords(WordCompletion words) { words_ = std::move(words); }
+  // The names of the flags that take a value, short and long ("-b", "--brokers").
+  std::vector<std::string> ValueFlags() const;
+
   ParseOutcome Parse(int argc, char** argv);
   // True when the flag named by its long name ("--list") was given.
   bool Given(const std::string& long_name) const;
@@ -87,6 +99,7 @@ class Command {
   std::string generate_;
   std::string positional_name_, positional_help_;
   Complete positional_complete_ = Complete::kNone;
+  WordCompletion words_;
   CLI::App app_;
   std::vector<Entry> entries_;
   std::deque<std::string> owned_;

@@ -18,7 +18,8 @@
 #include "kpipe/kafka/client.h"
 #include "kpipe/kafka/envelope.h"
 #include "kpipe/kafka/format.h"
-#include "kpipe/kafka/listing.h"
+#include "kpipe/kafka/admin.h"
+#include "kpipe/json/rows.h"
 #include "kpipe/cli/progress.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/io/signals.h"
@@ -596,12 +597,14 @@ Status Consumer::Finish(Status st) {
 Status Consumer::List() {
   // The high watermark itself, not a read_committed reader's stable offset.
   KPIPE_RETURN_IF_ERROR(Setup({{"isolation.level", "read_uncommitted"}}));
-  return ListPartitions(rk_.get(), opt_.topics, opt_.connect_timeout_ms, out_);
+  json::RowWriter rows(out_, json::RowFormat::kJson);
+  return admin::ListPartitions(rk_.get(), opt_.topics, opt_.connect_timeout_ms, &rows);
 }
 
 Status Consumer::Lag() {
   KPIPE_RETURN_IF_ERROR(Setup({}));
-  return ListGroupLag(rk_.get(), opt_.lag_group, opt_.topics, opt_.connect_timeout_ms, out_);
+  json::RowWriter rows(out_, json::RowFormat::kJson);
+  return admin::GroupLag(rk_.get(), opt_.lag_group, opt_.topics, opt_.connect_timeout_ms, &rows);
 }
 
 Status Consumer::Run() {

@@ -1,0 +1,385 @@
+// kadmin topic ... and kconsume -L (admin.h).
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "kpipe/kafka/admin.h"
+#include "kpipe/kafka/admin_call.h"
+#include "kpipe/kafka/client.h"
+
+namespace kpipe::admin {
+namespace {
+
+bool IsInternal(const char* topic) { return topic[0] == '_' && topic[1] == '_'; }
+
+// The topics of `md` named in `names` (every non-internal one when empty,
+// or every one with `internal`), by name; NotFound for a name not there.
+Result<std::vector<const rd_kafka_metadata_topic*>> SelectTopics(const rd_kafka_metadata_t* md,
+                                                                const std::vector<std::string>& names,
+                                                                bool internal) {
+  std::vector<const rd_kafka_metadata_topic*> topics;
+  for (int i = 0; i < md->topic_cnt; i++) {
+    const rd_kafka_metadata_topic* t = &md->topics[i];
+    if (!names.empty() && std::find(names.begin(), names.end(), t->topic) == names.end()) continue;
+    if (names.empty() && !internal && IsInternal(t->topic)) continue;
+    if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+      return Status::NotFound(fmt::format("topic '{}' does not exist", t->topic));
+    topics.push_back(t);
+  }
+  for (const std::string& name : names)
+    if (std::none_of(topics.begin(), topics.end(), [&](auto* t) { return name == t->topic; }))
+      return Status::NotFound(fmt::format("topic '{}' does not exist", name));
+  std::sort(topics.begin(), topics.end(),
+            [](auto* a, auto* b) { return std::string_view(a->topic) < b->topic; });
+  return topics;
+}
+
+// One topic: a request for it alone; several or none: every topic's.
+Result<Metadata> MetadataFor(rd_kafka_t* rk, const std::vector<std::string>& names, int timeout_ms) {
+  return FetchMetadata(rk, names.size() == 1 ? names[0] : "", timeout_ms);
+}
+
+std::vector<int64_t> Ids(const int32_t* ids, int n) { return std::vector<int64_t>(ids, ids + n); }
+
+// DescribeConfigs of one topic: the event that owns the entries.
+struct TopicConfigSet {
+  Event event;
+  const rd_kafka_ConfigEntry_t** entries = nullptr;
+  size_t count = 0;
+};
+Result<TopicConfigSet> DescribeTopicConfig(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_DescribeConfigs(rk, &res, 1, call.options(), call.queue());
+  rd_kafka_ConfigResource_destroy(res);
+  auto ev = call.Wait("describe configs");
+  if (!ev.ok()) return ev.status();
+  size_t n;
+  const rd_kafka_ConfigResource_t** rs =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev->get()), &n);
+  if (n != 1) return Status::Kafka("describe configs: no answer for topic " + topic);
+  rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(rs[0]);
+  if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+    return Status::NotFound(fmt::format("topic '{}' does not exist", topic));
+  if (err) return Status::Kafka(fmt::format("topic '{}': {}", topic, rd_kafka_ConfigResource_error_string(rs[0])));
+  TopicConfigSet set;
+  set.entries = rd_kafka_ConfigResource_configs(rs[0], &set.count);
+  set.event = std::move(*ev);
+  return set;
+}
+
+std::string SourceName(rd_kafka_ConfigSource_t s) {
+  std::string n = rd_kafka_ConfigSource_name(s);
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  return n;
+}
+
+}  // namespace
+
+Status ListTopics(rd_kafka_t* rk, bool internal, int timeout_ms, json::RowWriter* out) {
+  auto md = FetchMetadata(rk, "", timeout_ms);
+  if (!md.ok()) return md.status();
+  auto topics = SelectTopics(md->get(), {}, internal);
+  if (!topics.ok()) return topics.status();
+  for (const rd_kafka_metadata_topic* t : *topics) {
+    int replicas = t->partition_cnt > 0 ? t->partitions[0].replica_cnt : 0;
+    KPIPE_RETURN_IF_ERROR(out->Add(json::Row()
+                                       .Str("topic", t->topic)
+                                       .Int("partitions", t->partition_cnt)
+                                       .Int("replicas", replicas)
+                                       .Bool("internal", IsInternal(t->topic))));
+  }
+  return out->Flush();
+}
+
+Status ListPartitions(rd_kafka_t* rk, const std::vector<std::string>& names, int timeout_ms,
+                      json::RowWriter* out) {
+  auto md = MetadataFor(rk, names, timeout_ms);
+  if (!md.ok()) return md.status();
+  auto topics = SelectTopics(md->get(), names, false);
+  if (!topics.ok()) return topics.status();
+  // Every partition's offsets in one lookup per end.
+  std::vector<std::pair<const rd_kafka_metadata_topic*, const rd_kafka_metadata_partition*>> rows;
+  std::vector<PartitionRef> refs;
+  for (const rd_kafka_metadata_topic* t : *topics) {
+    std::vector<const rd_kafka_metadata_partition*> ps;
+    for (int p = 0; p < t->partition_cnt; p++) ps.push_back(&t->partitions[p]);
+    std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->id < b->id; });
+    for (const rd_kafka_metadata_partition* p : ps) {
+      rows.emplace_back(t, p);
+      refs.push_back({t->topic, p->id});
+    }
+  }
+  auto marks = QueryWatermarks(rk, refs, timeout_ms);
+  if (!marks.ok()) return marks.status();
+  for (size_t i = 0; i < rows.size(); i++) {
+    const auto& [t, p] = rows[i];
+    int64_t lo = (*marks)[i].low, hi = (*marks)[i].high;
+    KPIPE_RETURN_IF_ERROR(out->Add(json::Row()
+                                       .Str("topic", t->topic)
+                                       .Int("partition", p->id)
+                                       .Int("leader", p->leader)
+                                       .Ints("replicas", Ids(p->replicas, p->replica_cnt))
+                                       .Ints("isr", Ids(p->isrs, p->isr_cnt))
+                                       .Int("low", lo)
+                                       .Int("high", hi)
+                                       .Int("messages", hi - lo)));
+  }
+  return out->Flush();
+}
+
+Status TopicConfigs(rd_kafka_t* rk, const std::string& topic, bool all, int timeout_ms,
+                    json::RowWriter* out) {
+  auto set = DescribeTopicConfig(rk, topic, timeout_ms);
+  if (!set.ok()) return set.status();
+  std::vector<const rd_kafka_ConfigEntry_t*> entries(set->entries, set->entries + set->count);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) {
+    return std::string_view(rd_kafka_ConfigEntry_name(a)) < rd_kafka_ConfigEntry_name(b);
+  });
+  for (const rd_kafka_ConfigEntry_t* e : entries) {
+    rd_kafka_ConfigSource_t src = rd_kafka_ConfigEntry_source(e);
+    if (!all && src == RD_KAFKA_CONFIG_SOURCE_DEFAULT_CONFIG) continue;
+    KPIPE_RETURN_IF_ERROR(out->Add(json::Row()
+                                       .Str("topic", topic)
+                                       .Str("config", rd_kafka_ConfigEntry_name(e))
+                                       .StrOrNull("value", rd_kafka_ConfigEntry_value(e))
+                                       .Str("source", SourceName(src))));
+  }
+  return out->Flush();
+}
+
+Status DescribeTopics(rd_kafka_t* rk, const std::vector<std::string>& topics, bool all_configs,
+                      int timeout_ms, json::RowWriter* out) {
+  KPIPE_RETURN_IF_ERROR(ListPartitions(rk, topics, timeout_ms, out));
+  std::vector<std::string> names = topics;
+  if (names.empty()) {
+    auto md = FetchMetadata(rk, "", timeout_ms);
+    if (!md.ok()) return md.status();
+    auto sel = SelectTopics(md->get(), {}, false);
+    if (!sel.ok()) return sel.status();
+    for (auto* t : *sel) names.push_back(t->topic);
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& t : names) KPIPE_RETURN_IF_ERROR(TopicConfigs(rk, t, all_configs, timeout_ms, out));
+  return Status::OK();
+}
+
+Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, bool if_not_exists,
+                    bool validate_only, int timeout_ms, json::RowWriter* out) {
+  AdminCall call(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
+  char err[512];
+  if (validate_only) rd_kafka_AdminOptions_set_validate_only(call.options(), 1, err, sizeof err);
+  std::vector<rd_kafka_NewTopic_t*> reqs;
+  auto destroy = [&] { rd_kafka_NewTopic_destroy_array(reqs.data(), reqs.size()); };
+  for (const NewTopic& t : topics) {
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replicas, err, sizeof err);
+    if (!nt) {
+      destroy();
+      return Status::Usage(fmt::format("topic '{}': {}", t.name, err));
+    }
+    reqs.push_back(nt);
+    for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+  }
+  rd_kafka_CreateTopics(rk, reqs.data(), reqs.size(), call.options(), call.queue());
+  destroy();
+  auto ev = call.Wait("create topics");
+  if (!ev.ok()) return ev.status();
+  size_t n;
+  const rd_kafka_topic_result_t** rs =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &n);
+  Failures failures;
+  for (size_t i = 0; i < n; i++) {
+    const char* name = rd_kafka_topic_result_name(rs[i]);
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(rs[i]);
+    const char* status = validate_only ? "valid" : "created";
+    if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && if_not_exists) {
+      status = "exists";
+    } else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      failures.Add(fmt::format("topic '{}' already exists (give --if-not-exists to let it pass)", name));
+      continue;
+    } else if (e) {
+      failures.Add(fmt::format("topic '{}': {}", name, rd_kafka_topic_result_error_string(rs[i])));
+      continue;
+    }
+    KPIPE_RETURN_IF_ERROR(out->Add(json::Row().Str("topic", name).Str("status", status)));
+  }
+  KPIPE_RETURN_IF_ERROR(out->Flush());
+  return failures.status();
+}
+
+Status DeleteTopics(rd_kafka_t* rk, const std::vector<std::string>& topics, bool if_exists,
+                    int timeout_ms, json::RowWriter* out) {
+  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms);
+  std::vector<rd_kafka_DeleteTopic_t*> reqs;
+  for (const std::string& t : topics) reqs.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+  rd_kafka_DeleteTopics(rk, reqs.data(), reqs.size(), call.options(), call.queue());
+  rd_kafka_DeleteTopic_destroy_array(reqs.data(), reqs.size());
+  auto ev = call.Wait("delete topics");
+  if (!ev.ok()) return ev.status();
+  size_t n;
+  const rd_kafka_topic_result_t** rs =
+      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev->get()), &n);
+  Failures failures;
+  for (size_t i = 0; i < n; i++) {
+    const char* name = rd_kafka_topic_result_name(rs[i]);
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(rs[i]);
+    const char* status = "deleted";
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && if_exists) {
+      status = "absent";
+    } else if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      failures.Add(fmt::format("topic '{}' does not exist", name), true);
+      continue;
+    } else if (e) {
+      failures.Add(fmt::format("topic '{}': {}", name, rd_kafka_topic_result_error_string(rs[i])));
+      continue;
+    }
+    KPIPE_RETURN_IF_ERROR(out->Add(json::Row().Str("topic", name).Str("status", status)));
+  }
+  KPIPE_RETURN_IF_ERROR(out->Flush());
+  return failures.status();
+}
+
+Status AddPartitions(rd_kafka_t* rk, const std::string& topic, int count, int timeout_ms,
+                     json::RowWriter* out) {
+  auto before = TopicPartitions(rk, topic, timeout_ms);
+  if (!before.ok()) return before.status();
+  int total = static_cast<int>(before->size()) + count;
+  AdminCall call(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_ms);
+  char err[512];
+  rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), total, err, sizeof err);
+  if (!np) return Status::Usage(fmt::format("topic '{}': {}", topic, err));
+  rd_kafka_CreatePartitions(rk, &np, 1, call.options(), call.queue());
+  rd_kafka_NewPartitions_destroy(np);
+  auto ev = call.Wait("add partitions");
+  if (!ev.ok()) return ev.status();
+  size_t n;
+  const rd_kafka_topic_result_t** rs =
+      rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev->get()), &n);
+  for (size_t i = 0; i < n; i++)
+    if (rd_kafka_topic_result_error(rs[i]))
+      return Status::Kafka(fmt::format("topic '{}': {}", topic, rd_kafka_topic_result_error_string(rs[i])));
+  KPIPE_RETURN_IF_ERROR(out->Add(json::Row()
+                                     .Str("topic", topic)
+                                     .Int("partitions_before", static_cast<int64_t>(before->size()))
+                                     .Int("partitions", total)));
+  return out->Flush();
+}
+
+Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Properties& set,
+                         const std::vector<std::string>& remove, int timeout_ms, json::RowWriter* out) {
+  auto current = DescribeTopicConfig(rk, topic, timeout_ms);
+  if (!current.ok()) return current.status();
+  // What is set on the topic itself, changed as asked (the legacy
+  // AlterConfigs replaces the topic's whole set).
+  std::map<std::string, std::string> keep;
+  for (size_t i = 0; i < current->count; i++) {
+    const rd_kafka_ConfigEntry_t* e = current->entries[i];
+    if (rd_kafka_ConfigEntry_source(e) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
+    if (const char* v = rd_kafka_ConfigEntry_value(e)) keep[rd_kafka_ConfigEntry_name(e)] = v;
+  }
+  for (const std::string& k : remove) {
+    bool known = false;
+    for (size_t i = 0; i < current->count && !known; i++) known = k == rd_kafka_ConfigEntry_name(current->entries[i]);
+    if (!known) return Status::Usage(fmt::format("topic '{}' has no config '{}'", topic, k));
+    keep.erase(k);
+  }
+  for (const auto& [k, v] : set) keep[k] = v;
+  AdminCall call(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms);
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (const auto& [k, v] : keep) rd_kafka_ConfigResource_set_config(res, k.c_str(), v.c_str());
+  rd_kafka_AlterConfigs(rk, &res, 1, call.options(), call.queue());
+  rd_kafka_ConfigResource_destroy(res);
+  auto ev = call.Wait("alter configs");
+  if (!ev.ok()) return ev.status();
+  size_t n;
+  const rd_kafka_ConfigResource_t** rs =
+      rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev->get()), &n);
+  for (size_t i = 0; i < n; i++)
+    if (rd_kafka_ConfigResource_error(rs[i]))
+      return Status::Kafka(fmt::format("topic '{}': {}", topic, rd_kafka_ConfigResource_error_string(rs[i])));
+  for (const auto& [k, v] : set)
+    KPIPE_RETURN_IF_ERROR(
+        out->Add(json::Row().Str("topic", topic).Str("config", k).Str("value", v).Str("action", "set")));
+  for (const std::string& k : remove)
+    KPIPE_RETURN_IF_ERROR(
+        out->Add(json::Row().Str("topic", topic).Str("config", k).Null("value").Str("action", "delete")));
+  return out->Flush();
+}
+
+Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, TrimPoint point,
+                      bool dry_run, int timeout_ms, json::RowWriter* out) {
+  std::vector<PartitionRef> refs;
+  for (const TopicSelection& sel : parts) {
+    std::vector<int32_t> ids = sel.partitions;
+    auto all = TopicPartitions(rk, sel.topic, timeout_ms);
+    if (!all.ok()) return all.status();
+    if (ids.empty()) ids = *all;
+    std::sort(ids.begin(), ids.end());
+    for (int32_t p : ids) {
+      if (std::find(all->begin(), all->end(), p) == all->end())
+        return Status::NotFound(fmt::format("topic '{}' has no partition {}", sel.topic, p));
+      refs.push_back({sel.topic, p});
+    }
+  }
+  auto marks = QueryWatermarks(rk, refs, timeout_ms);
+  if (!marks.ok()) return marks.status();
+  PartitionList cut(rd_kafka_topic_partition_list_new(static_cast<int>(refs.size())));
+  for (size_t i = 0; i < refs.size(); i++) {
+    int64_t to = (*marks)[i].high;
+    if (point.kind == TrimPoint::kOffset) {
+      if (point.value > (*marks)[i].high)
+        return Status::Usage(fmt::format("{}:{}: offset {} is past the end ({})", refs[i].topic,
+                                         refs[i].partition, point.value, (*marks)[i].high));
+      to = std::max(point.value, (*marks)[i].low);
+    }
+    rd_kafka_topic_partition_list_add(cut.get(), refs[i].topic.c_str(), refs[i].partition)->offset =
+        point.kind == TrimPoint::kTime ? point.value : to;
+  }
+  if (point.kind == TrimPoint::kTime) {
+    rd_kafka_resp_err_t e = OffsetsForTimes(rk, cut.get(), timeout_ms);
+    if (e) return KafkaStatus(e, "look up offsets by time");
+    for (int i = 0; i < cut->cnt; i++) {
+      rd_kafka_topic_partition_t* tp = &cut->elems[i];
+      if (tp->err) return KafkaStatus(tp->err, fmt::format("{}:{}: offset by time", tp->topic, tp->partition));
+      // No record at or after the time: every record is before it.
+      if (tp->offset < 0) tp->offset = (*marks)[i].high;
+      tp->offset = std::max(tp->offset, (*marks)[i].low);
+    }
+  }
+  std::vector<int64_t> lows(refs.size());
+  for (size_t i = 0; i < refs.size(); i++) lows[i] = cut->elems[i].offset;
+  if (!dry_run && !refs.empty()) {
+    AdminCall call(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms);
+    rd_kafka_DeleteRecords_t* req = rd_kafka_DeleteRecords_new(cut.get());
+    rd_kafka_DeleteRecords(rk, &req, 1, call.options(), call.queue());
+    rd_kafka_DeleteRecords_destroy(req);
+    auto ev = call.Wait("delete records");
+    if (!ev.ok()) return ev.status();
+    const rd_kafka_topic_partition_list_t* res =
+        rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev->get()));
+    Failures failures;
+    for (int i = 0; res && i < res->cnt; i++) {
+      const rd_kafka_topic_partition_t* tp = &res->elems[i];
+      for (size_t j = 0; j < refs.size(); j++) {
+        if (refs[j].topic != tp->topic || refs[j].partition != tp->partition) continue;
+        if (tp->err) {
+          failures.Add(fmt::format("{}:{}: {}", tp->topic, tp->partition, rd_kafka_err2str(tp->err)));
+          lows[j] = -1;
+        } else {
+          lows[j] = tp->offset;
+        }
+      }
+    }
+    KPIPE_RETURN_IF_ERROR(failures.status());
+  }
+  for (size_t i = 0; i < refs.size(); i++)
+    KPIPE_RETURN_IF_ERROR(out->Add(json::Row()
+                                       .Str("topic", refs[i].topic)
+                                       .Int("partition", refs[i].partition)
+                                       .Int("low_before", (*marks)[i].low)
+                                       .Int("low", lows[i])));
+  return out->Flush();
+}
+
+}  // namespace kpipe::admin
