@@ -48,6 +48,18 @@ struct Flags {
   bool allow = false, deny = false, cluster = false;
 };
 
+std::string Join(const std::vector<std::string>& words, const char* sep) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : sep) + w;
+  return out;
+}
+
+std::vector<std::string> Subjects() {
+  std::vector<std::string> s;
+  for (const auto& [subject, verbs] : kVerbs) s.push_back(subject);
+  return s;
+}
+
 // Which subcommands each flag of a subcommand belongs to.
 const std::map<std::string, std::vector<std::string>> kFlagUse = {
     {"--partitions", {"topic create"}},
@@ -306,16 +318,14 @@ Result<Action> Resolve(const Flags& f, const kpipe::cli::Command& cmd) {
 // The subject and verb are known words, and every flag of a subcommand
 // belongs to this one. Done before connecting, so usage errors are quick.
 Status CheckWords(const Flags& f, const kpipe::cli::Command& cmd) {
-  std::string all;
-  for (const auto& [s, verbs] : kVerbs) all += (all.empty() ? "" : ", ") + s;
+  std::string all = Join(Subjects(), ", ");
   if (f.words.empty()) return Status::Usage(fmt::format("no subcommand given: expected {}", all));
   const std::string& subject = f.words[0];
   auto it = std::find_if(kVerbs.begin(), kVerbs.end(), [&](auto& v) { return v.first == subject; });
   if (it == kVerbs.end()) return Status::Usage(fmt::format("unknown subcommand '{}': expected {}", subject, all));
   std::string name = subject;
   if (!it->second.empty()) {
-    std::string verbs;
-    for (const std::string& v : it->second) verbs += (verbs.empty() ? "" : ", ") + v;
+    std::string verbs = Join(it->second, ", ");
     if (f.words.size() < 2) return Status::Usage(fmt::format("{}: expected {}", subject, verbs));
     if (std::find(it->second.begin(), it->second.end(), f.words[1]) == it->second.end())
       return Status::Usage(fmt::format("unknown subcommand '{} {}': expected {}", subject, f.words[1], verbs));
@@ -323,9 +333,7 @@ Status CheckWords(const Flags& f, const kpipe::cli::Command& cmd) {
   }
   for (const auto& [flag, uses] : kFlagUse) {
     if (!cmd.Given(flag) || std::find(uses.begin(), uses.end(), name) != uses.end()) continue;
-    std::string where;
-    for (const std::string& u : uses) where += (where.empty() ? "" : ", ") + u;
-    return Status::Usage(fmt::format("{} goes with {}, not with {}", flag, where, name));
+    return Status::Usage(fmt::format("{} goes with {}, not with {}", flag, Join(uses, ", "), name));
   }
   return Status::OK();
 }
@@ -333,9 +341,7 @@ Status CheckWords(const Flags& f, const kpipe::cli::Command& cmd) {
 // Completion of the words: subcommands, then topic and group names asked
 // of the broker that the environment and config files name.
 kpipe::cli::Command::WordCompletion Words(const kpipe::cli::Command& cmd) {
-  std::string subjects, valued;
-  for (const auto& [s, v] : kVerbs) subjects += (subjects.empty() ? "" : " ") + s;
-  for (const std::string& n : cmd.ValueFlags()) valued += (valued.empty() ? "" : "|") + n;
+  std::string subjects = Join(Subjects(), " "), valued = Join(cmd.ValueFlags(), "|");
   const char* topics = "kadmin topic list -o json 2>/dev/null | sed -n 's/^{\"topic\":\"\\([^\"]*\\)\".*/\\1/p'";
   const char* groups = "kadmin group list -o json 2>/dev/null | sed -n 's/^{\"group\":\"\\([^\"]*\\)\".*/\\1/p'";
   kpipe::cli::Command::WordCompletion w;
@@ -354,12 +360,8 @@ kpipe::cli::Command::WordCompletion Words(const kpipe::cli::Command& cmd) {
       "      0) COMPREPLY=($(compgen -W '{}' -- \"$cur\")) ;;\n"
       "      1) case $subject in\n",
       valued, subjects);
-  for (const auto& [s, verbs] : kVerbs) {
-    if (verbs.empty()) continue;
-    std::string vs;
-    for (const std::string& v : verbs) vs += (vs.empty() ? "" : " ") + v;
-    w.bash += fmt::format("           {}) COMPREPLY=($(compgen -W '{}' -- \"$cur\")) ;;\n", s, vs);
-  }
+  for (const auto& [s, verbs] : kVerbs)
+    if (!verbs.empty()) w.bash += fmt::format("           {}) COMPREPLY=($(compgen -W '{}' -- \"$cur\")) ;;\n", s, Join(verbs, " "));
   w.bash += fmt::format(
       "         esac ;;\n"
       "      *) case $subject/$verb in\n"
@@ -378,12 +380,8 @@ kpipe::cli::Command::WordCompletion Words(const kpipe::cli::Command& cmd) {
       "      1) compadd {} ;;\n"
       "      2) case $words[1] in\n",
       subjects);
-  for (const auto& [s, verbs] : kVerbs) {
-    if (verbs.empty()) continue;
-    std::string vs;
-    for (const std::string& v : verbs) vs += (vs.empty() ? "" : " ") + v;
-    w.zsh_after += fmt::format("           {}) compadd {} ;;\n", s, vs);
-  }
+  for (const auto& [s, verbs] : kVerbs)
+    if (!verbs.empty()) w.zsh_after += fmt::format("           {}) compadd {} ;;\n", s, Join(verbs, " "));
   w.zsh_after += fmt::format(
       "         esac ;;\n"
       "      *) case $words[1]/$words[2] in\n"
@@ -397,8 +395,7 @@ kpipe::cli::Command::WordCompletion Words(const kpipe::cli::Command& cmd) {
   w.fish = fmt::format("complete -c kadmin -n __fish_use_subcommand -x -a '{}'\n", subjects);
   for (const auto& [s, verbs] : kVerbs) {
     if (verbs.empty()) continue;
-    std::string vs;
-    for (const std::string& v : verbs) vs += (vs.empty() ? "" : " ") + v;
+    std::string vs = Join(verbs, " ");
     w.fish += fmt::format("complete -c kadmin -n '__fish_seen_subcommand_from {0}; and not __fish_seen_subcommand_from {1}' -x -a '{1}'\n", s, vs);
   }
   w.fish +=

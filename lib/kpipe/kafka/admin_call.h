@@ -3,12 +3,15 @@
 // Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include "kpipe/kafka/admin.h"
 #include "kpipe/kafka/client.h"
 #include "kpipe/status.h"
 
@@ -54,6 +57,27 @@ class AdminCall {
   rd_kafka_AdminOptions_t* options_;
   rd_kafka_queue_t* queue_;
 };
+
+// The partitions that `selections` name, each topic's in order (all of a
+// topic's when it names none); NotFound for a topic or partition that does
+// not exist.
+inline Result<std::vector<PartitionRef>> SelectedPartitions(rd_kafka_t* rk,
+                                                            const std::vector<TopicSelection>& selections,
+                                                            int timeout_ms) {
+  std::vector<PartitionRef> refs;
+  for (const TopicSelection& sel : selections) {
+    auto all = TopicPartitions(rk, sel.topic, timeout_ms);
+    if (!all.ok()) return all.status();
+    std::vector<int32_t> ids = sel.partitions.empty() ? *all : sel.partitions;
+    std::sort(ids.begin(), ids.end());
+    for (int32_t p : ids) {
+      if (std::find(all->begin(), all->end(), p) == all->end())
+        return Status::NotFound(fmt::format("topic '{}' has no partition {}", sel.topic, p));
+      refs.push_back({sel.topic, p});
+    }
+  }
+  return refs;
+}
 
 // Joins the failures of a call that acts on several things: OK when there
 // are none, else one Kafka error (NotFound when every failure was one).

@@ -203,17 +203,10 @@ Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
     if (committed->empty())
       return Status::Usage(fmt::format("group '{}' has no committed offsets: name the topics to seek", group));
     for (const auto& [tp, off] : *committed) refs.push_back({tp.first, tp.second});
-  }
-  for (const TopicSelection& sel : topics) {
-    auto all = TopicPartitions(rk, sel.topic, timeout_ms);
-    if (!all.ok()) return all.status();
-    std::vector<int32_t> ids = sel.partitions.empty() ? *all : sel.partitions;
-    std::sort(ids.begin(), ids.end());
-    for (int32_t p : ids) {
-      if (std::find(all->begin(), all->end(), p) == all->end())
-        return Status::NotFound(fmt::format("topic '{}' has no partition {}", sel.topic, p));
-      refs.push_back({sel.topic, p});
-    }
+  } else {
+    auto selected = SelectedPartitions(rk, topics, timeout_ms);
+    if (!selected.ok()) return selected.status();
+    refs = std::move(*selected);
   }
   auto marks = QueryWatermarks(rk, refs, timeout_ms);
   if (!marks.ok()) return marks.status();

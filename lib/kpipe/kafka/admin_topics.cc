@@ -309,19 +309,9 @@ Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Propert
 
 Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, TrimPoint point,
                       bool dry_run, int timeout_ms, json::RowWriter* out) {
-  std::vector<PartitionRef> refs;
-  for (const TopicSelection& sel : parts) {
-    std::vector<int32_t> ids = sel.partitions;
-    auto all = TopicPartitions(rk, sel.topic, timeout_ms);
-    if (!all.ok()) return all.status();
-    if (ids.empty()) ids = *all;
-    std::sort(ids.begin(), ids.end());
-    for (int32_t p : ids) {
-      if (std::find(all->begin(), all->end(), p) == all->end())
-        return Status::NotFound(fmt::format("topic '{}' has no partition {}", sel.topic, p));
-      refs.push_back({sel.topic, p});
-    }
-  }
+  auto selected = SelectedPartitions(rk, parts, timeout_ms);
+  if (!selected.ok()) return selected.status();
+  const std::vector<PartitionRef>& refs = *selected;
   auto marks = QueryWatermarks(rk, refs, timeout_ms);
   if (!marks.ok()) return marks.status();
   PartitionList cut(rd_kafka_topic_partition_list_new(static_cast<int>(refs.size())));
