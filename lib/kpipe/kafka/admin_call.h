@@ -58,6 +58,65 @@ class AdminCall {
   rd_kafka_queue_t* queue_;
 };
 
+// Sends one request and waits for its answer: `send(options, queue)` calls
+// the librdkafka function; the result event, or AdminCall::Wait's error.
+template <typename Send>
+Result<Event> Ask(rd_kafka_t* rk, rd_kafka_admin_op_t op, int timeout_ms, const char* what, Send send) {
+  AdminCall call(rk, op, timeout_ms);
+  send(call.options(), call.queue());
+  return call.Wait(what);
+}
+
+// The configs of one resource (a topic, or a broker by its id), and the
+// event that owns them. NotFound for a topic that does not exist; other
+// errors as "WHAT: reason".
+struct ConfigSet {
+  Event event;
+  const rd_kafka_ConfigEntry_t** entries = nullptr;
+  size_t count = 0;
+};
+inline Result<ConfigSet> DescribeConfigs(rd_kafka_t* rk, rd_kafka_ResourceType_t type, const std::string& name,
+                                         int timeout_ms, const std::string& what) {
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(type, name.c_str());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms, "describe configs",
+                [&](auto* o, auto* q) { rd_kafka_DescribeConfigs(rk, &res, 1, o, q); });
+  rd_kafka_ConfigResource_destroy(res);
+  if (!ev.ok()) return ev.status();
+  size_t n;
+  const rd_kafka_ConfigResource_t** rs =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev->get()), &n);
+  if (n != 1) return Status::Kafka(what + ": no answer");
+  rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(rs[0]);
+  if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && type == RD_KAFKA_RESOURCE_TOPIC)
+    return Status::NotFound(fmt::format("topic '{}' does not exist", name));
+  if (err) return Status::Kafka(fmt::format("{}: {}", what, rd_kafka_ConfigResource_error_string(rs[0])));
+  ConfigSet set;
+  set.entries = rd_kafka_ConfigResource_configs(rs[0], &set.count);
+  set.event = std::move(*ev);
+  return set;
+}
+
+// What a call over several named things (topics, groups) answered for one.
+struct Answer {
+  std::string name;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::string message;  // the broker's, when err is set
+};
+// How to report the answers: {"KEY":name,"status":DONE} for each success,
+// and, when PASSED is set, {"KEY":name,"status":PASSED} for each answer
+// whose error is PASSES; `explain` words every other error. Returns the
+// joined failures (NotFound when each is MISSING).
+struct Outcome {
+  const char* key;
+  const char* done;
+  rd_kafka_resp_err_t passes;
+  const char* passed;  // null: that error fails too
+  rd_kafka_resp_err_t missing;
+};
+template <typename Explain>
+Status WriteAnswers(const std::vector<Answer>& answers, const Outcome& how, Explain explain,
+                    json::RowWriter* out);
+
 // The partitions that `selections` name, each topic's in order (all of a
 // topic's when it names none); NotFound for a topic or partition that does
 // not exist.
@@ -96,5 +155,33 @@ class Failures {
   std::string msg_;
   bool all_not_found_ = true;
 };
+
+template <typename Explain>
+Status WriteAnswers(const std::vector<Answer>& answers, const Outcome& how, Explain explain,
+                    json::RowWriter* out) {
+  Failures failures;
+  for (const Answer& a : answers) {
+    const char* status = how.done;
+    if (a.err && a.err == how.passes && how.passed) {
+      status = how.passed;
+    } else if (a.err) {
+      failures.Add(explain(a), a.err == how.missing);
+      continue;
+    }
+    KPIPE_RETURN_IF_ERROR(out->Add(json::Row().Str(how.key, a.name).Str("status", status)));
+  }
+  KPIPE_RETURN_IF_ERROR(out->Flush());
+  return failures.status();
+}
+
+// The answers of CreateTopics, DeleteTopics and the like.
+inline std::vector<Answer> TopicAnswers(const rd_kafka_topic_result_t** rs, size_t n) {
+  std::vector<Answer> answers;
+  for (size_t i = 0; i < n; i++) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(rs[i]);
+    answers.push_back({rd_kafka_topic_result_name(rs[i]), e, e ? rd_kafka_topic_result_error_string(rs[i]) : ""});
+  }
+  return answers;
+}
 
 }  // namespace kpipe::admin

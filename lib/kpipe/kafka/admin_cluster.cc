@@ -1,6 +1,7 @@
 // kadmin cluster and kadmin acl ... (admin.h).
 #include <algorithm>
 #include <cctype>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -33,6 +34,23 @@ json::Row AclRow(const rd_kafka_AclBinding_t* b) {
 
 const char* OrNull(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
 
+struct AclDeleter {
+  void operator()(rd_kafka_AclBinding_t* b) const { rd_kafka_AclBinding_destroy(b); }
+};
+using AclPtr = std::unique_ptr<rd_kafka_AclBinding_t, AclDeleter>;
+
+// The filter (`filter`) or binding that `a` describes.
+Result<AclPtr> NewAcl(const Acl& a, bool filter) {
+  char err[512];
+  rd_kafka_AclBinding_t* b =
+      filter ? rd_kafka_AclBindingFilter_new(a.resource_type, OrNull(a.resource), a.pattern, OrNull(a.principal),
+                                             OrNull(a.host), a.operation, a.permission, err, sizeof err)
+             : rd_kafka_AclBinding_new(a.resource_type, a.resource.c_str(), a.pattern, a.principal.c_str(),
+                                       a.host.c_str(), a.operation, a.permission, err, sizeof err);
+  if (!b) return Status::Usage(fmt::format("ACL: {}", err));
+  return AclPtr(b);
+}
+
 bool AclLess(const rd_kafka_AclBinding_t* a, const rd_kafka_AclBinding_t* b) {
   auto key = [](const rd_kafka_AclBinding_t* x) {
     return std::make_tuple(std::string(rd_kafka_AclBinding_principal(x)), static_cast<int>(rd_kafka_AclBinding_restype(x)),
@@ -51,22 +69,11 @@ Status ExplainEmptyAcls(rd_kafka_t* rk, int timeout_ms) {
   auto md = FetchMetadata(rk, "", timeout_ms);
   if (!md.ok()) return md.status();
   if ((*md)->broker_cnt == 0) return Status::OK();
-  std::string id = fmt::format("{}", (*md)->brokers[0].id);
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
-  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id.c_str());
-  rd_kafka_DescribeConfigs(rk, &res, 1, call.options(), call.queue());
-  rd_kafka_ConfigResource_destroy(res);
-  auto ev = call.Wait("describe ACLs");
-  if (!ev.ok()) return ev.status();
-  size_t n;
-  const rd_kafka_ConfigResource_t** rs =
-      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev->get()), &n);
-  if (n != 1) return Status::OK();
-  if (rd_kafka_ConfigResource_error(rs[0]))
-    return Status::Kafka(fmt::format("describe ACLs: {} (reading the broker's configs)",
-                                     rd_kafka_ConfigResource_error_string(rs[0])));
-  size_t count;
-  const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[0], &count);
+  auto set = DescribeConfigs(rk, RD_KAFKA_RESOURCE_BROKER, fmt::format("{}", (*md)->brokers[0].id), timeout_ms,
+                             "describe ACLs (reading the broker's configs)");
+  if (!set.ok()) return set.status();
+  const rd_kafka_ConfigEntry_t** entries = set->entries;
+  size_t count = set->count;
   for (size_t i = 0; i < count; i++) {
     if (std::string_view(rd_kafka_ConfigEntry_name(entries[i])) != "authorizer.class.name") continue;
     const char* v = rd_kafka_ConfigEntry_value(entries[i]);
@@ -99,15 +106,10 @@ Status DescribeCluster(rd_kafka_t* rk, int timeout_ms, json::RowWriter* out) {
 }
 
 Status ListAcls(rd_kafka_t* rk, const Acl& f, int timeout_ms, json::RowWriter* out) {
-  char err[512];
-  rd_kafka_AclBindingFilter_t* filter =
-      rd_kafka_AclBindingFilter_new(f.resource_type, OrNull(f.resource), f.pattern, OrNull(f.principal),
-                                    OrNull(f.host), f.operation, f.permission, err, sizeof err);
-  if (!filter) return Status::Usage(fmt::format("ACL filter: {}", err));
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS, timeout_ms);
-  rd_kafka_DescribeAcls(rk, filter, call.options(), call.queue());
-  rd_kafka_AclBinding_destroy(filter);
-  auto ev = call.Wait("describe ACLs");
+  auto filter = NewAcl(f, true);
+  if (!filter.ok()) return filter.status();
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS, timeout_ms, "describe ACLs",
+                [&](auto* o, auto* q) { rd_kafka_DescribeAcls(rk, filter->get(), o, q); });
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_AclBinding_t** bs =
@@ -120,41 +122,27 @@ Status ListAcls(rd_kafka_t* rk, const Acl& f, int timeout_ms, json::RowWriter* o
 }
 
 Status CreateAcl(rd_kafka_t* rk, const Acl& a, int timeout_ms, json::RowWriter* out) {
-  char err[512];
-  rd_kafka_AclBinding_t* b = rd_kafka_AclBinding_new(a.resource_type, a.resource.c_str(), a.pattern,
-                                                     a.principal.c_str(), a.host.c_str(), a.operation,
-                                                     a.permission, err, sizeof err);
-  if (!b) return Status::Usage(fmt::format("ACL: {}", err));
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_CREATEACLS, timeout_ms);
-  rd_kafka_CreateAcls(rk, &b, 1, call.options(), call.queue());
-  auto ev = call.Wait("create ACLs");
-  if (!ev.ok()) {
-    rd_kafka_AclBinding_destroy(b);
-    return ev.status();
-  }
+  auto b = NewAcl(a, false);
+  if (!b.ok()) return b.status();
+  rd_kafka_AclBinding_t* binding = b->get();
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_CREATEACLS, timeout_ms, "create ACLs",
+                [&](auto* o, auto* q) { rd_kafka_CreateAcls(rk, &binding, 1, o, q); });
+  if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_acl_result_t** rs = rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev->get()), &n);
   for (size_t i = 0; i < n; i++)
-    if (const rd_kafka_error_t* e = rd_kafka_acl_result_error(rs[i])) {
-      rd_kafka_AclBinding_destroy(b);
+    if (const rd_kafka_error_t* e = rd_kafka_acl_result_error(rs[i]))
       return Status::Kafka(fmt::format("create ACL: {}", rd_kafka_error_string(e)));
-    }
-  Status st = out->Add(AclRow(b));
-  rd_kafka_AclBinding_destroy(b);
-  KPIPE_RETURN_IF_ERROR(st);
+  KPIPE_RETURN_IF_ERROR(out->Add(AclRow(binding)));
   return out->Flush();
 }
 
 Status DeleteAcls(rd_kafka_t* rk, const Acl& f, int timeout_ms, json::RowWriter* out) {
-  char err[512];
-  rd_kafka_AclBindingFilter_t* filter =
-      rd_kafka_AclBindingFilter_new(f.resource_type, OrNull(f.resource), f.pattern, OrNull(f.principal),
-                                    OrNull(f.host), f.operation, f.permission, err, sizeof err);
-  if (!filter) return Status::Usage(fmt::format("ACL filter: {}", err));
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DELETEACLS, timeout_ms);
-  rd_kafka_DeleteAcls(rk, &filter, 1, call.options(), call.queue());
-  rd_kafka_AclBinding_destroy(filter);
-  auto ev = call.Wait("delete ACLs");
+  auto filter = NewAcl(f, true);
+  if (!filter.ok()) return filter.status();
+  rd_kafka_AclBindingFilter_t* filters = filter->get();
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DELETEACLS, timeout_ms, "delete ACLs",
+                [&](auto* o, auto* q) { rd_kafka_DeleteAcls(rk, &filters, 1, o, q); });
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_DeleteAcls_result_response_t** rs =

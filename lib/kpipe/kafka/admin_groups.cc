@@ -28,11 +28,10 @@ std::string StateName(rd_kafka_consumer_group_state_t s) {
 
 // The offsets `group` has committed, through the admin API.
 Result<Committed> CommittedOffsets(rd_kafka_t* rk, const std::string& group, int timeout_ms) {
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms);
   rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);
-  rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, call.options(), call.queue());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms, "list consumer group offsets",
+                [&](auto* o, auto* q) { rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q); });
   rd_kafka_ListConsumerGroupOffsets_destroy(req);
-  auto ev = call.Wait("list consumer group offsets");
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
@@ -88,10 +87,9 @@ struct GroupDescription {
   const rd_kafka_ConsumerGroupDescription_t* desc = nullptr;
 };
 Result<GroupDescription> Describe(rd_kafka_t* rk, const std::string& group, int timeout_ms) {
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms);
   const char* name = group.c_str();
-  rd_kafka_DescribeConsumerGroups(rk, &name, 1, call.options(), call.queue());
-  auto ev = call.Wait("describe consumer groups");
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms, "describe consumer groups",
+                [&](auto* o, auto* q) { rd_kafka_DescribeConsumerGroups(rk, &name, 1, o, q); });
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_ConsumerGroupDescription_t** ds = rd_kafka_DescribeConsumerGroups_result_groups(
@@ -105,9 +103,8 @@ Result<GroupDescription> Describe(rd_kafka_t* rk, const std::string& group, int 
 }  // namespace
 
 Status ListGroups(rd_kafka_t* rk, int timeout_ms, json::RowWriter* out) {
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_ms);
-  rd_kafka_ListConsumerGroups(rk, call.options(), call.queue());
-  auto ev = call.Wait("list consumer groups");
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_ms, "list consumer groups",
+                [&](auto* o, auto* q) { rd_kafka_ListConsumerGroups(rk, o, q); });
   if (!ev.ok()) return ev.status();
   const rd_kafka_ListConsumerGroups_result_t* res = rd_kafka_event_ListConsumerGroups_result(ev->get());
   size_t nerr;
@@ -232,11 +229,10 @@ Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
     }
   }
   if (!dry_run && to->cnt > 0) {
-    AdminCall call(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_ms);
     rd_kafka_AlterConsumerGroupOffsets_t* req = rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), to.get());
-    rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, call.options(), call.queue());
+    auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_ms, "alter consumer group offsets",
+                  [&](auto* o, auto* q) { rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, o, q); });
     rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-    auto ev = call.Wait("alter consumer group offsets");
     if (!ev.ok()) return ev.status();
     size_t n;
     const rd_kafka_group_result_t** gs = rd_kafka_AlterConsumerGroupOffsets_result_groups(
@@ -267,30 +263,26 @@ Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
 
 Status DeleteGroups(rd_kafka_t* rk, const std::vector<std::string>& groups, int timeout_ms,
                     json::RowWriter* out) {
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout_ms);
   std::vector<rd_kafka_DeleteGroup_t*> reqs;
   for (const std::string& g : groups) reqs.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
-  rd_kafka_DeleteGroups(rk, reqs.data(), reqs.size(), call.options(), call.queue());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout_ms, "delete groups",
+                [&](auto* o, auto* q) { rd_kafka_DeleteGroups(rk, reqs.data(), reqs.size(), o, q); });
   rd_kafka_DeleteGroup_destroy_array(reqs.data(), reqs.size());
-  auto ev = call.Wait("delete groups");
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_group_result_t** rs =
       rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev->get()), &n);
-  Failures failures;
+  std::vector<Answer> answers;
   for (size_t i = 0; i < n; i++) {
-    const char* name = rd_kafka_group_result_name(rs[i]);
-    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(rs[i])) {
-      bool missing = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND;
-      failures.Add(missing ? fmt::format("group '{}' does not exist", name)
-                           : fmt::format("group '{}': {}", name, rd_kafka_error_string(e)),
-                   missing);
-      continue;
-    }
-    KPIPE_RETURN_IF_ERROR(out->Add(json::Row().Str("group", name).Str("status", "deleted")));
+    const rd_kafka_error_t* e = rd_kafka_group_result_error(rs[i]);
+    answers.push_back({rd_kafka_group_result_name(rs[i]), e ? rd_kafka_error_code(e) : RD_KAFKA_RESP_ERR_NO_ERROR,
+                       e ? rd_kafka_error_string(e) : ""});
   }
-  KPIPE_RETURN_IF_ERROR(out->Flush());
-  return failures.status();
+  Outcome how{"group", "deleted", RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND, nullptr, RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND};
+  return WriteAnswers(answers, how, [](const Answer& a) {
+    return a.err == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND ? fmt::format("group '{}' does not exist", a.name)
+                                                         : fmt::format("group '{}': {}", a.name, a.message);
+  }, out);
 }
 
 }  // namespace kpipe::admin

@@ -42,33 +42,6 @@ Result<Metadata> MetadataFor(rd_kafka_t* rk, const std::vector<std::string>& nam
 
 std::vector<int64_t> Ids(const int32_t* ids, int n) { return std::vector<int64_t>(ids, ids + n); }
 
-// DescribeConfigs of one topic: the event that owns the entries.
-struct TopicConfigSet {
-  Event event;
-  const rd_kafka_ConfigEntry_t** entries = nullptr;
-  size_t count = 0;
-};
-Result<TopicConfigSet> DescribeTopicConfig(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
-  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
-  rd_kafka_DescribeConfigs(rk, &res, 1, call.options(), call.queue());
-  rd_kafka_ConfigResource_destroy(res);
-  auto ev = call.Wait("describe configs");
-  if (!ev.ok()) return ev.status();
-  size_t n;
-  const rd_kafka_ConfigResource_t** rs =
-      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev->get()), &n);
-  if (n != 1) return Status::Kafka("describe configs: no answer for topic " + topic);
-  rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(rs[0]);
-  if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-    return Status::NotFound(fmt::format("topic '{}' does not exist", topic));
-  if (err) return Status::Kafka(fmt::format("topic '{}': {}", topic, rd_kafka_ConfigResource_error_string(rs[0])));
-  TopicConfigSet set;
-  set.entries = rd_kafka_ConfigResource_configs(rs[0], &set.count);
-  set.event = std::move(*ev);
-  return set;
-}
-
 std::string SourceName(rd_kafka_ConfigSource_t s) {
   std::string n = rd_kafka_ConfigSource_name(s);
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -131,7 +104,7 @@ Status ListPartitions(rd_kafka_t* rk, const std::vector<std::string>& names, int
 
 Status TopicConfigs(rd_kafka_t* rk, const std::string& topic, bool all, int timeout_ms,
                     json::RowWriter* out) {
-  auto set = DescribeTopicConfig(rk, topic, timeout_ms);
+  auto set = DescribeConfigs(rk, RD_KAFKA_RESOURCE_TOPIC, topic, timeout_ms, fmt::format("topic '{}'", topic));
   if (!set.ok()) return set.status();
   std::vector<const rd_kafka_ConfigEntry_t*> entries(set->entries, set->entries + set->count);
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) {
@@ -186,58 +159,34 @@ Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, bool if
   auto ev = call.Wait("create topics");
   if (!ev.ok()) return ev.status();
   size_t n;
-  const rd_kafka_topic_result_t** rs =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &n);
-  Failures failures;
-  for (size_t i = 0; i < n; i++) {
-    const char* name = rd_kafka_topic_result_name(rs[i]);
-    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(rs[i]);
-    const char* status = validate_only ? "valid" : "created";
-    if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && if_not_exists) {
-      status = "exists";
-    } else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-      failures.Add(fmt::format("topic '{}' already exists (give --if-not-exists to let it pass)", name));
-      continue;
-    } else if (e) {
-      failures.Add(fmt::format("topic '{}': {}", name, rd_kafka_topic_result_error_string(rs[i])));
-      continue;
-    }
-    KPIPE_RETURN_IF_ERROR(out->Add(json::Row().Str("topic", name).Str("status", status)));
-  }
-  KPIPE_RETURN_IF_ERROR(out->Flush());
-  return failures.status();
+  const rd_kafka_topic_result_t** rs = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &n);
+  auto answers = TopicAnswers(rs, n);
+  Outcome how{"topic", validate_only ? "valid" : "created", RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
+              if_not_exists ? "exists" : nullptr, RD_KAFKA_RESP_ERR_NO_ERROR};
+  return WriteAnswers(answers, how, [](const Answer& a) {
+    return a.err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
+               ? fmt::format("topic '{}' already exists (give --if-not-exists to let it pass)", a.name)
+               : fmt::format("topic '{}': {}", a.name, a.message);
+  }, out);
 }
 
 Status DeleteTopics(rd_kafka_t* rk, const std::vector<std::string>& topics, bool if_exists,
                     int timeout_ms, json::RowWriter* out) {
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms);
   std::vector<rd_kafka_DeleteTopic_t*> reqs;
   for (const std::string& t : topics) reqs.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
-  rd_kafka_DeleteTopics(rk, reqs.data(), reqs.size(), call.options(), call.queue());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms, "delete topics",
+                [&](auto* o, auto* q) { rd_kafka_DeleteTopics(rk, reqs.data(), reqs.size(), o, q); });
   rd_kafka_DeleteTopic_destroy_array(reqs.data(), reqs.size());
-  auto ev = call.Wait("delete topics");
   if (!ev.ok()) return ev.status();
   size_t n;
-  const rd_kafka_topic_result_t** rs =
-      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev->get()), &n);
-  Failures failures;
-  for (size_t i = 0; i < n; i++) {
-    const char* name = rd_kafka_topic_result_name(rs[i]);
-    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(rs[i]);
-    const char* status = "deleted";
-    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && if_exists) {
-      status = "absent";
-    } else if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-      failures.Add(fmt::format("topic '{}' does not exist", name), true);
-      continue;
-    } else if (e) {
-      failures.Add(fmt::format("topic '{}': {}", name, rd_kafka_topic_result_error_string(rs[i])));
-      continue;
-    }
-    KPIPE_RETURN_IF_ERROR(out->Add(json::Row().Str("topic", name).Str("status", status)));
-  }
-  KPIPE_RETURN_IF_ERROR(out->Flush());
-  return failures.status();
+  const rd_kafka_topic_result_t** rs = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev->get()), &n);
+  auto answers = TopicAnswers(rs, n);
+  Outcome how{"topic", "deleted", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, if_exists ? "absent" : nullptr,
+              RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART};
+  return WriteAnswers(answers, how, [](const Answer& a) {
+    return a.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? fmt::format("topic '{}' does not exist", a.name)
+                                                            : fmt::format("topic '{}': {}", a.name, a.message);
+  }, out);
 }
 
 Status AddPartitions(rd_kafka_t* rk, const std::string& topic, int count, int timeout_ms,
@@ -245,13 +194,12 @@ Status AddPartitions(rd_kafka_t* rk, const std::string& topic, int count, int ti
   auto before = TopicPartitions(rk, topic, timeout_ms);
   if (!before.ok()) return before.status();
   int total = static_cast<int>(before->size()) + count;
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_ms);
   char err[512];
   rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), total, err, sizeof err);
   if (!np) return Status::Usage(fmt::format("topic '{}': {}", topic, err));
-  rd_kafka_CreatePartitions(rk, &np, 1, call.options(), call.queue());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_ms, "add partitions",
+                [&](auto* o, auto* q) { rd_kafka_CreatePartitions(rk, &np, 1, o, q); });
   rd_kafka_NewPartitions_destroy(np);
-  auto ev = call.Wait("add partitions");
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_topic_result_t** rs =
@@ -268,7 +216,7 @@ Status AddPartitions(rd_kafka_t* rk, const std::string& topic, int count, int ti
 
 Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Properties& set,
                          const std::vector<std::string>& remove, int timeout_ms, json::RowWriter* out) {
-  auto current = DescribeTopicConfig(rk, topic, timeout_ms);
+  auto current = DescribeConfigs(rk, RD_KAFKA_RESOURCE_TOPIC, topic, timeout_ms, fmt::format("topic '{}'", topic));
   if (!current.ok()) return current.status();
   // What is set on the topic itself, changed as asked (the legacy
   // AlterConfigs replaces the topic's whole set).
@@ -285,12 +233,11 @@ Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Propert
     keep.erase(k);
   }
   for (const auto& [k, v] : set) keep[k] = v;
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms);
   rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
   for (const auto& [k, v] : keep) rd_kafka_ConfigResource_set_config(res, k.c_str(), v.c_str());
-  rd_kafka_AlterConfigs(rk, &res, 1, call.options(), call.queue());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms, "alter configs",
+                [&](auto* o, auto* q) { rd_kafka_AlterConfigs(rk, &res, 1, o, q); });
   rd_kafka_ConfigResource_destroy(res);
-  auto ev = call.Wait("alter configs");
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_ConfigResource_t** rs =
@@ -340,11 +287,10 @@ Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, 
   std::vector<int64_t> lows(refs.size());
   for (size_t i = 0; i < refs.size(); i++) lows[i] = cut->elems[i].offset;
   if (!dry_run && !refs.empty()) {
-    AdminCall call(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms);
     rd_kafka_DeleteRecords_t* req = rd_kafka_DeleteRecords_new(cut.get());
-    rd_kafka_DeleteRecords(rk, &req, 1, call.options(), call.queue());
+    auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms, "delete records",
+                  [&](auto* o, auto* q) { rd_kafka_DeleteRecords(rk, &req, 1, o, q); });
     rd_kafka_DeleteRecords_destroy(req);
-    auto ev = call.Wait("delete records");
     if (!ev.ok()) return ev.status();
     const rd_kafka_topic_partition_list_t* res =
         rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev->get()));
