@@ -2,13 +2,15 @@
 """kadmin(1) against the real broker, each change checked with an
 independent client (confluent_kafka's AdminClient and Consumer): topic
 list/describe/create/delete/add-partitions/config/trim, group
-list/describe/seek/delete, cluster, the table output, and the errors: a
+list/describe/seek/delete, cluster, the table output, and the table on a terminal, and the errors: a
 topic that exists (1, or 0 with --if-not-exists), an unknown topic or group,
 a seek on a group with members, a config key or value the broker refuses,
 and usage errors (2) before any connection. The ACL subcommands need an
 authorizer: test_security.py runs them on its secured broker.
 """
 import json
+import os
+import pty
 import shlex
 import subprocess
 import sys
@@ -252,6 +254,23 @@ check(lines[0].split() == ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "L
 check(lines[1].split() == [f"{T}-b", "0", "1", "1", "1", "5", "17", "12"], f"table row: {lines[1]!r}")
 check(lines[4] == "" and lines[5].split() == ["TOPIC", "CONFIG", "VALUE", "SOURCE"], f"second table: {lines[4:6]}")
 check(lines[1][lines[0].index("LEADER")] == "1", "columns aligned")
+
+# On a terminal the table is the default.
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("kadmin", ["kadmin", "cluster"])
+tty_out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    tty_out += chunk
+os.waitpid(pid, 0)
+check(tty_out.decode().split()[:5] == ["CLUSTER-ID", "BROKER", "HOST", "PORT", "CONTROLLER"],
+      f"kadmin on a terminal prints a table: {tty_out[:200]!r}")
 
 # ---- delete: one missing among several ----
 _, err, out = run(["topic", "delete", f"{T}-a", f"{T}-nothing"], want=1)
