@@ -2,7 +2,7 @@
 """kadmin(1) against the real broker, each change checked with an
 independent client (confluent_kafka's AdminClient and Consumer): topic
 list/describe/create/delete/add-partitions/config/trim, group
-list/describe/seek/delete, cluster, the table output, and the table on a terminal, and the errors: a
+list/describe/seek/delete, cluster, the table output (the default on a terminal), and the errors: a
 topic that exists (1, or 0 with --if-not-exists), an unknown topic or group,
 a seek on a group with members, a config key or value the broker refuses,
 and usage errors (2) before any connection. The ACL subcommands need an
