@@ -8,14 +8,15 @@
 # and for the tests of the install and the unit templates man-db (man -l,
 # and the man pages that systemd-analyze verify looks up) and procps;
 # libjq-dev for kjq (jq 1.6's own library, so that programs mean what jq says);
-# openssl for the test broker's throwaway CA (its SASL_SSL listener).
+# openssl for the test broker's throwaway CA (its SASL_SSL listener);
+# json-schema-test-suite, the official tests --validate's checker must pass.
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2 libjq-dev
   libsystemd-dev systemd man-db procps
   default-jdk-headless maven
-  kcat jq miller python3 python3-confluent-kafka time groff-base openssl
+  kcat jq miller python3 python3-confluent-kafka time groff-base openssl json-schema-test-suite
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,7 @@ complete -c kagg -l ttl -x -d 'Forget a key DUR of event time after its last rec
 complete -c kagg -l emit -x -a 'final changes every:' -d 'When to write rows: final (default), changes, every:DUR'
 complete -c kagg -l output -r -F -d 'Write rows to DEST (a file, or kafka:TOPIC keyed by group) instead of stdout'
 complete -c kagg -l dead-letter -r -F -d 'Write bad lines to DEST (a file or kafka:TOPIC) and go on'
+complete -c kagg -l validate -r -F -d 'Records must fit this JSON Schema (draft 7); others are bad input'
 complete -c kagg -l watermarks -d 'Write watermark control records even when the input has none'
 complete -c kagg -l no-control -d 'Write no control records (for readers that are not kpipe tools)'
 complete -c kagg -s q -l quiet -d 'Do not print the summary line at exit'

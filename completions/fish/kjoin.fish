@@ -20,6 +20,7 @@ complete -c kjoin -l max-late -x -d 'Stop with status 65 after more than N late 
 complete -c kjoin -l merge -d 'Write one object: left members, then right members not on the left'
 complete -c kjoin -l output -r -F -d 'Write rows to DEST (a file, or kafka:TOPIC keyed by join key) instead of stdout'
 complete -c kjoin -l dead-letter -r -F -d 'Write bad lines to DEST (a file or kafka:TOPIC) and go on'
+complete -c kjoin -l validate -r -F -d 'Records must fit this JSON Schema (draft 7); others are bad input'
 complete -c kjoin -l watermarks -d 'Write watermark control records even when the inputs have none'
 complete -c kjoin -l no-control -d 'Write no control records (for readers that are not kpipe tools)'
 complete -c kjoin -l state -r -a '(__fish_complete_directories)' -d 'Keep checkpoints in DIR and resume from the last one'

@@ -18,6 +18,7 @@ complete -c kwindow -l max-late -x -d 'Stop with status 65 after more than N lat
 complete -c kwindow -l emit -x -a 'final changes every:' -d 'When to write rows: final (default), changes, every:DUR'
 complete -c kwindow -l output -r -F -d 'Write rows to DEST (a file, or kafka:TOPIC keyed by group) instead of stdout'
 complete -c kwindow -l dead-letter -r -F -d 'Write bad lines to DEST (a file or kafka:TOPIC) and go on'
+complete -c kwindow -l validate -r -F -d 'Records must fit this JSON Schema (draft 7); others are bad input'
 complete -c kwindow -l watermarks -d 'Write watermark control records even when the input has none'
 complete -c kwindow -l no-control -d 'Write no control records (for readers that are not kpipe tools)'
 complete -c kwindow -s q -l quiet -d 'Do not print the summary line at exit'

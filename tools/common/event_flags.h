@@ -17,6 +17,7 @@
 #include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
 #include "tools/common/service.h"
+#include "tools/common/validate.h"
 
 namespace kpipe::tools {
 
@@ -65,7 +66,7 @@ struct EventFlags {
   KafkaIoFlags kio;
   ServiceFlags service;
   std::vector<std::string> by, aggs, input;
-  std::string time, time_unit = "ms", max_delay, idle, emit = "final", output, dead_letter;
+  std::string time, time_unit = "ms", max_delay, idle, emit = "final", output, dead_letter, validate;
   std::string state, checkpoint_every;
   bool watermarks = false, no_control = false, quiet = false, dump_state = false;
 };
@@ -118,6 +119,7 @@ inline void AddOutputFlags(cli::Command* cmd, EventFlags* f, const char* emit_he
               &f->output);
   cmd->Option({"--dead-letter", "DEST", "Write bad lines to DEST (a file or kafka:TOPIC) and go on", cli::Complete::kFile},
               &f->dead_letter);
+  AddValidateFlag(cmd, &f->validate);
   cmd->Switch({"--watermarks", "", "Write watermark control records even when the input has none"},
               &f->watermarks);
   cmd->Switch({"--no-control", "", "Write no control records (for readers that are not kpipe tools)"},
@@ -166,6 +168,9 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   if (!f.input.empty()) r->inputs[0].name = f.input[0];
   r->output = f.output;
   r->dead_letter = f.dead_letter;
+  auto schema = LoadSchema(f.validate);
+  if (!schema.ok()) return schema.status();
+  r->inputs[0].validate = *schema;
   if (!f.time.empty()) {
     auto p = json::FieldPath::Parse(f.time);
     if (!p.ok()) return Status::Usage(fmt::format("--time {}: {}", f.time, p.status().message()));

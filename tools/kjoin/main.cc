@@ -12,13 +12,14 @@
 #include "kpipe/time/time.h"
 #include "tools/common/event_flags.h"
 #include "tools/common/report.h"
+#include "tools/common/validate.h"
 
 namespace {
 
 struct Flags {
   std::vector<std::string> on, inputs;
   std::string within, between, type = "inner", retain, time, left_time, right_time, time_unit = "ms",
-                               max_delay, lateness, idle, late, output, dead_letter, state,
+                               max_delay, lateness, idle, late, output, dead_letter, validate, state,
                                checkpoint_every;
   bool table = false, as_of = false, merge = false, watermarks = false, no_control = false,
        quiet = false, dump_state = false;
@@ -119,6 +120,9 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
   r->max_late = f.max_late;
   r->output = f.output;
   r->dead_letter = f.dead_letter;
+  auto schema = kpipe::tools::LoadSchema(f.validate);
+  if (!schema.ok()) return schema.status();
+  r->inputs[0].validate = r->inputs[1].validate = *schema;
   o->merge = f.merge;
   r->watermarks = f.watermarks;
   r->no_control = f.no_control;
@@ -174,6 +178,7 @@ int main(int argc, char** argv) {
   cmd.Option({"--output", "DEST", "Write rows to DEST (a file, or kafka:TOPIC keyed by join key) instead of stdout", Complete::kFile}, &f.output);
   cmd.Option({"--dead-letter", "DEST", "Write bad lines to DEST (a file or kafka:TOPIC) and go on", Complete::kFile},
              &f.dead_letter);
+  kpipe::tools::AddValidateFlag(&cmd, &f.validate);
   cmd.Switch({"--watermarks", "", "Write watermark control records even when the inputs have none"},
              &f.watermarks);
   cmd.Switch({"--no-control", "", "Write no control records (for readers that are not kpipe tools)"},

@@ -11,6 +11,7 @@
 #include "kpipe/json/text.h"
 #include "kpipe/io/signals.h"
 #include "tools/common/report.h"
+#include "tools/common/validate.h"
 
 int main(int argc, char** argv) {
   kpipe::SignalWatch signals;
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
   cmd.Option({"--output", "FILE", "Write records to FILE instead of stdout", Complete::kFile}, &opt.output);
   cmd.Option({"--dead-letter", "FILE", "Write bad lines and program errors to FILE and go on", Complete::kFile},
              &opt.dead_letter);
+  std::string validate;
+  kpipe::tools::AddValidateFlag(&cmd, &validate);
   int64_t threads = 0;
   cmd.Option({"--threads", "N", "Run the program on N threads (default: one per core, at most 8)"}, &threads);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
@@ -40,6 +43,11 @@ int main(int argc, char** argv) {
   kpipe::Status st;
   if (opt.program.empty()) st = kpipe::Status::Usage("give a jq PROGRAM (and at most one INPUT)");
   if (st.ok() && (threads < 0 || threads > 64)) st = kpipe::Status::Usage("--threads N: N must be 1 to 64");
+  if (st.ok()) {
+    auto schema = kpipe::tools::LoadSchema(validate);
+    if (schema.ok()) opt.validate = *schema;
+    else st = schema.status();
+  }
   if (st.ok()) {
     opt.threads = static_cast<unsigned>(threads);
     if (!input.empty()) opt.input = input;

@@ -11,6 +11,7 @@
 #include "kpipe/io/signals.h"
 #include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
+#include "tools/common/validate.h"
 
 namespace {
 
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
   cmd.Option({"--dead-letter", "DEST", "Write bad lines to DEST (FILE or kafka:TOPIC) and go on",
               Complete::kFile},
              &opt.dead_letter);
+  std::string validate;
+  kpipe::tools::AddValidateFlag(&cmd, &validate);
   cmd.Switch({"--dry-run", "", "Print each message as an envelope line instead of producing (no broker)"},
              &opt.dry_run);
   kpipe::tools::AddKafkaFlags(&cmd, &opt.kafka);
@@ -93,6 +96,12 @@ int main(int argc, char** argv) {
   opt.dry_run_out = &dry_out;
   kpipe::ProduceStats stats;
   kpipe::Status st = Resolve(headers, &opt);
+  if (st.ok() && !validate.empty()) {
+    if (opt.raw) st = kpipe::Status::Usage("--raw lines are not JSON: --validate does not apply");
+    auto schema = kpipe::tools::LoadSchema(validate);
+    if (st.ok() && !schema.ok()) st = schema.status();
+    if (st.ok()) opt.validate = *schema;
+  }
   auto monitor = kpipe::tools::OpenMonitor(service, diag);
   if (st.ok()) st = monitor.status();
   if (st.ok()) {

@@ -126,10 +126,14 @@ Status Lane::Line(std::string_view line) {
     return Status::OK();
   }
   c_->stats.in++;
-  if (root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program &&
-      obj["topic"].error() == simdjson::SUCCESS && obj["partition"].error() == simdjson::SUCCESS &&
-      obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS)
-    return Envelope(line, obj);
+  bool envelope = root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program &&
+                  obj["topic"].error() == simdjson::SUCCESS && obj["partition"].error() == simdjson::SUCCESS &&
+                  obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS;
+  if (opt_.validate) {
+    std::string why;
+    if (!opt_.validate->Fits(envelope ? obj["value"].value_unsafe() : root, &why)) return Bad(why, line);
+  }
+  if (envelope) return Envelope(line, obj);
   Status st = program_->Run(root, [&](std::string_view text, bool unchanged) {
     WriteLine(unchanged ? line : text);
     return Status::OK();

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "kpipe/json/schema.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -22,6 +24,9 @@ struct JqOptions {
   std::string output;           // empty or "-": stdout
   std::string dead_letter;      // empty: bad input stops the run
   bool envelope_program = false;  // the program sees the whole envelope
+  // --validate FILE: a record (an envelope's value, unless
+  // envelope_program) that does not fit is bad input; null: not checked.
+  std::shared_ptr<const json::Schema> validate;
   unsigned threads = 0;         // threads running the program; 0: one per core (at most 8)
 };
 

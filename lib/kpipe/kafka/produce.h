@@ -3,12 +3,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "kpipe/json/output.h"
 #include "kpipe/kafka/config.h"
+#include "kpipe/json/schema.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -34,6 +36,8 @@ struct ProduceOptions {
   std::string transactional_id;       // --transactional-id
   int64_t txn_every = 0;              // --txn-every
   std::string dead_letter;            // --dead-letter FILE|kafka:TOPIC
+  // --validate FILE: a line whose value does not fit is bad input; null: not checked.
+  std::shared_ptr<const json::Schema> validate;
   KafkaFlags kafka;
   bool dry_run = false;               // --dry-run: envelope lines to dry_run_out
   Output* dry_run_out = nullptr;

@@ -344,6 +344,10 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   Status ds = l.decoder.Decode(root, line, &d, l.opt.spans, l.opt.null_value_timestamp);
   if (ds.Is(Status::Code::kUsage)) return Status::Usage(fmt::format("{}: {}", Where(s), ds.message()));
   if (!ds.ok()) return Bad(s, ds.message(), line);
+  if (l.opt.validate) {
+    std::string why;
+    if (!l.opt.validate->Fits(d.value, &why)) return Bad(s, why, line);
+  }
   RecordIn rec;
   rec.value = d.value;
   rec.t = d.t;

@@ -19,6 +19,7 @@
 #include "kpipe/json/output.h"
 #include "kpipe/json/path.h"
 #include "kpipe/kafka/config.h"
+#include "kpipe/json/schema.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
 #include "kpipe/time/event_time.h"
@@ -39,6 +40,9 @@ struct InputOptions {
   bool null_value_timestamp = false;  // an envelope with a null value takes the envelope's time
   // Read to its end (a Kafka input: to its end offsets at start) before the
   // other inputs start (the table of a table join).
+  // --validate FILE: a record whose value does not fit is bad input
+  // (kpipe(7), VALIDATION); null: not checked.
+  std::shared_ptr<const json::Schema> validate;
   bool first = false;
   std::string role;  // how late rows and --dump-state name it with several inputs ("left")
 };
