@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <optional>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -48,11 +50,6 @@ const char* TypeOf(element v) {
     case element_type::NULL_VALUE: return "null";
     default: return IsInteger(v) ? "integer" : "number";
   }
-}
-
-bool HasType(element v, std::string_view type) {
-  std::string_view t = TypeOf(v);
-  return t == type || (type == "number" && t == "integer");
 }
 
 // JSON equality: numbers by value (1 == 1.0), objects whatever their order.
@@ -140,7 +137,89 @@ std::string Token(std::string_view t) {
   return out;
 }
 
+
+// The "type" names as bits; a value has the bit of its type, and an
+// integer both "integer" and "number".
+enum TypeBit : unsigned { kNull = 1, kBoolean = 2, kInteger = 4, kNumber = 8, kString = 16, kArray = 32, kObject = 64 };
+
+unsigned TypeBitOf(std::string_view name) {
+  if (name == "null") return kNull;
+  if (name == "boolean") return kBoolean;
+  if (name == "integer") return kInteger;
+  if (name == "number") return kNumber;
+  if (name == "string") return kString;
+  if (name == "array") return kArray;
+  if (name == "object") return kObject;
+  return 0;
+}
+
+unsigned TypeBitsOf(element v) {
+  switch (v.type()) {
+    case element_type::ARRAY: return kArray;
+    case element_type::OBJECT: return kObject;
+    case element_type::STRING: return kString;
+    case element_type::BOOL: return kBoolean;
+    case element_type::NULL_VALUE: return kNull;
+    default: return IsInteger(v) ? kInteger | kNumber : kNumber;
+  }
+}
+
+std::string Escape(std::string_view key) {
+  std::string out;
+  PushKey(out, key);
+  return out;
+}
+
+// A ref's JSON Pointer as Build registers it: tokens decoded, then escaped.
+std::string Canonical(std::string_view ref) {
+  std::string out = "#";
+  std::string_view rest = ref.substr(1);
+  while (!rest.empty()) {
+    rest.remove_prefix(1);  // '/'
+    size_t slash = rest.find('/');
+    out += Escape(Token(rest.substr(0, slash)));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  return out;
+}
+
 }  // namespace
+
+struct Schema::Node {
+  bool is_bool = false, allow = true;  // a boolean schema
+  std::string_view ref_text;           // $ref: the other keywords are ignored
+  const Node* ref = nullptr;
+  unsigned types = 0;                  // type, as TypeBits; 0: any
+  std::string type_names;              // "number or null"
+  std::optional<element> enum_values, const_value;
+  std::optional<element> minimum, maximum, xminimum, xmaximum, multiple_of;
+  std::optional<element> min_length, max_length;
+  const std::regex* pattern = nullptr;
+  std::string_view pattern_text;
+  const Node* items = nullptr;             // items: one schema for every item
+  std::vector<const Node*> item_list;      // items: a schema per position
+  bool has_item_list = false;
+  const Node* additional_items = nullptr;
+  std::optional<element> min_items, max_items;
+  bool unique_items = false;
+  const Node* contains = nullptr;
+  std::optional<element> min_properties, max_properties;
+  std::vector<std::string_view> required;
+  std::vector<std::pair<std::string_view, const Node*>> properties;
+  std::vector<std::tuple<std::string_view, const std::regex*, const Node*>> pattern_properties;
+  const Node* additional_properties = nullptr;
+  const Node* property_names = nullptr;
+  std::vector<std::pair<std::string_view, const Node*>> dependent_schemas;
+  std::vector<std::pair<std::string_view, std::vector<std::string_view>>> dependent_names;
+  std::vector<const Node*> all_of, any_of, one_of;
+  const Node* not_ = nullptr;
+  const Node* if_ = nullptr;
+  const Node* then_ = nullptr;
+  const Node* else_ = nullptr;
+};
+
+Schema::Schema() = default;
+Schema::~Schema() = default;
 
 Result<std::unique_ptr<Schema>> Schema::Parse(std::string_view text, const std::string& name) {
   std::unique_ptr<Schema> s(new Schema());
@@ -148,98 +227,205 @@ Result<std::unique_ptr<Schema>> Schema::Parse(std::string_view text, const std::
   element root;
   if (auto err = s->parser_.parse(text.data(), text.size()).get(root))
     return Status::Usage(fmt::format("schema {}: not JSON ({})", name, simdjson::error_message(err)));
-  s->root_ = root;
   if (!Schemaish(root)) return Status::Usage(fmt::format("schema {}: a schema is an object or a boolean", name));
-  KPIPE_RETURN_IF_ERROR(s->Prepare(root, name));
+  auto top = s->Build(root, "#");
+  if (!top.ok()) return Status::Usage(fmt::format("schema {}: {}", name, top.status().message()));
+  s->root_ = *top;
+  // Every $ref names a subschema built above, or one that a pointer walk
+  // finds (built then); an anchor or pointer that names nothing, or another
+  // document, refuses the schema.
+  for (size_t i = 0; i < s->nodes_.size(); i++) {
+    Node& n = s->nodes_[i];
+    if (n.ref_text.empty()) continue;
+    std::string_view r = n.ref_text;
+    std::string key = r.size() > 1 && r[0] == '#' && r[1] == '/' ? Canonical(r) : std::string(r);
+    if (auto it = s->at_.find(key); it != s->at_.end()) {
+      n.ref = it->second;
+      continue;
+    }
+    element at = root;
+    bool found = r.size() > 1 && r[0] == '#' && r[1] == '/';
+    std::string_view rest = found ? r.substr(1) : std::string_view();
+    while (found && !rest.empty()) {
+      rest.remove_prefix(1);
+      size_t slash = rest.find('/');
+      std::string token = Token(rest.substr(0, slash));
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+      if (at.type() == element_type::OBJECT) {
+        found = object(at).at_key(token).get(at) == simdjson::SUCCESS;
+      } else if (at.type() == element_type::ARRAY) {
+        char* end;
+        unsigned long idx = std::strtoul(token.c_str(), &end, 10);
+        found = !token.empty() && !*end && array(at).at(idx).get(at) == simdjson::SUCCESS;
+      } else {
+        found = false;
+      }
+    }
+    if (!found || !Schemaish(at))
+      return Status::Usage(fmt::format("schema {}: $ref {} names nothing in this schema (kpipe reads no other "
+                                       "schema document)", name, r));
+    auto built = s->Build(at, key);
+    if (!built.ok()) return Status::Usage(fmt::format("schema {}: {}", name, built.status().message()));
+    s->nodes_[i].ref = *built;  // nodes_ is a deque: Build kept it in place
+  }
   return s;
 }
 
-// Walks the subschemas: anchors and patterns first, then every $ref must
-// resolve (a second walk, since an anchor may follow its reference).
-Status Schema::Prepare(element root, const std::string& name) {
-  std::vector<std::string_view> refs;
-  std::function<Status(element)> walk = [&](element s) -> Status {
-    object o;
-    if (s.get(o) != simdjson::SUCCESS) return Status::OK();
-    std::string_view str;
-    if (o["$id"].get(str) == simdjson::SUCCESS && !str.empty() && str[0] == '#') anchors_.emplace(str, s);
-    if (o["$ref"].get(str) == simdjson::SUCCESS) refs.push_back(str);
-    if (o["pattern"].get(str) == simdjson::SUCCESS && !Regex(str)) {
-      try {
-        regexes_.emplace(std::string(str), std::regex(std::string(str), std::regex::ECMAScript));
-      } catch (const std::regex_error& e) {
-        return Status::Usage(fmt::format("schema {}: pattern {}: {}", name, str, e.what()));
-      }
-    }
-    for (const char* k : {"properties", "patternProperties", "definitions", "dependencies"}) {
-      object m;
-      if (o[k].get(m) != simdjson::SUCCESS) continue;
-      for (auto [key, sub] : m) {
-        if (std::string_view(k) == "patternProperties" && !Regex(key)) {
-          try {
-            regexes_.emplace(std::string(key), std::regex(std::string(key), std::regex::ECMAScript));
-          } catch (const std::regex_error& e) {
-            return Status::Usage(fmt::format("schema {}: patternProperties {}: {}", name, key, e.what()));
-          }
-        }
-        KPIPE_RETURN_IF_ERROR(walk(sub));
-      }
-    }
-    for (const char* k : {"additionalProperties", "additionalItems", "contains", "propertyNames", "not", "if",
-                          "then", "else", "items"}) {
-      element sub;
-      if (o[k].get(sub) == simdjson::SUCCESS) KPIPE_RETURN_IF_ERROR(walk(sub));
-    }
-    for (const char* k : {"allOf", "anyOf", "oneOf", "items"}) {
-      array a;
-      if (o[k].get(a) != simdjson::SUCCESS) continue;
-      for (element sub : a) KPIPE_RETURN_IF_ERROR(walk(sub));
+Result<const std::regex*> Schema::Compile(std::string_view pattern) {
+  auto it = regexes_.find(pattern);
+  if (it != regexes_.end()) return &it->second;
+  try {
+    return &regexes_.emplace(std::string(pattern), std::regex(std::string(pattern), std::regex::ECMAScript))
+                .first->second;
+  } catch (const std::regex_error& e) {
+    return Status::Usage(fmt::format("pattern {}: {}", pattern, e.what()));
+  }
+}
+
+Result<const Schema::Node*> Schema::Build(element s, const std::string& at) {
+  if (auto it = at_.find(at); it != at_.end()) return it->second;
+  Node& n = nodes_.emplace_back();
+  at_.emplace(at, &n);
+  if (s.type() == element_type::BOOL) {
+    n.is_bool = true;
+    n.allow = bool(s);
+    return &n;
+  }
+  auto sub = [&](element e, const std::string& where, const Node** out) -> Status {
+    if (!Schemaish(e)) return Status::OK();  // not a schema: no constraint
+    auto b = Build(e, where);
+    if (!b.ok()) return b.status();
+    *out = *b;
+    return Status::OK();
+  };
+  auto subs = [&](element e, const std::string& where, std::vector<const Node*>* out) -> Status {
+    array a;
+    if (e.get(a) != simdjson::SUCCESS) return Status::OK();
+    size_t i = 0;
+    for (element x : a) {
+      const Node* c = nullptr;
+      KPIPE_RETURN_IF_ERROR(sub(x, fmt::format("{}/{}", where, i++), &c));
+      if (c) out->push_back(c);
     }
     return Status::OK();
   };
-  KPIPE_RETURN_IF_ERROR(walk(root));
-  for (std::string_view r : refs) {
-    element target;
-    if (!Resolve(r, &target))
-      return Status::Usage(fmt::format("schema {}: $ref {} names nothing in this schema (kpipe reads no other "
-                                       "schema document)", name, r));
-  }
-  return Status::OK();
-}
-
-const std::regex* Schema::Regex(std::string_view pattern) const {
-  auto it = regexes_.find(pattern);
-  return it == regexes_.end() ? nullptr : &it->second;
-}
-
-bool Schema::Resolve(std::string_view ref, element* out) const {
-  if (ref.empty() || ref[0] != '#') return false;
-  if (ref.size() > 1 && ref[1] != '/') {
-    auto it = anchors_.find(ref);
-    if (it == anchors_.end()) return false;
-    *out = it->second;
-    return true;
-  }
-  element at = root_;
-  std::string_view rest = ref.substr(1);
-  while (!rest.empty()) {
-    rest.remove_prefix(1);  // '/'
-    size_t slash = rest.find('/');
-    std::string token = Token(rest.substr(0, slash));
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-    if (at.type() == element_type::OBJECT) {
-      if (object(at).at_key(token).get(at) != simdjson::SUCCESS) return false;
-    } else if (at.type() == element_type::ARRAY) {
-      char* end;
-      unsigned long i = std::strtoul(token.c_str(), &end, 10);
-      if (token.empty() || *end || array(at).at(i).get(at) != simdjson::SUCCESS) return false;
-    } else {
-      return false;
+  auto number = [](element e) { return IsNumber(e) ? std::optional<element>(e) : std::nullopt; };
+  for (auto [key, e] : object(s)) {
+    std::string where = at + Escape(key);
+    std::string_view str;
+    if (key == "$id") {
+      if (e.get(str) == simdjson::SUCCESS && !str.empty() && str[0] == '#') at_.emplace(std::string(str), &n);
+    } else if (key == "$ref") {
+      if (e.get(str) == simdjson::SUCCESS) n.ref_text = str;
+    } else if (key == "type") {
+      if (e.type() == element_type::STRING) {
+        n.types = TypeBitOf(std::string_view(e));
+        n.type_names = std::string_view(e);
+      } else if (e.type() == element_type::ARRAY) {
+        for (element t : array(e)) {
+          if (t.type() != element_type::STRING) continue;
+          n.types |= TypeBitOf(std::string_view(t));
+          n.type_names += (n.type_names.empty() ? "" : " or ") + std::string(std::string_view(t));
+        }
+      }
+      if (n.types & kNumber) n.types |= kInteger;
+      if (n.types == 0) n.types = ~0u & ~(kNull | kBoolean | kInteger | kNumber | kString | kArray | kObject);
+    } else if (key == "enum") {
+      if (e.type() == element_type::ARRAY) n.enum_values = e;
+    } else if (key == "const") {
+      n.const_value = e;
+    } else if (key == "minimum") {
+      n.minimum = number(e);
+    } else if (key == "maximum") {
+      n.maximum = number(e);
+    } else if (key == "exclusiveMinimum") {
+      n.xminimum = number(e);
+    } else if (key == "exclusiveMaximum") {
+      n.xmaximum = number(e);
+    } else if (key == "multipleOf") {
+      if (IsNumber(e) && Number(e) > 0) n.multiple_of = e;
+    } else if (key == "minLength") {
+      n.min_length = number(e);
+    } else if (key == "maxLength") {
+      n.max_length = number(e);
+    } else if (key == "pattern") {
+      if (e.get(str) == simdjson::SUCCESS) {
+        auto rx = Compile(str);
+        if (!rx.ok()) return rx.status();
+        n.pattern = *rx;
+        n.pattern_text = str;
+      }
+    } else if (key == "items") {
+      if (e.type() == element_type::ARRAY) {
+        n.has_item_list = true;
+        KPIPE_RETURN_IF_ERROR(subs(e, where, &n.item_list));
+      } else {
+        KPIPE_RETURN_IF_ERROR(sub(e, where, &n.items));
+      }
+    } else if (key == "additionalItems") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.additional_items));
+    } else if (key == "minItems") {
+      n.min_items = number(e);
+    } else if (key == "maxItems") {
+      n.max_items = number(e);
+    } else if (key == "uniqueItems") {
+      n.unique_items = e.type() == element_type::BOOL && bool(e);
+    } else if (key == "contains") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.contains));
+    } else if (key == "minProperties") {
+      n.min_properties = number(e);
+    } else if (key == "maxProperties") {
+      n.max_properties = number(e);
+    } else if (key == "required") {
+      if (e.type() == element_type::ARRAY)
+        for (element r : array(e))
+          if (r.get(str) == simdjson::SUCCESS) n.required.push_back(str);
+    } else if (key == "properties" || key == "patternProperties" || key == "definitions" ||
+               key == "dependencies") {
+      if (e.type() != element_type::OBJECT) continue;
+      for (auto [name, v] : object(e)) {
+        const Node* c = nullptr;
+        std::string child = where + Escape(name);
+        if (key == "dependencies" && v.type() == element_type::ARRAY) {
+          std::vector<std::string_view> names;
+          for (element d : array(v))
+            if (d.get(str) == simdjson::SUCCESS) names.push_back(str);
+          n.dependent_names.emplace_back(name, std::move(names));
+          continue;
+        }
+        KPIPE_RETURN_IF_ERROR(sub(v, child, &c));
+        if (!c) continue;
+        if (key == "properties") {
+          n.properties.emplace_back(name, c);
+        } else if (key == "patternProperties") {
+          auto rx = Compile(name);
+          if (!rx.ok()) return Status::Usage("patternProperties " + rx.status().message());
+          n.pattern_properties.emplace_back(name, *rx, c);
+        } else if (key == "dependencies") {
+          n.dependent_schemas.emplace_back(name, c);
+        }
+      }
+    } else if (key == "additionalProperties") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.additional_properties));
+    } else if (key == "propertyNames") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.property_names));
+    } else if (key == "allOf") {
+      KPIPE_RETURN_IF_ERROR(subs(e, where, &n.all_of));
+    } else if (key == "anyOf") {
+      KPIPE_RETURN_IF_ERROR(subs(e, where, &n.any_of));
+    } else if (key == "oneOf") {
+      KPIPE_RETURN_IF_ERROR(subs(e, where, &n.one_of));
+    } else if (key == "not") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.not_));
+    } else if (key == "if") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.if_));
+    } else if (key == "then") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.then_));
+    } else if (key == "else") {
+      KPIPE_RETURN_IF_ERROR(sub(e, where, &n.else_));
     }
   }
-  if (!Schemaish(at)) return false;
-  *out = at;
-  return true;
+  return &n;
 }
 
 bool Schema::Validate(element value, std::string* why) const {
@@ -247,116 +433,90 @@ bool Schema::Validate(element value, std::string* why) const {
   return Check(root_, value, path, why);
 }
 
-bool Schema::Check(element s, element v, std::string& path, std::string* why) const {
-  if (s.type() == element_type::BOOL) return bool(s) || Fail(path, "the schema allows no value here", why);
-  object o = s;
-  std::string_view ref;
-  if (o["$ref"].get(ref) == simdjson::SUCCESS) {  // draft 7: the keywords beside $ref are ignored
-    element target;
-    if (!Resolve(ref, &target)) return Fail(path, fmt::format("$ref {} names nothing", ref), why);
-    return Check(target, v, path, why);
-  }
-  element e;
-  if (o["type"].get(e) == simdjson::SUCCESS) {
-    bool ok = false;
-    std::string want;
-    if (e.type() == element_type::STRING) {
-      ok = HasType(v, std::string_view(e));
-      want = std::string_view(e);
-    } else if (e.type() == element_type::ARRAY) {
-      for (element t : array(e)) {
-        if (t.type() == element_type::STRING && HasType(v, std::string_view(t))) ok = true;
-        want += (want.empty() ? "" : " or ") + std::string(std::string_view(t));
-      }
-    }
-    if (!ok) return Fail(path, fmt::format("type: expected {}, got {}", want, TypeOf(v)), why);
-  }
-  if (o["enum"].get(e) == simdjson::SUCCESS && e.type() == element_type::ARRAY) {
+bool Schema::Check(const Node* n, element v, std::string& path, std::string* why) const {
+  if (n->is_bool) return n->allow || Fail(path, "the schema allows no value here", why);
+  if (!n->ref_text.empty()) return Check(n->ref, v, path, why);  // draft 7: $ref alone counts
+  unsigned bits = TypeBitsOf(v);
+  if (n->types && !(n->types & bits))
+    return Fail(path, fmt::format("type: expected {}, got {}", n->type_names, TypeOf(v)), why);
+  if (n->enum_values) {
     bool found = false;
-    for (element c : array(e)) found = found || Equal(c, v);
-    if (!found) return Fail(path, fmt::format("enum: {} is not one of {}", Show(v), Show(e)), why);
+    for (element c : array(*n->enum_values)) found = found || Equal(c, v);
+    if (!found) return Fail(path, fmt::format("enum: {} is not one of {}", Show(v), Show(*n->enum_values)), why);
   }
-  if (o["const"].get(e) == simdjson::SUCCESS && !Equal(e, v))
-    return Fail(path, fmt::format("const: expected {}, got {}", Show(e), Show(v)), why);
-  if (IsNumber(v) && !CheckNumber(o, v, path, why)) return false;
-  if (v.type() == element_type::STRING && !CheckString(o, v, path, why)) return false;
-  if (v.type() == element_type::ARRAY && !CheckArray(o, array(v), path, why)) return false;
-  if (v.type() == element_type::OBJECT && !CheckObject(o, v, path, why)) return false;
-  array list;
-  if (o["allOf"].get(list) == simdjson::SUCCESS)
-    for (element sub : list)
-      if (!Check(sub, v, path, why)) return false;
+  if (n->const_value && !Equal(*n->const_value, v))
+    return Fail(path, fmt::format("const: expected {}, got {}", Show(*n->const_value), Show(v)), why);
+  if ((bits & kNumber) && !CheckNumber(*n, v, path, why)) return false;
+  if (bits == kString && !CheckString(*n, v, path, why)) return false;
+  if (bits == kArray && !CheckArray(*n, v, path, why)) return false;
+  if (bits == kObject && !CheckObject(*n, v, path, why)) return false;
+  for (const Node* sub : n->all_of)
+    if (!Check(sub, v, path, why)) return false;
   std::string ignored;
-  if (o["anyOf"].get(list) == simdjson::SUCCESS) {
+  if (!n->any_of.empty()) {
     bool any = false;
-    for (element sub : list) any = any || Check(sub, v, path, &ignored);
+    for (const Node* sub : n->any_of) any = any || Check(sub, v, path, &ignored);
     if (!any) return Fail(path, "anyOf: matches none of the schemas", why);
   }
-  if (o["oneOf"].get(list) == simdjson::SUCCESS) {
-    int n = 0;
-    for (element sub : list) n += Check(sub, v, path, &ignored);
-    if (n != 1) return Fail(path, fmt::format("oneOf: matches {} of the schemas, not exactly one", n), why);
+  if (!n->one_of.empty()) {
+    int count = 0;
+    for (const Node* sub : n->one_of) count += Check(sub, v, path, &ignored);
+    if (count != 1) return Fail(path, fmt::format("oneOf: matches {} of the schemas, not exactly one", count), why);
   }
-  if (o["not"].get(e) == simdjson::SUCCESS && Check(e, v, path, &ignored))
-    return Fail(path, "not: matches the schema it must not", why);
-  if (o["if"].get(e) == simdjson::SUCCESS) {
-    element branch;
-    const char* which = Check(e, v, path, &ignored) ? "then" : "else";
-    if (o[which].get(branch) == simdjson::SUCCESS && !Check(branch, v, path, why)) return false;
+  if (n->not_ && Check(n->not_, v, path, &ignored)) return Fail(path, "not: matches the schema it must not", why);
+  if (n->if_) {
+    const Node* branch = Check(n->if_, v, path, &ignored) ? n->then_ : n->else_;
+    if (branch && !Check(branch, v, path, why)) return false;
   }
   return true;
 }
 
-bool Schema::CheckNumber(object o, element v, const std::string& path, std::string* why) const {
+bool Schema::CheckNumber(const Node& n, element v, const std::string& path, std::string* why) const {
   double x = Number(v);
-  element e;
-  if (o["minimum"].get(e) == simdjson::SUCCESS && IsNumber(e) && x < Number(e))
-    return Fail(path, fmt::format("minimum: {} is below {}", Show(v), Show(e)), why);
-  if (o["maximum"].get(e) == simdjson::SUCCESS && IsNumber(e) && x > Number(e))
-    return Fail(path, fmt::format("maximum: {} is above {}", Show(v), Show(e)), why);
-  if (o["exclusiveMinimum"].get(e) == simdjson::SUCCESS && IsNumber(e) && x <= Number(e))
-    return Fail(path, fmt::format("exclusiveMinimum: {} is not above {}", Show(v), Show(e)), why);
-  if (o["exclusiveMaximum"].get(e) == simdjson::SUCCESS && IsNumber(e) && x >= Number(e))
-    return Fail(path, fmt::format("exclusiveMaximum: {} is not below {}", Show(v), Show(e)), why);
-  if (o["multipleOf"].get(e) == simdjson::SUCCESS && IsNumber(e) && Number(e) > 0) {
+  if (n.minimum && x < Number(*n.minimum))
+    return Fail(path, fmt::format("minimum: {} is below {}", Show(v), Show(*n.minimum)), why);
+  if (n.maximum && x > Number(*n.maximum))
+    return Fail(path, fmt::format("maximum: {} is above {}", Show(v), Show(*n.maximum)), why);
+  if (n.xminimum && x <= Number(*n.xminimum))
+    return Fail(path, fmt::format("exclusiveMinimum: {} is not above {}", Show(v), Show(*n.xminimum)), why);
+  if (n.xmaximum && x >= Number(*n.xmaximum))
+    return Fail(path, fmt::format("exclusiveMaximum: {} is not below {}", Show(v), Show(*n.xmaximum)), why);
+  if (n.multiple_of) {
+    element m = *n.multiple_of;
     bool ok;
-    if (v.type() == element_type::INT64 && e.type() == element_type::INT64) {
-      ok = int64_t(v) % int64_t(e) == 0;
+    if (v.type() == element_type::INT64 && m.type() == element_type::INT64) {
+      ok = int64_t(v) % int64_t(m) == 0;
     } else {
-      double q = x / Number(e);
+      double q = x / Number(m);
       ok = std::isfinite(q) && std::fabs(q - std::round(q)) <= 1e-9 * std::max(1.0, std::fabs(q));
     }
-    if (!ok) return Fail(path, fmt::format("multipleOf: {} is not a multiple of {}", Show(v), Show(e)), why);
+    if (!ok) return Fail(path, fmt::format("multipleOf: {} is not a multiple of {}", Show(v), Show(m)), why);
   }
   return true;
 }
 
-bool Schema::CheckString(object o, element v, const std::string& path, std::string* why) const {
+bool Schema::CheckString(const Node& n, element v, const std::string& path, std::string* why) const {
   std::string_view str = v;
-  element e;
-  size_t n = CodePoints(str);
-  if (o["minLength"].get(e) == simdjson::SUCCESS && IsNumber(e) && static_cast<double>(n) < Number(e))
-    return Fail(path, fmt::format("minLength: {} characters, fewer than {}", n, Show(e)), why);
-  if (o["maxLength"].get(e) == simdjson::SUCCESS && IsNumber(e) && static_cast<double>(n) > Number(e))
-    return Fail(path, fmt::format("maxLength: {} characters, more than {}", n, Show(e)), why);
-  std::string_view pattern;
-  if (o["pattern"].get(pattern) == simdjson::SUCCESS) {
-    const std::regex* rx = Regex(pattern);
-    if (rx && !std::regex_search(str.begin(), str.end(), *rx))
-      return Fail(path, fmt::format("pattern: {} does not match {}", Show(v), pattern), why);
+  if (n.min_length || n.max_length) {
+    size_t count = CodePoints(str);
+    if (n.min_length && static_cast<double>(count) < Number(*n.min_length))
+      return Fail(path, fmt::format("minLength: {} characters, fewer than {}", count, Show(*n.min_length)), why);
+    if (n.max_length && static_cast<double>(count) > Number(*n.max_length))
+      return Fail(path, fmt::format("maxLength: {} characters, more than {}", count, Show(*n.max_length)), why);
   }
+  if (n.pattern && !std::regex_search(str.begin(), str.end(), *n.pattern))
+    return Fail(path, fmt::format("pattern: {} does not match {}", Show(v), n.pattern_text), why);
   return true;
 }
 
-bool Schema::CheckArray(object o, array a, std::string& path, std::string* why) const {
-  element e;
-  double n = static_cast<double>(a.size());
-  if (o["minItems"].get(e) == simdjson::SUCCESS && IsNumber(e) && n < Number(e))
-    return Fail(path, fmt::format("minItems: {} items, fewer than {}", a.size(), Show(e)), why);
-  if (o["maxItems"].get(e) == simdjson::SUCCESS && IsNumber(e) && n > Number(e))
-    return Fail(path, fmt::format("maxItems: {} items, more than {}", a.size(), Show(e)), why);
-  bool unique = false;
-  if (o["uniqueItems"].get(unique) == simdjson::SUCCESS && unique) {
+bool Schema::CheckArray(const Node& n, element value, std::string& path, std::string* why) const {
+  array a = value;
+  double count = static_cast<double>(a.size());
+  if (n.min_items && count < Number(*n.min_items))
+    return Fail(path, fmt::format("minItems: {} items, fewer than {}", a.size(), Show(*n.min_items)), why);
+  if (n.max_items && count > Number(*n.max_items))
+    return Fail(path, fmt::format("maxItems: {} items, more than {}", a.size(), Show(*n.max_items)), why);
+  if (n.unique_items) {
     size_t i = 0;
     for (auto x = a.begin(); x != a.end(); ++x, ++i) {
       auto y = x;
@@ -365,19 +525,10 @@ bool Schema::CheckArray(object o, array a, std::string& path, std::string* why) 
     }
   }
   size_t base = path.size();
-  element items;
-  bool has_items = o["items"].get(items) == simdjson::SUCCESS;
   size_t i = 0;
   for (element item : a) {
-    element sub;
-    bool check = false;
-    if (has_items && Schemaish(items)) {
-      sub = items, check = true;
-    } else if (has_items && items.type() == element_type::ARRAY) {
-      if (array(items).at(i).get(sub) == simdjson::SUCCESS) check = true;
-      else check = o["additionalItems"].get(sub) == simdjson::SUCCESS;
-    }
-    if (check) {
+    const Node* sub = n.has_item_list ? (i < n.item_list.size() ? n.item_list[i] : n.additional_items) : n.items;
+    if (sub) {
       PushKey(path, std::to_string(i));
       bool ok = Check(sub, item, path, why);
       path.resize(base);
@@ -385,85 +536,74 @@ bool Schema::CheckArray(object o, array a, std::string& path, std::string* why) 
     }
     i++;
   }
-  if (o["contains"].get(e) == simdjson::SUCCESS) {
+  if (n.contains) {
     std::string ignored;
     bool any = false;
-    for (element item : a) any = any || Check(e, item, path, &ignored);
+    for (element item : a) any = any || Check(n.contains, item, path, &ignored);
     if (!any) return Fail(path, "contains: no item matches the schema", why);
   }
   return true;
 }
 
-bool Schema::CheckObject(object o, element value_element, std::string& path, std::string* why) const {
-  object v = value_element;
-  element e;
-  double n = static_cast<double>(v.size());
-  if (o["minProperties"].get(e) == simdjson::SUCCESS && IsNumber(e) && n < Number(e))
-    return Fail(path, fmt::format("minProperties: {} properties, fewer than {}", v.size(), Show(e)), why);
-  if (o["maxProperties"].get(e) == simdjson::SUCCESS && IsNumber(e) && n > Number(e))
-    return Fail(path, fmt::format("maxProperties: {} properties, more than {}", v.size(), Show(e)), why);
-  array required;
-  if (o["required"].get(required) == simdjson::SUCCESS)
-    for (element r : required) {
-      std::string_view name;
-      element ignored;
-      if (r.get(name) == simdjson::SUCCESS && v.at_key(name).get(ignored) != simdjson::SUCCESS)
-        return Fail(path, fmt::format("required: no property \"{}\"", name), why);
-    }
-  object props, patterns, deps;
-  bool has_props = o["properties"].get(props) == simdjson::SUCCESS;
-  bool has_patterns = o["patternProperties"].get(patterns) == simdjson::SUCCESS;
-  element additional;
-  bool has_additional = o["additionalProperties"].get(additional) == simdjson::SUCCESS;
-  element names;
-  bool has_names = o["propertyNames"].get(names) == simdjson::SUCCESS;
-  bool has_deps = o["dependencies"].get(deps) == simdjson::SUCCESS;
+bool Schema::CheckObject(const Node& n, element value, std::string& path, std::string* why) const {
+  object v = value;
+  double count = static_cast<double>(v.size());
+  if (n.min_properties && count < Number(*n.min_properties))
+    return Fail(path, fmt::format("minProperties: {} properties, fewer than {}", v.size(), Show(*n.min_properties)),
+                why);
+  if (n.max_properties && count > Number(*n.max_properties))
+    return Fail(path, fmt::format("maxProperties: {} properties, more than {}", v.size(), Show(*n.max_properties)),
+                why);
+  for (std::string_view name : n.required) {
+    element ignored;
+    if (v.at_key(name).get(ignored) != simdjson::SUCCESS)
+      return Fail(path, fmt::format("required: no property \"{}\"", name), why);
+  }
+  bool per_key = !n.properties.empty() || !n.pattern_properties.empty() || n.additional_properties ||
+                 n.property_names || !n.dependent_schemas.empty() || !n.dependent_names.empty();
+  if (!per_key) return true;
   size_t base = path.size();
-  for (auto [key, value] : v) {
-    if (has_names) {
-      // The name itself is the value: a string element of the record.
+  for (auto [key, item] : v) {
+    if (n.property_names) {
+      // The name itself is the value checked: a string of its own.
       std::string quoted;
       AppendQuoted(&quoted, key);
       simdjson::dom::parser p;
       element name_value;
-      if (p.parse(quoted).get(name_value) == simdjson::SUCCESS && !Check(names, name_value, path, why)) {
+      if (p.parse(quoted).get(name_value) == simdjson::SUCCESS && !Check(n.property_names, name_value, path, why)) {
         *why = fmt::format("{} (propertyNames, \"{}\")", *why, key);
         return false;
       }
     }
     bool matched = false;
     PushKey(path, key);
-    element sub;
-    if (has_props && props.at_key(key).get(sub) == simdjson::SUCCESS) {
+    for (const auto& [name, sub] : n.properties) {
+      if (name != key) continue;
       matched = true;
-      if (!Check(sub, value, path, why)) return false;
+      if (!Check(sub, item, path, why)) return false;
     }
-    if (has_patterns) {
-      for (auto [pattern, psub] : patterns) {
-        const std::regex* rx = Regex(pattern);
-        if (!rx || !std::regex_search(key.begin(), key.end(), *rx)) continue;
-        matched = true;
-        if (!Check(psub, value, path, why)) return false;
-      }
+    for (const auto& [text, rx, sub] : n.pattern_properties) {
+      if (!std::regex_search(key.begin(), key.end(), *rx)) continue;
+      matched = true;
+      if (!Check(sub, item, path, why)) return false;
     }
-    if (!matched && has_additional && !Check(additional, value, path, why)) {
-      if (additional.type() == element_type::BOOL)
-        *why = fmt::format("{}: additionalProperties: \"{}\" is not allowed", base ? path.substr(0, base) : "(root)", key);
+    if (!matched && n.additional_properties && !Check(n.additional_properties, item, path, why)) {
+      if (n.additional_properties->is_bool)
+        *why = fmt::format("{}: additionalProperties: \"{}\" is not allowed", base ? path.substr(0, base) : "(root)",
+                           key);
       return false;
     }
     path.resize(base);
-    if (has_deps && deps.at_key(key).get(sub) == simdjson::SUCCESS) {
-      if (sub.type() == element_type::ARRAY) {
-        for (element d : array(sub)) {
-          std::string_view dep;
-          element ignored;
-          if (d.get(dep) == simdjson::SUCCESS && v.at_key(dep).get(ignored) != simdjson::SUCCESS)
-            return Fail(path, fmt::format("dependencies: \"{}\" needs \"{}\"", key, dep), why);
-        }
-      } else if (!Check(sub, value_element, path, why)) {
-        return false;
+    for (const auto& [name, names] : n.dependent_names) {
+      if (name != key) continue;
+      for (std::string_view dep : names) {
+        element ignored;
+        if (v.at_key(dep).get(ignored) != simdjson::SUCCESS)
+          return Fail(path, fmt::format("dependencies: \"{}\" needs \"{}\"", key, dep), why);
       }
     }
+    for (const auto& [name, sub] : n.dependent_schemas)
+      if (name == key && !Check(sub, value, path, why)) return false;
   }
   return true;
 }

@@ -10,14 +10,18 @@
 // read: kpipe fetches nothing. Patterns are ECMAScript regular expressions
 // (std::regex), compiled when the schema is read.
 //
-// Immutable after Parse; Validate may run on several threads at once.
+// The schema is compiled once into a tree of nodes, each holding the
+// keywords its subschema has, so that checking a record looks no keyword
+// up. Immutable after Parse; Validate may run on several threads at once.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <regex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -32,11 +36,14 @@ class Schema {
   // object nor a boolean, a $ref to another document or to nothing, or a
   // pattern that does not compile.
   static Result<std::unique_ptr<Schema>> Parse(std::string_view text, const std::string& name);
+  ~Schema();
+  Schema(const Schema&) = delete;
+  Schema& operator=(const Schema&) = delete;
 
   // True when `value` satisfies the schema. Otherwise `*why` says where and
   // which rule failed, as "PATH: RULE" with PATH a JSON Pointer into the
-  // value ("" for the value itself): `/amount: type: expected number, got
-  // string`. Only the first failure found is told.
+  // value ("(root)" for the value itself): `/amount: type: expected number,
+  // got string`. Only the first failure found is told.
   bool Validate(simdjson::dom::element value, std::string* why) const;
 
   // The same, with the reason for bad input: "schema NAME: PATH: RULE".
@@ -49,24 +56,24 @@ class Schema {
   const std::string& name() const { return name_; }
 
  private:
-  Schema() = default;
+  struct Node;
   using Element = simdjson::dom::element;
-  // `s` is a (sub)schema, `v` the value at `path`.
-  bool Check(Element s, Element v, std::string& path, std::string* why) const;
-  bool CheckNumber(simdjson::dom::object s, Element v, const std::string& path, std::string* why) const;
-  bool CheckString(simdjson::dom::object s, Element v, const std::string& path, std::string* why) const;
-  bool CheckArray(simdjson::dom::object s, simdjson::dom::array a, std::string& path, std::string* why) const;
-  bool CheckObject(simdjson::dom::object s, Element o, std::string& path, std::string* why) const;
-  // The schema that `ref` names, or nothing.
-  bool Resolve(std::string_view ref, Element* out) const;
-  Status Prepare(Element s, const std::string& name);
-  const std::regex* Regex(std::string_view pattern) const;
+  Schema();
+  // Compiles the subschema `s` found at JSON Pointer `at` ("#/properties/a").
+  Result<const Node*> Build(Element s, const std::string& at);
+  Result<const std::regex*> Compile(std::string_view pattern);
+  bool Check(const Node* n, Element v, std::string& path, std::string* why) const;
+  bool CheckNumber(const Node& n, Element v, const std::string& path, std::string* why) const;
+  bool CheckString(const Node& n, Element v, const std::string& path, std::string* why) const;
+  bool CheckArray(const Node& n, Element v, std::string& path, std::string* why) const;
+  bool CheckObject(const Node& n, Element v, std::string& path, std::string* why) const;
 
   std::string name_;
-  simdjson::dom::parser parser_;
-  Element root_;
+  simdjson::dom::parser parser_;  // holds the schema text the nodes point into
+  std::deque<Node> nodes_;
+  const Node* root_ = nullptr;
+  std::map<std::string, const Node*, std::less<>> at_;  // JSON Pointer, or "#anchor" of an $id
   std::map<std::string, std::regex, std::less<>> regexes_;
-  std::map<std::string, Element, std::less<>> anchors_;  // "$id": "#name" -> its schema
 };
 
 }  // namespace kpipe::json
