@@ -42,6 +42,9 @@ expect_grep "$T/err" "stopped reading input at $T/many.jsonl:[0-9]+"
 # SIGTERM and SIGINT on a live consumer: clean exit 143 / 130, committed.
 echo '{"x":1}' | kproduce -q -t "$id-live"
 for sig in TERM INT; do
+  # Gone first: the redirection below truncates it in the child, which the
+  # wait loop could otherwise outrun and see the last round's line.
+  rm -f "$T/live.out"
   kconsume -G "$id-g-$sig" "$id-live" > "$T/live.out" 2> "$T/live.err" &
   pid=$!
   for _ in $(seq 1 100); do [ -s "$T/live.out" ] && break; sleep 0.1; done

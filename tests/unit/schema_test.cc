@@ -101,6 +101,17 @@ TEST_CASE("schema: schemas kpipe cannot use are refused when read") {
   CHECK(Schema::Parse(R"({"$ref":"http://example.com/s.json"})", "a.json").status().message().find("names nothing") !=
         std::string::npos);
   CHECK(Schema::Parse(R"({"$ref":"#/definitions/nope"})", "a.json").status().Is(kpipe::Status::Code::kUsage));
+  CHECK(Schema::Parse(R"({"$ref":"#"})", "a.json").status().message().find("would never end") != std::string::npos);
+  CHECK(Schema::Parse(R"({"definitions":{"a":{"allOf":[{"$ref":"#/definitions/b"}]},"b":{"not":{"$ref":"#/definitions/a"}}},"$ref":"#/definitions/a"})",
+                      "a.json").status().message().find("would never end") != std::string::npos);
+  // Recursion through a value is fine: a tree of nodes.
+  auto tree = Schema::Parse(R"({"type":"object","properties":{"kids":{"type":"array","items":{"$ref":"#"}}}})", "t.json");
+  REQUIRE(tree.ok());
+  simdjson::dom::parser p;
+  std::string why;
+  CHECK((*tree)->Validate(p.parse(std::string_view(R"({"kids":[{"kids":[]},{"kids":[{}]}]})")), &why));
+  CHECK_FALSE((*tree)->Validate(p.parse(std::string_view(R"({"kids":[{"kids":[3]}]})")), &why));
+  CHECK(why == "/kids/0/kids/0: type: expected object, got integer");
   CHECK(Schema::Parse(R"({"pattern":"(unclosed"})", "a.json").status().message().find("pattern (unclosed") !=
         std::string::npos);
 }

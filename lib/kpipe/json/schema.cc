@@ -268,6 +268,27 @@ Result<std::unique_ptr<Schema>> Schema::Parse(std::string_view text, const std::
     if (!built.ok()) return Status::Usage(fmt::format("schema {}: {}", name, built.status().message()));
     s->nodes_[i].ref = *built;  // nodes_ is a deque: Build kept it in place
   }
+  // A value is checked against a node's $ref, allOf, anyOf, oneOf, not,
+  // if/then/else and dependencies as it is: a cycle through those alone
+  // ({"$ref":"#"}) would never end, and is refused.
+  std::map<const Node*, int> state;  // 1: on the path, 2: done
+  std::function<bool(const Node*)> cyclic = [&](const Node* n) {
+    int& st = state[n];
+    if (st == 1) return true;
+    if (st == 2) return false;
+    st = 1;
+    std::vector<const Node*> next = {n->ref, n->not_, n->if_, n->then_, n->else_};
+    for (const auto* list : {&n->all_of, &n->any_of, &n->one_of}) next.insert(next.end(), list->begin(), list->end());
+    for (const auto& [k, d] : n->dependent_schemas) next.push_back(d);
+    for (const Node* m : next)
+      if (m && cyclic(m)) return true;
+    state[n] = 2;
+    return false;
+  };
+  for (const Node& n : s->nodes_)
+    if (cyclic(&n))
+      return Status::Usage(fmt::format("schema {}: its $ref and allOf/anyOf/oneOf/not/if refer back to "
+                                       "themselves without a value between them: a check would never end", name));
   return s;
 }
 
