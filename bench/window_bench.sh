@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# window_bench.sh - kwindow and kagg against Miller and a bare simdjson pass.
+# window_bench.sh - kwindow and kagg against DuckDB, Miller and a bare simdjson pass.
 #
 # Usage: bench/window_bench.sh [-n EVENTS] [-r RUNS] [-m MLR_RUNS] [--skip-missing] [VAR=VALUE...]
 #        bench/window_bench.sh -h
@@ -24,6 +24,13 @@
 #                                          one thread: simdjson's fastest reading
 #        simdjson_pass --ondemand FILE     (information: On-Demand per line,
 #                                          reading only ts/user/amount)
+#        duckdb_job.py window|agg 1|2 FILE ROWS   DuckDB, the same two jobs with
+#                                          1 and 2 threads (bench/duckdb_job.py:
+#                                          read_json, GROUP BY, COPY TO ROWS);
+#                                          it also prints its own query time
+#      DuckDB comes from PyPI into $DIR/duckdb-venv (python3 -m venv, pip
+#      install duckdb) the first time; when that fails it is said so and
+#      DuckDB's runs are skipped (DUCKDB=0 skips them too).
 #      simdjson_pass reads the file as the tools do (1 MiB blocks into one
 #      padded buffer, lines parsed in place) and reads ts/user/amount of every
 #      record into a checksum.
@@ -43,6 +50,10 @@
 #        first-seen order, total count = EVENTS, total sum = the bare pass's.
 #      - Miller: counts sum to EVENTS. simdjson_pass: every mode gives the same
 #        record count and checksums.
+#      - DuckDB: its rows equal kwindow's and kagg's (same keys and counts,
+#        sums within 1e-9 relative; its row order and the last bits of its
+#        sums depend on its threads, so later rounds are held to the row
+#        count alone).
 #      A later run of a tool counts only if it exits 0 and its output is
 #      byte-identical to its checked first run (simdjson_pass: same checksums).
 #   5. Prints every run, then medians and the goals, each PASS or MISS:
@@ -52,7 +63,11 @@
 #      - at least 50% of the bare per-line DOM pass's events/s, and (printed
 #        as well, honestly) of the one-thread parse_many pass's; both are
 #        whole-process wall times, like the tools' (load the file + parse);
-#      - peak RSS of each.
+#      - peak RSS of each;
+#      - kwindow and kagg wall time at most 0.8x DuckDB's with 2 threads,
+#        DuckDB's taken as its own query time (the strict reading: its
+#        interpreter start is left out); the whole-process ratios are printed
+#        beside it.
 #
 # The machine has few cores: anything else running (a compiler) skews all of
 # this; the load average is printed before and after. Miller 6 runs its reader,
@@ -104,7 +119,7 @@ while (($#)); do
     -m|--mlr-runs) (($# >= 2)) || die "$1 needs a value"; MLR_RUNS=$2; shift ;;
     --skip-missing) SKIP_MISSING=1 ;;
     N=*|RUNS=*|MLR_RUNS=*|SKIP_MISSING=*|RUN_TIMEOUT=*|KPIPE_BIN=*|KWINDOW=*|KAGG=*|MLR=*|\
-    SIMDJSON_PASS=*|KPIPE_BENCH_DIR=*) declare "${1%%=*}=${1#*=}" ;;
+    SIMDJSON_PASS=*|KPIPE_BENCH_DIR=*|DUCKDB=*) declare "${1%%=*}=${1#*=}" ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
   shift
@@ -164,6 +179,21 @@ if [[ -z ${SIMDJSON_PASS:-} ]]; then
 fi
 [[ -x $SIMDJSON_PASS ]] || die "no simdjson_pass at $SIMDJSON_PASS"
 
+# DuckDB, a peer in a virtualenv of the benchmark's own.
+DUCKDB=${DUCKDB:-1}
+DDB_PY=""
+if [[ $DUCKDB != 0 ]]; then
+  VENV=$DIR/duckdb-venv
+  if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
+    { "$PY" -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb; } >"$LOG/duckdb-install.log" 2>&1 || true
+  fi
+  if "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
+    DDB_PY=$VENV/bin/python
+  else
+    echo "DuckDB:   NOT AVAILABLE (python3 -m venv + pip install duckdb failed; see $LOG/duckdb-install.log): its runs are skipped"
+  fi
+fi
+
 # The tools may be rebuilt while this runs (a developer's build dir): note
 # what was measured, and refuse to report a mix of two builds as one.
 fingerprint() {
@@ -192,6 +222,7 @@ has kwindow && echo "kwindow:  $KWINDOW ($("$KWINDOW" --version 2>&1 | head -n 1
 has kagg && echo "kagg:     $KAGG ($("$KAGG" --version 2>&1 | head -n 1))"
 echo "mlr:      $(command -v "$MLR") ($("$MLR" --version 2>&1 | head -n 1))"
 echo "simdjson: $SIMDJSON_PASS ($("$SIMDJSON_PASS" --per-line /dev/null 2>&1 | head -n 1))"
+[[ -n $DDB_PY ]] && echo "duckdb:   $("$DDB_PY" -c 'import duckdb; print(duckdb.__version__)') in $DDB_PY"
 
 # ---- commands ----------------------------------------------------------------
 # cmd_for NAME -> sets cmd. NAMEs are what the report and the logs use.
@@ -206,6 +237,9 @@ cmd_for() {
     mlr-agg) cmd=("$MLR" --ijsonl --ojsonl stats1 -a count,sum -f amount -g user "$DATA") ;;
     sj-per-line|sj-parse-many|sj-ondemand)
       cmd=("$SIMDJSON_PASS" "--${1#sj-}" "$DATA") ;;
+    duckdb-window-1|duckdb-window-2|duckdb-agg-1|duckdb-agg-2)
+      local job=${1#duckdb-}
+      cmd=("$DDB_PY" "$HERE/duckdb_job.py" "${job%-*}" "${job##*-}" "$DATA" "$DDB_ROWS") ;;
   esac
 }
 
@@ -364,8 +398,22 @@ elif kind == "agg":
         print("kagg OK: %d users = Miller's, same counts and order; sums bit-identical to Miller's in %d of %d; "
               "total count %d, total sum %.2f = the bare pass's%s"
               % (len(got), exact, len(expect), total, tsum, "; %d control records" % control if control else ""))
+elif kind == "duckdb":
+    # DuckDB's rows against the checked rows of kwindow or kagg, as sets.
+    name, ddb_out, ref_out = sys.argv[2], sys.argv[3], sys.argv[4]
+    keyf = (lambda r: (r["window_start"], r["user"])) if "window" in name else (lambda r: r["user"])
+    ref = {keyf(r): (r["count"], r["sum_amount"]) for r in rows(ref_out)[0]}
+    got = {keyf(r): (r["count"], r["sum_amount"]) for r in rows(ddb_out)[0]}
+    if set(got) != set(ref):
+        bad("%d keys only in DuckDB's rows, %d only in kpipe's" % (len(set(got) - set(ref)), len(set(ref) - set(got))))
+    else:
+        diff = [k for k in ref if got[k][0] != ref[k][0] or not close(got[k][1], ref[k][1])]
+        if diff:
+            bad("%d rows differ, e.g. %s: DuckDB %s, kpipe %s" % (len(diff), diff[0], got[diff[0]], ref[diff[0]]))
+    if not problems:
+        print("%s OK: %d rows, the same keys, counts and sums (within 1e-9) as kpipe's" % (name, len(got)))
 for p in problems:
-    print("%s FAILED: %s" % ("kwindow" if kind == "window" else "kagg", p))
+    print("%s FAILED: %s" % (sys.argv[2] if kind == "duckdb" else "kwindow" if kind == "window" else "kagg", p))
 sys.exit(1 if problems else 0)
 PYEOF
 }
@@ -382,8 +430,10 @@ record() { # bench tool run status wall rss user sys parse_s
 # a later run must reproduce it byte for byte.
 run_one() {
   local name=$1 r=$2 bench=$3 out status parse_s=""
+  if ((r == 1)); then DDB_ROWS=$OUT/$name.jsonl; else DDB_ROWS=$OUT/$name.last; fi
   cmd_for "$name"
   if ((r == 1)); then out=$OUT/$name.jsonl; else out=$OUT/$name.last; fi
+  [[ $name == duckdb-* ]] && out=$LOG/$name-$r.stdout
   timed "$out" "$name-$r" "${cmd[@]}"
   read -r wall rss user sys <<<"$T_MEAS"
   status=OK
@@ -401,6 +451,15 @@ run_one() {
       status=FAILED
       echo "    checksums differ from the first bare pass: $sums vs $SJ_REF"
     fi
+  elif [[ $name == duckdb-* && $status == OK ]]; then
+    parse_s=$(sed -n 's/.* query_s=\([0-9.]*\) .*/\1/p' "$out")
+    if [[ -z $parse_s ]]; then
+      status=FAILED
+      echo "    DuckDB printed no query time"
+    elif ((r > 1)) && [[ $(wc -l <"$DDB_ROWS") != $(wc -l <"$OUT/$name.jsonl") ]]; then
+      status=FAILED
+      echo "    DuckDB's output in round $r has another row count than in round 1"
+    fi
   elif ((r > 1)) && [[ $status == OK ]] && ! cmp -s "$out" "$OUT/$name.jsonl"; then
     status=FAILED
     echo "    output of $name in round $r differs from round 1 ($out vs $OUT/$name.jsonl)"
@@ -416,8 +475,10 @@ echo
 echo "== $RUNS rounds, alternating tools; Miller in the first $MLR_RUNS =="
 for ((r = 1; r <= RUNS; r++)); do
   has kwindow && run_one kwindow "$r" window
+  if [[ -n $DDB_PY ]]; then run_one duckdb-window-1 "$r" window; run_one duckdb-window-2 "$r" window; fi
   ((r <= MLR_RUNS)) && run_one mlr-window "$r" window
   has kagg && run_one kagg "$r" agg
+  if [[ -n $DDB_PY ]]; then run_one duckdb-agg-1 "$r" agg; run_one duckdb-agg-2 "$r" agg; fi
   ((r <= MLR_RUNS)) && run_one mlr-agg "$r" agg
   for m in per-line parse-many ondemand; do
     run_one "sj-$m" "$r" bare
@@ -452,6 +513,17 @@ if has kagg; then
     CHECK_FAILED+=" kagg"
   fi
 fi
+for d in duckdb-window-1 duckdb-window-2 duckdb-agg-1 duckdb-agg-2; do
+  [[ -n $DDB_PY ]] || break
+  ref=$OUT/kwindow.jsonl
+  [[ $d == duckdb-agg-* ]] && ref=$OUT/kagg.jsonl
+  if grep -q $'\t'"$d"$'\t1\tOK' "$RESULTS" && [[ -s $ref ]]; then
+    check_results duckdb "$d" "$OUT/$d.jsonl" "$ref" || CHECK_FAILED+=" $d"
+  else
+    echo "$d FAILED: its first run, or kpipe's, failed; nothing to compare"
+    CHECK_FAILED+=" $d"
+  fi
+done
 [[ -n $SJ_REF ]] && echo "bare pass OK: every mode read $N records with the same checksums ($SJ_REF)"
 [[ -z $CHECK_FAILED ]] || FAILED=1
 
@@ -463,6 +535,7 @@ import statistics, sys
 GOAL_MLR = 25.0     # tool speed / Miller's speed, at least
 GOAL_EPS = 3e6      # events/s on one core, at least
 GOAL_BARE = 0.5     # tool events/s / bare pass events/s, at least
+GOAL_DDB = 0.8      # tool wall / DuckDB's query time with 2 threads, at most (issue 19)
 
 path, n, nbytes, check_failed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split()
 runs = []
@@ -471,7 +544,8 @@ with open(path) as f:
         bench, tool, r, status, wall, rss, user, sys_, parse_s = line.rstrip("\n").split("\t")
         runs.append(dict(bench=bench, tool=tool, status=status, wall=float(wall), rss=int(rss),
                          user=float(user), sys=float(sys_), parse=float(parse_s) if parse_s else None))
-order = ["kwindow", "mlr-window", "kagg", "mlr-agg", "sj-per-line", "sj-parse-many", "sj-ondemand"]
+order = ["kwindow", "duckdb-window-1", "duckdb-window-2", "mlr-window", "kagg", "duckdb-agg-1", "duckdb-agg-2",
+         "mlr-agg", "sj-per-line", "sj-parse-many", "sj-ondemand"]
 S = {}
 for tool in order:
     all_ = [x for x in runs if x["tool"] == tool]
@@ -513,6 +587,12 @@ if bare:
     print("bare pass, its own timing of read + parse (no process start/exit), median:")
     for t in bare:
         print("  %-22s %8.3f s  %12.0f events/s" % (t, S[t]["parse"], n / S[t]["parse"]))
+ddb = [t for t in order if t.startswith("duckdb-") and S[t].get("parse")]
+if ddb:
+    print()
+    print("DuckDB, its own timing of the query (read, group, write; no interpreter start), median:")
+    for t in ddb:
+        print("  %-22s %8.3f s  %12.0f events/s" % (t, S[t]["parse"], n / S[t]["parse"]))
 print()
 hdr2 = "%-52s %10s %10s  %s" % ("goal", "value", "goal", "result")
 print(hdr2)
@@ -543,6 +623,22 @@ for tool, peer in (("kwindow", "mlr-window"), ("kagg", "mlr-agg")):
         v = a["eps"] / S[b]["eps"] if have and S[b]["ok"] else None
         line("%s events/s / %s" % (tool, label), v and v * 100, "%.0f%%", GOAL_BARE * 100, ">=%.0f%%",
              v is not None and v >= GOAL_BARE)
+    job = "window" if tool == "kwindow" else "agg"
+    for threads in (2, 1):
+        d = S.get("duckdb-%s-%d" % (job, threads), {})
+        if not d.get("runs"):
+            continue
+        ok_d = have and d.get("ok") and "duckdb-%s-%d" % (job, threads) not in check_failed and d.get("parse")
+        v = a["wall"] / d["parse"] if ok_d else None
+        if threads == 2:
+            line("%s wall / DuckDB query time, 2 threads" % tool, v, "%.2fx", GOAL_DDB, "<=%.1fx",
+                 v is not None and v <= GOAL_DDB)
+        else:
+            print("%-52s %10s %10s  %s" % ("%s wall / DuckDB query time, 1 thread" % tool,
+                                           "%.2fx" % v if v else "n/a", "", "(info)"))
+        if ok_d:
+            print("%-52s %10s %10s  %s" % ("%s wall / DuckDB whole process, %d thread%s" % (
+                tool, threads, "s" if threads > 1 else ""), "%.2fx" % (a["wall"] / d["wall"]), "", "(info)"))
     for b, label in (("sj-ondemand", "On-Demand per line, 3 fields"),):
         if have and S[b]["ok"]:
             print("%-52s %10s %10s  %s" % ("%s / %s" % (tool, label), "%.0f%%" % (100 * a["eps"] / S[b]["eps"]), "", "(info)"))

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Run one benchmark job in DuckDB, the peer of kwindow and kagg.
+
+Usage: duckdb_job.py JOB THREADS DATA OUT
+  JOB      window: count and sum of amount per (1-minute tumbling window, user)
+           agg:    count and sum of amount per user
+  THREADS  DuckDB's threads (SET threads)
+  DATA     the events file of bench/gen_events.py (JSON lines)
+  OUT      where the rows go, as JSON lines (DuckDB's COPY ... (FORMAT JSON)):
+           window: {"window_start","window_end","user","count","sum_amount"}
+           agg:    {"user","count","sum_amount"}
+
+The job reads the file, groups, and writes every row, as the kpipe tools do,
+in one COPY statement. Prints on stdout one line
+  mode=duckdb-JOB threads=N query_s=SECONDS rows=ROWS
+where query_s is DuckDB's own time for the statement: the interpreter's start
+and `import duckdb` (about 0.2 s) are left out, so the comparison on query_s
+is the strict one for kpipe. The window job needs no watermark: with
+--max-delay 2s no event of gen_events.py is late (see gen_events.py), so the
+batch answer is kwindow's answer.
+"""
+import sys
+import time
+
+import duckdb
+
+job, threads, data, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+src = ("read_json('%s', format='newline_delimited', "
+       "columns={ts: 'BIGINT', \"user\": 'VARCHAR', amount: 'DOUBLE', id: 'BIGINT'})" % data.replace("'", "''"))
+if job == "window":
+    query = ("SELECT (ts // 60000) * 60000 AS window_start, (ts // 60000) * 60000 + 60000 AS window_end, "
+             "\"user\", count(*) AS count, sum(amount) AS sum_amount FROM %s GROUP BY ALL" % src)
+elif job == "agg":
+    query = "SELECT \"user\", count(*) AS count, sum(amount) AS sum_amount FROM %s GROUP BY ALL" % src
+else:
+    sys.exit("duckdb_job.py: JOB is window or agg")
+con = duckdb.connect()
+con.execute("SET threads = %d" % threads)
+con.execute("SET preserve_insertion_order = false")
+t0 = time.perf_counter()
+rows = con.execute("COPY (%s) TO '%s' (FORMAT JSON)" % (query, out.replace("'", "''"))).fetchone()[0]
+t1 = time.perf_counter()
+print("mode=duckdb-%s threads=%d query_s=%.4f rows=%d" % (job, threads, t1 - t0, rows))
