@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# join_bench.sh - kjoin's interval join: throughput, and memory bounded by the join window.
+# join_bench.sh - kjoin's interval join against DuckDB: throughput, and memory bounded by the join window.
 #
 # Usage: bench/join_bench.sh [-n EVENTS] [-r RUNS] [-k KEYS] [-d MS] [--skip-bare] [VAR=VALUE...]
 #        bench/join_bench.sh -h
@@ -24,6 +24,12 @@
 #      kjoin writes its rows to a file (not /dev/null: writing is part of the
 #      job). Each run is measured by `/usr/bin/time -f '%M %U %S'` (peak RSS
 #      KiB, user s, sys s) and bash's $EPOCHREALTIME around it (wall s).
+#      and DuckDB, the same join on the N + N files with 1 and 2 threads
+#      (bench/duckdb_job.py join: read_json, JOIN ... ON user AND r.ts
+#      BETWEEN l.ts - 1000 AND l.ts + 1000, COPY TO a JSON-lines file of
+#      {"left","right"} records), DuckDB from PyPI in $DIR/duckdb-venv (made
+#      the first time; skipped visibly when pip fails, or with DUCKDB=0). It
+#      prints its own query time (no interpreter start), which the goal uses.
 #   4. Checks the results before believing any timing (untimed, Python):
 #      the expected rows are computed independently from the two input files
 #      (per user, every right event with |rt - lt| <= 1000 ms, found by
@@ -43,8 +49,12 @@
 #        both sides has passed its match window (about one second of events
 #        per side here), so doubling the input must not double the memory; a
 #        join that kept every record would need ~EVENTS x 2 records more;
+#      - kjoin's N + N wall time at most 0.8x DuckDB's query time with 2
+#        threads (issue 19); DuckDB's pairs (left id, right id) must be
+#        kjoin's, as a multiset;
 #      - for information: kjoin's events/s against the bare per-line pass
-#        over the same two files, and peak RSS in MiB.
+#        over the same two files, DuckDB with 1 thread and as a whole
+#        process, and peak RSS in MiB.
 #
 # The machine has few cores: anything else running (a compiler) skews all of
 # this; the load average is printed before and after.
@@ -98,7 +108,7 @@ while (($#)); do
     -k|--keys) (($# >= 2)) || die "$1 needs a value"; KEYS=$2; shift ;;
     -d|--disorder) (($# >= 2)) || die "$1 needs a value"; DISORDER=$2; shift ;;
     --skip-bare) SKIP_BARE=1 ;;
-    N=*|RUNS=*|KEYS=*|DISORDER=*|SKIP_BARE=*|RUN_TIMEOUT=*|KPIPE_BIN=*|KJOIN=*|SIMDJSON_PASS=*|\
+    DUCKDB=*|N=*|RUNS=*|KEYS=*|DISORDER=*|SKIP_BARE=*|RUN_TIMEOUT=*|KPIPE_BIN=*|KJOIN=*|SIMDJSON_PASS=*|\
     KPIPE_BENCH_DIR=*) declare "${1%%=*}=${1#*=}" ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -143,6 +153,7 @@ if ((!SKIP_BARE)) && [[ -z ${SIMDJSON_PASS:-} ]]; then
   SIMDJSON_PASS=$SPBUILD/simdjson_pass
 fi
 ((SKIP_BARE)) || [[ -x $SIMDJSON_PASS ]] || die "no simdjson_pass at $SIMDJSON_PASS"
+find_duckdb "$DIR"  # DuckDB, a peer in a virtualenv of the benchmark's own
 
 # kjoin is young and may be rebuilt while this runs: note what was measured,
 # and refuse to report a mix of two builds as one.
@@ -188,6 +199,7 @@ cmd_for() {
     kjoin-2N) cmd=("$KJOIN" --on user --within 1s --time ts "${MAXDELAY[@]}" "$L2" "$R2") ;;
     # Both files, one after the other, in one timed process tree.
     bare-N) cmd=(bash -c '"$0" --per-line "$1" && "$0" --per-line "$2"' "$SIMDJSON_PASS" "$L1" "$R1") ;;
+    duckdb-1|duckdb-2) cmd=("$DDB_PY" "$HERE/duckdb_job.py" join "${1#duckdb-}" "$DDB_ROWS" "$L1" "$R1") ;;
   esac
 }
 
@@ -296,19 +308,30 @@ PYEOF
 FAILED=0
 declare -A FIRST_SUM  # name -> sorted fingerprint of round 1's rows
 
-record() { # tool run status wall rss user sys
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"
+record() { # tool run status wall rss user sys [query_s]
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"
 }
 
 run_one() {
-  local name=$1 r=$2 out status
+  local name=$1 r=$2 out status query_s=""
+  if ((r == 1)); then DDB_ROWS=$OUT/$name.jsonl; else DDB_ROWS=$OUT/$name.last; fi
   cmd_for "$name"
   if ((r == 1)); then out=$OUT/$name.jsonl; else out=$OUT/$name.last; fi
+  [[ $name == duckdb-* ]] && out=$LOG/$name-$r.stdout
   timed "$out" "$name-$r" "${cmd[@]}"
   read -r wall rss user sys <<<"$T_MEAS"
   status=OK
   ((T_RC == 0)) || status=FAILED
-  if [[ $status == OK && $name == bare-* ]]; then
+  if [[ $status == OK && $name == duckdb-* ]]; then
+    query_s=$(sed -n 's/.* query_s=\([0-9.]*\) .*/\1/p' "$out")
+    if [[ -z $query_s ]]; then
+      status=FAILED
+      echo "    DuckDB printed no query time"
+    elif ((r > 1)) && [[ $(wc -l <"$DDB_ROWS") != $(wc -l <"$OUT/$name.jsonl") ]]; then
+      status=FAILED
+      echo "    DuckDB's output in round $r has another row count than in round 1"
+    fi
+  elif [[ $status == OK && $name == bare-* ]]; then
     local recs
     recs=$(sed -n 's/^mode=per-line records=\([0-9]*\) .*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
     if ((recs != 2 * N)); then
@@ -326,7 +349,7 @@ run_one() {
     fi
   fi
   [[ $status == OK ]] || FAILED=1
-  record "$name" "$r" "$status" "$wall" "$rss" "$user" "$sys"
+  record "$name" "$r" "$status" "$wall" "$rss" "$user" "$sys" "$query_s"
   printf '  round %d %-10s %-6s %7.3f s  user %6.2f s  sys %5.2f s  %8d KiB  exit %d\n' \
     "$r" "$name" "$status" "$wall" "$user" "$sys" "$rss" "$T_RC"
   [[ $status == OK ]] || show_err "$name-$r"
@@ -336,6 +359,7 @@ echo
 echo "== $RUNS rounds, alternating =="
 for ((r = 1; r <= RUNS; r++)); do
   run_one kjoin-N "$r"
+  if [[ -n $DDB_PY ]]; then run_one duckdb-1 "$r"; run_one duckdb-2 "$r"; fi
   run_one kjoin-2N "$r"
   ((SKIP_BARE)) || run_one bare-N "$r"
 done
@@ -360,6 +384,31 @@ for name in kjoin-N kjoin-2N; do
     CHECK_FAILED+=" $name"
   fi
 done
+for name in duckdb-1 duckdb-2; do
+  [[ -n $DDB_PY ]] || break
+  echo "$name:"
+  if grep -q $'^'"$name"$'\t1\tOK' "$RESULTS" && [[ $CHECK_FAILED != *kjoin-N* ]]; then
+    "$PY" - "$OUT/$name.jsonl" "$OUT/kjoin-N.jsonl" <<'PYEOF' || CHECK_FAILED+=" $name"
+import collections, json, sys
+def pairs(path):
+    c = collections.Counter()
+    for line in open(path):
+        o = json.loads(line)
+        if "@kpipe" in o:
+            continue
+        c[(o["left"]["id"], o["right"]["id"])] += 1
+    return c
+d, k = pairs(sys.argv[1]), pairs(sys.argv[2])
+if d != k:
+    print("    FAILED: %d pairs only in DuckDB's rows, %d only in kjoin's" % (sum((d - k).values()), sum((k - d).values())))
+    sys.exit(1)
+print("    OK: the same %d (left id, right id) pairs as kjoin" % sum(d.values()))
+PYEOF
+  else
+    echo "    FAILED: its first run, or kjoin's, failed; nothing to compare"
+    CHECK_FAILED+=" $name"
+  fi
+done
 [[ -z $CHECK_FAILED ]] || FAILED=1
 
 # ---- report ------------------------------------------------------------------
@@ -369,19 +418,20 @@ import statistics, sys
 
 GOAL_EPS = 1e6      # events/s on one core, N + N events, at least
 GOAL_RSS = 1.25     # peak RSS at 2N + 2N / at N + N, at most
+GOAL_DDB = 0.8      # kjoin N+N wall / DuckDB's query time with 2 threads, at most (issue 19)
 
 path, n, b1, b2, keys, rate = sys.argv[1], *map(int, sys.argv[2:7])
 check_failed = sys.argv[7].split()
 extra = (" " + sys.argv[8]) if sys.argv[8] else ""
-events = {"kjoin-N": 2 * n, "kjoin-2N": 4 * n, "bare-N": 2 * n}
-nbytes = {"kjoin-N": b1, "kjoin-2N": b2, "bare-N": b1}
+events = {"kjoin-N": 2 * n, "kjoin-2N": 4 * n, "bare-N": 2 * n, "duckdb-1": 2 * n, "duckdb-2": 2 * n}
+nbytes = {"kjoin-N": b1, "kjoin-2N": b2, "bare-N": b1, "duckdb-1": b1, "duckdb-2": b1}
 runs = []
 with open(path) as f:
     for line in f:
-        tool, r, status, wall, rss, user, sys_ = line.rstrip("\n").split("\t")
+        tool, r, status, wall, rss, user, sys_, query = line.rstrip("\n").split("\t")[:8]
         runs.append(dict(tool=tool, status=status, wall=float(wall), rss=int(rss),
-                         user=float(user), sys=float(sys_)))
-order = ["kjoin-N", "kjoin-2N", "bare-N"]
+                         user=float(user), sys=float(sys_), query=float(query) if query else None))
+order = ["kjoin-N", "duckdb-1", "duckdb-2", "kjoin-2N", "bare-N"]
 S = {}
 for tool in order:
     all_ = [x for x in runs if x["tool"] == tool]
@@ -394,6 +444,8 @@ for tool in order:
         s["cpu"] = s["user"] + s["sys"]
         s["eps"] = events[tool] / s["wall"]
         s["eps_core"] = events[tool] / max(s["wall"], s["cpu"])
+        if all(x["query"] is not None for x in ok):
+            s["query"] = statistics.median(x["query"] for x in ok)
     S[tool] = s
 
 print("kjoin benchmark: kjoin --on user --within 1s --time ts%s LEFT RIGHT; %d keys, %d events/s of"
@@ -438,6 +490,24 @@ line("bounded memory: peak RSS at 2N+2N / at N+N", v, "%.2fx", GOAL_RSS, "<=%.2f
 if have_d:
     print("%-56s %10s %10s  %s" % ("kjoin events/s on one core, 2N+2N",
                                    "%.2fM" % (d["eps_core"] / 1e6), "", "(info)"))
+for threads in (2, 1):
+    q = S["duckdb-%d" % threads]
+    if not q["runs"]:
+        continue
+    ok_q = have_a and q["ok"] and "duckdb-%d" % threads not in check_failed and q.get("query")
+    v = a["wall"] / q["query"] if ok_q else None
+    if threads == 2:
+        line("kjoin N+N wall / DuckDB query time, 2 threads", v, "%.2fx", GOAL_DDB, "<=%.1fx",
+             v is not None and v <= GOAL_DDB)
+    else:
+        print("%-56s %10s %10s  %s" % ("kjoin N+N wall / DuckDB query time, 1 thread",
+                                       "%.2fx" % v if v else "n/a", "", "(info)"))
+    if ok_q:
+        print("%-56s %10s %10s  %s" % ("kjoin N+N wall / DuckDB whole process, %d thread%s"
+                                       % (threads, "s" if threads > 1 else ""), "%.2fx" % (a["wall"] / q["wall"]), "",
+                                       "(info)"))
+        print("%-56s %10s %10s  %s" % ("  DuckDB's query time, %d thread%s" % (threads, "s" if threads > 1 else ""),
+                                       "%.3f s" % q["query"], "", "(info)"))
 b = S["bare-N"]
 if have_a and b["runs"] and b["ok"]:
     print("%-56s %10s %10s  %s" % ("kjoin events/s / bare per-line pass over both files",

@@ -26,3 +26,20 @@ show_err() {
   [[ -s $LOG/$1.err ]] && sed 's/^/    | /' "$LOG/$1.err" | head -n 5
   return 0
 }
+
+# find_duckdb DIR: sets DDB_PY to a python with DuckDB, from a virtualenv
+# DIR/duckdb-venv made with pip the first time (PyPI's duckdb); empty, and
+# said so, when that fails or DUCKDB=0.
+find_duckdb() {
+  local venv=$1/duckdb-venv
+  DDB_PY=""
+  [[ ${DUCKDB:-1} != 0 ]] || return 0
+  if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    { "${PY:-python3}" -m venv "$venv" && "$venv/bin/pip" install -q duckdb; } >"$LOG/duckdb-install.log" 2>&1 || true
+  fi
+  if "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    DDB_PY=$venv/bin/python
+  else
+    echo "DuckDB:   NOT AVAILABLE (python3 -m venv + pip install duckdb failed; see $LOG/duckdb-install.log): its runs are skipped"
+  fi
+}

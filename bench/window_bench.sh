@@ -179,20 +179,7 @@ if [[ -z ${SIMDJSON_PASS:-} ]]; then
 fi
 [[ -x $SIMDJSON_PASS ]] || die "no simdjson_pass at $SIMDJSON_PASS"
 
-# DuckDB, a peer in a virtualenv of the benchmark's own.
-DUCKDB=${DUCKDB:-1}
-DDB_PY=""
-if [[ $DUCKDB != 0 ]]; then
-  VENV=$DIR/duckdb-venv
-  if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-    { "$PY" -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb; } >"$LOG/duckdb-install.log" 2>&1 || true
-  fi
-  if "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-    DDB_PY=$VENV/bin/python
-  else
-    echo "DuckDB:   NOT AVAILABLE (python3 -m venv + pip install duckdb failed; see $LOG/duckdb-install.log): its runs are skipped"
-  fi
-fi
+find_duckdb "$DIR"  # DuckDB, a peer in a virtualenv of the benchmark's own
 
 # The tools may be rebuilt while this runs (a developer's build dir): note
 # what was measured, and refuse to report a mix of two builds as one.
@@ -239,7 +226,7 @@ cmd_for() {
       cmd=("$SIMDJSON_PASS" "--${1#sj-}" "$DATA") ;;
     duckdb-window-1|duckdb-window-2|duckdb-agg-1|duckdb-agg-2)
       local job=${1#duckdb-}
-      cmd=("$DDB_PY" "$HERE/duckdb_job.py" "${job%-*}" "${job##*-}" "$DATA" "$DDB_ROWS") ;;
+      cmd=("$DDB_PY" "$HERE/duckdb_job.py" "${job%-*}" "${job##*-}" "$DDB_ROWS" "$DATA") ;;
   esac
 }
 
