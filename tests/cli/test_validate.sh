@@ -57,6 +57,22 @@ run 0 kjq -q .amount --validate s.json genv.jsonl
 expect_grep out '"value":5'
 run 0 kproduce -q --dry-run --envelope -t t --validate s.json genv.jsonl
 
+# A tombstone (an envelope whose value is null) has no record to check: a
+# table join's delete goes through; kproduce and kjq pass it on.
+printf '%s\n' '{"topic":"t","partition":0,"offset":0,"timestamp":1000,"key":"u1","headers":[],"value":{"ts":1000,"user":"u1","amount":1}}' \
+  '{"topic":"t","partition":0,"offset":1,"timestamp":2000,"key":"u1","headers":[],"value":null}' > table.jsonl
+printf '%s\n' '{"ts":3000,"user":"u1","amount":7}' > left.jsonl
+run 0 kjoin -q --on user --table --type left --validate s.json left.jsonl table.jsonl
+expect_eq "the deleted key joins nothing" "$(cat out)" '{"left":{"ts":3000,"user":"u1","amount":7},"right":null}'
+run 0 kproduce -q --dry-run --envelope -t t --validate s.json table.jsonl
+expect_eq "kproduce: both messages" "$(wc -l < out)" 2
+run 0 kjq -q . --validate s.json table.jsonl
+expect_eq "kjq: both records" "$(wc -l < out)" 2
+# A number beyond 64 bits cannot be checked: bad input, not a pass.
+echo '{"ts":1,"user":"u1","amount":100000000000000000000000}' > big.jsonl
+run 65 kjq -q . --validate s.json big.jsonl
+expect_grep err "a number beyond 64 bits cannot be checked"
+
 # Schemas that cannot be used: usage errors, nothing read.
 echo '{"$ref":"http://example.com/s.json"}' > remote.json
 echo '{"type":' > broken.json

@@ -70,7 +70,11 @@ for args, needle in [([], "no subcommand"), (["tpoic", "list"], "unknown subcomm
                      (["group", "seek", "g", "--to", "yesterdayish"], "--to yesterdayish"),
                      (["topic", "trim", "t"], "needs --before"),
                      (["topic", "list", "-o", "yaml"], "-o yaml"),
-                     (["acl", "create", "--topic", "t"], "needs --principal")]:
+                     (["acl", "create", "--topic", "t"], "needs --principal"),
+                     (["topic", "create", "t", "-p", "4294967297"], "partition count"),
+                     (["topic", "add-partitions", "t", "-n", "4294967296"], "at least 1"),
+                     (["cluster", "describe", "junk"], "takes no arguments"),
+                     (["cluster", "--timeout", "30d"], "at most 1h")]:
     _, err, _ = run(["-b", "127.0.0.1:1"] + args, want=2)
     check(needle in err and "Try 'kadmin --help'" in err, f"usage error of {args}: {err!r}")
 

@@ -1,4 +1,5 @@
 #include "kpipe/json/schema.h"
+#include "kpipe/json/text.h"
 
 #include <catch2/catch.hpp>
 
@@ -114,4 +115,55 @@ TEST_CASE("schema: schemas kpipe cannot use are refused when read") {
   CHECK(why == "/kids/0/kids/0: type: expected object, got integer");
   CHECK(Schema::Parse(R"({"pattern":"(unclosed"})", "a.json").status().message().find("pattern (unclosed") !=
         std::string::npos);
+}
+
+TEST_CASE("schema: patterns on characters, without a stack to blow") {
+  simdjson::dom::parser p;
+  std::string why;
+  auto dot = Schema::Parse(R"({"pattern":"^.$"})", "a.json");
+  REQUIRE(dot.ok());
+  CHECK((*dot)->Validate(p.parse(std::string_view(R"("é")")), &why));
+  auto alt = Schema::Parse(R"({"pattern":"^(a|b)*$"})", "a.json");
+  REQUIRE(alt.ok());
+  std::string big = "\"" + std::string(200000, 'a') + "\"";
+  bool ok = (*alt)->Validate(p.parse(big), &why);  // std::regex overflowed the stack here
+  INFO(why);
+  CHECK(ok);
+  auto evil = Schema::Parse(R"({"pattern":"^(a+)+$"})", "a.json");
+  REQUIRE(evil.ok());
+  CHECK_FALSE((*evil)->Validate(p.parse(std::string_view("\"" + std::string(40, 'a') + "!\"")), &why));
+  CHECK(why.find("took too long") != std::string::npos);
+}
+
+TEST_CASE("schema: numbers compared exactly, messages whole characters, paths restored") {
+  simdjson::dom::parser p;
+  auto fits = [&](const char* schema, const char* value) {
+    auto s = Schema::Parse(schema, "n.json");
+    REQUIRE(s.ok());
+    std::string why;
+    return (*s)->Validate(p.parse(std::string_view(value)), &why);
+  };
+  CHECK_FALSE(fits(R"({"maximum":18446744073709551614})", "18446744073709551615"));
+  CHECK_FALSE(fits(R"({"maximum":9007199254740992})", "9007199254740993"));
+  CHECK_FALSE(fits(R"({"const":9223372036854775808})", "9223372036854775807"));
+  CHECK(fits(R"({"uniqueItems":true})", "[9223372036854775807,9223372036854775808]"));
+  CHECK_FALSE(fits(R"({"multipleOf":1})", "1000000000.5"));
+  CHECK_FALSE(fits(R"({"multipleOf":2})", "18446744073709551615"));
+  CHECK_FALSE(fits(R"({"multipleOf":2.0})", "3000000001"));
+  CHECK(fits(R"({"multipleOf":2})", "18446744073709551614"));
+  CHECK(fits(R"({"multipleOf":0.01})", "19.99"));
+  // Beside $ref nothing applies: no cycle through "not" here.
+  CHECK(fits(R"({"definitions":{"a":{"type":"integer"}},"$ref":"#/definitions/a","not":{"$ref":"#"}})", "3"));
+  CHECK(fits(R"({"properties":{"a":{"$ref":""}},"type":"object"})", R"({"a":{}})"));
+
+  auto s = Schema::Parse(R"({"if":{"properties":{"a":{"type":"string"}}},"else":{"required":["z"]}})", "p.json");
+  REQUIRE(s.ok());
+  std::string why;
+  CHECK_FALSE((*s)->Validate(p.parse(std::string_view(R"({"a":1})")), &why));
+  CHECK(why == "(root): required: no property \"z\"");
+  auto e = Schema::Parse(R"({"enum":["x"]})", "e.json");
+  REQUIRE(e.ok());
+  std::string value = "\"" + std::string(35, 'a') + "ééé\"";
+  CHECK_FALSE((*e)->Validate(p.parse(value), &why));
+  CHECK(kpipe::json::IsUtf8(why));
 }

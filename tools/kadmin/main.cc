@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <climits>
+#include <cstdint>
 #include <functional>
 #include <cstdio>
 #include <map>
@@ -231,7 +233,7 @@ Result<Action> Resolve(const Flags& f, const kpipe::cli::Command& cmd) {
   std::string verb = f.words.size() > 1 ? f.words[1] : "";
   std::vector<std::string> args(f.words.begin() + std::min<size_t>(2, f.words.size()), f.words.end());
   if (subject == "cluster") {
-    if (!verb.empty() && verb != "describe") return Status::Usage("cluster takes no arguments");
+    if ((!verb.empty() && verb != "describe") || f.words.size() > 2) return Status::Usage("cluster takes no arguments");
     return Bind(admin::DescribeCluster);
   }
   std::string name = subject + " " + verb;
@@ -248,8 +250,10 @@ Result<Action> Resolve(const Flags& f, const kpipe::cli::Command& cmd) {
     if (verb == "describe") return Bind(admin::DescribeTopics, args, f.all);
     if (verb == "create") {
       KPIPE_RETURN_IF_ERROR(want(1, SIZE_MAX, "TOPIC..."));
-      if (cmd.Given("--partitions") && f.partitions < 1) return Status::Usage("-p must be at least 1");
-      if (cmd.Given("--replicas") && f.replicas < 1) return Status::Usage("-r must be at least 1");
+      if (cmd.Given("--partitions") && (f.partitions < 1 || f.partitions > INT32_MAX))
+        return Status::Usage("-p must be a partition count, at least 1");
+      if (cmd.Given("--replicas") && (f.replicas < 1 || f.replicas > INT16_MAX))
+        return Status::Usage("-r must be a replication factor, at least 1");
       kpipe::Properties configs;
       for (const std::string& c : f.configs) KPIPE_RETURN_IF_ERROR(ParseProperty("-c", c, &configs));
       std::vector<admin::NewTopic> topics;
@@ -263,7 +267,7 @@ Result<Action> Resolve(const Flags& f, const kpipe::cli::Command& cmd) {
     }
     if (verb == "add-partitions") {
       KPIPE_RETURN_IF_ERROR(want(1, 1, "one TOPIC"));
-      if (f.num < 1) return Status::Usage("topic add-partitions needs -n N, N at least 1");
+      if (f.num < 1 || f.num > INT32_MAX) return Status::Usage("topic add-partitions needs -n N, N at least 1");
       return Bind(admin::AddPartitions, args[0], static_cast<int>(f.num));
     }
     if (verb == "config") {
@@ -470,6 +474,8 @@ int main(int argc, char** argv) {
   if (!action.ok()) st = action.status();
   int64_t timeout_ms = 30000;
   if (st.ok()) st = kpipe::tools::DurationFlag("--timeout", f.timeout, &timeout_ms, kpipe::tools::DurationIs::kPositive);
+  // librdkafka takes admin timeouts of at most an hour.
+  if (st.ok() && timeout_ms > 3600000) st = Status::Usage(fmt::format("--timeout {}: at most 1h", f.timeout));
   kpipe::KafkaHandle rk;
   kpipe::ClientEvents events;
   if (st.ok()) {

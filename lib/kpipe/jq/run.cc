@@ -106,6 +106,8 @@ Status Lane::Line(std::string_view line) {
     c_->stats.in++;
     // A number simdjson cannot hold (an integer beyond 64 bits) is one that
     // jq reads as a double: the record is jq's to judge.
+    if (code == simdjson::NUMBER_ERROR && opt_.validate)
+      return Bad(fmt::format("schema {}: a number beyond 64 bits cannot be checked", opt_.validate->name()), line);
     if (code == simdjson::NUMBER_ERROR) {
       bool jq_parsed;
       Status st = program_->RunText(line, [&](std::string_view text, bool unchanged) {
@@ -131,7 +133,8 @@ Status Lane::Line(std::string_view line) {
                   obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS;
   if (opt_.validate) {
     std::string why;
-    if (!opt_.validate->Fits(envelope ? obj["value"].value_unsafe() : root, &why)) return Bad(why, line);
+    simdjson::dom::element checked = envelope ? obj["value"].value_unsafe() : root;
+    if (!(envelope && checked.is_null()) && !opt_.validate->Fits(checked, &why)) return Bad(why, line);
   }
   if (envelope) return Envelope(line, obj);
   Status st = program_->Run(root, [&](std::string_view text, bool unchanged) {

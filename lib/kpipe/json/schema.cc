@@ -9,6 +9,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "kpipe/json/text.h"
 
@@ -33,6 +35,20 @@ double Number(element v) {
   }
 }
 
+// Exact order of two numbers: long double holds every int64, uint64 and
+// double exactly (64-bit mantissa), so a mixed pair is compared exactly too.
+long double Exact(element v) {
+  switch (v.type()) {
+    case element_type::INT64: return static_cast<long double>(int64_t(v));
+    case element_type::UINT64: return static_cast<long double>(uint64_t(v));
+    default: return double(v);
+  }
+}
+int Compare(element a, element b) {
+  long double x = Exact(a), y = Exact(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 bool IsInteger(element v) {
   if (v.type() == element_type::INT64 || v.type() == element_type::UINT64) return true;
   if (v.type() != element_type::DOUBLE) return false;
@@ -54,11 +70,7 @@ const char* TypeOf(element v) {
 
 // JSON equality: numbers by value (1 == 1.0), objects whatever their order.
 bool Equal(element a, element b) {
-  if (IsNumber(a) && IsNumber(b)) {
-    if (a.type() != element_type::DOUBLE && b.type() == a.type())
-      return a.type() == element_type::INT64 ? int64_t(a) == int64_t(b) : uint64_t(a) == uint64_t(b);
-    return Number(a) == Number(b);
-  }
+  if (IsNumber(a) && IsNumber(b)) return Compare(a, b) == 0;
   if (a.type() != b.type()) return false;
   switch (a.type()) {
     case element_type::STRING: return std::string_view(a) == std::string_view(b);
@@ -94,7 +106,10 @@ size_t CodePoints(std::string_view s) {
 // `v` as short JSON text for a message.
 std::string Show(element v) {
   std::string s = simdjson::minify(v);
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+  if (s.size() <= 40) return s;
+  size_t cut = 37;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) cut--;  // not inside a character
+  return s.substr(0, cut) + "...";
 }
 
 void PushKey(std::string& path, std::string_view key) {
@@ -185,6 +200,68 @@ std::string Canonical(std::string_view ref) {
 
 }  // namespace
 
+// A compiled pattern (PCRE2, UTF-8, JIT when the machine has it). Searches
+// may run on several threads at once: each thread has match data of its own.
+class Schema::Regex {
+ public:
+  static Result<std::unique_ptr<Regex>> Make(std::string_view pattern) {
+    int code;
+    PCRE2_SIZE offset;
+    pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF,
+                                   &code, &offset, nullptr);
+    if (!re) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(code, msg, sizeof msg);
+      return Status::Usage(fmt::format("pattern {}: {} at offset {}", pattern, reinterpret_cast<char*>(msg), offset));
+    }
+    std::unique_ptr<Regex> r(new Regex());
+    r->code_ = re;
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  // interpreted when JIT is not there
+    r->context_ = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(r->context_, kMatchLimit);
+    pcre2_set_heap_limit(r->context_, kHeapLimitKib);
+    pcre2_jit_stack_assign(r->context_, &ThreadJitStack, nullptr);
+    return r;
+  }
+  ~Regex() {
+    pcre2_match_context_free(context_);
+    pcre2_code_free(code_);
+  }
+  // 1 when `s` holds a match, 0 when not, -1 when the search gave up
+  // (more than kMatchLimit steps, or the JIT's stack).
+  int Search(std::string_view s) const {
+    struct Free {
+      void operator()(pcre2_match_data* m) const { pcre2_match_data_free(m); }
+    };
+    thread_local std::unique_ptr<pcre2_match_data, Free> data(pcre2_match_data_create(1, nullptr));
+    // Strings and keys come from simdjson, which checked their UTF-8.
+    auto match = [&](uint32_t options) {
+      return pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), 0, PCRE2_NO_UTF_CHECK | options,
+                         data.get(), context_);
+    };
+    int rc = match(0);
+    // The JIT's stack is bounded; the interpreter keeps its backtracking on
+    // the heap (within kHeapLimitKib).
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) rc = match(PCRE2_NO_JIT);
+    return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+  }
+  static constexpr uint32_t kMatchLimit = 10'000'000;
+  static constexpr uint32_t kHeapLimitKib = 256 * 1024;
+
+ private:
+  Regex() = default;
+  // Each thread's JIT stack: 32 KiB, growing to 1 MiB.
+  static pcre2_jit_stack* ThreadJitStack(void*) {
+    struct Free {
+      void operator()(pcre2_jit_stack* s) const { pcre2_jit_stack_free(s); }
+    };
+    thread_local std::unique_ptr<pcre2_jit_stack, Free> stack(pcre2_jit_stack_create(32 * 1024, 1024 * 1024, nullptr));
+    return stack.get();
+  }
+  pcre2_code* code_ = nullptr;
+  pcre2_match_context* context_ = nullptr;
+};
+
 struct Schema::Node {
   bool is_bool = false, allow = true;  // a boolean schema
   std::string_view ref_text;           // $ref: the other keywords are ignored
@@ -194,7 +271,7 @@ struct Schema::Node {
   std::optional<element> enum_values, const_value;
   std::optional<element> minimum, maximum, xminimum, xmaximum, multiple_of;
   std::optional<element> min_length, max_length;
-  const std::regex* pattern = nullptr;
+  const Regex* pattern = nullptr;
   std::string_view pattern_text;
   const Node* items = nullptr;             // items: one schema for every item
   std::vector<const Node*> item_list;      // items: a schema per position
@@ -206,7 +283,7 @@ struct Schema::Node {
   std::optional<element> min_properties, max_properties;
   std::vector<std::string_view> required;
   std::vector<std::pair<std::string_view, const Node*>> properties;
-  std::vector<std::tuple<std::string_view, const std::regex*, const Node*>> pattern_properties;
+  std::vector<std::tuple<std::string_view, const Regex*, const Node*>> pattern_properties;
   const Node* additional_properties = nullptr;
   const Node* property_names = nullptr;
   std::vector<std::pair<std::string_view, const Node*>> dependent_schemas;
@@ -277,9 +354,14 @@ Result<std::unique_ptr<Schema>> Schema::Parse(std::string_view text, const std::
     if (st == 1) return true;
     if (st == 2) return false;
     st = 1;
-    std::vector<const Node*> next = {n->ref, n->not_, n->if_, n->then_, n->else_};
-    for (const auto* list : {&n->all_of, &n->any_of, &n->one_of}) next.insert(next.end(), list->begin(), list->end());
-    for (const auto& [k, d] : n->dependent_schemas) next.push_back(d);
+    std::vector<const Node*> next;
+    if (!n->ref_text.empty()) {  // draft 7: beside $ref the other keywords are not applied
+      next.push_back(n->ref);
+    } else {
+      next = {n->not_, n->if_, n->then_, n->else_};
+      for (const auto* list : {&n->all_of, &n->any_of, &n->one_of}) next.insert(next.end(), list->begin(), list->end());
+      for (const auto& [k, d] : n->dependent_schemas) next.push_back(d);
+    }
     for (const Node* m : next)
       if (m && cyclic(m)) return true;
     state[n] = 2;
@@ -292,15 +374,12 @@ Result<std::unique_ptr<Schema>> Schema::Parse(std::string_view text, const std::
   return s;
 }
 
-Result<const std::regex*> Schema::Compile(std::string_view pattern) {
+Result<const Schema::Regex*> Schema::Compile(std::string_view pattern) {
   auto it = regexes_.find(pattern);
-  if (it != regexes_.end()) return &it->second;
-  try {
-    return &regexes_.emplace(std::string(pattern), std::regex(std::string(pattern), std::regex::ECMAScript))
-                .first->second;
-  } catch (const std::regex_error& e) {
-    return Status::Usage(fmt::format("pattern {}: {}", pattern, e.what()));
-  }
+  if (it != regexes_.end()) return it->second.get();
+  auto re = Regex::Make(pattern);
+  if (!re.ok()) return re.status();
+  return regexes_.emplace(std::string(pattern), std::move(*re)).first->second.get();
 }
 
 Result<const Schema::Node*> Schema::Build(element s, const std::string& at) {
@@ -337,7 +416,8 @@ Result<const Schema::Node*> Schema::Build(element s, const std::string& at) {
     if (key == "$id") {
       if (e.get(str) == simdjson::SUCCESS && !str.empty() && str[0] == '#') at_.emplace(std::string(str), &n);
     } else if (key == "$ref") {
-      if (e.get(str) == simdjson::SUCCESS) n.ref_text = str;
+      // An empty reference names the document itself.
+      if (e.get(str) == simdjson::SUCCESS) n.ref_text = str.empty() ? std::string_view("#") : str;
     } else if (key == "type") {
       if (e.type() == element_type::STRING) {
         n.types = TypeBitOf(std::string_view(e));
@@ -493,23 +573,29 @@ bool Schema::Check(const Node* n, element v, std::string& path, std::string* why
 }
 
 bool Schema::CheckNumber(const Node& n, element v, const std::string& path, std::string* why) const {
-  double x = Number(v);
-  if (n.minimum && x < Number(*n.minimum))
+  if (n.minimum && Compare(v, *n.minimum) < 0)
     return Fail(path, fmt::format("minimum: {} is below {}", Show(v), Show(*n.minimum)), why);
-  if (n.maximum && x > Number(*n.maximum))
+  if (n.maximum && Compare(v, *n.maximum) > 0)
     return Fail(path, fmt::format("maximum: {} is above {}", Show(v), Show(*n.maximum)), why);
-  if (n.xminimum && x <= Number(*n.xminimum))
+  if (n.xminimum && Compare(v, *n.xminimum) <= 0)
     return Fail(path, fmt::format("exclusiveMinimum: {} is not above {}", Show(v), Show(*n.xminimum)), why);
-  if (n.xmaximum && x >= Number(*n.xmaximum))
+  if (n.xmaximum && Compare(v, *n.xmaximum) >= 0)
     return Fail(path, fmt::format("exclusiveMaximum: {} is not below {}", Show(v), Show(*n.xmaximum)), why);
   if (n.multiple_of) {
     element m = *n.multiple_of;
     bool ok;
-    if (v.type() == element_type::INT64 && m.type() == element_type::INT64) {
-      ok = int64_t(v) % int64_t(m) == 0;
+    long double x = Exact(v), d = Exact(m);
+    if (IsInteger(v) && IsInteger(m) && std::fabs(x) < 2e19L && d < 2e19L) {
+      // Whole numbers (whole doubles too): an exact remainder.
+      unsigned __int128 a = static_cast<unsigned __int128>(std::fabs(x)), b = static_cast<unsigned __int128>(d);
+      ok = a % b == 0;
     } else {
-      double q = x / Number(m);
-      ok = std::isfinite(q) && std::fabs(q - std::round(q)) <= 1e-9 * std::max(1.0, std::fabs(q));
+      // Fractions: the remainder is (close to) 0 or to the divisor. Both
+      // tolerances are relative to the divisor: a quotient too large for a
+      // double to hold its fraction is not a multiple.
+      long double q = x / d;
+      long double r = std::fmod(std::fabs(x), d);
+      ok = std::isfinite(static_cast<double>(q)) && std::fabs(q) < 1e15L && (r <= d * 1e-9L || d - r <= d * 1e-9L);
     }
     if (!ok) return Fail(path, fmt::format("multipleOf: {} is not a multiple of {}", Show(v), Show(m)), why);
   }
@@ -525,8 +611,13 @@ bool Schema::CheckString(const Node& n, element v, const std::string& path, std:
     if (n.max_length && static_cast<double>(count) > Number(*n.max_length))
       return Fail(path, fmt::format("maxLength: {} characters, more than {}", count, Show(*n.max_length)), why);
   }
-  if (n.pattern && !std::regex_search(str.begin(), str.end(), *n.pattern))
-    return Fail(path, fmt::format("pattern: {} does not match {}", Show(v), n.pattern_text), why);
+  if (n.pattern) {
+    int found = n.pattern->Search(str);
+    if (found < 0)
+      return Fail(path, fmt::format("pattern: matching {} against {} took too long (more than {} steps)", Show(v),
+                                    n.pattern_text, Regex::kMatchLimit), why);
+    if (!found) return Fail(path, fmt::format("pattern: {} does not match {}", Show(v), n.pattern_text), why);
+  }
   return true;
 }
 
@@ -568,6 +659,11 @@ bool Schema::CheckArray(const Node& n, element value, std::string& path, std::st
 
 bool Schema::CheckObject(const Node& n, element value, std::string& path, std::string* why) const {
   object v = value;
+  struct Restore {  // whatever return: the path as it came (failures may be ignored: anyOf, not)
+    std::string& path;
+    size_t size;
+    ~Restore() { path.resize(size); }
+  } restore{path, path.size()};
   double count = static_cast<double>(v.size());
   if (n.min_properties && count < Number(*n.min_properties))
     return Fail(path, fmt::format("minProperties: {} properties, fewer than {}", v.size(), Show(*n.min_properties)),
@@ -604,7 +700,10 @@ bool Schema::CheckObject(const Node& n, element value, std::string& path, std::s
       if (!Check(sub, item, path, why)) return false;
     }
     for (const auto& [text, rx, sub] : n.pattern_properties) {
-      if (!std::regex_search(key.begin(), key.end(), *rx)) continue;
+      int found = rx->Search(key);
+      if (found < 0)
+        return Fail(path, fmt::format("patternProperties: matching the key against {} took too long", text), why);
+      if (!found) continue;
       matched = true;
       if (!Check(sub, item, path, why)) return false;
     }

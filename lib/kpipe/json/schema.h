@@ -7,8 +7,11 @@
 // $ref to a JSON Pointer or an "$id" anchor within the schema. "format"
 // and the other annotations are not checked (draft 7 makes formats
 // optional). A $ref to another document is refused when the schema is
-// read: kpipe fetches nothing. Patterns are ECMAScript regular expressions
-// (std::regex), compiled when the schema is read.
+// read: kpipe fetches nothing. Patterns are regular expressions in PCRE2's
+// dialect (Perl's, which JSON Schema's ECMAScript patterns are written in
+// as good as always), matched on characters (UTF-8), compiled when the
+// schema is read; a match that takes too long (catastrophic backtracking)
+// fails the record rather than hanging or crashing the tool.
 //
 // The schema is compiled once into a tree of nodes, each holding the
 // keywords its subschema has, so that checking a record looks no keyword
@@ -18,7 +21,6 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,7 +63,8 @@ class Schema {
   Schema();
   // Compiles the subschema `s` found at JSON Pointer `at` ("#/properties/a").
   Result<const Node*> Build(Element s, const std::string& at);
-  Result<const std::regex*> Compile(std::string_view pattern);
+  class Regex;
+  Result<const Regex*> Compile(std::string_view pattern);
   bool Check(const Node* n, Element v, std::string& path, std::string* why) const;
   bool CheckNumber(const Node& n, Element v, const std::string& path, std::string* why) const;
   bool CheckString(const Node& n, Element v, const std::string& path, std::string* why) const;
@@ -73,7 +76,7 @@ class Schema {
   std::deque<Node> nodes_;
   const Node* root_ = nullptr;
   std::map<std::string, const Node*, std::less<>> at_;  // JSON Pointer, or "#anchor" of an $id
-  std::map<std::string, std::regex, std::less<>> regexes_;
+  std::map<std::string, std::unique_ptr<Regex>, std::less<>> regexes_;
 };
 
 }  // namespace kpipe::json

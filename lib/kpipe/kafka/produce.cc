@@ -344,13 +344,13 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
       stats_->control++;
       return Status::OK();
     }
-    if (opt_.validate) {
-      // With --envelope the message value is what must fit.
+    if (opt_.validate && (!opt_.envelope || doc.is_object())) {
+      // With --envelope the message value is what must fit; a null or
+      // absent one (a tombstone) has nothing to check.
       simdjson::dom::element value = doc;
       std::string why;
-      if (opt_.envelope && (!doc.is_object() || doc["value"].get(value) != simdjson::SUCCESS))
-        value = doc;
-      if (!opt_.validate->Fits(value, &why)) return Bad(why, line, source, line_no);
+      bool check = !opt_.envelope || (doc["value"].get(value) == simdjson::SUCCESS && !value.is_null());
+      if (check && !opt_.validate->Fits(value, &why)) return Bad(why, line, source, line_no);
     }
     if (opt_.envelope) {
       EnvelopeMessage m;
