@@ -76,8 +76,9 @@
 # Options (each also settable as VAR=VALUE in the environment or as an argument):
 #   -n, --events N     N: events in the data file (default 1000000)
 #   -r, --runs R       RUNS: rounds of kwindow/kagg/simdjson_pass (default 5)
-#   -m, --mlr-runs M   MLR_RUNS: rounds that also run Miller (default 1, at
-#                      most RUNS; Miller takes ~5 s per command per 1M events)
+#   -m, --mlr-runs M   MLR_RUNS: rounds that also run Miller (default: every
+#                      round, alternating with the others like every peer;
+#                      Miller takes ~5 s per command per 1M events)
 #   --skip-missing     SKIP_MISSING=1: run the rest when kwindow or kagg is not
 #                      built yet (exit status 1 then)
 #   -h, --help         print this and exit
@@ -94,7 +95,7 @@
 # or a missing prerequisite.
 #
 # Examples:
-#   bench/window_bench.sh                    # 1M events, 5 rounds, Miller once
+#   bench/window_bench.sh                    # 1M events, 5 rounds, Miller in each
 #   bench/window_bench.sh -n 100000 -r 3     # quick smoke run
 #   bench/window_bench.sh -r 7 -m 3
 set -euo pipefail
@@ -107,7 +108,7 @@ die() { echo "window_bench.sh: $*" >&2; exit 2; }
 
 N=${N:-1000000}
 RUNS=${RUNS:-5}
-MLR_RUNS=${MLR_RUNS:-1}
+MLR_RUNS=${MLR_RUNS:-$RUNS}
 SKIP_MISSING=${SKIP_MISSING:-0}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 
