@@ -4,11 +4,13 @@
 Usage: duckdb_job.py JOB THREADS OUT DATA [RIGHT]
   JOB      window: count and sum of amount per (1-minute tumbling window, user)
            agg:    count and sum of amount per user
+           keys:   count and sum of amount per id (one key per event)
            join:   DATA and RIGHT joined on user where |rt - lt| <= 1 s
   THREADS  DuckDB's threads (SET threads)
   OUT      where the rows go, as JSON lines (DuckDB's COPY ... (FORMAT JSON)):
            window: {"window_start","window_end","user","count","sum_amount"}
            agg:    {"user","count","sum_amount"}
+           keys:   {"id","count","sum_amount"}
            join:   {"left":{ts,user,amount,id},"right":{...}}, whole records
   DATA     the events file of bench/gen_events.py, or the LEFT file of
            bench/gen_join.py (then RIGHT is its right file)
@@ -41,11 +43,13 @@ if job == "window":
              "\"user\", count(*) AS count, sum(amount) AS sum_amount FROM %s GROUP BY ALL" % src(data))
 elif job == "agg":
     query = "SELECT \"user\", count(*) AS count, sum(amount) AS sum_amount FROM %s GROUP BY ALL" % src(data)
+elif job == "keys":
+    query = "SELECT id, count(*) AS count, sum(amount) AS sum_amount FROM %s GROUP BY ALL" % src(data)
 elif job == "join" and len(sys.argv) > 5:
     query = ("SELECT l AS \"left\", r AS \"right\" FROM %s l JOIN %s r "
              "ON l.\"user\" = r.\"user\" AND r.ts BETWEEN l.ts - 1000 AND l.ts + 1000" % (src(data), src(sys.argv[5])))
 else:
-    sys.exit("duckdb_job.py: JOB is window, agg or join (join takes LEFT and RIGHT)")
+    sys.exit("duckdb_job.py: JOB is window, agg, keys or join (join takes LEFT and RIGHT)")
 con = duckdb.connect()
 con.execute("SET threads = %d" % threads)
 con.execute("SET preserve_insertion_order = false")
