@@ -8,7 +8,9 @@ tools' --max-delay 2s covers the disorder.
 
 Shapes: kconsume --envelope | kwindow; the same with --watermarks; plain
 values with --watermarks --time; kjoin over two <(kconsume --envelope);
-kconsume | kjq | kwindow; kwindow | kagg; kwindow reading kafka: itself.
+kconsume | kjq | kwindow; kwindow | kagg; kwindow reading kafka: itself;
+--validate in a pipe (kjq sets aside what kwindow would refuse) and on a
+kafka: input, the records set aside counted and named.
 The late counts of every shape are printed.
 """
 import json
@@ -118,6 +120,25 @@ shape("kconsume --envelope | kjq | kwindow",
       f"kconsume -q -e --envelope --watermarks {T} | kjq -q 'select(.amount > 50)' | {kw}",
       windows([r for r in every if r["amount"] > 50]))
 shape("kwindow kafka:", f"{kw} --until end kafka:{T}", want)
+
+# --validate: records over the schema's maximum go to the dead letters,
+# at the first stage that checks them; the rest are windowed as usual.
+schema = os.path.join(TMP, "click.schema.json")
+with open(schema, "w") as f:
+    json.dump({"type": "object", "required": ["ts", "user", "amount"],
+               "properties": {"user": {"type": "string", "pattern": "^u[0-9]+$"},
+                              "amount": {"type": "integer", "maximum": 90}}}, f)
+fits = [r for r in every if r["amount"] <= 90]
+dl1, dl2, dl3 = (os.path.join(TMP, f"dl{i}.jsonl") for i in (1, 2, 3))
+S = shlex.quote(schema)
+shape("kconsume --envelope | kjq --validate | kwindow --validate",
+      f"kconsume -q -e --envelope --watermarks {T} | kjq -q . --validate {S} --dead-letter {dl1} "
+      f"| {kw} --validate {S} --dead-letter {dl2}", windows(fits))
+shape("kwindow --validate kafka:", f"{kw} --until end --validate {S} --dead-letter {dl3} kafka:{T}", windows(fits))
+for path, want_n in ((dl1, len(every) - len(fits)), (dl2, 0), (dl3, len(every) - len(fits))):
+    letters = [json.loads(l) for l in open(path)] if os.path.exists(path) else []
+    check(len(letters) == want_n and all("/amount: maximum:" in d["error"] for d in letters),
+          f"{os.path.basename(path)}: {len(letters)} dead letters, want {want_n} naming /amount: maximum")
 
 # kwindow | kagg: per-user totals from the window rows (kagg keeps the
 # watermark records kwindow forwards).
