@@ -682,12 +682,16 @@ bool Schema::CheckObject(const Node& n, element value, std::string& path, std::s
   size_t base = path.size();
   for (auto [key, item] : v) {
     if (n.property_names) {
-      // The name itself is the value checked: a string of its own.
-      std::string quoted;
+      // The name itself is the value checked: a string of its own, parsed
+      // by this thread's parser. A string's check never reaches another
+      // propertyNames, so the element outlives every use of the parser.
+      thread_local simdjson::dom::parser names_parser;
+      thread_local std::string quoted;
+      quoted.clear();
       AppendQuoted(&quoted, key);
-      simdjson::dom::parser p;
       element name_value;
-      if (p.parse(quoted).get(name_value) == simdjson::SUCCESS && !Check(n.property_names, name_value, path, why)) {
+      if (names_parser.parse(quoted).get(name_value) == simdjson::SUCCESS &&
+          !Check(n.property_names, name_value, path, why)) {
         *why = fmt::format("{} (propertyNames, \"{}\")", *why, key);
         return false;
       }

@@ -140,9 +140,7 @@ Status DescribeTopics(rd_kafka_t* rk, const std::vector<std::string>& topics, bo
 
 Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, bool if_not_exists,
                     bool validate_only, int timeout_ms, json::RowWriter* out) {
-  AdminCall call(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
   char err[512];
-  if (validate_only) rd_kafka_AdminOptions_set_validate_only(call.options(), 1, err, sizeof err);
   std::vector<rd_kafka_NewTopic_t*> reqs;
   auto destroy = [&] { rd_kafka_NewTopic_destroy_array(reqs.data(), reqs.size()); };
   for (const NewTopic& t : topics) {
@@ -154,9 +152,11 @@ Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, bool if
     reqs.push_back(nt);
     for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
   }
-  rd_kafka_CreateTopics(rk, reqs.data(), reqs.size(), call.options(), call.queue());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms, "create topics", [&](auto* o, auto* q) {
+    if (validate_only) rd_kafka_AdminOptions_set_validate_only(o, 1, err, sizeof err);
+    rd_kafka_CreateTopics(rk, reqs.data(), reqs.size(), o, q);
+  });
   destroy();
-  auto ev = call.Wait("create topics");
   if (!ev.ok()) return ev.status();
   size_t n;
   const rd_kafka_topic_result_t** rs = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &n);
