@@ -323,14 +323,8 @@ run_one() {
   status=OK
   ((T_RC == 0)) || status=FAILED
   if [[ $status == OK && $name == duckdb-* ]]; then
-    query_s=$(sed -n 's/.* query_s=\([0-9.]*\) .*/\1/p' "$out")
-    if [[ -z $query_s ]]; then
-      status=FAILED
-      echo "    DuckDB printed no query time"
-    elif ((r > 1)) && [[ $(wc -l <"$DDB_ROWS") != $(wc -l <"$OUT/$name.jsonl") ]]; then
-      status=FAILED
-      echo "    DuckDB's output in round $r has another row count than in round 1"
-    fi
+    duckdb_run "$out" "$DDB_ROWS" "$OUT/$name.jsonl" "$r" || status=FAILED
+    query_s=$DDB_QUERY_S
   elif [[ $status == OK && $name == bare-* ]]; then
     local recs
     recs=$(sed -n 's/^mode=per-line records=\([0-9]*\) .*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')

@@ -86,7 +86,10 @@ run_one() {  # NAME ROUND
   read -r wall rss user sys <<<"$T_MEAS"
   local status=OK
   ((T_RC == 0)) || status=FAILED
-  [[ $name == duckdb-* && $status == OK ]] && q=$(sed -n 's/.* query_s=\([0-9.]*\) .*/\1/p' "$out")
+  if [[ $name == duckdb-* && $status == OK ]]; then
+    duckdb_run "$out" "$rows" "$OUT/$name.jsonl" "$r" || status=FAILED
+    q=$DDB_QUERY_S
+  fi
   [[ $status == OK ]] || { FAILED=1; show_err "$name-$r"; }
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$r" "$status" "$wall" "$rss" "$user" "$sys" "$q" >>"$RESULTS"
   printf '  round %d %-10s %-6s %7.3f s  user %6.2f s  %9d KiB\n' "$r" "$name" "$status" "$wall" "$user" "$rss"

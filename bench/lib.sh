@@ -43,3 +43,21 @@ find_duckdb() {
     echo "DuckDB:   NOT AVAILABLE (python3 -m venv + pip install duckdb failed; see $LOG/duckdb-install.log): its runs are skipped"
   fi
 }
+
+# duckdb_run STDOUT ROWS FIRST_ROWS ROUND: a run of bench/duckdb_job.py.
+# Sets DDB_QUERY_S to the query time it printed; returns 1, saying why, when
+# it printed none, or when a later round's rows are not as many as round
+# 1's (their order and the last bits of sums follow DuckDB's threads, so
+# the count is what must hold; round 1's rows are checked in full).
+duckdb_run() {
+  local stdout=$1 rows=$2 first=$3 round=$4
+  DDB_QUERY_S=$(sed -n 's/.* query_s=\([0-9.]*\) .*/\1/p' "$stdout")
+  if [[ -z $DDB_QUERY_S ]]; then
+    echo "    DuckDB printed no query time"
+    return 1
+  fi
+  if ((round > 1)) && [[ $(wc -l <"$rows") != $(wc -l <"$first") ]]; then
+    echo "    DuckDB's output in round $round has another row count than in round 1"
+    return 1
+  fi
+}

@@ -440,14 +440,8 @@ run_one() {
       echo "    checksums differ from the first bare pass: $sums vs $SJ_REF"
     fi
   elif [[ $name == duckdb-* && $status == OK ]]; then
-    parse_s=$(sed -n 's/.* query_s=\([0-9.]*\) .*/\1/p' "$out")
-    if [[ -z $parse_s ]]; then
-      status=FAILED
-      echo "    DuckDB printed no query time"
-    elif ((r > 1)) && [[ $(wc -l <"$DDB_ROWS") != $(wc -l <"$OUT/$name.jsonl") ]]; then
-      status=FAILED
-      echo "    DuckDB's output in round $r has another row count than in round 1"
-    fi
+    duckdb_run "$out" "$DDB_ROWS" "$OUT/$name.jsonl" "$r" || status=FAILED
+    parse_s=$DDB_QUERY_S
   elif ((r > 1)) && [[ $status == OK ]] && ! cmp -s "$out" "$OUT/$name.jsonl"; then
     status=FAILED
     echo "    output of $name in round $r differs from round 1 ($out vs $OUT/$name.jsonl)"
@@ -569,18 +563,14 @@ for tool in order:
             s["rss"]))
     else:
         print("%-22s %7s %8s %8s %8s %7s %12s %8s %8s" % (tool, okr, *["n/a"] * 7))
-bare = [t for t in order if t.startswith("sj-") and S[t].get("parse")]
-if bare:
-    print()
-    print("bare pass, its own timing of read + parse (no process start/exit), median:")
-    for t in bare:
-        print("  %-22s %8.3f s  %12.0f events/s" % (t, S[t]["parse"], n / S[t]["parse"]))
-ddb = [t for t in order if t.startswith("duckdb-") and S[t].get("parse")]
-if ddb:
-    print()
-    print("DuckDB, its own timing of the query (read, group, write; no interpreter start), median:")
-    for t in ddb:
-        print("  %-22s %8.3f s  %12.0f events/s" % (t, S[t]["parse"], n / S[t]["parse"]))
+for prefix, what in (("sj-", "bare pass, its own timing of read + parse (no process start/exit)"),
+                     ("duckdb-", "DuckDB, its own timing of the query (read, group, write; no interpreter start)")):
+    own = [t for t in order if t.startswith(prefix) and S[t].get("parse")]
+    if own:
+        print()
+        print(what + ", median:")
+        for t in own:
+            print("  %-22s %8.3f s  %12.0f events/s" % (t, S[t]["parse"], n / S[t]["parse"]))
 print()
 hdr2 = "%-52s %10s %10s  %s" % ("goal", "value", "goal", "result")
 print(hdr2)
