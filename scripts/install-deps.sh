@@ -10,11 +10,12 @@
 # libjq-dev for kjq (jq 1.6's own library, so that programs mean what jq says);
 # openssl for the test broker's throwaway CA (its SASL_SSL listener);
 # libpcre2-dev for the patterns of --validate's JSON Schemas, and
-# json-schema-test-suite, the official tests --validate's checker must pass.
+# json-schema-test-suite, the official tests --validate's checker must pass;
+# libcurl for the schema registry's REST API.
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
-  librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2 libjq-dev libpcre2-dev
+  librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2 libjq-dev libpcre2-dev libcurl4-openssl-dev
   libsystemd-dev systemd man-db procps
   default-jdk-headless maven
   kcat jq miller python3 python3-confluent-kafka time groff-base openssl json-schema-test-suite

@@ -23,6 +23,7 @@ class Status {
     kBadInput,     // bad input data that stops the tool (exit 65)
     kIOError,      // local I/O failure (exit 1)
     kKafka,        // broker or delivery failure (exit 1)
+    kRemote,       // another service (the schema registry) failed or refused (exit 1)
     kBrokenPipe,   // the downstream reader went away (quiet exit 0)
     kInterrupted,  // SIGINT/SIGTERM after a clean shutdown (exit 130/143)
     kNotFound,
@@ -43,6 +44,7 @@ class Status {
   static Status BadInput(std::string msg) { return Status(Code::kBadInput, std::move(msg)); }
   static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg)); }
   static Status Kafka(std::string msg) { return Status(Code::kKafka, std::move(msg)); }
+  static Status Remote(std::string msg) { return Status(Code::kRemote, std::move(msg)); }
   static Status BrokenPipe() { return Status(Code::kBrokenPipe, "broken pipe"); }
   // `signal` is the signal number that stopped the tool (SIGINT or SIGTERM).
   static Status Interrupted(int signal) {

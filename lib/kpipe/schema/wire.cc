@@ -1,0 +1,123 @@
+#include "kpipe/schema/wire.h"
+
+#include <fmt/format.h>
+
+namespace kpipe::schema {
+
+namespace {
+
+int32_t IdOf(std::string_view bytes) {
+  auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])); };
+  return static_cast<int32_t>(b(1) << 24 | b(2) << 16 | b(3) << 8 | b(4));
+}
+
+void AppendHeader(std::string* out, int32_t id) {
+  uint32_t u = static_cast<uint32_t>(id);
+  out->push_back(0);
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>((u >> shift) & 0xff));
+}
+
+}  // namespace
+
+Result<const WireDecoder::Codec*> WireDecoder::CodecOf(int32_t id) {
+  if (auto it = codecs_.find(id); it != codecs_.end()) return &it->second;
+  auto s = registry_->ById(id);
+  if (!s.ok()) {
+    if (s.status().Is(Status::Code::kNotFound)) return Status::BadInput(s.status().message());
+    return s.status();
+  }
+  Codec c;
+  c.type = (*s)->type;
+  if (c.type == SchemaType::kProtobuf)
+    return Status::NotFound(fmt::format("schema id {} is a Protobuf schema: kpipe does not decode Protobuf yet", id));
+  if (c.type == SchemaType::kAvro) {
+    auto a = AvroSchema::Parse((*s)->text, (*s)->references);
+    if (!a.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, a.status().message()));
+    c.avro = std::move(*a);
+  }
+  return &codecs_.emplace(id, std::move(c)).first->second;
+}
+
+Status WireDecoder::Decode(std::string_view bytes, std::string* json, int32_t* id) {
+  *id = IdOf(bytes);
+  auto c = CodecOf(*id);
+  if (!c.ok()) return c.status();
+  std::string_view datum = bytes.substr(5);
+  json->clear();
+  if ((*c)->type == SchemaType::kJson) {
+    simdjson::dom::element doc;
+    if (parser_.parse(datum.data(), datum.size()).get(doc) != simdjson::SUCCESS)
+      return Status::BadInput(fmt::format("schema id {} (JSON Schema): the datum is not JSON", *id));
+    *json = simdjson::minify(doc);
+    return Status::OK();
+  }
+  Status st = (*c)->avro->Decode(datum, json);
+  if (!st.ok()) return Status::BadInput(fmt::format("schema id {} (Avro): {}", *id, st.message()));
+  return Status::OK();
+}
+
+Status WireEncoder::Check(Registry* registry, const EncodeOptions& opt) {
+  if (opt.type == SchemaType::kAvro) {
+    auto a = AvroSchema::Parse(opt.schema_text);
+    if (!a.ok()) return Status::Usage(fmt::format("{}: {}", opt.schema_name, a.status().message()));
+  } else if (opt.type == SchemaType::kJson) {
+    auto j = json::Schema::Parse(opt.schema_text, opt.schema_name);
+    if (!j.ok()) return j.status();
+  }
+  return registry->CheckCompatible(opt.subject, opt.type, opt.schema_text);
+}
+
+Result<std::unique_ptr<WireEncoder>> WireEncoder::Open(Registry* registry, const EncodeOptions& opt) {
+  if (opt.type == SchemaType::kProtobuf) return Status::Usage("Protobuf encoding is not supported yet");
+  std::unique_ptr<WireEncoder> e(new WireEncoder());
+  e->subject_ = opt.subject;
+  e->type_ = opt.type;
+  std::string text = opt.schema_text;
+  std::vector<std::string> references;
+  if (!text.empty()) {
+    KPIPE_RETURN_IF_ERROR(Check(registry, opt));
+    auto id = registry->Register(opt.subject, opt.type, text);
+    if (!id.ok()) return id.status();
+    e->id_ = *id;
+  } else {
+    auto latest = registry->Latest(opt.subject);
+    if (!latest.ok()) return latest.status();
+    if (latest->type != opt.type)
+      return Status::Usage(fmt::format("subject {} holds a {} schema, not {}", opt.subject,
+                                       SchemaTypeName(latest->type), SchemaTypeName(opt.type)));
+    e->id_ = latest->id;
+    text = latest->text;
+    references = latest->references;
+  }
+  std::string name = opt.schema_name.empty() ? opt.subject : opt.schema_name;
+  if (opt.type == SchemaType::kAvro) {
+    auto a = AvroSchema::Parse(text, references);
+    if (!a.ok()) return Status::Usage(fmt::format("{}: {}", name, a.status().message()));
+    e->avro_ = std::move(*a);
+  } else {
+    auto j = json::Schema::Parse(text, name);
+    if (!j.ok()) return j.status();
+    e->json_ = std::move(*j);
+  }
+  return e;
+}
+
+Status WireEncoder::Encode(simdjson::dom::element value, std::string* out) {
+  out->clear();
+  AppendHeader(out, id_);
+  if (json_) {
+    std::string why;
+    if (!json_->Validate(value, &why)) return Status::BadInput(fmt::format("schema {}: {}", subject_, why));
+    out->append(simdjson::minify(value));
+    return Status::OK();
+  }
+  Status st = avro_->Encode(value, out);
+  if (!st.ok()) {
+    const std::string& m = st.message();
+    bool path = !m.empty() && (m[0] == '.' || m[0] == '[');
+    return Status::BadInput(fmt::format("schema {}: {}{}", subject_, path ? "" : "(root): ", m));
+  }
+  return Status::OK();
+}
+
+}  // namespace kpipe::schema

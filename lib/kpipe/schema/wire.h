@@ -1,0 +1,86 @@
+// Confluent's wire format (kpipe(7), SCHEMAS): a payload that starts with
+// the byte 0 and a 4-byte big-endian schema id, then the datum encoded by
+// that schema: Avro's binary encoding, or JSON text for a JSON Schema.
+// (Protobuf, whose datum is preceded by message indexes, is not decoded
+// yet: such a payload is an error, never passed on as bytes.)
+//
+// WireDecoder turns such payloads into JSON, fetching each schema once;
+// WireEncoder turns JSON values into them, by a schema registered under a
+// subject. Neither is thread-safe (they share their Registry).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "kpipe/json/schema.h"
+#include "kpipe/schema/avro.h"
+#include "kpipe/schema/registry.h"
+#include "kpipe/status.h"
+
+namespace kpipe::schema {
+
+// True when `bytes` is in the wire format: the magic byte 0 and an id.
+inline bool IsWire(const void* bytes, size_t len) {
+  return bytes && len >= 5 && static_cast<const char*>(bytes)[0] == 0;
+}
+
+class WireDecoder {
+ public:
+  explicit WireDecoder(Registry* registry) : registry_(registry) {}
+
+  // REQUIRES: IsWire(bytes). Replaces `*json` with the datum as one line of
+  // compact JSON and sets `*id`. BadInput for a payload that its schema
+  // cannot read (truncated, an unknown id); Remote when the registry
+  // cannot be asked.
+  Status Decode(std::string_view bytes, std::string* json, int32_t* id);
+
+ private:
+  struct Codec {
+    SchemaType type = SchemaType::kAvro;
+    std::unique_ptr<AvroSchema> avro;
+  };
+  Result<const Codec*> CodecOf(int32_t id);
+
+  Registry* registry_;
+  std::map<int32_t, Codec> codecs_;
+  simdjson::dom::parser parser_;  // JSON Schema payloads
+};
+
+// How values (or keys) are encoded for a subject.
+struct EncodeOptions {
+  SchemaType type = SchemaType::kAvro;
+  std::string subject;
+  std::string schema_text;  // empty: the subject's latest version
+  std::string schema_name;  // the schema's file, for messages
+};
+
+class WireEncoder {
+ public:
+  // Finds the schema: registers `schema_text` under the subject (after
+  // asking whether the subject's compatibility rule takes it, so that a
+  // refusal comes with the registry's reason and before anything is
+  // written), or takes the subject's latest version.
+  static Result<std::unique_ptr<WireEncoder>> Open(Registry* registry, const EncodeOptions& opt);
+  // Only asks whether `opt.schema_text` may be registered (--check-only).
+  static Status Check(Registry* registry, const EncodeOptions& opt);
+
+  // Replaces `*out` with the wire-format payload of `value`. BadInput
+  // "schema SUBJECT: PATH: reason" when the value does not fit.
+  Status Encode(simdjson::dom::element value, std::string* out);
+  int32_t id() const { return id_; }
+
+ private:
+  WireEncoder() = default;
+  std::string subject_;
+  int32_t id_ = -1;
+  SchemaType type_ = SchemaType::kAvro;
+  std::unique_ptr<AvroSchema> avro_;
+  std::unique_ptr<json::Schema> json_;
+};
+
+}  // namespace kpipe::schema

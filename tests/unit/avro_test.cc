@@ -1,0 +1,170 @@
+#include "kpipe/schema/avro.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using kpipe::schema::AvroSchema;
+
+namespace {
+
+std::unique_ptr<AvroSchema> Compile(const std::string& text, const std::vector<std::string>& refs = {}) {
+  auto s = AvroSchema::Parse(text, refs);
+  INFO((s.ok() ? std::string() : s.status().message()));
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
+// Encodes `json` by `schema`; fails the test on error.
+std::string Encode(const AvroSchema& s, const std::string& json) {
+  simdjson::dom::parser p;
+  simdjson::dom::element v;
+  REQUIRE(p.parse(json).get(v) == simdjson::SUCCESS);
+  std::string out;
+  kpipe::Status st = s.Encode(v, &out);
+  INFO(json << ": " << st.message());
+  REQUIRE(st.ok());
+  return out;
+}
+
+std::string EncodeError(const AvroSchema& s, const std::string& json) {
+  simdjson::dom::parser p;
+  simdjson::dom::element v;
+  REQUIRE(p.parse(json).get(v) == simdjson::SUCCESS);
+  std::string out;
+  kpipe::Status st = s.Encode(v, &out);
+  REQUIRE_FALSE(st.ok());
+  return st.message();
+}
+
+std::string Decode(const AvroSchema& s, const std::string& bytes) {
+  std::string json;
+  kpipe::Status st = s.Decode(bytes, &json);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  return json;
+}
+
+std::string Bytes(std::initializer_list<int> b) {
+  std::string s;
+  for (int c : b) s.push_back(static_cast<char>(c));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("avro: the spec's encodings of primitives") {
+  auto l = Compile("\"long\"");
+  CHECK(Encode(*l, "0") == Bytes({0x00}));
+  CHECK(Encode(*l, "-1") == Bytes({0x01}));
+  CHECK(Encode(*l, "1") == Bytes({0x02}));
+  CHECK(Encode(*l, "-64") == Bytes({0x7f}));
+  CHECK(Encode(*l, "64") == Bytes({0x80, 0x01}));
+  CHECK(Decode(*l, Bytes({0x80, 0x01})) == "64");
+  CHECK(Decode(*l, Encode(*l, "-9223372036854775808")) == "-9223372036854775808");
+  CHECK(Decode(*l, Encode(*l, "9223372036854775807")) == "9223372036854775807");
+  auto s = Compile("{\"type\":\"string\"}");
+  CHECK(Encode(*s, "\"foo\"") == Bytes({0x06, 'f', 'o', 'o'}));
+  CHECK(Decode(*s, Bytes({0x06, 'f', 'o', 'o'})) == "\"foo\"");
+  CHECK(Decode(*s, Encode(*s, "\"line\\nbreak \\u00e9\"")) == "\"line\\nbreak \u00e9\"");
+  auto d = Compile("\"double\"");
+  CHECK(Decode(*d, Encode(*d, "0.1")) == "0.1");
+  CHECK(Decode(*d, Encode(*d, "\"NaN\"")) == "\"NaN\"");
+  CHECK(Decode(*d, Encode(*d, "\"-Infinity\"")) == "\"-Infinity\"");
+  auto f = Compile("\"float\"");
+  CHECK(Decode(*f, Encode(*f, "1.5")) == "1.5");
+  auto b = Compile("\"boolean\"");
+  CHECK(Encode(*b, "true") == Bytes({0x01}));
+  auto i = Compile("\"int\"");
+  CHECK(EncodeError(*i, "2147483648") == "2147483648 is out of an int's range");
+  CHECK(Decode(*i, Encode(*i, "1e3")) == "1000");
+  CHECK(EncodeError(*i, "1.5") == "expected an integer, got 1.5");
+  auto bytes = Compile("\"bytes\"");
+  CHECK(Encode(*bytes, "\"\\u0000\\u00ff\"") == Bytes({0x04, 0x00, 0xff}));
+  CHECK(Decode(*bytes, Bytes({0x04, 0x00, 0xff})) == "\"\\u0000\u00ff\"");
+  CHECK(EncodeError(*bytes, "\"\\u0100\"") == "bytes are code points U+0000 to U+00FF");
+}
+
+TEST_CASE("avro: records, nesting, arrays, maps, enums, fixed") {
+  auto s = Compile(R"({"type":"record","name":"Order","namespace":"shop","fields":[
+    {"name":"id","type":"long"},
+    {"name":"customer","type":{"type":"record","name":"Customer","fields":[
+      {"name":"name","type":"string"},{"name":"tier","type":{"type":"enum","name":"Tier","symbols":["FREE","PRO"]}}]}},
+    {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+      {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}},
+    {"name":"tags","type":{"type":"map","values":"string"}},
+    {"name":"hash","type":{"type":"fixed","name":"Hash","size":2}},
+    {"name":"again","type":"Customer"}]})");
+  std::string json =
+      R"({"id":7,"customer":{"name":"ann","tier":"PRO"},"items":[{"sku":"a","qty":1},{"sku":"b","qty":2}],)"
+      R"("tags":{"k":"v"},"hash":"ab","again":{"name":"bob","tier":"FREE"}})";
+  CHECK(Decode(*s, Encode(*s, json)) == json);
+  CHECK(Decode(*s, Encode(*s, R"({"id":7,"customer":{"name":"ann","tier":"PRO"},"items":[],"tags":{},"hash":"ab","again":{"name":"b","tier":"FREE"}})")) ==
+        R"({"id":7,"customer":{"name":"ann","tier":"PRO"},"items":[],"tags":{},"hash":"ab","again":{"name":"b","tier":"FREE"}})");
+  // Failures name the path.
+  CHECK(EncodeError(*s, R"({"id":7,"customer":{"name":"ann","tier":"PRO"},"items":[{"sku":"a","qty":1},{"sku":"b","qty":"2"}],"tags":{},"hash":"ab","again":{"name":"b","tier":"FREE"}})") ==
+        ".items[1].qty: expected an integer, got string");
+  CHECK(EncodeError(*s, R"({"id":7,"customer":{"name":"ann","tier":"GOLD"},"items":[],"tags":{},"hash":"ab","again":{"name":"b","tier":"FREE"}})") ==
+        ".customer.tier: \"GOLD\" is not a symbol of enum shop.Tier");
+  CHECK(EncodeError(*s, R"({"id":7,"extra":1})") == ".extra: not a field of record shop.Order");
+  CHECK(EncodeError(*s, R"({"id":7})") == ".customer: missing, and the field has no default");
+  CHECK(EncodeError(*s, R"({"id":7,"customer":{"name":"ann","tier":"PRO"},"items":[],"tags":{},"hash":"abc","again":{"name":"b","tier":"FREE"}})") ==
+        ".hash: fixed shop.Hash holds 2 bytes, not 3");
+  // Blocks with a byte size (negative counts), as Java writers may use.
+  auto a = Compile(R"({"type":"array","items":"int"})");
+  CHECK(Decode(*a, Bytes({0x03, 0x04, 0x02, 0x04, 0x00})) == "[1,2]");
+  CHECK(Decode(*a, Bytes({0x02, 0x02, 0x02, 0x04, 0x00})) == "[1,2]");
+}
+
+TEST_CASE("avro: unions unwrapped, defaults, recursion, references") {
+  auto s = Compile(R"({"type":"record","name":"U","fields":[
+    {"name":"maybe","type":["null","string"],"default":null},
+    {"name":"num","type":["null","long","double"]},
+    {"name":"n","type":"int","default":42},
+    {"name":"next","type":["null","U"],"default":null}]})");
+  CHECK(Decode(*s, Encode(*s, R"({"num":null})")) == R"({"maybe":null,"num":null,"n":42,"next":null})");
+  CHECK(Decode(*s, Encode(*s, R"({"maybe":"x","num":3,"next":{"num":2.5}})")) ==
+        R"({"maybe":"x","num":3,"n":42,"next":{"maybe":null,"num":2.5,"n":42,"next":null}})");
+  // The wrapped form picks a branch the value would not pick by itself.
+  CHECK(Decode(*s, Encode(*s, R"({"num":{"double":3}})")) == R"({"maybe":null,"num":3,"n":42,"next":null})");
+  CHECK(Encode(*s, R"({"num":{"double":3}})").substr(0, 3) == Bytes({0x00, 0x04, 0x00}));
+  CHECK(EncodeError(*s, R"({"num":"x"})") == ".num: expected one of [null, long, double], got string");
+  auto r = Compile(R"({"type":"record","name":"Outer","namespace":"app","fields":[{"name":"c","type":"common.Money"}]})",
+                   {R"({"type":"record","name":"Money","namespace":"common","fields":[{"name":"cents","type":"long"}]})"});
+  CHECK(Decode(*r, Encode(*r, R"({"c":{"cents":5}})")) == R"({"c":{"cents":5}})");
+}
+
+TEST_CASE("avro: decimals are exact") {
+  auto b = Compile(R"({"type":"bytes","logicalType":"decimal","precision":9,"scale":2})");
+  CHECK(Encode(*b, "12.34") == Bytes({0x04, 0x04, 0xd2}));  // 1234
+  CHECK(Decode(*b, Bytes({0x04, 0x04, 0xd2})) == "12.34");
+  CHECK(Decode(*b, Encode(*b, "-0.05")) == "-0.05");
+  CHECK(Decode(*b, Encode(*b, "-1.28")) == "-1.28");  // -128: one byte
+  CHECK(Encode(*b, "-1.28") == Bytes({0x02, 0x80}));
+  CHECK(Decode(*b, Encode(*b, "1.28")) == "1.28");  // 128 needs a sign byte
+  CHECK(Encode(*b, "1.28") == Bytes({0x04, 0x00, 0x80}));
+  CHECK(Decode(*b, Encode(*b, "0")) == "0.00");
+  CHECK(Decode(*b, Encode(*b, "\"1234567.89\"")) == "1234567.89");
+  CHECK(Decode(*b, Encode(*b, "5")) == "5.00");
+  CHECK(Decode(*b, Encode(*b, "1.5e2")) == "150.00");
+  CHECK(EncodeError(*b, "1.234") == "1.234 has more than 2 digits after the point");
+  CHECK(EncodeError(*b, "\"12345678.9\"") == "12345678.9 has more than 9 digits");
+  auto f = Compile(R"({"type":"fixed","name":"D","size":16,"logicalType":"decimal","precision":38,"scale":4})");
+  CHECK(Decode(*f, Encode(*f, "\"-12345678901234567890123456789.1234\"")) == "-12345678901234567890123456789.1234");
+  CHECK(Encode(*f, "-1").size() == 16);
+}
+
+TEST_CASE("avro: bad data and bad schemas are refused") {
+  auto s = Compile(R"({"type":"record","name":"R","fields":[{"name":"a","type":"string"},{"name":"b","type":"long"}]})");
+  std::string json;
+  CHECK(s->Decode(Bytes({0x06, 'f', 'o'}), &json).message() == ".a: the datum is truncated");
+  CHECK(s->Decode(Bytes({0x02, 'f', 0x02, 0x00}), &json).message() == "1 bytes left over after the datum");
+  auto u = Compile(R"(["null","int"])");
+  CHECK(u->Decode(Bytes({0x06}), &json).message() == "a union has no branch number 3");
+  CHECK_FALSE(AvroSchema::Parse("{\"type\":\"record\",\"name\":\"X\"}").ok());
+  CHECK(AvroSchema::Parse("\"Nope\"").status().message() == "Avro schema: unknown type \"Nope\"");
+  CHECK_FALSE(AvroSchema::Parse("{not json").ok());
+  CHECK(AvroSchema::Parse(R"({"type":"record","name":"R","fields":[{"name":"a","type":"int","default":"x"}]})")
+            .status()
+            .message() == "Avro schema: record R: the default of a does not fit its type: expected an integer, got string");
+}
