@@ -22,6 +22,8 @@ complete -c kconsume -s b -l brokers -x -d 'Bootstrap brokers host:port,... (els
 complete -c kconsume -s X -x -d 'Set a librdkafka property (repeatable)'
 complete -c kconsume -s F -l config -r -F -d 'Read librdkafka properties from FILE (repeatable)'
 complete -c kconsume -s v -l verbose -d 'Print the client configuration and broker events on stderr'
+complete -c kconsume -l registry -x -d 'Schema registry for keys and values in its wire format (else $KPIPE_REGISTRY, else schema.registry.url)'
+complete -c kconsume -l registry-auth -x -d 'Basic auth for the schema registry (else basic.auth.user.info)'
 complete -c kconsume -l metrics -r -F -d 'Write Prometheus metrics to FILE (atomically) periodically and at exit'
 complete -c kconsume -l metrics-every -x -d 'With --metrics: rewrite FILE this often (default 10s)'
 complete -c kconsume -l metrics-label -x -d 'With --metrics: add a label to every metric (repeatable)'

@@ -31,6 +31,8 @@ complete -c kjoin -s b -l brokers -x -d 'Bootstrap brokers host:port,... (else $
 complete -c kjoin -s X -x -d 'Set a librdkafka property (repeatable)'
 complete -c kjoin -s F -l config -r -F -d 'Read librdkafka properties from FILE (repeatable)'
 complete -c kjoin -s v -l verbose -d 'Print the client configuration and broker events on stderr'
+complete -c kjoin -l registry -x -d 'Schema registry for keys and values in its wire format (else $KPIPE_REGISTRY, else schema.registry.url)'
+complete -c kjoin -l registry-auth -x -d 'Basic auth for the schema registry (else basic.auth.user.info)'
 complete -c kjoin -s G -l group -x -d 'Consumer group of a kafka: input (offsets are committed with checkpoints)'
 complete -c kjoin -l from -x -d 'Start a kafka: input at the first record at or after TIME'
 complete -c kjoin -l until -x -d 'Stop a kafka: input at TIME, or at its end offsets at start with '\''end'\'''

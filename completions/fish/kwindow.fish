@@ -29,6 +29,8 @@ complete -c kwindow -s b -l brokers -x -d 'Bootstrap brokers host:port,... (else
 complete -c kwindow -s X -x -d 'Set a librdkafka property (repeatable)'
 complete -c kwindow -s F -l config -r -F -d 'Read librdkafka properties from FILE (repeatable)'
 complete -c kwindow -s v -l verbose -d 'Print the client configuration and broker events on stderr'
+complete -c kwindow -l registry -x -d 'Schema registry for keys and values in its wire format (else $KPIPE_REGISTRY, else schema.registry.url)'
+complete -c kwindow -l registry-auth -x -d 'Basic auth for the schema registry (else basic.auth.user.info)'
 complete -c kwindow -s G -l group -x -d 'Consumer group of a kafka: input (offsets are committed with checkpoints)'
 complete -c kwindow -l from -x -d 'Start a kafka: input at the first record at or after TIME'
 complete -c kwindow -l until -x -d 'Stop a kafka: input at TIME, or at its end offsets at start with '\''end'\'''

@@ -26,6 +26,7 @@ using KafkaIoFlags = KafkaIo;  // the flags fill the library's struct
 
 inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
   AddKafkaFlags(cmd, &k->kafka);
+  AddRegistryFlags(cmd, &k->kafka);
   cmd->Option({"-G,--group", "ID", "Consumer group of a kafka: input (offsets are committed with checkpoints)"},
               &k->group);
   cmd->Option({"--from", "TIME", "Start a kafka: input at the first record at or after TIME"}, &k->from);

@@ -19,4 +19,16 @@ inline void AddKafkaFlags(cli::Command* cmd, KafkaFlags* flags) {
               &flags->verbose);
 }
 
+// The schema registry (kpipe(7), SCHEMAS): keys and values in its wire
+// format are decoded into JSON (kconsume, kafka: inputs) or encoded
+// (kproduce).
+inline void AddRegistryFlags(cli::Command* cmd, KafkaFlags* flags) {
+  cmd->Option({"--registry", "URL",
+               "Schema registry for keys and values in its wire format (else $KPIPE_REGISTRY, "
+               "else schema.registry.url)"},
+              &flags->registry);
+  cmd->Option({"--registry-auth", "USER:PASSWORD", "Basic auth for the schema registry (else basic.auth.user.info)"},
+              &flags->registry_auth);
+}
+
 }  // namespace kpipe::tools

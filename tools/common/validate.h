@@ -23,15 +23,22 @@ inline void AddValidateFlag(cli::Command* cmd, std::string* path) {
               path);
 }
 
+// The whole of file `path`; a usage error naming it when it cannot be read.
+inline Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::Usage(fmt::format("{}: {}", path, std::strerror(errno)));
+  std::ostringstream text;
+  text << f.rdbuf();
+  return text.str();
+}
+
 // The schema in file `path`; null when `path` is empty. A usage error when
 // it cannot be read or used.
 inline Result<std::shared_ptr<const json::Schema>> LoadSchema(const std::string& path) {
   if (path.empty()) return std::shared_ptr<const json::Schema>();
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::Usage(fmt::format("--validate {}: {}", path, std::strerror(errno)));
-  std::ostringstream text;
-  text << f.rdbuf();
-  auto schema = json::Schema::Parse(text.str(), path);
+  auto text = ReadWholeFile(path);
+  if (!text.ok()) return Status::Usage("--validate " + text.status().message());
+  auto schema = json::Schema::Parse(*text, path);
   if (!schema.ok()) return Status::Usage("--validate: " + schema.status().message());
   return std::shared_ptr<const json::Schema>(std::move(*schema));
 }

@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   cmd.Switch({"--no-control", "", "Write no control records (with --envelope: no partitions records)"},
              &opt.no_control);
   kpipe::tools::AddKafkaFlags(&cmd, &opt.kafka);
+  kpipe::tools::AddRegistryFlags(&cmd, &opt.kafka);
   kpipe::tools::ServiceFlags service;
   kpipe::tools::AddServiceFlags(&cmd, &service);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);

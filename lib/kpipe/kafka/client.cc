@@ -95,6 +95,7 @@ Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events) 
   KafkaConf conf(rd_kafka_conf_new());
   char err[512];
   for (const auto& [k, v] : props) {
+    if (IsRegistryProperty(k)) continue;  // the schema registry's, not librdkafka's
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
       return Status::Usage(fmt::format("Kafka property {}: {}", k, err));
   }

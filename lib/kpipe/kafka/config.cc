@@ -63,10 +63,31 @@ Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& 
   return p;
 }
 
+Result<schema::RegistryOptions> ResolveRegistry(const KafkaFlags& flags) {
+  auto props = ResolveProperties(flags, {});
+  if (!props.ok()) return props.status();
+  schema::RegistryOptions r;
+  r.url = flags.registry;
+  if (r.url.empty())
+    if (const char* e = std::getenv("KPIPE_REGISTRY"); e && *e) r.url = e;
+  if (r.url.empty()) r.url = PropertyValue(*props, "schema.registry.url");
+  // Confluent's clients take a comma-separated list: the first answers.
+  if (size_t comma = r.url.find(','); comma != std::string::npos) r.url.resize(comma);
+  r.user_info = flags.registry_auth;
+  if (r.user_info.empty())
+    r.user_info = PropertyValue(*props, "schema.registry.basic.auth.user.info", PropertyValue(*props, "basic.auth.user.info"));
+  r.ca_location = PropertyValue(*props, "schema.registry.ssl.ca.location");
+  return r;
+}
+
+bool IsRegistryProperty(std::string_view name) {
+  return name.rfind("schema.registry.", 0) == 0 || name.rfind("basic.auth.", 0) == 0;
+}
+
 bool IsSecretProperty(std::string_view name) {
   // oauthbearer.config and jaas.config hold credentials inside their values.
   for (std::string_view w : {"password", "secret", "token", "key.pem", "oauthbearer.config",
-                             "jaas.config"})
+                             "jaas.config", "user.info"})
     if (name.find(w) != std::string_view::npos) return true;
   return false;
 }

@@ -12,6 +12,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kpipe/schema/registry.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -22,6 +23,8 @@ struct KafkaFlags {
   std::vector<std::string> properties;   // -X KEY=VALUE
   std::vector<std::string> files;        // -F FILE
   bool verbose = false;                  // -v
+  std::string registry;                  // --registry URL; empty: $KPIPE_REGISTRY, else schema.registry.url
+  std::string registry_auth;             // --registry-auth USER:PASSWORD; empty: basic.auth.user.info
 };
 
 // How kwindow, kagg and kjoin read and write Kafka (kpipe(7), KAFKA INPUT
@@ -47,6 +50,17 @@ Result<Properties> ResolveProperties(const KafkaFlags& flags, const Properties& 
 
 // Reads a librdkafka properties file: KEY=VALUE lines, '#' comments.
 Status ReadPropertiesFile(const std::string& path, Properties* out);
+
+// The schema registry (kpipe(7), SCHEMAS): --registry, else
+// $KPIPE_REGISTRY, else schema.registry.url in the configuration files;
+// credentials from --registry-auth, else basic.auth.user.info (or
+// schema.registry.basic.auth.user.info); a CA file from
+// schema.registry.ssl.ca.location. An empty url: no registry.
+Result<schema::RegistryOptions> ResolveRegistry(const KafkaFlags& flags);
+
+// True for the properties of the schema registry, which are not
+// librdkafka's: schema.registry.*, basic.auth.*.
+bool IsRegistryProperty(std::string_view name);
 
 // True for properties whose values must never be printed (passwords etc.).
 bool IsSecretProperty(std::string_view name);

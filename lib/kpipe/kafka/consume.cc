@@ -65,7 +65,7 @@ class Consumer {
   Status Lag();
   Status Consume();
   Status Handle(rd_kafka_message_t* m);
-  void Write(const rd_kafka_message_t* m);
+  Status Write(const rd_kafka_message_t* m);
   Status AfterBatch(bool idle);
   void KickStalledFetchers();
   Status StoreOffsets();
@@ -109,6 +109,9 @@ class Consumer {
   PartState* last_part_ = nullptr;
   rd_kafka_topic_t* last_rkt_ = nullptr;
   json::Validator validator_;
+  std::unique_ptr<schema::Registry> registry_;  // --registry: values and keys decoded
+  std::unique_ptr<schema::WireDecoder> wire_;
+  MessageLines lines_{&validator_, nullptr};
   std::vector<FormatPiece> format_;  // -f
   Watermark wm_{0, -1};  // --watermarks: stream/watermark, the rule of every tool
   bool said_watermarks_ = false;
@@ -209,6 +212,15 @@ Status Consumer::Setup(const Properties& extra) {
   for (const auto& p : extra) defaults.push_back(p);
   auto props = ResolveProperties(opt_.kafka, defaults);
   if (!props.ok()) return props.status();
+  auto reg = ResolveRegistry(opt_.kafka);
+  if (!reg.ok()) return reg.status();
+  if (!reg->url.empty() && !wire_) {
+    auto r = schema::Registry::Open(std::move(*reg));
+    if (!r.ok()) return r.status();
+    registry_ = std::move(*r);
+    wire_ = std::make_unique<schema::WireDecoder>(registry_.get());
+    lines_ = MessageLines(&validator_, wire_.get());
+  }
   events_.rebalance = [this](rd_kafka_t* rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t* parts) { OnRebalance(rk, err, parts); };
   queue_limits_ = QueueLimits(*props);
@@ -335,18 +347,15 @@ Status Consumer::StoreOffsets() {
   return KafkaStatus(rd_kafka_offsets_store(rk_.get(), list.get()), "store offsets");
 }
 
-void Consumer::Write(const rd_kafka_message_t* m) {
+Status Consumer::Write(const rd_kafka_message_t* m) {
   std::string* b = out_->buffer();
   if (!format_.empty()) {
     AppendFormatted(b, format_, m);
-    return;
+    return Status::OK();
   }
-  if (opt_.envelope) {
-    AppendEnvelope(b, m, &validator_);
-  } else {
-    AppendValueLine(b, m->payload, m->len, &validator_);
-  }
+  KPIPE_RETURN_IF_ERROR(lines_.Append(b, m, opt_.envelope));
   b->push_back('\n');
+  return Status::OK();
 }
 
 void Consumer::UpdateWatermark(const rd_kafka_message_t* m, PartState* ps) {
@@ -354,7 +363,9 @@ void Consumer::UpdateWatermark(const rd_kafka_message_t* m, PartState* ps) {
   int64_t t;
   if (opt_.time_path) {
     simdjson::dom::element doc, f;
-    if (!m->payload || validator_.Parse({static_cast<const char*>(m->payload), m->len}, &doc) ||
+    std::string_view value(static_cast<const char*>(m->payload), m->len);
+    if (auto decoded = lines_.decoded_value()) value = *decoded;
+    if (!m->payload || validator_.Parse(value, &doc) ||
         !opt_.time_path->Lookup(doc, &f))
       return;  // no event time: the record cannot advance the watermark
     auto et = EventTimeOf(f, opt_.time_unit, opt_.time_path->text());
@@ -436,7 +447,7 @@ Status Consumer::Handle(rd_kafka_message_t* m) {
   if (bounded_ && ps->end >= 0 && m->offset >= ps->end) {
     return Done(ps);  // past the end recorded at start: not ours to read
   }
-  Write(m);
+  KPIPE_RETURN_IF_ERROR(Write(m));
   msgs_since_idle_++;
   bytes_since_idle_ += m->len;
   ps->next = m->offset + 1;

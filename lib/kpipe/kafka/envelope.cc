@@ -51,7 +51,7 @@ void AppendPayload(std::string* out, PayloadForm f, const void* bytes, size_t le
   }
 }
 
-void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Validator* v) {
+static EnvelopeFields FieldsOf(const rd_kafka_message_t* msg) {
   EnvelopeFields f;
   f.topic = rd_kafka_topic_name(msg->rkt);
   f.partition = msg->partition;
@@ -68,7 +68,45 @@ void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Valid
   if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) f.headers = hdrs;
   f.value = msg->payload;
   f.value_len = msg->len;
-  AppendEnvelope(out, f, v);
+  return f;
+}
+
+void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Validator* v) {
+  AppendEnvelope(out, FieldsOf(msg), v);
+}
+
+Status MessageLines::Append(std::string* out, const rd_kafka_message_t* m, bool envelope) {
+  value_id_ = -1;
+  int32_t key_id = -1;
+  auto decode = [&](const void* bytes, size_t len, const char* what, std::string* json, int32_t* id) {
+    Status st = wire_->Decode(std::string_view(static_cast<const char*>(bytes), len), json, id);
+    if (st.ok()) return st;
+    std::string where = fmt::format("{}:{}@{}: {}: ", rd_kafka_topic_name(m->rkt), m->partition, m->offset, what);
+    if (st.Is(Status::Code::kBadInput)) return Status::BadInput(where + st.message());
+    if (st.Is(Status::Code::kRemote)) return Status::Remote(where + st.message());
+    return Status::NotFound(where + st.message());
+  };
+  if (wire_ && schema::IsWire(m->payload, m->len))
+    KPIPE_RETURN_IF_ERROR(decode(m->payload, m->len, "value", &value_, &value_id_));
+  if (!envelope) {
+    if (value_id_ >= 0) out->append(value_);
+    else AppendValueLine(out, m->payload, m->len, validator_);
+    return Status::OK();
+  }
+  EnvelopeFields f = FieldsOf(m);
+  if (wire_ && schema::IsWire(m->key, m->key_len)) {
+    KPIPE_RETURN_IF_ERROR(decode(m->key, m->key_len, "key", &key_, &key_id));
+    f.key = key_.data();
+    f.key_len = key_.size();
+    f.key_schema_id = key_id;
+  }
+  if (value_id_ >= 0) {
+    f.value = value_.data();
+    f.value_len = value_.size();
+    f.value_schema_id = value_id_;
+  }
+  AppendEnvelope(out, f, validator_);
+  return Status::OK();
 }
 
 void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* v) {
@@ -86,10 +124,13 @@ void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* 
   out->append(",\"timestamp_type\":\"");
   out->append(f.timestamp_type);
   out->push_back('"');
-  PayloadForm kf = ClassifyPayload(f.key, f.key_len, v);
+  PayloadForm kf = f.key_schema_id >= 0 ? PayloadForm::kJson : ClassifyPayload(f.key, f.key_len, v);
   out->append(",\"key\":");
   AppendPayload(out, kf, f.key, f.key_len);
-  if (kf == PayloadForm::kString || kf == PayloadForm::kBase64) {
+  if (f.key_schema_id >= 0) {
+    out->append(",\"key_schema_id\":");
+    AppendInt(out, f.key_schema_id);
+  } else if (kf == PayloadForm::kString || kf == PayloadForm::kBase64) {
     out->append(",\"key_encoding\":\"");
     out->append(EncodingName(kf));
     out->push_back('"');
@@ -117,9 +158,12 @@ void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* 
     }
   }
   out->append("],\"value\":");
-  PayloadForm vf = ClassifyPayload(f.value, f.value_len, v);
+  PayloadForm vf = f.value_schema_id >= 0 ? PayloadForm::kJson : ClassifyPayload(f.value, f.value_len, v);
   AppendPayload(out, vf, f.value, f.value_len);
-  if (vf == PayloadForm::kString || vf == PayloadForm::kBase64) {
+  if (f.value_schema_id >= 0) {
+    out->append(",\"value_schema_id\":");
+    AppendInt(out, f.value_schema_id);
+  } else if (vf == PayloadForm::kString || vf == PayloadForm::kBase64) {
     out->append(",\"value_encoding\":\"");
     out->append(EncodingName(vf));
     out->push_back('"');
@@ -213,6 +257,13 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
       } else {
         msg->timestamp = n;
       }
+    } else if (k == "\"key_schema_id\"" || k == "\"value_schema_id\"") {
+      if (v == "null") continue;
+      int64_t n;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || n < 0 || n > INT32_MAX)
+        return Status::BadInput(fmt::format("envelope: {} must be a schema id", k));
+      (k == "\"key_schema_id\"" ? msg->key_schema_id : msg->value_schema_id) = static_cast<int32_t>(n);
     } else if (k == "\"key_encoding\"" || k == "\"value_encoding\"") {
       std::string* dst = k == "\"key_encoding\"" ? &key_enc : &value_enc;
       if (!json::Unquote(v, dst))

@@ -9,6 +9,9 @@
 // otherwise UTF-8 text becomes a JSON string marked "string" and other bytes
 // become base64 marked "base64" (`key_encoding`, `value_encoding`, or a
 // header's third element). Null stays null; empty is "" marked "string".
+// A key or value in a schema registry's wire format, read with a registry
+// (kpipe(7), SCHEMAS), is embedded as the JSON its schema decodes it to,
+// followed by "key_schema_id" or "value_schema_id".
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kpipe/json/text.h"
+#include "kpipe/schema/wire.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -47,6 +51,10 @@ struct EnvelopeFields {
   const rd_kafka_headers_t* headers = nullptr;
   const void* value = nullptr;          // nullptr = null value
   size_t value_len = 0;
+  // >= 0: the key or value is the JSON decoded from the wire format by
+  // this schema id, embedded as it is.
+  int32_t key_schema_id = -1;
+  int32_t value_schema_id = -1;
 };
 
 // Appends the envelope line (without '\n').
@@ -57,6 +65,30 @@ void AppendEnvelope(std::string* out, const rd_kafka_message_t* msg, json::Valid
 // minified, other UTF-8 as a JSON string, other bytes as a base64 JSON
 // string, a null value as null.
 void AppendValueLine(std::string* out, const void* bytes, size_t len, json::Validator* v);
+
+// Writes Kafka messages as kconsume and the kafka: inputs do: the envelope,
+// or the value alone; with a WireDecoder, keys and values in the wire
+// format are decoded by their schemas. Not thread-safe.
+class MessageLines {
+ public:
+  // `wire` may be null: payloads pass as they are.
+  MessageLines(json::Validator* v, schema::WireDecoder* wire) : validator_(v), wire_(wire) {}
+  // Appends the line (without '\n'). BadInput or Remote, naming the
+  // message's topic, partition and offset, when a payload in the wire
+  // format cannot be decoded.
+  Status Append(std::string* out, const rd_kafka_message_t* m, bool envelope);
+  // The value of the message last appended, decoded; nullopt when it was
+  // not in the wire format.
+  std::optional<std::string_view> decoded_value() const {
+    return value_id_ >= 0 ? std::optional<std::string_view>(value_) : std::nullopt;
+  }
+
+ private:
+  json::Validator* validator_;
+  schema::WireDecoder* wire_;
+  std::string key_, value_;
+  int32_t value_id_ = -1;
+};
 
 // One message decoded from an envelope line. Views point into the line or
 // into the decoder's own buffers; valid until the next Decode.
@@ -71,6 +103,10 @@ struct EnvelopeMessage {
     std::optional<std::string_view> value;
   };
   std::vector<Header> headers;
+  // "key_schema_id"/"value_schema_id": the key or value is JSON to encode
+  // by that schema; -1: none.
+  int32_t key_schema_id = -1;
+  int32_t value_schema_id = -1;
 };
 
 // Decodes envelope lines. Not thread-safe; reuse one per input stream.

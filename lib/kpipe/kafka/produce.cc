@@ -108,6 +108,8 @@ class Producer {
   EnvelopeDecoder envelope_;
   std::unique_ptr<DeadLetterFile> dead_file_;  // a file, or rows to kafka:TOPIC
   std::string key_buf_;
+  std::unique_ptr<schema::Encoders> encoders_;  // payloads in a registry's wire format
+  std::string value_buf_;
   std::string first_error_;
   uint64_t refused_ = 0;  // messages the client refused before queueing them
   // A produce the client refused at once (nothing was queued): the reason,
@@ -190,6 +192,13 @@ Status Producer::Setup() {
   }
   auto props = ResolveProperties(opt_.kafka, defaults, flags);
   if (!props.ok()) return props.status();
+  auto registry = ResolveRegistry(opt_.kafka);
+  if (!registry.ok()) return registry.status();
+  const schema::EncodeOptions* value_format = opt_.value_format ? &*opt_.value_format : nullptr;
+  const schema::EncodeOptions* key_format = opt_.key_format ? &*opt_.key_format : nullptr;
+  auto encoders = schema::Encoders::Open(std::move(*registry), value_format, key_format);
+  if (!encoders.ok()) return encoders.status();
+  encoders_ = std::move(*encoders);
   if (opt_.kafka.verbose) {
     diag_("client configuration:\n" + DescribeProperties(*props));
     events_.log = [this](int level, const char* fac, const char* msg) {
@@ -243,7 +252,7 @@ Status Producer::Setup() {
     }
   }
   batchable_ = !opt_.dry_run && !opt_.envelope && headers_.empty() && !ts_path_ &&
-               opt_.rate == 0 && opt_.txn_every == 0;
+               opt_.rate == 0 && opt_.txn_every == 0 && !encoders_->value() && !encoders_->key();
   if (batchable_) batch_.reserve(kBatchSize);
   if (!opt_.transactional_id.empty()) {
     txn_.emplace(rk_.get(), opt_.transactional_id);
@@ -377,6 +386,26 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
         key = m.key->data();
         key_len = m.key->size();
       }
+      // Values and keys to encode: by the schema id the line carries, or by
+      // --value-format/--key-format; JSON ones only (not marked "string"
+      // or "base64"), a null stays null.
+      simdjson::dom::element e;
+      bool value_json = doc["value"].get(e) == simdjson::SUCCESS && !e.is_null() && doc["value_encoding"].error();
+      if (m.value && (m.value_schema_id >= 0 || encoders_->value())) {
+        if (!value_json) return Bad("envelope: a value to encode by a schema must be JSON", line, source, line_no);
+        Status st = encoders_->Value(e, m.value_schema_id, &value_buf_);
+        if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
+        value = value_buf_.data();
+        value_len = value_buf_.size();
+      }
+      bool key_json = doc["key"].get(e) == simdjson::SUCCESS && !e.is_null() && doc["key_encoding"].error();
+      if (m.key && (m.key_schema_id >= 0 || encoders_->key())) {
+        if (!key_json) return Bad("envelope: a key to encode by a schema must be JSON", line, source, line_no);
+        Status st = encoders_->Key(e, m.key_schema_id, &key_buf_);
+        if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
+        key = key_buf_.data();
+        key_len = key_buf_.size();
+      }
       if (!m.headers.empty() || !headers_.empty()) {
         hdrs = rd_kafka_headers_new(m.headers.size() + headers_.size());
         for (const auto& h : m.headers)
@@ -385,9 +414,20 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
       }
     } else {
       simdjson::dom::element f;
+      if (encoders_->value()) {
+        Status st = encoders_->Value(doc, -1, &value_buf_);
+        if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
+        value = value_buf_.data();
+        value_len = value_buf_.size();
+      }
       if (key_path_ && key_path_->Lookup(doc, &f)) {
         std::string_view s;
-        if (f.get_string().get(s) == simdjson::SUCCESS) {
+        if (encoders_->key()) {
+          Status st = encoders_->Key(f, -1, &key_buf_);
+          if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
+          key = key_buf_.data();
+          key_len = key_buf_.size();
+        } else if (f.get_string().get(s) == simdjson::SUCCESS) {
           key = s.data();
           key_len = s.size();
         } else {
@@ -626,6 +666,12 @@ Status Producer::Finish(Status st) {
 
 Status RunProduce(const ProduceOptions& opt, SignalWatch* signals,
                   const std::function<void(const std::string&)>& diag, ProduceStats* stats) {
+  if (opt.check_only) {
+    auto registry = ResolveRegistry(opt.kafka);
+    if (!registry.ok()) return registry.status();
+    return schema::Encoders::CheckOnly(std::move(*registry), opt.value_format ? &*opt.value_format : nullptr,
+                                       opt.key_format ? &*opt.key_format : nullptr);
+  }
   Producer p(opt, signals, diag, stats);
   return p.Run();
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "kpipe/json/output.h"
 #include "kpipe/kafka/config.h"
 #include "kpipe/json/schema.h"
+#include "kpipe/schema/wire.h"
 #include "kpipe/status.h"
 
 namespace kpipe {
@@ -38,6 +40,10 @@ struct ProduceOptions {
   std::string dead_letter;            // --dead-letter FILE|kafka:TOPIC
   // --validate FILE: a line whose value does not fit is bad input; null: not checked.
   std::shared_ptr<const json::Schema> validate;
+  // --value-format, --key-format: values (keys) encoded in a schema
+  // registry's wire format by their subject's schema; nullopt: as they are.
+  std::optional<schema::EncodeOptions> value_format, key_format;
+  bool check_only = false;            // --check-only: ask the registry about the schemas, produce nothing
   KafkaFlags kafka;
   bool dry_run = false;               // --dry-run: envelope lines to dry_run_out
   Output* dry_run_out = nullptr;

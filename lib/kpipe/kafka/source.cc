@@ -65,6 +65,15 @@ Status KafkaSource::Open() {
       {"max.partition.fetch.bytes", "262144"},
       {"fetch.wait.max.ms", "100"},
   };
+  auto reg = ResolveRegistry(opt_.io.kafka);
+  if (!reg.ok()) return reg.status();
+  if (!reg->url.empty()) {
+    auto r = schema::Registry::Open(std::move(*reg));
+    if (!r.ok()) return r.status();
+    registry_ = std::move(*r);
+    wire_ = std::make_unique<schema::WireDecoder>(registry_.get());
+    writer_ = MessageLines(&validator_, wire_.get());
+  }
   auto props = ResolveProperties(opt_.io.kafka, defaults);
   if (!props.ok()) return props.status();
   queue_limits_ = QueueLimits(*props);
@@ -242,7 +251,7 @@ Status KafkaSource::Handle(rd_kafka_message_t* m) {
     MarkDone(p);  // past the end recorded at start: not ours to read
     return Status::OK();
   }
-  AppendEnvelope(&buf_, m, &validator_);
+  KPIPE_RETURN_IF_ERROR(writer_.Append(&buf_, m, /*envelope=*/true));
   buf_.push_back('\n');
   lines_.emplace_back(static_cast<uint32_t>(p - parts_.data()), m->offset);
   p->cursor.next = m->offset + 1;

@@ -19,6 +19,7 @@
 #include "kpipe/io/input.h"
 #include "kpipe/json/text.h"
 #include "kpipe/kafka/client.h"
+#include "kpipe/kafka/envelope.h"
 #include "kpipe/kafka/config.h"
 #include "kpipe/status.h"
 
@@ -158,6 +159,9 @@ class KafkaSource : public Input {
   std::vector<std::pair<uint32_t, int64_t>> lines_;
   std::vector<std::string> done_;  // ended, not yet told  // part index, offset of each line
   json::Validator validator_;
+  std::unique_ptr<schema::Registry> registry_;  // a registry: payloads in the wire format decoded
+  std::unique_ptr<schema::WireDecoder> wire_;
+  MessageLines writer_{&validator_, nullptr};
   Status status_;
   std::function<Status()> idle_, tick_;
   std::function<void(const std::string&, bool)> on_partition_;

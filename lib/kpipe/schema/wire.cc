@@ -102,6 +102,27 @@ Result<std::unique_ptr<WireEncoder>> WireEncoder::Open(Registry* registry, const
   return e;
 }
 
+Result<std::unique_ptr<WireEncoder>> WireEncoder::ForId(Registry* registry, int32_t id) {
+  auto s = registry->ById(id);
+  if (!s.ok()) return s.status();
+  std::unique_ptr<WireEncoder> e(new WireEncoder());
+  e->subject_ = fmt::format("id {}", id);
+  e->id_ = id;
+  e->type_ = (*s)->type;
+  if (e->type_ == SchemaType::kProtobuf)
+    return Status::NotFound(fmt::format("schema id {} is a Protobuf schema: kpipe does not encode Protobuf yet", id));
+  if (e->type_ == SchemaType::kAvro) {
+    auto a = AvroSchema::Parse((*s)->text, (*s)->references);
+    if (!a.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, a.status().message()));
+    e->avro_ = std::move(*a);
+  } else {
+    auto j = json::Schema::Parse((*s)->text, e->subject_);
+    if (!j.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, j.status().message()));
+    e->json_ = std::move(*j);
+  }
+  return e;
+}
+
 Status WireEncoder::Encode(simdjson::dom::element value, std::string* out) {
   out->clear();
   AppendHeader(out, id_);
@@ -118,6 +139,60 @@ Status WireEncoder::Encode(simdjson::dom::element value, std::string* out) {
     return Status::BadInput(fmt::format("schema {}: {}{}", subject_, path ? "" : "(root): ", m));
   }
   return Status::OK();
+}
+
+static Status NeedRegistry(const RegistryOptions& reg, const EncodeOptions* value, const EncodeOptions* key) {
+  if (!reg.url.empty()) return Status::OK();
+  if (!value && !key) return Status::OK();
+  return Status::Usage(fmt::format("{} needs a schema registry: --registry URL, $KPIPE_REGISTRY or schema.registry.url",
+                                   value ? "--value-format" : "--key-format"));
+}
+
+Status Encoders::CheckOnly(RegistryOptions reg, const EncodeOptions* value, const EncodeOptions* key) {
+  KPIPE_RETURN_IF_ERROR(NeedRegistry(reg, value, key));
+  auto r = Registry::Open(std::move(reg));
+  if (!r.ok()) return r.status();
+  for (const EncodeOptions* o : {value, key})
+    if (o) KPIPE_RETURN_IF_ERROR(WireEncoder::Check(r->get(), *o));
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Encoders>> Encoders::Open(RegistryOptions reg, const EncodeOptions* value,
+                                                 const EncodeOptions* key) {
+  KPIPE_RETURN_IF_ERROR(NeedRegistry(reg, value, key));
+  std::unique_ptr<Encoders> e(new Encoders());
+  if (reg.url.empty()) return e;
+  auto r = Registry::Open(std::move(reg));
+  if (!r.ok()) return r.status();
+  e->registry_ = std::move(*r);
+  if (value) {
+    auto v = WireEncoder::Open(e->registry_.get(), *value);
+    if (!v.ok()) return v.status();
+    e->value_ = std::move(*v);
+  }
+  if (key) {
+    auto k = WireEncoder::Open(e->registry_.get(), *key);
+    if (!k.ok()) return k.status();
+    e->key_ = std::move(*k);
+  }
+  return e;
+}
+
+Status Encoders::Encode(WireEncoder* by_subject, simdjson::dom::element v, int32_t id, std::string* out) {
+  if (id < 0) return by_subject ? by_subject->Encode(v, out) : Status::Internal("no schema to encode by");
+  if (!registry_)
+    return Status::BadInput(fmt::format("schema id {}: encoding by it needs a schema registry (--registry)", id));
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    auto e = WireEncoder::ForId(registry_.get(), id);
+    if (!e.ok()) {
+      if (e.status().Is(Status::Code::kNotFound) || e.status().Is(Status::Code::kBadInput))
+        return Status::BadInput(e.status().message());
+      return e.status();
+    }
+    it = by_id_.emplace(id, std::move(*e)).first;
+  }
+  return it->second->Encode(v, out);
 }
 
 }  // namespace kpipe::schema

@@ -66,6 +66,8 @@ class WireEncoder {
   // refusal comes with the registry's reason and before anything is
   // written), or takes the subject's latest version.
   static Result<std::unique_ptr<WireEncoder>> Open(Registry* registry, const EncodeOptions& opt);
+  // Encodes by the schema with this id (an envelope's "value_schema_id").
+  static Result<std::unique_ptr<WireEncoder>> ForId(Registry* registry, int32_t id);
   // Only asks whether `opt.schema_text` may be registered (--check-only).
   static Status Check(Registry* registry, const EncodeOptions& opt);
 
@@ -81,6 +83,31 @@ class WireEncoder {
   SchemaType type_ = SchemaType::kAvro;
   std::unique_ptr<AvroSchema> avro_;
   std::unique_ptr<json::Schema> json_;
+};
+
+// What kproduce encodes: values and keys by the subjects of --value-format
+// and --key-format, and the values and keys of envelope lines by the schema
+// ids they carry.
+class Encoders {
+ public:
+  // `reg.url` empty: no registry, and then no format may be asked for.
+  static Result<std::unique_ptr<Encoders>> Open(RegistryOptions reg, const EncodeOptions* value,
+                                                const EncodeOptions* key);
+  // --check-only: asks whether each schema may be registered; opens nothing else.
+  static Status CheckOnly(RegistryOptions reg, const EncodeOptions* value, const EncodeOptions* key);
+
+  bool value() const { return value_ != nullptr; }
+  bool key() const { return key_ != nullptr; }
+  // Replaces `*out` with the wire-format payload of `v`: by schema `id`
+  // when >= 0, else by the subject of --value-format (--key-format).
+  Status Value(simdjson::dom::element v, int32_t id, std::string* out) { return Encode(value_.get(), v, id, out); }
+  Status Key(simdjson::dom::element v, int32_t id, std::string* out) { return Encode(key_.get(), v, id, out); }
+
+ private:
+  Status Encode(WireEncoder* by_subject, simdjson::dom::element v, int32_t id, std::string* out);
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<WireEncoder> value_, key_;
+  std::map<int32_t, std::unique_ptr<WireEncoder>> by_id_;
 };
 
 }  // namespace kpipe::schema

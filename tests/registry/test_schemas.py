@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Schemas through a real registry (Apicurio, tests/registry/registry.sh) and
+a real broker, checked both ways against an independent client: the
+serializers of confluent-kafka (Python, from PyPI, in the test virtualenv
+that tests/registry/venv.sh makes).
+
+- Avro written by confluent's AvroSerializer (records, nested records,
+  unions, arrays, maps, enums, bytes, fixed, decimal, timestamp-millis)
+  comes out of kconsume as kpipe's JSON mapping; kproduce --value-format
+  avro writes what AvroDeserializer reads back as the same values; keys too.
+- JSON Schema both ways; a line that does not fit is bad input (65) naming
+  the path.
+- Evolution under BACKWARD: an optional field passes, a required one is
+  refused (exit 1, with --check-only too) before anything is written, and
+  records of both versions decode.
+- An envelope carries value_schema_id: kconsume --envelope | kproduce
+  --envelope copies Avro to another topic, re-encoded by the same id.
+- kagg reads an Avro kafka: input.
+- An unknown schema id and a truncated payload: 65; a registry that is
+  down: 1; credentials in the registry's URL never printed.
+"""
+import datetime
+import json
+import os
+import sys
+from decimal import Decimal
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka"))
+from kafkatest import BROKERS, RUN_ID, check, create_topic, finish, make_tmp, need, sh  # noqa: E402
+
+from confluent_kafka import Consumer, Producer  # noqa: E402
+from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer  # noqa: E402
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer  # noqa: E402
+from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
+
+REGISTRY = os.environ.get("KPIPE_REGISTRY", "http://127.0.0.1:24081/apis/ccompat/v7")
+sr = SchemaRegistryClient({"url": REGISTRY})
+TMP = make_tmp("schemas")
+R = f"--registry {REGISTRY}"
+UTC = datetime.timezone.utc
+
+
+def write_file(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def produce(topic, values, ser, keys=None, key_ser=None):
+    p = Producer({"bootstrap.servers": BROKERS})
+    for i, v in enumerate(values):
+        k = None
+        if keys is not None:
+            k = key_ser(keys[i], SerializationContext(topic, MessageField.KEY)) if key_ser else keys[i]
+        p.produce(topic, key=k, value=ser(v, SerializationContext(topic, MessageField.VALUE)))
+    need(p.flush(20) == 0, f"confluent producer flushed {topic}")
+
+
+def consume(topic, n, de, key_de=None):
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"sr-{RUN_ID}-{topic}",
+                  "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+    c.subscribe([topic])
+    out = []
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+    while len(out) < n and datetime.datetime.now() < deadline:
+        m = c.poll(1)
+        if m is None or m.error():
+            continue
+        v = de(m.value(), SerializationContext(topic, MessageField.VALUE))
+        k = key_de(m.key(), SerializationContext(topic, MessageField.KEY)) if key_de else m.key()
+        out.append((k, v))
+    c.close()
+    return out
+
+
+def lines(out):
+    return [json.loads(line) for line in out.decode().splitlines() if not line.startswith('{"@kpipe"')]
+
+
+# ---- Avro: confluent writes, kconsume reads ----
+EVENT = {
+    "type": "record", "name": "Event", "namespace": "demo",
+    "fields": [
+        {"name": "user", "type": "string"},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "props", "type": {"type": "map", "values": "long"}},
+        {"name": "maybe", "type": ["null", "string"], "default": None},
+        {"name": "choice", "type": ["null", "long", "string", {"type": "record", "name": "Point", "fields": [
+            {"name": "x", "type": "double"}, {"name": "y", "type": "float"}]}]},
+        {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["CLICK", "VIEW"]}},
+        {"name": "raw", "type": "bytes"},
+        {"name": "hash", "type": {"type": "fixed", "name": "Hash", "size": 4}},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "ok", "type": "boolean"},
+        {"name": "where", "type": "Point"},
+    ],
+}
+event_file = write_file("event.avsc", json.dumps(EVENT))
+ann = {"user": "ann", "amount": Decimal("12.34"), "tags": ["a", "b"], "props": {"n": 1, "m": -2},
+       "maybe": None, "choice": 7, "kind": "CLICK", "raw": b"\x00\xff\x10", "hash": b"abcd",
+       "at": datetime.datetime(2024, 11, 24, 9, 40, tzinfo=UTC), "ok": True,
+       "where": {"x": 1.5, "y": -0.25}}
+bob = {"user": "bøb \"q\"\n", "amount": Decimal("-0.05"), "tags": [], "props": {}, "maybe": "yes",
+       "choice": {"x": 2.0, "y": 3.5}, "kind": "VIEW", "raw": b"", "hash": b"\x00\x01\x02\x03",
+       "at": datetime.datetime(2024, 11, 24, 9, 41, 0, 5000, tzinfo=UTC), "ok": False,
+       "where": {"x": -1e300, "y": 0.0}}
+cy = dict(ann, user="cy", choice="s", amount=Decimal("-1234567.89"))
+want_ann = {"user": "ann", "amount": 12.34, "tags": ["a", "b"], "props": {"n": 1, "m": -2}, "maybe": None,
+            "choice": 7, "kind": "CLICK", "raw": "\u0000\u00ff\u0010", "hash": "abcd", "at": 1732441200000,
+            "ok": True, "where": {"x": 1.5, "y": -0.25}}
+want_bob = {"user": "bøb \"q\"\n", "amount": -0.05, "tags": [], "props": {}, "maybe": "yes",
+            "choice": {"x": 2, "y": 3.5}, "kind": "VIEW", "raw": "", "hash": "\u0000\u0001\u0002\u0003",
+            "at": 1732441260005, "ok": False, "where": {"x": -1e300, "y": 0}}
+want_cy = dict(want_ann, user="cy", choice="s", amount=-1234567.89)
+
+T1 = f"sr-avro-in-{RUN_ID}"
+create_topic(T1, 1)
+produce(T1, [ann, bob, cy], AvroSerializer(sr, json.dumps(EVENT)), keys=["k1", "k2", "k3"],
+        key_ser=AvroSerializer(sr, '"string"'))
+out, _ = sh(f"kconsume -e {R} {T1}")
+check(lines(out) == [want_ann, want_bob, want_cy], f"kconsume decodes confluent's Avro: {out.decode()}")
+# The decimal comes out with its exact digits, not a binary float's.
+check(b'"amount":-1234567.89,' in out and b'"amount":12.34,' in out, "decimals exact")
+out, _ = sh(f"kconsume -e --envelope {R} {T1}")
+env = lines(out)
+ids = {e["value_schema_id"] for e in env}
+check(len(ids) == 1 and env[0]["key"] == "k1" and isinstance(env[0]["key_schema_id"], int)
+      and env[0]["value"] == want_ann, f"envelope with schema ids: {env[:1]}")
+check(list(ids)[0] == sr.get_latest_version(f"{T1}-value").schema_id, "value_schema_id is the registry's id")
+
+# ---- Avro: kproduce writes, confluent reads ----
+T2 = f"sr-avro-out-{RUN_ID}"
+create_topic(T2, 1)
+rows = [dict(want_ann, amount="12.34"), want_bob, dict(want_cy, amount="-1234567.89")]
+key_file = write_file("key.avsc", '"string"')
+sh(f"kproduce -q -t {T2} {R} --value-format avro --schema {event_file} -k user --key-format avro "
+   f"--key-schema {key_file}", stdin="".join(json.dumps(r) + "\n" for r in rows).encode())
+got = consume(T2, 3, AvroDeserializer(sr), key_de=AvroDeserializer(sr))
+check([k for k, _ in got] == ["ann", "bøb \"q\"\n", "cy"], f"keys read by confluent: {[k for k, _ in got]}")
+check([v for _, v in got] == [ann, bob, cy], f"values read by confluent: {got}")
+# Without --schema: the subject's latest version; a line that does not fit is bad input.
+out, err = sh(f"kproduce -t {T2} {R} --value-format avro", want=65,
+              stdin=b'{"user":"x","amount":1.234}\n')
+check("stdin:1: schema " + T2 + "-value: .amount: 1.234 has more than 2 digits after the point" in err, err)
+out, err = sh(f"kproduce -t {T2} {R} --value-format avro --dead-letter {TMP}/dead.jsonl", want=0,
+              stdin=(json.dumps(dict(want_ann, kind="GOLD")) + "\n" + json.dumps(rows[0]) + "\n").encode())
+dead = [json.loads(line) for line in open(f"{TMP}/dead.jsonl")]
+check(len(dead) == 1 and ".kind: \"GOLD\" is not a symbol of enum demo.Kind" in dead[0]["error"], f"dead letter: {dead}")
+
+# ---- JSON Schema both ways ----
+JS = {"$schema": "http://json-schema.org/draft-07/schema#", "title": "Click", "type": "object",
+      "properties": {"user": {"type": "string"}, "n": {"type": "integer", "minimum": 0}},
+      "required": ["user", "n"], "additionalProperties": False}
+js_file = write_file("click.json", json.dumps(JS))
+T3 = f"sr-json-{RUN_ID}"
+create_topic(T3, 1)
+produce(T3, [{"user": "ann", "n": 1}, {"user": "bob", "n": 2}], JSONSerializer(json.dumps(JS), sr))
+out, _ = sh(f"kconsume -e {R} {T3}")
+check(lines(out) == [{"user": "ann", "n": 1}, {"user": "bob", "n": 2}], f"kconsume decodes JSON Schema: {out}")
+sh(f"kproduce -q -t {T3} {R} --value-format json --schema {js_file}", stdin=b'{"user":"cy","n":3}\n')
+got = consume(T3, 3, JSONDeserializer(json.dumps(JS)))
+check([v for _, v in got][2:] == [{"user": "cy", "n": 3}], f"confluent reads kproduce's JSON Schema: {got}")
+_, err = sh(f"kproduce -t {T3} {R} --value-format json", want=65, stdin=b'{"user":"d","n":-1}\n')
+check("stdin:1: schema " + T3 + "-value: /n: minimum" in err, f"JSON Schema refusal names the path: {err}")
+
+# ---- evolution under BACKWARD ----
+sh(f"curl -sf -XPUT -H 'Content-Type: application/json' {REGISTRY}/config/{T2}-value "
+   "-d '{\"compatibility\":\"BACKWARD\"}'")
+v2 = json.loads(json.dumps(EVENT))
+v2["fields"].append({"name": "country", "type": ["null", "string"], "default": None})
+v3 = json.loads(json.dumps(EVENT))
+v3["fields"].append({"name": "country", "type": "string"})
+v2_file, v3_file = write_file("v2.avsc", json.dumps(v2)), write_file("v3.avsc", json.dumps(v3))
+_, err = sh(f"kproduce -t {T2} {R} --value-format avro --schema {v3_file} --check-only", want=1)
+check("not compatible with the latest version of subject " + T2 + "-value (BACKWARD)" in err, err)
+sh(f"kproduce -t {T2} {R} --value-format avro --schema {v2_file} --check-only")
+_, err = sh(f"kproduce -t {T2} {R} --value-format avro --schema {v3_file}", want=1,
+            stdin=(json.dumps(dict(rows[0], country="NL")) + "\n").encode())
+check("not compatible" in err, f"a refused schema stops kproduce before it writes: {err}")
+sh(f"kproduce -q -t {T2} {R} --value-format avro --schema {v2_file}",
+   stdin=(json.dumps(dict(rows[0], country="NL")) + "\n").encode())
+out, _ = sh(f"kconsume -e {R} {T2}")
+got = lines(out)
+check(len(got) == 5 and "country" not in got[0] and got[4]["country"] == "NL" and got[4]["user"] == "ann",
+      f"records of both versions decode: {got}")
+
+# ---- envelope: a copy re-encoded by the same ids; kagg over Avro ----
+T4 = f"sr-copy-{RUN_ID}"
+create_topic(T4, 1)
+sh(f"kconsume -e --envelope {R} {T1} | kproduce -q --envelope -t {T4} {R}")
+got = consume(T4, 3, AvroDeserializer(sr), key_de=AvroDeserializer(sr))
+check(got == [("k1", ann), ("k2", bob), ("k3", cy)], f"envelope copy keeps Avro: {got}")
+_, err = sh(f"kconsume -e --envelope {R} {T1} | KPIPE_REGISTRY= kproduce --envelope -t {T4}", want=65)
+check("schema id" in err and "needs a schema registry" in err, f"ids without a registry: {err}")
+out, _ = sh(f"kagg --by kind -a count --until end {R} --no-control kafka:{T1}")
+check(sorted(out.decode().splitlines()) == ['{"kind":"CLICK","count":2}', '{"kind":"VIEW","count":1}'],
+      f"kagg over an Avro kafka: input: {out}")
+
+# ---- errors ----
+T5 = f"sr-bad-{RUN_ID}"
+create_topic(T5, 1)
+p = Producer({"bootstrap.servers": BROKERS})
+p.produce(T5, value=b"\x00\x00\x0f\x42\x3fxyz")  # schema id 999999
+p.flush(10)
+_, err = sh(f"kconsume -e {R} {T5}", want=65)
+check(f"{T5}:0@0: value: schema id 999999 is not in the registry" in err, err)
+T6 = f"sr-trunc-{RUN_ID}"
+create_topic(T6, 1)
+eid = sr.get_latest_version(f"{T1}-value").schema_id
+p.produce(T6, value=b"\x00" + eid.to_bytes(4, "big") + b"\x06an")
+p.flush(10)
+_, err = sh(f"kconsume -e {R} {T6}", want=65)
+check(f"{T6}:0@0: value: schema id {eid} (Avro): .user: the datum is truncated" in err, err)
+_, err = sh(f"kconsume -e --registry http://someone:s3cret@127.0.0.1:1/x {T6}", want=1)
+check("schema registry http://127.0.0.1:1/x:" in err and "s3cret" not in err, f"registry down: {err}")
+# A plain JSON topic reads as before, registry or not.
+sh(f"kproduce -q -t {T5}-plain", stdin=b'{"a":1}\n')
+out, _ = sh(f"kconsume -e {R} {T5}-plain")
+check(out == b'{"a":1}\n', f"plain JSON passes: {out}")
+_, err = sh(f"KPIPE_REGISTRY= kproduce -t {T2} --value-format avro", want=2, stdin=b"{}\n")
+check("--value-format needs a schema registry" in err, err)
+
+finish()
