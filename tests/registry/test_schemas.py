@@ -15,9 +15,13 @@ that tests/registry/venv.sh makes).
   records of both versions decode.
 - An envelope carries value_schema_id: kconsume --envelope | kproduce
   --envelope copies Avro to another topic, re-encoded by the same id.
-- kagg reads an Avro kafka: input.
+- kagg reads an Avro kafka: input, and writes its rows and keys to a
+  kafka: output in Avro (--value-format, --key-format) that confluent reads;
+  a row that does not fit the output's schema stops it (1).
 - An unknown schema id and a truncated payload: 65; a registry that is
   down: 1; credentials in the registry's URL never printed.
+- Basic auth, through a proxy that wants it: --registry-auth, or
+  basic.auth.user.info in a configuration file (-F); never printed by -v.
 """
 import datetime
 import json
@@ -199,6 +203,81 @@ check("schema id" in err and "needs a schema registry" in err, f"ids without a r
 out, _ = sh(f"kagg --by kind -a count --until end {R} --no-control kafka:{T1}")
 check(sorted(out.decode().splitlines()) == ['{"kind":"CLICK","count":2}', '{"kind":"VIEW","count":1}'],
       f"kagg over an Avro kafka: input: {out}")
+
+# ---- rows to kafka: in the wire format ----
+T7 = f"sr-agg-out-{RUN_ID}"
+create_topic(T7, 1)
+AGG = {"type": "record", "name": "KindCount", "fields": [{"name": "kind", "type": "string"},
+                                                         {"name": "count", "type": "long"}]}
+AGGKEY = {"type": "record", "name": "KindKey", "fields": [{"name": "kind", "type": "string"}]}
+agg_file, aggkey_file = write_file("agg.avsc", json.dumps(AGG)), write_file("aggkey.avsc", json.dumps(AGGKEY))
+sh(f"kagg -q --by kind -a count --until end {R} --output kafka:{T7} --value-format avro --schema {agg_file} "
+   f"--key-format avro --key-schema {aggkey_file} kafka:{T1}")
+got = consume(T7, 2, AvroDeserializer(sr), key_de=AvroDeserializer(sr))
+check(sorted(got, key=lambda kv: kv[0]["kind"]) == [({"kind": "CLICK"}, {"kind": "CLICK", "count": 2}),
+                                                     ({"kind": "VIEW"}, {"kind": "VIEW", "count": 1})],
+      f"kagg's rows and keys in Avro, read by confluent: {got}")
+_, err = sh(f"kagg --by kind -a count --value-format avro {R}", want=2, stdin=b"")
+check("--value-format and --key-format need --output kafka:TOPIC" in err, err)
+BAD = {"type": "record", "name": "KindTotal", "fields": [{"name": "kind", "type": "string"},
+                                                         {"name": "total", "type": "long"}]}
+_, err = sh(f"kagg --by kind -a count --until end {R} --output kafka:{T7} --value-format avro "
+            f"--subject {T7}-other --schema {write_file('bad.avsc', json.dumps(BAD))} kafka:{T1}", want=1)
+check("a row does not fit the value schema of the output: schema " + T7 + "-other: .count: not a field of record KindTotal"
+      in err, f"a row that does not fit: {err}")
+
+# ---- basic auth: a proxy in front of the registry that wants kp:s3cret ----
+import base64  # noqa: E402
+import http.server  # noqa: E402
+import threading  # noqa: E402
+import urllib.request  # noqa: E402
+
+WANT = "Basic " + base64.b64encode(b"kp:s3cret").decode()
+SEEN = []
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    def forward(self):
+        SEEN.append(self.headers.get("Authorization"))
+        if self.headers.get("Authorization") != WANT:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="registry"')
+            self.end_headers()
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+        base = REGISTRY.split("/apis/")[0]
+        req = urllib.request.Request(base + self.path, data=body, method=self.command,
+                                     headers={"Content-Type": self.headers.get("Content-Type", "application/json")})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                code, data = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            code, data = e.code, e.read()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = forward
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+AUTHED = f"http://127.0.0.1:{server.server_address[1]}/apis/ccompat/v7"
+out, _ = sh(f"kconsume -e --registry {AUTHED} --registry-auth kp:s3cret {T1}")
+check(lines(out) == [want_ann, want_bob, want_cy], f"through basic auth: {out[:200]}")
+check(SEEN and all(a == WANT for a in SEEN), f"credentials sent: {SEEN}")
+_, err = sh(f"kconsume -e --registry {AUTHED} {T1}", want=1)
+check("not authorized (HTTP 401)" in err and "s3cret" not in err, f"no credentials: {err}")
+props = write_file("client.properties", f"schema.registry.url={AUTHED}\nbasic.auth.credentials.source=USER_INFO\n"
+                   "basic.auth.user.info=kp:s3cret\n")
+out, err = sh(f"KPIPE_REGISTRY= kconsume -e -v -F {props} {T1}")
+check(lines(out) == [want_ann, want_bob, want_cy], "registry and credentials from a configuration file")
+check("s3cret" not in err and "basic.auth.user.info=[redacted]" in err, f"-v hides the credentials: {err[:300]}")
+server.shutdown()
 
 # ---- errors ----
 T5 = f"sr-bad-{RUN_ID}"

@@ -8,7 +8,7 @@ using kpipe::schema::AvroSchema;
 
 namespace {
 
-std::unique_ptr<AvroSchema> Compile(const std::string& text, const std::vector<std::string>& refs = {}) {
+std::unique_ptr<AvroSchema> Compile(const std::string& text, const std::vector<kpipe::schema::Reference>& refs = {}) {
   auto s = AvroSchema::Parse(text, refs);
   INFO((s.ok() ? std::string() : s.status().message()));
   REQUIRE(s.ok());
@@ -130,7 +130,7 @@ TEST_CASE("avro: unions unwrapped, defaults, recursion, references") {
   CHECK(Encode(*s, R"({"num":{"double":3}})").substr(0, 3) == Bytes({0x00, 0x04, 0x00}));
   CHECK(EncodeError(*s, R"({"num":"x"})") == ".num: expected one of [null, long, double], got string");
   auto r = Compile(R"({"type":"record","name":"Outer","namespace":"app","fields":[{"name":"c","type":"common.Money"}]})",
-                   {R"({"type":"record","name":"Money","namespace":"common","fields":[{"name":"cents","type":"long"}]})"});
+                   {{"common.Money", R"({"type":"record","name":"Money","namespace":"common","fields":[{"name":"cents","type":"long"}]})"}});
   CHECK(Decode(*r, Encode(*r, R"({"c":{"cents":5}})")) == R"({"c":{"cents":5}})");
 }
 

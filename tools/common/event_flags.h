@@ -16,13 +16,17 @@
 #include "kpipe/time/time.h"
 #include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
+#include "tools/common/schema_flags.h"
 #include "tools/common/service.h"
 #include "tools/common/validate.h"
 
 namespace kpipe::tools {
 
-// Kafka inputs and destinations (kwindow, kagg, kjoin).
-using KafkaIoFlags = KafkaIo;  // the flags fill the library's struct
+// Kafka inputs and destinations (kwindow, kagg, kjoin): the library's
+// struct, and the formats of rows to --output kafka: as given.
+struct KafkaIoFlags : KafkaIo {
+  SchemaFlags formats;
+};
 
 inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
   AddKafkaFlags(cmd, &k->kafka);
@@ -34,12 +38,18 @@ inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
               &k->until);
   cmd->Switch({"--exactly-once", "", "Kafka to Kafka in transactions tied to the checkpoints (needs --state, -G)"},
               &k->exactly_once);
+  AddSchemaFlags(cmd, &k->formats, "rows to --output kafka:", "of those rows");
 }
 
 // Checks the Kafka flags against the inputs and destinations (set first).
 inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOptions* r) {
   r->tool = tool;
-  r->kafka_io = k;
+  r->kafka_io = static_cast<const KafkaIo&>(k);
+  if ((!k.formats.value.format.empty() || !k.formats.key.format.empty()) && !IsKafka(r->output))
+    return Status::Usage("--value-format and --key-format need --output kafka:TOPIC");
+  std::string out_topic = IsKafka(r->output) ? r->output.substr(6) : "";
+  KPIPE_RETURN_IF_ERROR(ResolveFormat(k.formats.value, "value", out_topic, &r->kafka_io.value_format));
+  KPIPE_RETURN_IF_ERROR(ResolveFormat(k.formats.key, "key", out_topic, &r->kafka_io.key_format));
   bool kafka_in = false;
   for (const InputOptions& in : r->inputs) kafka_in |= IsKafka(in.name);
   if (k.exactly_once) {

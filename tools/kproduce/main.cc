@@ -12,6 +12,7 @@
 #include "kpipe/io/signals.h"
 #include "tools/common/kafka_flags.h"
 #include "tools/common/report.h"
+#include "tools/common/schema_flags.h"
 #include "tools/common/validate.h"
 
 namespace {
@@ -40,42 +41,6 @@ kpipe::Status Resolve(const std::vector<std::string>& headers, kpipe::ProduceOpt
   if (o->dry_run && !o->transactional_id.empty())
     return Status::Usage("--dry-run and --transactional-id exclude each other");
   if (o->dead_letter == "kafka:") return Status::Usage("--dead-letter kafka:TOPIC needs a topic");
-  return Status::OK();
-}
-
-// What --value-format/--key-format and their subjects and schemas say.
-struct FormatFlags {
-  std::string format, subject, schema;
-};
-
-kpipe::Status ResolveFormat(const FormatFlags& f, const char* which, kpipe::ProduceOptions* o,
-                            std::optional<kpipe::schema::EncodeOptions>* out) {
-  using kpipe::Status;
-  std::string flag = std::string("--") + which + "-format";
-  std::string prefix = std::string(which) == "value" ? "--" : "--key-";
-  if (f.format.empty()) {
-    if (!f.subject.empty() || !f.schema.empty())
-      return Status::Usage(fmt::format("{}subject and {}schema need {}", prefix, prefix, flag));
-    return Status::OK();
-  }
-  kpipe::schema::EncodeOptions e;
-  if (f.format == "avro") e.type = kpipe::schema::SchemaType::kAvro;
-  else if (f.format == "json") e.type = kpipe::schema::SchemaType::kJson;
-  else return Status::Usage(fmt::format("{} {}: expected avro or json", flag, f.format));
-  if (o->raw) return Status::Usage(fmt::format("--raw lines are not JSON: {} does not apply", flag));
-  e.subject = f.subject;
-  if (e.subject.empty()) {
-    // Confluent's default, TopicNameStrategy.
-    if (o->topic.empty()) return Status::Usage(fmt::format("{} without -t needs {}subject", flag, prefix));
-    e.subject = o->topic + "-" + which;
-  }
-  if (!f.schema.empty()) {
-    auto text = kpipe::tools::ReadWholeFile(f.schema);
-    if (!text.ok()) return text.status();
-    e.schema_text = std::move(*text);
-    e.schema_name = f.schema;
-  }
-  *out = std::move(e);
   return Status::OK();
 }
 
@@ -118,20 +83,8 @@ int main(int argc, char** argv) {
   kpipe::tools::AddValidateFlag(&cmd, &validate);
   cmd.Switch({"--dry-run", "", "Print each message as an envelope line instead of producing (no broker)"},
              &opt.dry_run);
-  FormatFlags value_format, key_format;
-  cmd.Option({"--value-format", "FORMAT", "Encode values in the registry's wire format: avro or json (JSON Schema)",
-              Complete::kChoices, {"avro", "json"}},
-             &value_format.format);
-  cmd.Option({"--subject", "NAME", "Subject of the value schema (default: TOPIC-value)"}, &value_format.subject);
-  cmd.Option({"--schema", "FILE", "Register this value schema under the subject (default: its latest version)",
-              Complete::kFile},
-             &value_format.schema);
-  cmd.Option({"--key-format", "FORMAT", "Encode keys (of -k or envelopes) the same way: avro or json",
-              Complete::kChoices, {"avro", "json"}},
-             &key_format.format);
-  cmd.Option({"--key-subject", "NAME", "Subject of the key schema (default: TOPIC-key)"}, &key_format.subject);
-  cmd.Option({"--key-schema", "FILE", "Register this key schema under the key subject", Complete::kFile},
-             &key_format.schema);
+  kpipe::tools::SchemaFlags formats;
+  kpipe::tools::AddSchemaFlags(&cmd, &formats, "values", "of -k or envelopes");
   cmd.Switch({"--check-only", "", "Only ask the registry whether --schema/--key-schema may be registered"},
              &opt.check_only);
   kpipe::tools::AddKafkaFlags(&cmd, &opt.kafka);
@@ -150,8 +103,10 @@ int main(int argc, char** argv) {
   opt.dry_run_out = &dry_out;
   kpipe::ProduceStats stats;
   kpipe::Status st = Resolve(headers, &opt);
-  if (st.ok()) st = ResolveFormat(value_format, "value", &opt, &opt.value_format);
-  if (st.ok()) st = ResolveFormat(key_format, "key", &opt, &opt.key_format);
+  if (st.ok()) st = kpipe::tools::ResolveFormat(formats.value, "value", opt.topic, &opt.value_format);
+  if (st.ok()) st = kpipe::tools::ResolveFormat(formats.key, "key", opt.topic, &opt.key_format);
+  if (st.ok() && opt.raw && (opt.value_format || opt.key_format))
+    st = kpipe::Status::Usage("--raw lines are not JSON: --value-format and --key-format do not apply");
   if (st.ok() && opt.key_format && opt.key_path.empty() && !opt.envelope)
     st = kpipe::Status::Usage("--key-format needs -k PATH or --envelope");
   if (st.ok() && opt.check_only && !(opt.value_format && !opt.value_format->schema_text.empty()) &&

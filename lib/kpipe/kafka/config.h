@@ -5,6 +5,7 @@
 // then each -X KEY=VALUE. Later settings win.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,9 @@ struct KafkaIo {
   std::string from;          // --from TIME: start at the first offset at or after it
   std::string until;         // --until TIME|end: stop there (end: the end offsets at start)
   bool exactly_once = false;  // --exactly-once: transactions tied to the checkpoints
+  // --value-format, --key-format: rows to a kafka: output (and their keys)
+  // in a schema registry's wire format; nullopt: JSON.
+  std::optional<schema::EncodeOptions> value_format, key_format;
 };
 
 using Properties = std::vector<std::pair<std::string, std::string>>;

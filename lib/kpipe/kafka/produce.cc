@@ -60,7 +60,9 @@ class Producer {
   Status Send(rd_kafka_topic_t* rkt, int32_t partition, const void* value, size_t value_len,
               const void* key, size_t key_len, int64_t ts, rd_kafka_headers_t* hdrs,
               void* opaque);
-  Status AddToBatch(const void* value, size_t value_len, const void* key, size_t key_len);
+  // `copy_value`: the value is not in the reader's buffer (it was encoded):
+  // it is copied into value_arena_.
+  Status AddToBatch(const void* value, size_t value_len, const void* key, size_t key_len, bool copy_value);
   Status FlushBatch();
   // Commits the open transaction (counted in the stats), then with
   // `begin_next` begins the next.
@@ -137,6 +139,8 @@ class Producer {
   std::vector<rd_kafka_message_t> batch_;
   std::vector<std::pair<size_t, size_t>> batch_keys_;  // offset+1 (0 = null), length
   std::string key_arena_;
+  std::vector<size_t> batch_values_;  // offset+1 into value_arena_ (0: the payload as set)
+  std::string value_arena_;
 };
 
 constexpr size_t kBatchSize = 4096;
@@ -252,7 +256,7 @@ Status Producer::Setup() {
     }
   }
   batchable_ = !opt_.dry_run && !opt_.envelope && headers_.empty() && !ts_path_ &&
-               opt_.rate == 0 && opt_.txn_every == 0 && !encoders_->value() && !encoders_->key();
+               opt_.rate == 0 && opt_.txn_every == 0;
   if (batchable_) batch_.reserve(kBatchSize);
   if (!opt_.transactional_id.empty()) {
     txn_.emplace(rk_.get(), opt_.transactional_id);
@@ -460,7 +464,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
     for (const Header& h : headers_)
       rd_kafka_header_add(hdrs, h.name.data(), h.name.size(), h.value.data(), h.value.size());
   }
-  if (batchable_) return AddToBatch(value, value_len, key, key_len);
+  if (batchable_) return AddToBatch(value, value_len, key, key_len, encoders_->value());
   KPIPE_RETURN_IF_ERROR(Send(rkt, partition, value, value_len, key, key_len, ts, hdrs, nullptr));
   stats_->produced++;
   if (txn_) {
@@ -472,10 +476,16 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
 }
 
 Status Producer::AddToBatch(const void* value, size_t value_len, const void* key,
-                            size_t key_len) {
+                            size_t key_len, bool copy_value) {
   rd_kafka_message_t m{};
   m.payload = const_cast<void*>(value);
   m.len = value_len;
+  if (copy_value) {
+    batch_values_.push_back(value_arena_.size() + 1);
+    value_arena_.append(static_cast<const char*>(value), value_len);
+  } else {
+    batch_values_.push_back(0);
+  }
   if (key) {
     batch_keys_.emplace_back(key_arena_.size() + 1, key_len);
     key_arena_.append(static_cast<const char*>(key), key_len);
@@ -492,6 +502,7 @@ Status Producer::FlushBatch() {
     auto [off, len] = batch_keys_[i];
     batch_[i].key = off ? key_arena_.data() + off - 1 : nullptr;
     batch_[i].key_len = len;
+    if (batch_values_[i]) batch_[i].payload = value_arena_.data() + batch_values_[i] - 1;
   }
   int32_t partition = opt_.partition >= 0 ? static_cast<int32_t>(opt_.partition)
                                           : RD_KAFKA_PARTITION_UA;
@@ -530,6 +541,8 @@ Status Producer::FlushBatch() {
   batch_.clear();
   batch_keys_.clear();
   key_arena_.clear();
+  batch_values_.clear();
+  value_arena_.clear();
   return st;
 }
 

@@ -270,7 +270,7 @@ AvroSchema::AvroSchema() = default;
 AvroSchema::~AvroSchema() = default;
 
 Result<std::unique_ptr<AvroSchema>> AvroSchema::Parse(std::string_view text,
-                                                      const std::vector<std::string>& references) {
+                                                      const std::vector<Reference>& references) {
   std::unique_ptr<AvroSchema> s(new AvroSchema());
   simdjson::dom::parser parser;
   auto compile = [&](std::string_view t) -> Result<const Node*> {
@@ -280,8 +280,8 @@ Result<std::unique_ptr<AvroSchema>> AvroSchema::Parse(std::string_view text,
       return Status::BadInput("Avro schema: not JSON");
     return s->Build(root, "");
   };
-  for (const std::string& r : references) {
-    auto n = compile(r);
+  for (const Reference& r : references) {
+    auto n = compile(r.text);
     if (!n.ok()) return Status::BadInput(fmt::format("{} (in a referenced schema)", n.status().message()));
   }
   auto root = compile(text);
@@ -688,20 +688,41 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
     case Kind::kRecord: {
       simdjson::dom::object o;
       if (v.get_object().get(o) != simdjson::SUCCESS) return expected(("an object (record " + n->name + ")").c_str());
-      for (auto [key, e] : o) {
-        bool known = false;
-        for (const Node::Field& f : n->fields) known |= f.name == key;
-        if (!known) return Status::BadInput(fmt::format(".{}: not a field of record {}", key, n->name));
+      // One pass over the members, each matched to its field; members in
+      // the schema's order (the usual case) match at the first compare.
+      size_t nf = n->fields.size();
+      constexpr size_t kInline = 32;
+      simdjson::dom::element inline_found[kInline];
+      bool inline_have[kInline] = {};
+      std::vector<simdjson::dom::element> heap_found;
+      std::vector<char> heap_have;
+      simdjson::dom::element* found = inline_found;
+      bool* have = inline_have;
+      if (nf > kInline) {
+        heap_found.resize(nf);
+        heap_have.assign(nf, 0);
+        found = heap_found.data();
+        have = reinterpret_cast<bool*>(heap_have.data());
       }
-      for (const Node::Field& f : n->fields) {
-        simdjson::dom::element e;
-        if (o[f.name].get(e) != simdjson::SUCCESS) {
+      size_t next = 0;
+      for (auto [key, e] : o) {
+        size_t i = next < nf && n->fields[next].name == key ? next : nf;
+        for (size_t j = 0; i == nf && j < nf; j++)
+          if (n->fields[j].name == key) i = j;
+        if (i == nf) return Status::BadInput(fmt::format(".{}: not a field of record {}", key, n->name));
+        found[i] = e;
+        have[i] = true;
+        next = i + 1;
+      }
+      for (size_t i = 0; i < nf; i++) {
+        const Node::Field& f = n->fields[i];
+        if (!have[i]) {
           if (f.default_json.empty())
             return Status::BadInput(fmt::format(".{}: missing, and the field has no default", f.name));
           out->append(f.default_bin);
           continue;
         }
-        Status st = EncodeNode(f.type, e, out);
+        Status st = EncodeNode(f.type, found[i], out);
         if (!st.ok()) return At(std::move(st), "." + f.name);
       }
       return Status::OK();

@@ -37,6 +37,7 @@
 
 #include <simdjson.h>
 
+#include "kpipe/schema/registry.h"
 #include "kpipe/status.h"
 
 namespace kpipe::schema {
@@ -47,7 +48,7 @@ class AvroSchema {
   // to by name (a registry's references), compiled first, in order.
   // BadInput naming what is wrong.
   static Result<std::unique_ptr<AvroSchema>> Parse(std::string_view text,
-                                                   const std::vector<std::string>& references = {});
+                                                   const std::vector<Reference>& references = {});
   ~AvroSchema();
   AvroSchema(const AvroSchema&) = delete;
   AvroSchema& operator=(const AvroSchema&) = delete;

@@ -123,23 +123,28 @@ static std::string Escaped(CURL* h, const std::string& s) {
 
 // The texts of the schemas an answer's "references" name, each preceded by
 // its own references.
-Status Registry::References(const std::string& answer, std::vector<std::string>* texts, int depth) {
+Status Registry::References(const std::string& answer, std::vector<Reference>* texts, int depth) {
   if (depth > 32) return Status::BadInput("schema registry: references nest too deep");
-  std::vector<std::pair<std::string, int64_t>> refs;
+  struct Ref {
+    std::string name, subject;
+    int64_t version;
+  };
+  std::vector<Ref> refs;
   {
     simdjson::dom::element doc;
     simdjson::dom::array list;
     if (curl_->parser.parse(answer).get(doc) != simdjson::SUCCESS) return Status::OK();
     if (doc["references"].get(list) != simdjson::SUCCESS) return Status::OK();
     for (simdjson::dom::element r : list) {
-      std::string_view subject;
+      std::string_view name, subject;
       int64_t version = -1;
       if (r["subject"].get(subject) != simdjson::SUCCESS || r["version"].get(version) != simdjson::SUCCESS)
         return Status::BadInput("schema registry: a reference without subject or version");
-      refs.emplace_back(std::string(subject), version);
+      if (r["name"].get(name)) name = {};
+      refs.push_back({std::string(name), std::string(subject), version});
     }
   }
-  for (const auto& [subject, version] : refs) {
+  for (const auto& [name, subject, version] : refs) {
     long code = 0;
     std::string got;
     KPIPE_RETURN_IF_ERROR(Call("GET", fmt::format("/subjects/{}/versions/{}", Escaped(curl_->handle, subject), version),
@@ -152,7 +157,7 @@ Status Registry::References(const std::string& answer, std::vector<std::string>*
     std::string_view text;
     if (curl_->parser.parse(got).get(doc) != simdjson::SUCCESS || doc["schema"].get(text) != simdjson::SUCCESS)
       return Status::Remote(fmt::format("schema registry {}: an answer without a schema", where_));
-    texts->emplace_back(text);
+    texts->push_back({name, std::string(text)});
   }
   return Status::OK();
 }

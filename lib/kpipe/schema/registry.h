@@ -28,12 +28,27 @@ struct RegistryOptions {
 enum class SchemaType { kAvro, kJson, kProtobuf };
 const char* SchemaTypeName(SchemaType t);  // "AVRO", "JSON", "PROTOBUF"
 
+// How values (or keys) are encoded for a subject (kproduce --value-format,
+// --output kafka: with it).
+struct EncodeOptions {
+  SchemaType type = SchemaType::kAvro;
+  std::string subject;
+  std::string schema_text;  // empty: the subject's latest version
+  std::string schema_name;  // the schema's file, for messages
+};
+
+// A schema that another refers to: its name (a Protobuf import's path, an
+// Avro type's name) and its text.
+struct Reference {
+  std::string name, text;
+};
+
 struct RegisteredSchema {
   int32_t id = -1;
   int32_t version = -1;  // when found through a subject
   SchemaType type = SchemaType::kAvro;
   std::string text;
-  std::vector<std::string> references;  // texts of the referenced schemas, dependencies first
+  std::vector<Reference> references;  // the referenced schemas, dependencies first
 };
 
 class Registry {
@@ -68,7 +83,7 @@ class Registry {
               std::string* answer);
   // The registry's own message from an error answer.
   std::string Reason(const std::string& answer, long code) const;
-  Status References(const std::string& answer, std::vector<std::string>* texts, int depth);
+  Status References(const std::string& answer, std::vector<Reference>* refs, int depth);
 
   RegistryOptions opt_;
   std::string where_;

@@ -19,7 +19,7 @@ void AppendHeader(std::string* out, int32_t id) {
 
 }  // namespace
 
-Result<const WireDecoder::Codec*> WireDecoder::CodecOf(int32_t id) {
+Result<WireDecoder::Codec*> WireDecoder::CodecOf(int32_t id) {
   if (auto it = codecs_.find(id); it != codecs_.end()) return &it->second;
   auto s = registry_->ById(id);
   if (!s.ok()) {
@@ -28,12 +28,14 @@ Result<const WireDecoder::Codec*> WireDecoder::CodecOf(int32_t id) {
   }
   Codec c;
   c.type = (*s)->type;
-  if (c.type == SchemaType::kProtobuf)
-    return Status::NotFound(fmt::format("schema id {} is a Protobuf schema: kpipe does not decode Protobuf yet", id));
   if (c.type == SchemaType::kAvro) {
     auto a = AvroSchema::Parse((*s)->text, (*s)->references);
     if (!a.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, a.status().message()));
     c.avro = std::move(*a);
+  } else if (c.type == SchemaType::kProtobuf) {
+    auto p = ProtobufSchema::Parse((*s)->text, (*s)->references);
+    if (!p.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, p.status().message()));
+    c.proto = std::move(*p);
   }
   return &codecs_.emplace(id, std::move(c)).first->second;
 }
@@ -51,29 +53,28 @@ Status WireDecoder::Decode(std::string_view bytes, std::string* json, int32_t* i
     *json = simdjson::minify(doc);
     return Status::OK();
   }
+  if ((*c)->type == SchemaType::kProtobuf) {
+    Status st = (*c)->proto->Decode(datum, json);
+    if (!st.ok()) return Status::BadInput(fmt::format("schema id {} (Protobuf): {}", *id, st.message()));
+    return Status::OK();
+  }
   Status st = (*c)->avro->Decode(datum, json);
   if (!st.ok()) return Status::BadInput(fmt::format("schema id {} (Avro): {}", *id, st.message()));
   return Status::OK();
 }
 
 Status WireEncoder::Check(Registry* registry, const EncodeOptions& opt) {
-  if (opt.type == SchemaType::kAvro) {
-    auto a = AvroSchema::Parse(opt.schema_text);
-    if (!a.ok()) return Status::Usage(fmt::format("{}: {}", opt.schema_name, a.status().message()));
-  } else if (opt.type == SchemaType::kJson) {
-    auto j = json::Schema::Parse(opt.schema_text, opt.schema_name);
-    if (!j.ok()) return j.status();
-  }
+  WireEncoder local;  // the schema must compile here before the registry is asked
+  KPIPE_RETURN_IF_ERROR(local.Compile(opt.type, opt.schema_text, {}, opt.schema_name));
   return registry->CheckCompatible(opt.subject, opt.type, opt.schema_text);
 }
 
 Result<std::unique_ptr<WireEncoder>> WireEncoder::Open(Registry* registry, const EncodeOptions& opt) {
-  if (opt.type == SchemaType::kProtobuf) return Status::Usage("Protobuf encoding is not supported yet");
   std::unique_ptr<WireEncoder> e(new WireEncoder());
   e->subject_ = opt.subject;
   e->type_ = opt.type;
   std::string text = opt.schema_text;
-  std::vector<std::string> references;
+  std::vector<Reference> references;
   if (!text.empty()) {
     KPIPE_RETURN_IF_ERROR(Check(registry, opt));
     auto id = registry->Register(opt.subject, opt.type, text);
@@ -89,16 +90,7 @@ Result<std::unique_ptr<WireEncoder>> WireEncoder::Open(Registry* registry, const
     text = latest->text;
     references = latest->references;
   }
-  std::string name = opt.schema_name.empty() ? opt.subject : opt.schema_name;
-  if (opt.type == SchemaType::kAvro) {
-    auto a = AvroSchema::Parse(text, references);
-    if (!a.ok()) return Status::Usage(fmt::format("{}: {}", name, a.status().message()));
-    e->avro_ = std::move(*a);
-  } else {
-    auto j = json::Schema::Parse(text, name);
-    if (!j.ok()) return j.status();
-    e->json_ = std::move(*j);
-  }
+  KPIPE_RETURN_IF_ERROR(e->Compile(opt.type, text, references, opt.schema_name.empty() ? opt.subject : opt.schema_name));
   return e;
 }
 
@@ -108,19 +100,30 @@ Result<std::unique_ptr<WireEncoder>> WireEncoder::ForId(Registry* registry, int3
   std::unique_ptr<WireEncoder> e(new WireEncoder());
   e->subject_ = fmt::format("id {}", id);
   e->id_ = id;
-  e->type_ = (*s)->type;
-  if (e->type_ == SchemaType::kProtobuf)
-    return Status::NotFound(fmt::format("schema id {} is a Protobuf schema: kpipe does not encode Protobuf yet", id));
-  if (e->type_ == SchemaType::kAvro) {
-    auto a = AvroSchema::Parse((*s)->text, (*s)->references);
-    if (!a.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, a.status().message()));
-    e->avro_ = std::move(*a);
-  } else {
-    auto j = json::Schema::Parse((*s)->text, e->subject_);
-    if (!j.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, j.status().message()));
-    e->json_ = std::move(*j);
-  }
+  Status st = e->Compile((*s)->type, (*s)->text, (*s)->references, e->subject_);
+  if (!st.ok()) return Status::Remote(fmt::format("schema id {}: {}", id, st.message()));
   return e;
+}
+
+// A usage error naming `name` (the schema's file, or its subject) when
+// the schema does not compile.
+Status WireEncoder::Compile(SchemaType type, const std::string& text, const std::vector<Reference>& references,
+                            const std::string& name) {
+  type_ = type;
+  if (type == SchemaType::kAvro) {
+    auto a = AvroSchema::Parse(text, references);
+    if (!a.ok()) return Status::Usage(fmt::format("{}: {}", name, a.status().message()));
+    avro_ = std::move(*a);
+  } else if (type == SchemaType::kProtobuf) {
+    auto p = ProtobufSchema::Parse(text, references);
+    if (!p.ok()) return Status::Usage(fmt::format("{}: {}", name, p.status().message()));
+    proto_ = std::move(*p);
+  } else {
+    auto j = json::Schema::Parse(text, name);
+    if (!j.ok()) return j.status();
+    json_ = std::move(*j);
+  }
+  return Status::OK();
 }
 
 Status WireEncoder::Encode(simdjson::dom::element value, std::string* out) {
@@ -132,7 +135,7 @@ Status WireEncoder::Encode(simdjson::dom::element value, std::string* out) {
     out->append(simdjson::minify(value));
     return Status::OK();
   }
-  Status st = avro_->Encode(value, out);
+  Status st = proto_ ? proto_->Encode(simdjson::minify(value), out) : avro_->Encode(value, out);
   if (!st.ok()) {
     const std::string& m = st.message();
     bool path = !m.empty() && (m[0] == '.' || m[0] == '[');

@@ -1,8 +1,7 @@
 // Confluent's wire format (kpipe(7), SCHEMAS): a payload that starts with
 // the byte 0 and a 4-byte big-endian schema id, then the datum encoded by
-// that schema: Avro's binary encoding, or JSON text for a JSON Schema.
-// (Protobuf, whose datum is preceded by message indexes, is not decoded
-// yet: such a payload is an error, never passed on as bytes.)
+// that schema: Avro's binary encoding, JSON text for a JSON Schema, or for
+// Protobuf the message indexes and the message.
 //
 // WireDecoder turns such payloads into JSON, fetching each schema once;
 // WireEncoder turns JSON values into them, by a schema registered under a
@@ -19,6 +18,7 @@
 
 #include "kpipe/json/schema.h"
 #include "kpipe/schema/avro.h"
+#include "kpipe/schema/protobuf.h"
 #include "kpipe/schema/registry.h"
 #include "kpipe/status.h"
 
@@ -43,20 +43,13 @@ class WireDecoder {
   struct Codec {
     SchemaType type = SchemaType::kAvro;
     std::unique_ptr<AvroSchema> avro;
+    std::unique_ptr<ProtobufSchema> proto;
   };
-  Result<const Codec*> CodecOf(int32_t id);
+  Result<Codec*> CodecOf(int32_t id);
 
   Registry* registry_;
   std::map<int32_t, Codec> codecs_;
   simdjson::dom::parser parser_;  // JSON Schema payloads
-};
-
-// How values (or keys) are encoded for a subject.
-struct EncodeOptions {
-  SchemaType type = SchemaType::kAvro;
-  std::string subject;
-  std::string schema_text;  // empty: the subject's latest version
-  std::string schema_name;  // the schema's file, for messages
 };
 
 class WireEncoder {
@@ -81,7 +74,10 @@ class WireEncoder {
   std::string subject_;
   int32_t id_ = -1;
   SchemaType type_ = SchemaType::kAvro;
+  Status Compile(SchemaType type, const std::string& text, const std::vector<Reference>& references,
+                 const std::string& name);
   std::unique_ptr<AvroSchema> avro_;
+  std::unique_ptr<ProtobufSchema> proto_;
   std::unique_ptr<json::Schema> json_;
 };
 

@@ -124,7 +124,37 @@ Status KafkaOutputs::Open(const RunnerOptions& opt) {
   if (opt.kafka_io.exactly_once)
     so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.kafka_io.group);
   sink_ = std::make_unique<KafkaSink>(std::move(so), opt.warn, opt.info);
-  return sink_->Open();
+  KPIPE_RETURN_IF_ERROR(sink_->Open());
+  const KafkaIo& io = opt.kafka_io;
+  if (!io.value_format && !io.key_format) return Status::OK();
+  auto registry = ResolveRegistry(io.kafka);
+  if (!registry.ok()) return registry.status();
+  auto e = schema::Encoders::Open(std::move(*registry), io.value_format ? &*io.value_format : nullptr,
+                                  io.key_format ? &*io.key_format : nullptr);
+  if (!e.ok()) return e.status();
+  encoders_ = std::move(*e);
+  return Status::OK();
+}
+
+// A row that does not fit its schema stops the run (status 1): it is the
+// tool's own output, so the schema and the options disagree, not the input.
+Status KafkaRowSink::Encoded(std::string_view row) {
+  std::string_view key = key_;
+  simdjson::dom::element v;
+  if (encoders_->key()) {
+    if (parser_.parse(key_).get(v) != simdjson::SUCCESS) return Status::Internal("a row's key is not JSON");
+    Status st = encoders_->Key(v, -1, &encoded_key_);
+    if (!st.ok()) return Status::Internal("a row's key does not fit the key schema of the output: " + st.message());
+    key = encoded_key_;
+  }
+  std::string_view value = row;
+  if (encoders_->value()) {
+    if (parser_.parse(row.data(), row.size()).get(v) != simdjson::SUCCESS) return Status::Internal("a row is not JSON");
+    Status st = encoders_->Value(v, -1, &encoded_row_);
+    if (!st.ok()) return Status::Internal("a row does not fit the value schema of the output: " + st.message());
+    value = encoded_row_;
+  }
+  return sink_->Produce(topic_, key, value);
 }
 
 Outputs::KafkaWriters KafkaOutputs::Writers() {
@@ -139,7 +169,7 @@ Outputs::KafkaWriters KafkaOutputs::Writers() {
 Result<std::unique_ptr<RowSink>> KafkaOutputs::Rows(bool object_key, uint64_t* rows) {
   auto topic = sink_->Topic(opt_->output.substr(6));
   if (!topic.ok()) return topic.status();
-  return std::unique_ptr<RowSink>(std::make_unique<KafkaRowSink>(sink_.get(), *topic, object_key, rows));
+  return std::unique_ptr<RowSink>(std::make_unique<KafkaRowSink>(sink_.get(), *topic, object_key, rows, encoders_.get()));
 }
 
 Status KafkaOutputs::BeforeSave(rd_kafka_t* consumer, const std::vector<KafkaPosition>& positions, uint64_t seq) {

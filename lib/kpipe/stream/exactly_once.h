@@ -12,6 +12,7 @@
 #include "kpipe/io/outputs.h"
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
+#include "kpipe/schema/wire.h"
 #include "kpipe/state/codec.h"
 #include "kpipe/state/store.h"
 #include "kpipe/status.h"
@@ -27,10 +28,12 @@ inline bool IsKafka(std::string_view dest) { return dest.rfind("kafka:", 0) == 0
 // fields as a compact JSON object (`object_key`: wrapped in braces), kjoin's
 // join key as given. One key stays on one partition, and a compacted topic
 // keeps its latest row.
+// With `encoders`, rows and keys are encoded in a schema registry's wire
+// format (--value-format, --key-format).
 class KafkaRowSink : public RowSink {
  public:
-  KafkaRowSink(KafkaSink* sink, int topic, bool object_key, uint64_t* rows)
-      : sink_(sink), topic_(topic), object_key_(object_key), rows_(rows) {}
+  KafkaRowSink(KafkaSink* sink, int topic, bool object_key, uint64_t* rows, schema::Encoders* encoders)
+      : sink_(sink), topic_(topic), object_key_(object_key), rows_(rows), encoders_(encoders) {}
   Status Write(std::string_view group, std::string_view row) override {
     if (object_key_) {
       key_.assign(1, '{');
@@ -40,15 +43,20 @@ class KafkaRowSink : public RowSink {
       key_.assign(group);
     }
     (*rows_)++;
+    if (encoders_) return Encoded(row);
     return sink_->Produce(topic_, key_, row);
   }
 
  private:
+  Status Encoded(std::string_view row);
+
   KafkaSink* sink_;
   int topic_;
   bool object_key_;
   uint64_t* rows_;
-  std::string key_;
+  schema::Encoders* encoders_;
+  std::string key_, encoded_key_, encoded_row_;
+  simdjson::dom::parser parser_;
 };
 
 // The topics of an input "kafka:T1,T2" (empty names left out).
@@ -120,6 +128,7 @@ class KafkaOutputs {
  private:
   const RunnerOptions* opt_ = nullptr;
   std::unique_ptr<KafkaSink> sink_;
+  std::unique_ptr<schema::Encoders> encoders_;  // --value-format/--key-format of the rows
 };
 
 }  // namespace kpipe

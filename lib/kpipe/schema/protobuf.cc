@@ -1,0 +1,175 @@
+#include "kpipe/schema/protobuf.h"
+
+#include <google/protobuf/compiler/parser.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <fmt/format.h>
+
+#include "kpipe/json/text.h"
+
+namespace kpipe::schema {
+
+namespace pb = google::protobuf;
+
+namespace {
+
+// The first error of a .proto's tokenizer or parser, with its place.
+class FirstError : public pb::io::ErrorCollector {
+ public:
+  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
+    if (what.empty()) what = fmt::format("line {}, column {}: {}", line + 1, column + 1, message);
+  }
+  std::string what;
+};
+
+// The first error of building a file into a pool.
+class BuildError : public pb::DescriptorPool::ErrorCollector {
+ public:
+  void AddError(const std::string& filename, const std::string& element, const pb::Message*,
+                ErrorLocation, const std::string& message) override {
+    if (what.empty()) what = fmt::format("{}: {}{}", filename, element.empty() ? "" : element + ": ", message);
+  }
+  std::string what;
+};
+
+bool IsBase64(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return false;
+  return true;
+}
+
+// A schema's text as a FileDescriptorProto named `name`.
+Status ToFileProto(std::string_view text, const std::string& name, pb::FileDescriptorProto* out) {
+  std::string bytes;
+  if (IsBase64(text) && json::DecodeBase64(text, &bytes) && out->ParseFromString(bytes)) {
+    if (!name.empty()) out->set_name(name);
+    if (out->name().empty()) out->set_name("schema.proto");
+    return Status::OK();
+  }
+  out->Clear();
+  pb::io::ArrayInputStream in(text.data(), static_cast<int>(text.size()));
+  FirstError errors;
+  pb::io::Tokenizer tokenizer(&in, &errors);
+  pb::compiler::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.Parse(&tokenizer, out))
+    return Status::BadInput(fmt::format("Protobuf schema {}: {}", name.empty() ? "" : name, errors.what));
+  out->set_name(name.empty() ? "schema.proto" : name);
+  return Status::OK();
+}
+
+bool ReadVarint(std::string_view* s, int64_t* v) {
+  uint64_t u = 0;
+  for (int shift = 0; !s->empty() && shift < 64; shift += 7) {
+    uint8_t b = static_cast<uint8_t>(s->front());
+    s->remove_prefix(1);
+    u |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);  // zigzag
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+struct ProtobufSchema::Impl {
+  pb::DescriptorPool pool;
+  pb::DynamicMessageFactory factory{&pool};
+  const pb::FileDescriptor* file = nullptr;
+  std::unique_ptr<pb::Message> scratch;  // of the first message, reused by Encode
+  std::string json;
+
+  // Builds `fdp` after the files it imports: known ones, or the
+  // well-known types that libprotobuf was built with.
+  Status Build(const pb::FileDescriptorProto& fdp, const pb::FileDescriptor** built) {
+    for (const std::string& dep : fdp.dependency()) {
+      if (pool.FindFileByName(dep)) continue;
+      const pb::FileDescriptor* known = pb::DescriptorPool::generated_pool()->FindFileByName(dep);
+      if (!known) return Status::BadInput(fmt::format("Protobuf schema {}: imports {}, which the registry did not refer to",
+                                                      fdp.name(), dep));
+      pb::FileDescriptorProto p;
+      known->CopyTo(&p);
+      const pb::FileDescriptor* ignored;
+      KPIPE_RETURN_IF_ERROR(Build(p, &ignored));
+    }
+    if ((*built = pool.FindFileByName(fdp.name()))) return Status::OK();
+    BuildError errors;
+    *built = pool.BuildFileCollectingErrors(fdp, &errors);
+    if (!*built) return Status::BadInput("Protobuf schema " + errors.what);
+    return Status::OK();
+  }
+};
+
+ProtobufSchema::ProtobufSchema(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ProtobufSchema::~ProtobufSchema() = default;
+
+Result<std::unique_ptr<ProtobufSchema>> ProtobufSchema::Parse(std::string_view text,
+                                                              const std::vector<Reference>& references) {
+  auto impl = std::make_unique<Impl>();
+  for (const Reference& r : references) {
+    pb::FileDescriptorProto fdp;
+    KPIPE_RETURN_IF_ERROR(ToFileProto(r.text, r.name, &fdp));
+    const pb::FileDescriptor* f;
+    KPIPE_RETURN_IF_ERROR(impl->Build(fdp, &f));
+  }
+  pb::FileDescriptorProto fdp;
+  KPIPE_RETURN_IF_ERROR(ToFileProto(text, "", &fdp));
+  KPIPE_RETURN_IF_ERROR(impl->Build(fdp, &impl->file));
+  if (impl->file->message_type_count() == 0)
+    return Status::BadInput(fmt::format("Protobuf schema {}: no message", impl->file->name()));
+  return std::unique_ptr<ProtobufSchema>(new ProtobufSchema(std::move(impl)));
+}
+
+Status ProtobufSchema::Decode(std::string_view bytes, std::string* json) {
+  int64_t count;
+  if (!ReadVarint(&bytes, &count) || count < 0 || count > 100)
+    return Status::BadInput("the message indexes are truncated or out of range");
+  std::vector<int64_t> path;
+  if (count == 0) path.push_back(0);
+  for (int64_t i = 0; i < count; i++) {
+    int64_t v;
+    if (!ReadVarint(&bytes, &v)) return Status::BadInput("the message indexes are truncated");
+    path.push_back(v);
+  }
+  const pb::Descriptor* d = nullptr;
+  for (size_t i = 0; i < path.size(); i++) {
+    int64_t at = path[i];
+    int n = i == 0 ? impl_->file->message_type_count() : d->nested_type_count();
+    if (at < 0 || at >= n) return Status::BadInput(fmt::format("no message at index {} of the schema", at));
+    d = i == 0 ? impl_->file->message_type(static_cast<int>(at)) : d->nested_type(static_cast<int>(at));
+  }
+  std::unique_ptr<pb::Message> m(impl_->factory.GetPrototype(d)->New());
+  if (!m->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return Status::BadInput(fmt::format("the datum is not a {} message (truncated?)", d->full_name()));
+  pb::util::JsonPrintOptions opt;
+  opt.preserve_proto_field_names = true;
+  opt.always_print_primitive_fields = true;
+  json->clear();
+  auto st = pb::util::MessageToJsonString(*m, json, opt);
+  if (!st.ok()) return Status::BadInput(fmt::format("{}: {}", d->full_name(), std::string(st.message())));
+  return Status::OK();
+}
+
+Status ProtobufSchema::Encode(std::string_view json, std::string* out) {
+  const pb::Descriptor* d = impl_->file->message_type(0);
+  if (!impl_->scratch) impl_->scratch.reset(impl_->factory.GetPrototype(d)->New());
+  pb::Message* m = impl_->scratch.get();
+  m->Clear();
+  pb::util::JsonParseOptions opt;
+  opt.ignore_unknown_fields = false;
+  auto st = pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), m, opt);
+  if (!st.ok()) return Status::BadInput(fmt::format("{}: {}", d->full_name(), std::string(st.message())));
+  out->push_back(0);  // the indexes: the first message
+  if (!m->AppendToString(out)) return Status::BadInput(fmt::format("{}: a required field is missing", d->full_name()));
+  return Status::OK();
+}
+
+}  // namespace kpipe::schema
