@@ -85,10 +85,11 @@ start() {
   nohup "$JAVA" -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$PORT" \
     -jar "$JAR" >"$LOG" 2>&1 &
-  echo $! >"$PIDFILE"
-  local waited=0
+  local pid=$! waited=0
+  echo "$pid" >"$PIDFILE"
   until ready; do
-    if ! registry_pid >/dev/null; then
+    # (Not registry_pid: right after the fork the child may not be java yet.)
+    if ! grep -qs $'^State:\t[^Z]' "/proc/$pid/status"; then
       tail -n 40 "$LOG" >&2 || true
       die "the registry exited while starting"
     fi

@@ -12,7 +12,8 @@ that tests/registry/venv.sh makes).
   the path.
 - Evolution under BACKWARD: an optional field passes, a required one is
   refused (exit 1, with --check-only too) before anything is written, and
-  records of both versions decode.
+  records of both versions decode; under FORWARD, removing a field old
+  readers need is refused.
 - An envelope carries value_schema_id: kconsume --envelope | kproduce
   --envelope copies Avro to another topic, re-encoded by the same id.
 - kagg reads an Avro kafka: input, and writes its rows and keys to a
@@ -22,6 +23,8 @@ that tests/registry/venv.sh makes).
   down: 1; credentials in the registry's URL never printed.
 - Basic auth, through a proxy that wants it: --registry-auth, or
   basic.auth.user.info in a configuration file (-F); never printed by -v.
+  The same over https with a throwaway CA (schema.registry.ssl.ca.location);
+  without the CA, status 1 naming the certificate.
 """
 import datetime
 import json
@@ -277,7 +280,44 @@ props = write_file("client.properties", f"schema.registry.url={AUTHED}\nbasic.au
 out, err = sh(f"KPIPE_REGISTRY= kconsume -e -v -F {props} {T1}")
 check(lines(out) == [want_ann, want_bob, want_cy], "registry and credentials from a configuration file")
 check("s3cret" not in err and "basic.auth.user.info=[redacted]" in err, f"-v hides the credentials: {err[:300]}")
+
+# The same over https, with a throwaway CA given by schema.registry.ssl.ca.location.
+import ssl  # noqa: E402
+import subprocess  # noqa: E402
+
+ca_key, ca, key, csr, crt = (os.path.join(TMP, n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+san = write_file("san.ext", "subjectAltName=IP:127.0.0.1\n")
+for cmd in (["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=kpipe test CA",
+             "-keyout", ca_key, "-out", ca],
+            ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", csr],
+            ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+             "-extfile", san, "-out", crt]):
+    need(subprocess.run(cmd, capture_output=True).returncode == 0, f"openssl: {cmd}")
+tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(crt, key)
+tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+threading.Thread(target=tls.serve_forever, daemon=True).start()
+HTTPS = f"https://127.0.0.1:{tls.server_address[1]}/apis/ccompat/v7"
+props = write_file("tls.properties", f"schema.registry.url={HTTPS}\nschema.registry.ssl.ca.location={ca}\n"
+                   "basic.auth.user.info=kp:s3cret\n")
+out, _ = sh(f"KPIPE_REGISTRY= kconsume -e -F {props} {T1}")
+check(lines(out) == [want_ann, want_bob, want_cy], "https with the registry's CA and basic auth")
+_, err = sh(f"kconsume -e --registry {HTTPS} --registry-auth kp:s3cret {T1}", want=1)
+check("schema registry " + HTTPS in err and "certificate" in err.lower(), f"https without the CA: {err}")
+tls.shutdown()
 server.shutdown()
+
+# ---- FORWARD: removing a field that old readers need is refused ----
+T8 = f"sr-fwd-{RUN_ID}"
+sh(f"curl -sf -XPUT -H 'Content-Type: application/json' {REGISTRY}/config/{T8}-value "
+   "-d '{\"compatibility\":\"FORWARD\"}'")
+sh(f"kproduce -q -t {T8} {R} --value-format avro --schema {event_file}", stdin=(json.dumps(rows[0]) + "\n").encode())
+fewer = json.loads(json.dumps(EVENT))
+fewer["fields"] = [f for f in fewer["fields"] if f["name"] != "user"]
+_, err = sh(f"kproduce -t {T8} {R} --value-format avro --schema {write_file('fewer.avsc', json.dumps(fewer))} "
+            "--check-only", want=1)
+check(f"subject {T8}-value (FORWARD)" in err, f"removing a required field under FORWARD: {err}")
 
 # ---- errors ----
 T5 = f"sr-bad-{RUN_ID}"
