@@ -50,6 +50,7 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
   std::string out_topic = IsKafka(r->output) ? r->output.substr(6) : "";
   KPIPE_RETURN_IF_ERROR(ResolveFormat(k.formats.value, "value", out_topic, &r->kafka_io.value_format));
   KPIPE_RETURN_IF_ERROR(ResolveFormat(k.formats.key, "key", out_topic, &r->kafka_io.key_format));
+  KPIPE_RETURN_IF_ERROR(NeedRegistry(k.kafka, r->kafka_io.value_format || r->kafka_io.key_format));
   bool kafka_in = false;
   for (const InputOptions& in : r->inputs) kafka_in |= IsKafka(in.name);
   if (k.exactly_once) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "kpipe/cli/flags.h"
+#include "kpipe/kafka/config.h"
 #include "kpipe/schema/registry.h"
 #include "kpipe/status.h"
 #include "tools/common/validate.h"
@@ -71,6 +72,16 @@ inline Status ResolveFormat(const FormatFlags& f, const std::string& which, cons
   }
   *out = std::move(e);
   return Status::OK();
+}
+
+// --value-format and --key-format need a registry; `flags` name it.
+inline Status NeedRegistry(const KafkaFlags& flags, bool formats) {
+  if (!formats) return Status::OK();
+  auto r = ResolveRegistry(flags);
+  if (!r.ok()) return r.status();
+  if (!r->url.empty()) return Status::OK();
+  return Status::Usage("--value-format and --key-format need a schema registry: --registry URL, "
+                       "$KPIPE_REGISTRY or schema.registry.url");
 }
 
 }  // namespace kpipe::tools

@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   if (st.ok()) st = kpipe::tools::ResolveFormat(formats.key, "key", opt.topic, &opt.key_format);
   if (st.ok() && opt.raw && (opt.value_format || opt.key_format))
     st = kpipe::Status::Usage("--raw lines are not JSON: --value-format and --key-format do not apply");
+  if (st.ok()) st = kpipe::tools::NeedRegistry(opt.kafka, opt.value_format || opt.key_format);
   if (st.ok() && opt.key_format && opt.key_path.empty() && !opt.envelope)
     st = kpipe::Status::Usage("--key-format needs -k PATH or --envelope");
   if (st.ok() && opt.check_only && !(opt.value_format && !opt.value_format->schema_text.empty()) &&

@@ -102,7 +102,7 @@ Status Registry::Call(const char* method, const std::string& path, const std::st
     return Status::Remote(fmt::format("schema registry {}: {}", where_, *err ? err : curl_easy_strerror(rc)));
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
   if (*code == 401 || *code == 403)
-    return Status::Remote(fmt::format("schema registry {}: not authorized (HTTP {}); see --registry-auth", where_, *code));
+    return Status::Remote(fmt::format("schema registry {}: not authorized (HTTP {})", where_, *code));
   return Status::OK();
 }
 
