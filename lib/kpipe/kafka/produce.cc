@@ -342,6 +342,21 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
   size_t key_len = 0;
   rd_kafka_headers_t* hdrs = nullptr;
 
+  // Encodes `v` by a schema (by `id` when >= 0, else by the format asked
+  // for) and points `*data`, `*len` at it. False when it cannot: `bad` is
+  // then what the line comes to (bad input, OK once dead-lettered).
+  Status bad;
+  auto encode = [&](bool is_key, simdjson::dom::element v, int32_t id, const void** data, size_t* len) {
+    std::string* buf = is_key ? &key_buf_ : &value_buf_;
+    bad = is_key ? encoders_->Key(v, id, buf) : encoders_->Value(v, id, buf);
+    if (!bad.ok()) {
+      if (bad.Is(Status::Code::kBadInput)) bad = Bad(bad.message(), line, source, line_no);
+      return false;
+    }
+    *data = buf->data();
+    *len = buf->size();
+    return true;
+  };
   if (!opt_.raw) {
     simdjson::dom::element doc;
     auto err = validator_.Parse(line, &doc, /*padded=*/true);
@@ -391,24 +406,17 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
         key_len = m.key->size();
       }
       // Values and keys to encode: by the schema id the line carries, or by
-      // --value-format/--key-format; JSON ones only (not marked "string"
-      // or "base64"), a null stays null.
-      simdjson::dom::element e;
-      bool value_json = doc["value"].get(e) == simdjson::SUCCESS && !e.is_null() && doc["value_encoding"].error();
-      if (m.value && (m.value_schema_id >= 0 || encoders_->value())) {
-        if (!value_json) return Bad("envelope: a value to encode by a schema must be JSON", line, source, line_no);
-        Status st = encoders_->Value(e, m.value_schema_id, &value_buf_);
-        if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
-        value = value_buf_.data();
-        value_len = value_buf_.size();
-      }
-      bool key_json = doc["key"].get(e) == simdjson::SUCCESS && !e.is_null() && doc["key_encoding"].error();
-      if (m.key && (m.key_schema_id >= 0 || encoders_->key())) {
-        if (!key_json) return Bad("envelope: a key to encode by a schema must be JSON", line, source, line_no);
-        Status st = encoders_->Key(e, m.key_schema_id, &key_buf_);
-        if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
-        key = key_buf_.data();
-        key_len = key_buf_.size();
+      // the formats asked for; JSON ones only (not marked "string" or
+      // "base64"), a null stays null.
+      for (bool is_key : {false, true}) {
+        bool present = is_key ? m.key.has_value() : m.value.has_value();
+        int32_t id = is_key ? m.key_schema_id : m.value_schema_id;
+        if (!present || (id < 0 && !(is_key ? encoders_->key() : encoders_->value()))) continue;
+        simdjson::dom::element e;
+        const char* what = is_key ? "key" : "value";
+        if (doc[what].get(e) != simdjson::SUCCESS || e.is_null() || !doc[is_key ? "key_encoding" : "value_encoding"].error())
+          return Bad(fmt::format("envelope: a {} to encode by a schema must be JSON", what), line, source, line_no);
+        if (!(is_key ? encode(true, e, id, &key, &key_len) : encode(false, e, id, &value, &value_len))) return bad;
       }
       if (!m.headers.empty() || !headers_.empty()) {
         hdrs = rd_kafka_headers_new(m.headers.size() + headers_.size());
@@ -418,19 +426,11 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
       }
     } else {
       simdjson::dom::element f;
-      if (encoders_->value()) {
-        Status st = encoders_->Value(doc, -1, &value_buf_);
-        if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
-        value = value_buf_.data();
-        value_len = value_buf_.size();
-      }
+      if (encoders_->value() && !encode(false, doc, -1, &value, &value_len)) return bad;
       if (key_path_ && key_path_->Lookup(doc, &f)) {
         std::string_view s;
         if (encoders_->key()) {
-          Status st = encoders_->Key(f, -1, &key_buf_);
-          if (!st.ok()) return st.Is(Status::Code::kBadInput) ? Bad(st.message(), line, source, line_no) : st;
-          key = key_buf_.data();
-          key_len = key_buf_.size();
+          if (!encode(true, f, -1, &key, &key_len)) return bad;
         } else if (f.get_string().get(s) == simdjson::SUCCESS) {
           key = s.data();
           key_len = s.size();

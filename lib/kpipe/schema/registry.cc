@@ -216,6 +216,14 @@ Result<RegisteredSchema> Registry::Latest(const std::string& subject) {
   return s;
 }
 
+Status Registry::Refused(const std::string& subject, long code, const std::string& answer) const {
+  if (code == 200) return Status::OK();
+  if (code == 422)
+    return Status::Usage(fmt::format("schema registry {}: subject {}: the schema is invalid: {}", where_, subject,
+                                     Reason(answer, code)));
+  return Status::Remote(fmt::format("schema registry {}: subject {}: {}", where_, subject, Reason(answer, code)));
+}
+
 static std::string Body(SchemaType type, const std::string& text) {
   std::string body = "{\"schema\":";
   json::AppendQuoted(&body, text);
@@ -231,11 +239,7 @@ Result<int32_t> Registry::Register(const std::string& subject, SchemaType type, 
   if (code == 409)
     return Status::Remote(fmt::format("schema registry {}: subject {} refuses the schema: {}", where_, subject,
                                      Reason(answer, code)));
-  if (code == 422)
-    return Status::Usage(fmt::format("schema registry {}: subject {}: the schema is invalid: {}", where_, subject,
-                                     Reason(answer, code)));
-  if (code != 200)
-    return Status::Remote(fmt::format("schema registry {}: subject {}: {}", where_, subject, Reason(answer, code)));
+  KPIPE_RETURN_IF_ERROR(Refused(subject, code, answer));
   simdjson::dom::element doc;
   int64_t id;
   if (curl_->parser.parse(answer).get(doc) != simdjson::SUCCESS || doc["id"].get(id) != simdjson::SUCCESS)
@@ -250,11 +254,7 @@ Status Registry::CheckCompatible(const std::string& subject, SchemaType type, co
       Call("POST", fmt::format("/compatibility/subjects/{}/versions/latest?verbose=true", Escaped(curl_->handle, subject)),
            Body(type, text), &code, &answer));
   if (code == 404) return Status::OK();  // no version yet: anything goes
-  if (code == 422)
-    return Status::Usage(fmt::format("schema registry {}: subject {}: the schema is invalid: {}", where_, subject,
-                                     Reason(answer, code)));
-  if (code != 200)
-    return Status::Remote(fmt::format("schema registry {}: subject {}: {}", where_, subject, Reason(answer, code)));
+  KPIPE_RETURN_IF_ERROR(Refused(subject, code, answer));
   simdjson::dom::element doc;
   bool compatible = false;
   if (curl_->parser.parse(answer).get(doc) != simdjson::SUCCESS ||

@@ -83,6 +83,8 @@ class Registry {
               std::string* answer);
   // The registry's own message from an error answer.
   std::string Reason(const std::string& answer, long code) const;
+  // OK for HTTP 200; else the answer about `subject` as an error.
+  Status Refused(const std::string& subject, long code, const std::string& answer) const;
   Status References(const std::string& answer, std::vector<Reference>* refs, int depth);
 
   RegistryOptions opt_;
