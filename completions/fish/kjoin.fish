@@ -27,6 +27,7 @@ complete -c kjoin -l state -r -a '(__fish_complete_directories)' -d 'Keep checkp
 complete -c kjoin -l checkpoint-every -x -d 'With --state: checkpoint this often (default 10s)'
 complete -c kjoin -l dump-state -d 'With --state: print the last checkpoint'\''s records and exit'
 complete -c kjoin -s q -l quiet -d 'Do not print the summary line at exit'
+complete -c kjoin -l threads -x -d '1: one thread; 2 (the default with 2 cores or more): parse input on a second thread'
 complete -c kjoin -s b -l brokers -x -d 'Bootstrap brokers host:port,... (else $KPIPE_BROKERS, else localhost:9092)'
 complete -c kjoin -s X -x -d 'Set a librdkafka property (repeatable)'
 complete -c kjoin -s F -l config -r -F -d 'Read librdkafka properties from FILE (repeatable)'

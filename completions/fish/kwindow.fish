@@ -22,6 +22,7 @@ complete -c kwindow -l validate -r -F -d 'Records must fit this JSON Schema (dra
 complete -c kwindow -l watermarks -d 'Write watermark control records even when the input has none'
 complete -c kwindow -l no-control -d 'Write no control records (for readers that are not kpipe tools)'
 complete -c kwindow -s q -l quiet -d 'Do not print the summary line at exit'
+complete -c kwindow -l threads -x -d '1: one thread; 2 (the default with 2 cores or more): parse input on a second thread'
 complete -c kwindow -l state -r -a '(__fish_complete_directories)' -d 'Keep checkpoints in DIR and resume from the last one'
 complete -c kwindow -l checkpoint-every -x -d 'With --state: checkpoint this often (default 10s)'
 complete -c kwindow -l dump-state -d 'With --state: print the last checkpoint'\''s rows and exit'

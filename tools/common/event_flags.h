@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -74,8 +75,26 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
   return Status::OK();
 }
 
+// --threads N (kwindow, kagg, kjoin): 1, or 2 and more for a second thread
+// that parses input ahead (RunnerOptions::threads). The default, 2 where
+// there are 2 cores or more, is what pays on the machines measured
+// (bench/window_bench.sh, bench/join_bench.sh).
+inline int64_t DefaultThreads() { return std::thread::hardware_concurrency() >= 2 ? 2 : 1; }
+
+inline void AddThreadsFlag(cli::Command* cmd, int64_t* threads) {
+  cmd->Option({"--threads", "N", "1: one thread; 2 (the default with 2 cores or more): parse input on a second thread"},
+              threads);
+}
+
+inline Status ThreadsFlag(int64_t threads, RunnerOptions* r) {
+  if (threads < 1 || threads > 1024) return Status::Usage(fmt::format("--threads {}: expected 1 or more", threads));
+  r->threads = static_cast<int>(threads);
+  return Status::OK();
+}
+
 struct EventFlags {
   KafkaIoFlags kio;
+  int64_t threads = DefaultThreads();
   ServiceFlags service;
   std::vector<std::string> by, aggs, input;
   std::string time, time_unit = "ms", max_delay, idle, emit = "final", output, dead_letter, validate;
@@ -84,6 +103,7 @@ struct EventFlags {
 };
 
 inline void AddStateFlags(cli::Command* cmd, EventFlags* f) {
+  AddThreadsFlag(cmd, &f->threads);
   cmd->Option({"--state", "DIR", "Keep checkpoints in DIR and resume from the last one", cli::Complete::kDir},
               &f->state);
   cmd->Option({"--checkpoint-every", "DUR", "With --state: checkpoint this often (default 10s)"},
@@ -203,6 +223,7 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
     return Status::Usage("--checkpoint-every and --dump-state need --state DIR");
   KPIPE_RETURN_IF_ERROR(DurationFlag("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
   r->dump_state = f.dump_state;
+  KPIPE_RETURN_IF_ERROR(ThreadsFlag(f.threads, r));
   if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
   return Status::OK();
 }

@@ -26,6 +26,7 @@ struct Flags {
   int64_t max_late = -1;
   kpipe::tools::KafkaIoFlags kio;
   kpipe::tools::ServiceFlags service;
+  int64_t threads = kpipe::tools::DefaultThreads();
 };
 
 kpipe::Status Duration(const char* flag, const std::string& text, int64_t* out, bool allow_negative = false) {
@@ -140,6 +141,7 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
                     " --time " + f.time + " --left-time " + f.left_time + " --right-time " + f.right_time +
                     " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
                     (f.merge ? " --merge" : "");
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::ThreadsFlag(f.threads, r));
   return kpipe::tools::ResolveKafkaIo(f.kio, "kjoin", r);
 }
 
@@ -190,6 +192,7 @@ int main(int argc, char** argv) {
   cmd.Switch({"--dump-state", "", "With --state: print the last checkpoint's records and exit"},
              &f.dump_state);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f.quiet);
+  kpipe::tools::AddThreadsFlag(&cmd, &f.threads);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
   kpipe::tools::AddServiceFlags(&cmd, &f.service);
   cmd.Positional("LEFT RIGHT", "The two inputs: files, FIFOs, kafka:TOPIC[,TOPIC...], or - (stdin) for one of them",

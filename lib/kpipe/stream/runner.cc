@@ -32,6 +32,7 @@ Runner::Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
 #ifdef SIMDJSON_THREADS_ENABLED
   parser_.threaded = false;  // one core: no stage-1 thread for parse_many
 #endif
+  if (opt.threads >= 2) block_parser_ = std::make_unique<json::BlockParser>();
   for (const InputOptions& in : opt.inputs) lanes_.push_back(std::make_unique<Lane>(opt, in));
   stats_->in_by_input.assign(lanes_.size(), 0);
 }
@@ -273,6 +274,28 @@ Status Runner::ReadAll(SignalWatch* signals) {
 // on a line, one value over two lines) the lines are parsed one by one,
 // which gives each its exact verdict.
 Status Runner::Block(size_t s, std::string_view block) {
+  lanes_[s]->block_line = 0;
+  if (!block_parser_ || !block_parser_->Start(block)) return Lines(s, block);
+  Status st;
+  json::BlockParser::Chunk c;
+  while (st.ok() && block_parser_->Next(&c)) st = c.parsed ? Values(s, c) : Lines(s, c.text);
+  block_parser_->Stop();
+  return st;
+}
+
+Status Runner::Values(size_t s, const json::BlockParser::Chunk& c) {
+  Lane& l = *lanes_[s];
+  size_t i = 0;
+  for (simdjson::dom::element root : c.values) {
+    l.line_no++;
+    l.block_line++;
+    KPIPE_RETURN_IF_ERROR(Parsed(s, (*c.lines)[i++], root));
+    if ((seq_ & 1023) == 0) KPIPE_RETURN_IF_ERROR(Every1024());
+  }
+  return Status::OK();
+}
+
+Status Runner::Lines(size_t s, std::string_view block) {
   Lane& l = *lanes_[s];
   simdjson::dom::document_stream stream;
   bool fast = parser_.parse_many(block.data(), block.size(),
@@ -280,7 +303,6 @@ Status Runner::Block(size_t s, std::string_view block) {
                   .get(stream) == simdjson::SUCCESS;
   auto it = fast ? stream.begin() : simdjson::dom::document_stream::iterator();
   size_t pos = 0;
-  l.block_line = 0;
   while (pos < block.size()) {
     const char* nl = static_cast<const char*>(std::memchr(block.data() + pos, '\n', block.size() - pos));
     size_t end = nl ? static_cast<size_t>(nl - block.data()) : block.size();

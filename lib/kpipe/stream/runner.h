@@ -81,6 +81,10 @@ struct RunnerOptions {
   std::function<void(const std::string&)> info;  // -v: a note for stderr (may be empty)
   service::Monitor* monitor = nullptr;           // systemd notify, --metrics (may be null)
   bool progress = false;  // draw progress of bounded inputs (stderr is a TTY)
+  // --threads: 1, everything on one thread; 2 or more, large blocks of input
+  // are parsed on a second thread, a chunk ahead (json/block_parser.h).
+  // The output is the same either way.
+  int threads = 1;
 };
 
 struct RunStats {

@@ -15,6 +15,7 @@
 
 #include "kpipe/cli/progress.h"
 #include "kpipe/io/outputs.h"
+#include "kpipe/json/block_parser.h"
 #include "kpipe/json/line.h"
 #include "kpipe/kafka/source.h"
 #include "kpipe/service/monitor.h"
@@ -63,6 +64,12 @@ class Runner {
   Status ReadAll(SignalWatch* signals);  // several: poll() so that none starves another
   bool Reading(size_t s) const;
   Status Block(size_t s, std::string_view block);
+  // The lines of `text` (a block, or a chunk of one that the block parser
+  // left unparsed): through parse_many, each line judged on its own from
+  // the first that is not one whole document.
+  Status Lines(size_t s, std::string_view text);
+  // A chunk the block parser parsed: one value per line.
+  Status Values(size_t s, const json::BlockParser::Chunk& c);
   Status Line(size_t s, std::string_view line);
   [[gnu::always_inline]] Status Parsed(size_t s, std::string_view line, simdjson::dom::element root) {
     simdjson::dom::object obj;
@@ -132,6 +139,7 @@ class Runner {
   std::unique_ptr<cli::Progress> progress_;
 
   simdjson::dom::parser parser_;       // whole blocks (parse_many)
+  std::unique_ptr<json::BlockParser> block_parser_;  // threads >= 2
   simdjson::dom::parser line_parser_;  // one line at a time
   bool control_out_ = false;    // write our own watermarks downstream
   bool ended_ = false;          // every input ended

@@ -1,0 +1,127 @@
+#include "kpipe/json/block_parser.h"
+
+#include <cstring>
+
+namespace kpipe::json {
+
+namespace {
+
+constexpr size_t kChunk = 32 << 10;
+
+// Waits until `a` satisfies `ready`, sleeping on changes of its value.
+template <typename T, typename Pred>
+void WaitFor(const std::atomic<T>& a, Pred ready) {
+  for (;;) {
+    T v = a.load();
+    if (ready(v)) return;
+    a.wait(v);
+  }
+}
+
+}  // namespace
+
+BlockParser::BlockParser() : thread_([this] { Work(); }) {}
+
+BlockParser::~BlockParser() {
+  Stop();
+  quit_.store(true);
+  block_gen_.fetch_add(1);
+  block_gen_.notify_one();
+  thread_.join();
+}
+
+bool BlockParser::Start(std::string_view block) {
+  if (block.size() < kMinBlock) return false;
+  chunks_.clear();
+  size_t pos = 0;
+  while (pos < block.size()) {
+    size_t end = std::min(pos + kChunk, block.size());
+    if (end < block.size()) {  // to the end of that line
+      const void* nl = std::memchr(block.data() + end, '\n', block.size() - end);
+      end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1 : block.size();
+    }
+    chunks_.push_back(block.substr(pos, end - pos));
+    pos = end;
+  }
+  block_ = block;
+  next_ = 0;
+  filled_.store(0);
+  taken_.store(0);
+  stop_block_.store(false);
+  active_ = true;
+  block_gen_.fetch_add(1);
+  block_gen_.notify_one();
+  return true;
+}
+
+bool BlockParser::Next(Chunk* c) {
+  if (!active_ || next_ >= chunks_.size()) return false;
+  size_t k = next_++;
+  taken_.store(k);  // chunks before k are done with: their slots may be refilled
+  taken_.notify_one();
+  WaitFor(filled_, [k](size_t f) { return f > k; });
+  Slot& s = slots_[k % 2];
+  c->text = s.text;
+  c->lines = &s.lines;
+  c->parsed = s.parsed;
+  c->values = s.values;
+  return true;
+}
+
+void BlockParser::Stop() {
+  if (!active_) return;
+  stop_block_.store(true);
+  taken_.store(SIZE_MAX / 2);  // frees a worker waiting for a slot
+  taken_.notify_one();
+  uint64_t gen = block_gen_.load();
+  WaitFor(done_gen_, [gen](uint64_t d) { return d == gen; });
+  active_ = false;
+}
+
+void BlockParser::Work() {
+  uint64_t seen = 0;
+  for (;;) {
+    block_gen_.wait(seen);
+    seen = block_gen_.load();
+    if (quit_.load()) return;
+    for (size_t k = 0; k < chunks_.size(); k++) {
+      // Slot k % 2 held chunk k - 2: free once the reader moved past it.
+      WaitFor(taken_, [&](size_t t) { return t + 1 >= k || stop_block_.load(); });
+      if (stop_block_.load()) break;
+      Fill(&slots_[k % 2], chunks_[k]);
+      filled_.store(k + 1);
+      filled_.notify_one();
+    }
+    done_gen_.store(seen);
+    done_gen_.notify_one();
+  }
+}
+
+void BlockParser::Fill(Slot* s, std::string_view text) {
+  s->text = text;
+  s->lines.clear();
+  s->parsed = false;
+  if (text.empty()) return;
+  // "[" + the lines joined by "," + "]", in a padded buffer; one pass over
+  // the copy finds the lines and turns their '\n's into ','s.
+  size_t n = text.size();
+  if (text.back() == '\n') n--;
+  s->array.resize(n + 2 + simdjson::SIMDJSON_PADDING);
+  char* out = s->array.data();
+  out[0] = '[';
+  std::memcpy(out + 1, text.data(), n);
+  const char* from = out + 1;
+  const char* end = out + 1 + n;
+  for (char* p = out + 1; (p = static_cast<char*>(std::memchr(p, '\n', end - p)));) {
+    s->lines.push_back(text.substr(from - (out + 1), p - from));
+    *p++ = ',';
+    from = p;
+  }
+  s->lines.push_back(text.substr(from - (out + 1), end - from));
+  out[n + 1] = ']';
+  simdjson::dom::element root;
+  s->parsed = s->parser.parse(out, n + 2, false).get(root) == simdjson::SUCCESS &&
+              root.get_array().get(s->values) == simdjson::SUCCESS && s->values.size() == s->lines.size();
+}
+
+}  // namespace kpipe::json

@@ -1,0 +1,81 @@
+// BlockParser: parses the lines of a block on a second thread, one chunk
+// ahead of the thread that reads them (kpipe(7), PERFORMANCE: --threads).
+//
+// A block is cut into chunks of whole lines (about 32 KiB). The worker
+// copies each chunk into an array, "[line,line,...]", and parses it with
+// one of two parsers, so that every record's DOM lives until the reader is
+// done with the chunk while the next one is parsed. A chunk whose array
+// does not parse, or holds another number of values than it has lines (an
+// empty line, two values on one, one over two), comes back unparsed: the
+// reader judges its lines one by one, as it would without this. So a
+// verdict on a line never depends on the thread count.
+//
+// Thread-safety: one reader thread calls Start, Next and Stop; the worker is
+// internal. Between Start and Stop, the block's memory must stay as it is.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <simdjson.h>
+
+namespace kpipe::json {
+
+class BlockParser {
+ public:
+  // One chunk of the block, valid until the next Next or Stop.
+  struct Chunk {
+    std::string_view text;                 // its lines, with their '\n's
+    const std::vector<std::string_view>* lines = nullptr;
+    bool parsed = false;                   // else: judge `text` line by line
+    simdjson::dom::array values;           // with `parsed`: one per line
+  };
+
+  // Blocks smaller than this are better read directly (Start refuses them).
+  static constexpr size_t kMinBlock = 128 << 10;
+
+  BlockParser();
+  ~BlockParser();
+  BlockParser(const BlockParser&) = delete;
+  BlockParser& operator=(const BlockParser&) = delete;
+
+  // Begins on `block`; false (and nothing begun) when it is too small.
+  bool Start(std::string_view block);
+  // The next chunk, in order; false after the last.
+  bool Next(Chunk* c);
+  // Done with the block (at its end or not): returns once the worker no
+  // longer touches it.
+  void Stop();
+
+ private:
+  struct Slot {
+    simdjson::dom::parser parser;
+    std::string array;  // "[...]" and simdjson's padding
+    std::vector<std::string_view> lines;
+    std::string_view text;
+    bool parsed = false;
+    simdjson::dom::array values;
+  };
+  void Work();
+  void Fill(Slot* s, std::string_view text);
+
+  Slot slots_[2];
+  std::thread thread_;
+  // The block: set by Start before `block_gen_` is raised.
+  std::string_view block_;
+  std::vector<std::string_view> chunks_;
+  std::atomic<uint64_t> block_gen_{0};  // raised by Start: a block to work on
+  std::atomic<uint64_t> done_gen_{0};   // raised by the worker when it left that block
+  std::atomic<size_t> filled_{0};       // chunks of the block parsed so far
+  std::atomic<size_t> taken_{0};        // chunks the reader is done with
+  std::atomic<bool> stop_block_{false};
+  std::atomic<bool> quit_{false};
+  size_t next_ = 0;  // the reader's next chunk
+  bool active_ = false;
+};
+
+}  // namespace kpipe::json

@@ -1,0 +1,106 @@
+#include "kpipe/json/block_parser.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using kpipe::json::BlockParser;
+
+namespace {
+
+// `n` lines of about 70 bytes; line `bad` (if any) replaced by `bad_text`.
+std::string Lines(size_t n, size_t bad = SIZE_MAX, const std::string& bad_text = "") {
+  std::string s;
+  for (size_t i = 0; i < n; i++) {
+    if (i == bad) s += bad_text;
+    else s += "{\"ts\":" + std::to_string(1732441200000 + i) + ",\"user\":\"u" + std::to_string(i % 977) +
+              "\",\"amount\":" + std::to_string(i % 100) + ".25,\"id\":" + std::to_string(i) + "}";
+    s += '\n';
+  }
+  s.append(simdjson::SIMDJSON_PADDING, ' ');  // as an input's block is followed
+  return s;
+}
+
+struct Seen {
+  std::vector<std::string> lines;
+  size_t parsed_chunks = 0, unparsed_chunks = 0;
+  std::vector<int64_t> ids;  // "id" of each parsed value, in order
+};
+
+Seen ReadAll(BlockParser* p, std::string_view block) {
+  Seen seen;
+  REQUIRE(p->Start(block));
+  BlockParser::Chunk c;
+  while (p->Next(&c)) {
+    size_t i = 0;
+    if (c.parsed) {
+      seen.parsed_chunks++;
+      REQUIRE(c.values.size() == c.lines->size());
+      for (simdjson::dom::element v : c.values) {
+        int64_t id = -1;
+        REQUIRE(v["id"].get(id) == simdjson::SUCCESS);
+        seen.ids.push_back(id);
+        seen.lines.emplace_back((*c.lines)[i++]);
+      }
+    } else {
+      seen.unparsed_chunks++;
+      for (std::string_view l : *c.lines) seen.lines.emplace_back(l);
+    }
+    // The chunk's text is exactly its lines.
+    std::string joined;
+    for (std::string_view l : *c.lines) joined += std::string(l) + "\n";
+    CHECK((joined == c.text || joined.substr(0, joined.size() - 1) == c.text));
+  }
+  p->Stop();
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("block parser: every line once, in order, each parsed value its own line's") {
+  BlockParser p;
+  std::string block = Lines(20000);
+  std::string_view text(block.data(), block.size() - simdjson::SIMDJSON_PADDING);
+  Seen seen = ReadAll(&p, text);
+  REQUIRE(seen.lines.size() == 20000);
+  CHECK(seen.unparsed_chunks == 0);
+  CHECK(seen.parsed_chunks > 4);
+  for (size_t i = 0; i < seen.ids.size(); i++) REQUIRE(seen.ids[i] == static_cast<int64_t>(i));
+  for (size_t i = 0; i < 20000; i += 997)
+    CHECK(seen.lines[i].find("\"id\":" + std::to_string(i) + "}") != std::string::npos);
+  // Again on the same parser, and a last line without '\n'.
+  std::string_view cut = text.substr(0, text.size() - 1);
+  Seen again = ReadAll(&p, cut);
+  CHECK(again.lines.size() == 20000);
+  CHECK(again.ids.size() == 20000);
+}
+
+TEST_CASE("block parser: a chunk that is not one value per line comes back unparsed") {
+  for (const std::string bad : {"{\"id\":", "", "1,2", "   ", "{\"a\":1} {\"b\":2}", "[1,2"}) {
+    BlockParser p;
+    std::string block = Lines(20000, 12345, bad);
+    Seen seen = ReadAll(&p, std::string_view(block.data(), block.size() - simdjson::SIMDJSON_PADDING));
+    INFO("bad line: " << bad);
+    REQUIRE(seen.lines.size() == 20000);
+    CHECK(seen.lines[12345] == bad);
+    CHECK(seen.unparsed_chunks == 1);
+    CHECK(seen.ids.size() < 20000);
+  }
+}
+
+TEST_CASE("block parser: small blocks are refused, and a block may be left midway") {
+  BlockParser p;
+  std::string small = Lines(10);
+  CHECK_FALSE(p.Start(std::string_view(small.data(), small.size() - simdjson::SIMDJSON_PADDING)));
+  std::string block = Lines(20000);
+  std::string_view text(block.data(), block.size() - simdjson::SIMDJSON_PADDING);
+  for (int round = 0; round < 50; round++) {
+    REQUIRE(p.Start(text));
+    BlockParser::Chunk c;
+    for (int k = 0; k < round % 4 && p.Next(&c); k++) {
+    }
+    p.Stop();  // must return: the worker lets go of the block
+  }
+  CHECK(ReadAll(&p, text).lines.size() == 20000);
+}
