@@ -69,6 +69,8 @@
 #   --skip-bare         SKIP_BARE=1: do not build or run simdjson_pass
 #   -h, --help          print this and exit
 # Environment:
+#   THREADS           passed to kjoin as --threads THREADS (default: the
+#                     tools' own, 2 on 2 cores or more: input parsed on a second thread)
 #   KPIPE_BIN         where kjoin is (default build/), else PATH
 #   KJOIN, SIMDJSON_PASS   the binaries, overriding the above
 #   KPIPE_BENCH_DIR   scratch dir for data, outputs and logs (default build/bench)
@@ -109,7 +111,7 @@ while (($#)); do
     -d|--disorder) (($# >= 2)) || die "$1 needs a value"; DISORDER=$2; shift ;;
     --skip-bare) SKIP_BARE=1 ;;
     DUCKDB=*|N=*|RUNS=*|KEYS=*|DISORDER=*|SKIP_BARE=*|RUN_TIMEOUT=*|KPIPE_BIN=*|KJOIN=*|SIMDJSON_PASS=*|\
-    KPIPE_BENCH_DIR=*) declare "${1%%=*}=${1#*=}" ;;
+    KPIPE_BENCH_DIR=*|THREADS=*) declare "${1%%=*}=${1#*=}" ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
   shift
@@ -157,6 +159,8 @@ find_duckdb "$DIR"  # DuckDB, a peer in a virtualenv of the benchmark's own
 
 # kjoin is young and may be rebuilt while this runs: note what was measured,
 # and refuse to report a mix of two builds as one.
+THREAD_ARGS=()
+[[ -n ${THREADS:-} ]] && THREAD_ARGS=(--threads "$THREADS")
 fingerprint() { cksum <"$KJOIN" | cut -d' ' -f1; }
 BIN_PRINT=$(fingerprint)
 
@@ -195,8 +199,8 @@ MAXDELAY=()
 # shellcheck disable=SC2016  # bare-N: $0 $1 $2 belong to the inner bash
 cmd_for() {
   case $1 in
-    kjoin-N) cmd=("$KJOIN" --on user --within 1s --time ts "${MAXDELAY[@]}" "$L1" "$R1") ;;
-    kjoin-2N) cmd=("$KJOIN" --on user --within 1s --time ts "${MAXDELAY[@]}" "$L2" "$R2") ;;
+    kjoin-N) cmd=("$KJOIN" --on user --within 1s --time ts "${MAXDELAY[@]}" "${THREAD_ARGS[@]}" "$L1" "$R1") ;;
+    kjoin-2N) cmd=("$KJOIN" --on user --within 1s --time ts "${MAXDELAY[@]}" "${THREAD_ARGS[@]}" "$L2" "$R2") ;;
     # Both files, one after the other, in one timed process tree.
     bare-N) cmd=(bash -c '"$0" --per-line "$1" && "$0" --per-line "$2"' "$SIMDJSON_PASS" "$L1" "$R1") ;;
     duckdb-1|duckdb-2) cmd=("$DDB_PY" "$HERE/duckdb_job.py" join "${1#duckdb-}" "$DDB_ROWS" "$L1" "$R1") ;;

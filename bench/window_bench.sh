@@ -83,6 +83,8 @@
 #                      built yet (exit status 1 then)
 #   -h, --help         print this and exit
 # Environment:
+#   THREADS           passed to kwindow and kagg as --threads THREADS (default: the
+#                     tools' own, 2 on 2 cores or more: input parsed on a second thread)
 #   KPIPE_BIN         where kwindow and kagg are (default build/), else PATH
 #   KWINDOW, KAGG, MLR, SIMDJSON_PASS   the binaries, overriding the above
 #   KPIPE_BENCH_DIR   scratch dir for data, outputs and logs (default build/bench)
@@ -120,7 +122,7 @@ while (($#)); do
     -m|--mlr-runs) (($# >= 2)) || die "$1 needs a value"; MLR_RUNS=$2; shift ;;
     --skip-missing) SKIP_MISSING=1 ;;
     N=*|RUNS=*|MLR_RUNS=*|SKIP_MISSING=*|RUN_TIMEOUT=*|KPIPE_BIN=*|KWINDOW=*|KAGG=*|MLR=*|\
-    SIMDJSON_PASS=*|KPIPE_BENCH_DIR=*|DUCKDB=*) declare "${1%%=*}=${1#*=}" ;;
+    SIMDJSON_PASS=*|KPIPE_BENCH_DIR=*|DUCKDB=*|THREADS=*) declare "${1%%=*}=${1#*=}" ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
   shift
@@ -212,16 +214,18 @@ echo "mlr:      $(command -v "$MLR") ($("$MLR" --version 2>&1 | head -n 1))"
 echo "simdjson: $SIMDJSON_PASS ($("$SIMDJSON_PASS" --per-line /dev/null 2>&1 | head -n 1))"
 [[ -n $DDB_PY ]] && echo "duckdb:   $("$DDB_PY" -c 'import duckdb; print(duckdb.__version__)') in $DDB_PY"
 
+THREAD_ARGS=()
+[[ -n ${THREADS:-} ]] && THREAD_ARGS=(--threads "$THREADS")
 # ---- commands ----------------------------------------------------------------
 # cmd_for NAME -> sets cmd. NAMEs are what the report and the logs use.
 # shellcheck disable=SC2016,SC2054  # Miller's DSL is meant literally; commas are args
 cmd_for() {
   case $1 in
     kwindow) cmd=("$KWINDOW" --tumble 1m --time ts --max-delay 2s --by user
-                  -a count -a sum:amount "$DATA") ;;
+                  -a count -a sum:amount "${THREAD_ARGS[@]}" "$DATA") ;;
     mlr-window) cmd=("$MLR" --ijsonl --ojsonl put '$w = floor($ts/60000)'
                      'then' stats1 -a count,sum -f amount -g w,user "$DATA") ;;
-    kagg) cmd=("$KAGG" --by user -a count -a sum:amount "$DATA") ;;
+    kagg) cmd=("$KAGG" --by user -a count -a sum:amount "${THREAD_ARGS[@]}" "$DATA") ;;
     mlr-agg) cmd=("$MLR" --ijsonl --ojsonl stats1 -a count,sum -f amount -g user "$DATA") ;;
     sj-per-line|sj-parse-many|sj-ondemand)
       cmd=("$SIMDJSON_PASS" "--${1#sj-}" "$DATA") ;;

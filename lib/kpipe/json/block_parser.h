@@ -1,5 +1,6 @@
 // BlockParser: parses the lines of a block on a second thread, one chunk
-// ahead of the thread that reads them (kpipe(7), PERFORMANCE: --threads).
+// ahead of the thread that reads them (--threads of kwindow(1), kagg(1)
+// and kjoin(1)).
 //
 // A block is cut into chunks of whole lines (about 32 KiB). The worker
 // copies each chunk into an array, "[line,line,...]", and parses it with
