@@ -82,7 +82,9 @@ std::unique_ptr<GroupOperator> MakeOp(int64_t ttl, EmitMode emit) {
   REQUIRE(by.ok());
   auto specs = agg::ParseAggSpecs({"count", "sum:v", "max:v", "distinct:v"});
   REQUIRE(specs.ok());
-  return std::make_unique<GroupOperator>(g, std::move(*by), agg::AggSet(std::move(*specs)));
+  auto op = std::make_unique<GroupOperator>(g, std::move(*by), agg::AggSet(std::move(*specs)));
+  op->TrackChanges();  // as the runner does with --state
+  return op;
 }
 
 }  // namespace

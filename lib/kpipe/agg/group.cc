@@ -108,7 +108,8 @@ GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64
   mem_ += row->bytes;
   Row* r = row.get();
   rows_.Insert(hash, r);
-  order_.emplace(seq, std::move(row));
+  // New keys arrive in order: at the end, with no walk down the tree.
+  order_.emplace_hint(order_.end(), seq, std::move(row));
   return r;
 }
 
@@ -123,7 +124,7 @@ GroupOperator::Row* GroupOperator::InsertStored(std::string key, uint64_t hash, 
 
 void GroupOperator::Forget(Row* row) {
   Preserve(row);
-  gone_.emplace_back(row->first_seq, row->key);
+  if (track_) gone_.emplace_back(row->first_seq, row->key);
   mem_ -= row->bytes;
   rows_.Erase(row->hash, row);
   auto it = order_.find(row->first_seq);
@@ -194,7 +195,7 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
 
 Status GroupOperator::Finish(RowSink* out) {
   KPIPE_RETURN_IF_ERROR(ForEachRow([&](const Row& row, bool) -> Status {
-    gone_.emplace_back(row.first_seq, row.key);
+    if (track_) gone_.emplace_back(row.first_seq, row.key);
     if (opt_.emit != EmitMode::kChanges) return WriteRow(row, out);
     return Status::OK();
   }));

@@ -42,6 +42,7 @@ class GroupOperator : public Operator, public IncrementalState {
   Status Load(state::StateReader* r) override;
   IncrementalState* incremental() override { return this; }
   Status SaveChanges(state::StateWriter* w) override;
+  void TrackChanges() override { track_ = true; }
   std::unique_ptr<SnapshotJob> BeginSnapshot() override;
   void EndSnapshot() override { job_ = nullptr; }
   // Rows this thread wrote for a snapshot job before changing them.
@@ -93,7 +94,7 @@ class GroupOperator : public Operator, public IncrementalState {
   // Every row, in memory or only in the store, in order of first arrival.
   Status ForEachRow(const std::function<Status(const Row&, bool in_memory)>& fn);
   void Touch(Row* row) {
-    if (row->touched_epoch != epoch_) {
+    if (track_ && row->touched_epoch != epoch_) {
       row->touched_epoch = epoch_;
       touched_.push_back(row);
     }
@@ -122,6 +123,7 @@ class GroupOperator : public Operator, public IncrementalState {
   // entry keys of rows forgotten.
   std::vector<Row*> touched_;
   std::vector<std::pair<uint64_t, std::string>> gone_;  // first arrival, key
+  bool track_ = false;  // checkpoints follow: touched_ and gone_ are kept
   std::vector<std::unique_ptr<Row>> graveyard_;  // forgotten rows in touched_ or the job's
   uint32_t epoch_ = 1;                 // the interval since the last checkpoint
   Snapshot* job_ = nullptr;            // the snapshot being written, if any

@@ -65,7 +65,6 @@ class BlockParser {
   void Fill(Slot* s, std::string_view text);
 
   Slot slots_[2];
-  std::thread thread_;
   // The block: set by Start before `block_gen_` is raised.
   std::string_view block_;
   std::vector<std::string_view> chunks_;
@@ -77,6 +76,8 @@ class BlockParser {
   std::atomic<bool> quit_{false};
   size_t next_ = 0;  // the reader's next chunk
   bool active_ = false;
+  // Last: the worker starts once every member above is constructed.
+  std::thread thread_;
 };
 
 }  // namespace kpipe::json

@@ -103,6 +103,10 @@ class IncrementalState {
   // or SaveChanges(), each under a key of its own; the store keeps the
   // others (state/store.h). Used instead of Operator::Save().
   virtual Status SaveChanges(state::StateWriter* w) = 0;
+  // Checkpoints will be written (--state): from now on the operator keeps
+  // track of what changes for SaveChanges(). Until this is called it need
+  // not, and a run without checkpoints spends nothing on it.
+  virtual void TrackChanges() = 0;
 
   // A memory budget (kagg --memory-budget): keys beyond about
   // `budget_bytes` of memory live only in `store`, the last incremental
