@@ -270,9 +270,9 @@ void AggSet::Save(state::Encoder* e, const std::vector<Acc>& row) const {
     e->F64(acc.d);
     e->F64(acc.c);
     e->U8(acc.dbl);
-    e->I64(acc.t);
-    e->U64(acc.seq);
-    e->Str(acc.text);
+    e->I64(acc.kept ? acc.kept->t : 0);
+    e->U64(acc.kept ? acc.kept->seq : 0);
+    e->Str(acc.kept ? std::string_view(acc.kept->text) : std::string_view());
     if (acc.heavy) FunctionOf(specs_[a].fn).save(*acc.heavy, e);
   }
 }
@@ -286,9 +286,10 @@ void AggSet::Load(state::Decoder* d, std::vector<Acc>* row) const {
     acc.d = d->F64();
     acc.c = d->F64();
     acc.dbl = d->U8() != 0;
-    acc.t = d->I64();
-    acc.seq = d->U64();
-    acc.text = std::string(d->Str());
+    int64_t t = d->I64();
+    uint64_t seq = d->U64();
+    std::string_view text = d->Str();
+    if (t != 0 || seq != 0 || !text.empty()) acc.kept.reset(new Acc::Kept{t, seq, std::string(text)});
     if (acc.heavy) FunctionOf(specs_[a].fn).load(acc.heavy.get(), d);
   }
 }

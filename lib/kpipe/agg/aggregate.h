@@ -78,9 +78,14 @@ struct Acc {
   double d = 0;         // double part of a sum; min/max when dbl
   double c = 0;         // sum, avg: Neumaier's compensation of d
   bool dbl = false;     // sum: a non-integer was added; min/max: best is a double
-  int64_t t = 0;        // first/last: time and arrival of the kept value
-  uint64_t seq = 0;
-  std::string text;     // first/last: the kept value
+  // first/last: the value kept, its time and arrival; made by the first
+  // value (the other functions, on millions of keys, carry one pointer).
+  struct Kept {
+    int64_t t = 0;
+    uint64_t seq = 0;
+    std::string text;
+  };
+  std::unique_ptr<Kept> kept;
   struct Heavy;
   std::unique_ptr<Heavy> heavy;  // distinct, approx_distinct, quantile, top, collect
   Acc();

@@ -86,32 +86,39 @@ void BestAppend(const AggSpec&, const Acc& acc, std::string* out) {
 }
 
 // --- first, last: by event time, then arrival
+Acc::Kept* Kept(Acc* acc) {
+  if (!acc->kept) acc->kept = std::make_unique<Acc::Kept>();
+  return acc->kept.get();
+}
+void Keep(Acc* acc, int64_t t, uint64_t seq, std::string_view text) {
+  Acc::Kept* k = Kept(acc);
+  k->t = t;
+  k->seq = seq;
+  k->text.assign(text);
+}
 void FirstAdd(Acc* acc, const Value& v, const Extracted& x) {
-  if (acc->n != 0 && !(x.t < acc->t)) return;
-  acc->t = x.t;
-  acc->seq = x.seq;
-  acc->text.assign(v.text);
+  if (acc->n != 0 && !(x.t < acc->kept->t)) return;
+  Keep(acc, x.t, x.seq, v.text);
 }
 void LastAdd(Acc* acc, const Value& v, const Extracted& x) {
-  if (acc->n != 0 && !(x.t >= acc->t)) return;
-  acc->t = x.t;
-  acc->seq = x.seq;
-  acc->text.assign(v.text);
+  if (acc->n != 0 && !(x.t >= acc->kept->t)) return;
+  Keep(acc, x.t, x.seq, v.text);
 }
+// A merged-in accumulator that holds values has its kept value.
 void FirstMerge(const AggSpec&, Acc* acc, Acc* o) {
-  if (acc->n != 0 && !(o->t < acc->t || (o->t == acc->t && o->seq < acc->seq))) return;
-  acc->t = o->t;
-  acc->seq = o->seq;
-  acc->text = std::move(o->text);
+  if (o->n == 0) return;
+  const Acc::Kept& b = *o->kept;
+  if (acc->n != 0 && !(b.t < acc->kept->t || (b.t == acc->kept->t && b.seq < acc->kept->seq))) return;
+  Keep(acc, b.t, b.seq, b.text);
 }
 void LastMerge(const AggSpec&, Acc* acc, Acc* o) {
-  if (acc->n != 0 && !(o->t > acc->t || (o->t == acc->t && o->seq > acc->seq))) return;
-  acc->t = o->t;
-  acc->seq = o->seq;
-  acc->text = std::move(o->text);
+  if (o->n == 0) return;
+  const Acc::Kept& b = *o->kept;
+  if (acc->n != 0 && !(b.t > acc->kept->t || (b.t == acc->kept->t && b.seq > acc->kept->seq))) return;
+  Keep(acc, b.t, b.seq, b.text);
 }
 void TextAppend(const AggSpec&, const Acc& acc, std::string* out) {
-  out->append(acc.n == 0 ? std::string_view("null") : std::string_view(acc.text));
+  out->append(acc.n == 0 ? std::string_view("null") : std::string_view(acc.kept->text));
 }
 
 // --- distinct: the set of values

@@ -98,12 +98,11 @@ Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, st
 
 GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64_t seq) {
   auto row = std::make_unique<Row>();
-  by_.AppendFields(&row->fields, key);
   row->key = std::move(key);
   row->hash = hash;
   row->first_seq = seq;
   row->accs = aggs_.NewRow();
-  row->bytes = static_cast<int64_t>(sizeof(Row) + row->key.capacity() + row->fields.capacity() +
+  row->bytes = static_cast<int64_t>(sizeof(Row) + row->key.capacity() +
                                     row->accs.capacity() * sizeof(agg::Acc)) + 96;  // + index and map nodes
   mem_ += row->bytes;
   Row* r = row.get();
@@ -135,16 +134,20 @@ void GroupOperator::Forget(Row* row) {
   order_.erase(it);  // frees `row` unless touched_ holds it
 }
 
+// The group fields are made from the key for each row written rather than
+// kept beside it: with millions of keys, memory counts more.
 Status GroupOperator::WriteRow(const Row& row, RowSink* out) {
+  fields_.clear();
+  by_.AppendFields(&fields_, row.key);
   row_buf_.clear();
   row_buf_.push_back('{');
-  if (!row.fields.empty()) {
-    row_buf_.append(row.fields);
+  if (!fields_.empty()) {
+    row_buf_.append(fields_);
     row_buf_.push_back(',');
   }
   aggs_.Append(&row_buf_, row.accs);
   row_buf_.push_back('}');
-  return out->Write(row.fields, row_buf_);
+  return out->Write(fields_, row_buf_);
 }
 
 Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) {
@@ -207,6 +210,7 @@ Status GroupOperator::Finish(RowSink* out) {
   }
   if (!gone_.empty()) cleared_upto_ = std::max(cleared_upto_, gone_.back().first);
   rows_ = agg::KeyIndex<Row, RowKey>();
+  finished_.push_back(std::move(order_));
   order_.clear();
   expiry_ = {};
   mem_ = 0;
@@ -249,7 +253,6 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
       }
       Row tmp;
       tmp.key.assign(k.substr(9));
-      by_.AppendFields(&tmp.fields, tmp.key);
       IndexEntryKey(tmp.key, &entry);
       bool found;
       KPIPE_RETURN_IF_ERROR(backing_->Get(entry, &value, &found));

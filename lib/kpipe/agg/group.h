@@ -55,7 +55,6 @@ class GroupOperator : public Operator, public IncrementalState {
   struct Row {
     std::string key;
     uint64_t hash = 0;  // of key
-    std::string fields;
     uint64_t first_seq = 0;
     int64_t max_t = INT64_MIN;
     std::vector<agg::Acc> accs;
@@ -117,6 +116,9 @@ class GroupOperator : public Operator, public IncrementalState {
   agg::AggSet aggs_;
   agg::KeyIndex<Row, RowKey> rows_;
   std::map<uint64_t, std::unique_ptr<Row>> order_;  // by first arrival; owns the rows
+  // The rows Finish() let go of: freed with the operator, not one by one at
+  // the end of the run.
+  std::vector<std::map<uint64_t, std::unique_ptr<Row>>> finished_;
   // (greatest event time, first arrival) of rows, smallest first; entries
   // whose row has moved on are skipped when they come up.
   // Since the last checkpoint: rows changed (by first arrival) and the
@@ -140,6 +142,7 @@ class GroupOperator : public Operator, public IncrementalState {
 
   agg::Extracted x_;
   std::string key_;
+  std::string fields_;  // of the row being written
   std::string row_buf_;
 };
 
