@@ -14,6 +14,9 @@ for path, n in ((sys.argv[1], 60000), (sys.argv[2], 30000)):
         for i in range(n):
             if i % 2999 == 1500:
                 f.write(bad[(i // 2999) % len(bad)] + "\n")
+            elif i == 20001:  # a value over two lines, then two values on one:
+                # joined by commas they would look like two good lines
+                f.write('{"ts":200010,"k":"a"\n"v":2},{"ts":200011,"k":"b","v":1}\n')
             else:
                 f.write('{"ts":%d,"k":"u%d","v":%d}\n' % (i * 10 + rnd.randrange(40), rnd.randrange(300), i % 7))
 PY

@@ -336,6 +336,20 @@ _, err = sh(f"kconsume -e {R} {T6}", want=65)
 check(f"{T6}:0@0: value: schema id {eid} (Avro): .user: the datum is truncated" in err, err)
 _, err = sh(f"kconsume -e --registry http://someone:s3cret@127.0.0.1:1/x {T6}", want=1)
 check("schema registry http://127.0.0.1:1/x:" in err and "s3cret" not in err, f"registry down: {err}")
+# -X schema.registry.url with credentials: -v does not print them either.
+_, err = sh(f"KPIPE_REGISTRY= kconsume -e -v -X schema.registry.url=http://kp:s3cret@127.0.0.1:1/x {T6}", want=1)
+check("s3cret" not in err and "schema.registry.url=http://[redacted]@127.0.0.1:1/x" in err, f"-v: {err[:400]}")
+# A key of another serializer that starts with a zero byte (a big-endian
+# long) stays as it is beside an Avro value.
+T9 = f"sr-longkey-{RUN_ID}"
+create_topic(T9, 1)
+ser = AvroSerializer(sr, json.dumps(EVENT))
+p.produce(T9, key=(7).to_bytes(8, "big"), value=ser(ann, SerializationContext(T9, MessageField.VALUE)))
+p.flush(10)
+out, _ = sh(f"kconsume -e --envelope {R} {T9}")
+env = lines(out)
+check(len(env) == 1 and env[0]["key"] == "\x00" * 7 + "\x07" and env[0]["key_encoding"] == "string"
+      and env[0]["value"] == want_ann and "key_schema_id" not in env[0], f"a long key beside Avro: {env}")
 # A plain JSON topic reads as before, registry or not.
 sh(f"kproduce -q -t {T5}-plain", stdin=b'{"a":1}\n')
 out, _ = sh(f"kconsume -e {R} {T5}-plain")

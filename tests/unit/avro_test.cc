@@ -150,8 +150,33 @@ TEST_CASE("avro: decimals are exact") {
   CHECK(EncodeError(*b, "1.234") == "1.234 has more than 2 digits after the point");
   CHECK(EncodeError(*b, "\"12345678.9\"") == "12345678.9 has more than 9 digits");
   auto f = Compile(R"({"type":"fixed","name":"D","size":16,"logicalType":"decimal","precision":38,"scale":4})");
-  CHECK(Decode(*f, Encode(*f, "\"-12345678901234567890123456789.1234\"")) == "-12345678901234567890123456789.1234");
+  CHECK(Decode(*f, Encode(*f, "\"-12345678901234567890123456789.1234\"")) == "\"-12345678901234567890123456789.1234\"");
   CHECK(Encode(*f, "-1").size() == 16);
+}
+
+TEST_CASE("avro: defaults of inner records, and hostile data") {
+  // The outer default leaves out a field of the inner record: its default.
+  auto s = Compile(R"({"type":"record","name":"B","fields":[{"name":"a","default":{"x":1},"type":
+    {"type":"record","name":"A","fields":[{"name":"x","type":"int"},{"name":"y","type":"int","default":5}]}}]})");
+  CHECK(Decode(*s, Encode(*s, "{}")) == R"({"a":{"x":1,"y":5}})");
+  // A list that holds itself: one byte per level, stopped at a depth.
+  auto l = Compile(R"({"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]})");
+  std::string json;
+  CHECK(l->Decode(std::string(100000, '\x02'), &json).message().find("nested deeper than 1000 levels") !=
+        std::string::npos);
+  // A few bytes that claim millions of nulls.
+  auto a = Compile(R"({"type":"array","items":"null"})");
+  std::string many;
+  for (int i = 0; i < 10; i++) many += Bytes({0xfe, 0xff, 0xff, 0x0f});  // 2^31 - 1... items, each block
+  many.push_back(0);
+  CHECK(a->Decode(many, &json).message() == "more items than the datum can hold");
+  // A decimal of small precision with far too many bytes.
+  auto d = Compile(R"({"type":"bytes","logicalType":"decimal","precision":4,"scale":0})");
+  CHECK(d->Decode(Bytes({0x28}) + std::string(20, '\x01'), &json).message() == "20 bytes for a decimal of precision 4");
+  // 38 digits: a string, exact.
+  auto big = Compile(R"({"type":"bytes","logicalType":"decimal","precision":38,"scale":0})");
+  CHECK(Decode(*big, Encode(*big, "\"12345678901234567890123456789012345678\"")) ==
+        "\"12345678901234567890123456789012345678\"");
 }
 
 TEST_CASE("avro: bad data and bad schemas are refused") {

@@ -89,6 +89,28 @@ TEST_CASE("block parser: a chunk that is not one value per line comes back unpar
   }
 }
 
+TEST_CASE("block parser: a value over two lines beside two values on one is not taken for two lines") {
+  // Joined by commas these would parse as as many values as lines.
+  for (auto [a, b] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"a\":1", "\"b\":2},{\"a\":3}"},
+           {"{\"a\":{\"x\":1}", "\"b\":2},\"s\""},
+           {"[[1]", "[2]],[3]"},
+           {"\"x", "y\""},
+           {"{\"s\":\"a,b\",\"t\":\"}\\\"{\",\"id\":12345}", "{\"u\":1,\"id\":12346}"}}) {
+    BlockParser p;
+    std::string block = Lines(20000, 12345, a);
+    size_t at = block.find('\n', block.find(a)) + 1;
+    block.replace(at, block.find('\n', at) - at, b);
+    Seen seen = ReadAll(&p, std::string_view(block.data(), block.size() - simdjson::SIMDJSON_PADDING));
+    INFO("lines: " << a << " / " << b);
+    REQUIRE(seen.lines.size() == 20000);
+    CHECK(seen.lines[12345] == a);
+    CHECK(seen.lines[12346] == b);
+    bool good_pair = b == "{\"u\":1,\"id\":12346}";  // two whole lines, brackets in strings
+    CHECK(seen.unparsed_chunks == (good_pair ? 0u : 1u));
+  }
+}
+
 TEST_CASE("block parser: small blocks are refused, and a block may be left midway") {
   BlockParser p;
   std::string small = Lines(10);

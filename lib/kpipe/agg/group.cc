@@ -210,7 +210,7 @@ Status GroupOperator::Finish(RowSink* out) {
   }
   if (!gone_.empty()) cleared_upto_ = std::max(cleared_upto_, gone_.back().first);
   rows_ = agg::KeyIndex<Row, RowKey>();
-  finished_.push_back(std::move(order_));
+  finished_ = std::move(order_);
   order_.clear();
   expiry_ = {};
   mem_ = 0;

@@ -116,9 +116,9 @@ class GroupOperator : public Operator, public IncrementalState {
   agg::AggSet aggs_;
   agg::KeyIndex<Row, RowKey> rows_;
   std::map<uint64_t, std::unique_ptr<Row>> order_;  // by first arrival; owns the rows
-  // The rows Finish() let go of: freed with the operator, not one by one at
-  // the end of the run.
-  std::vector<std::map<uint64_t, std::unique_ptr<Row>>> finished_;
+  // The rows the last Finish() let go of: freed with the operator (or at the
+  // next Finish, after an end record), not one by one at the end of the run.
+  std::map<uint64_t, std::unique_ptr<Row>> finished_;
   // (greatest event time, first arrival) of rows, smallest first; entries
   // whose row has moved on are skipped when they come up.
   // Since the last checkpoint: rows changed (by first arrival) and the

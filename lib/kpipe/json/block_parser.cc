@@ -18,6 +18,40 @@ void WaitFor(const std::atomic<T>& a, Pred ready) {
   }
 }
 
+// True when every value of the array that `parser` just parsed from `text`
+// is one line's: the commas directly inside the array are exactly those put
+// at `commas`, where the lines ended. (A value over two lines, beside two
+// values on one, would otherwise pass for two good lines.) It walks
+// simdjson's structural index of the parse (a public member of its parser,
+// which simdjson marks as being for benchmarks): each bracket, comma, colon
+// and the start of each scalar, never what is inside a string; a raw line
+// break inside a string does not parse at all.
+bool OneValuePerLine(const simdjson::dom::parser& parser, const char* text, const std::vector<uint32_t>& commas) {
+  const auto& impl = *parser.implementation;
+  const uint32_t* at = impl.structural_indexes.get();
+  const uint32_t* end = at + impl.n_structural_indexes;
+  size_t next = 0;
+  int depth = 0;
+  for (; at < end; at++) {
+    switch (text[*at]) {
+      case '{':
+      case '[':
+        depth++;
+        break;
+      case '}':
+      case ']':
+        depth--;
+        break;
+      case ',':
+        if (depth == 1 && (next >= commas.size() || commas[next++] != *at)) return false;
+        break;
+      default:
+        break;
+    }
+  }
+  return next == commas.size();
+}
+
 }  // namespace
 
 BlockParser::BlockParser() : thread_([this] { Work(); }) {}
@@ -112,8 +146,10 @@ void BlockParser::Fill(Slot* s, std::string_view text) {
   std::memcpy(out + 1, text.data(), n);
   const char* from = out + 1;
   const char* end = out + 1 + n;
+  s->commas.clear();
   for (char* p = out + 1; (p = static_cast<char*>(std::memchr(p, '\n', end - p)));) {
     s->lines.push_back(text.substr(from - (out + 1), p - from));
+    s->commas.push_back(static_cast<uint32_t>(p - out));
     *p++ = ',';
     from = p;
   }
@@ -121,7 +157,8 @@ void BlockParser::Fill(Slot* s, std::string_view text) {
   out[n + 1] = ']';
   simdjson::dom::element root;
   s->parsed = s->parser.parse(out, n + 2, false).get(root) == simdjson::SUCCESS &&
-              root.get_array().get(s->values) == simdjson::SUCCESS && s->values.size() == s->lines.size();
+              root.get_array().get(s->values) == simdjson::SUCCESS && s->values.size() == s->lines.size() &&
+              OneValuePerLine(s->parser, out, s->commas);
 }
 
 }  // namespace kpipe::json

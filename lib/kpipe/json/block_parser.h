@@ -5,11 +5,12 @@
 // A block is cut into chunks of whole lines (about 32 KiB). The worker
 // copies each chunk into an array, "[line,line,...]", and parses it with
 // one of two parsers, so that every record's DOM lives until the reader is
-// done with the chunk while the next one is parsed. A chunk whose array
-// does not parse, or holds another number of values than it has lines (an
-// empty line, two values on one, one over two), comes back unparsed: the
-// reader judges its lines one by one, as it would without this. So a
-// verdict on a line never depends on the thread count.
+// done with the chunk while the next one is parsed. A chunk comes back
+// unparsed when its array does not parse, or when a comma directly inside
+// the array is not one put where a line ended (a value over two lines, two
+// values on one; checked on the parser's structural index): the reader
+// then judges its lines one by one, as it would without this. So a verdict
+// on a line never depends on the thread count.
 //
 // Thread-safety: one reader thread calls Start, Next and Stop; the worker is
 // internal. Between Start and Stop, the block's memory must stay as it is.
@@ -57,6 +58,7 @@ class BlockParser {
     simdjson::dom::parser parser;
     std::string array;  // "[...]" and simdjson's padding
     std::vector<std::string_view> lines;
+    std::vector<uint32_t> commas;  // where in `array` the lines' '\n's became ','s
     std::string_view text;
     bool parsed = false;
     simdjson::dom::array values;

@@ -92,10 +92,20 @@ bool IsSecretProperty(std::string_view name) {
   return false;
 }
 
+// A URL's user:password@ as [redacted]@ (a registry's URL may carry them).
+static std::string WithoutUserInfo(const std::string& v) {
+  size_t scheme = v.find("://");
+  if (scheme == std::string::npos) return v;
+  size_t at = v.find('@', scheme + 3);
+  size_t slash = v.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return v;
+  return v.substr(0, scheme + 3) + "[redacted]" + v.substr(at);
+}
+
 std::string DescribeProperties(const Properties& props) {
   std::string out;
   for (const auto& [k, v] : props)
-    out += fmt::format("{}={}\n", k, IsSecretProperty(k) ? "[redacted]" : v);
+    out += fmt::format("{}={}\n", k, IsSecretProperty(k) ? "[redacted]" : WithoutUserInfo(v));
   return out;
 }
 

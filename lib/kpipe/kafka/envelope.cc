@@ -95,10 +95,17 @@ Status MessageLines::Append(std::string* out, const rd_kafka_message_t* m, bool 
   }
   EnvelopeFields f = FieldsOf(m);
   if (wire_ && schema::IsWire(m->key, m->key_len)) {
-    KPIPE_RETURN_IF_ERROR(decode(m->key, m->key_len, "key", &key_, &key_id));
-    f.key = key_.data();
-    f.key_len = key_.size();
-    f.key_schema_id = key_id;
+    // Keys of other serializers often start with a zero byte (a big-endian
+    // long under 2^56): a key that its first bytes do not decode stays as
+    // it is. A value must decode.
+    Status st = decode(m->key, m->key_len, "key", &key_, &key_id);
+    if (st.ok()) {
+      f.key = key_.data();
+      f.key_len = key_.size();
+      f.key_schema_id = key_id;
+    } else if (!st.Is(Status::Code::kBadInput)) {
+      return st;
+    }
   }
   if (value_id_ >= 0) {
     f.value = value_.data();

@@ -1,6 +1,8 @@
 #include "kpipe/schema/avro.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -113,11 +115,16 @@ void AppendDecimal(std::string* out, std::string_view bytes, int scale) {
     if (zero) break;
   }
   while (digits.size() <= static_cast<size_t>(scale)) digits.push_back('0');
+  // More than 18 digits: a string, exact; as a JSON number it would not
+  // be read back whole (beyond 64-bit integers and doubles).
+  bool quoted = digits.size() > 18;
+  if (quoted) out->push_back('"');
   if (negative) out->push_back('-');
   for (size_t i = digits.size(); i-- > 0;) {
     out->push_back(digits[i]);
     if (scale > 0 && i == static_cast<size_t>(scale)) out->push_back('.');
   }
+  if (quoted) out->push_back('"');
 }
 
 // A number's text ([-]D[.D][e[+-]D]) as the unscaled digits of a decimal of
@@ -220,6 +227,7 @@ struct AvroSchema::Node {
     const Node* type = nullptr;
     std::string default_json;  // minified; empty: no default
     std::string default_bin;   // its encoding
+    bool default_ready = false;
   };
   Kind kind = Kind::kNull;
   std::string name;  // full name of a record, enum or fixed
@@ -242,6 +250,8 @@ struct AvroSchema::Node {
 struct AvroSchema::Reader {
   const char* p;
   const char* end;
+  int depth = 0;           // of records, unions, arrays and maps
+  int64_t items_left = 0;  // of arrays and maps, over the datum: items of null take no byte
   bool Long(int64_t* v) {
     uint64_t u = 0;
     for (int shift = 0; p < end && shift < 64; shift += 7) {
@@ -418,10 +428,19 @@ Result<const AvroSchema::Node*> AvroSchema::Build(simdjson::dom::element s, cons
 }
 
 // Defaults are encoded once every type is known (a default of a record type
-// may use a type defined after the field).
+// may use a type defined after the field), the records a type holds before
+// the type (a default that leaves out a field of an inner record takes that
+// field's default), each record once.
 Status AvroSchema::Defaults() {
   simdjson::dom::parser parser;
-  for (Node& n : nodes_) {
+  std::vector<const Node*> done;
+  std::function<Status(const Node*)> visit = [&](const Node* c) -> Status {
+    if (std::find(done.begin(), done.end(), c) != done.end()) return Status::OK();
+    done.push_back(c);
+    if (c->items) KPIPE_RETURN_IF_ERROR(visit(c->items));
+    for (const Node* b : c->branches) KPIPE_RETURN_IF_ERROR(visit(b));
+    for (const Node::Field& f : c->fields) KPIPE_RETURN_IF_ERROR(visit(f.type));
+    Node& n = const_cast<Node&>(*c);  // nodes_ is ours; only Parse gets here
     for (Node::Field& f : n.fields) {
       if (f.default_json.empty()) continue;
       simdjson::dom::element v;
@@ -437,21 +456,33 @@ Status AvroSchema::Defaults() {
       if (!st.ok())
         return Status::BadInput(fmt::format("Avro schema: record {}: the default of {} does not fit its type: {}",
                                             n.name, f.name, st.message()));
+      f.default_ready = true;
     }
-  }
+    return Status::OK();
+  };
+  for (const Node& n : nodes_) KPIPE_RETURN_IF_ERROR(visit(&n));
   return Status::OK();
 }
 
 Status AvroSchema::Decode(std::string_view bytes, std::string* json) const {
   Reader r{bytes.data(), bytes.data() + bytes.size()};
+  r.items_left = static_cast<int64_t>(bytes.size()) + (1 << 16);
   KPIPE_RETURN_IF_ERROR(DecodeNode(root_, &r, json));
   if (r.p != r.end)
     return Status::BadInput(fmt::format("{} bytes left over after the datum", r.end - r.p));
   return Status::OK();
 }
 
+// As deep as simdjson reads JSON: deeper output could not be read back.
+constexpr int kMaxDepth = 1000;
+
 Status AvroSchema::DecodeNode(const Node* n, Reader* r, std::string* out) const {
   static const Status kTruncated = Status::BadInput("the datum is truncated");
+  struct Deeper {  // the depth of this call, for the kinds that nest
+    Reader* r;
+    ~Deeper() { r->depth--; }
+  } deeper{r};
+  if (++r->depth > kMaxDepth) return Status::BadInput(fmt::format("nested deeper than {} levels", kMaxDepth));
   int64_t v;
   std::string_view s;
   switch (n->kind) {
@@ -497,6 +528,9 @@ Status AvroSchema::DecodeNode(const Node* n, Reader* r, std::string* out) const 
     case Kind::kBytes:
     case Kind::kFixed:
       if (!(n->kind == Kind::kFixed ? r->Take(n->size, &s) : r->Bytes(&s))) return kTruncated;
+      // precision digits take at most precision x log2(10) / 8 + 1 bytes
+      if (n->decimal && n->kind == Kind::kBytes && s.size() > static_cast<size_t>(n->precision) * 10 / 24 + 2)
+        return Status::BadInput(fmt::format("{} bytes for a decimal of precision {}", s.size(), n->precision));
       if (n->decimal) AppendDecimal(out, s, n->scale);
       else AppendLatin1(out, s);
       return Status::OK();
@@ -537,9 +571,10 @@ Status AvroSchema::DecodeNode(const Node* n, Reader* r, std::string* out) const 
           if (!r->Long(&size)) return kTruncated;
           count = count == INT64_MIN ? INT64_MAX : -count;
         }
-        // Each item takes a byte at least, but for nulls: no more items
-        // than bytes left (and a bound for nulls).
-        if (count > (r->end - r->p) + (1 << 20)) return Status::BadInput("a block count beyond the datum");
+        // Each item takes a byte at least, but for nulls: over the datum,
+        // no more items than its bytes and a bound for nulls.
+        r->items_left -= count;
+        if (r->items_left < 0) return Status::BadInput("more items than the datum can hold");
         for (int64_t i = 0; i < count; i++, index++) {
           if (index) out->push_back(',');
           if (map) {
@@ -719,6 +754,9 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
         if (!have[i]) {
           if (f.default_json.empty())
             return Status::BadInput(fmt::format(".{}: missing, and the field has no default", f.name));
+          // (Not ready only within a cycle of defaults that need each other.)
+          if (!f.default_ready)
+            return Status::BadInput(fmt::format(".{}: a default that needs itself", f.name));
           out->append(f.default_bin);
           continue;
         }

@@ -8,8 +8,8 @@
 //   bytes, fixed: a JSON string whose code points U+0000..U+00FF are the
 //     bytes (Avro's own JSON encoding).
 //   decimal (on bytes or fixed): the exact number, as a JSON number with
-//     `scale` digits after the point; encoding takes a JSON number or a
-//     string of digits (for more digits than a double holds).
+//     `scale` digits after the point (a string of them beyond 18 digits);
+//     encoding takes a JSON number or a string of digits.
 //   Other logical types (date, time-*, timestamp-*, local-timestamp-*,
 //     uuid, duration) keep their underlying value: a timestamp-millis is
 //     the integer, as kwindow's --time reads it.

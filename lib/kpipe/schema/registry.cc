@@ -145,6 +145,10 @@ Status Registry::References(const std::string& answer, std::vector<Reference>* t
     }
   }
   for (const auto& [name, subject, version] : refs) {
+    // A schema two others refer to (a diamond) comes once.
+    bool seen = false;
+    for (const Reference& r : *texts) seen |= r.name == name && !name.empty();
+    if (seen) continue;
     long code = 0;
     std::string got;
     KPIPE_RETURN_IF_ERROR(Call("GET", fmt::format("/subjects/{}/versions/{}", Escaped(curl_->handle, subject), version),
