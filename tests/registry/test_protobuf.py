@@ -7,7 +7,9 @@ ProtobufDeserializer (PyPI, tests/registry/venv.sh):
   FileDescriptorProto, the well-known Timestamp imported, not referred to)
   kconsume reads as Protobuf's canonical JSON: nested messages, repeated
   fields, a oneof, an enum, bytes, int64 as strings, a Timestamp in RFC 3339;
-  a nested message type is found through the message indexes;
+  a nested message type is found through the message indexes; a schema
+  that imports another file of the project's, registered by confluent as a
+  reference, is resolved;
 - kproduce --value-format protobuf --schema order.proto (.proto text)
   writes what ProtobufDeserializer reads back as the same messages, and
   kconsume reads it too; a line with an unknown field is bad input (65).
@@ -152,6 +154,32 @@ p.produce(T2, value=cser(Customer(name="cy", tier=3), SerializationContext(T2, M
 p.flush(20)
 out, _ = sh(f"kconsume -e {R} {T2}")
 check(lines(out) == [{"name": "cy", "tier": 3}], f"a nested message by its indexes: {out}")
+
+# A schema that imports another file of the project's: confluent registers
+# the imported file under a subject of its own and refers to it.
+money = descriptor_pb2.FileDescriptorProto(name=f"{PKG}/money.proto", package=PKG, syntax="proto3")
+mm = money.message_type.add(name="Money")
+mm.field.add(name="cents", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+mm.field.add(name="currency", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+pay = descriptor_pb2.FileDescriptorProto(name=f"{PKG}/pay.proto", package=PKG, syntax="proto3",
+                                         dependency=[f"{PKG}/money.proto"])
+pm = pay.message_type.add(name="Payment")
+pm.field.add(name="id", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+pm.field.add(name="amount", number=2, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL, type_name=f".{PKG}.Money")
+pool.Add(money)
+pool.Add(pay)
+Payment = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PKG}.Payment"))
+Money = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PKG}.Money"))
+T4 = f"pb-ref-{RUN_ID}"
+create_topic(T4, 1)
+pser = ProtobufSerializer(Payment, sr, {"use.deprecated.format": False})
+p.produce(T4, value=pser(Payment(id="p1", amount=Money(cents=250, currency="EUR")),
+                         SerializationContext(T4, MessageField.VALUE)))
+p.flush(20)
+check(any(r.name == f"{PKG}/money.proto" for r in sr.get_latest_version(f"{T4}-value").schema.references),
+      "confluent registered the import as a reference")
+out, _ = sh(f"kconsume -e {R} {T4}")
+check(lines(out) == [{"id": "p1", "amount": {"cents": "250", "currency": "EUR"}}], f"a reference resolved: {out}")
 
 # ---- kproduce writes (.proto text), confluent and kconsume read ----
 proto_file = os.path.join(TMP, "order.proto")
