@@ -16,7 +16,8 @@ that tests/registry/venv.sh makes).
   readers need is refused.
 - An envelope carries value_schema_id: kconsume --envelope | kproduce
   --envelope copies Avro to another topic, re-encoded by the same id.
-- kagg reads an Avro kafka: input, and writes its rows and keys to a
+- kagg and kwindow (its event time a timestamp-millis) read an Avro kafka:
+  input; kagg writes its rows and keys to a
   kafka: output in Avro (--value-format, --key-format) that confluent reads;
   a row that does not fit the output's schema stops it (1).
 - An unknown schema id and a truncated payload: 65; a registry that is
@@ -206,6 +207,12 @@ check("schema id" in err and "encoding by it needs a schema registry" in err, f"
 out, _ = sh(f"kagg --by kind -a count --until end {R} --no-control kafka:{T1}")
 check(sorted(out.decode().splitlines()) == ['{"kind":"CLICK","count":2}', '{"kind":"VIEW","count":1}'],
       f"kagg over an Avro kafka: input: {out}")
+# kwindow too, its event time a timestamp-millis field of the Avro records.
+out, _ = sh(f"kwindow --tumble 1h --time at --by kind -a count --until end {R} --no-control kafka:{T1}")
+check(sorted(out.decode().splitlines()) ==
+      ['{"window_start":1732438800000,"window_end":1732442400000,"kind":"CLICK","count":2}',
+       '{"window_start":1732438800000,"window_end":1732442400000,"kind":"VIEW","count":1}'],
+      f"kwindow over an Avro kafka: input: {out}")
 
 # ---- rows to kafka: in the wire format ----
 T7 = f"sr-agg-out-{RUN_ID}"
