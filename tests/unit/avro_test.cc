@@ -15,24 +15,25 @@ std::unique_ptr<AvroSchema> Compile(const std::string& text, const std::vector<k
   return std::move(*s);
 }
 
-// Encodes `json` by `schema`; fails the test on error.
-std::string Encode(const AvroSchema& s, const std::string& json) {
+kpipe::Status EncodeJson(const AvroSchema& s, const std::string& json, std::string* out) {
   simdjson::dom::parser p;
   simdjson::dom::element v;
   REQUIRE(p.parse(json).get(v) == simdjson::SUCCESS);
+  return s.Encode(v, out);
+}
+
+// Encodes `json` by `schema`; fails the test on error.
+std::string Encode(const AvroSchema& s, const std::string& json) {
   std::string out;
-  kpipe::Status st = s.Encode(v, &out);
+  kpipe::Status st = EncodeJson(s, json, &out);
   INFO(json << ": " << st.message());
   REQUIRE(st.ok());
   return out;
 }
 
 std::string EncodeError(const AvroSchema& s, const std::string& json) {
-  simdjson::dom::parser p;
-  simdjson::dom::element v;
-  REQUIRE(p.parse(json).get(v) == simdjson::SUCCESS);
   std::string out;
-  kpipe::Status st = s.Encode(v, &out);
+  kpipe::Status st = EncodeJson(s, json, &out);
   REQUIRE_FALSE(st.ok());
   return st.message();
 }

@@ -72,25 +72,23 @@ Status WireEncoder::Check(Registry* registry, const EncodeOptions& opt) {
 Result<std::unique_ptr<WireEncoder>> WireEncoder::Open(Registry* registry, const EncodeOptions& opt) {
   std::unique_ptr<WireEncoder> e(new WireEncoder());
   e->subject_ = opt.subject;
-  e->type_ = opt.type;
-  std::string text = opt.schema_text;
-  std::vector<Reference> references;
-  if (!text.empty()) {
-    KPIPE_RETURN_IF_ERROR(Check(registry, opt));
-    auto id = registry->Register(opt.subject, opt.type, text);
+  std::string name = opt.schema_name.empty() ? opt.subject : opt.schema_name;
+  if (!opt.schema_text.empty()) {
+    // Compiled once, here, before the registry is asked anything.
+    KPIPE_RETURN_IF_ERROR(e->Compile(opt.type, opt.schema_text, {}, name));
+    KPIPE_RETURN_IF_ERROR(registry->CheckCompatible(opt.subject, opt.type, opt.schema_text));
+    auto id = registry->Register(opt.subject, opt.type, opt.schema_text);
     if (!id.ok()) return id.status();
     e->id_ = *id;
-  } else {
-    auto latest = registry->Latest(opt.subject);
-    if (!latest.ok()) return latest.status();
-    if (latest->type != opt.type)
-      return Status::Usage(fmt::format("subject {} holds a {} schema, not {}", opt.subject,
-                                       SchemaTypeName(latest->type), SchemaTypeName(opt.type)));
-    e->id_ = latest->id;
-    text = latest->text;
-    references = latest->references;
+    return e;
   }
-  KPIPE_RETURN_IF_ERROR(e->Compile(opt.type, text, references, opt.schema_name.empty() ? opt.subject : opt.schema_name));
+  auto latest = registry->Latest(opt.subject);
+  if (!latest.ok()) return latest.status();
+  if (latest->type != opt.type)
+    return Status::Usage(fmt::format("subject {} holds a {} schema, not {}", opt.subject,
+                                     SchemaTypeName(latest->type), SchemaTypeName(opt.type)));
+  e->id_ = latest->id;
+  KPIPE_RETURN_IF_ERROR(e->Compile(opt.type, latest->text, latest->references, name));
   return e;
 }
 
