@@ -43,7 +43,9 @@ inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
 }
 
 // Checks the Kafka flags against the inputs and destinations (set first).
-inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOptions* r) {
+// `can_scale`: -G on a kafka: input without --state makes this process a
+// member of the group (RunnerOptions::members).
+inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOptions* r, bool can_scale = false) {
   r->tool = tool;
   r->kafka_io = static_cast<const KafkaIo&>(k);
   if ((!k.formats.value.format.empty() || !k.formats.key.format.empty()) && !IsKafka(r->output))
@@ -54,11 +56,15 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
   KPIPE_RETURN_IF_ERROR(NeedRegistry(k.kafka, r->kafka_io.value_format || r->kafka_io.key_format));
   bool kafka_in = false;
   for (const InputOptions& in : r->inputs) kafka_in |= IsKafka(in.name);
+  r->members = can_scale && kafka_in && !k.group.empty() && r->state_dir.empty();
+  if (r->members) r->inputs[0].spans = true;  // the message key, for the rule of members
+  if (!r->members && (!k.instance.empty() || !k.changelog.empty()))
+    return Status::Usage("--instance and --changelog are for group members: -G with a kafka: input, without --state");
   if (k.exactly_once) {
     if (!kafka_in || !IsKafka(r->output))
       return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "
                            "(from file to file, --state alone is exactly-once)");
-    if (r->state_dir.empty()) return Status::Usage("--exactly-once needs --state DIR");
+    if (r->state_dir.empty() && !r->members) return Status::Usage("--exactly-once needs --state DIR");
     if (k.group.empty()) return Status::Usage("--exactly-once needs a consumer group (-G)");
   }
   if (!kafka_in && (!k.group.empty() || !k.from.empty() || !k.until.empty()))
@@ -219,8 +225,9 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   r->watermarks = f.watermarks;
   r->no_control = f.no_control;
   r->state_dir = f.state;
-  if (f.state.empty() && (!f.checkpoint_every.empty() || f.dump_state))
-    return Status::Usage("--checkpoint-every and --dump-state need --state DIR");
+  if (f.state.empty() && f.dump_state) return Status::Usage("--dump-state needs --state DIR");
+  if (f.state.empty() && f.kio.group.empty() && !f.checkpoint_every.empty())
+    return Status::Usage("--checkpoint-every needs --state DIR (or -G: how often a group member commits)");
   KPIPE_RETURN_IF_ERROR(DurationFlag("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
   r->dump_state = f.dump_state;
   KPIPE_RETURN_IF_ERROR(ThreadsFlag(f.threads, r));

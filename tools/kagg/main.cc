@@ -7,6 +7,7 @@
 #include "kpipe/stream/runner.h"
 #include "kpipe/io/signals.h"
 #include "tools/common/event_flags.h"
+#include "tools/common/members.h"
 #include "tools/common/report.h"
 
 namespace {
@@ -32,7 +33,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   kpipe::RunnerOptions r;
   kpipe::GroupOptions g;
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &g.emit));
-  KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r));
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kagg", &r, /*can_scale=*/true));
   r.inputs[0].time_required = false;
   if (!budget.empty()) {
     if (!ttl.empty()) return Status::Usage("--memory-budget and --ttl cannot be combined in this release");
@@ -53,8 +54,11 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   // Never freed: the process ends after the run, and the system takes back
   // a table of millions of keys at once, where freeing it key by key took
   // a sixth of the run (bench/keys_bench.sh).
-  auto* op = new kpipe::GroupOperator(g, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
-  return kpipe::RunOperator(r, op, signals, stats);
+  auto op = kpipe::tools::MemberOperator(r, "kagg", *by, [g, by = *by, specs = *specs] {
+    return std::make_unique<kpipe::GroupOperator>(g, by, kpipe::agg::AggSet(specs));
+  });
+  if (!op.ok()) return op.status();
+  return kpipe::RunOperator(r, *op, signals, stats);
 }
 
 }  // namespace
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
   kpipe::tools::AddStateFlags(&cmd, &f);
   cmd.Option({"--memory-budget", "SIZE", "With --state: keep about SIZE of keys in memory, the rest in DIR"}, &budget);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
+  kpipe::tools::AddMemberFlags(&cmd, &f.kio);
   kpipe::tools::AddServiceFlags(&cmd, &f.service);
 
   kpipe::tools::Diag diag("kagg");

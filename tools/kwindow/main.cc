@@ -7,6 +7,7 @@
 #include "kpipe/io/signals.h"
 #include "kpipe/window/operator.h"
 #include "tools/common/event_flags.h"
+#include "tools/common/members.h"
 #include "tools/common/report.h"
 
 namespace {
@@ -20,7 +21,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
   kpipe::RunnerOptions r;
   kpipe::WindowOptions w;
   KPIPE_RETURN_IF_ERROR(kpipe::tools::Resolve(f, &r, &w.emit));
-  KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kwindow", &r));
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kwindow", &r, /*can_scale=*/true));
   int kinds = !tumble.empty() + !hop.empty() + !session.empty();
   if (kinds != 1) return Status::Usage("give exactly one of --tumble, --hop (with --slide) or --session");
   if (!slide.empty() && hop.empty()) return Status::Usage("--slide needs --hop");
@@ -66,9 +67,15 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
        "--lateness " + lateness, "--time-format " + time_format});
   auto monitor = kpipe::tools::AttachService(f.service, diag, f.kio.kafka.verbose, &r);
   if (!monitor.ok()) return monitor.status();
-  auto op = kpipe::WindowOperator::Make(w, std::move(*by), kpipe::agg::AggSet(std::move(*specs)));
+  // Checked once here: every instance of a member is made the same way.
+  auto first = kpipe::WindowOperator::Make(w, *by, kpipe::agg::AggSet(*specs));
+  if (!first.ok()) return first.status();
+  auto op = kpipe::tools::MemberOperator(r, "kwindow", *by, [w, by = *by, specs = *specs] {
+    return std::move(kpipe::WindowOperator::Make(w, by, kpipe::agg::AggSet(specs)).value());
+  });
   if (!op.ok()) return op.status();
-  return kpipe::RunOperator(r, op->get(), signals, stats);
+  std::unique_ptr<kpipe::Operator> owned(*op);
+  return kpipe::RunOperator(r, owned.get(), signals, stats);
 }
 
 }  // namespace
@@ -96,6 +103,7 @@ int main(int argc, char** argv) {
   kpipe::tools::AddOutputFlags(&cmd, &f, "When to write rows: final (default), changes, every:DUR");
   kpipe::tools::AddStateFlags(&cmd, &f);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
+  kpipe::tools::AddMemberFlags(&cmd, &f.kio);
   kpipe::tools::AddServiceFlags(&cmd, &f.service);
 
   kpipe::tools::Diag diag("kwindow");

@@ -136,6 +136,7 @@ class GroupKey {
   // Appends `"name":value` for each field of `key`, comma-separated.
   void AppendFields(std::string* out, std::string_view key) const;
   bool empty() const { return paths_.empty(); }
+  size_t size() const { return paths_.size(); }
 
  private:
   std::vector<json::FieldPath> paths_;

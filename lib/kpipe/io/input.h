@@ -10,8 +10,10 @@
 // ReadyFd() is what to poll() for more (a run over several inputs).
 //
 // Partitions: an input that reads partitions (Kafka) tells the partition
-// callback when it starts reading one and when one ends. The scale-out of
-// consumer groups adds assignment and revocation here.
+// callback when it starts reading one and when one ends. A Kafka input read
+// as a member of its consumer group (kpipe(7), SCALING) also tells the
+// rebalance callback which partitions it gains and loses, always between
+// blocks: every line of the blocks returned before has been handled.
 // Not thread-safe.
 #pragma once
 
@@ -36,6 +38,17 @@ struct PartitionPosition {
   int32_t partition = 0;
   int64_t offset = 0;
   bool operator==(const PartitionPosition&) const = default;
+};
+
+// Partitions a group member gains or loses (Input::set_rebalance_callback).
+struct Rebalance {
+  bool assigned = false;  // gained; else lost to another member
+  // Revoked without the chance to commit first: another member may own
+  // them already (a session that timed out).
+  bool lost = false;
+  // Assigned: the callback sets where to start in each (`offset`), or
+  // leaves -1 for the input's own rule (--from, else the beginning).
+  std::vector<PartitionPosition> partitions;
 };
 
 // Where an input's reading stands: everything before it has been returned
@@ -71,6 +84,10 @@ class Input {
   virtual void set_partition_callback(std::function<void(const std::string& name, bool done)> cb) {
     (void)cb;
   }
+
+  // Group members only: called with the partitions gained or lost, between
+  // blocks (from NextBlock). An error ends the read with that status.
+  virtual void set_rebalance_callback(std::function<Status(Rebalance*)> cb) { (void)cb; }
 
   // The next block of whole lines, each ending with '\n' (the last line of
   // a file may not), followed by at least SIMDJSON_PADDING readable bytes;

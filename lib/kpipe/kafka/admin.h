@@ -66,6 +66,10 @@ Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, bool if
 
 // {"topic","status"} per topic: "deleted", or "absent" when `if_exists`
 // lets a missing topic pass.
+// Creates topic `t` unless it exists; `*partitions` gets its partition
+// count either way (a topic another process created meanwhile counts as
+// existing).
+Status EnsureTopic(rd_kafka_t* rk, const NewTopic& t, int timeout_ms, int* partitions);
 Status DeleteTopics(rd_kafka_t* rk, const std::vector<std::string>& topics, bool if_exists,
                     int timeout_ms, json::RowWriter* out);
 

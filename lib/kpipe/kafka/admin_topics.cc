@@ -1,6 +1,8 @@
 // kadmin topic ... and kconsume -L (admin.h).
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -168,6 +170,40 @@ Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, bool if
                ? fmt::format("topic '{}' already exists (give --if-not-exists to let it pass)", a.name)
                : fmt::format("topic '{}': {}", a.name, a.message);
   }, out);
+}
+
+Status EnsureTopic(rd_kafka_t* rk, const NewTopic& t, int timeout_ms, int* partitions) {
+  auto ids = TopicPartitions(rk, t.name, timeout_ms);
+  if (ids.ok()) {
+    *partitions = static_cast<int>(ids->size());
+    return Status::OK();
+  }
+  if (!ids.status().Is(Status::Code::kNotFound)) return ids.status();
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replicas, err, sizeof err);
+  if (!nt) return Status::Usage(fmt::format("topic '{}': {}", t.name, err));
+  for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+  auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms, "create a topic",
+                [&](auto* o, auto* q) { rd_kafka_CreateTopics(rk, &nt, 1, o, q); });
+  rd_kafka_NewTopic_destroy(nt);
+  if (!ev.ok()) return ev.status();
+  size_t n;
+  const rd_kafka_topic_result_t** rs = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &n);
+  for (size_t i = 0; i < n; i++) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(rs[i]);
+    if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      return Status::Kafka(fmt::format("create topic '{}': {}", t.name, rd_kafka_topic_result_error_string(rs[i])));
+  }
+  // Metadata may lag behind the creation for a moment.
+  for (int tries = 0;; tries++) {
+    auto now = TopicPartitions(rk, t.name, timeout_ms);
+    if (now.ok() && !now->empty()) {
+      *partitions = static_cast<int>(now->size());
+      return Status::OK();
+    }
+    if (tries >= 50) return now.ok() ? Status::Kafka(fmt::format("topic '{}' has no partitions", t.name)) : now.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 Status DeleteTopics(rd_kafka_t* rk, const std::vector<std::string>& topics, bool if_exists,

@@ -43,15 +43,6 @@ void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   static_cast<const ClientEvents*>(opaque)->rebalance(rk, err, parts);
 }
 
-// SIGINT or SIGTERM blocked and waiting for the tool's loop to read it.
-int PendingStopSignal() {
-  sigset_t pending;
-  if (::sigpending(&pending) == 0) {
-    for (int sig : {SIGTERM, SIGINT})
-      if (::sigismember(&pending, sig) == 1) return sig;
-  }
-  return 0;
-}
 
 // Errors that a leader election, a broker still loading its logs or a lost
 // connection give for a while.
@@ -90,6 +81,16 @@ rd_kafka_resp_err_t Retrying(int timeout_ms, F ask) {
 }
 
 }  // namespace
+
+// SIGINT or SIGTERM blocked and waiting for the tool's loop to read it.
+int PendingStopSignal() {
+  sigset_t pending;
+  if (::sigpending(&pending) == 0) {
+    for (int sig : {SIGTERM, SIGINT})
+      if (::sigismember(&pending, sig) == 1) return sig;
+  }
+  return 0;
+}
 
 Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events) {
   KafkaConf conf(rd_kafka_conf_new());

@@ -38,6 +38,9 @@ struct KafkaIo {
   std::string from;          // --from TIME: start at the first offset at or after it
   std::string until;         // --until TIME|end: stop there (end: the end offsets at start)
   bool exactly_once = false;  // --exactly-once: transactions tied to the checkpoints
+  // A member of group `group` (kpipe(7), SCALING): --instance NAME, its
+  // group.instance.id; --changelog TOPIC, where its state goes.
+  std::string instance, changelog;
   // --value-format, --key-format: rows to a kafka: output (and their keys)
   // in a schema registry's wire format; nullopt: JSON.
   std::optional<schema::EncodeOptions> value_format, key_format;

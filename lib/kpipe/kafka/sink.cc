@@ -66,10 +66,10 @@ Result<int> KafkaSink::Topic(const std::string& topic) {
   return static_cast<int>(topics_.size() - 1);
 }
 
-Status KafkaSink::Produce(int topic, std::string_view key, std::string_view value) {
+Status KafkaSink::ProduceTo(int topic, int32_t partition, std::string_view key, std::string_view value) {
   for (;;) {
-    if (rd_kafka_produce(topics_[topic], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                         const_cast<char*>(value.data()), value.size(), key.data(), key.size(), nullptr) == 0)
+    if (rd_kafka_produce(topics_[topic], partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
+                         value.size(), key.data(), key.size(), nullptr) == 0)
       break;
     rd_kafka_resp_err_t e = rd_kafka_last_error();
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -98,6 +98,11 @@ Status KafkaSink::Flush() {
   if (failed_ > 0) return Status::Kafka(fmt::format("{} rows were not delivered: {}", failed_, first_error_));
   if (e) return KafkaStatus(e, "wait for the rows to be delivered");
   return Status::OK();
+}
+
+Status KafkaSink::AbortAndBegin() {
+  KPIPE_RETURN_IF_ERROR(txn_->Abort());
+  return txn_->Begin();
 }
 
 void KafkaSink::AbortQuietly() {

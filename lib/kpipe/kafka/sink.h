@@ -42,7 +42,13 @@ class KafkaSink {
   // A handle for `topic`, which must exist.
   Result<int> Topic(const std::string& topic);
   // Produces one message (`key` null-data: no key).
-  Status Produce(int topic, std::string_view key, std::string_view value);
+  Status Produce(int topic, std::string_view key, std::string_view value) {
+    return ProduceTo(topic, RD_KAFKA_PARTITION_UA, key, value.data() ? value : std::string_view("", 0));
+  }
+  // Produces one message to `partition` (RD_KAFKA_PARTITION_UA: by key);
+  // a `value` with null data is a tombstone (a compacted topic's delete).
+  Status ProduceTo(int topic, int32_t partition, std::string_view key, std::string_view value);
+  rd_kafka_t* handle() { return rk_.get(); }
   // A writer that produces each line of a block as one message without key.
   Output::BlockWriter LineWriter(int topic);
 
@@ -55,6 +61,14 @@ class KafkaSink {
   // ...then commits it and begins the next one. A commit that fails is
   // aborted: nothing of it is visible to a read_committed reader.
   Status CommitAndBegin();
+
+  // Aborts the open transaction and begins the next (a group member that
+  // lost partitions starts over from its last commit).
+  Status AbortAndBegin();
+  // Transactions aborted so far, by AbortAndBegin() or a failed commit.
+  uint64_t aborts() const { return txn_ ? txn_->aborts() : 0; }
+  // After a commit that failed and was aborted: begins the next.
+  Status Begin() { return txn_->Begin(); }
 
   // Aborts the open transaction, if any, ignoring errors (a failed run);
   // not a commit whose outcome is undecided.

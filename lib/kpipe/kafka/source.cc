@@ -40,6 +40,9 @@ KafkaSource::~KafkaSource() {
   }
   for (int fd : event_fds_)
     if (fd >= 0) ::close(fd);
+  // A member leaves its group: the revocation close serves is applied at
+  // once (what it had was committed at the end of the run).
+  closing_ = true;
   if (rk_) rd_kafka_consumer_close(rk_.get());
 }
 
@@ -65,6 +68,14 @@ Status KafkaSource::Open() {
       {"max.partition.fetch.bytes", "262144"},
       {"fetch.wait.max.ms", "100"},
   };
+  if (opt_.member) {
+    // Partitions move one at a time between members, never all at once.
+    defaults.emplace_back("partition.assignment.strategy", "cooperative-sticky");
+    if (!opt_.instance.empty()) defaults.emplace_back("group.instance.id", opt_.instance);
+    events_.rebalance = [this](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+      OnRebalance(rk, err, parts);
+    };
+  }
   auto reg = ResolveRegistry(opt_.io.kafka);
   if (!reg.ok()) return reg.status();
   if (!reg->url.empty()) {
@@ -91,6 +102,7 @@ Status KafkaSource::Open() {
       p.cursor.topic = topic;
       p.cursor.partition = id;
       p.name = fmt::format("{}/{}", topic, id);
+      p.owned = !opt_.member;
       index_[{topic, id}] = parts_.size();
       parts_.push_back(std::move(p));
     }
@@ -146,6 +158,14 @@ Status KafkaSource::Start(const InputPosition* at, bool* rewound) {
 }
 
 Status KafkaSource::StartAt(const std::vector<KafkaPosition>* at) {
+  next_tick_ = tick_ms_ > 0 ? NowMs() + tick_ms_ : INT64_MAX;
+  if (opt_.member) {
+    // The group assigns the partitions (OnRebalance); until then there are none.
+    PartitionList topics(rd_kafka_topic_partition_list_new(static_cast<int>(opt_.topics.size())));
+    for (const std::string& t : opt_.topics)
+      rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+    return KafkaStatus(rd_kafka_subscribe(rk_.get(), topics.get()), fmt::format("join group {}", group_id_));
+  }
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
   for (const Part& p : parts_)
     rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = -1;
@@ -155,29 +175,15 @@ Status KafkaSource::StartAt(const std::vector<KafkaPosition>* at) {
   };
   if (at) {
     for (const KafkaPosition& p : *at) set(p.topic, p.partition, p.offset);
-  } else {
-    if (!opt_.io.group.empty()) {
-      std::vector<KafkaPosition> committed;
-      std::vector<std::string> metadata;
-      KPIPE_RETURN_IF_ERROR(Committed(&committed, &metadata));
-      for (const KafkaPosition& p : committed) set(p.topic, p.partition, p.offset);
-    }
-    if (!opt_.io.from.empty()) {
-      auto t = ParseTimePoint(opt_.io.from, NowMs());
-      if (!t.ok()) return Status::Usage("the start time: " + t.status().message());
-      PartitionList times(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
-      for (const Part& p : parts_)
-        rd_kafka_topic_partition_list_add(times.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset = *t;
-      rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), times.get(), opt_.connect_timeout_ms);
-      if (e) return KafkaStatus(e, "look up the offsets of the start time");
-      // No record at or after the time: the end.
-      KPIPE_RETURN_IF_ERROR(
-          FillFromWatermarks(rk_.get(), times.get(), WatermarkEnds::kHigh, opt_.connect_timeout_ms));
-      for (int i = 0; i < times->cnt; i++) set(times->elems[i].topic, times->elems[i].partition, times->elems[i].offset);
-    }
+  } else if (!opt_.io.group.empty()) {
+    std::vector<KafkaPosition> committed;
+    std::vector<std::string> metadata;
+    KPIPE_RETURN_IF_ERROR(Committed(&committed, &metadata));
+    for (const KafkaPosition& p : committed) set(p.topic, p.partition, p.offset);
   }
-  // The rest starts at the beginning: the first offset still there.
-  KPIPE_RETURN_IF_ERROR(FillFromWatermarks(rk_.get(), list.get(), WatermarkEnds::kLow, opt_.connect_timeout_ms));
+  // The rest: --from, else the beginning (the first offset still there).
+  if (at) KPIPE_RETURN_IF_ERROR(FillFromWatermarks(rk_.get(), list.get(), WatermarkEnds::kLow, opt_.connect_timeout_ms));
+  else KPIPE_RETURN_IF_ERROR(DefaultStarts(list.get()));
   for (int i = 0; i < list->cnt; i++) {
     Part& p = parts_[i];
     p.cursor.next = p.first = list->elems[i].offset;
@@ -187,8 +193,104 @@ Status KafkaSource::StartAt(const std::vector<KafkaPosition>* at) {
   for (const std::string& name : done_)
     if (on_partition_) on_partition_(name, true);
   done_.clear();
-  next_tick_ = tick_ms_ > 0 ? NowMs() + tick_ms_ : INT64_MAX;
   return KafkaStatus(rd_kafka_assign(rk_.get(), list.get()), "assign partitions");
+}
+
+Status KafkaSource::DefaultStarts(rd_kafka_topic_partition_list_t* list) {
+  if (!opt_.io.from.empty()) {
+    auto t = ParseTimePoint(opt_.io.from, NowMs());
+    if (!t.ok()) return Status::Usage("the start time: " + t.status().message());
+    PartitionList times(rd_kafka_topic_partition_list_new(list->cnt));
+    for (int i = 0; i < list->cnt; i++)
+      if (list->elems[i].offset < 0)
+        rd_kafka_topic_partition_list_add(times.get(), list->elems[i].topic, list->elems[i].partition)->offset = *t;
+    if (times->cnt > 0) {
+      rd_kafka_resp_err_t e = OffsetsForTimes(rk_.get(), times.get(), opt_.connect_timeout_ms);
+      if (e) return KafkaStatus(e, "look up the offsets of the start time");
+      // No record at or after the time: the end.
+      KPIPE_RETURN_IF_ERROR(
+          FillFromWatermarks(rk_.get(), times.get(), WatermarkEnds::kHigh, opt_.connect_timeout_ms));
+      for (int i = 0; i < times->cnt; i++) {
+        rd_kafka_topic_partition_t* el =
+            rd_kafka_topic_partition_list_find(list, times->elems[i].topic, times->elems[i].partition);
+        if (el) el->offset = times->elems[i].offset;
+      }
+    }
+  }
+  return FillFromWatermarks(rk_.get(), list, WatermarkEnds::kLow, opt_.connect_timeout_ms);
+}
+
+// Group members (kpipe(7), SCALING). Served from within the consumer's
+// poll, which a member calls only with no line of its in hand: the runner
+// has handled every block returned. Messages that arrive after a partition
+// was revoked are left alone, and read by its next owner from where this
+// one committed.
+void KafkaSource::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+  bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+  Status st;
+  if (!closing_ && status_.ok()) st = assign ? Assign(parts) : Revoke(parts, rd_kafka_assignment_lost(rk) != 0);
+  if (!st.ok() && status_.ok()) status_ = st;
+  last_ = nullptr;
+  bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (assign) {
+    for (int i = 0; i < parts->cnt; i++)  // left to the group's commits: never
+      if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    KafkaError e(cooperative ? rd_kafka_incremental_assign(rk, parts) : nullptr);
+    if (!cooperative) rd_kafka_assign(rk, parts);
+  } else {
+    KafkaError e(cooperative ? rd_kafka_incremental_unassign(rk, parts) : nullptr);
+    if (!cooperative) rd_kafka_assign(rk, nullptr);
+  }
+}
+
+Status KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
+  Rebalance r;
+  r.assigned = true;
+  for (int i = 0; i < parts->cnt; i++) {
+    if (index_.find({parts->elems[i].topic, parts->elems[i].partition}) == index_.end())
+      return Status::Kafka(fmt::format("{}/{} was added to the topic after the start; restart to read it",
+                                       parts->elems[i].topic, parts->elems[i].partition));
+    r.partitions.push_back({parts->elems[i].topic, parts->elems[i].partition, -1});
+  }
+  if (on_rebalance_) KPIPE_RETURN_IF_ERROR(on_rebalance_(&r));
+  for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = r.partitions[i].offset;
+  KPIPE_RETURN_IF_ERROR(DefaultStarts(parts));
+  assigned_once_ = true;
+  for (int i = 0; i < parts->cnt; i++) {
+    Part& p = parts_[index_[{parts->elems[i].topic, parts->elems[i].partition}]];
+    p.owned = true;
+    p.done = false;
+    p.cursor.next = p.first = parts->elems[i].offset;
+    p.cursor.eof = -1;
+    if (on_partition_) on_partition_(p.name, false);
+    if (info_) info_(fmt::format("{}: assigned, from offset {}", p.name, p.first));
+    if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
+  }
+  return Status::OK();
+}
+
+Status KafkaSource::Revoke(rd_kafka_topic_partition_list_t* parts, bool lost) {
+  Rebalance r;
+  r.lost = lost;
+  std::vector<Part*> gone;
+  for (int i = 0; i < parts->cnt; i++) {
+    auto it = index_.find({parts->elems[i].topic, parts->elems[i].partition});
+    if (it == index_.end() || !parts_[it->second].owned) continue;
+    Part& p = parts_[it->second];
+    gone.push_back(&p);
+    r.partitions.push_back({p.cursor.topic, p.cursor.partition, p.cursor.next});
+  }
+  // The runner commits what it has of them first (unless lost).
+  Status st = on_rebalance_ ? on_rebalance_(&r) : Status::OK();
+  for (Part* p : gone) {
+    p->owned = false;
+    if (info_) info_(fmt::format("{}: {} at offset {}", p->name, lost ? "lost" : "revoked", p->cursor.next));
+    if (on_partition_) on_partition_(p->name, true);  // no longer holds W back here
+  }
+  std::erase_if(done_, [&](const std::string& name) {
+    return std::any_of(gone.begin(), gone.end(), [&](const Part* p) { return p->name == name; });
+  });
+  return st;
 }
 
 // Told on the next call to NextBlock: the records of the block in hand
@@ -201,14 +303,14 @@ void KafkaSource::MarkDone(Part* p) {
 
 bool KafkaSource::caught_up() const {
   for (const Part& p : parts_)
-    if (!p.done && p.cursor.next < p.start_end && p.cursor.eof < p.start_end) return false;
+    if (p.owned && !p.done && p.cursor.next < p.start_end && p.cursor.eof < p.start_end) return false;
   return true;
 }
 
 bool KafkaSource::AllDone() const {
-  if (!bounded_) return false;
+  if (!bounded_ || (opt_.member && !assigned_once_)) return false;
   for (const Part& p : parts_)
-    if (!p.done) return false;
+    if (p.owned && !p.done) return false;
   return true;
 }
 
@@ -226,7 +328,7 @@ Status KafkaSource::Handle(rd_kafka_message_t* m) {
   Part* p = Find(m);
   if (m->err) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (!p) return Status::OK();
+      if (!p || !p->owned) return Status::OK();
       // Everything before the end was read: transaction markers and aborted
       // records up to it are behind us too. Never past a bounded end.
       p->cursor.eof = m->offset;
@@ -246,7 +348,8 @@ Status KafkaSource::Handle(rd_kafka_message_t* m) {
     if (warn_) warn_(where + what);
     return Status::OK();
   }
-  if (!p || p->done) return Status::OK();
+  if (!p || p->done || !p->owned) return Status::OK();
+  if (m->offset < p->cursor.next) return Status::OK();  // fetched before a rebalance, read already
   if (bounded_ && m->offset >= p->end) {
     MarkDone(p);  // past the end recorded at start: not ours to read
     return Status::OK();
@@ -278,7 +381,7 @@ void KafkaSource::Kick() {
   msgs_since_idle_ = bytes_since_idle_ = 0;
   std::vector<FetchCursor*> reading;
   for (Part& p : parts_)
-    if (!p.done) reading.push_back(&p.cursor);
+    if (p.owned && !p.done) reading.push_back(&p.cursor);
   KickStalledFetchers(rk_.get(), filled, reading);
 }
 
@@ -302,7 +405,8 @@ bool KafkaSource::Take(bool* more) {
       rd_kafka_message_destroy(batch[i]);
     }
     if (!status_.ok()) return false;
-    if (n < kBatch) return true;
+    // A member calls the consumer only with no line in hand (OnRebalance).
+    if (n < kBatch || opt_.member) return true;
     if (buf_.size() >= kBlockBytes) {
       *more = true;
       return true;
@@ -388,7 +492,7 @@ bool KafkaSource::Progress(uint64_t* done, uint64_t* total) const {
   if (!bounded_) return false;
   *done = *total = 0;
   for (const Part& p : parts_) {
-    if (p.end <= p.first) continue;
+    if (!p.owned || p.end <= p.first) continue;
     *total += static_cast<uint64_t>(p.end - p.first);
     int64_t at = p.done ? p.end : std::min(std::max(p.cursor.next, p.cursor.eof), p.end);
     *done += static_cast<uint64_t>(std::max<int64_t>(at - p.first, 0));
@@ -404,15 +508,47 @@ void KafkaSource::AddMetrics(service::Snapshot* s) const {
 
 void KafkaSource::Lag(std::vector<service::PartitionLag>* out) const {
   std::vector<const FetchCursor*> cursors;
-  for (const Part& p : parts_) cursors.push_back(&p.cursor);
+  for (const Part& p : parts_)
+    if (p.owned) cursors.push_back(&p.cursor);
   AppendLag(rk_.get(), cursors, out);
 }
 
 std::vector<KafkaPosition> KafkaSource::positions() const {
   std::vector<KafkaPosition> out;
   out.reserve(parts_.size());
-  for (const Part& p : parts_) out.push_back({p.cursor.topic, p.cursor.partition, p.cursor.next});
+  for (const Part& p : parts_)
+    if (p.owned) out.push_back({p.cursor.topic, p.cursor.partition, p.cursor.next});
   return out;
+}
+
+int KafkaSource::partition_count(const std::string& topic) const {
+  int n = 0;
+  for (const Part& p : parts_) n += p.cursor.topic == topic;
+  return n;
+}
+
+Status KafkaSource::Seek(std::vector<KafkaPosition> at) {
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(at.size())));
+  for (const KafkaPosition& p : at)
+    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+  KPIPE_RETURN_IF_ERROR(DefaultStarts(list.get()));
+  for (int i = 0; i < list->cnt; i++) {
+    auto it = index_.find({list->elems[i].topic, list->elems[i].partition});
+    if (it == index_.end()) continue;
+    Part& p = parts_[it->second];
+    p.cursor.next = list->elems[i].offset;
+    p.cursor.eof = -1;
+    p.done = false;
+    if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
+  }
+  last_ = nullptr;
+  KafkaError e(rd_kafka_seek_partitions(rk_.get(), list.get(), opt_.connect_timeout_ms));
+  if (e) return Status::Kafka(fmt::format("seek back to the last commit: {}", rd_kafka_error_string(e.get())));
+  for (int i = 0; i < list->cnt; i++)
+    if (list->elems[i].err)
+      return KafkaStatus(list->elems[i].err, fmt::format("seek {}/{} back to the last commit", list->elems[i].topic,
+                                                         list->elems[i].partition));
+  return Status::OK();
 }
 
 Status KafkaSource::Commit(const std::vector<KafkaPosition>& at) {

@@ -1,7 +1,8 @@
 // KafkaSource: the kafka:TOPIC[,TOPIC...] input of kwindow, kagg and kjoin
 // (kpipe(7), KAFKA INPUT AND OUTPUT). Reads every partition of the topics
-// (assigned, not subscribed: one process owns the operator's state) and
-// hands the messages on as blocks of envelope lines, the form the runners
+// (assigned, not subscribed: one process owns the operator's state), or as
+// a member of its consumer group the partitions the group gives it
+// (kpipe(7), SCALING), and hands the messages on as blocks of envelope lines, the form the runners
 // already read from kconsume --envelope, so a Kafka input and a piped one
 // behave the same. Tracks the next offset of each partition, which is what
 // a checkpoint records and a restart seeks to.
@@ -33,6 +34,10 @@ struct KafkaSourceOptions {
   bool catch_up = false;            // track caught_up(): the end offsets at start reached
   std::string tool;                 // names the private group id without -G
   int connect_timeout_ms = 10'000;
+  // A member of the group io.group (subscribed, cooperative-sticky): reads
+  // the partitions assigned to it and tells the rebalance callback.
+  bool member = false;
+  std::string instance;  // --instance: group.instance.id (static membership)
 };
 
 // The next offset to read in one partition.
@@ -75,6 +80,7 @@ class KafkaSource : public Input {
   void set_partition_callback(std::function<void(const std::string& name, bool done)> cb) override {
     on_partition_ = std::move(cb);
   }
+  void set_rebalance_callback(std::function<Status(Rebalance*)> cb) override { on_rebalance_ = std::move(cb); }
 
   // The next messages as envelope lines, each ending with '\n' and followed
   // by SIMDJSON_PADDING readable bytes; false at the end of a bounded read
@@ -101,11 +107,16 @@ class KafkaSource : public Input {
   // and the offset.
   void Locate(size_t i, uint64_t line_no, std::string* source, uint64_t* offset) const override;
   InputPosition position() const override { return {0, positions()}; }
-  // The next offset of every partition: everything before it has been
-  // returned in a block.
+  // The next offset of every partition read (a member's: those it owns):
+  // everything before it has been returned in a block.
   std::vector<KafkaPosition> positions() const;
+  // The number of partitions of each topic.
+  int partition_count(const std::string& topic) const;
   // Commits `at` as the group's offsets (without transactions).
   Status Commit(const std::vector<KafkaPosition>& at);
+  // A member goes back to `at` in partitions it owns (offsets < 0: --from,
+  // else the beginning), after its transaction was aborted.
+  Status Seek(std::vector<KafkaPosition> at);
 
   rd_kafka_t* handle() { return rk_.get(); }
   const std::string& group_id() const { return group_id_; }
@@ -128,7 +139,16 @@ class KafkaSource : public Input {
     int64_t start_end = -1;  // the end offset at start (bounded, catch_up)
     int64_t first = 0;       // where reading started
     bool done = false;
+    bool owned = true;       // a member's: assigned to it now
   };
+  void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  // The rebalance callback (the runner restores or commits), then the
+  // partitions' records here; sets the start offsets in `parts`.
+  Status Assign(rd_kafka_topic_partition_list_t* parts);
+  Status Revoke(rd_kafka_topic_partition_list_t* parts, bool lost);
+  // Sets the start offset of each of `list`'s partitions whose offset is
+  // < 0: --from, else the beginning.
+  Status DefaultStarts(rd_kafka_topic_partition_list_t* list);
   Part* Find(rd_kafka_message_t* m);
   Status Handle(rd_kafka_message_t* m);
   void MarkDone(Part* p);
@@ -165,6 +185,9 @@ class KafkaSource : public Input {
   Status status_;
   std::function<Status()> idle_, tick_;
   std::function<void(const std::string&, bool)> on_partition_;
+  std::function<Status(Rebalance*)> on_rebalance_;
+  bool assigned_once_ = false;  // a member: the group has answered
+  bool closing_ = false;        // the destructor: rebalances are applied at once
   int64_t tick_ms_ = -1;
   int64_t next_tick_ = 0;
   SignalWatch* signals_ = nullptr;

@@ -53,6 +53,7 @@ Status Transactions::Abort() {
   bool held = messages_ > 0 || offsets_;
   Status st = Call(rd_kafka_abort_transaction(rk_, kTimeoutMs), "abort transaction");
   if (st.ok()) {
+    aborts_++;
     aborted_ += held;
     messages_ = 0;
     offsets_ = false;

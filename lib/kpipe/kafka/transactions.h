@@ -45,6 +45,10 @@ class Transactions {
   Status Commit(bool begin_next);
   // Aborts the open transaction (a run that failed or was stopped).
   Status Abort();
+  // Begins the next transaction after an abort.
+  Status Begin() { return Call(rd_kafka_begin_transaction(rk_), "begin transaction"); }
+  // Transactions aborted by Abort() (AbortFor among them), empty or not.
+  uint64_t aborts() const { return aborts_; }
   // As Abort(), ignoring errors; nothing when a commit is undecided.
   void AbortQuietly();
 
@@ -65,7 +69,7 @@ class Transactions {
   std::string after_abort_;
   uint64_t messages_ = 0;  // in the open transaction
   bool offsets_ = false;   // offsets in the open transaction
-  uint64_t committed_ = 0, aborted_ = 0;
+  uint64_t committed_ = 0, aborted_ = 0, aborts_ = 0;
   bool undecided_ = false;
 };
 

@@ -113,6 +113,7 @@ std::vector<KafkaPosition> Runner::KafkaPositions(const std::vector<InputPositio
 }
 
 Status Runner::MaybeCheckpoint() {
+  if (members_) return members_->MaybeCommit();
   if (behind_) {
     if (!behind_->done.load(std::memory_order_acquire)) return Status::OK();
     KPIPE_RETURN_IF_ERROR(CollectBehind(/*wait=*/false));

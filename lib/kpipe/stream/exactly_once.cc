@@ -1,7 +1,10 @@
 #include "kpipe/stream/exactly_once.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -117,12 +120,26 @@ std::vector<KafkaPosition> DecodePositions(state::Decoder* d) {
 
 Status KafkaOutputs::Open(const RunnerOptions& opt) {
   opt_ = &opt;
-  bool out = IsKafka(opt.output) || IsKafka(opt.late) || IsKafka(opt.dead_letter);
+  // A group member writes its changelog.
+  bool out = IsKafka(opt.output) || IsKafka(opt.late) || IsKafka(opt.dead_letter) || opt.members;
   if (!out || opt.dump_state) return Status::OK();
   KafkaSinkOptions so;
   so.kafka = opt.kafka_io.kafka;
-  if (opt.kafka_io.exactly_once)
+  if (opt.kafka_io.exactly_once && !opt.members) {
     so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.kafka_io.group);
+  } else if (opt.kafka_io.exactly_once) {
+    // One per member: its instance name fences an earlier life of it at
+    // once; without one, the group's generation in each commit (KIP-447)
+    // fences a member whose partitions moved.
+    std::string self = opt.kafka_io.instance;
+    if (self.empty()) {
+      char host[256] = "";
+      ::gethostname(host, sizeof host - 1);
+      std::random_device rd;
+      self = fmt::format("{}-{}-{:x}", host, ::getpid(), rd());
+    }
+    so.transactional_id = fmt::format("kpipe-{}-{}-{}", opt.tool, opt.kafka_io.group, self);
+  }
   sink_ = std::make_unique<KafkaSink>(std::move(so), opt.warn, opt.info);
   KPIPE_RETURN_IF_ERROR(sink_->Open());
   const KafkaIo& io = opt.kafka_io;

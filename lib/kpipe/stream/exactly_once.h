@@ -105,6 +105,7 @@ class KafkaOutputs {
   // checkpoint). `opt` outlives this.
   Status Open(const RunnerOptions& opt);
   bool open() const { return sink_ != nullptr; }
+  KafkaSink* sink() { return sink_.get(); }
 
   // Writers for Outputs::Open: --late and --dead-letter topics get one
   // message per line; the --output one nothing (rows go through Rows()).

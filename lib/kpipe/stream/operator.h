@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,8 @@ struct RecordIn {
   // With InputOptions::spans (stream/runner.h): the record's text and an
   // envelope's "key" span (empty for plain lines).
   std::string_view raw, message_key;
+  // The partition it came from, "topic/partition" ("" for plain lines).
+  std::string_view partition;
 };
 
 // What became of an accepted record.
@@ -46,6 +49,9 @@ struct AddOutcome {
   bool late = false;            // late for all of its windows: not added
   bool has_window_end = true;   // late rows name the window (not joins)
   int64_t window_end = 0;       // when late: the greatest end among its windows
+  // The watermark the record was judged against, when not W (a group
+  // member's partition watermark, stream/partitioned.h).
+  std::optional<int64_t> watermark;
 };
 
 // Written by the checkpoint thread (IncrementalState::BeginSnapshot).
@@ -56,6 +62,7 @@ class SnapshotJob {
 };
 
 class IncrementalState;
+class PartitionedOperator;
 
 // The core interface: records in, watermark advances, the end, and the
 // whole state saved and loaded for checkpoints.
@@ -90,6 +97,8 @@ class Operator {
   // The optional capability of incremental state (below); null when the
   // operator saves and loads its whole state at each checkpoint.
   virtual IncrementalState* incremental() { return nullptr; }
+  // A group member's operator (stream/partitioned.h); null otherwise.
+  virtual PartitionedOperator* partitioned() { return nullptr; }
 };
 
 // Incremental state, for operators whose state is a large table of keys of

@@ -65,6 +65,8 @@ Status Runner::Open(std::vector<std::unique_ptr<Input>> inputs) {
       ko.io = opt_.kafka_io;
       ko.catch_up = l.opt.first;
       ko.tool = opt_.tool;
+      ko.member = opt_.members;
+      ko.instance = opt_.kafka_io.instance;
       auto k = std::make_unique<KafkaSource>(std::move(ko), opt_.warn, opt_.info);
       l.kafka = k.get();
       l.in = std::move(k);
@@ -96,7 +98,18 @@ Status Runner::OpenKafka() {
   // is refused before the transactional producer fences the one running.
   if (opt_.kafka_io.exactly_once && store_ && !opt_.dump_state)
     KPIPE_RETURN_IF_ERROR(RefuseUnheldCheckpoint(*store_, kafka, opt_.kafka_io.group, opt_.state_dir));
-  return kafka_out_.Open(opt_);
+  KPIPE_RETURN_IF_ERROR(kafka_out_.Open(opt_));
+  if (!opt_.members) return Status::OK();
+  if (kafka.size() != 1 || lanes_.size() != 1 || !op_->partitioned())
+    return Status::Internal("a group member reads one kafka: input with a partitioned operator");
+  members_ = std::make_unique<Members>(opt_, op_->partitioned(), kafka[0], kafka_out_.sink(),
+                                       [this] {
+    std::vector<int64_t> sizes;  // files synced: a row of a commit is on disk
+    return outputs_.SyncAndMeasure(&sizes);
+  });
+  KPIPE_RETURN_IF_ERROR(members_->Open());
+  kafka[0]->set_rebalance_callback([this](Rebalance* r) { return members_->OnRebalance(r); });
+  return Status::OK();
 }
 
 Status Runner::StartInputs() {
@@ -151,7 +164,7 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
   if (opt_.monitor && opt_.monitor->period_ms() > 0) shorter(opt_.monitor->period_ms());
   // Checkpoints come due (and one written behind is seen to be done) while
   // the input is quiet too.
-  if (store_ && opt_.checkpoint_every_ms > 0) shorter(std::max<int64_t>(opt_.checkpoint_every_ms / 2, 10));
+  if ((store_ || members_) && opt_.checkpoint_every_ms > 0) shorter(std::max<int64_t>(opt_.checkpoint_every_ms / 2, 10));
   poll_ms_ = tick > 0 ? tick : 1000;
   for (auto& l : lanes_) {
     l->in->set_idle_callback([this] { return OnIdle(); });
@@ -177,10 +190,14 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
     Status cs = Checkpoint();
     if (!cs.ok()) st = cs;
   }
+  if (members_ && (st.ok() || st.Is(Status::Code::kInterrupted) || late_policy_.exceeded())) {
+    Status cs = members_->Commit();
+    if (!cs.ok()) st = cs;
+  }
   if (st.Is(Status::Code::kBrokenPipe)) return st;
   Status fs = outputs_.Flush();
   if (st.ok()) st = fs;
-  st = kafka_out_.End(st, store_ != nullptr, KafkaInputs());
+  st = kafka_out_.End(st, store_ != nullptr || members_ != nullptr, KafkaInputs());
   if (opt_.monitor) st = opt_.monitor->Finish(Snap(), std::move(st));
   return st;
 }
@@ -379,6 +396,7 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   rec.seq = ++seq_;
   rec.input = static_cast<int>(s);
   rec.envelope = l.decoder.form() == RecordDecoder::Form::kEnvelope;
+  rec.partition = l.decoder.partition();
   if (l.opt.spans) {
     rec.raw = d.raw;
     rec.message_key = d.message_key;
@@ -391,7 +409,7 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   Status st = op_->Add(rec, w, sink_.get(), &outcome);
   if (st.Is(Status::Code::kBadInput)) return Bad(s, st.message(), line);
   KPIPE_RETURN_IF_ERROR(st);
-  if (outcome.late) KPIPE_RETURN_IF_ERROR(Late(s, line, rec.t, outcome, w));
+  if (outcome.late) KPIPE_RETURN_IF_ERROR(Late(s, line, rec.t, outcome, outcome.watermark.value_or(w)));
   if (!rec.has_time) return Status::OK();
   int64_t before = l.wm.current();
   l.wm.Observe(l.decoder.partition(), rec.t, now);

@@ -75,6 +75,11 @@ struct RunnerOptions {
   // checkpoint carrying the input offsets (kpipe(7), EXACTLY-ONCE). All
   // kafka: inputs share the group.
   KafkaIo kafka_io;
+  // -G on a kafka: input without --state: this process is a member of the
+  // group, reads the partitions it is given, and keeps its state per
+  // partition in a changelog topic (kpipe(7), SCALING). The operator is then
+  // a PartitionedOperator (stream/partitioned.h).
+  bool members = false;
   std::string tool;              // names the progress, default group and transactional ids
   bool object_key = true;        // rows to Kafka keyed by {group fields} (kjoin: by the join key)
   std::function<void(const std::string&)> warn;  // a warning for stderr

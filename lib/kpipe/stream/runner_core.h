@@ -22,6 +22,7 @@
 #include "kpipe/state/store.h"
 #include "kpipe/stream/exactly_once.h"
 #include "kpipe/stream/late.h"
+#include "kpipe/stream/members.h"
 #include "kpipe/stream/record_decoder.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/time/watermark.h"
@@ -152,6 +153,9 @@ class Runner {
   int64_t next_tick_ = INT64_MAX;
   int64_t poll_ms_ = 1000;     // ReadAll's wait while the inputs are quiet
   RunStats base_;              // the counts when this process was ready
+
+  // -G: a member of the group (kpipe(7), SCALING)
+  std::unique_ptr<Members> members_;
 
   // --state
   std::unique_ptr<state::CheckpointStore> store_;

@@ -1,0 +1,340 @@
+#include "kpipe/stream/members.h"
+
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "kpipe/kafka/admin.h"
+#include "kpipe/kafka/client.h"
+#include "kpipe/kafka/transactions.h"
+#include "kpipe/state/codec.h"
+#include "kpipe/stream/exactly_once.h"
+#include "kpipe/time/time.h"
+
+namespace kpipe {
+
+namespace {
+
+// Of the "p" record: its layout.
+constexpr uint64_t kPositionVersion = 1;
+
+// Entries in memory, for Load().
+class PairReader : public state::StateReader {
+ public:
+  explicit PairReader(const std::vector<std::pair<std::string, std::string>>* entries) : entries_(entries) {}
+  bool Next(std::string_view* key, std::string_view* value) override {
+    if (i_ >= entries_->size()) return false;
+    *key = (*entries_)[i_].first;
+    *value = (*entries_)[i_].second;
+    i_++;
+    return true;
+  }
+
+ private:
+  const std::vector<std::pair<std::string, std::string>>* entries_;
+  size_t i_ = 0;
+};
+
+// Collects what Save() writes.
+class PairWriter : public state::StateWriter {
+ public:
+  explicit PairWriter(std::vector<std::pair<std::string, std::string>>* out) : out_(out) {}
+  Status Put(std::string_view key, std::string_view value) override {
+    out_->emplace_back(key, value);
+    return Status::OK();
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>>* out_;
+};
+
+// Puts and deletes of SaveChanges() as changelog records "k"+KEY.
+class ChangelogWriter : public state::StateWriter {
+ public:
+  ChangelogWriter(KafkaSink* sink, int topic, int32_t partition) : sink_(sink), topic_(topic), partition_(partition) {}
+  // A value goes with a leading 'v': an empty one is not a tombstone.
+  Status Put(std::string_view key, std::string_view value) override {
+    Key(key);
+    value_.assign(1, 'v');
+    value_.append(value);
+    return sink_->ProduceTo(topic_, partition_, key_, value_);
+  }
+  Status Delete(std::string_view key) override {
+    Key(key);
+    return sink_->ProduceTo(topic_, partition_, key_, std::string_view());
+  }
+  uint64_t records() const { return records_; }
+
+ private:
+  void Key(std::string_view key) {
+    key_.assign(1, 'k');
+    key_.append(key);
+    records_++;
+  }
+  KafkaSink* sink_;
+  int topic_;
+  int32_t partition_;
+  std::string key_, value_;
+  uint64_t records_ = 0;
+};
+
+// "e" + the index, big-endian: the changelog's key order is the entries' order.
+std::string EntryKey(uint64_t i) {
+  std::string k(9, 'e');
+  for (int b = 0; b < 8; b++) k[1 + b] = static_cast<char>(i >> (56 - 8 * b));
+  return k;
+}
+
+}  // namespace
+
+Status Members::Open() {
+  const KafkaIo& io = opt_.kafka_io;
+  topic_ = io.changelog.empty() ? fmt::format("{}-{}-changelog", io.group, opt_.tool) : io.changelog;
+  std::vector<std::string> topics = KafkaTopics(opt_.inputs[0].name);
+  if (topics.size() != 1)
+    return Status::Usage(fmt::format("-G {}: a member reads one topic, not {} (kpipe(7), SCALING)", io.group,
+                                     opt_.inputs[0].name));
+  int n = source_->partition_count(topics[0]);
+  admin::NewTopic t;
+  t.name = topic_;
+  t.partitions = n;
+  t.configs = {{"cleanup.policy", "compact"}};
+  int have = 0;
+  // Asked of the consumer, which never creates a topic by asking for it.
+  KPIPE_RETURN_IF_ERROR(admin::EnsureTopic(source_->handle(), t, 10'000, &have));
+  if (have < n)
+    return Status::Usage(fmt::format("the changelog {} has {} partitions and the input {} has {}; give another "
+                                     "--changelog TOPIC", topic_, have, topics[0], n));
+  auto h = sink_->Topic(topic_);
+  if (!h.ok()) return h.status();
+  out_topic_ = *h;
+  next_commit_ = opt_.checkpoint_every_ms > 0 ? NowMs() + opt_.checkpoint_every_ms : INT64_MAX;
+  Info(fmt::format("member of group {}: state in changelog {} ({} partitions)", io.group, topic_, have));
+  return Status::OK();
+}
+
+Status Members::OnRebalance(Rebalance* r) {
+  if (r->assigned) return Restore(&r->partitions);
+  if (!r->lost) {
+    KPIPE_RETURN_IF_ERROR(Commit(&r->partitions));
+    for (const PartitionPosition& p : r->partitions) op_->Lose(Name(p));
+    return Status::OK();
+  }
+  // Lost: another member may have them already, and reads them from the
+  // last commit. With transactions what was done since then is aborted
+  // (of every partition: one transaction holds them all), and the others
+  // start over from there too.
+  if (sink_->transactional()) {
+    Info(fmt::format("{} partitions lost: the open transaction is aborted", r->partitions.size()));
+    KPIPE_RETURN_IF_ERROR(sink_->AbortAndBegin());
+    return Rewind(r->partitions);
+  }
+  for (const PartitionPosition& p : r->partitions) op_->Lose(Name(p));
+  return Status::OK();
+}
+
+Status Members::Rewind(const std::vector<PartitionPosition>& drop) {
+  for (const PartitionPosition& p : drop) op_->Lose(Name(p));
+  std::vector<PartitionPosition> keep;
+  for (const PartitionPosition& p : source_->positions())
+    if (op_->parts().count(Name(p))) keep.push_back(p);
+  KPIPE_RETURN_IF_ERROR(Restore(&keep));
+  KPIPE_RETURN_IF_ERROR(source_->Seek(keep));
+  committed_.clear();
+  Info(fmt::format("{} partitions start over from their last commit", keep.size()));
+  return Status::OK();
+}
+
+Status Members::MaybeCommit() {
+  if (NowMs() < next_commit_) return Status::OK();
+  return Commit();
+}
+
+Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, int64_t offset) {
+  if (IncrementalState* inc = p->op->incremental()) {
+    ChangelogWriter w(sink_, out_topic_, partition);
+    KPIPE_RETURN_IF_ERROR(inc->SaveChanges(&w));
+  } else {
+    std::vector<std::pair<std::string, std::string>> now;
+    PairWriter w(&now);
+    KPIPE_RETURN_IF_ERROR(p->op->Save(&w));
+    for (size_t i = 0; i < now.size(); i++) {
+      if (i < p->written.size() && p->written[i] == now[i]) continue;
+      value_.clear();
+      state::Encoder e(&value_);
+      e.Str(now[i].first);
+      e.Str(now[i].second);
+      KPIPE_RETURN_IF_ERROR(sink_->ProduceTo(out_topic_, partition, EntryKey(i), value_));
+    }
+    for (size_t i = now.size(); i < p->written.size(); i++)
+      KPIPE_RETURN_IF_ERROR(sink_->ProduceTo(out_topic_, partition, EntryKey(i), std::string_view()));
+    p->written = std::move(now);
+  }
+  value_.clear();
+  state::Encoder e(&value_);
+  e.U64(kPositionVersion);
+  e.Str(opt_.fingerprint);
+  e.I64(offset);
+  e.I64(p->w);
+  return sink_->ProduceTo(out_topic_, partition, "p", value_);
+}
+
+Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
+  next_commit_ = opt_.checkpoint_every_ms > 0 ? NowMs() + opt_.checkpoint_every_ms : INT64_MAX;
+  std::vector<PartitionPosition> at = source_->positions();
+  bool eos = sink_->transactional();
+  if (!eos && at == committed_) return Status::OK();
+  // The rows first, acknowledged: a changelog record never covers a row
+  // that could still be lost.
+  KPIPE_RETURN_IF_ERROR(flush_rows_());
+  if (!eos) KPIPE_RETURN_IF_ERROR(sink_->Flush());
+  for (const PartitionPosition& pos : at) {
+    auto it = op_->parts().find(Name(pos));
+    if (it != op_->parts().end()) KPIPE_RETURN_IF_ERROR(WritePartition(pos.partition, &it->second, pos.offset));
+  }
+  if (!eos) {
+    KPIPE_RETURN_IF_ERROR(sink_->Flush());
+    // The changelog's positions are what a member starts from; the group's
+    // offsets tell the lag. One refused during a rebalance is left for the
+    // next commit.
+    Status cs = source_->Commit(at);
+    if (!cs.ok()) Info("the group's offsets were not committed: " + cs.message());
+    committed_ = std::move(at);
+    return Status::OK();
+  }
+  uint64_t aborts = sink_->aborts();
+  Status st = sink_->SendOffsets(source_->handle(), at, "");
+  if (st.ok()) st = sink_->CommitAndBegin();
+  if (st.ok()) {
+    committed_ = std::move(at);
+    return Status::OK();
+  }
+  // Refused and aborted (the group moved on to a new generation during a
+  // rebalance): every partition starts over from its last commit; those
+  // being revoked go as they are, to be read from there by their new owner.
+  if (sink_->aborts() == aborts) return st;
+  Info(st.message());
+  KPIPE_RETURN_IF_ERROR(sink_->Begin());
+  return Rewind(revoking ? *revoking : std::vector<PartitionPosition>{});
+}
+
+Status Members::Restore(std::vector<PartitionPosition>* parts) {
+  if (parts->empty()) return Status::OK();
+  int64_t started = MonotonicMicros();
+  Properties defaults = {
+      {"enable.auto.commit", "false"},
+      {"isolation.level", "read_committed"},
+      {"enable.partition.eof", "true"},
+      {"auto.offset.reset", "earliest"},
+  };
+  auto props = ResolveProperties(opt_.kafka_io.kafka, defaults);
+  if (!props.ok()) return props.status();
+  // Only this reader's own: never a member of anything.
+  std::erase_if(*props, [](const auto& kv) { return kv.first == "group.instance.id" || kv.first == "group.id"; });
+  props->emplace_back("group.id", fmt::format("{}-restore", opt_.kafka_io.group));
+  ClientEvents events;
+  auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events, nullptr, "changelog reader", 10'000);
+  if (!rk.ok()) return rk.status();
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts->size())));
+  for (const PartitionPosition& p : *parts)
+    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  KPIPE_RETURN_IF_ERROR(KafkaStatus(rd_kafka_assign(rk->get(), list.get()), "read the changelog " + topic_));
+
+  struct Got {
+    std::map<std::string, std::string> entries;
+    std::string position;
+    bool end = false;
+  };
+  std::map<int32_t, Got> got;
+  for (const PartitionPosition& p : *parts) got[p.partition];
+  size_t ended = 0;
+  // A transaction a dead member left open holds the end back until it
+  // times out.
+  int64_t deadline = MonotonicMicros() + (int64_t{Transactions::kTimeoutMs} + 30'000) * 1000;
+  Status st;
+  while (ended < got.size() && st.ok()) {
+    if (MonotonicMicros() > deadline) {
+      st = Status::Kafka(fmt::format("the changelog {} did not reach its end within {} s", topic_,
+                                     Transactions::kTimeoutMs / 1000 + 30));
+      break;
+    }
+    if (int sig = PendingStopSignal()) {
+      st = Status::Interrupted(sig);
+      break;
+    }
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk->get(), 100);
+    if (!m) continue;
+    auto it = got.find(m->partition);
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (it != got.end() && !it->second.end) {
+        it->second.end = true;
+        ended++;
+      }
+    } else if (m->err) {
+      st = Status::Kafka(fmt::format("read the changelog {}: {}", topic_, rd_kafka_message_errstr(m)));
+    } else if (it != got.end() && m->key_len > 0) {
+      std::string key(static_cast<const char*>(m->key), m->key_len);
+      Got& g = it->second;
+      if (key == "p") {
+        g.position.assign(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+      } else if (!m->payload) {
+        g.entries.erase(key);
+      } else {
+        g.entries[key].assign(static_cast<const char*>(m->payload), m->len);
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk->get());
+  KPIPE_RETURN_IF_ERROR(st);
+
+  uint64_t entries = 0;
+  for (PartitionPosition& pp : *parts) {
+    Got& g = got[pp.partition];
+    std::string name = Name(pp);
+    int64_t offset = -1, w = INT64_MIN;
+    if (!g.position.empty()) {
+      state::Decoder d(g.position);
+      uint64_t version = d.U64();
+      std::string fingerprint(d.Str());
+      offset = d.I64();
+      w = d.I64();
+      KPIPE_RETURN_IF_ERROR(d.Check("changelog position"));
+      if (version != kPositionVersion || fingerprint != opt_.fingerprint)
+        return Status::Usage(fmt::format("the changelog {} holds the state of other options ({}); give another -G "
+                                         "or --changelog TOPIC", topic_, fingerprint));
+    }
+    PartitionedOperator::Part* p = op_->Gain(name, w);
+    std::vector<std::pair<std::string, std::string>> loaded;
+    if (IncrementalState* inc = p->op->incremental()) {
+      inc->TrackChanges();
+      for (auto& [k, v] : g.entries)
+        if (k[0] == 'k' && !v.empty()) loaded.emplace_back(k.substr(1), v.substr(1));
+    } else {
+      for (auto& [k, v] : g.entries) {
+        if (k[0] != 'e') continue;
+        state::Decoder d(v);
+        std::string key(d.Str());
+        std::string value(d.Str());
+        KPIPE_RETURN_IF_ERROR(d.Check("changelog entry"));
+        loaded.emplace_back(std::move(key), std::move(value));
+      }
+    }
+    if (!g.position.empty()) {
+      PairReader reader(&loaded);
+      KPIPE_RETURN_IF_ERROR(p->op->Load(&reader));
+    }
+    entries += loaded.size();
+    if (!p->op->incremental()) p->written = std::move(loaded);
+    pp.offset = offset;
+    Info(fmt::format("{}: state restored from {}: {} entries, from offset {}", name, topic_, g.entries.size(),
+                     offset));
+  }
+  restored_entries_ = entries;
+  Info(fmt::format("restored {} partitions, {} entries in {:.3f} s", parts->size(), entries,
+                   (MonotonicMicros() - started) / 1e6));
+  return Status::OK();
+}
+
+}  // namespace kpipe

@@ -1,0 +1,263 @@
+"""Group members (kpipe(7), SCALING): partitions split among processes, state
+handed over through the changelog, exactly-once across rebalances.
+
+N records (KPIPE_MEMBERS_RECORDS, default 120,000) keyed by user stream into a
+12-partition topic in chunks while three members of one group run
+  kagg --exactly-once --emit changes --by user -a count -a sum:amount -G G
+       --output kafka:OUT kafka:IN
+(and the same with kwindow --emit final --tumble 1s): member A from the
+start, B from the start with --instance (static membership), C joining
+later; B is killed with SIGKILL and restarted with the same --instance (its
+own transactional id fences what it left open), A is stopped with SIGTERM
+(it leaves the group: its partitions move) and started again. Once the
+group's committed offsets reach the input's end, every member gets SIGTERM.
+A read_committed reader of the output then must see:
+  kagg:    per user the counts 1..n exactly once and in order, with the
+           running sums of its amounts in input order;
+  kwindow: exactly one row per window and user, with the right count and sum;
+and the members' -v logs must show partitions assigned to more than one
+member, restored from the changelog with state in it.
+
+Then the rules:
+  - a record whose message key is not its group is bad input (65), naming it;
+  - kagg -G without --by is a usage error (2);
+  - a member whose session ran out while it was stopped (SIGSTOP, a zombie)
+    is fenced when it wakes up, and exits 1 saying so, while the others went
+    on with its partitions;
+  - without --exactly-once, nothing is lost (duplicates are counted).
+"""
+import collections
+import json
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from confluent_kafka import Consumer, TopicPartition
+from kafkatest import (BROKERS, RUN_ID, check, create_topics, finish, make_tmp, need,
+                       read_records, sh)
+
+N = int(os.environ.get("KPIPE_MEMBERS_RECORDS", "120000"))
+PARTS = 12
+USERS = 400
+T0 = 1_732_441_200_000
+rng = random.Random(int(os.environ.get("KPIPE_MEMBERS_SEED", "11")))
+tmp = make_tmp("members")
+
+agg_in, win_in, agg_out, win_out, rule_in, lax_out = (
+    f"members-{n}-{RUN_ID}" for n in ("agg-in", "win-in", "agg", "win", "rule", "lax"))
+create_topics([(agg_in, PARTS), (win_in, PARTS), (agg_out, 4), (win_out, 4), (rule_in, 3), (lax_out, 4)])
+
+# Skewed users (some partitions get far more than others), event times
+# out of order by up to 400 ms: nothing is late with --max-delay 1s.
+weights = [1.0 / (1 + i) ** 0.8 for i in range(USERS)]
+users = [f"u{i:03d}" for i in range(USERS)]
+records = []
+for i in range(N):
+    records.append({"user": rng.choices(users, weights)[0], "amount": rng.randrange(1, 1000),
+                    "ts": T0 + 2 * i + rng.randrange(-400, 400)})
+CHUNKS = 20
+chunk_files = []
+for c in range(CHUNKS):
+    path = os.path.join(tmp, f"chunk{c}.jsonl")
+    with open(path, "w") as f:
+        for r in records[c * N // CHUNKS:(c + 1) * N // CHUNKS]:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+    chunk_files.append(path)
+
+
+def produce_slowly(src, seconds):
+    """The chunks, one after the other over `seconds`, in the background."""
+    def run():
+        for path in chunk_files:
+            sh(f"kproduce -q -t {src} -k user {shlex.quote(path)}", timeout=120)
+            time.sleep(seconds / CHUNKS)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+GROUP_CONF = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]
+
+
+class Member:
+    def __init__(self, name, tool_args, group, src, out, instance=None, eos=True):
+        self.name, self.tool_args, self.group, self.src, self.out, self.instance, self.eos = (
+            name, tool_args, group, src, out, instance, eos)
+        self.lives = 0
+        self.logs = []
+        self.p = None
+
+    def start(self):
+        self.lives += 1
+        log = os.path.join(tmp, f"{self.group}-{self.name}-{self.lives}.err")
+        self.logs.append(log)
+        cmd = self.tool_args + ["-v", "-G", self.group, "--checkpoint-every", "300ms"] + GROUP_CONF
+        if self.eos:
+            cmd.append("--exactly-once")
+        if self.instance:
+            cmd += ["--instance", self.instance]
+        cmd += ["--output", f"kafka:{self.out}", f"kafka:{self.src}"]
+        self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+    def signal(self, sig):
+        self.p.send_signal(sig)
+        return self.p.wait(timeout=60)
+
+    def log_text(self):
+        return "".join(open(l).read() for l in self.logs)
+
+
+def committed_all(group, src, ends):
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": group})
+    got = c.committed([TopicPartition(src, p) for p in range(PARTS)], timeout=10)
+    c.close()
+    return all(tp.offset >= ends[tp.partition] for tp in got)
+
+
+def input_ends(src):
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"ends-{RUN_ID}"})
+    ends = {p: c.get_watermark_offsets(TopicPartition(src, p), timeout=10)[1] for p in range(PARTS)}
+    c.close()
+    return ends
+
+
+def chaos(label, tool_args, src, out):
+    group = f"members-{label}-{RUN_ID}"
+    a = Member("a", tool_args, group, src, out)
+    b = Member("b", tool_args, group, src, out, instance=f"{group}-b")
+    c = Member("c", tool_args, group, src, out)
+    started = time.time()
+    a.start()
+    b.start()
+    producer = produce_slowly(src, 8)
+    time.sleep(2)
+    c.start()  # joins later: partitions move to it
+    time.sleep(2)
+    rc = b.signal(signal.SIGKILL)
+    check(rc == -signal.SIGKILL, f"{label}: b after SIGKILL: {rc}")
+    time.sleep(0.5)
+    b.start()  # the same instance: back with its partitions, restored
+    time.sleep(2)
+    rc = a.signal(signal.SIGTERM)
+    check(rc == 143, f"{label}: a after SIGTERM: exit {rc}, want 143\n{a.log_text()[-2000:]}")
+    time.sleep(1)
+    a.start()
+    producer.join()
+    ends = input_ends(src)
+    need(sum(ends.values()) == len(records), f"{label}: input ends {ends}")
+    deadline = time.time() + 120
+    while not committed_all(group, src, ends):
+        for m in (a, b, c):
+            need(m.p.poll() is None, f"{label}: member {m.name} exited early with {m.p.returncode}:\n"
+                 f"{m.log_text()[-3000:]}")
+        need(time.time() < deadline, f"{label}: the group did not commit the input's end within 120 s")
+        time.sleep(0.3)
+    for m in (a, b, c):
+        rc = m.signal(signal.SIGTERM)
+        check(rc == 143, f"{label}: member {m.name} at the end: exit {rc}\n{m.log_text()[-2000:]}")
+    print(f"{label}: {len(records)} records through 3 members in {time.time() - started:.1f} s", file=sys.stderr)
+    owners = collections.defaultdict(set)
+    restored_entries = 0
+    for m in (a, b, c):
+        for line in m.log_text().splitlines():
+            if ": assigned, from offset" in line:
+                owners[line.split(":")[1].strip()].add(m.name)
+            if "state restored from" in line and " 0 entries" not in line:
+                restored_entries += 1
+    moved = [p for p, who in owners.items() if len(who) > 1]
+    check(len(owners) == PARTS, f"{label}: partitions assigned: {sorted(owners)}")
+    check(moved, f"{label}: no partition moved between members: {dict(owners)}")
+    check(restored_entries > 0, f"{label}: no partition was restored with state from the changelog")
+    print(f"{label}: partitions that moved between members: {len(moved)} of {PARTS}", file=sys.stderr)
+    return read_records(out, config={"isolation.level": "read_committed", "enable.partition.eof": True})
+
+
+# --- kagg --emit changes
+rows = chaos("kagg", ["kagg", "--by", "user", "-a", "count", "-a", "sum:amount", "--emit", "changes"],
+             agg_in, agg_out)
+per_user = collections.defaultdict(list)
+for part in rows.values():
+    for r in part:
+        v = json.loads(r["value"])
+        per_user[v["user"]].append((v["count"], v["sum_amount"]))
+want = collections.defaultdict(list)
+for r in records:
+    w = want[r["user"]]
+    w.append((len(w) + 1, (w[-1][1] if w else 0) + r["amount"]))
+bad = [u for u in want if per_user.get(u) != want[u]]
+check(not bad, f"kagg: {len(bad)} users without exactly 1..n in order, e.g. {bad[:3]}: "
+      f"{per_user.get(bad[0], [])[:5] if bad else ''} ... want {want[bad[0]][:5] if bad else ''}")
+check(sum(len(v) for v in per_user.values()) == len(records),
+      f"kagg: {sum(len(v) for v in per_user.values())} rows for {len(records)} records")
+
+# --- kwindow --emit final, on a second copy of the input
+rows = chaos("kwindow", ["kwindow", "--tumble", "1s", "--time", "ts", "--max-delay", "1s", "--by", "user",
+                         "-a", "count", "-a", "sum:amount"], win_in, win_out)
+got, seen = {}, collections.Counter()
+for part in rows.values():
+    for r in part:
+        v = json.loads(r["value"])
+        seen[(v["window_start"], v["user"])] += 1
+        got[(v["window_start"], v["user"])] = (v["count"], v["sum_amount"])
+want = {}
+for r in records:
+    k = (r["ts"] // 1000 * 1000, r["user"])
+    n, s = want.get(k, (0, 0))
+    want[k] = (n + 1, s + r["amount"])
+# A window is written once its partition's watermark (the greatest time
+# there, less 1 s) passes its end; the last ones of each partition are
+# still open when the members stop.
+part_of, top = {}, collections.defaultdict(int)
+for p, recs in read_records(win_in).items():
+    for r in recs:
+        v = json.loads(r["value"])
+        part_of[v["user"]] = p
+        top[p] = max(top[p], v["ts"])
+closed = {k for k in want if k[0] + 1000 <= top[part_of[k[1]]] - 1000}
+dup = [k for k, n in seen.items() if n > 1]
+check(not dup, f"kwindow: {len(dup)} (window, user) rows written more than once, e.g. {dup[:3]}")
+wrong = [k for k in got if got[k] != want.get(k)]
+check(not wrong, f"kwindow: {len(wrong)} rows with wrong values, e.g. {[(k, got[k], want.get(k)) for k in wrong[:3]]}")
+missing = [k for k in closed if k not in got]
+check(not missing, f"kwindow: {len(missing)} of {len(closed)} closed windows missing, e.g. {sorted(missing)[:3]}")
+print(f"kwindow: {len(got)} rows, {len(closed)} windows closed", file=sys.stderr)
+
+# --- the rules
+sh(f"printf '%s\\n' '{{\"user\":\"x\",\"k\":\"y\"}}' | kproduce -q -t {rule_in} -k k", timeout=30)
+out, err = sh(f"kagg -G rule-{RUN_ID} --by user -a count --until end kafka:{rule_in}", want=65)
+check("is not the record's group" in err and "kpipe(7), SCALING" in err, f"the rule: {err}")
+out, err = sh(f"kagg -G rule2-{RUN_ID} -a count --until end kafka:{rule_in}", want=2)
+check("needs --by" in err, f"no --by: {err}")
+out, err = sh(f"kagg --instance x --by user -a count --until end kafka:{rule_in}", want=2)
+check("--instance and --changelog are for group members" in err, f"--instance without -G: {err}")
+
+# --- at least once: nothing lost
+group = f"members-lax-{RUN_ID}"
+a = Member("a", ["kagg", "--by", "user", "-a", "count", "--emit", "changes"], group, agg_in, lax_out, eos=False)
+a.start()
+ends = input_ends(agg_in)
+deadline = time.time() + 60
+while not committed_all(group, agg_in, ends):
+    need(a.p.poll() is None and time.time() < deadline, f"lax: {a.log_text()[-2000:]}")
+    time.sleep(0.3)
+check(a.signal(signal.SIGTERM) == 143, "lax: exit after SIGTERM")
+counts = collections.defaultdict(set)
+n_rows = 0
+for part in read_records(lax_out).values():
+    for r in part:
+        v = json.loads(r["value"])
+        counts[v["user"]].add(v["count"])
+        n_rows += 1
+per_user_n = collections.Counter(r["user"] for r in records)
+lost = [u for u, n in per_user_n.items() if counts[u] != set(range(1, n + 1))]
+check(not lost, f"lax: users with counts missing: {lost[:3]}")
+print(f"at least once: {n_rows} rows for {len(records)} records ({n_rows - len(records)} duplicates)",
+      file=sys.stderr)
+
+finish()

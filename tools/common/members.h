@@ -1,0 +1,86 @@
+// Group members (kwindow, kagg; kpipe(7), SCALING): their flags, and the
+// operator a member runs: one instance of the tool's per partition, under
+// the rule that keeps a group on one partition.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "kpipe/agg/aggregate.h"
+#include "kpipe/cli/flags.h"
+#include "kpipe/status.h"
+#include "kpipe/stream/partitioned.h"
+#include "kpipe/stream/runner.h"
+#include "tools/common/event_flags.h"
+
+namespace kpipe::tools {
+
+inline void AddMemberFlags(cli::Command* cmd, KafkaIoFlags* k) {
+  cmd->Option({"--instance", "NAME", "With -G: this member's stable name in the group (group.instance.id)"},
+              &k->instance);
+  cmd->Option({"--changelog", "TOPIC", "With -G: the topic of the members' state (default GROUP-TOOL-changelog)"},
+              &k->changelog);
+}
+
+// The rule: a record's message key is its group, either as kpipe keys its
+// own rows ({"user":"u1"}) or, with one --by field, that field's value
+// (u1, or its JSON text "u1"). A record that breaks it is bad input.
+inline PartitionedOperator::Check MessageKeyCheck(agg::GroupKey by, std::string group) {
+  struct Scratch {
+    agg::GroupKey by;
+    std::string group, values, fields, text;
+    simdjson::dom::parser parser;
+  };
+  auto s = std::make_shared<Scratch>();
+  s->by = std::move(by);
+  s->group = std::move(group);
+  return [s](const RecordIn& r) -> Status {
+    s->by.Extract(r.value, &s->values);
+    std::string_view key = r.message_key;
+    if (key.size() < 2 || key.front() != '"')
+      return Status::BadInput(fmt::format(
+          "the record has no message key; with -G {} each group is read by one member, so the message key must "
+          "be the group ({}) (kpipe(7), SCALING)", s->group, s->values));
+    key = key.substr(1, key.size() - 2);
+    if (key.find('\\') != std::string_view::npos) {
+      std::string_view unescaped;
+      if (s->parser.parse(r.message_key.data(), r.message_key.size()).get_string().get(unescaped) !=
+          simdjson::SUCCESS)
+        return Status::BadInput("the message key is not a JSON string");
+      s->text.assign(unescaped);
+      key = s->text;
+    }
+    if (s->by.size() == 1) {
+      std::string_view v = s->values;
+      if (key == v) return Status::OK();
+      if (v.size() >= 2 && v.front() == '"' && v.find('\\') == std::string_view::npos && key == v.substr(1, v.size() - 2))
+        return Status::OK();
+    }
+    s->fields.assign(1, '{');
+    s->by.AppendFields(&s->fields, s->values);
+    s->fields.push_back('}');
+    if (key == s->fields) return Status::OK();
+    return Status::BadInput(fmt::format(
+        "the message key {} is not the record's group {}; with -G {} each group is read by one member, so the "
+        "message key must be the group (kpipe(7), SCALING)", r.message_key, s->fields, s->group));
+  };
+}
+
+// The operator of the run: `make()`'s, or for a group member one of them
+// per partition. `tool` and `by` name what a member needs.
+template <typename Make>
+Result<Operator*> MemberOperator(const RunnerOptions& r, const char* tool, const agg::GroupKey& by, Make make) {
+  if (!r.members) return make().release();
+  if (by.empty())
+    return Status::Usage(fmt::format(
+        "-G {} on a kafka: input splits the partitions among the group's members, and each group must stay on "
+        "one: {} needs --by, the fields of the message key (kpipe(7), SCALING)", r.kafka_io.group, tool));
+  return new PartitionedOperator([make] { return std::unique_ptr<Operator>(make()); }, r.max_delay,
+                                 MessageKeyCheck(by, r.kafka_io.group));
+}
+
+}  // namespace kpipe::tools
