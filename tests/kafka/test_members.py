@@ -148,6 +148,13 @@ def chaos(label, tool_args, src, out):
     check(rc == 143, f"{label}: a after SIGTERM: exit {rc}, want 143\n{a.log_text()[-2000:]}")
     time.sleep(1)
     a.start()
+    # A zombie: c stops past its session timeout, the group gives its
+    # partitions to the others; when it wakes, what it had not committed is
+    # aborted, and it rejoins.
+    time.sleep(1)
+    c.p.send_signal(signal.SIGSTOP)
+    time.sleep(9)
+    c.p.send_signal(signal.SIGCONT)
     producer.join()
     ends = input_ends(src)
     need(sum(ends.values()) == len(records), f"{label}: input ends {ends}")
@@ -174,6 +181,9 @@ def chaos(label, tool_args, src, out):
     check(len(owners) == PARTS, f"{label}: partitions assigned: {sorted(owners)}")
     check(moved, f"{label}: no partition moved between members: {dict(owners)}")
     check(restored_entries > 0, f"{label}: no partition was restored with state from the changelog")
+    zombie = c.log_text()
+    check("lost" in zombie or "Unknown member" in zombie or "generation" in zombie,
+          f"{label}: c was stopped past its session, and was not refused:\n{zombie[-2000:]}")
     print(f"{label}: partitions that moved between members: {len(moved)} of {PARTS}", file=sys.stderr)
     return read_records(out, config={"isolation.level": "read_committed", "enable.partition.eof": True})
 
@@ -191,8 +201,11 @@ for r in records:
     w = want[r["user"]]
     w.append((len(w) + 1, (w[-1][1] if w else 0) + r["amount"]))
 bad = [u for u in want if per_user.get(u) != want[u]]
-check(not bad, f"kagg: {len(bad)} users without exactly 1..n in order, e.g. {bad[:3]}: "
-      f"{per_user.get(bad[0], [])[:5] if bad else ''} ... want {want[bad[0]][:5] if bad else ''}")
+if bad:
+    got_u, want_u = per_user.get(bad[0], []), want[bad[0]]
+    i = next((i for i in range(min(len(got_u), len(want_u))) if got_u[i] != want_u[i]), min(len(got_u), len(want_u)))
+    check(False, f"kagg: {len(bad)} users without exactly 1..n in order; {bad[0]}: {len(got_u)} rows, want "
+          f"{len(want_u)}, first difference at {i}: {got_u[i:i + 3]} want {want_u[i:i + 3]}")
 check(sum(len(v) for v in per_user.values()) == len(records),
       f"kagg: {sum(len(v) for v in per_user.values())} rows for {len(records)} records")
 
@@ -239,14 +252,26 @@ check("--instance and --changelog are for group members" in err, f"--instance wi
 
 # --- at least once: nothing lost
 group = f"members-lax-{RUN_ID}"
-a = Member("a", ["kagg", "--by", "user", "-a", "count", "--emit", "changes"], group, agg_in, lax_out, eos=False)
+a = Member("a", ["kagg", "--by", "user", "-a", "count", "--emit", "changes"], group, agg_in, lax_out,
+           instance=f"{group}-a", eos=False)
 a.start()
 ends = input_ends(agg_in)
 deadline = time.time() + 60
 while not committed_all(group, agg_in, ends):
     need(a.p.poll() is None and time.time() < deadline, f"lax: {a.log_text()[-2000:]}")
     time.sleep(0.3)
-check(a.signal(signal.SIGTERM) == 143, "lax: exit after SIGTERM")
+# Two processes with one --instance: the newer one takes the place, the
+# older one is fenced and stops with 1, saying so.
+twin = Member("twin", a.tool_args, group, agg_in, lax_out, instance=a.instance, eos=False)
+twin.start()
+try:
+    rc = a.p.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    rc = None
+check(rc == 1 and f"another process joined group {group} as --instance {a.instance}" in a.log_text(),
+      f"the older of two --instance {a.instance}: exit {rc}\n"
+      f"{a.log_text()[-1500:]}")
+check(twin.signal(signal.SIGTERM) == 143, "lax: the twin's exit after SIGTERM")
 counts = collections.defaultdict(set)
 n_rows = 0
 for part in read_records(lax_out).values():

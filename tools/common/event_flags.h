@@ -32,12 +32,12 @@ struct KafkaIoFlags : KafkaIo {
 inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
   AddKafkaFlags(cmd, &k->kafka);
   AddRegistryFlags(cmd, &k->kafka);
-  cmd->Option({"-G,--group", "ID", "Consumer group of a kafka: input (offsets are committed with checkpoints)"},
+  cmd->Option({"-G,--group", "ID", "Consumer group of a kafka: input (kwindow, kagg: a member, without --state)"},
               &k->group);
   cmd->Option({"--from", "TIME", "Start a kafka: input at the first record at or after TIME"}, &k->from);
   cmd->Option({"--until", "TIME", "Stop a kafka: input at TIME, or at its end offsets at start with 'end'"},
               &k->until);
-  cmd->Switch({"--exactly-once", "", "Kafka to Kafka in transactions tied to the checkpoints (needs --state, -G)"},
+  cmd->Switch({"--exactly-once", "", "Kafka to Kafka in transactions tied to the checkpoints (needs -G)"},
               &k->exactly_once);
   AddSchemaFlags(cmd, &k->formats, "rows to --output kafka:", "of those rows");
 }

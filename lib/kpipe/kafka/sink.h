@@ -76,6 +76,8 @@ class KafkaSink {
 
   bool transactional() const { return !opt_.transactional_id.empty(); }
   uint64_t committed() const { return txn_ ? txn_->committed() : 0; }
+  // Messages produced in the open transaction.
+  uint64_t open_messages() const { return txn_ ? txn_->open_messages() : 0; }
   uint64_t aborted() const { return txn_ ? txn_->aborted() : 0; }
 
  private:

@@ -342,8 +342,14 @@ Status KafkaSource::Handle(rd_kafka_message_t* m) {
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
       return Status::Kafka(fmt::format("{}offset {} is no longer in the topic (retention?): {}", where,
                                        p ? p->cursor.next : m->offset, what));
-    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-        m->err == RD_KAFKA_RESP_ERR__FATAL)
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+      char why[512];
+      if (rd_kafka_fatal_error(rk_.get(), why, sizeof why) == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+        return Status::Kafka(fmt::format("another process joined group {} as --instance {}: this one stops",
+                                         group_id_, opt_.instance));
+      return Status::Kafka(where + what);
+    }
+    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
       return Status::Kafka(where + what);
     if (warn_) warn_(where + what);
     return Status::OK();

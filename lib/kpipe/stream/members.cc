@@ -115,6 +115,7 @@ Status Members::Open() {
 }
 
 Status Members::OnRebalance(Rebalance* r) {
+  stale_ = false;
   if (r->assigned) return Restore(&r->partitions);
   if (!r->lost) {
     KPIPE_RETURN_IF_ERROR(Commit(&r->partitions));
@@ -184,7 +185,9 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   next_commit_ = opt_.checkpoint_every_ms > 0 ? NowMs() + opt_.checkpoint_every_ms : INT64_MAX;
   std::vector<PartitionPosition> at = source_->positions();
   bool eos = sink_->transactional();
-  if (!eos && at == committed_) return Status::OK();
+  if (at == committed_ && (!eos || sink_->open_messages() == 0)) return Status::OK();
+  // Refused by the group until the next rebalance: nothing to gain by trying.
+  if (stale_ && !revoking) return Status::OK();
   // The rows first, acknowledged: a changelog record never covers a row
   // that could still be lost.
   KPIPE_RETURN_IF_ERROR(flush_rows_());
@@ -215,6 +218,7 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   // being revoked go as they are, to be read from there by their new owner.
   if (sink_->aborts() == aborts) return st;
   Info(st.message());
+  stale_ = true;
   KPIPE_RETURN_IF_ERROR(sink_->Begin());
   return Rewind(revoking ? *revoking : std::vector<PartitionPosition>{});
 }
@@ -222,11 +226,29 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
 Status Members::Restore(std::vector<PartitionPosition>* parts) {
   if (parts->empty()) return Status::OK();
   int64_t started = MonotonicMicros();
+  // Partitions whose changelog is empty (never written, or compacted away
+  // to nothing) start fresh without a read.
+  std::vector<PartitionRef> refs;
+  for (const PartitionPosition& p : *parts) refs.push_back({topic_, p.partition});
+  auto marks = QueryWatermarks(source_->handle(), refs, 10'000);
+  if (!marks.ok()) return marks.status();
+  std::vector<PartitionPosition> to_read;
+  for (size_t i = 0; i < parts->size(); i++) {
+    if ((*marks)[i].high > (*marks)[i].low) {
+      to_read.push_back((*parts)[i]);
+    } else {
+      op_->Gain(Name((*parts)[i]), INT64_MIN);
+      (*parts)[i].offset = -1;
+    }
+  }
+  Info(fmt::format("{} partitions gained, {} with state in {}", parts->size(), to_read.size(), topic_));
+  if (to_read.empty()) return Status::OK();
   Properties defaults = {
       {"enable.auto.commit", "false"},
       {"isolation.level", "read_committed"},
       {"enable.partition.eof", "true"},
       {"auto.offset.reset", "earliest"},
+      {"fetch.wait.max.ms", "20"},
   };
   auto props = ResolveProperties(opt_.kafka_io.kafka, defaults);
   if (!props.ok()) return props.status();
@@ -236,8 +258,8 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
   ClientEvents events;
   auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events, nullptr, "changelog reader", 10'000);
   if (!rk.ok()) return rk.status();
-  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts->size())));
-  for (const PartitionPosition& p : *parts)
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(to_read.size())));
+  for (const PartitionPosition& p : to_read)
     rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
   KPIPE_RETURN_IF_ERROR(KafkaStatus(rd_kafka_assign(rk->get(), list.get()), "read the changelog " + topic_));
 
@@ -247,7 +269,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
     bool end = false;
   };
   std::map<int32_t, Got> got;
-  for (const PartitionPosition& p : *parts) got[p.partition];
+  for (const PartitionPosition& p : to_read) got[p.partition];
   size_t ended = 0;
   // A transaction a dead member left open holds the end back until it
   // times out.
@@ -263,7 +285,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
       st = Status::Interrupted(sig);
       break;
     }
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk->get(), 100);
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk->get(), 20);
     if (!m) continue;
     auto it = got.find(m->partition);
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -291,7 +313,9 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
 
   uint64_t entries = 0;
   for (PartitionPosition& pp : *parts) {
-    Got& g = got[pp.partition];
+    auto found = got.find(pp.partition);
+    if (found == got.end()) continue;  // started fresh above
+    Got& g = found->second;
     std::string name = Name(pp);
     int64_t offset = -1, w = INT64_MIN;
     if (!g.position.empty()) {
@@ -307,8 +331,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
     }
     PartitionedOperator::Part* p = op_->Gain(name, w);
     std::vector<std::pair<std::string, std::string>> loaded;
-    if (IncrementalState* inc = p->op->incremental()) {
-      inc->TrackChanges();
+    if (p->op->incremental()) {
       for (auto& [k, v] : g.entries)
         if (k[0] == 'k' && !v.empty()) loaded.emplace_back(k.substr(1), v.substr(1));
     } else {
@@ -332,7 +355,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
                      offset));
   }
   restored_entries_ = entries;
-  Info(fmt::format("restored {} partitions, {} entries in {:.3f} s", parts->size(), entries,
+  Info(fmt::format("restored {} partitions, {} entries in {:.3f} s", to_read.size(), entries,
                    (MonotonicMicros() - started) / 1e6));
   return Status::OK();
 }

@@ -79,6 +79,7 @@ class Members {
   int64_t next_commit_ = 0;
   std::vector<PartitionPosition> committed_;  // the positions of the last commit
   uint64_t restored_entries_ = 0;
+  bool stale_ = false;  // a commit was refused: none until the next rebalance
   std::string key_, value_;
 };
 

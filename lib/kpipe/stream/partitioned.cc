@@ -9,6 +9,8 @@ namespace kpipe {
 PartitionedOperator::Part* PartitionedOperator::Gain(const std::string& name, int64_t w) {
   Part& p = parts_[name];
   p.op = make_();
+  // Its changes go to the changelog at each commit (stream/members.h).
+  if (IncrementalState* inc = p.op->incremental()) inc->TrackChanges();
   p.w = w;
   p.written.clear();
   last_ = nullptr;

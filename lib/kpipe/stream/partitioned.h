@@ -43,8 +43,9 @@ class PartitionedOperator : public Operator {
     // to the changelog, by position (stream/members.cc).
     std::vector<std::pair<std::string, std::string>> written;
   };
-  // A partition gained, with a new instance at watermark `w`; replaces one
-  // held. The caller loads its state.
+  // A partition gained, with a new instance at watermark `w` that tracks
+  // its changes (IncrementalState::TrackChanges); replaces one held. The
+  // caller loads its state.
   Part* Gain(const std::string& name, int64_t w);
   // A partition lost: its instance is dropped (its rows were written).
   void Lose(const std::string& name);
