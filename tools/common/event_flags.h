@@ -225,9 +225,9 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   r->watermarks = f.watermarks;
   r->no_control = f.no_control;
   r->state_dir = f.state;
-  if (f.state.empty() && f.dump_state) return Status::Usage("--dump-state needs --state DIR");
-  if (f.state.empty() && f.kio.group.empty() && !f.checkpoint_every.empty())
-    return Status::Usage("--checkpoint-every needs --state DIR (or -G: how often a group member commits)");
+  // Without --state, -G makes a group member, which commits every --checkpoint-every.
+  if (f.state.empty() && (f.dump_state || (f.kio.group.empty() && !f.checkpoint_every.empty())))
+    return Status::Usage("--checkpoint-every and --dump-state need --state DIR (--checkpoint-every: or -G)");
   KPIPE_RETURN_IF_ERROR(DurationFlag("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
   r->dump_state = f.dump_state;
   KPIPE_RETURN_IF_ERROR(ThreadsFlag(f.threads, r));

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""scale_bench.py - group members of kagg (kpipe(7), SCALING) on a real broker:
+restore speed, rebalance pause, throughput of 1, 2 and 3 members, and the
+cost of the changelog. Run through bench/scale_bench.sh, which documents it.
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:24092")
+BIN = os.environ.get("KPIPE_BIN", "build")
+KEYS = int(os.environ.get("KEYS", "1000000"))
+PAUSE_KEYS = int(os.environ.get("PAUSE_KEYS", "100000"))  # per partition
+PAUSE_RUNS = int(os.environ.get("PAUSE_RUNS", "5"))
+RECORDS = int(os.environ.get("RECORDS", "1200000"))
+PARTS = 12
+RUN = f"{os.getpid()}-{int(time.time())}"
+tmp = tempfile.mkdtemp(prefix="kpipe-scale-")
+admin = AdminClient({"bootstrap.servers": BROKERS})
+created = []
+
+
+def tool(name):
+    return os.path.join(BIN, name)
+
+
+def create(name, parts):
+    for f in admin.create_topics([NewTopic(name, parts, 1)], operation_timeout=30).values():
+        f.result()
+    created.append(name)
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": "ready"})
+    for p in range(parts):
+        for _ in range(100):
+            try:
+                c.get_watermark_offsets(TopicPartition(name, p), timeout=5)
+                break
+            except Exception:
+                time.sleep(0.1)
+    c.close()
+
+
+def produce(topic, path):
+    subprocess.run([tool("kproduce"), "-q", "-t", topic, "-k", "user", path], check=True)
+
+
+def keys_file(n, name):
+    """n records, one per distinct user, ~50 bytes each."""
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(f'{{"user":"k{i:08d}","amount":{i % 1000},"ts":{1732441200000 + i}}}\n')
+    return path
+
+
+def ends(topic):
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": "ends"})
+    e = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(PARTS)}
+    c.close()
+    return e
+
+
+def committed_all(group, topic, e):
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": group})
+    got = c.committed([TopicPartition(topic, p) for p in range(PARTS)], timeout=10)
+    c.close()
+    return all(tp.offset >= e[tp.partition] for tp in got)
+
+
+def member(group, topic, extra=(), stdout=subprocess.DEVNULL, log=None, every="1s"):
+    cmd = [tool("kagg"), "-q", "-v", "-G", group, "--by", "user", "-a", "count", "-a", "sum:amount",
+           "--checkpoint-every", every, "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
+           *extra, f"kafka:{topic}"]
+    return subprocess.Popen(cmd, stdout=stdout, stderr=open(log or os.devnull, "w"), text=True)
+
+
+def wait_committed(group, topic, procs, limit=600):
+    e = ends(topic)
+    start = time.time()
+    while not committed_all(group, topic, e):
+        for p in procs:
+            if p.poll() is not None:
+                sys.exit(f"a member exited with {p.returncode}")
+        if time.time() - start > limit:
+            sys.exit(f"group {group} did not reach the end within {limit} s")
+        time.sleep(0.1)
+    return time.time() - start
+
+
+def stop(procs):
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        if p.wait(timeout=120) != 143:
+            sys.exit(f"a member exited with {p.returncode} after SIGTERM")
+
+
+results = {}
+try:
+    # 1. Restore: KEYS keys built by one member, then restored by a fresh one.
+    topic, group = f"scale-restore-{RUN}", f"scale-restore-{RUN}"
+    create(topic, PARTS)
+    produce(topic, keys_file(KEYS, "keys.jsonl"))
+    a = member(group, topic)
+    wait_committed(group, topic, [a])
+    stop([a])
+    log = os.path.join(tmp, "restore.err")
+    t0 = time.time()
+    b = member(group, topic, log=log)
+    pat = re.compile(r"restored (\d+) partitions, (\d+) entries in ([0-9.]+) s")
+    while True:
+        m = [pat.search(l) for l in open(log)]
+        m = [x for x in m if x]
+        if m or b.poll() is not None:
+            break
+        time.sleep(0.05)
+    stop([b])
+    if not m:
+        sys.exit(f"no restore was logged: {open(log).read()[-2000:]}")
+    entries = sum(int(x.group(2)) for x in m)
+    secs = sum(float(x.group(3)) for x in m)
+    results["restore"] = (entries, secs)
+    print(f"restore: {entries} changelog entries ({KEYS} keys) in {secs:.2f} s, "
+          f"{KEYS / secs:,.0f} keys/s: {'PASS' if secs <= 10 * KEYS / 1e6 else 'MISS'} "
+          f"(goal: 1M keys in <= 10 s)")
+
+    # 2. Rebalance pause: a second member joins a live one; from its start to
+    # its first row, PAUSE_RUNS times.
+    topic, group = f"scale-pause-{RUN}", f"scale-pause-{RUN}"
+    create(topic, PARTS)
+    produce(topic, keys_file(PAUSE_KEYS * PARTS, "pause.jsonl"))
+    live = keys_file(20000, "live.jsonl")
+    a = member(group, topic, ["--emit", "changes"])
+    wait_committed(group, topic, [a])
+    pauses = []
+    for i in range(PAUSE_RUNS):
+        feeder = subprocess.Popen(["bash", "-c", f"for i in $(seq 40); do {tool('kproduce')} -q -t {topic} -k user "
+                                   f"{live}; sleep 0.25; done"])
+        time.sleep(0.5)
+        t0 = time.time()
+        b = member(group, topic, ["--emit", "changes"], stdout=subprocess.PIPE)
+        first = b.stdout.readline()
+        pauses.append(time.time() - t0)
+        stop([b])
+        feeder.kill()
+        feeder.wait()
+        time.sleep(1)
+    stop([a])
+    pauses.sort()
+    p50 = statistics.median(pauses)
+    p99 = pauses[min(len(pauses) - 1, int(0.99 * len(pauses)))]
+    print(f"rebalance pause ({PAUSE_KEYS} keys a partition, {PAUSE_RUNS} joins): p50 {p50:.2f} s, "
+          f"p99 {p99:.2f} s: {'PASS' if p99 <= 2 else 'MISS'} (goal: p99 <= 2 s); all: "
+          + " ".join(f"{x:.2f}" for x in pauses))
+
+    # 3. Throughput of 1, 2, 3 members over RECORDS records, and one process
+    # with --state (no changelog) on the same topic.
+    topic = f"scale-thru-{RUN}"
+    create(topic, PARTS)
+    users = max(RECORDS // 100, 1)
+    path = os.path.join(tmp, "thru.jsonl")
+    with open(path, "w") as f:
+        for i in range(RECORDS):
+            f.write(f'{{"user":"u{(i * 7919) % users:07d}","amount":{i % 1000},"ts":{1732441200000 + i}}}\n')
+    produce(topic, path)
+    rates = {}
+    for n in (1, 2, 3):
+        group = f"scale-thru{n}-{RUN}"
+        # Commits every 100 ms: the end is seen within that.
+        procs = [member(group, topic, every="100ms") for _ in range(n)]
+        secs = wait_committed(group, topic, procs)
+        cpu = 0.0
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            _, status, ru = os.wait4(p.pid, 0)
+            cpu += ru.ru_utime + ru.ru_stime
+        rates[n] = RECORDS / secs
+        print(f"{n} member{'s' if n > 1 else ''}: {RECORDS} records in {secs:.2f} s, {rates[n]:,.0f} records/s "
+              f"({rates[n] / rates[1]:.2f}x one member), {cpu:.2f} CPU s in all")
+    state = tempfile.mkdtemp(prefix="state-", dir=tmp)
+    t0 = time.time()
+    r = subprocess.run([tool("kagg"), "-q", "-G", f"scale-state-{RUN}", "--state", state, "--by", "user",
+                        "-a", "count", "-a", "sum:amount", "--until", "end", f"kafka:{topic}"],
+                       stdout=subprocess.DEVNULL)
+    secs = time.time() - t0
+    print(f"one process with --state (no changelog, --until end): {RECORDS / secs:,.0f} records/s; "
+          f"a member: {rates[1] / (RECORDS / secs):.2f}x that")
+finally:
+    if created and os.environ.get("KEEP") != "1":
+        for f in admin.delete_topics(created, operation_timeout=30).values():
+            try:
+                f.result()
+            except Exception:
+                pass

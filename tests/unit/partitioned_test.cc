@@ -1,0 +1,174 @@
+#include "kpipe/stream/partitioned.h"
+
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kpipe/agg/group.h"
+#include "kpipe/window/operator.h"
+#include "vector_sink.h"
+
+using namespace kpipe;
+
+namespace {
+
+using testing::VectorSink;
+
+std::unique_ptr<Operator> Window10() {
+  WindowOptions o;
+  o.kind = WindowOptions::Kind::kTumble;
+  o.size = 10;
+  o.emit = EmitMode::kFinal;
+  auto op = WindowOperator::Make(o, *agg::GroupKey::Parse({"k"}), agg::AggSet(*agg::ParseAggSpecs({"count"})));
+  REQUIRE(op.ok());
+  return std::move(*op);
+}
+
+std::unique_ptr<Operator> CountByK() {
+  GroupOptions g;
+  g.emit = EmitMode::kChanges;
+  return std::make_unique<GroupOperator>(g, *agg::GroupKey::Parse({"k"}),
+                                         agg::AggSet(*agg::ParseAggSpecs({"count"})));
+}
+
+// Drives a PartitionedOperator as the runner does for a group member.
+struct Member {
+  PartitionedOperator op;
+  VectorSink sink;
+  simdjson::dom::parser parser;
+  std::vector<std::string> keep;  // the records' text, alive while parsed
+  AddOutcome last;
+  uint64_t seq = 0;
+
+  explicit Member(PartitionedOperator::Factory make, PartitionedOperator::Check check = nullptr)
+      : op(std::move(make), /*max_delay=*/0, std::move(check)) {}
+
+  Status Add(const std::string& partition, const std::string& json, int64_t t) {
+    RecordIn r;
+    keep.push_back(json);
+    r.value = parser.parse(keep.back()).value();
+    r.t = t;
+    r.has_time = true;
+    r.seq = ++seq;
+    r.partition = partition;
+    last = AddOutcome();
+    // W, the runner's minimum, is never what a partition is judged by.
+    return op.Add(r, INT64_MIN, &sink, &last);
+  }
+};
+
+// What an operator saves, and loads back.
+struct Entries : state::StateWriter, state::StateReader {
+  std::vector<std::pair<std::string, std::string>> all;
+  size_t at = 0;
+  Status Put(std::string_view k, std::string_view v) override {
+    all.emplace_back(k, v);
+    return Status::OK();
+  }
+  bool Next(std::string_view* k, std::string_view* v) override {
+    if (at >= all.size()) return false;
+    *k = all[at].first;
+    *v = all[at].second;
+    at++;
+    return true;
+  }
+};
+
+// The incremental form (kagg): puts and deletes kept by key.
+struct Keyed : state::StateWriter {
+  std::map<std::string, std::string> all;
+  Status Put(std::string_view k, std::string_view v) override {
+    all[std::string(k)] = v;
+    return Status::OK();
+  }
+  Status Delete(std::string_view k) override {
+    all.erase(std::string(k));
+    return Status::OK();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Each partition closes its windows by its own watermark") {
+  Member m(Window10);
+  m.op.Gain("t/0", INT64_MIN);
+  m.op.Gain("t/1", INT64_MIN);
+  REQUIRE(m.Add("t/1", R"({"k":"b"})", 5).ok());
+  REQUIRE(m.Add("t/0", R"({"k":"a"})", 5).ok());
+  REQUIRE(m.Add("t/0", R"({"k":"a"})", 100).ok());  // W_0 = 100 closes a's [0, 10) only
+  REQUIRE(m.sink.rows == std::vector<std::string>{R"({"window_start":0,"window_end":10,"k":"a","count":1})"});
+  // Not late: t/1's watermark is still 5.
+  REQUIRE(m.Add("t/1", R"({"k":"b"})", 6).ok());
+  CHECK_FALSE(m.last.late);
+  // Late against t/0's watermark, which the outcome names.
+  REQUIRE(m.Add("t/0", R"({"k":"a"})", 7).ok());
+  CHECK(m.last.late);
+  REQUIRE(m.last.watermark);
+  CHECK(*m.last.watermark == 100);
+  // The output watermark is the lower partition's.
+  CHECK(m.op.OutputWatermark(INT64_MIN) < 10);
+  // The end closes every partition's windows.
+  bool closed = false;
+  REQUIRE(m.op.Advance(INT64_MAX, &m.sink, &closed).ok());
+  CHECK(closed);
+  CHECK(m.sink.rows.back().find(R"("k":"b","count":2)") != std::string::npos);
+}
+
+TEST_CASE("A record of a partition not owned is an internal error, a rejected one changes nothing") {
+  Member m(Window10, [](const RecordIn& r) {
+    return r.value["k"].get_string().value() == "bad" ? Status::BadInput("not its key") : Status::OK();
+  });
+  m.op.Gain("t/0", INT64_MIN);
+  CHECK(m.Add("t/9", R"({"k":"a"})", 5).Is(Status::Code::kInternal));
+  CHECK(m.Add("t/0", R"({"k":"bad"})", 50).Is(Status::Code::kBadInput));
+  REQUIRE(m.Add("t/0", R"({"k":"a"})", 5).ok());  // W_0 did not move to 50
+  CHECK_FALSE(m.last.late);
+  m.op.Lose("t/0");
+  CHECK(m.Add("t/0", R"({"k":"a"})", 6).Is(Status::Code::kInternal));
+}
+
+TEST_CASE("A partition moved with its saved state and watermark writes the same rows") {
+  // One member reads it all...
+  Member whole(Window10);
+  whole.op.Gain("t/0", INT64_MIN);
+  std::vector<std::pair<std::string, int64_t>> in = {{"a", 1}, {"b", 3}, {"a", 12}, {"a", 14}, {"b", 25}, {"a", 31}};
+  for (auto& [k, t] : in) REQUIRE(whole.Add("t/0", R"({"k":")" + k + "\"}", t).ok());
+  // ...another hands it over after three records.
+  Member first(Window10), second(Window10);
+  first.op.Gain("t/0", INT64_MIN);
+  for (size_t i = 0; i < 3; i++) REQUIRE(first.Add("t/0", R"({"k":")" + in[i].first + "\"}", in[i].second).ok());
+  Entries saved;
+  auto& part = first.op.parts().at("t/0");
+  REQUIRE(part.op->Save(&saved).ok());
+  PartitionedOperator::Part* p = second.op.Gain("t/0", part.w);
+  REQUIRE(p->op->Load(&saved).ok());
+  for (size_t i = 3; i < in.size(); i++)
+    REQUIRE(second.Add("t/0", R"({"k":")" + in[i].first + "\"}", in[i].second).ok());
+  std::vector<std::string> handed = first.sink.rows;
+  handed.insert(handed.end(), second.sink.rows.begin(), second.sink.rows.end());
+  CHECK(handed == whole.sink.rows);
+}
+
+TEST_CASE("An incremental operator's changes since it was gained are what the changelog needs") {
+  Member first(CountByK), second(CountByK);
+  first.op.Gain("t/0", INT64_MIN);  // tracks its changes from the start
+  REQUIRE(first.Add("t/0", R"({"k":"a"})", 1).ok());
+  REQUIRE(first.Add("t/0", R"({"k":"a"})", 2).ok());
+  Keyed changelog;
+  auto* inc = first.op.parts().at("t/0").op->incremental();
+  REQUIRE(inc);
+  REQUIRE(inc->SaveChanges(&changelog).ok());
+  REQUIRE_FALSE(changelog.all.empty());
+  REQUIRE(first.Add("t/0", R"({"k":"b"})", 3).ok());
+  REQUIRE(inc->SaveChanges(&changelog).ok());
+  Entries back;
+  for (auto& [k, v] : changelog.all) back.all.emplace_back(k, v);
+  PartitionedOperator::Part* p = second.op.Gain("t/0", 3);
+  REQUIRE(p->op->Load(&back).ok());
+  REQUIRE(second.Add("t/0", R"({"k":"a"})", 4).ok());
+  REQUIRE(second.Add("t/0", R"({"k":"b"})", 5).ok());
+  CHECK(second.sink.rows == std::vector<std::string>{R"({"k":"a","count":3})", R"({"k":"b","count":2})"});
+}
