@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from confluent_kafka import Consumer, TopicPartition
@@ -148,6 +149,8 @@ try:
         b = member(group, topic, ["--emit", "changes"], stdout=subprocess.PIPE)
         first = b.stdout.readline()
         pauses.append(time.time() - t0)
+        # The rest of its rows, read so that it never blocks on a full pipe.
+        threading.Thread(target=b.stdout.read, daemon=True).start()
         stop([b])
         feeder.kill()
         feeder.wait()
