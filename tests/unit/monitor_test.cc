@@ -85,3 +85,25 @@ TEST_CASE("--metrics-label") {
   CHECK_FALSE(ParseLabel("tool=x").ok());
   CHECK_FALSE(ParseLabel("partition=x").ok());
 }
+
+TEST_CASE("metrics and status of a group member: owned partitions, restores, rewinds") {
+  Snapshot s;
+  s.kafka_input = true;
+  s.lag = {{"clicks", 2, 5}, {"clicks", 7, 0}};
+  s.member = true;
+  s.restores = {{"clicks", 2, 1200, 0.5}, {"clicks", 7, 0, 0.5}};
+  s.rewinds = 3;
+  std::string text = FormatMetrics(s, "kagg", {}, 0, 0);
+  CHECK(text.find("kpipe_member_partitions{tool=\"kagg\"} 2\n") != std::string::npos);
+  CHECK(text.find("kpipe_member_rewinds_total{tool=\"kagg\"} 3\n") != std::string::npos);
+  CHECK(text.find("kpipe_restore_entries{tool=\"kagg\",topic=\"clicks\",partition=\"2\"} 1200\n") != std::string::npos);
+  CHECK(text.find("kpipe_restore_seconds{tool=\"kagg\",topic=\"clicks\",partition=\"7\"} 0.5\n") != std::string::npos);
+  CHECK(text.find("kpipe_restore_records_read{tool=\"kagg\"} 0\n") != std::string::npos);
+  CHECK(StatusLine(s, 0, 0) == "0 in (0/s), 0 out, lag 5, 2 partitions owned");
+  s.restoring_partitions = 3;
+  s.restoring_read = 4000;
+  CHECK(StatusLine(s, 0, 0) ==
+        "restoring 3 partitions: 4000 changelog records read; 0 in (0/s), 0 out, lag 5, 2 partitions owned");
+  Snapshot plain;
+  CHECK(FormatMetrics(plain, "kagg", {}, 0, 0).find("member") == std::string::npos);
+}

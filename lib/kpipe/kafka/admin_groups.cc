@@ -48,8 +48,12 @@ Result<Committed> CommittedOffsets(rd_kafka_t* rk, const std::string& group, int
 }
 
 // GroupLag's rows for every partition of `names`.
+// The member that owns each assigned partition: its instance id (static
+// membership), else its member id.
+using Owners = std::map<std::pair<std::string, int32_t>, std::string>;
+
 Status WriteLag(rd_kafka_t* rk, const std::string& group, const Committed& committed,
-                const std::vector<std::string>& names, int timeout_ms, json::RowWriter* out) {
+                const std::vector<std::string>& names, int timeout_ms, const Owners* owners, json::RowWriter* out) {
   std::vector<PartitionRef> refs;
   for (const std::string& t : names) {
     auto ps = TopicPartitions(rk, t, timeout_ms);
@@ -69,6 +73,10 @@ Status WriteLag(rd_kafka_t* rk, const std::string& group, const Committed& commi
       row.Int("committed", it->second).Int("end", hi).Int("lag", std::max<int64_t>(0, hi - it->second));
     else
       row.Null("committed").Int("end", hi).Int("lag", hi - lo);
+    if (owners) {
+      auto o = owners->find({refs[i].topic, refs[i].partition});
+      row.StrOrNull("member", o == owners->end() ? nullptr : o->second.c_str());
+    }
     KPIPE_RETURN_IF_ERROR(out->Add(row));
   }
   return Status::OK();
@@ -100,6 +108,20 @@ Result<GroupDescription> Describe(rd_kafka_t* rk, const std::string& group, int 
   return GroupDescription{std::move(*ev), ds[0]};
 }
 
+Owners OwnersOf(const rd_kafka_ConsumerGroupDescription_t* desc) {
+  Owners owners;
+  size_t members = rd_kafka_ConsumerGroupDescription_member_count(desc);
+  for (size_t i = 0; i < members; i++) {
+    const rd_kafka_MemberDescription_t* m = rd_kafka_ConsumerGroupDescription_member(desc, i);
+    const rd_kafka_topic_partition_list_t* pl =
+        rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
+    const char* instance = rd_kafka_MemberDescription_group_instance_id(m);
+    std::string who = instance && *instance ? instance : rd_kafka_MemberDescription_consumer_id(m);
+    for (int j = 0; pl && j < pl->cnt; j++) owners[{pl->elems[j].topic, pl->elems[j].partition}] = who;
+  }
+  return owners;
+}
+
 }  // namespace
 
 Status ListGroups(rd_kafka_t* rk, int timeout_ms, json::RowWriter* out) {
@@ -128,9 +150,12 @@ Status GroupLag(rd_kafka_t* rk, const std::string& group, const std::vector<std:
                 int timeout_ms, json::RowWriter* out) {
   auto committed = CommittedOffsets(rk, group, timeout_ms);
   if (!committed.ok()) return committed.status();
+  auto d = Describe(rk, group, timeout_ms);
+  if (!d.ok()) return d.status();
+  Owners owners = OwnersOf(d->desc);
   // A partition the group never committed is unread, not absent.
-  KPIPE_RETURN_IF_ERROR(
-      WriteLag(rk, group, *committed, topics.empty() ? CommittedTopics(*committed) : topics, timeout_ms, out));
+  KPIPE_RETURN_IF_ERROR(WriteLag(rk, group, *committed, topics.empty() ? CommittedTopics(*committed) : topics,
+                                 timeout_ms, &owners, out));
   return out->Flush();
 }
 
@@ -176,8 +201,9 @@ Status DescribeGroups(rd_kafka_t* rk, const std::vector<std::string>& groups, in
                                          .StrOrNull("instance_id", instance && *instance ? instance : nullptr)
                                          .Strs("partitions", names)));
     }
-    KPIPE_RETURN_IF_ERROR(
-        WriteLag(rk, group, *committed, std::vector<std::string>(topics.begin(), topics.end()), timeout_ms, out));
+    Owners owners = OwnersOf(desc);
+    KPIPE_RETURN_IF_ERROR(WriteLag(rk, group, *committed, std::vector<std::string>(topics.begin(), topics.end()),
+                                   timeout_ms, &owners, out));
   }
   return out->Flush();
 }

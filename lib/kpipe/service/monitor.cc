@@ -110,6 +110,28 @@ std::string FormatMetrics(const Snapshot& s, const std::string& tool,
     w.Sample("kpipe_transactions_total", s.transactions_committed, "result=\"committed\"");
     w.Sample("kpipe_transactions_total", s.transactions_aborted, "result=\"aborted\"");
   }
+  if (s.member) {
+    w.One("kpipe_member_partitions", "gauge", "Partitions this member of its consumer group owns.", s.lag.size());
+    w.One("kpipe_member_rewinds_total", "counter",
+          "Commits the group refused (a rebalance, a zombie), aborted and started over from the last one.",
+          s.rewinds);
+    w.One("kpipe_restore_records_read", "gauge", "Changelog records read by the restore under way (0: none).",
+          s.restoring_read);
+    w.Head("kpipe_restore_entries", "gauge", "State entries an owned partition got back from the changelog.");
+    for (const Snapshot::Restore& r : s.restores) {
+      std::string extra = "topic=\"";
+      AppendLabelValue(&extra, r.topic);
+      extra += fmt::format("\",partition=\"{}\"", r.partition);
+      w.Sample("kpipe_restore_entries", r.entries, extra);
+    }
+    w.Head("kpipe_restore_seconds", "gauge", "How long the restore that brought an owned partition took.");
+    for (const Snapshot::Restore& r : s.restores) {
+      std::string extra = "topic=\"";
+      AppendLabelValue(&extra, r.topic);
+      extra += fmt::format("\",partition=\"{}\"", r.partition);
+      w.Sample("kpipe_restore_seconds", r.seconds, extra);
+    }
+  }
   w.One("kpipe_start_time_seconds", "gauge", "When the process started, in seconds since the epoch.",
         static_cast<double>(start_ms) / 1000.0);
   return out;
@@ -128,6 +150,10 @@ std::string StatusLine(const Snapshot& s, double in_per_s, int64_t now_ms) {
   }
   if (s.watermark_ms != Snapshot::kNone)
     line += fmt::format(", watermark {:.1f}s behind", static_cast<double>(now_ms - s.watermark_ms) / 1000.0);
+  if (s.member) line += fmt::format(", {} partition{} owned", s.lag.size(), s.lag.size() == 1 ? "" : "s");
+  if (s.restoring_partitions > 0)
+    line = fmt::format("restoring {} partition{}: {} changelog records read; ", s.restoring_partitions,
+                       s.restoring_partitions == 1 ? "" : "s", s.restoring_read) + line;
   return line;
 }
 

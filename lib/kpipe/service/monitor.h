@@ -45,6 +45,20 @@ struct Snapshot {
   bool transactions = false;          // a transactional producer
   uint64_t transactions_committed = 0;
   uint64_t transactions_aborted = 0;
+  // A member of a consumer group (kpipe(7), SCALING): `lag` has the
+  // partitions it owns; how each one's state came back from the changelog;
+  // a restore under way; commits refused and started over.
+  bool member = false;
+  struct Restore {
+    std::string topic;
+    int32_t partition = 0;
+    uint64_t entries = 0;
+    double seconds = 0;  // of the restore that brought it (several partitions at once)
+  };
+  std::vector<Restore> restores;
+  int restoring_partitions = 0;  // > 0: a restore under way...
+  uint64_t restoring_read = 0;   // ...that has read this many changelog records
+  uint64_t rewinds = 0;
 };
 
 struct MonitorOptions {

@@ -178,7 +178,17 @@ Status Members::OnRebalance(Rebalance* r) {
   return Status::OK();
 }
 
+void Members::AddMetrics(service::Snapshot* s) const {
+  s->member = true;
+  for (const auto& [name, r] : restores_)
+    if (op_->parts().count(name)) s->restores.push_back(r);
+  s->restoring_partitions = restoring_;
+  s->restoring_read = restoring_read_;
+  s->rewinds = rewinds_;
+}
+
 Status Members::Rewind(const std::vector<PartitionPosition>& drop) {
+  rewinds_++;
   for (const PartitionPosition& p : drop) op_->Lose(Name(p));
   std::vector<PartitionPosition> keep;
   for (const PartitionPosition& p : source_->positions())
@@ -330,7 +340,14 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
   constexpr int kBatch = 4096;
   std::vector<rd_kafka_message_t*> batch(kBatch);
   Status st;
+  restoring_ = static_cast<int>(to_read.size());
+  restoring_read_ = 0;
+  int64_t next_progress = MonotonicMicros() + 500'000;
   while (ended < got.size() && st.ok()) {
+    if (progress_ && MonotonicMicros() > next_progress) {
+      progress_();
+      next_progress = MonotonicMicros() + 500'000;
+    }
     if (MonotonicMicros() > deadline) {
       st = Status::Kafka(fmt::format("the changelog {} did not reach its end within {} s", topic_,
                                      Transactions::kTimeoutMs / 1000 + 30));
@@ -364,6 +381,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
         if (st.ok()) st = Status::Kafka(fmt::format("read the changelog {}: {}", topic_, rd_kafka_message_errstr(m)));
       } else if (it != got.end() && m->key_len > 0) {
         it->second.cursor.next = m->offset + 1;
+        restoring_read_++;
         taken_msgs++;
         taken_bytes += m->len + m->key_len;
         std::string_view key(static_cast<const char*>(m->key), m->key_len);
@@ -382,6 +400,8 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
   }
   rd_kafka_queue_destroy(queue);
   rd_kafka_consumer_close(rk->get());
+  restoring_ = 0;
+  restoring_read_ = 0;
   KPIPE_RETURN_IF_ERROR(st);
   int64_t read = MonotonicMicros();
 
@@ -430,10 +450,11 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
     }
     entries += count;
     pp.offset = offset;
+    restores_[name] = {pp.topic, pp.partition, count, 0};
     Info(fmt::format("{}: state restored from {}: {} entries, from offset {}", name, topic_, count, offset));
   }
-  restored_entries_ = entries;
   int64_t done = MonotonicMicros();
+  for (const PartitionPosition& pp : to_read) restores_[Name(pp)].seconds = (done - started) / 1e6;
   Info(fmt::format("restored {} partitions, {} entries in {:.3f} s (reading the changelog {:.3f} s, loading {:.3f} s)",
                    to_read.size(), entries, (done - started) / 1e6, (read - started) / 1e6, (done - read) / 1e6));
   return Status::OK();

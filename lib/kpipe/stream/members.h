@@ -20,12 +20,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "kpipe/io/input.h"
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
+#include "kpipe/service/monitor.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/partitioned.h"
 #include "kpipe/stream/runner.h"
@@ -53,8 +55,12 @@ class Members {
   // aborted (a rebalance began) rewinds every partition to its last commit,
   // except `revoking` ones, which are dropped.
   Status Commit(const std::vector<PartitionPosition>* revoking = nullptr);
-  // Restores, the last partitions gained: how many entries and how long.
-  uint64_t restored_entries() const { return restored_entries_; }
+  // Called every so often while a restore reads (the runner's metrics and
+  // STATUS=, which AddMetrics feeds).
+  void set_progress(std::function<void()> cb) { progress_ = std::move(cb); }
+  // The member's share of the metrics: its partitions' restores, a restore
+  // under way, the commits started over.
+  void AddMetrics(service::Snapshot* s) const;
 
  private:
   // Reads the changelog partitions of `parts` to their ends (read_committed)
@@ -78,7 +84,11 @@ class Members {
   int out_topic_ = -1;  // its handle in sink_
   int64_t next_commit_ = 0;
   std::vector<PartitionPosition> committed_;  // the positions of the last commit
-  uint64_t restored_entries_ = 0;
+  std::function<void()> progress_;
+  std::map<std::string, service::Snapshot::Restore> restores_;  // by partition name, owned ones
+  int restoring_ = 0;          // partitions being restored now
+  uint64_t restoring_read_ = 0;
+  uint64_t rewinds_ = 0;
   bool stale_ = false;  // a commit was refused: none until the next rebalance
   std::string key_, value_;
 };

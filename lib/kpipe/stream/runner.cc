@@ -109,6 +109,7 @@ Status Runner::OpenKafka() {
   });
   KPIPE_RETURN_IF_ERROR(members_->Open());
   kafka[0]->set_rebalance_callback([this](Rebalance* r) { return members_->OnRebalance(r); });
+  members_->set_progress([this] { Monitor(); });
   return Status::OK();
 }
 
@@ -497,6 +498,7 @@ service::Snapshot Runner::Snap() const {
     s.checkpoint_at_ms = ck_at_ms_;
   }
   kafka_out_.Transactions(&s);
+  if (members_) members_->AddMetrics(&s);
   return s;
 }
 
