@@ -60,38 +60,59 @@ for n in clicks-per-user clicks-per-minute; do
 done
 isolated=(env -u KPIPE_BROKERS -u KPIPE_CONFIG -u NOTIFY_SOCKET XDG_CONFIG_HOME="$T/xdg")
 
-# kpipe@clicks-per-user.service: ExecStart= as systemd expands it, with %i,
-# ${VAR} from the service's environment and $KPIPE_ARGS split at whitespace
-# from the example's /etc/kpipe/clicks-per-user.env.
-n=clicks-per-user
-declare -A var=(
-  [KPIPE_TOOL]=$(sed -n 's/^KPIPE_TOOL=//p' "$EX/$n.env")
-  [CREDENTIALS_DIRECTORY]=$T/cred/$n [STATE_DIRECTORY]=$T/state/$n [RUNTIME_DIRECTORY]=$T/run/$n)
-args=$(sed -n 's/^KPIPE_ARGS=//p' "$EX/$n.env")
-[[ $args != *[\"\'\\]* ]] || fail "$n.env: KPIPE_ARGS has quotes, which systemd honours and this test does not"
-read -ra kpipe_args <<< "$args"
-[ ${#kpipe_args[@]} -gt 0 ] || fail "$n.env sets no KPIPE_ARGS"
-mkdir -p "${var[STATE_DIRECTORY]}" "${var[RUNTIME_DIRECTORY]}"
-read -ra words <<< "$(sed -n '/^ExecStart=/,/[^\\]$/p' "$U/kpipe@.service" | sed -e 's/^ExecStart=//' -e 's/\\$//' | tr '\n' ' ')"
-cmd=()
-for w in "${words[@]}"; do
-  if [ "$w" == '$KPIPE_ARGS' ]; then cmd+=("${kpipe_args[@]}"); continue; fi
-  w=${w//%n/kpipe@$n.service}
-  w=${w//%i/$n}
-  for v in "${!var[@]}"; do w=${w//"\${$v}"/${var[$v]}}; done
-  [[ $w != *'$'* && $w != *%* ]] || fail "ExecStart: '$w' has a variable or specifier this test does not know"
-  cmd+=("$w")
+# kpipe@NAME.service: ExecStart= as systemd expands it, with %i, %n, %S,
+# ${VAR} from the service's environment, and $KPIPE_ARGS and
+# $KPIPE_STATE_ARGS split at whitespace, from the example's
+# /etc/kpipe/NAME.env or else (KPIPE_STATE_ARGS) the unit's Environment=.
+# clicks-per-user keeps its state in --state; clicks-by-user is a member of
+# a consumer group (no --state; its properties are clicks-per-user's).
+for n in clicks-per-user clicks-by-user; do
+  mkdir -p "$T/cred/$n"
+  [ "$n" == clicks-per-user ] || cp "$T/cred/clicks-per-user/kafka.properties" "$T/cred/$n/kafka.properties"
+  declare -A var=(
+    [KPIPE_TOOL]=$(sed -n 's/^KPIPE_TOOL=//p' "$EX/$n.env")
+    [CREDENTIALS_DIRECTORY]=$T/cred/$n [STATE_DIRECTORY]=$T/state/$n [RUNTIME_DIRECTORY]=$T/run/$n)
+  args=$(sed -n 's/^KPIPE_ARGS=//p' "$EX/$n.env")
+  [[ $args != *[\"\'\\]* ]] || fail "$n.env: KPIPE_ARGS has quotes, which systemd honours and this test does not"
+  read -ra kpipe_args <<< "$args"
+  [ ${#kpipe_args[@]} -gt 0 ] || fail "$n.env sets no KPIPE_ARGS"
+  if grep -q '^KPIPE_STATE_ARGS=' "$EX/$n.env"; then
+    state_args=$(sed -n 's/^KPIPE_STATE_ARGS=//p' "$EX/$n.env")
+  else
+    state_args=$(sed -n 's/^Environment=KPIPE_STATE_ARGS=//p' "$U/kpipe@.service")
+    state_args=${state_args//%S/$T/varlib}
+    state_args=${state_args//%i/$n}
+    mkdir -p "$T/varlib/kpipe/$n"
+  fi
+  read -ra state_words <<< "$state_args"
+  mkdir -p "${var[STATE_DIRECTORY]}" "${var[RUNTIME_DIRECTORY]}"
+  read -ra words <<< "$(sed -n '/^ExecStart=/,/[^\\]$/p' "$U/kpipe@.service" | sed -e 's/^ExecStart=//' -e 's/\\$//' | tr '\n' ' ')"
+  cmd=()
+  for w in "${words[@]}"; do
+    if [ "$w" == '$KPIPE_ARGS' ]; then cmd+=("${kpipe_args[@]}"); continue; fi
+    if [ "$w" == '$KPIPE_STATE_ARGS' ]; then cmd+=("${state_words[@]}"); continue; fi
+    w=${w//%n/kpipe@$n.service}
+    w=${w//%i/$n}
+    for v in "${!var[@]}"; do w=${w//"\${$v}"/${var[$v]}}; done
+    [[ $w != *'$'* && $w != *%* ]] || fail "ExecStart: '$w' has a variable or specifier this test does not know"
+    cmd+=("$w")
+  done
+  expect_eq "ExecStart runs" "${cmd[0]} ${cmd[1]}" "/usr/bin/env /usr/bin/kagg"
+  case $n in
+    clicks-per-user) [[ " ${cmd[*]} " == *" --state=$T/varlib/kpipe/$n "* ]] || fail "$n: no --state in ${cmd[*]}" ;;
+    clicks-by-user) [[ " ${cmd[*]} " != *" --state"* ]] || fail "$n: a member with --state: ${cmd[*]}" ;;
+  esac
+  cmd[1]=$R${cmd[1]}
+  echo "kpipe@$n.service runs: ${cmd[*]}"
+  st=0
+  t0=${EPOCHREALTIME/./}
+  { "${isolated[@]}" timeout --preserve-status -s TERM 4 "${cmd[@]}" > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
+  [ "$st" == 143 ] || { cat "$T/err" >&2; fail "kpipe@$n.service: the tool exited $st, want it waiting for the broker until SIGTERM (143)"; }
+  took_ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+  [ "$took_ms" -lt 6000 ] || fail "kpipe@$n.service: the run with SIGTERM at 4 s during the wait for brokers took ${took_ms} ms"
+  expect_no_grep "$T/err" "error:|Try '"
+  unset var
 done
-expect_eq "ExecStart runs" "${cmd[0]} ${cmd[1]}" "/usr/bin/env /usr/bin/kagg"
-cmd[1]=$R${cmd[1]}
-echo "kpipe@$n.service runs: ${cmd[*]}"
-st=0
-t0=${EPOCHREALTIME/./}
-{ "${isolated[@]}" timeout --preserve-status -s TERM 4 "${cmd[@]}" > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
-[ "$st" == 143 ] || { cat "$T/err" >&2; fail "kpipe@$n.service: the tool exited $st, want it waiting for the broker until SIGTERM (143)"; }
-took_ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-[ "$took_ms" -lt 6000 ] || fail "kpipe@$n.service: the run with SIGTERM at 4 s during the wait for brokers took ${took_ms} ms" 
-expect_no_grep "$T/err" "error:|Try '"
 
 # kpipe-pipeline@clicks-per-minute.service: the example script in the
 # unit's environment, the installed tools first on its PATH. Every stage must

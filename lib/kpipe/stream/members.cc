@@ -271,6 +271,10 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   // being revoked go as they are, to be read from there by their new owner.
   if (sink_->aborts() == aborts) return st;
   Info(st.message());
+  if (opt_.warn)
+    opt_.warn(fmt::format("group {} refused a commit (it is rebalancing, or this member was stopped past its "
+                          "session): the transaction is aborted, and the member's partitions start over from "
+                          "their last commit", opt_.kafka_io.group));
   stale_ = true;
   KPIPE_RETURN_IF_ERROR(sink_->Begin());
   return Rewind(revoking ? *revoking : std::vector<PartitionPosition>{});
