@@ -192,18 +192,26 @@ def chaos(label, tool_args, src, out, eos=True):
     return read_records(out, config={"isolation.level": "read_committed", "enable.partition.eof": True})
 
 
-# --- kagg --emit changes
-rows = chaos("kagg", ["kagg", "--by", "user", "-a", "count", "-a", "sum:amount", "--emit", "changes"],
-             agg_in, agg_out)
-per_user = collections.defaultdict(list)
-for part in rows.values():
-    for r in part:
-        v = json.loads(r["value"])
-        per_user[v["user"]].append((v["count"], v["sum_amount"]))
+def counts_by_user(rows):
+    """kagg's rows, per user: (count, sum_amount) in the order read."""
+    out = collections.defaultdict(list)
+    for part in rows.values():
+        for r in part:
+            v = json.loads(r["value"])
+            out[v["user"]].append((v["count"], v["sum_amount"]))
+    return out
+
+
+# What kagg --emit changes writes per user: the counts 1..n and running sums.
 want = collections.defaultdict(list)
 for r in records:
     w = want[r["user"]]
     w.append((len(w) + 1, (w[-1][1] if w else 0) + r["amount"]))
+
+# --- kagg --emit changes
+rows = chaos("kagg", ["kagg", "--by", "user", "-a", "count", "-a", "sum:amount", "--emit", "changes"],
+             agg_in, agg_out)
+per_user = counts_by_user(rows)
 bad = [u for u in want if per_user.get(u) != want[u]]
 if bad:
     got_u, want_u = per_user.get(bad[0], []), want[bad[0]]
@@ -222,11 +230,11 @@ for part in rows.values():
         v = json.loads(r["value"])
         seen[(v["window_start"], v["user"])] += 1
         got[(v["window_start"], v["user"])] = (v["count"], v["sum_amount"])
-want = {}
+want_win = {}
 for r in records:
     k = (r["ts"] // 1000 * 1000, r["user"])
-    n, s = want.get(k, (0, 0))
-    want[k] = (n + 1, s + r["amount"])
+    n, s = want_win.get(k, (0, 0))
+    want_win[k] = (n + 1, s + r["amount"])
 # A window is written once its partition's watermark (the greatest time
 # there, less 1 s) passes its end; the last ones of each partition are
 # still open when the members stop.
@@ -236,11 +244,11 @@ for p, recs in read_records(win_in).items():
         v = json.loads(r["value"])
         part_of[v["user"]] = p
         top[p] = max(top[p], v["ts"])
-closed = {k for k in want if k[0] + 1000 <= top[part_of[k[1]]] - 1000}
+closed = {k for k in want_win if k[0] + 1000 <= top[part_of[k[1]]] - 1000}
 dup = [k for k, n in seen.items() if n > 1]
 check(not dup, f"kwindow: {len(dup)} (window, user) rows written more than once, e.g. {dup[:3]}")
-wrong = [k for k in got if got[k] != want.get(k)]
-check(not wrong, f"kwindow: {len(wrong)} rows with wrong values, e.g. {[(k, got[k], want.get(k)) for k in wrong[:3]]}")
+wrong = [k for k in got if got[k] != want_win.get(k)]
+check(not wrong, f"kwindow: {len(wrong)} rows with wrong values, e.g. {[(k, got[k], want_win.get(k)) for k in wrong[:3]]}")
 missing = [k for k in closed if k not in got]
 check(not missing, f"kwindow: {len(missing)} of {len(closed)} closed windows missing, e.g. {sorted(missing)[:3]}")
 print(f"kwindow: {len(got)} rows, {len(closed)} windows closed", file=sys.stderr)
@@ -258,15 +266,7 @@ check("--instance and --changelog are for group members" in err, f"--instance wi
 # not committed is written again by the next owner (duplicates, counted)
 rows = chaos("lax", ["kagg", "--by", "user", "-a", "count", "-a", "sum:amount", "--emit", "changes"],
              lax_in, lax_out, eos=False)
-got_lax = collections.defaultdict(list)
-for part in rows.values():
-    for r in part:
-        v = json.loads(r["value"])
-        got_lax[v["user"]].append((v["count"], v["sum_amount"]))
-want = collections.defaultdict(list)
-for r in records:
-    w = want[r["user"]]
-    w.append((len(w) + 1, (w[-1][1] if w else 0) + r["amount"]))
+got_lax = counts_by_user(rows)
 lost = [u for u in want if set(got_lax[u]) != set(want[u])]
 check(not lost, f"lax: {len(lost)} users whose rows are not exactly their counts 1..n with the right sums "
       f"(each at least once), e.g. {lost[:3]}")

@@ -117,20 +117,19 @@ std::string FormatMetrics(const Snapshot& s, const std::string& tool,
           s.rewinds);
     w.One("kpipe_restore_records_read", "gauge", "Changelog records read by the restore under way (0: none).",
           s.restoring_read);
-    w.Head("kpipe_restore_entries", "gauge", "State entries an owned partition got back from the changelog.");
-    for (const Snapshot::Restore& r : s.restores) {
-      std::string extra = "topic=\"";
-      AppendLabelValue(&extra, r.topic);
-      extra += fmt::format("\",partition=\"{}\"", r.partition);
-      w.Sample("kpipe_restore_entries", r.entries, extra);
-    }
-    w.Head("kpipe_restore_seconds", "gauge", "How long the restore that brought an owned partition took.");
-    for (const Snapshot::Restore& r : s.restores) {
-      std::string extra = "topic=\"";
-      AppendLabelValue(&extra, r.topic);
-      extra += fmt::format("\",partition=\"{}\"", r.partition);
-      w.Sample("kpipe_restore_seconds", r.seconds, extra);
-    }
+    auto per_partition = [&](const char* name, const char* help, auto value) {
+      w.Head(name, "gauge", help);
+      for (const Snapshot::Restore& r : s.restores) {
+        std::string extra = "topic=\"";
+        AppendLabelValue(&extra, r.topic);
+        extra += fmt::format("\",partition=\"{}\"", r.partition);
+        w.Sample(name, value(r), extra);
+      }
+    };
+    per_partition("kpipe_restore_entries", "State entries an owned partition got back from the changelog.",
+                  [](const Snapshot::Restore& r) { return r.entries; });
+    per_partition("kpipe_restore_seconds", "How long the restore that brought an owned partition took.",
+                  [](const Snapshot::Restore& r) { return r.seconds; });
   }
   w.One("kpipe_start_time_seconds", "gauge", "When the process started, in seconds since the epoch.",
         static_cast<double>(start_ms) / 1000.0);
