@@ -24,7 +24,10 @@ commits are refused, aborted, and it rejoins.
 Then:
   - the same chaos without --exactly-once: every user's counts 1..n with
     the right sums, each at least once (the duplicates are counted);
-  - a record whose message key is not its group is bad input (65), naming it;
+  - a record whose message key is not its group is bad input (65), naming it,
+    or with --dead-letter set aside with that reason;
+  - a changelog with fewer partitions than the input, or written with other
+    options, is refused (2);
   - kagg -G without --by is a usage error (2), and so is --instance without -G;
   - of two processes started with one --instance, the older one stops with 1
     and says which instance took its place.
@@ -52,10 +55,11 @@ T0 = 1_732_441_200_000
 rng = random.Random(int(os.environ.get("KPIPE_MEMBERS_SEED", "11")))
 tmp = make_tmp("members")
 
-agg_in, win_in, lax_in, agg_out, win_out, rule_in, lax_out = (
-    f"members-{n}-{RUN_ID}" for n in ("agg-in", "win-in", "lax-in", "agg", "win", "rule", "lax"))
+agg_in, win_in, lax_in, agg_out, win_out, rule_in, rule_ok, small_cl, lax_out = (
+    f"members-{n}-{RUN_ID}" for n in ("agg-in", "win-in", "lax-in", "agg", "win", "rule", "rule-ok", "small-cl",
+                                       "lax"))
 create_topics([(agg_in, PARTS), (win_in, PARTS), (lax_in, PARTS), (agg_out, 4), (win_out, 4), (rule_in, 3),
-               (lax_out, 4)])
+               (rule_ok, 3), (small_cl, 1, {"cleanup.policy": "compact"}), (lax_out, 4)])
 
 # Skewed users (some partitions get far more than others), event times
 # out of order by up to 400 ms: nothing is late with --max-delay 1s.
@@ -261,6 +265,19 @@ out, err = sh(f"kagg -G rule2-{RUN_ID} -a count --until end kafka:{rule_in}", wa
 check("needs --by" in err, f"no --by: {err}")
 out, err = sh(f"kagg --instance x --by user -a count --until end kafka:{rule_in}", want=2)
 check("--instance and --changelog are for group members" in err, f"--instance without -G: {err}")
+# With --dead-letter the record is set aside, named, and the run goes on.
+dead = os.path.join(tmp, "dead.jsonl")
+out, err = sh(f"kagg -G rule3-{RUN_ID} --by user -a count --until end --dead-letter {dead} kafka:{rule_in}")
+check("is not the record's group" in open(dead).read(), f"the rule's dead letter: {open(dead).read()}")
+# A changelog with fewer partitions than the input is refused, naming both.
+out, err = sh(f"kagg -G rule4-{RUN_ID} --changelog {small_cl} --by user -a count --until end kafka:{rule_in}",
+              want=2)
+check(f"the changelog {small_cl} has 1 partitions and the input {rule_in} has 3" in err, f"--changelog: {err}")
+# A changelog written with other options is refused: its state is not this run's.
+sh(f"printf '%s\\n' '{{\"user\":\"x\",\"n\":1}}' | kproduce -q -t {rule_ok} -k user", timeout=30)
+sh(f"kagg -G rule5-{RUN_ID} --by user -a count --until end kafka:{rule_ok}")
+out, err = sh(f"kagg -G rule5-{RUN_ID} --by user -a sum:n --until end kafka:{rule_ok}", want=2)
+check("holds the state of other options" in err, f"a changelog of other options: {err}")
 
 # --- at least once, the same chaos: nothing lost; what a killed member had
 # not committed is written again by the next owner (duplicates, counted)

@@ -252,6 +252,9 @@ Status KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
                                        parts->elems[i].topic, parts->elems[i].partition));
     r.partitions.push_back({parts->elems[i].topic, parts->elems[i].partition, -1});
   }
+  if (parts->cnt == 0 && bounded_ && !assigned_once_ && warn_)
+    warn_(fmt::format("group {} gave this member no partition (the others have them all): with --until it "
+                      "ends now", group_id_));
   if (on_rebalance_) KPIPE_RETURN_IF_ERROR(on_rebalance_(&r));
   for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = r.partitions[i].offset;
   KPIPE_RETURN_IF_ERROR(DefaultStarts(parts));
@@ -405,7 +408,7 @@ bool KafkaSource::Take(bool* more) {
   *more = false;
   for (;;) {
     ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
-    if (n <= 0) return true;
+    if (n <= 0) return status_.ok();
     for (ssize_t i = 0; i < n; i++) {
       if (status_.ok()) status_ = Handle(batch[i]);
       rd_kafka_message_destroy(batch[i]);
@@ -431,6 +434,7 @@ bool KafkaSource::NextBlock(std::string_view* block) {
   lines_.clear();
   if (!status_.ok()) return false;
   for (;;) {
+    if (!status_.ok()) return false;  // a rebalance callback failed (OnRebalance)
     TellDone();
     if (AllDone()) return false;
     if (signals_ && signals_->Pending()) {
@@ -469,6 +473,7 @@ bool KafkaSource::TryBlock(std::string_view* block) {
     Kick();
     return false;
   }
+  if (!status_.ok()) return false;
   *block = Block();
   return true;
 }
@@ -534,6 +539,7 @@ int KafkaSource::partition_count(const std::string& topic) const {
 }
 
 Status KafkaSource::Seek(std::vector<KafkaPosition> at) {
+  if (at.empty()) return Status::OK();
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(at.size())));
   for (const KafkaPosition& p : at)
     rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;

@@ -290,9 +290,11 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
   auto marks = QueryWatermarks(source_->handle(), refs, 10'000);
   if (!marks.ok()) return marks.status();
   std::vector<PartitionPosition> to_read;
+  std::map<int32_t, int64_t> ends;  // partition -> its high watermark now
   for (size_t i = 0; i < parts->size(); i++) {
     if ((*marks)[i].high > (*marks)[i].low) {
       to_read.push_back((*parts)[i]);
+      ends[(*parts)[i].partition] = (*marks)[i].high;
     } else {
       op_->Gain(Name((*parts)[i]), INT64_MIN);
       (*parts)[i].offset = -1;
@@ -324,12 +326,14 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
     std::vector<Record> records;  // in offset order
     std::string position;
     bool end = false;
+    int64_t target = 0;  // read until everything before this is decided
     FetchCursor cursor;
   };
   std::map<int32_t, Got> got;
   for (const PartitionPosition& p : to_read) {
     got[p.partition].cursor.topic = topic_;
     got[p.partition].cursor.partition = p.partition;
+    got[p.partition].target = ends[p.partition];
   }
   // librdkafka 2.0 pauses a fetcher for a second once the queue filled:
   // kicked as KafkaSource does (kafka/client.h).
@@ -370,15 +374,33 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
         if (!g.end) reading.push_back(&g.cursor);
       KickStalledFetchers(rk->get(), limits.Filled(taken_msgs, taken_bytes), reading);
       taken_msgs = taken_bytes = 0;
+      // Past the target by transaction markers alone, which bring no new
+      // end-of-partition event: the fetch position says so.
+      PartitionList at(rd_kafka_topic_partition_list_new(static_cast<int>(reading.size())));
+      for (const FetchCursor* c : reading)
+        if (c->eof >= 0) rd_kafka_topic_partition_list_add(at.get(), topic_.c_str(), c->partition);
+      if (at->cnt > 0 && rd_kafka_position(rk->get(), at.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < at->cnt; i++) {
+          Got& g = got[at->elems[i].partition];
+          if (!g.end && at->elems[i].offset >= g.target) {
+            g.end = true;
+            ended++;
+          }
+        }
+      }
       n = rd_kafka_consume_batch_queue(queue, 20, batch.data(), 1);
     }
     for (ssize_t i = 0; i < n; i++) {
       rd_kafka_message_t* m = batch[i];
       auto it = got.find(m->partition);
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (it != got.end() && !it->second.end) {
+        // read_committed stops at the first transaction not yet decided:
+        // the previous owner's last commit, whose markers may still be on
+        // their way (or a dead member's, until it times out). Its end is
+        // reached only past the high watermark seen at the start.
+        if (it != got.end()) it->second.cursor.eof = m->offset;
+        if (it != got.end() && !it->second.end && m->offset >= it->second.target) {
           it->second.end = true;
-          it->second.cursor.eof = m->offset;
           ended++;
         }
       } else if (m->err) {
