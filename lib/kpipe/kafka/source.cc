@@ -71,6 +71,9 @@ Status KafkaSource::Open() {
   if (opt_.member) {
     // Partitions move one at a time between members, never all at once.
     defaults.emplace_back("partition.assignment.strategy", "cooperative-sticky");
+    // A rebalance waits for each member's next heartbeat, twice with the
+    // cooperative protocol: every second rather than librdkafka's 3 s.
+    defaults.emplace_back("heartbeat.interval.ms", "1000");
     if (!opt_.instance.empty()) defaults.emplace_back("group.instance.id", opt_.instance);
     events_.rebalance = [this](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
       OnRebalance(rk, err, parts);
