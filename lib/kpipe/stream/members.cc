@@ -20,6 +20,10 @@ namespace {
 // Of the "p" record: its layout.
 constexpr uint64_t kPositionVersion = 1;
 
+// After a refused commit, no commit for this long unless a rebalance comes
+// first: the transaction stays well within its timeout either way.
+constexpr int64_t kStaleMs = 5000;
+
 // Entries in memory, for Load().
 class PairReader : public state::StateReader {
  public:
@@ -158,7 +162,7 @@ Status Members::Open() {
 }
 
 Status Members::OnRebalance(Rebalance* r) {
-  stale_ = false;
+  stale_until_ = 0;
   if (r->assigned) return Restore(&r->partitions);
   if (!r->lost) {
     KPIPE_RETURN_IF_ERROR(Commit(&r->partitions));
@@ -240,7 +244,7 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   bool eos = sink_->transactional();
   if (at == committed_ && (!eos || sink_->open_messages() == 0)) return Status::OK();
   // Refused by the group until the next rebalance: nothing to gain by trying.
-  if (stale_ && !revoking) return Status::OK();
+  if (!revoking && NowMs() < stale_until_) return Status::OK();
   // The rows first, acknowledged: a changelog record never covers a row
   // that could still be lost.
   KPIPE_RETURN_IF_ERROR(flush_rows_());
@@ -275,7 +279,8 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
     opt_.warn(fmt::format("group {} refused a commit (it is rebalancing, or this member was stopped past its "
                           "session): the transaction is aborted, and the member's partitions start over from "
                           "their last commit", opt_.kafka_io.group));
-  stale_ = true;
+  // The rebalance that follows usually comes within a heartbeat or two.
+  stale_until_ = NowMs() + kStaleMs;
   KPIPE_RETURN_IF_ERROR(sink_->Begin());
   return Rewind(revoking ? *revoking : std::vector<PartitionPosition>{});
 }

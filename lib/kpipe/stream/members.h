@@ -89,7 +89,7 @@ class Members {
   int restoring_ = 0;          // partitions being restored now
   uint64_t restoring_read_ = 0;
   uint64_t rewinds_ = 0;
-  bool stale_ = false;  // a commit was refused: none until the next rebalance
+  int64_t stale_until_ = 0;  // a commit was refused: none before this, or the next rebalance
   std::string key_, value_;
 };
 
