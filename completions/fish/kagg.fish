@@ -17,7 +17,7 @@ complete -c kagg -l no-control -d 'Write no control records (for readers that ar
 complete -c kagg -s q -l quiet -d 'Do not print the summary line at exit'
 complete -c kagg -l threads -x -d '1: one thread; 2 (the default with 2 cores or more): parse input on a second thread'
 complete -c kagg -l state -r -a '(__fish_complete_directories)' -d 'Keep checkpoints in DIR and resume from the last one'
-complete -c kagg -l checkpoint-every -x -d 'With --state: checkpoint this often (default 10s)'
+complete -c kagg -l checkpoint-every -x -d 'With --state: checkpoint this often; a group member: commit (default 10s)'
 complete -c kagg -l dump-state -d 'With --state: print the last checkpoint'\''s rows and exit'
 complete -c kagg -l memory-budget -x -d 'With --state: keep about SIZE of keys in memory, the rest in DIR'
 complete -c kagg -s b -l brokers -x -d 'Bootstrap brokers host:port,... (else $KPIPE_BROKERS, else localhost:9092)'

@@ -24,7 +24,7 @@ complete -c kwindow -l no-control -d 'Write no control records (for readers that
 complete -c kwindow -s q -l quiet -d 'Do not print the summary line at exit'
 complete -c kwindow -l threads -x -d '1: one thread; 2 (the default with 2 cores or more): parse input on a second thread'
 complete -c kwindow -l state -r -a '(__fish_complete_directories)' -d 'Keep checkpoints in DIR and resume from the last one'
-complete -c kwindow -l checkpoint-every -x -d 'With --state: checkpoint this often (default 10s)'
+complete -c kwindow -l checkpoint-every -x -d 'With --state: checkpoint this often; a group member: commit (default 10s)'
 complete -c kwindow -l dump-state -d 'With --state: print the last checkpoint'\''s rows and exit'
 complete -c kwindow -s b -l brokers -x -d 'Bootstrap brokers host:port,... (else $KPIPE_BROKERS, else localhost:9092)'
 complete -c kwindow -s X -x -d 'Set a librdkafka property (repeatable)'

@@ -57,7 +57,7 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
   bool kafka_in = false;
   for (const InputOptions& in : r->inputs) kafka_in |= IsKafka(in.name);
   r->members = can_scale && kafka_in && !k.group.empty() && r->state_dir.empty();
-  if (r->members) r->inputs[0].spans = true;  // the message key, for the rule of members
+  if (r->members) r->inputs[0].key = true;  // the message key, for the rule of members
   if (!r->members && (!k.instance.empty() || !k.changelog.empty()))
     return Status::Usage("--instance and --changelog are for group members: -G with a kafka: input, without --state");
   if (k.exactly_once) {
@@ -112,7 +112,7 @@ inline void AddStateFlags(cli::Command* cmd, EventFlags* f) {
   AddThreadsFlag(cmd, &f->threads);
   cmd->Option({"--state", "DIR", "Keep checkpoints in DIR and resume from the last one", cli::Complete::kDir},
               &f->state);
-  cmd->Option({"--checkpoint-every", "DUR", "With --state: checkpoint this often (default 10s)"},
+  cmd->Option({"--checkpoint-every", "DUR", "With --state: checkpoint this often; a group member: commit (default 10s)"},
               &f->checkpoint_every);
   cmd->Switch({"--dump-state", "", "With --state: print the last checkpoint's rows and exit"},
               &f->dump_state);

@@ -12,6 +12,7 @@
 
 #include "kpipe/agg/aggregate.h"
 #include "kpipe/cli/flags.h"
+#include "kpipe/json/text.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/partitioned.h"
 #include "kpipe/stream/runner.h"
@@ -32,28 +33,18 @@ inline void AddMemberFlags(cli::Command* cmd, KafkaIoFlags* k) {
 inline PartitionedOperator::Check MessageKeyCheck(agg::GroupKey by, std::string group) {
   struct Scratch {
     agg::GroupKey by;
-    std::string group, values, fields, text;
-    simdjson::dom::parser parser;
+    std::string group, values, fields, quoted;
   };
   auto s = std::make_shared<Scratch>();
   s->by = std::move(by);
   s->group = std::move(group);
   return [s](const RecordIn& r) -> Status {
     s->by.Extract(r.value, &s->values);
-    std::string_view key = r.message_key;
-    if (key.size() < 2 || key.front() != '"')
+    std::string_view key = r.key;  // the envelope's, unescaped by the parse
+    if (!r.has_key)
       return Status::BadInput(fmt::format(
           "the record has no message key; with -G {} each group is read by one member, so the message key must "
           "be the group ({}) (kpipe(7), SCALING)", s->group, s->values));
-    key = key.substr(1, key.size() - 2);
-    if (key.find('\\') != std::string_view::npos) {
-      std::string_view unescaped;
-      if (s->parser.parse(r.message_key.data(), r.message_key.size()).get_string().get(unescaped) !=
-          simdjson::SUCCESS)
-        return Status::BadInput("the message key is not a JSON string");
-      s->text.assign(unescaped);
-      key = s->text;
-    }
     if (s->by.size() == 1) {
       std::string_view v = s->values;
       if (key == v) return Status::OK();
@@ -64,9 +55,11 @@ inline PartitionedOperator::Check MessageKeyCheck(agg::GroupKey by, std::string 
     s->by.AppendFields(&s->fields, s->values);
     s->fields.push_back('}');
     if (key == s->fields) return Status::OK();
+    s->quoted.clear();
+    json::AppendQuoted(&s->quoted, key);
     return Status::BadInput(fmt::format(
         "the message key {} is not the record's group {}; with -G {} each group is read by one member, so the "
-        "message key must be the group (kpipe(7), SCALING)", r.message_key, s->fields, s->group));
+        "message key must be the group (kpipe(7), SCALING)", s->quoted, s->fields, s->group));
   };
 }
 

@@ -40,6 +40,10 @@ struct RecordIn {
   // With InputOptions::spans (stream/runner.h): the record's text and an
   // envelope's "key" span (empty for plain lines).
   std::string_view raw, message_key;
+  // With InputOptions::key: an envelope's message key, unescaped, when it
+  // has one (not null).
+  std::string_view key;
+  bool has_key = false;
   // The partition it came from, "topic/partition" ("" for plain lines).
   std::string_view partition;
 };

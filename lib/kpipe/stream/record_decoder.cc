@@ -7,7 +7,7 @@
 namespace kpipe {
 
 Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line, Record* r,
-                             bool spans, bool null_value_timestamp) {
+                             bool spans, bool null_value_timestamp, bool key) {
   simdjson::dom::object o;
   if (form_ == Form::kUnknown) {
     bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
@@ -32,6 +32,7 @@ Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line,
       return Status::BadInput("not an envelope line (topic, partition and value expected)");
     partition_.assign(topic);
     fmt::format_to(std::back_inserter(partition_), "/{}", part);
+    if (key) r->has_key = o["key"].get_string().get(r->key) == simdjson::SUCCESS;
     if (spans) {
       json::ObjectReader reader(line);
       std::string_view k, v;

@@ -34,18 +34,21 @@ class RecordDecoder {
     simdjson::dom::element value;  // the record
     std::string_view raw;          // its text: the line, or the envelope's value span
     std::string_view message_key;  // an envelope's "key" span (with `spans`)
+    std::string_view key;          // an envelope's "key" string, unescaped (with `key`)...
+    bool has_key = false;          // ...when it is one (not null)
     int64_t t = 0;
     bool has_time = false;
   };
 
   // Decodes the data line `line` parsed as `root`. With `spans`, `raw` and
-  // `message_key` are read from an envelope's bytes too. With
+  // `message_key` are read from an envelope's bytes too; with `key`, `key`
+  // comes from its parsed members (no second pass over the bytes). With
   // `null_value_timestamp`, an envelope whose value is null (a tombstone)
   // takes its time from the envelope even when a time path is given.
   // Usage (on the first line): no time path, none in the input, and one is
   // needed; BadInput: the reason the line cannot be a record.
   Status Decode(simdjson::dom::element root, std::string_view line, Record* r, bool spans = false,
-                bool null_value_timestamp = false);
+                bool null_value_timestamp = false, bool key = false);
 
   // The partition of the last decoded record.
   const std::string& partition() const { return partition_; }

@@ -381,7 +381,7 @@ Status Runner::Line(size_t s, std::string_view line) {
 Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line) {
   Lane& l = *lanes_[s];
   RecordDecoder::Record d;
-  Status ds = l.decoder.Decode(root, line, &d, l.opt.spans, l.opt.null_value_timestamp);
+  Status ds = l.decoder.Decode(root, line, &d, l.opt.spans, l.opt.null_value_timestamp, l.opt.key);
   if (ds.Is(Status::Code::kUsage)) return Status::Usage(fmt::format("{}: {}", Where(s), ds.message()));
   if (!ds.ok()) return Bad(s, ds.message(), line);
   // An envelope whose value is null (a tombstone: a table's delete) has
@@ -398,6 +398,8 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   rec.input = static_cast<int>(s);
   rec.envelope = l.decoder.form() == RecordDecoder::Form::kEnvelope;
   rec.partition = l.decoder.partition();
+  rec.key = d.key;
+  rec.has_key = d.has_key;
   if (l.opt.spans) {
     rec.raw = d.raw;
     rec.message_key = d.message_key;

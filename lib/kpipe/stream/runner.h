@@ -37,6 +37,7 @@ struct InputOptions {
   std::optional<json::FieldPath> time_path;
   bool time_required = true;      // every record needs an event time
   bool spans = false;             // the operator reads RecordIn::raw and message_key
+  bool key = false;               // the operator reads RecordIn::key
   bool null_value_timestamp = false;  // an envelope with a null value takes the envelope's time
   // Read to its end (a Kafka input: to its end offsets at start) before the
   // other inputs start (the table of a table join).
