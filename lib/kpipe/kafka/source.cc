@@ -234,15 +234,17 @@ void KafkaSource::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_
   if (!closing_ && status_.ok()) st = assign ? Assign(parts) : Revoke(parts, rd_kafka_assignment_lost(rk) != 0);
   if (!st.ok() && status_.ok()) status_ = st;
   last_ = nullptr;
-  bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
-  if (assign) {
-    for (int i = 0; i < parts->cnt; i++)  // left to the group's commits: never
+  // An offset Assign() did not set (it failed, or ran while closing) is
+  // never left to the group's committed offsets, which no state goes with.
+  if (assign)
+    for (int i = 0; i < parts->cnt; i++)
       if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-    KafkaError e(cooperative ? rd_kafka_incremental_assign(rk, parts) : nullptr);
-    if (!cooperative) rd_kafka_assign(rk, parts);
+  // cooperative-sticky (Open) is incremental; an eager assignor given with
+  // -X hands over the whole assignment each time.
+  if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE") {
+    KafkaError e(assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts));
   } else {
-    KafkaError e(cooperative ? rd_kafka_incremental_unassign(rk, parts) : nullptr);
-    if (!cooperative) rd_kafka_assign(rk, nullptr);
+    rd_kafka_assign(rk, assign ? parts : nullptr);
   }
 }
 
