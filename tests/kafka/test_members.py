@@ -16,7 +16,8 @@ A read_committed reader of the output then must see:
            running sums of its amounts in input order;
   kwindow: exactly one row per window and user, with the right count and sum;
 and the members' -v logs must show partitions assigned to more than one
-member, restored from the changelog with state in it.
+member, restored from the changelog with state in it, and each life's
+summary 0 late records (out of order by up to 400 ms, --max-delay 1s).
 
 C is also stopped (SIGSTOP) past its session timeout and woken up: its
 commits are refused, aborted, and it rejoins.
@@ -36,6 +37,7 @@ import collections
 import json
 import os
 import random
+import re
 import shlex
 import signal
 import subprocess
@@ -179,12 +181,17 @@ def chaos(label, tool_args, src, out, eos=True):
     print(f"{label}: {len(records)} records through 3 members in {time.time() - started:.1f} s", file=sys.stderr)
     owners = collections.defaultdict(set)
     restored_entries = 0
+    late = []  # each life's summary: records out of order by up to 400 ms, D = 1 s: none late
     for m in (a, b, c):
         for line in m.log_text().splitlines():
+            hit = re.search(r" records? in, .* (\d+) late, ", line)
+            if hit:
+                late.append(int(hit.group(1)))
             if ": assigned, from offset" in line:
                 owners[line.split(":")[1].strip()].add(m.name)
             if "state restored from" in line and " 0 entries" not in line:
                 restored_entries += 1
+    check(len(late) >= 4 and not any(late), f"{label}: late records in the members' summaries: {late}")
     moved = [p for p, who in owners.items() if len(who) > 1]
     check(len(owners) == PARTS, f"{label}: partitions assigned: {sorted(owners)}")
     check(moved, f"{label}: no partition moved between members: {dict(owners)}")
