@@ -5,7 +5,9 @@ N records (KPIPE_MEMBERS_RECORDS, default 120,000) keyed by user stream into a
 12-partition topic in chunks while three members of one group run
   kagg --exactly-once --emit changes --by user -a count -a sum:amount -G G
        --output kafka:OUT kafka:IN
-(and the same with kwindow --emit final --tumble 1s): member A from the
+(and the same with kwindow --emit final --tumble 1s, and with
+  kjoin --on id --within 500ms -G G --output kafka:OUT kafka:LEFT kafka:RIGHT
+over two co-partitioned topics): member A from the
 start, B from the start with --instance (static membership), C joining
 later; B is killed with SIGKILL and restarted with the same --instance (its
 own transactional id fences what it left open), A is stopped with SIGTERM
@@ -15,6 +17,8 @@ A read_committed reader of the output then must see:
   kagg:    per user the counts 1..n exactly once and in order, with the
            running sums of its amounts in input order;
   kwindow: exactly one row per window and user, with the right count and sum;
+  kjoin:   every pair of a left and a right record of one id at most 500 ms
+           apart exactly once, and no other row;
 and the members' -v logs must show partitions assigned to more than one
 member, restored from the changelog with state in it, and each life's
 summary 0 late records (out of order by up to 400 ms, --max-delay 1s).
@@ -29,6 +33,9 @@ Then:
     or with --dead-letter set aside with that reason;
   - a changelog with fewer partitions than the input, or written with other
     options, is refused (2);
+  - kjoin members over inputs of other partition counts are refused (2),
+    naming the counts, and so is a table join; a record whose message key is
+    not its join key is bad input (65);
   - kagg -G without --by is a usage error (2), and so is --instance without -G;
   - of two processes started with one --instance, the older one stops with 1
     and says which instance took its place.
@@ -57,11 +64,12 @@ T0 = 1_732_441_200_000
 rng = random.Random(int(os.environ.get("KPIPE_MEMBERS_SEED", "11")))
 tmp = make_tmp("members")
 
-agg_in, win_in, lax_in, agg_out, win_out, rule_in, rule_ok, small_cl, lax_out = (
+agg_in, win_in, lax_in, agg_out, win_out, rule_in, rule_ok, small_cl, lax_out, join_l, join_r, join_out = (
     f"members-{n}-{RUN_ID}" for n in ("agg-in", "win-in", "lax-in", "agg", "win", "rule", "rule-ok", "small-cl",
-                                       "lax"))
+                                       "lax", "join-l", "join-r", "join"))
 create_topics([(agg_in, PARTS), (win_in, PARTS), (lax_in, PARTS), (agg_out, 4), (win_out, 4), (rule_in, 3),
-               (rule_ok, 3), (small_cl, 1, {"cleanup.policy": "compact"}), (lax_out, 4)])
+               (rule_ok, 3), (small_cl, 1, {"cleanup.policy": "compact"}), (lax_out, 4), (join_l, PARTS),
+               (join_r, PARTS), (join_out, 4)])
 
 # Skewed users (some partitions get far more than others), event times
 # out of order by up to 400 ms: nothing is late with --max-delay 1s.
@@ -72,20 +80,44 @@ for i in range(N):
     records.append({"user": rng.choices(users, weights)[0], "amount": rng.randrange(1, 1000),
                     "ts": T0 + 2 * i + rng.randrange(-400, 400)})
 CHUNKS = 20
-chunk_files = []
-for c in range(CHUNKS):
-    path = os.path.join(tmp, f"chunk{c}.jsonl")
-    with open(path, "w") as f:
-        for r in records[c * N // CHUNKS:(c + 1) * N // CHUNKS]:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
-    chunk_files.append(path)
 
 
-def produce_slowly(src, seconds):
-    """The chunks, one after the other over `seconds`, in the background."""
+def chunked(name, recs):
+    """`recs` in CHUNKS files, in order."""
+    files = []
+    for c in range(CHUNKS):
+        path = os.path.join(tmp, f"{name}{c}.jsonl")
+        with open(path, "w") as f:
+            for r in recs[c * len(recs) // CHUNKS:(c + 1) * len(recs) // CHUNKS]:
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+        files.append(path)
+    return files
+
+
+chunk_files = chunked("chunk", records)
+
+# kjoin's: ids in time order, each with 1 or 2 left and 0 to 3 right records
+# around its time, out of order by up to 800 ms on each side, keyed by id.
+join_left, join_right = [], []
+for i in range(N // 4):
+    t = T0 + 6 * i
+    for _ in range(rng.choice((1, 1, 2))):
+        join_left.append({"id": f"o{i}", "l": len(join_left), "ts": t + rng.randrange(-400, 400)})
+    for _ in range(rng.randrange(0, 4)):
+        join_right.append({"id": f"o{i}", "r": len(join_right), "ts": t + rng.randrange(-400, 400)})
+# Each source: (topic, key field, chunk files), produced chunk by chunk.
+SOURCES = {src: (src, "user", chunk_files) for src in (agg_in, win_in, lax_in)}
+SOURCES[join_l] = (join_l, "id", chunked("left", join_left))
+SOURCES[join_r] = (join_r, "id", chunked("right", join_right))
+
+
+def produce_slowly(srcs, seconds):
+    """The sources' chunks, one after the other over `seconds`, in the background."""
     def run():
-        for path in chunk_files:
-            sh(f"kproduce -q -t {src} -k user {shlex.quote(path)}", timeout=120)
+        for c in range(CHUNKS):
+            for src in srcs:
+                topic, key, files = SOURCES[src]
+                sh(f"kproduce -q -t {topic} -k {key} {shlex.quote(files[c])}", timeout=120)
             time.sleep(seconds / CHUNKS)
     t = threading.Thread(target=run)
     t.start()
@@ -96,9 +128,9 @@ GROUP_CONF = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"
 
 
 class Member:
-    def __init__(self, name, tool_args, group, src, out, instance=None, eos=True):
-        self.name, self.tool_args, self.group, self.src, self.out, self.instance, self.eos = (
-            name, tool_args, group, src, out, instance, eos)
+    def __init__(self, name, tool_args, group, srcs, out, instance=None, eos=True):
+        self.name, self.tool_args, self.group, self.srcs, self.out, self.instance, self.eos = (
+            name, tool_args, group, srcs, out, instance, eos)
         self.lives = 0
         self.logs = []
         self.p = None
@@ -112,7 +144,7 @@ class Member:
             cmd.append("--exactly-once")
         if self.instance:
             cmd += ["--instance", self.instance]
-        cmd += ["--output", f"kafka:{self.out}", f"kafka:{self.src}"]
+        cmd += ["--output", f"kafka:{self.out}"] + [f"kafka:{s}" for s in self.srcs]
         self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
 
     def signal(self, sig):
@@ -123,29 +155,30 @@ class Member:
         return "".join(open(l).read() for l in self.logs)
 
 
-def committed_all(group, src, ends):
+def committed_all(group, ends):
     c = Consumer({"bootstrap.servers": BROKERS, "group.id": group})
-    got = c.committed([TopicPartition(src, p) for p in range(PARTS)], timeout=10)
+    got = c.committed([TopicPartition(src, p) for src, p in ends], timeout=10)
     c.close()
-    return all(tp.offset >= ends[tp.partition] for tp in got)
+    return all(tp.offset >= ends[(tp.topic, tp.partition)] for tp in got)
 
 
-def input_ends(src):
+def input_ends(srcs):
     c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"ends-{RUN_ID}"})
-    ends = {p: c.get_watermark_offsets(TopicPartition(src, p), timeout=10)[1] for p in range(PARTS)}
+    ends = {(src, p): c.get_watermark_offsets(TopicPartition(src, p), timeout=10)[1]
+            for src in srcs for p in range(PARTS)}
     c.close()
     return ends
 
 
-def chaos(label, tool_args, src, out, eos=True):
+def chaos(label, tool_args, srcs, out, eos=True):
     group = f"members-{label}-{RUN_ID}"
-    a = Member("a", tool_args, group, src, out, eos=eos)
-    b = Member("b", tool_args, group, src, out, instance=f"{group}-b", eos=eos)
-    c = Member("c", tool_args, group, src, out, eos=eos)
+    a = Member("a", tool_args, group, srcs, out, eos=eos)
+    b = Member("b", tool_args, group, srcs, out, instance=f"{group}-b", eos=eos)
+    c = Member("c", tool_args, group, srcs, out, eos=eos)
     started = time.time()
     a.start()
     b.start()
-    producer = produce_slowly(src, 8)
+    producer = produce_slowly(srcs, 8)
     time.sleep(2)
     c.start()  # joins later: partitions move to it
     time.sleep(2)
@@ -166,10 +199,11 @@ def chaos(label, tool_args, src, out, eos=True):
     time.sleep(9)
     c.p.send_signal(signal.SIGCONT)
     producer.join()
-    ends = input_ends(src)
-    need(sum(ends.values()) == len(records), f"{label}: input ends {ends}")
+    ends = input_ends(srcs)
+    n_in = sum(sum(1 for f in SOURCES[s][2] for _ in open(f)) for s in srcs)
+    need(sum(ends.values()) == n_in, f"{label}: input ends {ends}")
     deadline = time.time() + 120
-    while not committed_all(group, src, ends):
+    while not committed_all(group, ends):
         for m in (a, b, c):
             need(m.p.poll() is None, f"{label}: member {m.name} exited early with {m.p.returncode}:\n"
                  f"{m.log_text()[-3000:]}")
@@ -178,13 +212,13 @@ def chaos(label, tool_args, src, out, eos=True):
     for m in (a, b, c):
         rc = m.signal(signal.SIGTERM)
         check(rc == 143, f"{label}: member {m.name} at the end: exit {rc}\n{m.log_text()[-2000:]}")
-    print(f"{label}: {len(records)} records through 3 members in {time.time() - started:.1f} s", file=sys.stderr)
+    print(f"{label}: {n_in} records through 3 members in {time.time() - started:.1f} s", file=sys.stderr)
     owners = collections.defaultdict(set)
     restored_entries = 0
     late = []  # each life's summary: records out of order by up to 400 ms, D = 1 s: none late
     for m in (a, b, c):
         for line in m.log_text().splitlines():
-            hit = re.search(r" records? in, .* (\d+) late, ", line)
+            hit = re.search(r" (?:records?|right) in, .* (\d+) late, ", line)
             if hit:
                 late.append(int(hit.group(1)))
             if ": assigned, from offset" in line:
@@ -225,7 +259,7 @@ for r in records:
 
 # --- kagg --emit changes
 rows = chaos("kagg", ["kagg", "--by", "user", "-a", "count", "-a", "sum:amount", "--emit", "changes"],
-             agg_in, agg_out)
+             [agg_in], agg_out)
 per_user = counts_by_user(rows)
 bad = [u for u in want if per_user.get(u) != want[u]]
 if bad:
@@ -238,7 +272,7 @@ check(sum(len(v) for v in per_user.values()) == len(records),
 
 # --- kwindow --emit final, on a second copy of the input
 rows = chaos("kwindow", ["kwindow", "--tumble", "1s", "--time", "ts", "--max-delay", "1s", "--by", "user",
-                         "-a", "count", "-a", "sum:amount"], win_in, win_out)
+                         "-a", "count", "-a", "sum:amount"], [win_in], win_out)
 got, seen = {}, collections.Counter()
 for part in rows.values():
     for r in part:
@@ -268,6 +302,30 @@ missing = [k for k in closed if k not in got]
 check(not missing, f"kwindow: {len(missing)} of {len(closed)} closed windows missing, e.g. {sorted(missing)[:3]}")
 print(f"kwindow: {len(got)} rows, {len(closed)} windows closed", file=sys.stderr)
 
+# --- kjoin, over two co-partitioned topics
+rows = chaos("kjoin", ["kjoin", "--on", "id", "--within", "500ms", "--time", "ts", "--max-delay", "1s"],
+             [join_l, join_r], join_out)
+want_pairs = set()
+rights = collections.defaultdict(list)
+for r in join_right:
+    rights[r["id"]].append(r)
+for l in join_left:
+    for r in rights[l["id"]]:
+        if abs(l["ts"] - r["ts"]) <= 500:
+            want_pairs.add((l["l"], r["r"]))
+pairs = collections.Counter()
+for part in rows.values():
+    for r in part:
+        v = json.loads(r["value"])
+        pairs[(v["left"]["l"], v["right"]["r"])] += 1
+dup = [k for k, n in pairs.items() if n > 1]
+check(not dup, f"kjoin: {len(dup)} pairs written more than once, e.g. {dup[:3]}")
+extra = [k for k in pairs if k not in want_pairs]
+check(not extra, f"kjoin: {len(extra)} rows that are not pairs within 500 ms, e.g. {extra[:3]}")
+missing = [k for k in want_pairs if k not in pairs]
+check(not missing, f"kjoin: {len(missing)} of {len(want_pairs)} pairs missing, e.g. {sorted(missing)[:3]}")
+print(f"kjoin: {len(pairs)} pairs of {len(join_left)} left and {len(join_right)} right records", file=sys.stderr)
+
 # --- the rules
 sh(f"printf '%s\\n' '{{\"user\":\"x\",\"k\":\"y\"}}' | kproduce -q -t {rule_in} -k k", timeout=30)
 out, err = sh(f"kagg -G rule-{RUN_ID} --by user -a count --until end kafka:{rule_in}", want=65)
@@ -289,11 +347,20 @@ sh(f"printf '%s\\n' '{{\"user\":\"x\",\"n\":1}}' | kproduce -q -t {rule_ok} -k u
 sh(f"kagg -G rule5-{RUN_ID} --by user -a count --until end kafka:{rule_ok}")
 out, err = sh(f"kagg -G rule5-{RUN_ID} --by user -a sum:n --until end kafka:{rule_ok}", want=2)
 check("holds the state of other options" in err, f"a changelog of other options: {err}")
+# kjoin's members need co-partitioned inputs, and run interval joins only.
+out, err = sh(f"kjoin -G rule6-{RUN_ID} --on user --within 1s --time ts --until end kafka:{join_l} kafka:{rule_in}",
+              want=2)
+check(f"but {join_l} has {PARTS} partitions and {rule_in} has 3" in err, f"kjoin, not co-partitioned: {err}")
+out, err = sh(f"kjoin -G rule6-{RUN_ID} --on user --table --until end kafka:{rule_in} kafka:{rule_ok}", want=2)
+check("a table join (--table, --as-of) runs in one process" in err, f"kjoin --table as a member: {err}")
+# rule_in's record {"user":"x","k":"y"} is keyed y: not its join key.
+out, err = sh(f"kjoin -G rule7-{RUN_ID} --on user --within 1s --until end kafka:{rule_in} kafka:{rule_ok}", want=65)
+check("is not the record's join key [\"x\"]" in err and "kpipe(7), SCALING" in err, f"kjoin's rule: {err}")
 
 # --- at least once, the same chaos: nothing lost; what a killed member had
 # not committed is written again by the next owner (duplicates, counted)
 rows = chaos("lax", ["kagg", "--by", "user", "-a", "count", "-a", "sum:amount", "--emit", "changes"],
-             lax_in, lax_out, eos=False)
+             [lax_in], lax_out, eos=False)
 got_lax = counts_by_user(rows)
 lost = [u for u in want if set(got_lax[u]) != set(want[u])]
 check(not lost, f"lax: {len(lost)} users whose rows are not exactly their counts 1..n with the right sums "
@@ -306,10 +373,10 @@ print(f"at least once: {n_rows} rows for {len(records)} records ({n_rows - len(r
 # older one is fenced and stops with 1, saying so.
 group = f"members-twin-{RUN_ID}"
 args = ["kagg", "--by", "user", "-a", "count"]
-a = Member("a", args, group, agg_in, lax_out, instance=f"{group}-a", eos=False)
+a = Member("a", args, group, [agg_in], lax_out, instance=f"{group}-a", eos=False)
 a.start()
 time.sleep(3)
-twin = Member("twin", args, group, agg_in, lax_out, instance=a.instance, eos=False)
+twin = Member("twin", args, group, [agg_in], lax_out, instance=a.instance, eos=False)
 twin.start()
 try:
     rc = a.p.wait(timeout=30)

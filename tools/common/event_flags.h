@@ -57,7 +57,8 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
   bool kafka_in = false;
   for (const InputOptions& in : r->inputs) kafka_in |= IsKafka(in.name);
   r->members = can_scale && kafka_in && !k.group.empty() && r->state_dir.empty();
-  if (r->members) r->inputs[0].key = true;  // the message key, for the rule of members
+  if (r->members)
+    for (InputOptions& in : r->inputs) in.key = true;  // the message key, for the rule of members
   if (!r->members && (!k.instance.empty() || !k.changelog.empty()))
     return Status::Usage("--instance and --changelog are for group members: -G with a kafka: input, without --state");
   if (k.exactly_once) {

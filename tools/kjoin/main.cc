@@ -1,4 +1,5 @@
 // kjoin: joins two streams of JSON lines by key and event time. See kjoin(1).
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -7,10 +8,12 @@
 #include "kpipe/cli/exit_codes.h"
 #include "kpipe/cli/flags.h"
 #include "kpipe/join/operator.h"
+#include "kpipe/stream/partitioned.h"
 #include "kpipe/stream/runner.h"
 #include "kpipe/io/signals.h"
 #include "kpipe/time/time.h"
 #include "tools/common/event_flags.h"
+#include "tools/common/members.h"
 #include "tools/common/report.h"
 #include "tools/common/validate.h"
 
@@ -129,8 +132,9 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
   r->no_control = f.no_control;
   if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
   r->state_dir = f.state;
-  if (f.state.empty() && (!f.checkpoint_every.empty() || f.dump_state))
-    return Status::Usage("--checkpoint-every and --dump-state need --state DIR");
+  // Without --state, -G makes a group member, which commits every --checkpoint-every.
+  if (f.state.empty() && (f.dump_state || (f.kio.group.empty() && !f.checkpoint_every.empty())))
+    return Status::Usage("--checkpoint-every and --dump-state need --state DIR (--checkpoint-every: or -G)");
   KPIPE_RETURN_IF_ERROR(Duration("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
   r->dump_state = f.dump_state;
   // The options that shape the state: a checkpoint made with others is refused.
@@ -142,7 +146,18 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
                     " --time-unit " + f.time_unit + " --max-delay " + f.max_delay + " --lateness " + f.lateness +
                     (f.merge ? " --merge" : "");
   KPIPE_RETURN_IF_ERROR(kpipe::tools::ThreadsFlag(f.threads, r));
-  return kpipe::tools::ResolveKafkaIo(f.kio, "kjoin", r);
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::ResolveKafkaIo(f.kio, "kjoin", r, /*can_scale=*/true));
+  if (!r->members) return Status::OK();
+  // A member (kpipe(7), SCALING): partition p of LEFT joins partition p of RIGHT.
+  if (!kpipe::IsKafka(f.inputs[0]) || !kpipe::IsKafka(f.inputs[1]))
+    return Status::Usage(fmt::format("-G {} on a kafka: input makes kjoin a member of the group, which splits "
+                                     "partitions: both inputs must be kafka:, co-partitioned (or give --state DIR "
+                                     "to run one process)", f.kio.group));
+  if (o->table)
+    return Status::Usage(fmt::format("-G {}: members run interval joins; a table join (--table, --as-of) runs in "
+                                     "one process (give --state DIR)", f.kio.group));
+  o->member_group = f.kio.group;
+  return Status::OK();
 }
 
 }  // namespace
@@ -187,13 +202,14 @@ int main(int argc, char** argv) {
              &f.no_control);
   cmd.Option({"--state", "DIR", "Keep checkpoints in DIR and resume from the last one", Complete::kDir},
              &f.state);
-  cmd.Option({"--checkpoint-every", "DUR", "With --state: checkpoint this often (default 10s)"},
+  cmd.Option({"--checkpoint-every", "DUR", "With --state: checkpoint this often; a group member: commit (default 10s)"},
              &f.checkpoint_every);
   cmd.Switch({"--dump-state", "", "With --state: print the last checkpoint's records and exit"},
              &f.dump_state);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &f.quiet);
   kpipe::tools::AddThreadsFlag(&cmd, &f.threads);
   kpipe::tools::AddKafkaIoFlags(&cmd, &f.kio);
+  kpipe::tools::AddMemberFlags(&cmd, &f.kio);
   kpipe::tools::AddServiceFlags(&cmd, &f.service);
   cmd.Positional("LEFT RIGHT", "The two inputs: files, FIFOs, kafka:TOPIC[,TOPIC...], or - (stdin) for one of them",
                  &f.inputs);
@@ -213,8 +229,15 @@ int main(int argc, char** argv) {
     else st = m.status();
   }
   if (st.ok()) {
-    kpipe::JoinOperator op(std::move(spec));
-    st = kpipe::RunOperator(opt, &op, &signals, &stats);
+    std::unique_ptr<kpipe::Operator> op;
+    if (opt.members) {
+      // One join per partition number, with each side's watermark there.
+      op = std::make_unique<kpipe::PartitionedOperator>(
+          [spec] { return std::make_unique<kpipe::JoinOperator>(spec); }, opt.max_delay, nullptr, 2);
+    } else {
+      op = std::make_unique<kpipe::JoinOperator>(std::move(spec));
+    }
+    st = kpipe::RunOperator(opt, op.get(), &signals, &stats);
   }
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);

@@ -138,19 +138,31 @@ Status IntervalJoin::Save(state::StateWriter* w) const {
 }
 
 Status IntervalJoin::Load(state::StateReader* r) {
+  struct Loaded {
+    JoinRecord rec;
+    int side;
+    bool matched;
+  };
+  // In the order they came (their keys' byte order is not): a key's
+  // records are then listed, and matched, as before the checkpoint.
+  std::vector<Loaded> all;
   std::string_view k, v;
-  JoinRecord rec;
   while (r->Next(&k, &v)) {
     state::Decoder kd(k), vd(v);
-    rec.seq = kd.U64();
-    int side = vd.U8() != 0;
-    bool matched = vd.U8() != 0;
-    rec.t = vd.I64();
-    rec.key = std::string(vd.Str());
-    rec.text = std::string(vd.Str());
+    Loaded& l = all.emplace_back();
+    l.rec.seq = kd.U64();
+    l.side = vd.U8() != 0;
+    l.matched = vd.U8() != 0;
+    l.rec.t = vd.I64();
+    l.rec.key = std::string(vd.Str());
+    l.rec.text = std::string(vd.Str());
+    KPIPE_RETURN_IF_ERROR(kd.Check("join state key"));
     KPIPE_RETURN_IF_ERROR(vd.Check("join state"));
-    uint64_t hash = agg::HashValue(rec.key);
-    Store(side, &rec, hash, index_.Find(hash, rec.key), matched);
+  }
+  std::sort(all.begin(), all.end(), [](const Loaded& a, const Loaded& b) { return a.rec.seq < b.rec.seq; });
+  for (Loaded& l : all) {
+    uint64_t hash = agg::HashValue(l.rec.key);
+    Store(l.side, &l.rec, hash, index_.Find(hash, l.rec.key), l.matched);
   }
   return Status::OK();
 }

@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "kpipe/agg/aggregate.h"
+#include "kpipe/json/text.h"
 
 namespace kpipe {
 
@@ -31,6 +32,7 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
       if (i) rec.key.push_back(',');
       agg::AppendCompact(&rec.key, e);
     }
+    if (!spec_.member_group.empty()) KPIPE_RETURN_IF_ERROR(CheckMessageKey(r));
     if (spec_.merge && !r.value.is_object()) return Status::BadInput("--merge needs JSON objects");
     // No JSON whitespace but '\n' (which ends the line): three memchr
     // passes beat one loop over the bytes.
@@ -55,6 +57,36 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
     return table_->AddLeft(std::move(rec), Rows(out));
   }
   return interval_->Add(s, &rec, w, Rows(out), &outcome->late);
+}
+
+Status JoinOperator::CheckMessageKey(const RecordIn& r) {
+  // The join key's values, compact and comma-separated: "u1" or "u1",3.
+  std::string_view want = rec_.key;
+  if (r.has_key) {
+    std::string_view key = r.key;  // the envelope's, unescaped by the parse
+    if (key == want) return Status::OK();
+    // kjoin's own row keys: ["u1"].
+    if (key.size() == want.size() + 2 && key.front() == '[' && key.back() == ']' &&
+        key.substr(1, want.size()) == want)
+      return Status::OK();
+    // One string value, as it is: u1.
+    if (spec_.keys[r.input].size() == 1 && want.size() >= 2 && want.front() == '"' &&
+        want.find('\\') == std::string_view::npos && key == want.substr(1, want.size() - 2))
+      return Status::OK();
+  }
+  scratch_.assign(1, '[');
+  scratch_.append(want);
+  scratch_.push_back(']');
+  if (!r.has_key)
+    return Status::BadInput(fmt::format(
+        "the record has no message key; with -G {} partition p of LEFT is joined with partition p of RIGHT only, "
+        "so the message key must be the join key {} (kpipe(7), SCALING)", spec_.member_group, scratch_));
+  std::string quoted;
+  json::AppendQuoted(&quoted, r.key);
+  return Status::BadInput(fmt::format(
+      "the message key {} is not the record's join key {}; with -G {} partition p of LEFT is joined with partition "
+      "p of RIGHT only, so the message key must be the join key (kpipe(7), SCALING)", quoted, scratch_,
+      spec_.member_group));
 }
 
 Status JoinOperator::Advance(int64_t w, RowSink* out, bool* closed) {

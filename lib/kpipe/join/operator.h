@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kpipe/join/join.h"
@@ -25,6 +26,9 @@ struct JoinSpec {
   JoinType type = JoinType::kInner;
   int64_t retain = -1;                   // as-of: versions kept; < 0: every one
   bool merge = false;                    // one merged object per row
+  // -G GROUP, a member of it (kpipe(7), SCALING): a record's message key
+  // must be its join key (else BadInput).
+  std::string member_group;
 };
 
 class JoinOperator : public Operator {
@@ -40,8 +44,12 @@ class JoinOperator : public Operator {
   Status Dump(RowSink* out) override;
   Status Save(state::StateWriter* w) const override;
   Status Load(state::StateReader* r) override;
+  // An interval join's entries are its records, by sequence number.
+  bool keyed_save() const override { return interval_ != nullptr; }
 
  private:
+  // The rule of members: the message key is the join key `rec_.key`.
+  Status CheckMessageKey(const RecordIn& r);
   JoinRows* Rows(RowSink* out) {
     rows_.set_sink(out);
     return &rows_;
@@ -52,6 +60,7 @@ class JoinOperator : public Operator {
   std::unique_ptr<IntervalJoin> interval_;  // one of the two
   std::unique_ptr<TableJoin> table_;
   JoinRecord rec_;  // reused: its strings keep their capacity
+  std::string scratch_;
 };
 
 }  // namespace kpipe

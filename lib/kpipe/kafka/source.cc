@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -105,7 +106,7 @@ Status KafkaSource::Open() {
       p.cursor.topic = topic;
       p.cursor.partition = id;
       p.name = fmt::format("{}/{}", topic, id);
-      p.owned = !opt_.member;
+      p.owned = !opt_.member && !opt_.follower;
       index_[{topic, id}] = parts_.size();
       parts_.push_back(std::move(p));
     }
@@ -162,6 +163,7 @@ Status KafkaSource::Start(const InputPosition* at, bool* rewound) {
 
 Status KafkaSource::StartAt(const std::vector<KafkaPosition>* at) {
   next_tick_ = tick_ms_ > 0 ? NowMs() + tick_ms_ : INT64_MAX;
+  if (opt_.follower) return Status::OK();  // told what to read (Follow)
   if (opt_.member) {
     // The group assigns the partitions (OnRebalance); until then there are none.
     PartitionList topics(rd_kafka_topic_partition_list_new(static_cast<int>(opt_.topics.size())));
@@ -264,17 +266,21 @@ Status KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
   for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = r.partitions[i].offset;
   KPIPE_RETURN_IF_ERROR(DefaultStarts(parts));
   assigned_once_ = true;
-  for (int i = 0; i < parts->cnt; i++) {
-    Part& p = parts_[index_[{parts->elems[i].topic, parts->elems[i].partition}]];
+  Own(parts, "assigned");
+  return Status::OK();
+}
+
+void KafkaSource::Own(const rd_kafka_topic_partition_list_t* list, const char* how) {
+  for (int i = 0; i < list->cnt; i++) {
+    Part& p = parts_[index_[{list->elems[i].topic, list->elems[i].partition}]];
     p.owned = true;
     p.done = false;
-    p.cursor.next = p.first = parts->elems[i].offset;
+    p.cursor.next = p.first = list->elems[i].offset;
     p.cursor.eof = -1;
     if (on_partition_) on_partition_(p.name, false);
-    if (info_) info_(fmt::format("{}: assigned, from offset {}", p.name, p.first));
+    if (info_) info_(fmt::format("{}: {}, from offset {}", p.name, how, p.first));
     if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
   }
-  return Status::OK();
 }
 
 Status KafkaSource::Revoke(rd_kafka_topic_partition_list_t* parts, bool lost) {
@@ -316,7 +322,7 @@ bool KafkaSource::caught_up() const {
 }
 
 bool KafkaSource::AllDone() const {
-  if (!bounded_ || (opt_.member && !assigned_once_)) return false;
+  if (!bounded_ || ((opt_.member || opt_.follower) && !assigned_once_)) return false;
   for (const Part& p : parts_)
     if (p.owned && !p.done) return false;
   return true;
@@ -566,6 +572,44 @@ Status KafkaSource::Seek(std::vector<KafkaPosition> at) {
       return KafkaStatus(list->elems[i].err, fmt::format("seek {}/{} back to the last commit", list->elems[i].topic,
                                                          list->elems[i].partition));
   return Status::OK();
+}
+
+Status KafkaSource::Follow(std::vector<KafkaPosition> add) {
+  assigned_once_ = true;
+  if (add.empty()) return Status::OK();
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(add.size())));
+  for (const KafkaPosition& p : add) {
+    if (index_.find({p.topic, p.partition}) == index_.end())
+      return Status::Kafka(fmt::format("{}/{} was added to the topic after the start; restart to read it", p.topic,
+                                       p.partition));
+    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+  }
+  KPIPE_RETURN_IF_ERROR(DefaultStarts(list.get()));
+  Own(list.get(), "following");
+  return Reassign();
+}
+
+Status KafkaSource::Unfollow(const std::vector<int32_t>& drop) {
+  bool any = false;
+  for (Part& p : parts_) {
+    if (!p.owned || std::find(drop.begin(), drop.end(), p.cursor.partition) == drop.end()) continue;
+    p.owned = false;
+    any = true;
+    if (info_) info_(fmt::format("{}: no longer followed, at offset {}", p.name, p.cursor.next));
+    if (on_partition_) on_partition_(p.name, true);
+    std::erase(done_, p.name);
+  }
+  return any ? Reassign() : Status::OK();
+}
+
+Status KafkaSource::Reassign() {
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
+  for (const Part& p : parts_)
+    if (p.owned)
+      rd_kafka_topic_partition_list_add(list.get(), p.cursor.topic.c_str(), p.cursor.partition)->offset =
+          p.cursor.next;
+  last_ = nullptr;
+  return KafkaStatus(rd_kafka_assign(rk_.get(), list.get()), "assign partitions");
 }
 
 Status KafkaSource::Commit(const std::vector<KafkaPosition>& at) {

@@ -38,6 +38,10 @@ struct KafkaSourceOptions {
   // the partitions assigned to it and tells the rebalance callback.
   bool member = false;
   std::string instance;  // --instance: group.instance.id (static membership)
+  // A member's second input (kjoin's RIGHT): never joins the group; reads
+  // the partitions it is told to follow (Follow), those of the numbers the
+  // group gave the member's first input.
+  bool follower = false;
 };
 
 // The next offset to read in one partition.
@@ -117,6 +121,10 @@ class KafkaSource : public Input {
   // A member goes back to `at` in partitions it owns (offsets < 0: --from,
   // else the beginning), after its transaction was aborted.
   Status Seek(std::vector<KafkaPosition> at);
+  // A follower starts reading `add` (offsets < 0: --from, else the
+  // beginning), and stops reading the partitions numbered `drop`.
+  Status Follow(std::vector<KafkaPosition> add);
+  Status Unfollow(const std::vector<int32_t>& drop);
 
   rd_kafka_t* handle() { return rk_.get(); }
   const std::string& group_id() const { return group_id_; }
@@ -146,9 +154,14 @@ class KafkaSource : public Input {
   // partitions' records here; sets the start offsets in `parts`.
   Status Assign(rd_kafka_topic_partition_list_t* parts);
   Status Revoke(rd_kafka_topic_partition_list_t* parts, bool lost);
+  // The partitions of `list` are read from now on, from its offsets; -v
+  // says `how` ("assigned").
+  void Own(const rd_kafka_topic_partition_list_t* list, const char* how);
   // Sets the start offset of each of `list`'s partitions whose offset is
   // < 0: --from, else the beginning.
   Status DefaultStarts(rd_kafka_topic_partition_list_t* list);
+  // A follower: the consumer's assignment becomes the partitions owned.
+  Status Reassign();
   Part* Find(rd_kafka_message_t* m);
   Status Handle(rd_kafka_message_t* m);
   void MarkDone(Part* p);

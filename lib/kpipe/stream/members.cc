@@ -17,8 +17,9 @@ namespace kpipe {
 
 namespace {
 
-// Of the "p" record: its layout.
+// Of the "p" record: its layout, with one input and with two.
 constexpr uint64_t kPositionVersion = 1;
+constexpr uint64_t kPositionVersion2 = 2;
 
 // After a refused commit, no commit for this long unless a rebalance comes
 // first: the transaction stays well within its timeout either way.
@@ -57,7 +58,9 @@ class PairWriter : public state::StateWriter {
 // Puts and deletes of SaveChanges() as changelog records "k"+KEY.
 class ChangelogWriter : public state::StateWriter {
  public:
-  ChangelogWriter(KafkaSink* sink, int topic, int32_t partition) : sink_(sink), topic_(topic), partition_(partition) {}
+  // Keys are `kind`+KEY.
+  ChangelogWriter(KafkaSink* sink, int topic, int32_t partition, char kind = 'k')
+      : sink_(sink), topic_(topic), partition_(partition), kind_(kind) {}
   // A value goes with a leading 'v': an empty one is not a tombstone.
   Status Put(std::string_view key, std::string_view value) override {
     Key(key);
@@ -72,12 +75,13 @@ class ChangelogWriter : public state::StateWriter {
 
  private:
   void Key(std::string_view key) {
-    key_.assign(1, 'k');
+    key_.assign(1, kind_);
     key_.append(key);
   }
   KafkaSink* sink_;
   int topic_;
   int32_t partition_;
+  char kind_;
   std::string key_, value_;
 };
 
@@ -140,6 +144,19 @@ Status Members::Open() {
     return Status::Usage(fmt::format("-G {}: a member reads one topic, not {} (kpipe(7), SCALING)", io.group,
                                      opt_.inputs[0].name));
   int n = source_->partition_count(topics[0]);
+  if (follower_) {
+    std::vector<std::string> right = KafkaTopics(opt_.inputs[1].name);
+    if (right.size() != 1)
+      return Status::Usage(fmt::format("-G {}: a member reads one topic per input, not {} (kpipe(7), SCALING)",
+                                       io.group, opt_.inputs[1].name));
+    follow_topic_ = right[0];
+    int m = follower_->partition_count(right[0]);
+    if (m != n)
+      return Status::Usage(fmt::format(
+          "-G {}: a member joins partition p of {} with partition p of {}, so the two must be co-partitioned "
+          "(as many partitions, keyed alike), but {} has {} partitions and {} has {} (kpipe(7), SCALING)",
+          io.group, topics[0], right[0], topics[0], n, right[0], m));
+  }
   admin::NewTopic t;
   t.name = topic_;
   t.partitions = n;
@@ -160,11 +177,10 @@ Status Members::Open() {
 
 Status Members::OnRebalance(Rebalance* r) {
   stale_until_ = 0;
-  if (r->assigned) return Restore(&r->partitions);
+  if (r->assigned) return Gained(&r->partitions);
   if (!r->lost) {
     KPIPE_RETURN_IF_ERROR(Commit(&r->partitions));
-    for (const PartitionPosition& p : r->partitions) op_->Lose(Name(p));
-    return Status::OK();
+    return Drop(r->partitions);
   }
   // Lost: another member may have them already, and reads them from the
   // last commit. With transactions what was done since then is aborted
@@ -175,14 +191,43 @@ Status Members::OnRebalance(Rebalance* r) {
     KPIPE_RETURN_IF_ERROR(sink_->AbortAndBegin());
     return Rewind(r->partitions);
   }
-  for (const PartitionPosition& p : r->partitions) op_->Lose(Name(p));
-  return Status::OK();
+  return Drop(r->partitions);
+}
+
+Status Members::Gained(std::vector<PartitionPosition>* parts) {
+  std::map<int32_t, int64_t> follow_at;
+  KPIPE_RETURN_IF_ERROR(Restore(parts, &follow_at));
+  if (!follower_) return Status::OK();
+  std::vector<PartitionPosition> follow;
+  for (const PartitionPosition& p : *parts) {
+    auto it = follow_at.find(p.partition);
+    follow.push_back({follow_topic_, p.partition, it == follow_at.end() ? -1 : it->second});
+  }
+  return follower_->Follow(std::move(follow));
+}
+
+Status Members::Drop(const std::vector<PartitionPosition>& parts) {
+  std::vector<int32_t> numbers;
+  for (const PartitionPosition& p : parts) {
+    op_->Lose(p.partition);
+    numbers.push_back(p.partition);
+  }
+  return follower_ ? follower_->Unfollow(numbers) : Status::OK();
+}
+
+std::vector<PartitionPosition> Members::Positions() const {
+  std::vector<PartitionPosition> at = source_->positions();
+  if (follower_) {
+    std::vector<PartitionPosition> more = follower_->positions();
+    at.insert(at.end(), more.begin(), more.end());
+  }
+  return at;
 }
 
 void Members::AddMetrics(service::Snapshot* s) const {
   s->member = true;
-  for (const auto& [name, r] : restores_)
-    if (op_->parts().count(name)) s->restores.push_back(r);
+  for (const auto& [n, r] : restores_)
+    if (op_->parts().count(n)) s->restores.push_back(r);
   s->restoring_partitions = restoring_;
   s->restoring_read = restoring_read_;
   s->rewinds = rewinds_;
@@ -190,12 +235,21 @@ void Members::AddMetrics(service::Snapshot* s) const {
 
 Status Members::Rewind(const std::vector<PartitionPosition>& drop) {
   rewinds_++;
-  for (const PartitionPosition& p : drop) op_->Lose(Name(p));
+  KPIPE_RETURN_IF_ERROR(Drop(drop));
   std::vector<PartitionPosition> keep;
   for (const PartitionPosition& p : source_->positions())
-    if (op_->parts().count(Name(p))) keep.push_back(p);
-  KPIPE_RETURN_IF_ERROR(Restore(&keep));
+    if (op_->parts().count(p.partition)) keep.push_back(p);
+  std::map<int32_t, int64_t> follow_at;
+  KPIPE_RETURN_IF_ERROR(Restore(&keep, &follow_at));
   KPIPE_RETURN_IF_ERROR(source_->Seek(keep));
+  if (follower_) {
+    std::vector<PartitionPosition> follow;
+    for (const PartitionPosition& p : keep) {
+      auto it = follow_at.find(p.partition);
+      follow.push_back({follow_topic_, p.partition, it == follow_at.end() ? -1 : it->second});
+    }
+    KPIPE_RETURN_IF_ERROR(follower_->Seek(std::move(follow)));
+  }
   committed_.clear();
   Info(fmt::format("{} partitions start over from their last commit", keep.size()));
   return Status::OK();
@@ -206,10 +260,38 @@ Status Members::MaybeCommit() {
   return Commit();
 }
 
-Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, int64_t offset) {
+Status Members::WriteKeyed(int32_t partition, PartitionedOperator::Part* p) {
+  std::vector<std::pair<std::string, std::string>> now;
+  PairWriter w(&now);
+  KPIPE_RETURN_IF_ERROR(p->op->Save(&w));
+  std::sort(now.begin(), now.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Both in key order: the entries new or changed are put, those gone deleted.
+  ChangelogWriter out(sink_, out_topic_, partition, 's');
+  const auto& was = p->written;
+  size_t i = 0, j = 0;
+  while (i < now.size() || j < was.size()) {
+    if (j == was.size() || (i < now.size() && now[i].first < was[j].first)) {
+      KPIPE_RETURN_IF_ERROR(out.Put(now[i].first, now[i].second));
+      i++;
+    } else if (i == now.size() || was[j].first < now[i].first) {
+      KPIPE_RETURN_IF_ERROR(out.Delete(was[j].first));
+      j++;
+    } else {
+      if (now[i].second != was[j].second) KPIPE_RETURN_IF_ERROR(out.Put(now[i].first, now[i].second));
+      i++;
+      j++;
+    }
+  }
+  p->written = std::move(now);
+  return Status::OK();
+}
+
+Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, const int64_t* offsets) {
   if (IncrementalState* inc = p->op->incremental()) {
     ChangelogWriter w(sink_, out_topic_, partition);
     KPIPE_RETURN_IF_ERROR(inc->SaveChanges(&w));
+  } else if (p->op->keyed_save()) {
+    KPIPE_RETURN_IF_ERROR(WriteKeyed(partition, p));
   } else {
     std::vector<std::pair<std::string, std::string>> now;
     PairWriter w(&now);
@@ -228,16 +310,22 @@ Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, 
   }
   value_.clear();
   state::Encoder e(&value_);
-  e.U64(kPositionVersion);
+  bool two = op_->inputs() > 1;
+  e.U64(two ? kPositionVersion2 : kPositionVersion);
   e.Str(opt_.fingerprint);
-  e.I64(offset);
-  e.I64(p->w);
+  e.I64(offsets[0]);
+  e.I64(p->w[0]);
+  if (two) {
+    e.I64(offsets[1]);
+    e.I64(p->w[1]);
+    e.U64(p->seq);
+  }
   return sink_->ProduceTo(out_topic_, partition, "p", value_);
 }
 
 Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   next_commit_ = opt_.checkpoint_every_ms > 0 ? NowMs() + opt_.checkpoint_every_ms : INT64_MAX;
-  std::vector<PartitionPosition> at = source_->positions();
+  std::vector<PartitionPosition> at = Positions();
   bool eos = sink_->transactional();
   if (at == committed_ && (!eos || sink_->open_messages() == 0)) return Status::OK();
   // Refused by the group until the next rebalance: nothing to gain by trying.
@@ -247,8 +335,13 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   KPIPE_RETURN_IF_ERROR(flush_rows_());
   if (!eos) KPIPE_RETURN_IF_ERROR(sink_->Flush());
   for (const PartitionPosition& pos : at) {
-    auto it = op_->parts().find(Name(pos));
-    if (it != op_->parts().end()) KPIPE_RETURN_IF_ERROR(WritePartition(pos.partition, &it->second, pos.offset));
+    if (follower_ && pos.topic == follow_topic_) continue;
+    auto it = op_->parts().find(pos.partition);
+    if (it == op_->parts().end()) continue;
+    int64_t offsets[2] = {pos.offset, -1};
+    for (const PartitionPosition& f : at)
+      if (follower_ && f.topic == follow_topic_ && f.partition == pos.partition) offsets[1] = f.offset;
+    KPIPE_RETURN_IF_ERROR(WritePartition(pos.partition, &it->second, offsets));
   }
   if (!eos) {
     KPIPE_RETURN_IF_ERROR(sink_->Flush());
@@ -282,7 +375,7 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   return Rewind(revoking ? *revoking : std::vector<PartitionPosition>{});
 }
 
-Status Members::Restore(std::vector<PartitionPosition>* parts) {
+Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t, int64_t>* follow) {
   if (parts->empty()) return Status::OK();
   int64_t started = MonotonicMicros();
   // Partitions whose changelog is empty (never written, or compacted away
@@ -298,7 +391,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
       to_read.push_back((*parts)[i]);
       ends[(*parts)[i].partition] = (*marks)[i].high;
     } else {
-      op_->Gain(Name((*parts)[i]), INT64_MIN);
+      op_->Gain((*parts)[i].partition, INT64_MIN);
       (*parts)[i].offset = -1;
     }
   }
@@ -439,22 +532,43 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
     if (found == got.end()) continue;  // started fresh above
     Got& g = found->second;
     std::string name = Name(pp);
-    int64_t offset = -1, w = INT64_MIN;
+    int64_t offset = -1, follow_offset = -1, w[2] = {INT64_MIN, INT64_MIN};
+    uint64_t seq = 0;
     if (!g.position.empty()) {
       state::Decoder d(g.position);
       uint64_t version = d.U64();
       std::string fingerprint(d.Str());
       offset = d.I64();
-      w = d.I64();
+      w[0] = d.I64();
+      if (version == kPositionVersion2) {
+        follow_offset = d.I64();
+        w[1] = d.I64();
+        seq = d.U64();
+      }
       KPIPE_RETURN_IF_ERROR(d.Check("changelog position"));
-      if (version != kPositionVersion || fingerprint != opt_.fingerprint)
+      uint64_t want = op_->inputs() > 1 ? kPositionVersion2 : kPositionVersion;
+      if (version != want || fingerprint != opt_.fingerprint)
         return Status::Usage(fmt::format("the changelog {} holds the state of other options ({}); give another -G "
                                          "or --changelog TOPIC", topic_, fingerprint));
     }
-    PartitionedOperator::Part* p = op_->Gain(name, w);
+    PartitionedOperator::Part* p = op_->Gain(pp.partition, w);
+    p->seq = seq;
+    if (follow_offset >= 0) (*follow)[pp.partition] = follow_offset;
     Latest(&g.records);
     size_t count = 0;
-    if (p->op->incremental()) {
+    if (p->op->keyed_save()) {
+      // "s"+KEY -> "v"+VALUE, in key order.
+      RecordReader reader(&g.records, 's');
+      std::vector<std::pair<std::string, std::string>> loaded;
+      std::string_view k, v;
+      while (reader.Next(&k, &v)) loaded.emplace_back(k, v);
+      if (!g.position.empty()) {
+        PairReader pairs(&loaded);
+        KPIPE_RETURN_IF_ERROR(p->op->Load(&pairs));
+      }
+      count = loaded.size();
+      p->written = std::move(loaded);
+    } else if (p->op->incremental()) {
       // "k"+KEY -> "v"+VALUE
       RecordReader reader(&g.records, 'k');
       if (!g.position.empty()) KPIPE_RETURN_IF_ERROR(p->op->Load(&reader));
@@ -478,11 +592,11 @@ Status Members::Restore(std::vector<PartitionPosition>* parts) {
     }
     entries += count;
     pp.offset = offset;
-    restores_[name] = {pp.topic, pp.partition, count, 0};
+    restores_[pp.partition] = {pp.topic, pp.partition, count, 0};
     Info(fmt::format("{}: state restored from {}: {} entries, from offset {}", name, topic_, count, offset));
   }
   int64_t done = MonotonicMicros();
-  for (const PartitionPosition& pp : to_read) restores_[Name(pp)].seconds = (done - started) / 1e6;
+  for (const PartitionPosition& pp : to_read) restores_[pp.partition].seconds = (done - started) / 1e6;
   Info(fmt::format("restored {} partitions, {} entries in {:.3f} s (reading the changelog {:.3f} s, loading {:.3f} s)",
                    to_read.size(), entries, (done - started) / 1e6, (read - started) / 1e6, (done - read) / 1e6));
   return Status::OK();

@@ -12,9 +12,15 @@
 // The changelog holds, per partition: "p" -> the partition's position (the
 // next input offset its state covers) and watermark; "k"+KEY -> "v"+VALUE,
 // an entry of an operator with incremental state (kagg), deleted with a
-// tombstone;
-// "e"+N -> the N-th entry of an operator saved whole (kwindow), with the
-// entries past the last count deleted.
+// tombstone; "s"+KEY -> "v"+VALUE, an entry of an operator saved whole
+// whose entries keep their keys (Operator::keyed_save, kjoin's interval
+// join), likewise; "e"+N -> the N-th entry of any other operator saved
+// whole (kwindow), with the entries past the last count deleted.
+//
+// kjoin's members read two co-partitioned inputs: the group assigns LEFT's
+// partitions, and the member reads RIGHT's partitions of the same numbers
+// (KafkaSource's follower); the changelog's partition p holds both, with
+// both positions and watermarks in "p".
 // Not thread-safe.
 #pragma once
 
@@ -37,13 +43,15 @@ namespace kpipe {
 class Members {
  public:
   // `flush_rows` writes out (and for files, syncs) the rows written so far.
-  // All pointers outlive this.
-  Members(const RunnerOptions& opt, PartitionedOperator* op, KafkaSource* source, KafkaSink* sink,
-          std::function<Status()> flush_rows)
-      : opt_(opt), op_(op), source_(source), sink_(sink), flush_rows_(std::move(flush_rows)) {}
+  // `follower` (may be null) is the second input, which follows `source`'s
+  // assignment. All pointers outlive this.
+  Members(const RunnerOptions& opt, PartitionedOperator* op, KafkaSource* source, KafkaSource* follower,
+          KafkaSink* sink, std::function<Status()> flush_rows)
+      : opt_(opt), op_(op), source_(source), follower_(follower), sink_(sink), flush_rows_(std::move(flush_rows)) {}
 
-  // Checks the input (one topic) and creates the changelog topic when it is
-  // missing: compacted, with the input's partition count.
+  // Checks the inputs (one topic each; with two, as many partitions in
+  // each) and creates the changelog topic when it is missing: compacted,
+  // with the input's partition count.
   Status Open();
   const std::string& changelog() const { return topic_; }
   // The input's rebalance callback (Input::set_rebalance_callback).
@@ -64,9 +72,19 @@ class Members {
 
  private:
   // Reads the changelog partitions of `parts` to their ends (read_committed)
-  // and gives the operator each one's state; sets the offsets to start at.
-  Status Restore(std::vector<PartitionPosition>* parts);
-  Status WritePartition(int32_t partition, PartitionedOperator::Part* p, int64_t offset);
+  // and gives the operator each one's state; sets the offsets to start at,
+  // and with a follower its own in `*follow`, by partition (absent: its
+  // default start).
+  Status Restore(std::vector<PartitionPosition>* parts, std::map<int32_t, int64_t>* follow);
+  // The partitions of `parts` are gained, restored: the follower reads them too.
+  Status Gained(std::vector<PartitionPosition>* parts);
+  // ... or lost: the operator and the follower let go of them.
+  Status Drop(const std::vector<PartitionPosition>& parts);
+  // `offsets`: one per input.
+  Status WritePartition(int32_t partition, PartitionedOperator::Part* p, const int64_t* offsets);
+  Status WriteKeyed(int32_t partition, PartitionedOperator::Part* p);
+  // The positions of every partition read: the source's, then the follower's.
+  std::vector<PartitionPosition> Positions() const;
   // After an abort: drops `drop`, and restores the other partitions from
   // the changelog and reads them again from there.
   Status Rewind(const std::vector<PartitionPosition>& drop);
@@ -78,6 +96,8 @@ class Members {
   const RunnerOptions& opt_;
   PartitionedOperator* op_;
   KafkaSource* source_;
+  KafkaSource* follower_;
+  std::string follow_topic_;  // the follower's
   KafkaSink* sink_;
   std::function<Status()> flush_rows_;
   std::string topic_;   // the changelog
@@ -85,7 +105,7 @@ class Members {
   int64_t next_commit_ = 0;
   std::vector<PartitionPosition> committed_;  // the positions of the last commit
   std::function<void()> progress_;
-  std::map<std::string, service::Snapshot::Restore> restores_;  // by partition name, owned ones
+  std::map<int32_t, service::Snapshot::Restore> restores_;  // by partition, owned ones
   int restoring_ = 0;          // partitions being restored now
   uint64_t restoring_read_ = 0;
   uint64_t rewinds_ = 0;

@@ -98,6 +98,11 @@ class Operator {
   virtual Status Save(state::StateWriter* w) const = 0;
   virtual Status Load(state::StateReader* r) = 0;
 
+  // Save() names each entry by a key that stays the same from one Save()
+  // to the next, and Load() takes the entries in any order: a group
+  // member's changelog then gets only the entries that changed
+  // (stream/members.h). Otherwise entries are known by their position.
+  virtual bool keyed_save() const { return false; }
   // The optional capability of incremental state (below); null when the
   // operator saves and loads its whole state at each checkpoint.
   virtual IncrementalState* incremental() { return nullptr; }

@@ -65,8 +65,11 @@ Status Runner::Open(std::vector<std::unique_ptr<Input>> inputs) {
       ko.io = opt_.kafka_io;
       ko.catch_up = l.opt.first;
       ko.tool = opt_.tool;
-      ko.member = opt_.members;
-      ko.instance = opt_.kafka_io.instance;
+      // A member's first input is given partitions by the group; a second
+      // one (kjoin's RIGHT) reads the same numbers (stream/members.h).
+      ko.member = opt_.members && s == 0;
+      ko.follower = opt_.members && s > 0;
+      if (ko.member) ko.instance = opt_.kafka_io.instance;
       auto k = std::make_unique<KafkaSource>(std::move(ko), opt_.warn, opt_.info);
       l.kafka = k.get();
       l.in = std::move(k);
@@ -100,10 +103,11 @@ Status Runner::OpenKafka() {
     KPIPE_RETURN_IF_ERROR(RefuseUnheldCheckpoint(*store_, kafka, opt_.kafka_io.group, opt_.state_dir));
   KPIPE_RETURN_IF_ERROR(kafka_out_.Open(opt_));
   if (!opt_.members) return Status::OK();
-  if (kafka.size() != 1 || lanes_.size() != 1 || !op_->partitioned())
-    return Status::Internal("a group member reads one kafka: input with a partitioned operator");
-  members_ = std::make_unique<Members>(opt_, op_->partitioned(), kafka[0], kafka_out_.sink(),
-                                       [this] {
+  if (kafka.size() != lanes_.size() || kafka.size() > 2 || !op_->partitioned() ||
+      op_->partitioned()->inputs() != static_cast<int>(kafka.size()))
+    return Status::Internal("a group member reads one or two kafka: inputs with a partitioned operator");
+  members_ = std::make_unique<Members>(opt_, op_->partitioned(), kafka[0], kafka.size() > 1 ? kafka[1] : nullptr,
+                                       kafka_out_.sink(), [this] {
     std::vector<int64_t> sizes;  // files synced: a row of a commit is on disk
     return outputs_.SyncAndMeasure(&sizes);
   });
