@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 BROKERS = os.environ.get("KPIPE_BROKERS", "127.0.0.1:24092")
+os.environ["KPIPE_BROKERS"] = BROKERS  # the tools run here use it too
 BIN = os.environ.get("KPIPE_BIN", "build")
 KEYS = int(os.environ.get("KEYS", "1000000"))
 PAUSE_KEYS = int(os.environ.get("PAUSE_KEYS", "100000"))  # per partition
@@ -78,7 +79,7 @@ def committed_all(group, topic, e):
 def member(group, topic, extra=(), stdout=subprocess.DEVNULL, log=None, every="1s"):
     """A member; `log` a path for its -v stderr, subprocess.PIPE to read it, or None."""
     cmd = [tool("kagg"), "-q", "-v", "-G", group, "--by", "user", "-a", "count", "-a", "sum:amount",
-           "--checkpoint-every", every, "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
+           "--checkpoint-every", every, "-X", "session.timeout.ms=6000",
            *extra, f"kafka:{topic}"]
     err = log if log == subprocess.PIPE else open(log or os.devnull, "w")
     return subprocess.Popen(cmd, stdout=stdout, stderr=err, text=True)
@@ -140,17 +141,39 @@ try:
     create(topic, PARTS)
     produce(topic, keys_file(PAUSE_KEYS * PARTS, "pause.jsonl"))
     live = keys_file(20000, "live.jsonl")
-    a = member(group, topic, ["--emit", "changes"])
+    a_log = os.path.join(tmp, "pause-a.err")
+    a = member(group, topic, ["--emit", "changes"], log=a_log)
     wait_committed(group, topic, [a])
+
+    def restores_of_a():
+        return sum(1 for l in open(a_log) if re.search(r"restored \d+ partitions", l))
+
     pauses = []
+    splits = []  # (pause, its assignment, its restore seconds)
     for i in range(PAUSE_RUNS):
+        # The group is stable before each join: the live member holds all
+        # the partitions again, restored, after the last joiner left.
+        deadline = time.time() + 60
+        while i > 0 and restores_of_a() <= restores_before and time.time() < deadline:
+            time.sleep(0.05)
+        restores_before = restores_of_a()
         feeder = subprocess.Popen(["bash", "-c", f"for i in $(seq 40); do {tool('kproduce')} -q -t {topic} -k user "
                                    f"{live}; sleep 0.25; done"])
         time.sleep(0.5)
         t0 = time.time()
-        b = member(group, topic, ["--emit", "changes"], stdout=subprocess.PIPE)
+        b = member(group, topic, ["--emit", "changes"], stdout=subprocess.PIPE, log=subprocess.PIPE)
+        events = []  # (seconds from the start, -v line)
+
+        def watch(err=b.stderr, events=events, t0=t0):
+            for line in err:
+                events.append((time.time() - t0, line))
+        threading.Thread(target=watch, daemon=True).start()
         first = b.stdout.readline()
         pauses.append(time.time() - t0)
+        gained = next((t for t, l in events if "partitions gained" in l), None)
+        restore = next((float(m.group(1)) for t, l in events
+                        for m in [re.search(r"restored \d+ partitions, \d+ entries in ([0-9.]+) s", l)] if m), None)
+        splits.append((pauses[-1], gained, restore))
         # The rest of its rows, read so that it never blocks on a full pipe.
         threading.Thread(target=b.stdout.read, daemon=True).start()
         stop([b])
@@ -164,6 +187,10 @@ try:
     print(f"rebalance pause ({PAUSE_KEYS} keys a partition, {PAUSE_RUNS} joins): p50 {p50:.2f} s, "
           f"p99 {p99:.2f} s: {'PASS' if p99 <= 2 else 'MISS'} (goal: p99 <= 2 s); all: "
           + " ".join(f"{x:.2f}" for x in pauses))
+    splits.sort()
+    print("  where it went (start to assignment, restore, the rest): "
+          + "; ".join(f"{p:.2f} s = {g or 0:.2f} + {r or 0:.2f} + {p - (g or 0) - (r or 0):.2f}"
+                      for p, g, r in splits))
 
     # 3. Throughput of 1, 2, 3 members over RECORDS records, and one process
     # with --state (no changelog) on the same topic.

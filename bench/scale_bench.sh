@@ -24,8 +24,9 @@
 #      arriving (20,000 every 0.25 s); a second member starts, and the time
 #      from its start to its first row (process start, joining the group,
 #      the cooperative rebalance, restoring the partitions it gets) is one
-#      sample; it is stopped (SIGTERM, its partitions go back) and this is
-#      done PAUSE_RUNS times (default 5). Prints p50 and p99 (with 5 runs,
+#      sample; it is stopped (SIGTERM, its partitions go back) and, once the
+#      live member has restored them (its -v log), this is done again,
+#      PAUSE_RUNS times in all (default 5). Prints p50 and p99 (with 5 runs,
 #      the largest) and PASS when p99 <= 2 s.
 #   3. Throughput: RECORDS records (default 3,000,000, 1% distinct users)
 #      read by 1, 2 and 3 members started together (--checkpoint-every

@@ -83,7 +83,7 @@ std::unique_ptr<GroupOperator> MakeOp(int64_t ttl, EmitMode emit) {
   auto specs = agg::ParseAggSpecs({"count", "sum:v", "max:v", "distinct:v"});
   REQUIRE(specs.ok());
   auto op = std::make_unique<GroupOperator>(g, std::move(*by), agg::AggSet(std::move(*specs)));
-  op->TrackChanges();  // as the runner does with --state
+  op->TrackChanges(/*whole=*/false);  // as the runner does with --state
   return op;
 }
 

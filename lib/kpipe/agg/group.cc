@@ -40,7 +40,7 @@ void GroupOperator::Snapshot::Keep(Row* row) {
 
 Status GroupOperator::Snapshot::Write(state::StateWriter* w) {
   std::string key, value;
-  KPIPE_RETURN_IF_ERROR(DeleteGone(gone, w, &key));
+  KPIPE_RETURN_IF_ERROR(op_->DeleteGone(gone, w, &key));
   std::vector<Row*> theirs;  // taken by the operator's thread
   for (Row* r : rows) {
     uint32_t c = r->claim.load(std::memory_order_acquire);
@@ -89,8 +89,10 @@ Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, st
   EncodeRow(*r, value);
   KPIPE_RETURN_IF_ERROR(w->Put(*key, *value));
   if (!r->in_store) {
-    RowEntryKey(r->first_seq, r->key, key);
-    KPIPE_RETURN_IF_ERROR(w->Put(*key, {}));
+    if (order_entries_) {
+      RowEntryKey(r->first_seq, r->key, key);
+      KPIPE_RETURN_IF_ERROR(w->Put(*key, {}));
+    }
     r->in_store = true;
   }
   return Status::OK();
@@ -307,10 +309,12 @@ Status GroupOperator::Save(state::StateWriter* writer) const {
 }
 
 Status GroupOperator::DeleteGone(const std::vector<std::pair<uint64_t, std::string>>& gone,
-                                 state::StateWriter* w, std::string* key) {
+                                 state::StateWriter* w, std::string* key) const {
   for (const auto& [seq, k] : gone) {
-    RowEntryKey(seq, k, key);
-    KPIPE_RETURN_IF_ERROR(w->Delete(*key));
+    if (order_entries_) {
+      RowEntryKey(seq, k, key);
+      KPIPE_RETURN_IF_ERROR(w->Delete(*key));
+    }
     IndexEntryKey(k, key);
     KPIPE_RETURN_IF_ERROR(w->Delete(*key));
   }

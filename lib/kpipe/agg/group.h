@@ -42,7 +42,10 @@ class GroupOperator : public Operator, public IncrementalState {
   Status Load(state::StateReader* r) override;
   IncrementalState* incremental() override { return this; }
   Status SaveChanges(state::StateWriter* w) override;
-  void TrackChanges() override { track_ = true; }
+  void TrackChanges(bool whole) override {
+    track_ = true;
+    order_entries_ = !whole;
+  }
   std::unique_ptr<SnapshotJob> BeginSnapshot() override;
   void EndSnapshot() override { job_ = nullptr; }
   // Rows this thread wrote for a snapshot job before changing them.
@@ -79,8 +82,8 @@ class GroupOperator : public Operator, public IncrementalState {
   // The entries of `row` for a checkpoint (after deletions of keys gone).
   Status PutRow(Row* row, state::StateWriter* w, std::string* key, std::string* value) const;
   // The deletions of the entries of keys forgotten ((first arrival, key)).
-  static Status DeleteGone(const std::vector<std::pair<uint64_t, std::string>>& gone, state::StateWriter* w,
-                           std::string* key);
+  Status DeleteGone(const std::vector<std::pair<uint64_t, std::string>>& gone, state::StateWriter* w,
+                    std::string* key) const;
   // State entries: "x" + key -> first arrival and the row (one read finds
   // a key let go of, with a memory budget); "r" + first arrival (8 bytes,
   // big-endian) + key -> nothing: the order of first arrival.
@@ -126,6 +129,9 @@ class GroupOperator : public Operator, public IncrementalState {
   std::vector<Row*> touched_;
   std::vector<std::pair<uint64_t, std::string>> gone_;  // first arrival, key
   bool track_ = false;  // checkpoints follow: touched_ and gone_ are kept
+  // The entries by first arrival ('r'), which only the store's scans under
+  // a memory budget read; Load() reads the index entries ('x').
+  bool order_entries_ = true;
   std::vector<std::unique_ptr<Row>> graveyard_;  // forgotten rows in touched_ or the job's
   uint32_t epoch_ = 1;                 // the interval since the last checkpoint
   Snapshot* job_ = nullptr;            // the snapshot being written, if any

@@ -175,6 +175,8 @@ class KafkaSource : public Input {
   std::string_view Block();
 
   void DrainEvents();
+  // A member: wakes librdkafka's group thread now and then (source.cc).
+  void NudgeGroup();
 
   KafkaSourceOptions opt_;
   std::string name_;  // "kafka:T1,T2"
@@ -201,6 +203,7 @@ class KafkaSource : public Input {
   std::function<Status(Rebalance*)> on_rebalance_;
   bool assigned_once_ = false;  // a member: the group has answered
   bool closing_ = false;        // the destructor: rebalances are applied at once
+  int64_t nudged_at_ = 0;       // NudgeGroup(), monotonic µs
   int64_t tick_ms_ = -1;
   int64_t next_tick_ = 0;
   SignalWatch* signals_ = nullptr;

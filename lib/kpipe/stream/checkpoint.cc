@@ -25,7 +25,7 @@ Status Runner::OpenStore() {
       state::CheckpointStore::Open(opt_.state_dir, /*point_reads=*/opt_.kafka_io.exactly_once || opt_.memory_budget > 0);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-  if (op_->incremental()) op_->incremental()->TrackChanges();
+  if (op_->incremental()) op_->incremental()->TrackChanges(/*whole=*/false);
   if (opt_.memory_budget > 0) {
     if (!op_->incremental()) return Status::Usage("this operator keeps its whole state in memory");
     KPIPE_RETURN_IF_ERROR(op_->incremental()->SetBacking(store_.get(), opt_.memory_budget));

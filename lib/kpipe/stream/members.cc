@@ -85,35 +85,73 @@ class ChangelogWriter : public state::StateWriter {
   std::string key_, value_;
 };
 
-// A changelog record as read back.
-struct Record {
-  std::string key, value;
-  bool deleted = false;
-};
-
-// Keeps the latest record of each key, in key order, without the deleted.
-void Latest(std::vector<Record>* records) {
-  std::stable_sort(records->begin(), records->end(), [](const Record& a, const Record& b) { return a.key < b.key; });
-  size_t out = 0;
-  for (size_t i = 0; i < records->size(); i++) {
-    if (i + 1 < records->size() && (*records)[i + 1].key == (*records)[i].key) continue;  // a later one
-    if ((*records)[i].deleted) continue;
-    if (out != i) (*records)[out] = std::move((*records)[i]);
-    out++;
+// Changelog records as read back, in offset order, their bytes in one
+// buffer (a restore reads millions of them).
+class Records {
+ public:
+  // A null `value` is a tombstone.
+  void Add(std::string_view key, const char* value, size_t len) {
+    recs_.push_back({bytes_.size(), static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value ? len : 0),
+                     value == nullptr});
+    bytes_.append(key);
+    if (value) bytes_.append(value, len);
   }
-  records->resize(out);
-}
+  // Keeps the latest record of each key, without the deleted, in the order
+  // they were written (kwindow's "e" entries are ordered by the caller).
+  void Latest() {
+    // Open addressing over record indices: a later record of a key takes
+    // its slot. No sort of millions of keys.
+    size_t cap = 16;
+    while (cap < recs_.size() * 2) cap *= 2;
+    constexpr uint32_t kEmpty = UINT32_MAX;
+    std::vector<uint32_t> slots(cap, kEmpty);
+    std::hash<std::string_view> hash;
+    for (uint32_t i = 0; i < recs_.size(); i++) {
+      std::string_view k = Key(recs_[i]);
+      for (size_t at = hash(k) & (cap - 1);; at = (at + 1) & (cap - 1)) {
+        if (slots[at] == kEmpty || Key(recs_[slots[at]]) == k) {
+          slots[at] = i;
+          break;
+        }
+      }
+    }
+    std::vector<uint32_t> keep;
+    for (uint32_t i : slots)
+      if (i != kEmpty && !recs_[i].deleted) keep.push_back(i);
+    std::sort(keep.begin(), keep.end());
+    std::vector<Rec> out;
+    out.reserve(keep.size());
+    for (uint32_t i : keep) out.push_back(recs_[i]);
+    recs_ = std::move(out);
+  }
+  size_t size() const { return recs_.size(); }
+  std::string_view key(size_t i) const { return Key(recs_[i]); }
+  std::string_view value(size_t i) const {
+    return std::string_view(bytes_).substr(recs_[i].at + recs_[i].key_len, recs_[i].value_len);
+  }
+
+ private:
+  struct Rec {
+    uint64_t at;  // in bytes_: the key, then the value
+    uint32_t key_len, value_len;
+    bool deleted;
+  };
+  std::string_view Key(const Rec& r) const { return std::string_view(bytes_).substr(r.at, r.key_len); }
+  std::string bytes_;
+  std::vector<Rec> recs_;
+};
 
 // The records of one kind ("k"+KEY -> "v"+VALUE), without those letters.
 class RecordReader : public state::StateReader {
  public:
-  RecordReader(const std::vector<Record>* records, char kind) : records_(records), kind_(kind) {}
+  RecordReader(const Records* records, char kind) : records_(records), kind_(kind) {}
   bool Next(std::string_view* key, std::string_view* value) override {
     while (i_ < records_->size()) {
-      const Record& r = (*records_)[i_++];
-      if (r.key[0] != kind_ || r.value.empty()) continue;
-      *key = std::string_view(r.key).substr(1);
-      *value = std::string_view(r.value).substr(1);
+      size_t i = i_++;
+      std::string_view k = records_->key(i), v = records_->value(i);
+      if (k.empty() || k[0] != kind_ || v.empty()) continue;
+      *key = k.substr(1);
+      *value = v.substr(1);
       count_++;
       return true;
     }
@@ -122,7 +160,7 @@ class RecordReader : public state::StateReader {
   size_t count() const { return count_; }
 
  private:
-  const std::vector<Record>* records_;
+  const Records* records_;
   char kind_;
   size_t i_ = 0, count_ = 0;
 };
@@ -385,11 +423,13 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
   auto marks = QueryWatermarks(source_->handle(), refs, 10'000);
   if (!marks.ok()) return marks.status();
   std::vector<PartitionPosition> to_read;
-  std::map<int32_t, int64_t> ends;  // partition -> its high watermark now
+  std::map<int32_t, int64_t> ends;    // partition -> its high watermark now
+  std::map<int32_t, int64_t> starts;  // ... and its low one
   for (size_t i = 0; i < parts->size(); i++) {
     if ((*marks)[i].high > (*marks)[i].low) {
       to_read.push_back((*parts)[i]);
       ends[(*parts)[i].partition] = (*marks)[i].high;
+      starts[(*parts)[i].partition] = (*marks)[i].low;
     } else {
       op_->Gain((*parts)[i].partition, INT64_MIN);
       (*parts)[i].offset = -1;
@@ -403,6 +443,11 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
       {"enable.partition.eof", "true"},
       {"auto.offset.reset", "earliest"},
       {"fetch.wait.max.ms", "20"},
+      // A partition's whole changelog may be queued: no fetcher stops for a
+      // full queue (librdkafka 2.0 then waits a second), and an error (a
+      // partition not yet ready) is retried soon, not in 500 ms.
+      {"queued.min.messages", "1000000"},
+      {"fetch.error.backoff.ms", "20"},
   };
   auto props = ResolveProperties(opt_.kafka_io.kafka, defaults);
   if (!props.ok()) return props.status();
@@ -410,15 +455,19 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
   std::erase_if(*props, [](const auto& kv) { return kv.first == "group.instance.id" || kv.first == "group.id"; });
   props->emplace_back("group.id", fmt::format("{}-restore", opt_.kafka_io.group));
   ClientEvents events;
-  auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events, nullptr, "changelog reader", 10'000);
+  auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events, opt_.kafka_io.kafka.verbose ? opt_.info : nullptr,
+                    "changelog reader", 10'000);
   if (!rk.ok()) return rk.status();
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(to_read.size())));
   for (const PartitionPosition& p : to_read)
-    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    // The first offset, not BEGINNING: a logical offset is looked up, and a
+    // partition new to the reader has no leader yet, so librdkafka 2.0
+    // looks again only 500 ms later. (Gone meanwhile: auto.offset.reset.)
+    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p.partition)->offset = starts[p.partition];
   KPIPE_RETURN_IF_ERROR(KafkaStatus(rd_kafka_assign(rk->get(), list.get()), "read the changelog " + topic_));
 
   struct Got {
-    std::vector<Record> records;  // in offset order
+    Records records;
     std::string position;
     bool end = false;
     int64_t target = 0;  // read until everything before this is decided
@@ -434,7 +483,6 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
   // kicked as KafkaSource does (kafka/client.h).
   QueueLimits limits(*props);
   uint64_t taken_msgs = 0, taken_bytes = 0;
-  size_t ended = 0;
   // A transaction a dead member left open holds the end back until it
   // times out.
   int64_t deadline = MonotonicMicros() + (int64_t{Transactions::kTimeoutMs} + 30'000) * 1000;
@@ -443,6 +491,92 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
   constexpr int kBatch = 4096;
   std::vector<rd_kafka_message_t*> batch(kBatch);
   Status st;
+  // A partition read to its end is loaded at once, while librdkafka goes
+  // on fetching the others.
+  uint64_t entries = 0;
+  int64_t loading = 0;  // µs
+  auto load = [&](int32_t partition, Got& g) -> Status {
+    int64_t began = MonotonicMicros();
+    PartitionPosition& pp = *std::find_if(parts->begin(), parts->end(),
+                                          [&](const PartitionPosition& p) { return p.partition == partition; });
+    std::string name = Name(pp);
+    int64_t offset = -1, follow_offset = -1, w[2] = {INT64_MIN, INT64_MIN};
+    uint64_t seq = 0;
+    if (!g.position.empty()) {
+      state::Decoder d(g.position);
+      uint64_t version = d.U64();
+      std::string fingerprint(d.Str());
+      offset = d.I64();
+      w[0] = d.I64();
+      if (version == kPositionVersion2) {
+        follow_offset = d.I64();
+        w[1] = d.I64();
+        seq = d.U64();
+      }
+      KPIPE_RETURN_IF_ERROR(d.Check("changelog position"));
+      uint64_t want = op_->inputs() > 1 ? kPositionVersion2 : kPositionVersion;
+      if (version != want || fingerprint != opt_.fingerprint)
+        return Status::Usage(fmt::format("the changelog {} holds the state of other options ({}); give another -G "
+                                         "or --changelog TOPIC", topic_, fingerprint));
+    }
+    PartitionedOperator::Part* p = op_->Gain(pp.partition, w);
+    p->seq = seq;
+    if (follow_offset >= 0) (*follow)[pp.partition] = follow_offset;
+    g.records.Latest();
+    size_t count = 0;
+    if (p->op->keyed_save()) {
+      // "s"+KEY -> "v"+VALUE, in key order.
+      RecordReader reader(&g.records, 's');
+      std::vector<std::pair<std::string, std::string>> loaded;
+      std::string_view k, v;
+      while (reader.Next(&k, &v)) loaded.emplace_back(k, v);
+      if (!g.position.empty()) {
+        PairReader pairs(&loaded);
+        KPIPE_RETURN_IF_ERROR(p->op->Load(&pairs));
+      }
+      count = loaded.size();
+      p->written = std::move(loaded);
+    } else if (p->op->incremental()) {
+      // "k"+KEY -> "v"+VALUE
+      RecordReader reader(&g.records, 'k');
+      if (!g.position.empty()) KPIPE_RETURN_IF_ERROR(p->op->Load(&reader));
+      count = reader.count();
+    } else {
+      std::vector<std::pair<std::string, std::string>> loaded;
+      // "e"+N, big-endian: in key order, the entries' order.
+      std::vector<size_t> order;
+      for (size_t i = 0; i < g.records.size(); i++)
+        if (g.records.key(i)[0] == 'e') order.push_back(i);
+      std::sort(order.begin(), order.end(),
+                [&](size_t a, size_t b) { return g.records.key(a) < g.records.key(b); });
+      for (size_t i : order) {
+        state::Decoder d(g.records.value(i));
+        std::string key(d.Str());
+        std::string value(d.Str());
+        KPIPE_RETURN_IF_ERROR(d.Check("changelog entry"));
+        loaded.emplace_back(std::move(key), std::move(value));
+      }
+      if (!g.position.empty()) {
+        PairReader reader(&loaded);
+        KPIPE_RETURN_IF_ERROR(p->op->Load(&reader));
+      }
+      count = loaded.size();
+      p->written = std::move(loaded);
+    }
+    entries += count;
+    pp.offset = offset;
+    g.records = Records();  // its memory back now
+    restores_[pp.partition] = {pp.topic, pp.partition, count, 0};
+    Info(fmt::format("{}: state restored from {}: {} entries, from offset {}", name, topic_, count, offset));
+      loading += MonotonicMicros() - began;
+    return Status::OK();
+  };
+  size_t ended = 0;
+  auto ended_at = [&](int32_t partition, Got& g) {
+    g.end = true;
+    ended++;
+    if (st.ok()) st = load(partition, g);
+  };
   restoring_ = static_cast<int>(to_read.size());
   restoring_read_ = 0;
   int64_t next_progress = MonotonicMicros() + 500'000;
@@ -477,10 +611,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
       if (at->cnt > 0 && rd_kafka_position(rk->get(), at.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < at->cnt; i++) {
           Got& g = got[at->elems[i].partition];
-          if (!g.end && at->elems[i].offset >= g.target) {
-            g.end = true;
-            ended++;
-          }
+          if (!g.end && at->elems[i].offset >= g.target) ended_at(at->elems[i].partition, g);
         }
       }
       n = rd_kafka_consume_batch_queue(queue, 20, batch.data(), 1);
@@ -494,10 +625,8 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
         // their way (or a dead member's, until it times out). Its end is
         // reached only past the high watermark seen at the start.
         if (it != got.end()) it->second.cursor.eof = m->offset;
-        if (it != got.end() && !it->second.end && m->offset >= it->second.target) {
-          it->second.end = true;
-          ended++;
-        }
+        if (it != got.end() && !it->second.end && m->offset >= it->second.target)
+          ended_at(m->partition, it->second);
       } else if (m->err) {
         if (st.ok()) st = Status::Kafka(fmt::format("read the changelog {}: {}", topic_, rd_kafka_message_errstr(m)));
       } else if (it != got.end() && m->key_len > 0) {
@@ -510,10 +639,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
         if (key == "p") {
           g.position.assign(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
         } else {
-          Record& r = g.records.emplace_back();
-          r.key.assign(key);
-          r.deleted = m->payload == nullptr;
-          if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
+          g.records.Add(key, static_cast<const char*>(m->payload), m->len);
         }
       }
       rd_kafka_message_destroy(m);
@@ -524,81 +650,11 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
   restoring_ = 0;
   restoring_read_ = 0;
   KPIPE_RETURN_IF_ERROR(st);
-  int64_t read = MonotonicMicros();
 
-  uint64_t entries = 0;
-  for (PartitionPosition& pp : *parts) {
-    auto found = got.find(pp.partition);
-    if (found == got.end()) continue;  // started fresh above
-    Got& g = found->second;
-    std::string name = Name(pp);
-    int64_t offset = -1, follow_offset = -1, w[2] = {INT64_MIN, INT64_MIN};
-    uint64_t seq = 0;
-    if (!g.position.empty()) {
-      state::Decoder d(g.position);
-      uint64_t version = d.U64();
-      std::string fingerprint(d.Str());
-      offset = d.I64();
-      w[0] = d.I64();
-      if (version == kPositionVersion2) {
-        follow_offset = d.I64();
-        w[1] = d.I64();
-        seq = d.U64();
-      }
-      KPIPE_RETURN_IF_ERROR(d.Check("changelog position"));
-      uint64_t want = op_->inputs() > 1 ? kPositionVersion2 : kPositionVersion;
-      if (version != want || fingerprint != opt_.fingerprint)
-        return Status::Usage(fmt::format("the changelog {} holds the state of other options ({}); give another -G "
-                                         "or --changelog TOPIC", topic_, fingerprint));
-    }
-    PartitionedOperator::Part* p = op_->Gain(pp.partition, w);
-    p->seq = seq;
-    if (follow_offset >= 0) (*follow)[pp.partition] = follow_offset;
-    Latest(&g.records);
-    size_t count = 0;
-    if (p->op->keyed_save()) {
-      // "s"+KEY -> "v"+VALUE, in key order.
-      RecordReader reader(&g.records, 's');
-      std::vector<std::pair<std::string, std::string>> loaded;
-      std::string_view k, v;
-      while (reader.Next(&k, &v)) loaded.emplace_back(k, v);
-      if (!g.position.empty()) {
-        PairReader pairs(&loaded);
-        KPIPE_RETURN_IF_ERROR(p->op->Load(&pairs));
-      }
-      count = loaded.size();
-      p->written = std::move(loaded);
-    } else if (p->op->incremental()) {
-      // "k"+KEY -> "v"+VALUE
-      RecordReader reader(&g.records, 'k');
-      if (!g.position.empty()) KPIPE_RETURN_IF_ERROR(p->op->Load(&reader));
-      count = reader.count();
-    } else {
-      std::vector<std::pair<std::string, std::string>> loaded;
-      for (const Record& r : g.records) {
-        if (r.key[0] != 'e') continue;
-        state::Decoder d(r.value);
-        std::string key(d.Str());
-        std::string value(d.Str());
-        KPIPE_RETURN_IF_ERROR(d.Check("changelog entry"));
-        loaded.emplace_back(std::move(key), std::move(value));
-      }
-      if (!g.position.empty()) {
-        PairReader reader(&loaded);
-        KPIPE_RETURN_IF_ERROR(p->op->Load(&reader));
-      }
-      count = loaded.size();
-      p->written = std::move(loaded);
-    }
-    entries += count;
-    pp.offset = offset;
-    restores_[pp.partition] = {pp.topic, pp.partition, count, 0};
-    Info(fmt::format("{}: state restored from {}: {} entries, from offset {}", name, topic_, count, offset));
-  }
   int64_t done = MonotonicMicros();
   for (const PartitionPosition& pp : to_read) restores_[pp.partition].seconds = (done - started) / 1e6;
-  Info(fmt::format("restored {} partitions, {} entries in {:.3f} s (reading the changelog {:.3f} s, loading {:.3f} s)",
-                   to_read.size(), entries, (done - started) / 1e6, (read - started) / 1e6, (done - read) / 1e6));
+  Info(fmt::format("restored {} partitions, {} entries in {:.3f} s (loading {:.3f} s of it, each partition as "
+                   "soon as it was read)", to_read.size(), entries, (done - started) / 1e6, loading / 1e6));
   return Status::OK();
 }
 

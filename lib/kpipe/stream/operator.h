@@ -123,8 +123,11 @@ class IncrementalState {
   virtual Status SaveChanges(state::StateWriter* w) = 0;
   // Checkpoints will be written (--state): from now on the operator keeps
   // track of what changes for SaveChanges(). Until this is called it need
-  // not, and a run without checkpoints spends nothing on it.
-  virtual void TrackChanges() = 0;
+  // not, and a run without checkpoints spends nothing on it. `whole`: the
+  // changes go where they are only ever loaded whole (a group member's
+  // changelog), never scanned under a memory budget, so entries that serve
+  // only such scans are left out.
+  virtual void TrackChanges(bool whole) = 0;
 
   // A memory budget (kagg --memory-budget): keys beyond about
   // `budget_bytes` of memory live only in `store`, the last incremental

@@ -11,7 +11,7 @@ PartitionedOperator::Part* PartitionedOperator::Gain(int32_t partition, const in
   Part& p = parts_[partition];
   p.op = make_();
   // Its changes go to the changelog at each commit (stream/members.h).
-  if (IncrementalState* inc = p.op->incremental()) inc->TrackChanges();
+  if (IncrementalState* inc = p.op->incremental()) inc->TrackChanges(/*whole=*/true);
   p.w[0] = w[0];
   p.w[1] = inputs_ > 1 ? w[1] : INT64_MAX;
   p.written.clear();
