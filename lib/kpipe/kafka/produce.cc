@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -141,6 +142,19 @@ class Producer {
   std::string key_arena_;
   std::vector<size_t> batch_values_;  // offset+1 into value_arena_ (0: the payload as set)
   std::string value_arena_;
+  // The default partitioner (murmur2_random) applied here, a batch at a
+  // time, when the topic's partition count is known: librdkafka then takes
+  // each partition's messages under one lock instead of partitioning them
+  // one by one under two (a quarter less time for 1M small lines). 0: let
+  // librdkafka partition (another partitioner, or no count).
+  int32_t partitions_ = 0;
+  std::vector<int32_t> batch_parts_;
+  std::vector<rd_kafka_message_t> grouped_;
+  std::mt19937 sticky_rng_{std::random_device{}()};
+  // Produces `n` messages to `partition` (or RD_KAFKA_PARTITION_UA), waiting
+  // for room as needed; `*later` messages after these were not produced yet
+  // (counted as failed if these fail).
+  Status ProduceRange(int32_t partition, rd_kafka_message_t* msgs, size_t n, size_t later);
 };
 
 constexpr size_t kBatchSize = 4096;
@@ -258,6 +272,12 @@ Status Producer::Setup() {
   batchable_ = !opt_.dry_run && !opt_.envelope && headers_.empty() && !ts_path_ &&
                opt_.rate == 0 && opt_.txn_every == 0;
   if (batchable_) batch_.reserve(kBatchSize);
+  if (batchable_ && opt_.partition < 0 && PropertyValue(*props, "partitioner") == "murmur2_random") {
+    // A topic not there yet (created on first use) is left to librdkafka.
+    auto ids = TopicPartitions(rk_.get(), opt_.topic, opt_.connect_timeout_ms);
+    if (ids.ok() && !ids->empty() && static_cast<size_t>(ids->back()) + 1 == ids->size())
+      partitions_ = static_cast<int32_t>(ids->size());
+  }
   if (!opt_.transactional_id.empty()) {
     txn_.emplace(rk_.get(), opt_.transactional_id);
     KPIPE_RETURN_IF_ERROR(txn_->Init());
@@ -504,39 +524,35 @@ Status Producer::FlushBatch() {
     batch_[i].key_len = len;
     if (batch_values_[i]) batch_[i].payload = value_arena_.data() + batch_values_[i] - 1;
   }
-  int32_t partition = opt_.partition >= 0 ? static_cast<int32_t>(opt_.partition)
-                                          : RD_KAFKA_PARTITION_UA;
-  size_t start = 0;
   Status st;
-  while (start < batch_.size()) {
-    for (size_t i = start; i < batch_.size(); i++) batch_[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_produce_batch(main_topic_, partition, RD_KAFKA_MSG_F_COPY, &batch_[start],
-                           static_cast<int>(batch_.size() - start));
-    size_t i = start;
-    while (i < batch_.size() && !batch_[i].err) i++;
-    stats_->produced += i - start;
-    if (txn_) txn_->Produced(i - start);
-    if (i == batch_.size()) break;
-    // A full local queue fails the rest of the batch (nothing frees room
-    // until delivery reports are served here), so retrying the failed
-    // suffix keeps the input order.
-    if (batch_[i].err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      stats_->failed += batch_.size() - i;  // refused before they were queued
-      refused_ += batch_.size() - i;
-      st = Refused(opt_.topic, batch_[i].err);
-      break;
+  if (partitions_ > 0) {
+    // murmur2_random: a key's partition is murmur2(key) % count, as the
+    // Java client's; messages without a key stay on one partition for the
+    // batch, picked at random (librdkafka's sticky partitioning does the
+    // same for up to sticky.partitioning.linger.ms). Each partition's
+    // messages keep their order.
+    int32_t sticky = static_cast<int32_t>(sticky_rng_() % static_cast<uint32_t>(partitions_));
+    batch_parts_.resize(batch_.size());
+    std::vector<size_t> count(partitions_ + 1, 0);
+    for (size_t i = 0; i < batch_.size(); i++) {
+      const rd_kafka_message_t& m = batch_[i];
+      int32_t p = m.key ? rd_kafka_msg_partitioner_murmur2(main_topic_, m.key, m.key_len, partitions_, nullptr,
+                                                           nullptr)
+                        : sticky;
+      batch_parts_[i] = p;
+      count[p + 1]++;
     }
-    for (size_t j = i; j < batch_.size(); j++) {
-      if (!batch_[j].err) {
-        st = Status::Internal("produce batch: out-of-order enqueue after a full queue");
-        break;
-      }
+    for (int32_t p = 0; p < partitions_; p++) count[p + 1] += count[p];
+    grouped_.resize(batch_.size());
+    std::vector<size_t> at(count.begin(), count.end() - 1);
+    for (size_t i = 0; i < batch_.size(); i++) grouped_[at[batch_parts_[i]]++] = batch_[i];
+    for (int32_t p = 0; p < partitions_ && st.ok(); p++) {
+      size_t n = count[p + 1] - count[p];
+      if (n > 0) st = ProduceRange(p, &grouped_[count[p]], n, batch_.size() - count[p + 1]);
     }
-    if (!st.ok()) break;
-    rd_kafka_poll(rk_.get(), 10);
-    st = CheckSignal();
-    if (!st.ok()) break;
-    start = i;
+  } else {
+    int32_t partition = opt_.partition >= 0 ? static_cast<int32_t>(opt_.partition) : RD_KAFKA_PARTITION_UA;
+    st = ProduceRange(partition, batch_.data(), batch_.size(), 0);
   }
   batch_.clear();
   batch_keys_.clear();
@@ -544,6 +560,33 @@ Status Producer::FlushBatch() {
   batch_values_.clear();
   value_arena_.clear();
   return st;
+}
+
+Status Producer::ProduceRange(int32_t partition, rd_kafka_message_t* msgs, size_t n, size_t later) {
+  size_t start = 0;
+  while (start < n) {
+    for (size_t i = start; i < n; i++) msgs[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_produce_batch(main_topic_, partition, RD_KAFKA_MSG_F_COPY, &msgs[start], static_cast<int>(n - start));
+    size_t i = start;
+    while (i < n && !msgs[i].err) i++;
+    stats_->produced += i - start;
+    if (txn_) txn_->Produced(i - start);
+    if (i == n) return Status::OK();
+    // A full local queue fails the rest of the batch (nothing frees room
+    // until delivery reports are served here), so retrying the failed
+    // suffix keeps the input order.
+    if (msgs[i].err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      stats_->failed += n - i + later;  // refused before they were queued
+      refused_ += n - i + later;
+      return Refused(opt_.topic, msgs[i].err);
+    }
+    for (size_t j = i; j < n; j++)
+      if (!msgs[j].err) return Status::Internal("produce batch: out-of-order enqueue after a full queue");
+    rd_kafka_poll(rk_.get(), 10);
+    KPIPE_RETURN_IF_ERROR(CheckSignal());
+    start = i;
+  }
+  return Status::OK();
 }
 
 void Producer::Pace() {
