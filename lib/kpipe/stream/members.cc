@@ -9,11 +9,19 @@
 #include "kpipe/kafka/admin.h"
 #include "kpipe/kafka/client.h"
 #include "kpipe/kafka/transactions.h"
+#include "kpipe/stream/changelog.h"
 #include "kpipe/state/codec.h"
 #include "kpipe/stream/exactly_once.h"
 #include "kpipe/time/time.h"
 
 namespace kpipe {
+
+using changelog::ChangelogWriter;
+using changelog::EntryKey;
+using changelog::PairReader;
+using changelog::PairWriter;
+using changelog::RecordReader;
+using changelog::Records;
 
 namespace {
 
@@ -24,153 +32,6 @@ constexpr uint64_t kPositionVersion2 = 2;
 // After a refused commit, no commit for this long unless a rebalance comes
 // first: the transaction stays well within its timeout either way.
 constexpr int64_t kStaleMs = 5000;
-
-// Entries in memory, for Load().
-class PairReader : public state::StateReader {
- public:
-  explicit PairReader(const std::vector<std::pair<std::string, std::string>>* entries) : entries_(entries) {}
-  bool Next(std::string_view* key, std::string_view* value) override {
-    if (i_ >= entries_->size()) return false;
-    *key = (*entries_)[i_].first;
-    *value = (*entries_)[i_].second;
-    i_++;
-    return true;
-  }
-
- private:
-  const std::vector<std::pair<std::string, std::string>>* entries_;
-  size_t i_ = 0;
-};
-
-// Collects what Save() writes.
-class PairWriter : public state::StateWriter {
- public:
-  explicit PairWriter(std::vector<std::pair<std::string, std::string>>* out) : out_(out) {}
-  Status Put(std::string_view key, std::string_view value) override {
-    out_->emplace_back(key, value);
-    return Status::OK();
-  }
-
- private:
-  std::vector<std::pair<std::string, std::string>>* out_;
-};
-
-// Puts and deletes of SaveChanges() as changelog records "k"+KEY.
-class ChangelogWriter : public state::StateWriter {
- public:
-  // Keys are `kind`+KEY.
-  ChangelogWriter(KafkaSink* sink, int topic, int32_t partition, char kind = 'k')
-      : sink_(sink), topic_(topic), partition_(partition), kind_(kind) {}
-  // A value goes with a leading 'v': an empty one is not a tombstone.
-  Status Put(std::string_view key, std::string_view value) override {
-    Key(key);
-    value_.assign(1, 'v');
-    value_.append(value);
-    return sink_->ProduceTo(topic_, partition_, key_, value_);
-  }
-  Status Delete(std::string_view key) override {
-    Key(key);
-    return sink_->ProduceTo(topic_, partition_, key_, std::string_view());
-  }
-
- private:
-  void Key(std::string_view key) {
-    key_.assign(1, kind_);
-    key_.append(key);
-  }
-  KafkaSink* sink_;
-  int topic_;
-  int32_t partition_;
-  char kind_;
-  std::string key_, value_;
-};
-
-// Changelog records as read back, in offset order, their bytes in one
-// buffer (a restore reads millions of them).
-class Records {
- public:
-  // A null `value` is a tombstone.
-  void Add(std::string_view key, const char* value, size_t len) {
-    recs_.push_back({bytes_.size(), static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value ? len : 0),
-                     value == nullptr});
-    bytes_.append(key);
-    if (value) bytes_.append(value, len);
-  }
-  // Keeps the latest record of each key, without the deleted, in the order
-  // they were written (kwindow's "e" entries are ordered by the caller).
-  void Latest() {
-    // Open addressing over record indices: a later record of a key takes
-    // its slot. No sort of millions of keys.
-    size_t cap = 16;
-    while (cap < recs_.size() * 2) cap *= 2;
-    constexpr uint32_t kEmpty = UINT32_MAX;
-    std::vector<uint32_t> slots(cap, kEmpty);
-    std::hash<std::string_view> hash;
-    for (uint32_t i = 0; i < recs_.size(); i++) {
-      std::string_view k = Key(recs_[i]);
-      for (size_t at = hash(k) & (cap - 1);; at = (at + 1) & (cap - 1)) {
-        if (slots[at] == kEmpty || Key(recs_[slots[at]]) == k) {
-          slots[at] = i;
-          break;
-        }
-      }
-    }
-    std::vector<uint32_t> keep;
-    for (uint32_t i : slots)
-      if (i != kEmpty && !recs_[i].deleted) keep.push_back(i);
-    std::sort(keep.begin(), keep.end());
-    std::vector<Rec> out;
-    out.reserve(keep.size());
-    for (uint32_t i : keep) out.push_back(recs_[i]);
-    recs_ = std::move(out);
-  }
-  size_t size() const { return recs_.size(); }
-  std::string_view key(size_t i) const { return Key(recs_[i]); }
-  std::string_view value(size_t i) const {
-    return std::string_view(bytes_).substr(recs_[i].at + recs_[i].key_len, recs_[i].value_len);
-  }
-
- private:
-  struct Rec {
-    uint64_t at;  // in bytes_: the key, then the value
-    uint32_t key_len, value_len;
-    bool deleted;
-  };
-  std::string_view Key(const Rec& r) const { return std::string_view(bytes_).substr(r.at, r.key_len); }
-  std::string bytes_;
-  std::vector<Rec> recs_;
-};
-
-// The records of one kind ("k"+KEY -> "v"+VALUE), without those letters.
-class RecordReader : public state::StateReader {
- public:
-  RecordReader(const Records* records, char kind) : records_(records), kind_(kind) {}
-  bool Next(std::string_view* key, std::string_view* value) override {
-    while (i_ < records_->size()) {
-      size_t i = i_++;
-      std::string_view k = records_->key(i), v = records_->value(i);
-      if (k.empty() || k[0] != kind_ || v.empty()) continue;
-      *key = k.substr(1);
-      *value = v.substr(1);
-      count_++;
-      return true;
-    }
-    return false;
-  }
-  size_t count() const { return count_; }
-
- private:
-  const Records* records_;
-  char kind_;
-  size_t i_ = 0, count_ = 0;
-};
-
-// "e" + the index, big-endian: the changelog's key order is the entries' order.
-std::string EntryKey(uint64_t i) {
-  std::string k(9, 'e');
-  for (int b = 0; b < 8; b++) k[1 + b] = static_cast<char>(i >> (56 - 8 * b));
-  return k;
-}
 
 }  // namespace
 
