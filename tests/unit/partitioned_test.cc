@@ -213,6 +213,15 @@ TEST_CASE("Two inputs: partition p of each is one join, judged by the lower of t
   REQUIRE(m.Add("left/0", R"({"k":"a","l":2})", 11, 0).ok());
   CHECK_FALSE(m.last.late);
   CHECK(m.sink.rows.size() == 2);
+  // The runner's W (the minimum over what it tracks) moves no partition: one
+  // gained late, or not read for a while, would have its records late.
+  bool moved = false;
+  REQUIRE(m.op.Advance(1000, &m.sink, &moved).ok());
+  REQUIRE(m.op.AdvanceInput(1, 1000, &m.sink, &moved).ok());
+  CHECK(m.op.parts().at(0).W() == 11);
+  CHECK(m.op.parts().at(1).W() == INT64_MIN);  // no LEFT record there yet
+  REQUIRE(m.Add("left/0", R"({"k":"a","l":3})", 11, 0).ok());
+  CHECK_FALSE(m.last.late);
   // One input's end moves only its side.
   bool closed = false;
   REQUIRE(m.op.AdvanceInput(0, INT64_MAX, &m.sink, &closed).ok());

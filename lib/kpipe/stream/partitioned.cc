@@ -69,8 +69,12 @@ Status PartitionedOperator::Add(const RecordIn& r, int64_t, RowSink* out, AddOut
   return Raise(p, r.input, SaturatingAdd(r.t, -max_delay_), out, &closed);
 }
 
+// The runner's W is the minimum over the partitions it tracks, and one
+// newly gained, or not read for a while, can be behind it: raised to W, its
+// own records would be late. Only the end (+inf) moves the partitions.
 Status PartitionedOperator::Advance(int64_t w, RowSink* out, bool* closed) {
   *closed = false;
+  if (w != INT64_MAX) return Status::OK();
   for (auto& [n, p] : parts_)
     for (int s = 0; s < inputs_; s++) KPIPE_RETURN_IF_ERROR(Raise(&p, s, w, out, closed));
   return Status::OK();
@@ -78,6 +82,7 @@ Status PartitionedOperator::Advance(int64_t w, RowSink* out, bool* closed) {
 
 Status PartitionedOperator::AdvanceInput(int input, int64_t w, RowSink* out, bool* closed) {
   *closed = false;
+  if (w != INT64_MAX) return Status::OK();  // as Advance
   for (auto& [n, p] : parts_) KPIPE_RETURN_IF_ERROR(Raise(&p, input, w, out, closed));
   return Status::OK();
 }

@@ -70,7 +70,8 @@ class PartitionedOperator : public Operator {
   std::map<int32_t, Part>& parts() { return parts_; }
 
   Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) override;
-  // Only the end of input (w = +inf) moves a partition's instance.
+  // Only the end of input (w = +inf) moves a partition's instance; the
+  // end of one input (kjoin's) moves that input's side.
   Status Advance(int64_t w, RowSink* out, bool* closed) override;
   Status AdvanceInput(int input, int64_t w, RowSink* out, bool* closed) override;
   Status Finish(RowSink* out) override;
