@@ -42,6 +42,15 @@ inline void AddKafkaIoFlags(cli::Command* cmd, KafkaIoFlags* k) {
   AddSchemaFlags(cmd, &k->formats, "rows to --output kafka:", "of those rows");
 }
 
+// --checkpoint-every and --dump-state against --state and -G: without
+// --state, -G makes a group member, which commits every --checkpoint-every.
+inline Status CheckpointFlags(const std::string& state, bool dump_state, const std::string& group,
+                              const std::string& checkpoint_every) {
+  if (state.empty() && (dump_state || (group.empty() && !checkpoint_every.empty())))
+    return Status::Usage("--checkpoint-every and --dump-state need --state DIR (--checkpoint-every: or -G)");
+  return Status::OK();
+}
+
 // Checks the Kafka flags against the inputs and destinations (set first).
 // `can_scale`: -G on a kafka: input without --state makes this process a
 // member of the group (RunnerOptions::members).
@@ -226,9 +235,7 @@ inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   r->watermarks = f.watermarks;
   r->no_control = f.no_control;
   r->state_dir = f.state;
-  // Without --state, -G makes a group member, which commits every --checkpoint-every.
-  if (f.state.empty() && (f.dump_state || (f.kio.group.empty() && !f.checkpoint_every.empty())))
-    return Status::Usage("--checkpoint-every and --dump-state need --state DIR (--checkpoint-every: or -G)");
+  KPIPE_RETURN_IF_ERROR(CheckpointFlags(f.state, f.dump_state, f.kio.group, f.checkpoint_every));
   KPIPE_RETURN_IF_ERROR(DurationFlag("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
   r->dump_state = f.dump_state;
   KPIPE_RETURN_IF_ERROR(ThreadsFlag(f.threads, r));

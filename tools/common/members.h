@@ -45,12 +45,7 @@ inline PartitionedOperator::Check MessageKeyCheck(agg::GroupKey by, std::string 
       return Status::BadInput(fmt::format(
           "the record has no message key; with -G {} each group is read by one member, so the message key must "
           "be the group ({}) (kpipe(7), SCALING)", s->group, s->values));
-    if (s->by.size() == 1) {
-      std::string_view v = s->values;
-      if (key == v) return Status::OK();
-      if (v.size() >= 2 && v.front() == '"' && v.find('\\') == std::string_view::npos && key == v.substr(1, v.size() - 2))
-        return Status::OK();
-    }
+    if (s->by.size() == 1 && json::KeyNamesValue(key, s->values)) return Status::OK();
     s->fields.assign(1, '{');
     s->by.AppendFields(&s->fields, s->values);
     s->fields.push_back('}');

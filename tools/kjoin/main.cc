@@ -132,9 +132,7 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
   r->no_control = f.no_control;
   if (f.watermarks && f.no_control) return Status::Usage("--watermarks and --no-control contradict each other");
   r->state_dir = f.state;
-  // Without --state, -G makes a group member, which commits every --checkpoint-every.
-  if (f.state.empty() && (f.dump_state || (f.kio.group.empty() && !f.checkpoint_every.empty())))
-    return Status::Usage("--checkpoint-every and --dump-state need --state DIR (--checkpoint-every: or -G)");
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::CheckpointFlags(f.state, f.dump_state, f.kio.group, f.checkpoint_every));
   KPIPE_RETURN_IF_ERROR(Duration("--checkpoint-every", f.checkpoint_every, &r->checkpoint_every_ms));
   r->dump_state = f.dump_state;
   // The options that shape the state: a checkpoint made with others is refused.

@@ -27,6 +27,16 @@ bool DecodeBase64(std::string_view b64, std::string* out);
 
 bool IsUtf8(std::string_view s);
 
+// True when a message key `key` names the JSON value whose compact text is
+// `compact`: it is that text ("u1", 3), or, for a string without escapes,
+// its characters (u1). The rule that keeps a group's or a join key's records
+// on one partition (kpipe(7), SCALING).
+inline bool KeyNamesValue(std::string_view key, std::string_view compact) {
+  if (key == compact) return true;
+  return compact.size() >= 2 && compact.front() == '"' && compact.find('\\') == std::string_view::npos &&
+         key == compact.substr(1, compact.size() - 2);
+}
+
 // True when `s` holds a CR or LF byte.
 bool HasLineBreak(std::string_view s);
 

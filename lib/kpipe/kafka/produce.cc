@@ -149,6 +149,7 @@ class Producer {
   // librdkafka partition (another partitioner, or no count).
   int32_t partitions_ = 0;
   std::vector<int32_t> batch_parts_;
+  std::vector<size_t> part_starts_, part_next_;  // by partition, into grouped_
   std::vector<rd_kafka_message_t> grouped_;
   std::mt19937 sticky_rng_{std::random_device{}()};
   // Produces `n` messages to `partition` (or RD_KAFKA_PARTITION_UA), waiting
@@ -533,7 +534,8 @@ Status Producer::FlushBatch() {
     // messages keep their order.
     int32_t sticky = static_cast<int32_t>(sticky_rng_() % static_cast<uint32_t>(partitions_));
     batch_parts_.resize(batch_.size());
-    std::vector<size_t> count(partitions_ + 1, 0);
+    std::vector<size_t>& count = part_starts_;
+    count.assign(partitions_ + 1, 0);
     for (size_t i = 0; i < batch_.size(); i++) {
       const rd_kafka_message_t& m = batch_[i];
       int32_t p = m.key ? rd_kafka_msg_partitioner_murmur2(main_topic_, m.key, m.key_len, partitions_, nullptr,
@@ -544,7 +546,8 @@ Status Producer::FlushBatch() {
     }
     for (int32_t p = 0; p < partitions_; p++) count[p + 1] += count[p];
     grouped_.resize(batch_.size());
-    std::vector<size_t> at(count.begin(), count.end() - 1);
+    std::vector<size_t>& at = part_next_;
+    at.assign(count.begin(), count.end() - 1);
     for (size_t i = 0; i < batch_.size(); i++) grouped_[at[batch_parts_[i]]++] = batch_[i];
     for (int32_t p = 0; p < partitions_ && st.ok(); p++) {
       size_t n = count[p + 1] - count[p];

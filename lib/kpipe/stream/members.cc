@@ -96,13 +96,17 @@ Status Members::OnRebalance(Rebalance* r) {
 Status Members::Gained(std::vector<PartitionPosition>* parts) {
   std::map<int32_t, int64_t> follow_at;
   KPIPE_RETURN_IF_ERROR(Restore(parts, &follow_at));
-  if (!follower_) return Status::OK();
+  return follower_ ? follower_->Follow(FollowerPositions(*parts, follow_at)) : Status::OK();
+}
+
+std::vector<PartitionPosition> Members::FollowerPositions(const std::vector<PartitionPosition>& parts,
+                                                          const std::map<int32_t, int64_t>& at) const {
   std::vector<PartitionPosition> follow;
-  for (const PartitionPosition& p : *parts) {
-    auto it = follow_at.find(p.partition);
-    follow.push_back({follow_topic_, p.partition, it == follow_at.end() ? -1 : it->second});
+  for (const PartitionPosition& p : parts) {
+    auto it = at.find(p.partition);
+    follow.push_back({follow_topic_, p.partition, it == at.end() ? -1 : it->second});
   }
-  return follower_->Follow(std::move(follow));
+  return follow;
 }
 
 Status Members::Drop(const std::vector<PartitionPosition>& parts) {
@@ -141,14 +145,7 @@ Status Members::Rewind(const std::vector<PartitionPosition>& drop) {
   std::map<int32_t, int64_t> follow_at;
   KPIPE_RETURN_IF_ERROR(Restore(&keep, &follow_at));
   KPIPE_RETURN_IF_ERROR(source_->Seek(keep));
-  if (follower_) {
-    std::vector<PartitionPosition> follow;
-    for (const PartitionPosition& p : keep) {
-      auto it = follow_at.find(p.partition);
-      follow.push_back({follow_topic_, p.partition, it == follow_at.end() ? -1 : it->second});
-    }
-    KPIPE_RETURN_IF_ERROR(follower_->Seek(std::move(follow)));
-  }
+  if (follower_) KPIPE_RETURN_IF_ERROR(follower_->Seek(FollowerPositions(keep, follow_at)));
   committed_.clear();
   Info(fmt::format("{} partitions start over from their last commit", keep.size()));
   return Status::OK();

@@ -78,6 +78,10 @@ class Members {
   Status Restore(std::vector<PartitionPosition>* parts, std::map<int32_t, int64_t>* follow);
   // The partitions of `parts` are gained, restored: the follower reads them too.
   Status Gained(std::vector<PartitionPosition>* parts);
+  // The follower's positions in the partitions numbered as `parts`, from
+  // `at` (by number; absent: -1, its default start).
+  std::vector<PartitionPosition> FollowerPositions(const std::vector<PartitionPosition>& parts,
+                                                   const std::map<int32_t, int64_t>& at) const;
   // ... or lost: the operator and the follower let go of them.
   Status Drop(const std::vector<PartitionPosition>& parts);
   // `offsets`: one per input.
