@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -114,6 +115,35 @@ Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf) {
   if (!rk) return Status::Usage(fmt::format("cannot create Kafka client: {}", err));
   conf.release();  // owned by rk now
   return KafkaHandle(rk);
+}
+
+bool CloseConsumer(KafkaHandle rk, int timeout_ms) {
+  if (!rk) return true;
+  std::unique_ptr<rd_kafka_queue_t, KafkaDeleter> q(rd_kafka_queue_new(rk.get()));
+  KafkaError e(rd_kafka_consumer_close_queue(rk.get(), q.get()));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!e && !rd_kafka_consumer_closed(rk.get())) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      q.reset();
+      rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+      return false;
+    }
+    // Events, not callbacks: what the close forwards is not only what
+    // callbacks serve. A rebalance is served here as the rebalance callback
+    // of a closing consumer would (its partitions go), the rest dropped.
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q.get(), 50);
+    if (!ev) continue;
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+      rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev);
+      bool assign = rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+      if (std::string_view(rd_kafka_rebalance_protocol(rk.get())) == "COOPERATIVE")
+        KafkaError(assign ? rd_kafka_incremental_assign(rk.get(), parts) : rd_kafka_incremental_unassign(rk.get(), parts));
+      else
+        rd_kafka_assign(rk.get(), assign ? parts : nullptr);
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  return !e;
 }
 
 Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, ClientEvents* events,

@@ -55,6 +55,14 @@ Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events);
 // conf is consumed, even on failure).
 Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf);
 
+// Closes a consumer and destroys it: its assignment revoked (through its
+// rebalance callback, served here), and its group left. librdkafka 2.0's
+// close can wait without end when a rebalance is under way (librdkafka
+// #4527), so after `timeout_ms` the handle is destroyed without the close:
+// the group then notices the member gone at its session timeout. Returns
+// false in that case or when the close failed.
+bool CloseConsumer(KafkaHandle rk, int timeout_ms);
+
 // Creates a client from resolved properties and waits until a broker
 // answers (metadata within `timeout_ms`); else "cannot reach brokers ...".
 // With `note` (-v), the configuration, under the heading `what`, and

@@ -34,6 +34,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kBatch = 1024;
+constexpr int kCloseTimeoutMs = 10'000;  // leaving the group, at most (CloseConsumer)
 constexpr int kIdlePollMs = 50;  // latency bound of a live tail (flush on idle)
 
 // cursor.next: the offset after the last record in the output buffer.
@@ -252,6 +253,7 @@ Status Consumer::ResolveStarts(rd_kafka_topic_partition_list_t* parts) {
       case ConsumeStart::kOffset: off = start_.value; break;
       case ConsumeStart::kTail: off = RD_KAFKA_OFFSET_TAIL(start_.value); break;
       case ConsumeStart::kTime: break;
+      case ConsumeStart::kDefault: break;  // resolved by Consume()
     }
   }
   return Status::OK();
@@ -601,7 +603,12 @@ Status Consumer::Finish(Status st) {
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET && st.ok())
       st = KafkaStatus(e, "commit offsets");
   }
-  rd_kafka_consumer_close(rk_.get());
+  // The handle goes after the last reference to its queue.
+  if (queue_) rd_kafka_queue_destroy(queue_);
+  queue_ = nullptr;
+  if (!CloseConsumer(std::move(rk_), kCloseTimeoutMs) && !opt_.group.empty())
+    diag_(fmt::format("warning: the consumer did not leave group {} within {} s (its offsets are committed); the "
+                      "group sees it go at its session timeout", opt_.group, kCloseTimeoutMs / 1000));
   return st;
 }
 

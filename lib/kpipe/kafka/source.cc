@@ -25,6 +25,7 @@ constexpr int kBatch = 1024;                 // messages taken from the queue at
 constexpr size_t kBlockBytes = 1 << 20;      // a block ends past this size
 constexpr int kIdlePollMs = 50;              // the wait when nothing is ready
 constexpr int64_t kGroupNudgeUs = 50'000;    // a member nudges its group's thread this often
+constexpr int kCloseTimeoutMs = 10'000;      // leaving the group, at most (CloseConsumer)
 
 }  // namespace
 
@@ -45,7 +46,9 @@ KafkaSource::~KafkaSource() {
   // A member leaves its group: the revocation close serves is applied at
   // once (what it had was committed at the end of the run).
   closing_ = true;
-  if (rk_) rd_kafka_consumer_close(rk_.get());
+  if (rk_ && !CloseConsumer(std::move(rk_), kCloseTimeoutMs) && warn_)
+    warn_(fmt::format("the consumer of {} did not close within {} s; group {} sees it go at its session timeout",
+                      name_, kCloseTimeoutMs / 1000, group_id_));
 }
 
 Status KafkaSource::Open() {
