@@ -118,6 +118,17 @@ std::vector<KafkaPosition> DecodePositions(state::Decoder* d) {
   return out;
 }
 
+std::string MemberTransactionalId(const RunnerOptions& opt) {
+  std::string self = opt.kafka_io.instance;
+  if (self.empty()) {
+    char host[256] = "";
+    ::gethostname(host, sizeof host - 1);
+    std::random_device rd;
+    self = fmt::format("{}-{}-{:x}", host, ::getpid(), rd());
+  }
+  return fmt::format("kpipe-{}-{}-{}", opt.tool, opt.kafka_io.group, self);
+}
+
 Status KafkaOutputs::Open(const RunnerOptions& opt) {
   opt_ = &opt;
   // A group member writes its changelog.
@@ -128,17 +139,7 @@ Status KafkaOutputs::Open(const RunnerOptions& opt) {
   if (opt.kafka_io.exactly_once && !opt.members) {
     so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.kafka_io.group);
   } else if (opt.kafka_io.exactly_once) {
-    // One per member: its instance name fences an earlier life of it at
-    // once; without one, the group's generation in each commit (KIP-447)
-    // fences a member whose partitions moved.
-    std::string self = opt.kafka_io.instance;
-    if (self.empty()) {
-      char host[256] = "";
-      ::gethostname(host, sizeof host - 1);
-      std::random_device rd;
-      self = fmt::format("{}-{}-{:x}", host, ::getpid(), rd());
-    }
-    so.transactional_id = fmt::format("kpipe-{}-{}-{}", opt.tool, opt.kafka_io.group, self);
+    so.transactional_id = MemberTransactionalId(opt);
   }
   sink_ = std::make_unique<KafkaSink>(std::move(so), opt.warn, opt.info);
   KPIPE_RETURN_IF_ERROR(sink_->Open());

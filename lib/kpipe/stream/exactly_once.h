@@ -93,6 +93,13 @@ Status RefuseUnheldCheckpoint(const state::CheckpointStore& store, const std::ve
 void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e);
 std::vector<KafkaPosition> DecodePositions(state::Decoder* d);
 
+// A group member's transactional id: kpipe-TOOL-GROUP-NAME with --instance
+// NAME (a restart fences what the killed process left open at once), else
+// with the host, the process and a random number in place of NAME (the
+// group's generation in each commit, KIP-447, fences a member whose
+// partitions moved).
+std::string MemberTransactionalId(const RunnerOptions& opt);
+
 // The Kafka destinations of a run, and the steps around each checkpoint
 // that tie it to them: without transactions the rows are acknowledged
 // before the checkpoint is saved and the input offsets committed after it

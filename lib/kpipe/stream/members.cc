@@ -66,7 +66,16 @@ Status Members::Open() {
   if (have < n)
     return Status::Usage(fmt::format("the changelog {} has {} partitions and the input {} has {}; give another "
                                      "--changelog TOPIC", topic_, have, topics[0], n));
-  auto h = sink_->Topic(topic_);
+  log_ = sink_;
+  if (!sink_->transactional()) {
+    KafkaSinkOptions so;
+    so.kafka = io.kafka;
+    so.transactional_id = MemberTransactionalId(opt_) + "-changelog";
+    own_log_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
+    KPIPE_RETURN_IF_ERROR(own_log_->Open());
+    log_ = own_log_.get();
+  }
+  auto h = log_->Topic(topic_);
   if (!h.ok()) return h.status();
   out_topic_ = *h;
   next_commit_ = opt_.checkpoint_every_ms > 0 ? NowMs() + opt_.checkpoint_every_ms : INT64_MAX;
@@ -162,7 +171,7 @@ Status Members::WriteKeyed(int32_t partition, PartitionedOperator::Part* p) {
   KPIPE_RETURN_IF_ERROR(p->op->Save(&w));
   std::sort(now.begin(), now.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   // Both in key order: the entries new or changed are put, those gone deleted.
-  ChangelogWriter out(sink_, out_topic_, partition, 's');
+  ChangelogWriter out(log_, out_topic_, partition, 's');
   const auto& was = p->written;
   size_t i = 0, j = 0;
   while (i < now.size() || j < was.size()) {
@@ -184,7 +193,7 @@ Status Members::WriteKeyed(int32_t partition, PartitionedOperator::Part* p) {
 
 Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, const int64_t* offsets) {
   if (IncrementalState* inc = p->op->incremental()) {
-    ChangelogWriter w(sink_, out_topic_, partition);
+    ChangelogWriter w(log_, out_topic_, partition);
     KPIPE_RETURN_IF_ERROR(inc->SaveChanges(&w));
   } else if (p->op->keyed_save()) {
     KPIPE_RETURN_IF_ERROR(WriteKeyed(partition, p));
@@ -198,10 +207,10 @@ Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, 
       state::Encoder e(&value_);
       e.Str(now[i].first);
       e.Str(now[i].second);
-      KPIPE_RETURN_IF_ERROR(sink_->ProduceTo(out_topic_, partition, EntryKey(i), value_));
+      KPIPE_RETURN_IF_ERROR(log_->ProduceTo(out_topic_, partition, EntryKey(i), value_));
     }
     for (size_t i = now.size(); i < p->written.size(); i++)
-      KPIPE_RETURN_IF_ERROR(sink_->ProduceTo(out_topic_, partition, EntryKey(i), std::string_view()));
+      KPIPE_RETURN_IF_ERROR(log_->ProduceTo(out_topic_, partition, EntryKey(i), std::string_view()));
     p->written = std::move(now);
   }
   value_.clear();
@@ -216,7 +225,7 @@ Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, 
     e.I64(p->w[1]);
     e.U64(p->seq);
   }
-  return sink_->ProduceTo(out_topic_, partition, "p", value_);
+  return log_->ProduceTo(out_topic_, partition, "p", value_);
 }
 
 Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
@@ -239,19 +248,11 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
       if (follower_ && f.topic == follow_topic_ && f.partition == pos.partition) offsets[1] = f.offset;
     KPIPE_RETURN_IF_ERROR(WritePartition(pos.partition, &it->second, offsets));
   }
-  if (!eos) {
-    KPIPE_RETURN_IF_ERROR(sink_->Flush());
-    // The changelog's positions are what a member starts from; the group's
-    // offsets tell the lag. One refused during a rebalance is left for the
-    // next commit.
-    Status cs = source_->Commit(at);
-    if (!cs.ok()) Info("the group's offsets were not committed: " + cs.message());
-    committed_ = std::move(at);
-    return Status::OK();
-  }
-  uint64_t aborts = sink_->aborts();
-  Status st = sink_->SendOffsets(source_->handle(), at, "");
-  if (st.ok()) st = sink_->CommitAndBegin();
+  // One transaction: the changelog records and the group's offsets, and
+  // with --exactly-once the rows.
+  uint64_t aborts = log_->aborts();
+  Status st = log_->SendOffsets(source_->handle(), at, "");
+  if (st.ok()) st = log_->CommitAndBegin();
   if (st.ok()) {
     committed_ = std::move(at);
     return Status::OK();
@@ -259,15 +260,16 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   // Refused and aborted (the group moved on to a new generation during a
   // rebalance): every partition starts over from its last commit; those
   // being revoked go as they are, to be read from there by their new owner.
-  if (sink_->aborts() == aborts) return st;
+  if (log_->aborts() == aborts) return st;
   Info(st.message());
   if (opt_.warn)
     opt_.warn(fmt::format("group {} refused a commit (it is rebalancing, or this member was stopped past its "
                           "session): the transaction is aborted, and the member's partitions start over from "
-                          "their last commit", opt_.kafka_io.group));
+                          "their last commit{}", opt_.kafka_io.group,
+                          eos ? "" : " (the rows written since then are written again)"));
   // The rebalance that follows usually comes within a heartbeat or two.
   stale_until_ = NowMs() + kStaleMs;
-  KPIPE_RETURN_IF_ERROR(sink_->Begin());
+  KPIPE_RETURN_IF_ERROR(log_->Begin());
   return Rewind(revoking ? *revoking : std::vector<PartitionPosition>{});
 }
 

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -103,9 +104,15 @@ class Members {
   KafkaSource* follower_;
   std::string follow_topic_;  // the follower's
   KafkaSink* sink_;
+  // The changelog's producer: sink_ with --exactly-once; else one of the
+  // member's own, transactional all the same, so that each commit's
+  // changelog records and offsets go together or not at all, and the group
+  // fences a zombie's.
+  KafkaSink* log_ = nullptr;
+  std::unique_ptr<KafkaSink> own_log_;
   std::function<Status()> flush_rows_;
   std::string topic_;   // the changelog
-  int out_topic_ = -1;  // its handle in sink_
+  int out_topic_ = -1;  // its handle in log_
   int64_t next_commit_ = 0;
   std::vector<PartitionPosition> committed_;  // the positions of the last commit
   std::function<void()> progress_;
