@@ -9,6 +9,7 @@ run 0 env DESTDIR="$R" cmake --install "$B" --prefix /usr
 U=$R/usr/lib/systemd/system
 EX=$R/usr/share/doc/kpipe/examples/systemd
 instances=("kpipe@.service:kpipe@clicks-per-user.service"
+           "kpipe@.service:kpipe@clicks-by-user:2.service"
            "kpipe-pipeline@.service:kpipe-pipeline@clicks-per-minute.service")
 
 # No systemd runs as PID 1 here or in CI, so the unit files are verified by
@@ -140,4 +141,20 @@ pgrep -g "$pid" -l > "$T/ps" || true
 { kill -KILL -- "-$pid"; wait "$pid" || true; } 2>/dev/null
 expect_eq "processes of $n.pipeline: $(tr '\n' ' ' < "$T/ps")" "$(grep -cE ' (bash|kwindow|kproduce)$' "$T/ps")" 3
 expect_no_grep "$T/err" "error:|Try '"
+
+# kpipe@NAME:N, members side by side: the unit names each one in
+# KPIPE_INSTANCE, host and instance, which a member takes as its
+# --instance (group.instance.id) unless it is given; a single process
+# ignores it.
+expect_grep "$U/kpipe@.service" '^Environment=KPIPE_INSTANCE=%l-%i$'
+probe=("${isolated[@]}" KPIPE_INSTANCE=myhost-clicks-by-user:2 timeout --preserve-status -s TERM 2
+       "$R/usr/bin/kagg" -v -b 127.0.0.1:9 --by user -a count)
+st=0; { "${probe[@]}" -G g kafka:clicks > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
+expect_eq "a member waiting for its broker, stopped" "$st" 143
+expect_grep "$T/err" "^kagg: group.instance.id=myhost-clicks-by-user:2$"
+st=0; { "${probe[@]}" -G g --instance other kafka:clicks > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
+expect_grep "$T/err" "^kagg: group.instance.id=other$"
+st=0; { "${probe[@]}" kafka:clicks > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
+expect_eq "a single process with KPIPE_INSTANCE set, stopped" "$st" 143
+expect_no_grep "$T/err" "group.instance.id"
 echo ok

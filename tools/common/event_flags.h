@@ -3,6 +3,7 @@
 // defined once here and turned into library options by Resolve().
 #pragma once
 
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +69,10 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
   r->members = can_scale && kafka_in && !k.group.empty() && r->state_dir.empty();
   if (r->members)
     for (InputOptions& in : r->inputs) in.key = true;  // the message key, for the rule of members
+  // KPIPE_INSTANCE: a member's --instance when none is given (the unit
+  // template sets it for each of kpipe@NAME:1, :2 ...).
+  if (r->members && k.instance.empty())
+    if (const char* e = std::getenv("KPIPE_INSTANCE"); e && *e) r->kafka_io.instance = e;
   if (!r->members && (!k.instance.empty() || !k.changelog.empty()))
     return Status::Usage("--instance and --changelog are for group members: -G with a kafka: input, without --state");
   if (k.exactly_once) {
