@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kpipe/agg/key_index.h"
+#include "kpipe/agg/sketch.h"
 #include "kpipe/state/codec.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
@@ -68,7 +69,13 @@ class IntervalJoin {
 
   // `side` 0 is LEFT, 1 RIGHT; `w` is W before the record. Sets `*late`
   // (the record is then not kept). `rec` is taken over.
-  Status Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, bool* late);
+  Status Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, bool* late) {
+    return Add(side, rec, agg::HashValue(rec->key), w, rows, late);
+  }
+  // The same, with `hash` = agg::HashValue(rec->key), given to Prefetch
+  // a little earlier.
+  Status Add(int side, JoinRecord* rec, uint64_t hash, int64_t w, JoinRows* rows, bool* late);
+  void Prefetch(uint64_t hash) const { index_.Prefetch(hash); }
   // W rose to `w`: drops what it closes, writing outer rows.
   Status Advance(int64_t w, JoinRows* rows) { return Drop(w, /*all=*/false, rows); }
   // Both inputs ended: drops everything.

@@ -21,6 +21,7 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
   // message key last set, at the envelope's time (it has no fields).
   bool tombstone = table_ && s == 1 && r.envelope && r.value.is_null();
   JoinRecord& rec = rec_;
+  uint64_t hash = 0;
   rec.key.clear();
   rec.text.clear();
   if (!tombstone) {
@@ -31,6 +32,12 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
         return Status::BadInput(fmt::format("join key '{}' is missing or null", keys[i].text()));
       if (i) rec.key.push_back(',');
       agg::AppendCompact(&rec.key, e);
+    }
+    // The key's slot in the join's index comes from memory while the
+    // record is copied.
+    if (interval_) {
+      hash = agg::HashValue(rec.key);
+      interval_->Prefetch(hash);
     }
     if (!spec_.member_group.empty()) KPIPE_RETURN_IF_ERROR(CheckMessageKey(r));
     if (spec_.merge && !r.value.is_object()) return Status::BadInput("--merge needs JSON objects");
@@ -56,7 +63,7 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
     if (s == 1) return table_->AddRight(std::move(rec), r.message_key, tombstone, Rows(out));
     return table_->AddLeft(std::move(rec), Rows(out));
   }
-  return interval_->Add(s, &rec, w, Rows(out), &outcome->late);
+  return interval_->Add(s, &rec, hash, w, Rows(out), &outcome->late);
 }
 
 Status JoinOperator::CheckMessageKey(const RecordIn& r) {
