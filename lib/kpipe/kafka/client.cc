@@ -117,6 +117,16 @@ Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf) {
   return KafkaHandle(rk);
 }
 
+ssize_t ConsumeQueue(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t** out, int max) {
+  ssize_t n = 0;
+  while (n < max) {
+    rd_kafka_message_t* m = rd_kafka_consume_queue(queue, n == 0 ? timeout_ms : 0);
+    if (!m) break;
+    out[n++] = m;
+  }
+  return n;
+}
+
 bool CloseConsumer(KafkaHandle rk, int timeout_ms) {
   if (!rk) return true;
   std::unique_ptr<rd_kafka_queue_t, KafkaDeleter> q(rd_kafka_queue_new(rk.get()));

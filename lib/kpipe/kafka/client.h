@@ -55,6 +55,17 @@ Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events);
 // conf is consumed, even on failure).
 Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf);
 
+// Takes up to `max` messages (and events) from a consumer's `queue` into
+// `out`, waiting up to `timeout_ms` for the first: one call per message,
+// never rd_kafka_consume_batch_queue. librdkafka 2.0's batch call, on
+// meeting the barrier that a seek or an assignment change leaves in the
+// queue, drops every message it already took that is older than the
+// barrier, of any partition, not only of the one sought or reassigned,
+// while those partitions' fetch positions have moved past them: a run of
+// records that is never delivered. The single call drops only what is
+// outdated in its own partition. Serves rebalance callbacks as it goes.
+ssize_t ConsumeQueue(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t** out, int max);
+
 // Closes a consumer and destroys it: its assignment revoked (through its
 // rebalance callback, served here), and its group left. librdkafka 2.0's
 // close can wait without end when a rebalance is under way (librdkafka

@@ -558,7 +558,7 @@ Status Consumer::Consume() {
     if (progress_) progress_->Show(stats_->messages, stats_->messages);
     if (signals_ && signals_->Pending()) return Status::Interrupted(signals_->Pending());
     if (!rebalance_error_.ok()) return rebalance_error_;
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
+    ssize_t n = ConsumeQueue(queue_, 0, batch, kBatch);  // not the batch call (ConsumeQueue)
     bool idle = n <= 0;
     if (idle) {
       // Nothing ready: show what we have, then wait briefly for one message.

@@ -449,7 +449,7 @@ bool KafkaSource::Take(bool* more) {
   // line not yet handled.
   if (opt_.member && !buf_.empty()) return true;
   for (;;) {
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch, kBatch);
+    ssize_t n = ConsumeQueue(queue_, 0, batch, kBatch);  // not the batch call (ConsumeQueue)
     if (n <= 0) return status_.ok();
     for (ssize_t i = 0; i < n; i++) {
       if (status_.ok()) status_ = Handle(batch[i]);

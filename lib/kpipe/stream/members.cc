@@ -454,9 +454,10 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
       st = Status::Interrupted(sig);
       break;
     }
-    // What is there now; when nothing is, a wait for the next one (a batch
-    // call waits until the batch is full).
-    ssize_t n = rd_kafka_consume_batch_queue(queue, 0, batch.data(), kBatch);
+    // What is there now; when nothing is, a wait for the next one. Not the
+    // batch call, which can drop records when a fetcher is kicked (a seek;
+    // ConsumeQueue).
+    ssize_t n = ConsumeQueue(queue, 0, batch.data(), kBatch);
     if (n == 0) {
       std::vector<FetchCursor*> reading;
       for (auto& [part, g] : got)
@@ -474,7 +475,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
           if (!g.end && at->elems[i].offset >= g.target) ended_at(at->elems[i].partition, g);
         }
       }
-      n = rd_kafka_consume_batch_queue(queue, 20, batch.data(), 1);
+      n = ConsumeQueue(queue, 20, batch.data(), 1);
     }
     for (ssize_t i = 0; i < n; i++) {
       rd_kafka_message_t* m = batch[i];
