@@ -8,10 +8,12 @@ N records (KPIPE_MEMBERS_RECORDS, default 120,000) keyed by user stream into a
 (and the same with kwindow --emit final --tumble 1s, and with
   kjoin --on id --within 500ms -G G --output kafka:OUT kafka:LEFT kafka:RIGHT
 over two co-partitioned topics): member A from the
-start, B from the start with --instance (static membership), C joining
-later; B is killed with SIGKILL and restarted with the same --instance (its
-own transactional id fences what it left open), A is stopped with SIGTERM
-(it leaves the group: its partitions move) and started again. Once the
+start, B from the start with --instance (static membership) and --state
+(its local copy of the changelog), C joining later; B is killed with
+SIGKILL and restarted with the same --instance and --state (its own
+transactional id fences what it left open; it reads only the changelog past
+its local copy), A, which keeps no local state, is stopped with SIGTERM (it
+leaves the group: its partitions move) and started again. Once the
 group's committed offsets reach the input's end, every member gets SIGTERM.
 A read_committed reader of the output then must see:
   kagg:    per user the counts 1..n exactly once and in order, with the
@@ -128,9 +130,9 @@ GROUP_CONF = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"
 
 
 class Member:
-    def __init__(self, name, tool_args, group, srcs, out, instance=None, eos=True):
-        self.name, self.tool_args, self.group, self.srcs, self.out, self.instance, self.eos = (
-            name, tool_args, group, srcs, out, instance, eos)
+    def __init__(self, name, tool_args, group, srcs, out, instance=None, eos=True, state=None):
+        self.name, self.tool_args, self.group, self.srcs, self.out, self.instance, self.eos, self.state = (
+            name, tool_args, group, srcs, out, instance, eos, state)
         self.lives = 0
         self.logs = []
         self.p = None
@@ -144,6 +146,8 @@ class Member:
             cmd.append("--exactly-once")
         if self.instance:
             cmd += ["--instance", self.instance]
+        if self.state:
+            cmd += ["--state", self.state]
         cmd += ["--output", f"kafka:{self.out}"] + [f"kafka:{s}" for s in self.srcs]
         self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
 
@@ -173,7 +177,10 @@ def input_ends(srcs):
 def chaos(label, tool_args, srcs, out, eos=True):
     group = f"members-{label}-{RUN_ID}"
     a = Member("a", tool_args, group, srcs, out, eos=eos)
-    b = Member("b", tool_args, group, srcs, out, instance=f"{group}-b", eos=eos)
+    # b keeps a local copy of its partitions' changelog (--state with
+    # --instance): restarted on it, it reads only the changelog past it.
+    b = Member("b", tool_args, group, srcs, out, instance=f"{group}-b", eos=eos,
+               state=os.path.join(tmp, f"{group}-b-state"))
     c = Member("c", tool_args, group, srcs, out, eos=eos)
     started = time.time()
     a.start()
@@ -230,6 +237,9 @@ def chaos(label, tool_args, srcs, out, eos=True):
     check(len(owners) == PARTS, f"{label}: partitions assigned: {sorted(owners)}")
     check(moved, f"{label}: no partition moved between members: {dict(owners)}")
     check(restored_entries > 0, f"{label}: no partition was restored with state from the changelog")
+    copies = [l for l in b.log_text().splitlines() if "records, complete to changelog offset" in l]
+    check(copies, f"{label}: b was restarted on its --state directory and used no local copy:\n"
+          f"{b.log_text()[-2000:]}")
     # The zombie's work since its last commit must have been aborted: its
     # partitions lost, or its commit refused (without --exactly-once, the
     # transaction of its changelog records; its rows stay, written again by
@@ -335,6 +345,13 @@ out, err = sh(f"kagg -G rule2-{RUN_ID} -a count --until end kafka:{rule_in}", wa
 check("needs --by" in err, f"no --by: {err}")
 out, err = sh(f"kagg --instance x --by user -a count --until end kafka:{rule_in}", want=2)
 check("--instance and --changelog are for group members" in err, f"--instance without -G: {err}")
+# A member's --state is its local copy: not a single process's checkpoints.
+out, err = sh(f"kagg -G rule2-{RUN_ID} --instance i --state {tmp}/copy --dump-state --by user -a count "
+              f"--until end kafka:{rule_in}", want=2)
+check("--dump-state is for a single process's checkpoints" in err, f"--dump-state of a member: {err}")
+out, err = sh(f"kagg -G rule2-{RUN_ID} --instance i --state {tmp}/copy --memory-budget 1M --by user -a count "
+              f"--until end kafka:{rule_in}", want=2)
+check("--memory-budget is for a single process" in err, f"--memory-budget of a member: {err}")
 # With --dead-letter the record is set aside, named, and the run goes on.
 dead = os.path.join(tmp, "dead.jsonl")
 out, err = sh(f"kagg -G rule3-{RUN_ID} --by user -a count --until end --dead-letter {dead} kafka:{rule_in}")

@@ -66,15 +66,25 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
   KPIPE_RETURN_IF_ERROR(NeedRegistry(k.kafka, r->kafka_io.value_format || r->kafka_io.key_format));
   bool kafka_in = false;
   for (const InputOptions& in : r->inputs) kafka_in |= IsKafka(in.name);
-  r->members = can_scale && kafka_in && !k.group.empty() && r->state_dir.empty();
+  // With --state, -G is one process reading every partition, unless
+  // --instance or --changelog make a member: DIR is then its local copy.
+  r->members = can_scale && kafka_in && !k.group.empty() &&
+               (r->state_dir.empty() || !k.instance.empty() || !k.changelog.empty());
   if (r->members)
     for (InputOptions& in : r->inputs) in.key = true;  // the message key, for the rule of members
   // KPIPE_INSTANCE: a member's --instance when none is given (the unit
   // template sets it for each of kpipe@NAME:1, :2 ...).
   if (r->members && k.instance.empty())
     if (const char* e = std::getenv("KPIPE_INSTANCE"); e && *e) r->kafka_io.instance = e;
+  if (r->members && !r->state_dir.empty()) {
+    if (r->dump_state)
+      return Status::Usage("--dump-state is for a single process's checkpoints; a member's state is in its "
+                           "changelog topic");
+    r->member_copy_dir = r->state_dir;
+    r->state_dir.clear();
+  }
   if (!r->members && (!k.instance.empty() || !k.changelog.empty()))
-    return Status::Usage("--instance and --changelog are for group members: -G with a kafka: input, without --state");
+    return Status::Usage("--instance and --changelog are for group members: -G with a kafka: input");
   if (k.exactly_once) {
     if (!kafka_in || !IsKafka(r->output))
       return Status::Usage("--exactly-once needs a kafka: input and --output kafka:TOPIC "

@@ -38,6 +38,9 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   if (!budget.empty()) {
     if (!ttl.empty()) return Status::Usage("--memory-budget and --ttl cannot be combined in this release");
     if (f.state.empty()) return Status::Usage("--memory-budget needs --state DIR (where the rest of the keys live)");
+    if (r.members)
+      return Status::Usage("--memory-budget is for a single process (-G with --state, no --instance); a member "
+                           "keeps its keys in memory");
     KPIPE_RETURN_IF_ERROR(ParseSize(budget, &r.memory_budget));
   }
   if (!ttl.empty()) {

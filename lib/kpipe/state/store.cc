@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "kpipe/state/partition_copy.h"
+
 namespace kpipe::state {
 
 namespace {
@@ -208,6 +210,10 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return OpenError(s, dir);
   std::unique_ptr<CheckpointStore> store(new CheckpointStore(db, dir));
+  std::string mark;
+  if (db->Get(rocksdb::ReadOptions(), rocksdb::Slice(kMemberCopyMark.data(), kMemberCopyMark.size()), &mark).ok())
+    return Status::Usage(fmt::format("--state {} is a group member's local copy (--instance); a single process's "
+                                     "checkpoints need a directory of their own", dir));
   for (int slot = 0; slot < 2; slot++) {
     std::string meta;
     s = db->Get(rocksdb::ReadOptions(), kMeta[slot], &meta);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,19 +52,20 @@ class PairWriter : public state::StateWriter {
 // Puts and deletes of SaveChanges() as changelog records "k"+KEY.
 class ChangelogWriter : public state::StateWriter {
  public:
+  // Writes one changelog record of the partition (a tombstone when `deleted`).
+  using Produce = std::function<Status(std::string_view key, std::string_view value, bool deleted)>;
   // Keys are `kind`+KEY.
-  ChangelogWriter(KafkaSink* sink, int topic, int32_t partition, char kind = 'k')
-      : sink_(sink), topic_(topic), partition_(partition), kind_(kind) {}
+  explicit ChangelogWriter(Produce produce, char kind = 'k') : produce_(std::move(produce)), kind_(kind) {}
   // A value goes with a leading 'v': an empty one is not a tombstone.
   Status Put(std::string_view key, std::string_view value) override {
     Key(key);
     value_.assign(1, 'v');
     value_.append(value);
-    return sink_->ProduceTo(topic_, partition_, key_, value_);
+    return produce_(key_, value_, false);
   }
   Status Delete(std::string_view key) override {
     Key(key);
-    return sink_->ProduceTo(topic_, partition_, key_, std::string_view());
+    return produce_(key_, std::string_view(), true);
   }
 
  private:
@@ -71,9 +73,7 @@ class ChangelogWriter : public state::StateWriter {
     key_.assign(1, kind_);
     key_.append(key);
   }
-  KafkaSink* sink_;
-  int topic_;
-  int32_t partition_;
+  Produce produce_;
   char kind_;
   std::string key_, value_;
 };

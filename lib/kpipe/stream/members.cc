@@ -29,6 +29,9 @@ namespace {
 constexpr uint64_t kPositionVersion = 1;
 constexpr uint64_t kPositionVersion2 = 2;
 
+// A local copy older than this is not used (Restore).
+constexpr int64_t kCopyMaxAgeMs = 12 * 3600 * 1000;
+
 // After a refused commit, no commit for this long unless a rebalance comes
 // first: the transaction stays well within its timeout either way.
 constexpr int64_t kStaleMs = 5000;
@@ -74,6 +77,11 @@ Status Members::Open() {
     own_log_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
     KPIPE_RETURN_IF_ERROR(own_log_->Open());
     log_ = own_log_.get();
+  }
+  if (!opt_.member_copy_dir.empty()) {
+    auto copy = state::PartitionCopy::Open(opt_.member_copy_dir);
+    if (!copy.ok()) return copy.status();
+    copy_ = std::move(*copy);
   }
   auto h = log_->Topic(topic_);
   if (!h.ok()) return h.status();
@@ -165,13 +173,44 @@ Status Members::MaybeCommit() {
   return Commit();
 }
 
+Status Members::Produce(int32_t partition, std::string_view key, std::string_view value, bool deleted) {
+  // The local copy gets it once the commit has succeeded (SaveCopies).
+  if (copy_) pending_[partition].push_back({std::string(key), std::string(value), deleted});
+  return log_->ProduceTo(out_topic_, partition, key, deleted ? std::string_view() : value);
+}
+
+changelog::ChangelogWriter::Produce Members::Writer(int32_t partition) {
+  return [this, partition](std::string_view key, std::string_view value, bool deleted) {
+    return Produce(partition, key, value, deleted);
+  };
+}
+
+Status Members::SaveCopies() {
+  if (!copy_ || pending_.empty()) return Status::OK();
+  std::map<int32_t, std::vector<state::PartitionCopy::Change>> pending = std::move(pending_);
+  pending_.clear();
+  // Complete up to the changelog's end now: this commit's records, and its
+  // transaction's marker.
+  std::vector<PartitionRef> refs;
+  for (const auto& [partition, changes] : pending) refs.push_back({topic_, partition});
+  auto marks = QueryWatermarks(source_->handle(), refs, 10'000);
+  size_t i = 0;
+  for (auto& [partition, changes] : pending) {
+    Status st = marks.ok() ? copy_->Apply(partition, changes, {CopyFingerprint(), (*marks)[i].high, NowMs()})
+                           : copy_->Forget(partition);  // not known to be complete: not trusted
+    i++;
+    KPIPE_RETURN_IF_ERROR(st);
+  }
+  return Status::OK();
+}
+
 Status Members::WriteKeyed(int32_t partition, PartitionedOperator::Part* p) {
   std::vector<std::pair<std::string, std::string>> now;
   PairWriter w(&now);
   KPIPE_RETURN_IF_ERROR(p->op->Save(&w));
   std::sort(now.begin(), now.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   // Both in key order: the entries new or changed are put, those gone deleted.
-  ChangelogWriter out(log_, out_topic_, partition, 's');
+  ChangelogWriter out(Writer(partition), 's');
   const auto& was = p->written;
   size_t i = 0, j = 0;
   while (i < now.size() || j < was.size()) {
@@ -193,7 +232,7 @@ Status Members::WriteKeyed(int32_t partition, PartitionedOperator::Part* p) {
 
 Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, const int64_t* offsets) {
   if (IncrementalState* inc = p->op->incremental()) {
-    ChangelogWriter w(log_, out_topic_, partition);
+    ChangelogWriter w(Writer(partition));
     KPIPE_RETURN_IF_ERROR(inc->SaveChanges(&w));
   } else if (p->op->keyed_save()) {
     KPIPE_RETURN_IF_ERROR(WriteKeyed(partition, p));
@@ -207,10 +246,10 @@ Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, 
       state::Encoder e(&value_);
       e.Str(now[i].first);
       e.Str(now[i].second);
-      KPIPE_RETURN_IF_ERROR(log_->ProduceTo(out_topic_, partition, EntryKey(i), value_));
+      KPIPE_RETURN_IF_ERROR(Produce(partition, EntryKey(i), value_, false));
     }
     for (size_t i = now.size(); i < p->written.size(); i++)
-      KPIPE_RETURN_IF_ERROR(log_->ProduceTo(out_topic_, partition, EntryKey(i), std::string_view()));
+      KPIPE_RETURN_IF_ERROR(Produce(partition, EntryKey(i), std::string_view(), true));
     p->written = std::move(now);
   }
   value_.clear();
@@ -225,7 +264,7 @@ Status Members::WritePartition(int32_t partition, PartitionedOperator::Part* p, 
     e.I64(p->w[1]);
     e.U64(p->seq);
   }
-  return log_->ProduceTo(out_topic_, partition, "p", value_);
+  return Produce(partition, "p", value_, false);
 }
 
 Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
@@ -239,6 +278,7 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   // that could still be lost.
   KPIPE_RETURN_IF_ERROR(flush_rows_());
   if (!eos) KPIPE_RETURN_IF_ERROR(sink_->Flush());
+  pending_.clear();  // what an earlier commit that failed left
   for (const PartitionPosition& pos : at) {
     if (follower_ && pos.topic == follow_topic_) continue;
     auto it = op_->parts().find(pos.partition);
@@ -255,7 +295,7 @@ Status Members::Commit(const std::vector<PartitionPosition>* revoking) {
   if (st.ok()) st = log_->CommitAndBegin();
   if (st.ok()) {
     committed_ = std::move(at);
-    return Status::OK();
+    return SaveCopies();
   }
   // Refused and aborted (the group moved on to a new generation during a
   // rebalance): every partition starts over from its last commit; those
@@ -293,7 +333,38 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
     } else {
       op_->Gain((*parts)[i].partition, INT64_MIN);
       (*parts)[i].offset = -1;
+      if (copy_) KPIPE_RETURN_IF_ERROR(copy_->Forget((*parts)[i].partition));
     }
+  }
+  // A local copy that is complete up to an offset still in the changelog,
+  // and recent, spares reading what comes before it. (Recent: compaction
+  // removes a tombstone some time after it was written, 24 h by default,
+  // and a copy older than that could miss one.)
+  std::map<int32_t, Records> local;
+  std::map<int32_t, std::string> local_position;
+  for (const PartitionPosition& p : to_read) {
+    if (!copy_) break;
+    state::PartitionCopy::Meta meta;
+    Records records;
+    std::string position;
+    auto found = copy_->Read(p.partition, &meta, [&](std::string_view k, std::string_view v) {
+      if (k == "p") position.assign(v);
+      else records.Add(k, v.data(), v.size());
+    });
+    if (!found.ok()) return found.status();
+    if (!*found) continue;
+    if (meta.fingerprint != CopyFingerprint() || meta.offset < starts[p.partition] || meta.offset > ends[p.partition] ||
+        NowMs() - meta.written_ms > kCopyMaxAgeMs) {
+      Info(fmt::format("{}: the local copy in {} is not used (other options, too old, or not in the changelog "
+                       "any more)", Name(p), opt_.member_copy_dir));
+      KPIPE_RETURN_IF_ERROR(copy_->Forget(p.partition));
+      continue;
+    }
+    Info(fmt::format("{}: local copy in {}: {} records, complete to changelog offset {}; reading {} more",
+                     Name(p), opt_.member_copy_dir, records.size(), meta.offset, ends[p.partition] - meta.offset));
+    starts[p.partition] = meta.offset;
+    local[p.partition] = std::move(records);
+    local_position[p.partition] = std::move(position);
   }
   Info(fmt::format("{} partitions gained, {} with state in {}", parts->size(), to_read.size(), topic_));
   if (to_read.empty()) return Status::OK();
@@ -332,9 +403,16 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
     bool end = false;
     int64_t target = 0;  // read until everything before this is decided
     FetchCursor cursor;
+    bool copied = false;   // begun from the local copy
+    uint64_t read = 0;     // records read from the changelog
   };
   std::map<int32_t, Got> got;
   for (const PartitionPosition& p : to_read) {
+    if (local.count(p.partition)) {
+      got[p.partition].records = std::move(local[p.partition]);
+      got[p.partition].position = std::move(local_position[p.partition]);
+      got[p.partition].copied = true;
+    }
     got[p.partition].cursor.topic = topic_;
     got[p.partition].cursor.partition = p.partition;
     got[p.partition].target = ends[p.partition];
@@ -383,6 +461,17 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
     p->seq = seq;
     if (follow_offset >= 0) (*follow)[pp.partition] = follow_offset;
     g.records.Latest();
+    // The local copy becomes what was restored: later commits write only
+    // what changes.
+    if (copy_ && !(g.copied && g.read == 0)) {
+      std::vector<state::PartitionCopy::Change> all;
+      all.reserve(g.records.size() + 1);
+      for (size_t i = 0; i < g.records.size(); i++)
+        all.push_back({std::string(g.records.key(i)), std::string(g.records.value(i)), false});
+      if (!g.position.empty()) all.push_back({"p", g.position, false});
+      KPIPE_RETURN_IF_ERROR(copy_->Forget(pp.partition));
+      KPIPE_RETURN_IF_ERROR(copy_->Apply(pp.partition, all, {CopyFingerprint(), g.target, NowMs()}));
+    }
     size_t count = 0;
     if (p->op->keyed_save()) {
       // "s"+KEY -> "v"+VALUE, in key order.
@@ -493,6 +582,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
       } else if (it != got.end() && m->key_len > 0) {
         it->second.cursor.next = m->offset + 1;
         restoring_read_++;
+        it->second.read++;
         taken_msgs++;
         taken_bytes += m->len + m->key_len;
         std::string_view key(static_cast<const char*>(m->key), m->key_len);

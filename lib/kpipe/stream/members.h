@@ -35,6 +35,8 @@
 #include "kpipe/kafka/sink.h"
 #include "kpipe/kafka/source.h"
 #include "kpipe/service/monitor.h"
+#include "kpipe/state/partition_copy.h"
+#include "kpipe/stream/changelog.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/partitioned.h"
 #include "kpipe/stream/runner.h"
@@ -88,6 +90,15 @@ class Members {
   // `offsets`: one per input.
   Status WritePartition(int32_t partition, PartitionedOperator::Part* p, const int64_t* offsets);
   Status WriteKeyed(int32_t partition, PartitionedOperator::Part* p);
+  // Writes a changelog record of `partition` (kept for the local copy).
+  Status Produce(int32_t partition, std::string_view key, std::string_view value, bool deleted);
+  changelog::ChangelogWriter::Produce Writer(int32_t partition);
+  // After a commit: its records go to the local copy (--state), which is
+  // then complete up to the changelog's end.
+  Status SaveCopies();
+  // What a local copy must have been made with: these options, and this
+  // changelog topic (a copy's offsets mean nothing in another).
+  std::string CopyFingerprint() const { return opt_.fingerprint + '\n' + topic_; }
   // The positions of every partition read: the source's, then the follower's.
   std::vector<PartitionPosition> Positions() const;
   // After an abort: drops `drop`, and restores the other partitions from
@@ -122,6 +133,10 @@ class Members {
   uint64_t rewinds_ = 0;
   int64_t stale_until_ = 0;  // a commit was refused: none before this, or the next rebalance
   std::string key_, value_;
+  // --state with --instance: the local copy of the partitions' changelog,
+  // and what this commit wrote to it, by partition.
+  std::unique_ptr<state::PartitionCopy> copy_;
+  std::map<int32_t, std::vector<state::PartitionCopy::Change>> pending_;
 };
 
 }  // namespace kpipe

@@ -81,6 +81,10 @@ struct RunnerOptions {
   // partition in a changelog topic (kpipe(7), SCALING). The operator is then
   // a PartitionedOperator (stream/partitioned.h).
   bool members = false;
+  // --state DIR with --instance (or --changelog): a member that keeps a
+  // local copy of its partitions' changelog in DIR (state/partition_copy.h),
+  // and reads only the changelog past it when it gains one again.
+  std::string member_copy_dir;
   std::string tool;              // names the progress, default group and transactional ids
   bool object_key = true;        // rows to Kafka keyed by {group fields} (kjoin: by the join key)
   std::function<void(const std::string&)> warn;  // a warning for stderr
