@@ -1,7 +1,7 @@
 """Group members (kpipe(7), SCALING): partitions split among processes, state
 handed over through the changelog, exactly-once across rebalances.
 
-N records (KPIPE_MEMBERS_RECORDS, default 120,000) keyed by user stream into a
+N records (KPIPE_MEMBERS_RECORDS, default 300,000) keyed by user stream into a
 12-partition topic in chunks while three members of one group run
   kagg --exactly-once --emit changes --by user -a count -a sum:amount -G G
        --output kafka:OUT kafka:IN
@@ -59,7 +59,7 @@ from confluent_kafka import Consumer, TopicPartition
 from kafkatest import (BROKERS, RUN_ID, check, create_topics, finish, make_tmp, need,
                        read_records, sh)
 
-N = int(os.environ.get("KPIPE_MEMBERS_RECORDS", "120000"))
+N = int(os.environ.get("KPIPE_MEMBERS_RECORDS", "300000"))
 PARTS = 12
 USERS = 400
 T0 = 1_732_441_200_000
