@@ -127,17 +127,13 @@ ssize_t ConsumeQueue(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t
   return n;
 }
 
-bool CloseConsumer(KafkaHandle rk, int timeout_ms) {
-  if (!rk) return true;
-  std::unique_ptr<rd_kafka_queue_t, KafkaDeleter> q(rd_kafka_queue_new(rk.get()));
-  KafkaError e(rd_kafka_consumer_close_queue(rk.get(), q.get()));
+bool CloseConsumer(rd_kafka_t* rk, int timeout_ms) {
+  std::unique_ptr<rd_kafka_queue_t, KafkaDeleter> q(rd_kafka_queue_new(rk));
+  KafkaError e(rd_kafka_consumer_close_queue(rk, q.get()));
+  if (e) return false;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!e && !rd_kafka_consumer_closed(rk.get())) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      q.reset();
-      rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-      return false;
-    }
+  while (!rd_kafka_consumer_closed(rk)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     // Events, not callbacks: what the close forwards is not only what
     // callbacks serve. A rebalance is served here as the rebalance callback
     // of a closing consumer would (its partitions go), the rest dropped.
@@ -146,14 +142,18 @@ bool CloseConsumer(KafkaHandle rk, int timeout_ms) {
     if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
       rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev);
       bool assign = rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-      if (std::string_view(rd_kafka_rebalance_protocol(rk.get())) == "COOPERATIVE")
-        KafkaError(assign ? rd_kafka_incremental_assign(rk.get(), parts) : rd_kafka_incremental_unassign(rk.get(), parts));
+      if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE")
+        KafkaError(assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts));
       else
-        rd_kafka_assign(rk.get(), assign ? parts : nullptr);
+        rd_kafka_assign(rk, assign ? parts : nullptr);
     }
     rd_kafka_event_destroy(ev);
   }
-  return !e;
+  return true;
+}
+
+void DestroyUnclosed(KafkaHandle rk) {
+  if (rk) rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 Result<KafkaHandle> Connect(rd_kafka_type_t type, const Properties& props, ClientEvents* events,

@@ -66,13 +66,14 @@ Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf);
 // outdated in its own partition. Serves rebalance callbacks as it goes.
 ssize_t ConsumeQueue(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t** out, int max);
 
-// Closes a consumer and destroys it: its assignment revoked (through its
-// rebalance callback, served here), and its group left. librdkafka 2.0's
-// close can wait without end when a rebalance is under way (librdkafka
-// #4527), so after `timeout_ms` the handle is destroyed without the close:
-// the group then notices the member gone at its session timeout. Returns
-// false in that case or when the close failed.
-bool CloseConsumer(KafkaHandle rk, int timeout_ms);
+// Closes a consumer: its assignment revoked (through its rebalance
+// callback, served here), and its group left. librdkafka 2.0's close can
+// wait without end when a rebalance is under way (librdkafka #4527), so it
+// gives up after `timeout_ms` and returns false: the group then notices the
+// member gone at its session timeout, and the handle must be destroyed with
+// DestroyUnclosed (rd_kafka_destroy would wait for the close again).
+bool CloseConsumer(rd_kafka_t* rk, int timeout_ms);
+void DestroyUnclosed(KafkaHandle rk);
 
 // Creates a client from resolved properties and waits until a broker
 // answers (metadata within `timeout_ms`); else "cannot reach brokers ...".

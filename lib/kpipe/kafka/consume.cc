@@ -56,6 +56,7 @@ class Consumer {
       : opt_(opt), signals_(signals), diag_(diag), out_(out), stats_(stats) {}
   ~Consumer() {
     if (queue_) rd_kafka_queue_destroy(queue_);
+    if (!closed_) DestroyUnclosed(std::move(rk_));  // a close that did not finish (Finish)
   }
 
   Status Run();
@@ -104,6 +105,7 @@ class Consumer {
   ClientEvents events_;
   KafkaHandle rk_;
   rd_kafka_queue_t* queue_ = nullptr;
+  bool closed_ = true;  // false: Finish's close did not finish in time
   ConsumeStart start_;
   bool bounded_ = false;     // -e or --until: stop at recorded end offsets
   std::map<std::pair<std::string, int32_t>, PartState> parts_;
@@ -606,7 +608,8 @@ Status Consumer::Finish(Status st) {
   // The handle goes after the last reference to its queue.
   if (queue_) rd_kafka_queue_destroy(queue_);
   queue_ = nullptr;
-  if (!CloseConsumer(std::move(rk_), kCloseTimeoutMs) && !opt_.group.empty())
+  closed_ = CloseConsumer(rk_.get(), kCloseTimeoutMs);
+  if (!closed_ && !opt_.group.empty())
     diag_(fmt::format("warning: the consumer did not leave group {} within {} s (its offsets are committed); the "
                       "group sees it go at its session timeout", opt_.group, kCloseTimeoutMs / 1000));
   return st;

@@ -46,9 +46,12 @@ KafkaSource::~KafkaSource() {
   // A member leaves its group: the revocation close serves is applied at
   // once (what it had was committed at the end of the run).
   closing_ = true;
-  if (rk_ && !CloseConsumer(std::move(rk_), kCloseTimeoutMs) && warn_)
-    warn_(fmt::format("the consumer of {} did not close within {} s; group {} sees it go at its session timeout",
-                      name_, kCloseTimeoutMs / 1000, group_id_));
+  if (rk_ && !CloseConsumer(rk_.get(), kCloseTimeoutMs)) {
+    if (warn_)
+      warn_(fmt::format("the consumer of {} did not close within {} s; group {} sees it go at its session timeout",
+                        name_, kCloseTimeoutMs / 1000, group_id_));
+    DestroyUnclosed(std::move(rk_));
+  }
 }
 
 Status KafkaSource::Open() {
