@@ -157,4 +157,10 @@ expect_grep "$T/err" "^kagg: group.instance.id=other$"
 st=0; { "${probe[@]}" kafka:clicks > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
 expect_eq "a single process with KPIPE_INSTANCE set, stopped" "$st" 143
 expect_no_grep "$T/err" "group.instance.id"
+# Without KPIPE_INSTANCE, a member with a local copy (--state, made a member
+# by --changelog) is named by the host and the directory.
+st=0; { env -u KPIPE_INSTANCE "${isolated[@]}" timeout --preserve-status -s TERM 2 "$R/usr/bin/kagg" -v \
+          -b 127.0.0.1:9 --by user -a count -G g --changelog c --state "$T/copy/" kafka:clicks \
+          > "$T/out" 2> "$T/err" || st=$?; } 2>/dev/null
+expect_grep "$T/err" "^kagg: group.instance.id=$(hostname):$T/copy$"
 echo ok

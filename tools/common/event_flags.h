@@ -3,7 +3,10 @@
 // defined once here and turned into library options by Resolve().
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +85,17 @@ inline Status ResolveKafkaIo(const KafkaIoFlags& k, const char* tool, RunnerOpti
                            "changelog topic");
     r->member_copy_dir = r->state_dir;
     r->state_dir.clear();
+    // With none given, a member with a local copy is named by the host and
+    // the directory: a restart on it comes back as the same member.
+    if (r->kafka_io.instance.empty()) {
+      char host[256] = "";
+      ::gethostname(host, sizeof host - 1);
+      std::error_code ec;
+      std::filesystem::path abs = std::filesystem::absolute(r->member_copy_dir, ec);
+      std::string dir = (ec ? std::filesystem::path(r->member_copy_dir) : abs).lexically_normal().string();
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      r->kafka_io.instance = fmt::format("{}:{}", host, dir);
+    }
   }
   if (!r->members && (!k.instance.empty() || !k.changelog.empty()))
     return Status::Usage("--instance and --changelog are for group members: -G with a kafka: input");
