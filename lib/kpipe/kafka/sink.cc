@@ -74,6 +74,15 @@ Status KafkaSink::ProduceTo(int topic, int32_t partition, std::string_view key, 
     rd_kafka_resp_err_t e = rd_kafka_last_error();
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       if (e == RD_KAFKA_RESP_ERR__FATAL && txn_) return txn_->Fatal("produce");
+      // The open transaction failed (an abortable error, such as sequence
+      // numbers skipped after an earlier abort: it needs an epoch bump).
+      // Nothing produced in it can commit any more: the message is dropped,
+      // the next commit fails and aborts the transaction (Transactions), and
+      // the caller starts over from its last commit or stops (status 1).
+      if (e == RD_KAFKA_RESP_ERR__STATE && txn_) {
+        doomed_ = true;
+        return Status::OK();
+      }
       return KafkaStatus(e, fmt::format("produce to {}", topic_names_[topic]));
     }
     rd_kafka_poll(rk_.get(), 10);  // the queue is full: let deliveries drain it
@@ -102,6 +111,11 @@ Status KafkaSink::Flush() {
 
 Status KafkaSink::AbortAndBegin() {
   KPIPE_RETURN_IF_ERROR(txn_->Abort());
+  return Begin();
+}
+
+Status KafkaSink::Begin() {
+  doomed_ = false;
   return txn_->Begin();
 }
 
@@ -114,6 +128,10 @@ Status KafkaSink::SendOffsets(rd_kafka_t* consumer, const std::vector<KafkaPosit
   return txn_->SendOffsets(consumer, at, metadata);
 }
 
-Status KafkaSink::CommitAndBegin() { return txn_->Commit(/*begin_next=*/true); }
+Status KafkaSink::CommitAndBegin() {
+  Status st = txn_->Commit(/*begin_next=*/true);
+  if (st.ok()) doomed_ = false;  // (a doomed one cannot commit: it was aborted)
+  return st;
+}
 
 }  // namespace kpipe

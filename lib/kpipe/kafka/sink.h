@@ -68,7 +68,10 @@ class KafkaSink {
   // Transactions aborted so far, by AbortAndBegin() or a failed commit.
   uint64_t aborts() const { return txn_ ? txn_->aborts() : 0; }
   // After a commit that failed and was aborted: begins the next.
-  Status Begin() { return txn_->Begin(); }
+  Status Begin();
+  // The open transaction failed and can only be aborted: what is produced
+  // now is dropped (ProduceTo), and the next commit aborts it.
+  bool doomed() const { return doomed_; }
 
   // Aborts the open transaction, if any, ignoring errors (a failed run);
   // not a commit whose outcome is undecided.
@@ -90,6 +93,7 @@ class KafkaSink {
   std::vector<std::string> topic_names_;
   std::optional<Transactions> txn_;  // with a transactional id
   uint64_t failed_ = 0;
+  bool doomed_ = false;  // doomed()
   std::string first_error_;
   uint64_t produced_ = 0;
 };

@@ -169,7 +169,9 @@ Status Members::Rewind(const std::vector<PartitionPosition>& drop) {
 }
 
 Status Members::MaybeCommit() {
-  if (NowMs() < next_commit_) return Status::OK();
+  // A doomed transaction goes at once: its abort rewinds, and the work on
+  // it until then would be lost.
+  if (NowMs() < next_commit_ && !log_->doomed()) return Status::OK();
   return Commit();
 }
 
