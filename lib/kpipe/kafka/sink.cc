@@ -46,7 +46,7 @@ Status KafkaSink::Open() {
   if (!rk.ok()) return rk.status();
   rk_ = std::move(*rk);
   if (!transactional()) return Status::OK();
-  txn_.emplace(rk_.get(), opt_.transactional_id, ", and a restart resumes from the last checkpoint");
+  txn_.emplace(rk_.get(), opt_.transactional_id, opt_.after_abort);
   return txn_->Init();
 }
 

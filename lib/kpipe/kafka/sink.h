@@ -24,6 +24,8 @@ namespace kpipe {
 struct KafkaSinkOptions {
   KafkaFlags kafka;
   std::string transactional_id;  // empty: no transactions
+  // What follows an aborted transaction, ending the message that says so.
+  std::string after_abort = ", and a restart resumes from the last checkpoint";
   int connect_timeout_ms = 10'000;
 };
 

@@ -140,6 +140,7 @@ Status KafkaOutputs::Open(const RunnerOptions& opt) {
     so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.kafka_io.group);
   } else if (opt.kafka_io.exactly_once) {
     so.transactional_id = MemberTransactionalId(opt);
+    so.after_abort = ", and the member starts over from its last commit";
   }
   sink_ = std::make_unique<KafkaSink>(std::move(so), opt.warn, opt.info);
   KPIPE_RETURN_IF_ERROR(sink_->Open());

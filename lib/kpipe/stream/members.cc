@@ -74,6 +74,7 @@ Status Members::Open() {
     KafkaSinkOptions so;
     so.kafka = io.kafka;
     so.transactional_id = MemberTransactionalId(opt_) + "-changelog";
+    so.after_abort = ", and the member starts over from its last commit";
     own_log_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
     KPIPE_RETURN_IF_ERROR(own_log_->Open());
     log_ = own_log_.get();
