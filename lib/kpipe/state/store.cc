@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "kpipe/state/partition_copy.h"
+#include "kpipe/state/rocks_error.h"
 
 namespace kpipe::state {
 
@@ -77,6 +78,9 @@ Status OpenError(const rocksdb::Status& s, const std::string& dir) {
 }
 
 }  // namespace
+
+Status RocksError(const rocksdb::Status& s, const std::string& dir) { return FromRocks(s, dir); }
+Status RocksOpenError(const rocksdb::Status& s, const std::string& dir) { return OpenError(s, dir); }
 
 // A checkpoint being written: one batch, committed with the runner's record
 // into `slot`.
