@@ -8,23 +8,13 @@
 
 #include <catch2/catch.hpp>
 
+#include "temp_dir.h"
+
 #include "kpipe/state/store.h"
 
 using kpipe::state::PartitionCopy;
 
 namespace {
-
-struct CopyDir {
-  std::string path;
-  CopyDir() {
-    path = (std::filesystem::temp_directory_path() /
-            ("kpipe-copy-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
-               .string();
-    std::filesystem::remove_all(path);
-  }
-  ~CopyDir() { std::filesystem::remove_all(path); }
-  static inline int counter = 0;
-};
 
 std::map<std::string, std::string> ReadAll(PartitionCopy* copy, int32_t partition, PartitionCopy::Meta* meta,
                                            bool* found) {
@@ -38,7 +28,7 @@ std::map<std::string, std::string> ReadAll(PartitionCopy* copy, int32_t partitio
 }  // namespace
 
 TEST_CASE("A member's copy applies each commit's records per partition, and survives a reopen") {
-  CopyDir dir;
+  kpipe::testing::TempDir dir;
   {
     auto copy = PartitionCopy::Open(dir.path);
     REQUIRE(copy.ok());
@@ -71,7 +61,7 @@ TEST_CASE("A member's copy applies each commit's records per partition, and surv
 }
 
 TEST_CASE("A single process's checkpoint directory is not a member's copy, nor the other way round") {
-  CopyDir dir;
+  kpipe::testing::TempDir dir;
   {
     auto store = kpipe::state::CheckpointStore::Open(dir.path);
     REQUIRE(store.ok());
@@ -82,9 +72,31 @@ TEST_CASE("A single process's checkpoint directory is not a member's copy, nor t
   REQUIRE_FALSE(copy.ok());
   CHECK(copy.status().message().find("holds the checkpoints of a single process") != std::string::npos);
 
-  CopyDir member;
+  kpipe::testing::TempDir member;
   REQUIRE(PartitionCopy::Open(member.path).ok());
   auto store = kpipe::state::CheckpointStore::Open(member.path);
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().message().find("a group member's local copy") != std::string::npos);
+}
+
+TEST_CASE("A restore replaces a partition's copy whole, and leaves the others") {
+  kpipe::testing::TempDir dir;
+  auto copy = PartitionCopy::Open(dir.path);
+  REQUIRE(copy.ok());
+  REQUIRE((*copy)->Apply(3, {{"ka", "v1"}, {"kb", "v2"}, {"p", "pos1"}}, {"fp", 10, 1000}).ok());
+  REQUIRE((*copy)->Apply(4, {{"ka", "other"}}, {"fp", 7, 1000}).ok());
+  std::pair<std::string_view, std::string_view> restored[] = {{"kc", "v9"}, {"p", "pos9"}};
+  REQUIRE((*copy)->Replace(3, 2, [&](size_t i) { return restored[i]; }, {"fp2", 40, 3000}).ok());
+  PartitionCopy::Meta meta;
+  bool found = false;
+  auto got = ReadAll(copy->get(), 3, &meta, &found);
+  REQUIRE(found);
+  CHECK(got == std::map<std::string, std::string>{{"kc", "v9"}, {"p", "pos9"}});
+  CHECK(meta.fingerprint == "fp2");
+  CHECK(meta.offset == 40);
+  CHECK(meta.written_ms == 3000);
+  got = ReadAll(copy->get(), 4, &meta, &found);
+  REQUIRE(found);
+  CHECK(got == std::map<std::string, std::string>{{"ka", "other"}});
+  CHECK(meta.offset == 7);
 }

@@ -8,24 +8,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "temp_dir.h"
+
 #include "kpipe/state/store.h"
 
 namespace {
 
 using kpipe::state::CheckpointStore;
 using Entries = std::map<std::string, std::string>;
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() /
-            ("kpipe-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
-               .string();
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  static inline int counter = 0;
-};
 
 Entries ReadAll(std::unique_ptr<kpipe::state::StateReader> r) {
   Entries out;
@@ -43,7 +33,7 @@ std::unique_ptr<CheckpointStore> Open(const std::string& dir, bool point_reads) 
 }  // namespace
 
 TEST_CASE("whole checkpoints: the two newest are kept, either can be selected", "[store]") {
-  TempDir dir;
+  kpipe::testing::TempDir dir;
   {
     auto store = Open(dir.path, false);
     CHECK(store->seq() == 0);
@@ -69,7 +59,7 @@ TEST_CASE("whole checkpoints: the two newest are kept, either can be selected", 
 }
 
 TEST_CASE("incremental checkpoints: changes only; the undo record restores the one before", "[store]") {
-  TempDir dir;
+  kpipe::testing::TempDir dir;
   {
     auto store = Open(dir.path, true);
     auto* w = store->BeginChanges(true);
@@ -106,7 +96,7 @@ TEST_CASE("incremental checkpoints: changes only; the undo record restores the o
 }
 
 TEST_CASE("incremental checkpoints without an undo record drop the one before", "[store]") {
-  TempDir dir;
+  kpipe::testing::TempDir dir;
   auto store = Open(dir.path, false);
   auto* w = store->BeginChanges(false);
   REQUIRE(w->Put("k", "1").ok());

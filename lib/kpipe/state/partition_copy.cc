@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "kpipe/state/codec.h"
+#include "kpipe/state/rocks_error.h"
 
 namespace kpipe::state {
 
@@ -22,14 +23,6 @@ std::string Prefix(int32_t partition, char kind) {
   return k;
 }
 
-Status FromRocks(const rocksdb::Status& s, const std::string& dir) {
-  if (s.ok()) return Status::OK();
-  if (s.IsIOError() && s.ToString().find("LOCK") != std::string::npos)
-    return Status::IOError(fmt::format("--state {} is in use by another process; a state directory serves one "
-                                       "process at a time", dir));
-  return Status::IOError(fmt::format("--state {}: {}", dir, s.ToString()));
-}
-
 }  // namespace
 
 PartitionCopy::PartitionCopy(std::unique_ptr<rocksdb::DB> db, std::string dir)
@@ -41,7 +34,7 @@ Result<std::unique_ptr<PartitionCopy>> PartitionCopy::Open(const std::string& di
   rocksdb::Options options;
   options.create_if_missing = true;
   rocksdb::DB* raw = nullptr;
-  KPIPE_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, dir, &raw), dir));
+  KPIPE_RETURN_IF_ERROR(RocksOpenError(rocksdb::DB::Open(options, dir, &raw), dir));
   std::unique_ptr<rocksdb::DB> db(raw);
   std::string mark;
   rocksdb::Status got = db->Get(rocksdb::ReadOptions(), rocksdb::Slice(kMark.data(), kMark.size()), &mark);
@@ -52,9 +45,9 @@ Result<std::unique_ptr<PartitionCopy>> PartitionCopy::Open(const std::string& di
     if (it->Valid())
       return Status::Usage(fmt::format("--state {} holds the checkpoints of a single process (-G without "
                                        "--instance); a member's copy needs a directory of its own", dir));
-    KPIPE_RETURN_IF_ERROR(FromRocks(db->Put(rocksdb::WriteOptions(), rocksdb::Slice(kMark.data(), kMark.size()), "1"), dir));
+    KPIPE_RETURN_IF_ERROR(RocksError(db->Put(rocksdb::WriteOptions(), rocksdb::Slice(kMark.data(), kMark.size()), "1"), dir));
   } else {
-    KPIPE_RETURN_IF_ERROR(FromRocks(got, dir));
+    KPIPE_RETURN_IF_ERROR(RocksError(got, dir));
   }
   return std::unique_ptr<PartitionCopy>(new PartitionCopy(std::move(db), dir));
 }
@@ -68,14 +61,34 @@ Status PartitionCopy::Apply(int32_t partition, const std::vector<Change>& change
     if (c.deleted) batch.Delete(key);
     else batch.Put(key, c.value);
   }
+  batch.Put(Prefix(partition, '\0'), MetaValue(meta));
+  return RocksError(db_->Write(rocksdb::WriteOptions(), &batch), dir_);
+}
+
+Status PartitionCopy::Replace(int32_t partition, size_t n,
+                              const std::function<std::pair<std::string_view, std::string_view>(size_t)>& record,
+                              const Meta& meta) {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(Prefix(partition, '\0'), Prefix(partition, '\2'));
+  std::string key;
+  for (size_t i = 0; i < n; i++) {
+    auto [k, v] = record(i);
+    key = Prefix(partition, '\1');
+    key.append(k);
+    batch.Put(key, rocksdb::Slice(v.data(), v.size()));
+  }
+  batch.Put(Prefix(partition, '\0'), MetaValue(meta));
+  return RocksError(db_->Write(rocksdb::WriteOptions(), &batch), dir_);
+}
+
+std::string PartitionCopy::MetaValue(const Meta& meta) {
   std::string value;
   Encoder e(&value);
   e.U64(kCopyVersion);
   e.Str(meta.fingerprint);
   e.I64(meta.offset);
   e.I64(meta.written_ms);
-  batch.Put(Prefix(partition, '\0'), value);
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), dir_);
+  return value;
 }
 
 Result<bool> PartitionCopy::Read(int32_t partition, Meta* meta,
@@ -83,7 +96,7 @@ Result<bool> PartitionCopy::Read(int32_t partition, Meta* meta,
   std::string value;
   rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), Prefix(partition, '\0'), &value);
   if (got.IsNotFound()) return false;
-  KPIPE_RETURN_IF_ERROR(FromRocks(got, dir_));
+  KPIPE_RETURN_IF_ERROR(RocksError(got, dir_));
   Decoder d(value);
   uint64_t version = d.U64();
   meta->fingerprint = std::string(d.Str());
@@ -100,14 +113,14 @@ Result<bool> PartitionCopy::Read(int32_t partition, Meta* meta,
     rocksdb::Slice k = it->key(), v = it->value();
     each(std::string_view(k.data() + from.size(), k.size() - from.size()), std::string_view(v.data(), v.size()));
   }
-  KPIPE_RETURN_IF_ERROR(FromRocks(it->status(), dir_));
+  KPIPE_RETURN_IF_ERROR(RocksError(it->status(), dir_));
   return true;
 }
 
 Status PartitionCopy::Forget(int32_t partition) {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(Prefix(partition, '\0'), Prefix(partition, '\2'));
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), dir_);
+  return RocksError(db_->Write(rocksdb::WriteOptions(), &batch), dir_);
 }
 
 }  // namespace kpipe::state

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kpipe/status.h"
@@ -48,6 +49,12 @@ class PartitionCopy {
   // Applies `changes`, in order, to `partition`'s copy, which is then
   // complete up to `meta.offset`; one atomic write.
   Status Apply(int32_t partition, const std::vector<Change>& changes, const Meta& meta);
+  // Replaces `partition`'s copy by `n` records, the i-th `record(i)` (key,
+  // value), complete up to `meta.offset`; one atomic write, no copy of the
+  // records on the way (a restore's, which can be millions).
+  Status Replace(int32_t partition, size_t n,
+                 const std::function<std::pair<std::string_view, std::string_view>(size_t)>& record,
+                 const Meta& meta);
   // `partition`'s copy: false when there is none; else its record and
   // `each(key, value)` for every changelog record it holds, in key order.
   Result<bool> Read(int32_t partition, Meta* meta,
@@ -57,6 +64,8 @@ class PartitionCopy {
 
  private:
   PartitionCopy(std::unique_ptr<rocksdb::DB> db, std::string dir);
+  // The copy's record of `partition`, the last write of a batch.
+  static std::string MetaValue(const Meta& meta);
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
 };

@@ -129,6 +129,15 @@ std::string MemberTransactionalId(const RunnerOptions& opt) {
   return fmt::format("kpipe-{}-{}-{}", opt.tool, opt.kafka_io.group, self);
 }
 
+KafkaSinkOptions MemberSinkOptions(const RunnerOptions& opt, std::string_view suffix) {
+  KafkaSinkOptions so;
+  so.kafka = opt.kafka_io.kafka;
+  so.transactional_id = MemberTransactionalId(opt);
+  so.transactional_id += suffix;
+  so.after_abort = ", and the member starts over from its last commit";
+  return so;
+}
+
 Status KafkaOutputs::Open(const RunnerOptions& opt) {
   opt_ = &opt;
   // A group member writes its changelog.
@@ -139,8 +148,7 @@ Status KafkaOutputs::Open(const RunnerOptions& opt) {
   if (opt.kafka_io.exactly_once && !opt.members) {
     so.transactional_id = fmt::format("kpipe-{}-{}", opt.tool, opt.kafka_io.group);
   } else if (opt.kafka_io.exactly_once) {
-    so.transactional_id = MemberTransactionalId(opt);
-    so.after_abort = ", and the member starts over from its last commit";
+    so = MemberSinkOptions(opt);
   }
   sink_ = std::make_unique<KafkaSink>(std::move(so), opt.warn, opt.info);
   KPIPE_RETURN_IF_ERROR(sink_->Open());

@@ -99,6 +99,9 @@ std::vector<KafkaPosition> DecodePositions(state::Decoder* d);
 // group's generation in each commit, KIP-447, fences a member whose
 // partitions moved).
 std::string MemberTransactionalId(const RunnerOptions& opt);
+// A member's transactional producer: `opt`'s Kafka settings, its
+// transactional id with `suffix`, and what its aborts are followed by.
+KafkaSinkOptions MemberSinkOptions(const RunnerOptions& opt, std::string_view suffix = "");
 
 // The Kafka destinations of a run, and the steps around each checkpoint
 // that tie it to them: without transactions the rows are acknowledged

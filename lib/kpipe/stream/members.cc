@@ -71,11 +71,7 @@ Status Members::Open() {
                                      "--changelog TOPIC", topic_, have, topics[0], n));
   log_ = sink_;
   if (!sink_->transactional()) {
-    KafkaSinkOptions so;
-    so.kafka = io.kafka;
-    so.transactional_id = MemberTransactionalId(opt_) + "-changelog";
-    so.after_abort = ", and the member starts over from its last commit";
-    own_log_ = std::make_unique<KafkaSink>(std::move(so), opt_.warn, opt_.info);
+    own_log_ = std::make_unique<KafkaSink>(MemberSinkOptions(opt_, "-changelog"), opt_.warn, opt_.info);
     KPIPE_RETURN_IF_ERROR(own_log_->Open());
     log_ = own_log_.get();
   }
@@ -467,13 +463,14 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
     // The local copy becomes what was restored: later commits write only
     // what changes.
     if (copy_ && !(g.copied && g.read == 0)) {
-      std::vector<state::PartitionCopy::Change> all;
-      all.reserve(g.records.size() + 1);
-      for (size_t i = 0; i < g.records.size(); i++)
-        all.push_back({std::string(g.records.key(i)), std::string(g.records.value(i)), false});
-      if (!g.position.empty()) all.push_back({"p", g.position, false});
-      KPIPE_RETURN_IF_ERROR(copy_->Forget(pp.partition));
-      KPIPE_RETURN_IF_ERROR(copy_->Apply(pp.partition, all, {CopyFingerprint(), g.target, NowMs()}));
+      size_t n = g.records.size();
+      KPIPE_RETURN_IF_ERROR(copy_->Replace(
+          pp.partition, n + !g.position.empty(),
+          [&](size_t i) {
+            return i < n ? std::pair(g.records.key(i), g.records.value(i))
+                         : std::pair(std::string_view("p"), std::string_view(g.position));
+          },
+          {CopyFingerprint(), g.target, NowMs()}));
     }
     size_t count = 0;
     if (p->op->keyed_save()) {
