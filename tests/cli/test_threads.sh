@@ -44,6 +44,10 @@ same() {  # same NAME CMD...: --threads 1 and 2 give the same stdout, stderr, de
 same kwindow kwindow --tumble 10s --time ts --max-delay 1s --by k -a count -a sum:v "$T/in.jsonl"
 same kagg kagg --by k -a count -a sum:v --time ts "$T/in.jsonl"
 same kjoin kjoin --on k --within 100ms --time ts --max-delay 1s "$T/in.jsonl" "$T/right.jsonl"
+# A composite key, outer rows both ways, and records dropped out of their
+# arrival order (the input is out of order by up to 40 ms).
+same kjoin-full kjoin --on k --on v --between -30ms,20ms --type full --merge --time ts --max-delay 50ms \
+  "$T/in.jsonl" "$T/right.jsonl"
 expect_grep "$T/kwindow.2.err" "dead-lettered"
 # Every bad line of the input is in the dead letters, by its line number.
 n=$(grep -c . "$T/kwindow.2.dead")

@@ -17,13 +17,6 @@ JoinRecord Rec(const std::string& key, int64_t t, uint64_t seq) {
   return JoinRecord{"{\"k\":" + key + ",\"t\":" + std::to_string(t) + "}", key, t, seq};
 }
 
-// IntervalJoin::Add takes the record over through a pointer.
-JoinRecord* Ptr(JoinRecord&& r) {
-  static JoinRecord slot;
-  slot = std::move(r);
-  return &slot;
-}
-
 }  // namespace
 
 TEST_CASE("Interval join bounds are inclusive: lt + LO = rt and lt + HI = rt") {
@@ -31,12 +24,12 @@ TEST_CASE("Interval join bounds are inclusive: lt + LO = rt and lt + HI = rt") {
   JoinRows rows(&sink, false);
   IntervalJoin j(/*lo=*/-5, /*hi=*/10, /*lateness=*/0, JoinType::kInner);
   bool late;
-  REQUIRE(j.Add(0, Ptr(Rec("1", 100, 1)), INT64_MIN, &rows, &late).ok());
-  REQUIRE(j.Add(1, Ptr(Rec("1", 95, 2)), INT64_MIN, &rows, &late).ok());   // lt + LO
-  REQUIRE(j.Add(1, Ptr(Rec("1", 110, 3)), INT64_MIN, &rows, &late).ok());  // lt + HI
-  REQUIRE(j.Add(1, Ptr(Rec("1", 94, 4)), INT64_MIN, &rows, &late).ok());   // one before
-  REQUIRE(j.Add(1, Ptr(Rec("1", 111, 5)), INT64_MIN, &rows, &late).ok());  // one after
-  REQUIRE(j.Add(1, Ptr(Rec("2", 100, 6)), INT64_MIN, &rows, &late).ok());  // other key
+  REQUIRE(j.Add(0, Rec("1", 100, 1), INT64_MIN, &rows, &late).ok());
+  REQUIRE(j.Add(1, Rec("1", 95, 2), INT64_MIN, &rows, &late).ok());   // lt + LO
+  REQUIRE(j.Add(1, Rec("1", 110, 3), INT64_MIN, &rows, &late).ok());  // lt + HI
+  REQUIRE(j.Add(1, Rec("1", 94, 4), INT64_MIN, &rows, &late).ok());   // one before
+  REQUIRE(j.Add(1, Rec("1", 111, 5), INT64_MIN, &rows, &late).ok());  // one after
+  REQUIRE(j.Add(1, Rec("2", 100, 6), INT64_MIN, &rows, &late).ok());  // other key
   CHECK(sink.rows == std::vector<std::string>{
                          R"({"left":{"k":1,"t":100},"right":{"k":1,"t":95}})",
                          R"({"left":{"k":1,"t":100},"right":{"k":1,"t":110}})"});
@@ -47,18 +40,18 @@ TEST_CASE("A record is kept until W passes its drop time, and arrives late only 
   JoinRows rows(&sink, false);
   IntervalJoin j(-5, 10, /*lateness=*/2, JoinType::kLeft);
   bool late;
-  REQUIRE(j.Add(0, Ptr(Rec("1", 100, 1)), 0, &rows, &late).ok());
+  REQUIRE(j.Add(0, Rec("1", 100, 1), 0, &rows, &late).ok());
   // Left 100 is dropped once W > 100 + 10 + 2 = 112.
   REQUIRE(j.Advance(112, &rows).ok());
   CHECK(sink.rows.empty());
   CHECK(j.stored() == 1);
   // A right record at 110 arriving at W = 112: 110 + 2 < 112 is false, so not
   // late; it still meets the left record (W is exactly at its drop time).
-  REQUIRE(j.Add(1, Ptr(Rec("1", 110, 2)), 112, &rows, &late).ok());
+  REQUIRE(j.Add(1, Rec("1", 110, 2), 112, &rows, &late).ok());
   CHECK_FALSE(late);
   REQUIRE(sink.rows.size() == 1);
   // At W = 113, 110 + 2 < 113: late.
-  REQUIRE(j.Add(1, Ptr(Rec("1", 110, 3)), 113, &rows, &late).ok());
+  REQUIRE(j.Add(1, Rec("1", 110, 3), 113, &rows, &late).ok());
   CHECK(late);
   REQUIRE(j.Advance(113, &rows).ok());
   CHECK(sink.rows.size() == 1);  // left 100 matched: no outer row
@@ -69,8 +62,8 @@ TEST_CASE("Outer rows only after the match window closed, for keys that never ma
   JoinRows rows(&sink, false);
   IntervalJoin j(-10, 10, 0, JoinType::kFull);
   bool late;
-  REQUIRE(j.Add(0, Ptr(Rec("\"a\"", 100, 1)), INT64_MIN, &rows, &late).ok());
-  REQUIRE(j.Add(1, Ptr(Rec("\"b\"", 105, 2)), INT64_MIN, &rows, &late).ok());
+  REQUIRE(j.Add(0, Rec("\"a\"", 100, 1), INT64_MIN, &rows, &late).ok());
+  REQUIRE(j.Add(1, Rec("\"b\"", 105, 2), INT64_MIN, &rows, &late).ok());
   REQUIRE(j.Advance(110, &rows).ok());  // left kept until W > 110, right until W > 115
   CHECK(sink.rows.empty());
   REQUIRE(j.Advance(111, &rows).ok());
@@ -85,10 +78,10 @@ TEST_CASE("--merge writes the left members, then the right members not on the le
   VectorSink sink;
   JoinRows rows(&sink, true);
   std::string l = R"({"id":1,"a":2})", r = R"({"id":1,"b":{"c":3},"a":9})";
-  REQUIRE(rows.Write("\"k\"", &l, &r).ok());
-  REQUIRE(rows.Write("\"k\"", nullptr, &r).ok());
+  REQUIRE(rows.Write("\"k\"", l, r).ok());
+  REQUIRE(rows.Write("\"k\"", std::nullopt, r).ok());
   std::string empty = "{}";
-  REQUIRE(rows.Write("\"k\"", &empty, &r).ok());
+  REQUIRE(rows.Write("\"k\"", empty, r).ok());
   CHECK(sink.rows == std::vector<std::string>{R"({"id":1,"a":2,"b":{"c":3}})",
                                               R"({"id":1,"b":{"c":3},"a":9})",
                                               R"({"id":1,"b":{"c":3},"a":9})"});

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -57,4 +58,38 @@ TEST_CASE("quantile: exact up to 256 values, within 1% relative error beyond") {
       CHECK(std::fabs(a.Quantile(q) - exact) <= 0.01 * std::fabs(exact) + 1e-300);
     }
   }
+}
+
+namespace {
+
+// HashValue as first written (a copy of the tail to the stack): checkpoints
+// keep its hashes, so the faster one must give the very same values.
+uint64_t ReferenceHash(std::string_view text) {
+  uint64_t h = 0xcbf29ce484222325ULL ^ text.size();
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    h = Mix((h ^ w) * 0x100000001b3ULL);
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, text.data() + i, text.size() - i);
+  return Mix((h ^ tail) * 0x100000001b3ULL);
+}
+
+}  // namespace
+
+TEST_CASE("HashValue gives the values checkpoints hold, at every length") {
+  std::mt19937_64 rng(7);
+  for (size_t n = 0; n <= 40; n++) {
+    for (int k = 0; k < 50; k++) {
+      std::string s(n, '\0');
+      for (char& c : s) c = static_cast<char>(rng());
+      REQUIRE(HashValue(s) == ReferenceHash(s));
+    }
+  }
+  // Pinned values: a change shows even if the reference were changed too.
+  CHECK(HashValue("") == 0x25fc6dd36ce04b20ULL);
+  CHECK(HashValue("\"u04211\"") == 0x8748b75da0fce26aULL);
+  CHECK(HashValue("\"user123456\"") == 0xdd46188293de1d3cULL);
 }

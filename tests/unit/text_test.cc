@@ -58,3 +58,17 @@ TEST_CASE("Validator accepts exactly one JSON value") {
   CHECK_FALSE(v.Valid("\"\xff\""));
   CHECK_FALSE(v.Valid("abc"));
 }
+
+TEST_CASE("HasBlank finds a space, tab or CR at any place, and nothing else") {
+  for (size_t n = 0; n <= 40; n++) {
+    std::string s(n, 'a');
+    s.insert(s.begin(), n % 3 ? '\n' : '{');  // LF is not a blank here
+    CHECK_FALSE(HasBlank(s));
+    for (size_t i = 0; i < s.size(); i++)
+      for (char c : {' ', '\t', '\r'}) {
+        std::string t = s;
+        t[i] = c;
+        CHECK(HasBlank(t));
+      }
+  }
+}

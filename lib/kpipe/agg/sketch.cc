@@ -10,14 +10,6 @@ namespace kpipe::agg {
 
 namespace {
 
-uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 // Ertl's sigma and tau functions (section 4 of the paper).
 double Sigma(double x) {
   if (x == 1) return std::numeric_limits<double>::infinity();
@@ -44,22 +36,6 @@ double Tau(double x) {
 }
 
 }  // namespace
-
-uint64_t HashValue(std::string_view text) {
-  // FNV-1a over 8-byte words, then a full avalanche: fast on short keys, and
-  // the finalizer makes every output bit depend on every input bit.
-  uint64_t h = 0xcbf29ce484222325ULL ^ text.size();
-  size_t i = 0;
-  for (; i + 8 <= text.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, text.data() + i, 8);
-    h = (h ^ w) * 0x100000001b3ULL;
-    h = Mix(h);
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, text.data() + i, text.size() - i);
-  return Mix((h ^ tail) * 0x100000001b3ULL);
-}
 
 void DistinctCounter::Add(uint64_t hash) {
   if (!registers_.empty()) return AddToRegisters(hash);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -22,8 +23,45 @@
 
 namespace kpipe::agg {
 
-// A well-mixed 64-bit hash of a value's compact JSON text.
-uint64_t HashValue(std::string_view text);
+inline uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// A well-mixed 64-bit hash of a value's compact JSON text: FNV-1a over
+// 8-byte words, then a full avalanche, fast on short keys. Checkpoints keep
+// these hashes (approx_distinct), so the function never changes.
+inline uint64_t HashValue(std::string_view text) {
+  const char* p = text.data();
+  size_t n = text.size();
+  uint64_t h = 0xcbf29ce484222325ULL ^ n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = Mix((h ^ w) * 0x100000001b3ULL);
+  }
+  // The last n - i < 8 bytes as a little-endian number. Read with loads of
+  // fixed size, which may overlap (the same bytes land on the same bits):
+  // a copy of variable size to the stack, then one load, stalls the load
+  // until the copy's stores retire.
+  size_t r = n - i;
+  p += i;
+  uint64_t tail = 0;
+  if (r >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + r - 4, 4);
+    tail = lo | (static_cast<uint64_t>(hi) << (8 * (r - 4)));
+  } else if (r > 0) {
+    tail = static_cast<uint8_t>(p[0]) | static_cast<uint64_t>(static_cast<uint8_t>(p[r / 2])) << (8 * (r / 2)) |
+           static_cast<uint64_t>(static_cast<uint8_t>(p[r - 1])) << (8 * (r - 1));
+  }
+  return Mix((h ^ tail) * 0x100000001b3ULL);
+}
 
 class DistinctCounter {
  public:

@@ -1,10 +1,12 @@
 #include "kpipe/join/join.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
 #include <fmt/format.h>
 
+#include "kpipe/agg/aggregate.h"
 #include "kpipe/agg/sketch.h"
 #include "kpipe/json/scan.h"
 
@@ -18,7 +20,8 @@ Result<JoinType> ParseJoinType(std::string_view text) {
   return Status::Usage(fmt::format("{}: expected inner, left, right or full", text));
 }
 
-Status JoinRows::Write(std::string_view join_key, const std::string* left, const std::string* right) {
+Status JoinRows::Write(std::string_view join_key, std::optional<std::string_view> left,
+                       std::optional<std::string_view> right) {
   written_++;
   // The group of the row is the join key, as a JSON array of its values.
   key_.assign(1, '[');
@@ -27,9 +30,9 @@ Status JoinRows::Write(std::string_view join_key, const std::string* left, const
   buf_.clear();
   if (!merge_) {
     buf_.append("{\"left\":");
-    buf_.append(left ? std::string_view(*left) : "null");
+    buf_.append(left ? *left : "null");
     buf_.append(",\"right\":");
-    buf_.append(right ? std::string_view(*right) : "null");
+    buf_.append(right ? *right : "null");
     buf_.push_back('}');
     return out_->Write(key_, buf_);
   }
@@ -41,7 +44,7 @@ Status JoinRows::Write(std::string_view join_key, const std::string* left, const
   if (left) {
     json::ObjectReader r(*left);
     while (r.Next(&key, &value)) keys_.push_back(key);
-    buf_.append(std::string_view(*left).substr(1, left->size() - 2));
+    buf_.append(left->substr(1, left->size() - 2));
   }
   if (right) {
     json::ObjectReader r(*right);
@@ -57,80 +60,138 @@ Status JoinRows::Write(std::string_view join_key, const std::string* left, const
   return out_->Write(key_, buf_);
 }
 
-Status IntervalJoin::Add(int side, JoinRecord* rec, uint64_t hash, int64_t w, JoinRows* rows, bool* late) {
-  *late = SaturatingAdd(rec->t, lateness_) < w;
+uint64_t JoinKeyHash(const simdjson::dom::element* values, size_t n, std::string* scratch) {
+  uint64_t h = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t f;
+    if (values[i].type() == simdjson::dom::element_type::STRING) {
+      f = agg::HashValue(values[i].get_string().value_unsafe()) ^ 0x5851f42d4c957f2dULL;
+    } else {
+      scratch->clear();
+      agg::AppendCompact(scratch, values[i]);
+      f = agg::HashValue(*scratch);
+    }
+    h = i ? agg::Mix(h) ^ f : f;  // in order: ("a","b") is not ("b","a")
+  }
+  return h;
+}
+
+Result<uint64_t> JoinKeyHashOfText(std::string_view key) {
+  simdjson::padded_string text("[" + std::string(key) + "]");
+  simdjson::dom::parser parser;
+  simdjson::dom::array values;
+  if (parser.parse(text).get(values) != simdjson::SUCCESS)
+    return Status::BadInput(fmt::format("join key {}: not a list of JSON values", key));
+  std::vector<simdjson::dom::element> all(values.begin(), values.end());
+  std::string scratch;
+  return JoinKeyHash(all.data(), all.size(), &scratch);
+}
+
+Status IntervalJoin::Add(int side, const JoinRecord& rec, int64_t w, JoinRows* rows, bool* late) {
+  Result<uint64_t> hash = JoinKeyHashOfText(rec.key);
+  if (!hash.ok()) return hash.status();
+  return Add(side, JoinRecordRef{rec.text, rec.key, rec.t, rec.seq}, *hash, w, rows, late);
+}
+
+void IntervalJoin::PrefetchRecords(int side, uint64_t hash) const {
+  const JoinKeyTable::Slot* s = keys_.Peek(hash);
+  if (!s) return;
+  if (s->head[1 - side] != kNone) __builtin_prefetch(&entries_[s->head[1 - side]]);
+  if (s->tail[side] != kNone) __builtin_prefetch(&entries_[s->tail[side]]);
+}
+
+Status IntervalJoin::Add(int side, const JoinRecordRef& rec, uint64_t hash, int64_t w, JoinRows* rows,
+                         bool* late) {
+  *late = SaturatingAdd(rec.t, lateness_) < w;
   if (*late) return Status::OK();
-  KeyList* list = index_.Find(hash, rec->key);
+  JoinKeyTable::Slot* slot = keys_.Find(hash, rec.key);
   bool matched = false;
-  if (list) {
-    for (Entry* o = list->head[1 - side]; o; o = o->next) {
-      const JoinRecord& l = side == 0 ? *rec : o->rec;
-      const JoinRecord& r = side == 0 ? o->rec : *rec;
-      if (r.t < SaturatingAdd(l.t, lo_) || r.t > SaturatingAdd(l.t, hi_)) continue;
-      matched = o->matched = true;
-      KPIPE_RETURN_IF_ERROR(rows->Write(rec->key, &l.text, &r.text));
+  if (slot) {
+    for (uint32_t i = slot->head[1 - side]; i != kNone;) {
+      Entry& o = entries_[i];
+      i = o.next;
+      if (i != kNone) __builtin_prefetch(&entries_[i]);
+      int64_t lt = side == 0 ? rec.t : o.t;
+      int64_t rt = side == 0 ? o.t : rec.t;
+      if (rt < SaturatingAdd(lt, lo_) || rt > SaturatingAdd(lt, hi_)) continue;
+      matched = o.matched = true;
+      std::string_view other = o.view();
+      KPIPE_RETURN_IF_ERROR(side == 0 ? rows->Write(rec.key, rec.text, other) : rows->Write(rec.key, other, rec.text));
     }
   }
-  Store(side, rec, hash, list, matched);
+  Store(side, rec, hash, slot, matched);
   return Status::OK();
 }
 
-IntervalJoin::Entry* IntervalJoin::Store(int side, JoinRecord* rec, uint64_t hash, KeyList* list,
-                                         bool matched) {
-  SideState& me = sides_[side];
-  if (!list) {
-    list = free_lists_;
-    if (list) free_lists_ = list->next_free;
-    else list = &list_pool_.emplace_back();
-    list->key = rec->key;
-    list->hash = hash;
-    list->head[0] = list->head[1] = list->tail[0] = list->tail[1] = nullptr;
-    index_.Insert(hash, list);
-  }
+void IntervalJoin::Store(int side, const JoinRecordRef& rec, uint64_t hash, JoinKeyTable::Slot* slot,
+                         bool matched) {
+  if (!slot) slot = keys_.Insert(hash, rec.key);
   // Reuse a free entry (and its strings' capacity).
-  Entry* e = me.free_entries;
-  if (e) me.free_entries = e->next;
-  else e = &me.entry_pool.emplace_back();
-  std::swap(e->rec, *rec);
-  e->matched = matched;
-  e->list = list;
-  e->prev = list->tail[side];
-  e->next = nullptr;
-  (list->tail[side] ? list->tail[side]->next : list->head[side]) = e;
-  list->tail[side] = e;
-  Dropping d{Expiry(side, e->rec.t), e->rec.seq, e};
+  uint32_t i = free_entries_;
+  if (i != kNone) {
+    free_entries_ = entries_[i].next;
+  } else {
+    i = static_cast<uint32_t>(entries_.size());
+    entries_.emplace_back();
+  }
+  Entry& e = entries_[i];
+  e.Assign(rec.text);
+  e.t = rec.t;
+  e.seq = rec.seq;
+  e.hash = hash;
+  e.matched = matched;
+  e.prev = slot->tail[side];
+  e.next = kNone;
+  (e.prev != kNone ? entries_[e.prev].next : slot->head[side]) = i;
+  slot->tail[side] = i;
+  SideState& me = sides_[side];
+  Dropping d{Expiry(side, e.t), e.seq, hash, i};
   if (me.fifo.empty() || !(me.fifo.back() > d)) {
     me.fifo.push_back(d);
   } else {
     me.heap.push_back(d);
     std::push_heap(me.heap.begin(), me.heap.end(), std::greater<>());
   }
-  return e;
 }
 
-std::vector<std::pair<int, const IntervalJoin::Entry*>> IntervalJoin::Stored() const {
-  std::vector<std::pair<int, const Entry*>> all;
+void IntervalJoin::Entry::Assign(std::string_view s) {
+  if (s.size() > text_cap) {
+    text_cap = static_cast<uint32_t>(std::max<size_t>(s.size(), 2 * size_t{text_cap}));
+    text.reset(new char[text_cap]);
+  }
+  std::memcpy(text.get(), s.data(), s.size());
+  text_size = static_cast<uint32_t>(s.size());
+}
+
+std::string_view IntervalJoin::KeyOf(int side, uint32_t i) const {
+  while (entries_[i].prev != kNone) i = entries_[i].prev;
+  return keys_.FindEnd(entries_[i].hash, /*tail=*/false, side, i)->key();
+}
+
+std::vector<std::pair<int, uint32_t>> IntervalJoin::Stored() const {
+  std::vector<std::pair<int, uint32_t>> all;
   for (int s = 0; s < 2; s++) {
     for (const Dropping& d : sides_[s].fifo) all.emplace_back(s, d.entry);
     for (const Dropping& d : sides_[s].heap) all.emplace_back(s, d.entry);
   }
   std::sort(all.begin(), all.end(),
-            [](const auto& a, const auto& b) { return a.second->rec.seq < b.second->rec.seq; });
+            [this](const auto& a, const auto& b) { return entries_[a.second].seq < entries_[b.second].seq; });
   return all;
 }
 
 Status IntervalJoin::Save(state::StateWriter* w) const {
   std::string key, value;
-  for (const auto& [side, e] : Stored()) {
+  for (const auto& [side, i] : Stored()) {
+    const Entry& e = entries_[i];
     key.clear();
     value.clear();
     state::Encoder k(&key), v(&value);
-    k.U64(e->rec.seq);
+    k.U64(e.seq);
     v.U8(static_cast<uint8_t>(side));
-    v.U8(e->matched);
-    v.I64(e->rec.t);
-    v.Str(e->rec.key);
-    v.Str(e->rec.text);
+    v.U8(e.matched);
+    v.I64(e.t);
+    v.Str(KeyOf(side, i));
+    v.Str(e.view());
     KPIPE_RETURN_IF_ERROR(w->Put(key, value));
   }
   return Status::OK();
@@ -160,18 +221,21 @@ Status IntervalJoin::Load(state::StateReader* r) {
   }
   std::sort(all.begin(), all.end(), [](const Loaded& a, const Loaded& b) { return a.rec.seq < b.rec.seq; });
   for (Loaded& l : all) {
-    uint64_t hash = agg::HashValue(l.rec.key);
-    Store(l.side, &l.rec, hash, index_.Find(hash, l.rec.key), l.matched);
+    Result<uint64_t> hash = JoinKeyHashOfText(l.rec.key);
+    if (!hash.ok()) return hash.status();
+    Store(l.side, JoinRecordRef{l.rec.text, l.rec.key, l.rec.t, l.rec.seq}, *hash, keys_.Find(*hash, l.rec.key),
+          l.matched);
   }
   return Status::OK();
 }
 
 Status IntervalJoin::Dump(RowSink* out) const {
   std::string row;
-  for (const auto& [side, e] : Stored()) {
+  for (const auto& [side, i] : Stored()) {
+    const Entry& e = entries_[i];
     row = fmt::format("{{\"side\":\"{}\",\"matched\":{},\"record\":", side == 0 ? "left" : "right",
-                      e->matched ? "true" : "false");
-    row += e->rec.text;
+                      e.matched ? "true" : "false");
+    row += e.view();
     row += "}";
     KPIPE_RETURN_IF_ERROR(out->Write({}, row));
   }
@@ -193,18 +257,23 @@ void IntervalJoin::SideState::Pop() {
   }
 }
 
-void IntervalJoin::Remove(int side, Entry* e) {
-  SideState& me = sides_[side];
-  KeyList* list = e->list;
-  (e->prev ? e->prev->next : list->head[side]) = e->next;
-  (e->next ? e->next->prev : list->tail[side]) = e->prev;
-  if (!list->head[0] && !list->head[1]) {
-    index_.Erase(list->hash, list);
-    list->next_free = free_lists_;
-    free_lists_ = list;
+void IntervalJoin::Remove(int side, uint32_t i) {
+  Entry& e = entries_[i];
+  if (e.prev != kNone && e.next != kNone) {  // inside its list: no slot to change
+    entries_[e.prev].next = e.next;
+    entries_[e.next].prev = e.prev;
+  } else {
+    JoinKeyTable::Slot* slot = keys_.FindEnd(e.hash, /*tail=*/e.prev != kNone, side, i);
+    (e.prev != kNone ? entries_[e.prev].next : slot->head[side]) = e.next;
+    (e.next != kNone ? entries_[e.next].prev : slot->tail[side]) = e.prev;
+    if (slot->head[0] == kNone && slot->head[1] == kNone) keys_.Erase(slot);
   }
-  e->next = me.free_entries;
-  me.free_entries = e;
+  e.next = free_entries_;
+  free_entries_ = i;
+  // The next Store takes this entry and writes its text buffer, untouched
+  // since this record came: have it on its way.
+  __builtin_prefetch(e.text.get(), /*rw=*/1);
+  if (e.text_size > 64) __builtin_prefetch(e.text.get() + 64, 1);
 }
 
 Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
@@ -223,30 +292,30 @@ Status IntervalJoin::Drop(int64_t w, bool all, JoinRows* rows) {
       }
     }
     if (side < 0) return Status::OK();
-    Entry* e = next->entry;
+    uint32_t i = next->entry;
     SideState& me = sides_[side];
     me.Pop();
-    // What Remove will touch for the next records in order comes from
-    // memory meanwhile, a step further each: the entry two ahead, the key
-    // list one ahead (its entry fetched last time), the index slot of the
-    // next (its list fetched last time).
-    if (me.fifo.size() > 2) {
-      __builtin_prefetch(me.fifo[2].entry);
-      __builtin_prefetch(me.fifo[1].entry->list);
-      index_.Prefetch(me.fifo[0].entry->list->hash);
+    // What Remove will touch for the records a few places on comes from
+    // memory meanwhile: their entries and their keys' slots, both known
+    // from the queue without loading anything else.
+    if (me.fifo.size() > 3) {
+      __builtin_prefetch(&entries_[me.fifo[3].entry]);
+      keys_.Prefetch(me.fifo[3].hash);
     }
-    if (keep_outer[side] && !e->matched) {
-      KPIPE_RETURN_IF_ERROR(side == 0 ? rows->Write(e->rec.key, &e->rec.text, nullptr)
-                                      : rows->Write(e->rec.key, nullptr, &e->rec.text));
+    const Entry& e = entries_[i];
+    if (keep_outer[side] && !e.matched) {
+      std::string_view key = KeyOf(side, i);
+      KPIPE_RETURN_IF_ERROR(side == 0 ? rows->Write(key, e.view(), std::nullopt)
+                                      : rows->Write(key, std::nullopt, e.view()));
     }
-    Remove(side, e);
+    Remove(side, i);
   }
 }
 
 int64_t IntervalJoin::OutputWatermark(int64_t w) const {
   int64_t bound = SaturatingAdd(w, -lateness_);
   for (int s = 0; s < 2; s++)  // the earliest stored record has the earliest drop time
-    if (const Dropping* f = sides_[s].Front()) bound = std::min(bound, f->entry->rec.t);
+    if (const Dropping* f = sides_[s].Front()) bound = std::min(bound, entries_[f->entry].t);
   return bound;
 }
 
@@ -285,8 +354,8 @@ Status TableJoin::Join(const JoinRecord& left, JoinRows* rows) {
       if (v->second) match = &*v->second;
     }
   }
-  if (match) return rows->Write(left.key, &left.text, match);
-  if (type_ == JoinType::kLeft) return rows->Write(left.key, &left.text, nullptr);
+  if (match) return rows->Write(left.key, left.text, *match);
+  if (type_ == JoinType::kLeft) return rows->Write(left.key, left.text, std::nullopt);
   return Status::OK();
 }
 

@@ -23,8 +23,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kpipe/agg/key_index.h"
-#include "kpipe/agg/sketch.h"
+#include <simdjson.h>
+
+#include "kpipe/join/key_table.h"
 #include "kpipe/state/codec.h"
 #include "kpipe/status.h"
 #include "kpipe/stream/operator.h"
@@ -34,12 +35,28 @@ namespace kpipe {
 enum class JoinType { kInner, kLeft, kRight, kFull };
 Result<JoinType> ParseJoinType(std::string_view text);
 
+// The hash of a join key by its values (the key's fields in order): equal
+// for keys whose texts (JoinRecord::key) are equal. A string is hashed from
+// its characters, so no text need be written first. `scratch` is for the
+// text of other values.
+uint64_t JoinKeyHash(const simdjson::dom::element* values, size_t n, std::string* scratch);
+// The same from a key's text, "u1" or "u1",3. BadInput when it is not a
+// comma-separated list of JSON values.
+Result<uint64_t> JoinKeyHashOfText(std::string_view key);
+
 // One side's record as the operators keep it.
 struct JoinRecord {
   std::string text;  // the record, compact JSON
   std::string key;   // join key text
   int64_t t = 0;     // event time (ms)
   uint64_t seq = 0;  // arrival number over both sides
+};
+
+// A record handed to IntervalJoin::Add: views, good for the call.
+struct JoinRecordRef {
+  std::string_view text, key;  // as in JoinRecord
+  int64_t t = 0;
+  uint64_t seq = 0;
 };
 
 // Writes {"left":L,"right":R} rows, or with `merge` one object with the
@@ -50,9 +67,9 @@ class JoinRows {
   void set_sink(RowSink* out) { out_ = out; }
   // Rows written so far.
   uint64_t written() const { return written_; }
-  // Either may be null for an outer row. `key` is the join key's values,
+  // Either may be absent for an outer row. `key` is the join key's values,
   // comma-separated compact JSON (JoinRecord::key).
-  Status Write(std::string_view key, const std::string* left, const std::string* right);
+  Status Write(std::string_view key, std::optional<std::string_view> left, std::optional<std::string_view> right);
 
  private:
   RowSink* out_;
@@ -68,14 +85,16 @@ class IntervalJoin {
       : lo_(lo), hi_(hi), lateness_(lateness), type_(type) {}
 
   // `side` 0 is LEFT, 1 RIGHT; `w` is W before the record. Sets `*late`
-  // (the record is then not kept). `rec` is taken over.
-  Status Add(int side, JoinRecord* rec, int64_t w, JoinRows* rows, bool* late) {
-    return Add(side, rec, agg::HashValue(rec->key), w, rows, late);
-  }
-  // The same, with `hash` = agg::HashValue(rec->key), given to Prefetch
-  // a little earlier.
-  Status Add(int side, JoinRecord* rec, uint64_t hash, int64_t w, JoinRows* rows, bool* late);
-  void Prefetch(uint64_t hash) const { index_.Prefetch(hash); }
+  // (the record is then not kept). `hash` is JoinKeyHash of its key.
+  Status Add(int side, const JoinRecordRef& rec, uint64_t hash, int64_t w, JoinRows* rows, bool* late);
+  // The same, the hash computed from the key's text.
+  Status Add(int side, const JoinRecord& rec, int64_t w, JoinRows* rows, bool* late);
+  // Hints for a record of `side` with key hash `hash` to be added soon:
+  // first Prefetch, then some records later PrefetchRecords, which reads
+  // the key's slot (loaded by then) and starts loading the records the Add
+  // will pair with and link to.
+  void Prefetch(uint64_t hash) const { keys_.Prefetch(hash); }
+  void PrefetchRecords(int side, uint64_t hash) const;
   // W rose to `w`: drops what it closes, writing outer rows.
   Status Advance(int64_t w, JoinRows* rows) { return Drop(w, /*all=*/false, rows); }
   // Both inputs ended: drops everything.
@@ -91,33 +110,28 @@ class IntervalJoin {
   Status Dump(RowSink* out) const;
 
  private:
-  struct KeyList;
-  // A stored record, on its key's list of its side in arrival order.
-  // Entries and lists are reused through free lists, so that their strings
-  // keep their capacity and a steady stream allocates nothing.
-  struct Entry {
-    JoinRecord rec;
+  static constexpr uint32_t kNone = JoinKeyTable::kNone;
+  // A stored record, on its key's list of its side in arrival order (a
+  // JoinKeyTable slot holds the ends, and the key). Entries are numbered
+  // places in one vector, a cache line each, reused through a free list
+  // (last freed, first reused, while still in the cache), so that a steady
+  // stream allocates nothing: the text's buffer keeps its capacity.
+  struct alignas(64) Entry {
+    std::unique_ptr<char[]> text;  // the record, compact JSON: text_size of text_cap bytes
+    uint32_t text_size = 0, text_cap = 0;
+    uint32_t prev = kNone, next = kNone;  // on the key's list; next: the free list
+    int64_t t = 0;
+    uint64_t seq = 0;
+    uint64_t hash = 0;  // of the key
     bool matched = false;
-    Entry* prev = nullptr;
-    Entry* next = nullptr;
-    KeyList* list = nullptr;
+    std::string_view view() const { return {text.get(), text_size}; }
+    void Assign(std::string_view s);
   };
-  // The stored records of one key, both sides: one lookup per record finds
-  // the records to pair with and the list to join.
-  struct KeyList {
-    std::string key;
-    uint64_t hash = 0;
-    Entry* head[2] = {nullptr, nullptr};
-    Entry* tail[2] = {nullptr, nullptr};
-    KeyList* next_free = nullptr;
-  };
-  struct ListKey {
-    std::string_view operator()(const KeyList& l) const { return l.key; }
-  };
-  struct Dropping {  // a min-heap item: the record's drop time, then arrival
+  struct Dropping {  // a drop queue item: the record's drop time, then arrival
     int64_t expiry;
     uint64_t seq;
-    Entry* entry;
+    uint64_t hash;  // the entry's, to prefetch its slot without loading it
+    uint32_t entry;
     bool operator>(const Dropping& o) const {
       return expiry != o.expiry ? expiry > o.expiry : seq > o.seq;
     }
@@ -131,14 +145,15 @@ class IntervalJoin {
     const Dropping* Front() const;
     void Pop();
     size_t size() const { return fifo.size() + heap.size(); }
-    std::deque<Entry> entry_pool;  // owns every entry; a deque keeps them in place
-    Entry* free_entries = nullptr;  // chained through Entry::next
   };
   Status Drop(int64_t w, bool all, JoinRows* rows);
-  void Remove(int side, Entry* e);
-  // Stores `rec` (taken over) on its key's list and the drop queue.
-  Entry* Store(int side, JoinRecord* rec, uint64_t hash, KeyList* list, bool matched);
-  std::vector<std::pair<int, const Entry*>> Stored() const;  // by arrival
+  void Remove(int side, uint32_t entry);
+  // Stores a copy of `rec` on its key's list (`slot`, or a new one when
+  // null) and the drop queue.
+  void Store(int side, const JoinRecordRef& rec, uint64_t hash, JoinKeyTable::Slot* slot, bool matched);
+  std::vector<std::pair<int, uint32_t>> Stored() const;  // (side, entry) by arrival
+  // The key of entry `i` of side `side`, from its list's slot.
+  std::string_view KeyOf(int side, uint32_t i) const;
   int64_t Expiry(int side, int64_t t) const {
     return side == 0 ? SaturatingAdd(SaturatingAdd(t, hi_), lateness_)
                      : SaturatingAdd(SaturatingAdd(t, -lo_), lateness_);
@@ -147,9 +162,9 @@ class IntervalJoin {
   int64_t lo_, hi_, lateness_;
   JoinType type_;
   SideState sides_[2];
-  agg::KeyIndex<KeyList, ListKey> index_;
-  std::deque<KeyList> list_pool_;
-  KeyList* free_lists_ = nullptr;  // chained through KeyList::next_free
+  JoinKeyTable keys_;
+  std::vector<Entry> entries_;
+  uint32_t free_entries_ = kNone;  // chained through Entry::next
 };
 
 class TableJoin {

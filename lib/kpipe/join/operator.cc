@@ -22,48 +22,71 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
   bool tombstone = table_ && s == 1 && r.envelope && r.value.is_null();
   JoinRecord& rec = rec_;
   uint64_t hash = 0;
+  std::string_view text;  // the record, compact
   rec.key.clear();
-  rec.text.clear();
   if (!tombstone) {
     const std::vector<json::FieldPath>& keys = spec_.keys[s];
-    for (size_t i = 0; i < keys.size(); i++) {
-      simdjson::dom::element e;
-      if (!keys[i].Lookup(r.value, &e))
-        return Status::BadInput(fmt::format("join key '{}' is missing or null", keys[i].text()));
-      if (i) rec.key.push_back(',');
-      agg::AppendCompact(&rec.key, e);
-    }
-    // The key's slot in the join's index comes from memory while the
-    // record is copied.
+    if (size_t missing = KeyValues(s, r.value); missing < keys.size())
+      return Status::BadInput(fmt::format("join key '{}' is missing or null", keys[missing].text()));
+    // The key's slot in the join's index comes from memory while the key
+    // text and the record are copied (if no Prefetch asked for it sooner).
     if (interval_) {
-      hash = agg::HashValue(rec.key);
+      hash = r.hint ? *r.hint : JoinKeyHash(key_values_.data(), key_values_.size(), &scratch_);
       interval_->Prefetch(hash);
+    }
+    for (size_t i = 0; i < key_values_.size(); i++) {
+      if (i) rec.key.push_back(',');
+      agg::AppendCompact(&rec.key, key_values_[i]);
     }
     if (!spec_.member_group.empty()) KPIPE_RETURN_IF_ERROR(CheckMessageKey(r));
     if (spec_.merge && !r.value.is_object()) return Status::BadInput("--merge needs JSON objects");
-    // No JSON whitespace but '\n' (which ends the line): three memchr
-    // passes beat one loop over the bytes.
-    const char* p = r.raw.data();
-    size_t n = r.raw.size();
-    bool compact = !std::memchr(p, ' ', n) && !std::memchr(p, '\t', n) && !std::memchr(p, '\r', n);
-    if (compact) {
-      rec.text.assign(r.raw);
+    if (!json::HasBlank(r.raw)) {  // compact already
+      text = r.raw;
     } else {
-      rec.text.resize(r.raw.size());
+      compact_.resize(r.raw.size());
       size_t len = 0;
-      if (simdjson::minify(r.raw.data(), r.raw.size(), rec.text.data(), len) != simdjson::SUCCESS)
+      if (simdjson::minify(r.raw.data(), r.raw.size(), compact_.data(), len) != simdjson::SUCCESS)
         return Status::BadInput("invalid JSON");
-      rec.text.resize(len);
+      compact_.resize(len);
+      text = compact_;
     }
   }
+  outcome->has_window_end = false;
+  if (interval_) return interval_->Add(s, JoinRecordRef{text, rec.key, r.t, r.seq}, hash, w, Rows(out), &outcome->late);
+  rec.text.assign(text);
   rec.t = r.t;
   rec.seq = r.seq;
-  outcome->has_window_end = false;
-  if (table_) {
-    if (s == 1) return table_->AddRight(std::move(rec), r.message_key, tombstone, Rows(out));
-    return table_->AddLeft(std::move(rec), Rows(out));
-  }
-  return interval_->Add(s, &rec, hash, w, Rows(out), &outcome->late);
+  if (s == 1) return table_->AddRight(std::move(rec), r.message_key, tombstone, Rows(out));
+  return table_->AddLeft(std::move(rec), Rows(out));
+}
+
+size_t JoinOperator::KeyValues(int input, simdjson::dom::element value) {
+  const std::vector<json::FieldPath>& keys = spec_.keys[input];
+  key_values_.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); i++)
+    if (!keys[i].Lookup(value, &key_values_[i])) return i;
+  return keys.size();
+}
+
+std::function<uint64_t(simdjson::dom::element)> JoinOperator::HintFunction(int input) const {
+  if (!interval_) return {};
+  // Its own copies: it runs on the block parser's thread.
+  return [keys = spec_.keys[input], values = std::vector<simdjson::dom::element>(),
+          scratch = std::string()](simdjson::dom::element value) mutable -> uint64_t {
+    values.resize(keys.size());
+    for (size_t i = 0; i < keys.size(); i++)
+      if (!keys[i].Lookup(value, &values[i])) return 0;
+    return JoinKeyHash(values.data(), values.size(), &scratch);
+  };
+}
+
+void JoinOperator::Prefetch(int input, uint64_t hint) {
+  Hinted& later = hinted_[(hints_ + kAhead / 2) % kAhead];  // the hint kAhead/2 ago
+  if (later.input >= 0) interval_->PrefetchRecords(later.input, later.hash);
+  Hinted& now = hinted_[hints_++ % kAhead];
+  now.input = input;
+  now.hash = hint;
+  interval_->Prefetch(hint);
 }
 
 Status JoinOperator::CheckMessageKey(const RecordIn& r) {

@@ -36,6 +36,12 @@ class JoinOperator : public Operator {
   explicit JoinOperator(JoinSpec spec);
 
   Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) override;
+  // An interval join's hint is the record's key hash (JoinKeyHash), which
+  // Add then need not compute: Prefetch loads its key slot, and kAhead/2
+  // hints later the records the Add will pair with and link to
+  // (IntervalJoin::Prefetch, PrefetchRecords).
+  std::function<uint64_t(simdjson::dom::element)> HintFunction(int input) const override;
+  void Prefetch(int input, uint64_t hint) override;
   Status Advance(int64_t w, RowSink* out, bool* closed) override;
   Status AdvanceInput(int input, int64_t w, RowSink* out, bool* closed) override;
   Status Finish(RowSink* out) override;
@@ -59,8 +65,23 @@ class JoinOperator : public Operator {
   JoinRows rows_;
   std::unique_ptr<IntervalJoin> interval_;  // one of the two
   std::unique_ptr<TableJoin> table_;
+  // Puts the key's values of a record in key_values_, in order; returns
+  // the number of the first missing or null one, or the key's size.
+  size_t KeyValues(int input, simdjson::dom::element value);
+
   JoinRecord rec_;  // reused: its strings keep their capacity
   std::string scratch_;
+  std::string compact_;  // a record made compact
+  std::vector<simdjson::dom::element> key_values_;
+  // Prefetch's hints, the last kAhead of them: PrefetchRecords follows
+  // Prefetch kAhead/2 hints later.
+  static constexpr size_t kAhead = 8;
+  struct Hinted {
+    int input = -1;  // -1: none
+    uint64_t hash = 0;
+  };
+  Hinted hinted_[kAhead];
+  size_t hints_ = 0;
 };
 
 }  // namespace kpipe

@@ -64,8 +64,9 @@ BlockParser::~BlockParser() {
   thread_.join();
 }
 
-bool BlockParser::Start(std::string_view block) {
+bool BlockParser::Start(std::string_view block, Hint hint) {
   if (block.size() < kMinBlock) return false;
+  hint_ = std::move(hint);
   chunks_.clear();
   size_t pos = 0;
   while (pos < block.size()) {
@@ -99,6 +100,7 @@ bool BlockParser::Next(Chunk* c) {
   c->lines = &s.lines;
   c->parsed = s.parsed;
   c->values = s.values;
+  c->hints = s.parsed && hint_ ? &s.hints : nullptr;
   return true;
 }
 
@@ -159,6 +161,10 @@ void BlockParser::Fill(Slot* s, std::string_view text) {
   s->parsed = s->parser.parse(out, n + 2, false).get(root) == simdjson::SUCCESS &&
               root.get_array().get(s->values) == simdjson::SUCCESS && s->values.size() == s->lines.size() &&
               OneValuePerLine(s->parser, out, s->commas);
+  if (s->parsed && hint_) {
+    s->hints.clear();
+    for (simdjson::dom::element v : s->values) s->hints.push_back(hint_(v));
+  }
 }
 
 }  // namespace kpipe::json

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -35,7 +36,13 @@ class BlockParser {
     const std::vector<std::string_view>* lines = nullptr;
     bool parsed = false;                   // else: judge `text` line by line
     simdjson::dom::array values;           // with `parsed`: one per line
+    // With `parsed` and a Hint given to Start: the hint of each value.
+    const std::vector<uint64_t>* hints = nullptr;
   };
+  // A function of a parsed value, run on the worker thread for each value
+  // of the block (so it must not touch what the reader's thread does): a
+  // reader may use its results to prefetch, before it gets to the value.
+  using Hint = std::function<uint64_t(simdjson::dom::element)>;
 
   // Blocks smaller than this are better read directly (Start refuses them).
   static constexpr size_t kMinBlock = 128 << 10;
@@ -46,7 +53,8 @@ class BlockParser {
   BlockParser& operator=(const BlockParser&) = delete;
 
   // Begins on `block`; false (and nothing begun) when it is too small.
-  bool Start(std::string_view block);
+  // `hint`, when not empty, is run on every value (Chunk::hints).
+  bool Start(std::string_view block, Hint hint = {});
   // The next chunk, in order; false after the last.
   bool Next(Chunk* c);
   // Done with the block (at its end or not): returns once the worker no
@@ -62,6 +70,7 @@ class BlockParser {
     std::string_view text;
     bool parsed = false;
     simdjson::dom::array values;
+    std::vector<uint64_t> hints;
   };
   void Work();
   void Fill(Slot* s, std::string_view text);
@@ -70,6 +79,7 @@ class BlockParser {
   // The block: set by Start before `block_gen_` is raised.
   std::string_view block_;
   std::vector<std::string_view> chunks_;
+  Hint hint_;
   std::atomic<uint64_t> block_gen_{0};  // raised by Start: a block to work on
   std::atomic<uint64_t> done_gen_{0};   // raised by the worker when it left that block
   std::atomic<size_t> filled_{0};       // chunks of the block parsed so far

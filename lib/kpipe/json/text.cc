@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace kpipe::json {
 
 namespace {
@@ -60,9 +64,20 @@ void AppendUtf8(std::string* out, uint32_t cp) {
 
 void AppendQuoted(std::string* out, std::string_view s, bool escape_del) {
   const EscapeTable& table = escape_del ? kEscapeDel : kEscape;
+  size_t clean = 0;
+  while (clean < s.size() && !table.need[static_cast<unsigned char>(s[clean])]) clean++;
+  if (clean == s.size()) {  // the usual case: one resize, one copy
+    size_t at = out->size();
+    out->resize(at + s.size() + 2);
+    char* p = out->data() + at;
+    p[0] = '"';
+    std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
   out->push_back('"');
   size_t start = 0;
-  for (size_t i = 0; i < s.size(); i++) {
+  for (size_t i = clean; i < s.size(); i++) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (!table.need[c]) continue;
     out->append(s.data() + start, i - start);
@@ -187,6 +202,28 @@ bool IsUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.siz
 
 bool HasLineBreak(std::string_view s) {
   return std::memchr(s.data(), '\n', s.size()) || std::memchr(s.data(), '\r', s.size());
+}
+
+bool HasBlank(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size(), i = 0;
+#ifdef __SSE2__
+  // 16 bytes a step; a line of a record is a few of them.
+  const __m128i space = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t'), cr = _mm_set1_epi8('\r');
+  auto blank = [&](const char* at) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, tab)), _mm_cmpeq_epi8(v, cr));
+    return _mm_movemask_epi8(hit) != 0;
+  };
+  if (n >= 16) {  // the last 16 bytes may overlap the step before
+    for (; i + 16 <= n; i += 16)
+      if (blank(p + i)) return true;
+    return i < n && blank(p + n - 16);
+  }
+#endif
+  for (; i < n; i++)
+    if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r') return true;
+  return false;
 }
 
 bool Validator::Valid(std::string_view s) {

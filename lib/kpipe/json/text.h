@@ -40,6 +40,10 @@ inline bool KeyNamesValue(std::string_view key, std::string_view compact) {
 // True when `s` holds a CR or LF byte.
 bool HasLineBreak(std::string_view s);
 
+// True when `s` holds a space, a tab or a CR: JSON text of one line without
+// any is compact (JSON's fourth whitespace, LF, ends the line).
+bool HasBlank(std::string_view s);
+
 // Validates JSON documents with simdjson's DOM parser (full validation,
 // including UTF-8), copying each input into one reused padded buffer.
 class Validator {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,9 @@ struct RecordIn {
   bool has_key = false;
   // The partition it came from, "topic/partition" ("" for plain lines).
   std::string_view partition;
+  // The result of the operator's HintFunction for this record, when the
+  // runner ran it (Operator::Prefetch).
+  std::optional<uint64_t> hint;
 };
 
 // What became of an accepted record.
@@ -97,6 +101,23 @@ class Operator {
 
   virtual Status Save(state::StateWriter* w) const = 0;
   virtual Status Load(state::StateReader* r) = 0;
+
+  // Prefetching, optional. An operator that wants it returns from
+  // HintFunction(input) a function of a record (its value, as Add would get
+  // it) that the runner may run on another thread, ahead of the reading:
+  // it must be safe to call there (touching nothing of the operator that
+  // changes), and a function of the value alone. Prefetch(input, hint) then
+  // gets its result a few records before that record's Add, to start
+  // loading the memory the Add will touch, and the Add gets it again in
+  // RecordIn::hint (not always: a record may come without). Prefetch
+  // changes nothing that Add or any other call sees, and may come for a
+  // record that is never added (a control record, bad input), or not at
+  // all.
+  virtual std::function<uint64_t(simdjson::dom::element)> HintFunction(int input) const {
+    (void)input;
+    return {};
+  }
+  virtual void Prefetch(int input, uint64_t hint) { (void)input, (void)hint; }
 
   // Save() names each entry by a key that stays the same from one Save()
   // to the next, and Load() takes the entries in any order: a group

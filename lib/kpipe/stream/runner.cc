@@ -297,7 +297,7 @@ Status Runner::ReadAll(SignalWatch* signals) {
 // which gives each its exact verdict.
 Status Runner::Block(size_t s, std::string_view block) {
   lanes_[s]->block_line = 0;
-  if (!block_parser_ || !block_parser_->Start(block)) return Lines(s, block);
+  if (!block_parser_ || !block_parser_->Start(block, Hint(s))) return Lines(s, block);
   Status st;
   json::BlockParser::Chunk c;
   while (st.ok() && block_parser_->Next(&c)) st = c.parsed ? Values(s, c) : Lines(s, c.text);
@@ -305,13 +305,39 @@ Status Runner::Block(size_t s, std::string_view block) {
   return st;
 }
 
+json::BlockParser::Hint Runner::Hint(size_t s) const {
+  auto hint = op_->HintFunction(static_cast<int>(s));
+  if (!hint) return {};
+  switch (lanes_[s]->decoder.form()) {
+    case RecordDecoder::Form::kPlain:
+      return hint;
+    case RecordDecoder::Form::kEnvelope:
+      return [hint = std::move(hint)](simdjson::dom::element root) -> uint64_t {
+        simdjson::dom::element value;
+        return root["value"].get(value) == simdjson::SUCCESS ? hint(value) : 0;
+      };
+    default:  // not known before the first line
+      return {};
+  }
+}
+
 Status Runner::Values(size_t s, const json::BlockParser::Chunk& c) {
   Lane& l = *lanes_[s];
   size_t i = 0;
+  // The operator hears of each record's hint kLookahead records before its
+  // Add (Operator::Prefetch).
+  constexpr size_t kLookahead = 8;
+  const std::vector<uint64_t>* hints = c.hints;
+  size_t n = hints ? hints->size() : 0;
+  for (size_t k = 0; k < kLookahead && k < n; k++) op_->Prefetch(static_cast<int>(s), (*hints)[k]);
   for (simdjson::dom::element root : c.values) {
+    if (i + kLookahead < n) op_->Prefetch(static_cast<int>(s), (*hints)[i + kLookahead]);
     l.line_no++;
     l.block_line++;
-    KPIPE_RETURN_IF_ERROR(Parsed(s, (*c.lines)[i++], root));
+    hint_ = i < n ? &(*hints)[i] : nullptr;
+    Status st = Parsed(s, (*c.lines)[i++], root);
+    hint_ = nullptr;
+    KPIPE_RETURN_IF_ERROR(st);
     if ((seq_ & 1023) == 0) KPIPE_RETURN_IF_ERROR(Every1024());
   }
   return Status::OK();
@@ -404,6 +430,7 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   rec.partition = l.decoder.partition();
   rec.key = d.key;
   rec.has_key = d.has_key;
+  if (hint_) rec.hint = *hint_;
   if (l.opt.spans) {
     rec.raw = d.raw;
     rec.message_key = d.message_key;
