@@ -66,8 +66,10 @@ Status WindowOperator::WriteRow(const Window& w, const Row& row, RowSink* out, b
 
 Status WindowOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) {
   by_.Extract(r.value, &key_);
-  key_hash_ = agg::HashValue(key_);
+  // The key is hashed after the values are read: its bytes, just written a
+  // few at a time, cannot be loaded in words until those stores are done.
   KPIPE_RETURN_IF_ERROR(aggs_.Extract(r.value, &x_));
+  key_hash_ = agg::HashValue(key_);
   x_.t = r.t;
   x_.seq = r.seq;
   *outcome = AddOutcome();
