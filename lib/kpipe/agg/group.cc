@@ -158,7 +158,7 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   KPIPE_RETURN_IF_ERROR(aggs_.Extract(r.value, &x_));
   x_.t = r.t;
   x_.seq = r.seq;
-  uint64_t hash = agg::HashValue(key_);
+  uint64_t hash = r.hint ? *r.hint : agg::HashValue(key_);
   Row* row = rows_.Find(hash, key_);
   if (!row && backing_) KPIPE_RETURN_IF_ERROR(Fetch(key_, hash, &row));
   if (row) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
@@ -180,6 +180,21 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
     Forget(row);
   }
   return Status::OK();
+}
+
+std::function<uint64_t(simdjson::dom::element)> GroupOperator::HintFunction(int) const {
+  // Its own copies: it runs on the block parser's thread.
+  return [by = by_, key = std::string()](simdjson::dom::element value) mutable {
+    by.Extract(value, &key);
+    return agg::HashValue(key);
+  };
+}
+
+void GroupOperator::Prefetch(int input, uint64_t hint) {
+  rows_.Prefetch(hint);
+  auto earlier = hints_.Push(input, hint);
+  if (earlier.input < 0) return;
+  if (const Row* row = rows_.Peek(earlier.hash)) __builtin_prefetch(row);
 }
 
 Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {

@@ -18,6 +18,7 @@
 
 #include "kpipe/agg/aggregate.h"
 #include "kpipe/agg/key_index.h"
+#include "kpipe/stream/hint_delay.h"
 #include "kpipe/stream/operator.h"
 
 namespace kpipe {
@@ -33,6 +34,11 @@ class GroupOperator : public Operator, public IncrementalState {
       : opt_(opt), by_(std::move(by)), aggs_(std::move(aggs)) {}
 
   Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) override;
+  // The hint is the group key's hash (agg::HashValue of its text), which
+  // Add then need not compute: Prefetch loads its index slot, and four
+  // hints later the row the slot points to.
+  std::function<uint64_t(simdjson::dom::element)> HintFunction(int input) const override;
+  void Prefetch(int input, uint64_t hint) override;
   Status Advance(int64_t w, RowSink* out, bool* closed) override;
   Status Finish(RowSink* out) override;
   Status Tick(RowSink* out) override;
@@ -146,6 +152,7 @@ class GroupOperator : public Operator, public IncrementalState {
   uint64_t hand_ = 0;          // where the eviction clock goes on
   uint64_t cleared_upto_ = 0;  // Finish() let go of every row up to this arrival
 
+  HintDelay<4> hints_;
   agg::Extracted x_;
   std::string key_;
   std::string fields_;  // of the row being written

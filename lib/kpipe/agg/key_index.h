@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "kpipe/agg/huge_alloc.h"
+
 namespace kpipe::agg {
 
 template <typename Row, typename KeyOf>
@@ -31,6 +33,16 @@ class KeyIndex {
   // or Insert a little later (the caller has other work in between).
   void Prefetch(uint64_t hash) const {
     if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
+  }
+
+  // The row indexed under `hash`, comparing no key (so possibly another
+  // key's, or null): to prefetch it. Best called once Prefetch's line came.
+  Row* Peek(uint64_t hash) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (!s.row || s.hash == hash) return s.row;
+    }
   }
 
   // REQUIRES: no row with this key is indexed.
@@ -80,7 +92,7 @@ class KeyIndex {
     slots_[i] = Slot{hash, row};
   }
   void Grow() {
-    std::vector<Slot> old = std::move(slots_);
+    std::vector<Slot, HugeAllocator<Slot>> old = std::move(slots_);
     slots_.assign(old.empty() ? 16 : old.size() * 2, Slot());
     mask_ = slots_.size() - 1;
     for (const Slot& s : old)
@@ -88,7 +100,7 @@ class KeyIndex {
   }
 
   KeyOf key_of_;
-  std::vector<Slot> slots_;
+  std::vector<Slot, HugeAllocator<Slot>> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
 };

@@ -163,7 +163,7 @@ class IntervalJoin {
   JoinType type_;
   SideState sides_[2];
   JoinKeyTable keys_;
-  std::vector<Entry> entries_;
+  std::vector<Entry, agg::HugeAllocator<Entry>> entries_;
   uint32_t free_entries_ = kNone;  // chained through Entry::next
 };
 

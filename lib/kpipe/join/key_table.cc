@@ -123,8 +123,8 @@ void JoinKeyTable::Place(uint64_t hash, const Slot& s) {
 }
 
 void JoinKeyTable::Grow() {
-  std::vector<uint64_t> old_hashes = std::move(hashes_);
-  std::vector<Slot> old = std::move(slots_);
+  auto old_hashes = std::move(hashes_);
+  auto old = std::move(slots_);
   size_t n = old.empty() ? 16 : old.size() * 2;
   hashes_.assign(n, 0);
   slots_.resize(n);

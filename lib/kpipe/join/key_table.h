@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "kpipe/agg/huge_alloc.h"
+
 namespace kpipe {
 
 class JoinKeyTable {
@@ -73,8 +75,8 @@ class JoinKeyTable {
   void Place(uint64_t hash, const Slot& s);
   void Grow();
 
-  std::vector<uint64_t> hashes_;  // Stored(hash), 0: empty
-  std::vector<Slot> slots_;
+  std::vector<uint64_t, agg::HugeAllocator<uint64_t>> hashes_;  // Stored(hash), 0: empty
+  std::vector<Slot, agg::HugeAllocator<Slot>> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
 };

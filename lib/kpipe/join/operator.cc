@@ -81,12 +81,9 @@ std::function<uint64_t(simdjson::dom::element)> JoinOperator::HintFunction(int i
 }
 
 void JoinOperator::Prefetch(int input, uint64_t hint) {
-  Hinted& later = hinted_[(hints_ + kAhead / 2) % kAhead];  // the hint kAhead/2 ago
-  if (later.input >= 0) interval_->PrefetchRecords(later.input, later.hash);
-  Hinted& now = hinted_[hints_++ % kAhead];
-  now.input = input;
-  now.hash = hint;
   interval_->Prefetch(hint);
+  auto earlier = hints_.Push(input, hint);
+  if (earlier.input >= 0) interval_->PrefetchRecords(earlier.input, earlier.hash);
 }
 
 Status JoinOperator::CheckMessageKey(const RecordIn& r) {

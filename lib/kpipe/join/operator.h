@@ -14,6 +14,7 @@
 
 #include "kpipe/join/join.h"
 #include "kpipe/json/path.h"
+#include "kpipe/stream/hint_delay.h"
 #include "kpipe/stream/operator.h"
 
 namespace kpipe {
@@ -37,7 +38,7 @@ class JoinOperator : public Operator {
 
   Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) override;
   // An interval join's hint is the record's key hash (JoinKeyHash), which
-  // Add then need not compute: Prefetch loads its key slot, and kAhead/2
+  // Add then need not compute: Prefetch loads its key slot, and four
   // hints later the records the Add will pair with and link to
   // (IntervalJoin::Prefetch, PrefetchRecords).
   std::function<uint64_t(simdjson::dom::element)> HintFunction(int input) const override;
@@ -73,15 +74,7 @@ class JoinOperator : public Operator {
   std::string scratch_;
   std::string compact_;  // a record made compact
   std::vector<simdjson::dom::element> key_values_;
-  // Prefetch's hints, the last kAhead of them: PrefetchRecords follows
-  // Prefetch kAhead/2 hints later.
-  static constexpr size_t kAhead = 8;
-  struct Hinted {
-    int input = -1;  // -1: none
-    uint64_t hash = 0;
-  };
-  Hinted hinted_[kAhead];
-  size_t hints_ = 0;
+  HintDelay<4> hints_;  // Prefetch's, for PrefetchRecords four hints later
 };
 
 }  // namespace kpipe
