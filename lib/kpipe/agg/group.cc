@@ -183,6 +183,9 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
 }
 
 std::function<uint64_t(simdjson::dom::element)> GroupOperator::HintFunction(int) const {
+  // While the table is small it stays in the cache, and the parse thread,
+  // the slower of the two then, had better not read every key twice.
+  if (rows_.size() < kPrefetchFrom) return {};
   // Its own copies: it runs on the block parser's thread.
   return [by = by_, key = std::string()](simdjson::dom::element value) mutable {
     by.Extract(value, &key);

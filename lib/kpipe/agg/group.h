@@ -36,7 +36,8 @@ class GroupOperator : public Operator, public IncrementalState {
   Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) override;
   // The hint is the group key's hash (agg::HashValue of its text), which
   // Add then need not compute: Prefetch loads its index slot, and four
-  // hints later the row the slot points to.
+  // hints later the row the slot points to. Only from kPrefetchFrom keys
+  // on (asked again at each block of input).
   std::function<uint64_t(simdjson::dom::element)> HintFunction(int input) const override;
   void Prefetch(int input, uint64_t hint) override;
   Status Advance(int64_t w, RowSink* out, bool* closed) override;
@@ -152,6 +153,7 @@ class GroupOperator : public Operator, public IncrementalState {
   uint64_t hand_ = 0;          // where the eviction clock goes on
   uint64_t cleared_upto_ = 0;  // Finish() let go of every row up to this arrival
 
+  static constexpr size_t kPrefetchFrom = 1 << 16;
   HintDelay<4> hints_;
   agg::Extracted x_;
   std::string key_;
