@@ -393,3 +393,62 @@ TEST_CASE("runner: the join operator over two fake inputs") {
   CHECK(Read(dir.File("out")) == "{\"left\":{\"k\":1,\"t\":100},\"right\":{\"k\":1,\"t\":105}}\n");
   CHECK(stats.out == 1);
 }
+
+namespace {
+
+// A Recorder whose hint of a record is its time plus 1000, and which writes
+// down when each hint came to Prefetch and what each Add got.
+class HintRecorder : public Recorder {
+ public:
+  std::vector<std::pair<char, int64_t>> events;  // ('P', hint) or ('A', t or -1 without a hint)
+  std::function<uint64_t(simdjson::dom::element)> HintFunction(int) const override {
+    return [](simdjson::dom::element v) -> uint64_t {
+      int64_t t = 0;
+      return v["t"].get_int64().get(t) == simdjson::SUCCESS ? static_cast<uint64_t>(t + 1000) : 0;
+    };
+  }
+  void Prefetch(int, uint64_t hint) override { events.emplace_back('P', static_cast<int64_t>(hint)); }
+  Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) override {
+    if (r.hint && *r.hint != static_cast<uint64_t>(r.t + 1000)) return Status::Internal("a hint of another record");
+    events.emplace_back('A', r.hint ? r.t : -1);
+    return Recorder::Add(r, w, out, outcome);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("runner: with a parse thread, each record's hint comes to Prefetch ahead of its Add, and with it") {
+  TempDir dir;
+  RunnerOptions o = Options(dir);
+  o.threads = 2;
+  o.dead_letter = dir.File("dead");
+  std::string block;  // the form of the lines (plain or envelopes) is known after the first block
+  for (int i = 1; i <= 6000; i++) {
+    if (i == 3000) block += "{\"@kpipe\":\"watermark\",\"ts\":1}\n";  // a control record
+    if (i == 4000) block += "not json\n";                           // bad input: its chunk line by line
+    block += fmt::format("{{\"t\":{},\"pad\":\"{}\"}}\n", i, std::string(20, 'x'));
+  }
+  REQUIRE(block.size() > (200 << 10));
+  HintRecorder op;
+  RunStats stats;
+  REQUIRE(Run(o, &op, One({"{\"t\":0}\n", block}), &stats).ok());
+  CHECK(stats.dead_lettered == 1);
+  std::map<int64_t, size_t> prefetched;  // hint -> when
+  size_t adds = 0, hinted = 0, ahead = 0;
+  for (size_t i = 0; i < op.events.size(); i++) {
+    auto [kind, v] = op.events[i];
+    if (kind == 'P') {
+      prefetched.emplace(v, i);
+      continue;
+    }
+    adds++;
+    if (v < 0) continue;
+    hinted++;
+    auto p = prefetched.find(v + 1000);
+    REQUIRE(p != prefetched.end());  // never an Add with a hint that Prefetch did not get first
+    if (i - p->second >= 8) ahead++;
+  }
+  CHECK(adds == 6001);
+  CHECK(hinted > 5000);  // all but the chunk judged line by line (and nothing else)
+  CHECK(ahead > hinted * 9 / 10);
+}
