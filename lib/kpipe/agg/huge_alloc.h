@@ -1,4 +1,5 @@
-// HugeAllocator: a std::allocator for the large tables of keys (KeyIndex).
+// HugeAllocator: a std::allocator for the large tables of keys (KeyIndex,
+// and kjoin's JoinKeyTable and records).
 // An allocation of 2 MiB or more is aligned to 2 MiB and marked for the
 // kernel's transparent huge pages (madvise MADV_HUGEPAGE, which systems set
 // to "madvise" honour): a table of millions of keys is probed at random, and

@@ -9,6 +9,7 @@
 #include "kpipe/agg/aggregate.h"
 #include "kpipe/agg/sketch.h"
 #include "kpipe/json/scan.h"
+#include "kpipe/json/text.h"
 
 namespace kpipe {
 
@@ -60,31 +61,72 @@ Status JoinRows::Write(std::string_view join_key, std::optional<std::string_view
   return out_->Write(key_, buf_);
 }
 
+namespace {
+
+constexpr uint64_t kStringTag = 0x5851f42d4c957f2dULL;
+
+uint64_t Combine(size_t i, uint64_t h, uint64_t f) {
+  return i ? agg::Mix(h) ^ f : f;  // in order: ("a","b") is not ("b","a")
+}
+
+}  // namespace
+
 uint64_t JoinKeyHash(const simdjson::dom::element* values, size_t n, std::string* scratch) {
   uint64_t h = 0;
   for (size_t i = 0; i < n; i++) {
     uint64_t f;
     if (values[i].type() == simdjson::dom::element_type::STRING) {
-      f = agg::HashValue(values[i].get_string().value_unsafe()) ^ 0x5851f42d4c957f2dULL;
+      f = agg::HashValue(values[i].get_string().value_unsafe()) ^ kStringTag;
     } else {
       scratch->clear();
       agg::AppendCompact(scratch, values[i]);
       f = agg::HashValue(*scratch);
     }
-    h = i ? agg::Mix(h) ^ f : f;  // in order: ("a","b") is not ("b","a")
+    h = Combine(i, h, f);
   }
   return h;
 }
 
 Result<uint64_t> JoinKeyHashOfText(std::string_view key) {
-  simdjson::padded_string text("[" + std::string(key) + "]");
-  simdjson::dom::parser parser;
-  simdjson::dom::array values;
-  if (parser.parse(text).get(values) != simdjson::SUCCESS)
-    return Status::BadInput(fmt::format("join key {}: not a list of JSON values", key));
-  std::vector<simdjson::dom::element> all(values.begin(), values.end());
-  std::string scratch;
-  return JoinKeyHash(all.data(), all.size(), &scratch);
+  // The values as AppendCompact wrote them, comma-separated, each hashed
+  // from its own text as JoinKeyHash hashes it: a string by its characters,
+  // any other value by that text (not parsed again: -0 would come back 0).
+  auto bad = [&] { return Status::BadInput(fmt::format("join key {}: not a list of JSON values", key)); };
+  uint64_t h = 0;
+  std::string chars;
+  size_t i = 0;
+  for (size_t n = 0;; n++) {
+    size_t start = i;
+    int depth = 0;
+    bool in_string = false;
+    for (; i < key.size(); i++) {
+      char c = key[i];
+      if (in_string) {
+        if (c == '\\') i++;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        depth++;
+      } else if (c == ']' || c == '}') {
+        depth--;
+      } else if (c == ',' && depth == 0) {
+        break;
+      }
+    }
+    std::string_view v = key.substr(start, std::min(i, key.size()) - start);
+    if (v.empty() || in_string || depth != 0) return bad();
+    uint64_t f;
+    if (v.front() == '"') {
+      if (!json::Unquote(v, &chars)) return bad();
+      f = agg::HashValue(chars) ^ kStringTag;
+    } else {
+      f = agg::HashValue(v);
+    }
+    h = Combine(n, h, f);
+    if (i >= key.size()) return h;
+    i++;  // the comma
+  }
 }
 
 Status IntervalJoin::Add(int side, const JoinRecord& rec, int64_t w, JoinRows* rows, bool* late) {
@@ -164,6 +206,8 @@ void IntervalJoin::Entry::Assign(std::string_view s) {
 }
 
 std::string_view IntervalJoin::KeyOf(int side, uint32_t i) const {
+  // Almost always the one slot of its hash; else the slot of its list's head.
+  if (const JoinKeyTable::Slot* only = keys_.FindOnly(entries_[i].hash)) return only->key();
   while (entries_[i].prev != kNone) i = entries_[i].prev;
   return keys_.FindEnd(entries_[i].hash, /*tail=*/false, side, i)->key();
 }

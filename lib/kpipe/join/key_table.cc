@@ -68,6 +68,18 @@ size_t JoinKeyTable::End(uint64_t hash, bool tail, int side, uint32_t entry) con
   }
 }
 
+const JoinKeyTable::Slot* JoinKeyTable::FindOnly(uint64_t hash) const {
+  if (slots_.empty()) return nullptr;
+  hash = Stored(hash);
+  const Slot* found = nullptr;
+  for (size_t i = hash & mask_; hashes_[i]; i = (i + 1) & mask_) {
+    if (hashes_[i] != hash) continue;
+    if (found) return nullptr;
+    found = &slots_[i];
+  }
+  return found;
+}
+
 const JoinKeyTable::Slot* JoinKeyTable::Peek(uint64_t hash) const {
   if (slots_.empty()) return nullptr;
   hash = Stored(hash);

@@ -5,7 +5,8 @@
 // in an allocation of its own. The slots' 64-bit hashes are an array of
 // their own, 8 to a line: a probe reads hashes, and a lookup loads the
 // slot's line only on a hash match (and the key's bytes only then), so a
-// lookup touches at most two lines, and a key that is absent, usually one.
+// lookup usually touches two lines (three for a long key), and a key that
+// is absent, usually one.
 //
 // Open addressing with linear probing over a power-of-two table at most half
 // full; erasing shifts later slots of the probe run back (no tombstones), so
@@ -49,7 +50,7 @@ class JoinKeyTable {
   }
   // Adds `key` (REQUIRES: absent, not empty) with empty lists.
   Slot* Insert(uint64_t hash, std::string_view key);
-  // Removes a slot returned by Find or Insert.
+  // Removes a slot returned by Find, FindEnd or Insert.
   void Erase(Slot* slot);
 
   // Starts loading the line a lookup of `hash` begins at.
@@ -58,6 +59,9 @@ class JoinKeyTable {
     __builtin_prefetch(&hashes_[Stored(hash) & mask_]);
     __builtin_prefetch(&slots_[Stored(hash) & mask_]);
   }
+  // The one slot whose hash is `hash`: null when there is none, or more
+  // than one (different keys of one 64-bit hash).
+  const Slot* FindOnly(uint64_t hash) const;
   // The slot whose hash is `hash`, without comparing keys (so possibly
   // another key's, or null): for prefetching what a record will touch.
   // Its line is not loaded here.
