@@ -79,8 +79,10 @@ bool BlockParser::Start(std::string_view block, Hint hint) {
     pos = end;
   }
   block_ = block;
+  reader_hint_ = hint_;
   next_ = 0;
-  filled_.store(0);
+  claimed_.store(0);
+  for (auto& r : ready_) r.store(0);
   taken_.store(0);
   stop_block_.store(false);
   active_ = true;
@@ -94,8 +96,17 @@ bool BlockParser::Next(Chunk* c) {
   size_t k = next_++;
   taken_.store(k);  // chunks before k are done with: their slots may be refilled
   taken_.notify_one();
-  WaitFor(filled_, [k](size_t f) { return f > k; });
-  Slot& s = slots_[k % 2];
+  // Rather than wait for chunk k, parse the next chunk nobody has begun (k
+  // itself, or one whose slot held a chunk before k, done with).
+  for (;;) {
+    if (ready_[k % kSlots].load() == k + 1) break;
+    size_t c = claimed_.load();
+    if (c >= chunks_.size() || c >= k + kSlots || !Claim(c, reader_hint_)) {
+      WaitFor(ready_[k % kSlots], [k](size_t r) { return r == k + 1; });
+      break;
+    }
+  }
+  Slot& s = slots_[k % kSlots];
   c->text = s.text;
   c->lines = &s.lines;
   c->parsed = s.parsed;
@@ -120,20 +131,30 @@ void BlockParser::Work() {
     block_gen_.wait(seen);
     seen = block_gen_.load();
     if (quit_.load()) return;
-    for (size_t k = 0; k < chunks_.size(); k++) {
-      // Slot k % 2 held chunk k - 2: free once the reader moved past it.
-      WaitFor(taken_, [&](size_t t) { return t + 1 >= k || stop_block_.load(); });
+    for (;;) {
+      size_t k = claimed_.fetch_add(1);
+      if (k >= chunks_.size()) break;
+      // Slot k % kSlots held chunk k - kSlots: free once the reader moved past it.
+      WaitFor(taken_, [&](size_t t) { return t + kSlots > k || stop_block_.load(); });
       if (stop_block_.load()) break;
-      Fill(&slots_[k % 2], chunks_[k]);
-      filled_.store(k + 1);
-      filled_.notify_one();
+      Fill(&slots_[k % kSlots], chunks_[k], hint_);
+      ready_[k % kSlots].store(k + 1);
+      ready_[k % kSlots].notify_one();
     }
     done_gen_.store(seen);
     done_gen_.notify_one();
   }
 }
 
-void BlockParser::Fill(Slot* s, std::string_view text) {
+bool BlockParser::Claim(size_t k, Hint& hint) {
+  size_t expected = k;
+  if (!claimed_.compare_exchange_strong(expected, k + 1)) return false;
+  Fill(&slots_[k % kSlots], chunks_[k], hint);
+  ready_[k % kSlots].store(k + 1);
+  return true;
+}
+
+void BlockParser::Fill(Slot* s, std::string_view text, Hint& hint) {
   s->text = text;
   s->lines.clear();
   s->parsed = false;
@@ -161,9 +182,9 @@ void BlockParser::Fill(Slot* s, std::string_view text) {
   s->parsed = s->parser.parse(out, n + 2, false).get(root) == simdjson::SUCCESS &&
               root.get_array().get(s->values) == simdjson::SUCCESS && s->values.size() == s->lines.size() &&
               OneValuePerLine(s->parser, out, s->commas);
-  if (s->parsed && hint_) {
+  if (s->parsed && hint) {
     s->hints.clear();
-    for (simdjson::dom::element v : s->values) s->hints.push_back(hint_(v));
+    for (simdjson::dom::element v : s->values) s->hints.push_back(hint(v));
   }
 }
 

@@ -1,11 +1,13 @@
-// BlockParser: parses the lines of a block on a second thread, one chunk
-// ahead of the thread that reads them (--threads of kwindow(1), kagg(1)
-// and kjoin(1)).
+// BlockParser: parses the lines of a block on a second thread, up to
+// kSlots - 1 chunks ahead of the thread that reads them (--threads of
+// kwindow(1), kagg(1) and kjoin(1)). A reader that would wait for the
+// worker parses the next chunk nobody has begun itself, so that a reader
+// whose own work is shorter than the parse (kagg) keeps both cores busy.
 //
 // A block is cut into chunks of whole lines (about 32 KiB). The worker
 // copies each chunk into an array, "[line,line,...]", and parses it with
-// one of two parsers, so that every record's DOM lives until the reader is
-// done with the chunk while the next one is parsed. A chunk comes back
+// one of kSlots parsers, so that every record's DOM lives until the reader
+// is done with the chunk while the next ones are parsed. A chunk comes back
 // unparsed when its array does not parse, or when a comma directly inside
 // the array is not one put where a line ended (a value over two lines, two
 // values on one; checked on the parser's structural index): the reader
@@ -73,16 +75,23 @@ class BlockParser {
     std::vector<uint64_t> hints;
   };
   void Work();
-  void Fill(Slot* s, std::string_view text);
+  void Fill(Slot* s, std::string_view text, Hint& hint);
+  // Claims chunk `k` if nobody did (it is the next unclaimed one), parses
+  // it into slot k % kSlots, and marks the slot ready: false when it was
+  // claimed already. REQUIRES: the reader is done with chunk k - kSlots.
+  bool Claim(size_t k, Hint& hint);
 
-  Slot slots_[2];
+  static constexpr size_t kSlots = 4;
+
+  Slot slots_[kSlots];
   // The block: set by Start before `block_gen_` is raised.
   std::string_view block_;
   std::vector<std::string_view> chunks_;
-  Hint hint_;
+  Hint hint_, reader_hint_;             // the worker's, and the reader's copy
   std::atomic<uint64_t> block_gen_{0};  // raised by Start: a block to work on
   std::atomic<uint64_t> done_gen_{0};   // raised by the worker when it left that block
-  std::atomic<size_t> filled_{0};       // chunks of the block parsed so far
+  std::atomic<size_t> claimed_{0};      // chunks claimed (by either thread) so far
+  std::atomic<size_t> ready_[kSlots] = {};  // per slot: 1 + the chunk it holds parsed, or 0
   std::atomic<size_t> taken_{0};        // chunks the reader is done with
   std::atomic<bool> stop_block_{false};
   std::atomic<bool> quit_{false};
