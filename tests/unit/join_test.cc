@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "memory_state.h"
 #include "vector_sink.h"
 
 #include <string>
@@ -13,6 +14,7 @@ using namespace kpipe;
 
 namespace {
 
+using testing::MemoryState;
 using testing::VectorSink;
 
 JoinRecord Rec(const std::string& key, int64_t t, uint64_t seq) {
@@ -118,23 +120,6 @@ TEST_CASE("Table join: latest value per key; a tombstone deletes by message key"
   CHECK(sink.rows.size() == 1);
 }
 
-namespace {
-struct MemoryState : state::StateWriter, state::StateReader {
-  std::vector<std::pair<std::string, std::string>> entries;
-  size_t next = 0;
-  Status Put(std::string_view k, std::string_view v) override {
-    entries.emplace_back(k, v);
-    return Status::OK();
-  }
-  bool Next(std::string_view* k, std::string_view* v) override {
-    if (next == entries.size()) return false;
-    *k = entries[next].first;
-    *v = entries[next].second;
-    next++;
-    return true;
-  }
-};
-}  // namespace
 
 TEST_CASE("A restored interval join pairs new records with the restored ones, whatever the key") {
   // Records come with the hash of their key's values (as kjoin computes it);

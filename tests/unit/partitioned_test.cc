@@ -12,6 +12,7 @@
 #include "kpipe/agg/group.h"
 #include "kpipe/join/operator.h"
 #include "kpipe/window/operator.h"
+#include "memory_state.h"
 #include "vector_sink.h"
 
 using namespace kpipe;
@@ -66,21 +67,7 @@ struct Member {
 };
 
 // What an operator saves, and loads back.
-struct Entries : state::StateWriter, state::StateReader {
-  std::vector<std::pair<std::string, std::string>> all;
-  size_t at = 0;
-  Status Put(std::string_view k, std::string_view v) override {
-    all.emplace_back(k, v);
-    return Status::OK();
-  }
-  bool Next(std::string_view* k, std::string_view* v) override {
-    if (at >= all.size()) return false;
-    *k = all[at].first;
-    *v = all[at].second;
-    at++;
-    return true;
-  }
-};
+using Entries = testing::MemoryState;
 
 // The incremental form (kagg): puts and deletes kept by key.
 struct Keyed : state::StateWriter {
@@ -170,7 +157,7 @@ TEST_CASE("An incremental operator's changes since it was gained are what the ch
   REQUIRE(first.Add("t/0", R"({"k":"b"})", 3).ok());
   REQUIRE(inc->SaveChanges(&changelog).ok());
   Entries back;
-  for (auto& [k, v] : changelog.all) back.all.emplace_back(k, v);
+  for (auto& [k, v] : changelog.all) back.entries.emplace_back(k, v);
   PartitionedOperator::Part* p = second.op.Gain(0, 3);
   REQUIRE(p->op->Load(&back).ok());
   REQUIRE(second.Add("t/0", R"({"k":"a"})", 4).ok());
@@ -248,7 +235,7 @@ TEST_CASE("A join's partition handed over by its keyed entries writes the same r
     Entries saved;
     REQUIRE(part.op->Save(&saved).ok());
     // The changelog gives them back in key order, not in the order saved.
-    std::sort(saved.all.begin(), saved.all.end());
+    std::sort(saved.entries.begin(), saved.entries.end());
     PartitionedOperator::Part* p = second.op.Gain(0, part.w);
     p->seq = part.seq;
     REQUIRE(p->op->Load(&saved).ok());

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "memory_state.h"
 #include "vector_sink.h"
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -15,6 +16,7 @@ using namespace kpipe;
 
 namespace {
 
+using testing::MemoryState;
 using testing::VectorSink;
 
 // Drives an operator as the runner does: judge against W before the record,
@@ -206,23 +208,6 @@ TEST_CASE("An integer sum leaving int64 is bad input and changes nothing") {
                            R"({"window_start":10,"window_end":30,"k":"a","count":1,"sum_v":9223372036854775800})"});
 }
 
-namespace {
-struct MemoryState : state::StateWriter, state::StateReader {
-  std::vector<std::pair<std::string, std::string>> entries;
-  size_t next = 0;
-  Status Put(std::string_view k, std::string_view v) override {
-    entries.emplace_back(k, v);
-    return Status::OK();
-  }
-  bool Next(std::string_view* k, std::string_view* v) override {
-    if (next == entries.size()) return false;
-    *k = entries[next].first;
-    *v = entries[next].second;
-    next++;
-    return true;
-  }
-};
-}  // namespace
 
 TEST_CASE("Saved and loaded state continues exactly like uninterrupted state") {
   std::vector<std::string> aggs = {"count", "sum:v", "avg:v", "first:v", "last:v", "distinct:v",
