@@ -297,7 +297,10 @@ Status Runner::ReadAll(SignalWatch* signals) {
 // which gives each its exact verdict.
 Status Runner::Block(size_t s, std::string_view block) {
   lanes_[s]->block_line = 0;
-  if (!block_parser_ || !block_parser_->Start(block, Hint(s))) return Lines(s, block);
+  // (Too small a block is not asked for the hint function: a live trickle
+  // would copy it for every few lines.)
+  if (!block_parser_ || block.size() < json::BlockParser::kMinBlock || !block_parser_->Start(block, Hint(s)))
+    return Lines(s, block);
   Status st;
   json::BlockParser::Chunk c;
   while (st.ok() && block_parser_->Next(&c)) st = c.parsed ? Values(s, c) : Lines(s, c.text);
