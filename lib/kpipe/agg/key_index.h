@@ -15,6 +15,13 @@
 
 namespace kpipe::agg {
 
+// Linear probing's erase without tombstones: the entry at slot j, whose
+// home slot is `home`, moves back into the hole at i unless its home lies
+// cyclically in (i, j]. Shared with join/key_table.h.
+inline bool StaysInProbeRun(size_t i, size_t j, size_t home) {
+  return i <= j ? (home > i && home <= j) : (home > i || home <= j);
+}
+
 template <typename Row, typename KeyOf>
 class KeyIndex {
  public:
@@ -61,9 +68,7 @@ class KeyIndex {
     for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
       if (!slots_[j].row) break;
       size_t home = slots_[j].hash & mask_;
-      // Move slot j into the hole at i unless its home lies cyclically in (i, j].
-      bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-      if (stays) continue;
+      if (StaysInProbeRun(i, j, home)) continue;
       slots_[i] = slots_[j];
       i = j;
     }

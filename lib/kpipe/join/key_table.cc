@@ -1,5 +1,7 @@
 #include "kpipe/join/key_table.h"
 
+#include "kpipe/agg/key_index.h"
+
 namespace kpipe {
 
 namespace {
@@ -117,9 +119,7 @@ void JoinKeyTable::Erase(Slot* slot) {
   for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
     if (!hashes_[j]) break;
     size_t home = hashes_[j] & mask_;
-    // Move slot j into the hole at i unless its home lies cyclically in (i, j].
-    bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (stays) continue;
+    if (agg::StaysInProbeRun(i, j, home)) continue;
     hashes_[i] = hashes_[j];
     slots_[i] = slots_[j];
     i = j;
