@@ -345,4 +345,16 @@ void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCur
   KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));
 }
 
+Status SeekPartitions(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms, const std::string& what) {
+  int64_t wait = timeout_ms;
+  if (rd_kafka_version() < 0x02000300) wait = std::min<int64_t>(wait * 1000, INT32_MAX);
+  KafkaError e(rd_kafka_seek_partitions(rk, list, static_cast<int>(wait)));
+  if (e) return Status::Kafka(fmt::format("{}: {}", what, rd_kafka_error_string(e.get())));
+  for (int i = 0; i < list->cnt; i++)
+    if (list->elems[i].err)
+      return KafkaStatus(list->elems[i].err, fmt::format("{} ({}/{})", what, list->elems[i].topic,
+                                                         list->elems[i].partition));
+  return Status::OK();
+}
+
 }  // namespace kpipe

@@ -177,4 +177,10 @@ void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
 // report the end of the partition.
 void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading);
 
+// rd_kafka_seek_partitions waiting up to `timeout_ms` for the seeks to be
+// done. librdkafka before 2.0.3 waits a thousandth of the time asked
+// (librdkafka #4230): 10 ms for 10 s, which a busy consumer misses while
+// the seeks go on regardless. There the time asked is scaled to match.
+Status SeekPartitions(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms, const std::string& what);
+
 }  // namespace kpipe

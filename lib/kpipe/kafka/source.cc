@@ -599,13 +599,7 @@ Status KafkaSource::Seek(std::vector<KafkaPosition> at) {
     if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
   }
   last_ = nullptr;
-  KafkaError e(rd_kafka_seek_partitions(rk_.get(), list.get(), opt_.connect_timeout_ms));
-  if (e) return Status::Kafka(fmt::format("seek back to the last commit: {}", rd_kafka_error_string(e.get())));
-  for (int i = 0; i < list->cnt; i++)
-    if (list->elems[i].err)
-      return KafkaStatus(list->elems[i].err, fmt::format("seek {}/{} back to the last commit", list->elems[i].topic,
-                                                         list->elems[i].partition));
-  return Status::OK();
+  return SeekPartitions(rk_.get(), list.get(), opt_.connect_timeout_ms, "seek back to the last commit");
 }
 
 Status KafkaSource::Follow(std::vector<KafkaPosition> add) {
