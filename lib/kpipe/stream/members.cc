@@ -80,6 +80,16 @@ Status Members::Open() {
     if (!copy.ok()) return copy.status();
     copy_ = std::move(*copy);
   }
+  Properties query_defaults = {{"enable.auto.commit", "false"}};
+  auto props = ResolveProperties(io.kafka, query_defaults);
+  if (!props.ok()) return props.status();
+  std::erase_if(*props, [](const auto& kv) {
+    return kv.first == "group.instance.id" || kv.first == "group.id" || kv.first == "isolation.level";
+  });
+  props->emplace_back("isolation.level", "read_uncommitted");
+  auto query = Connect(RD_KAFKA_CONSUMER, *props, &query_events_, nullptr, "changelog ends", 10'000);
+  if (!query.ok()) return query.status();
+  query_ = std::move(*query);
   auto h = log_->Topic(topic_);
   if (!h.ok()) return h.status();
   out_topic_ = *h;
@@ -317,9 +327,14 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
   int64_t started = MonotonicMicros();
   // Partitions whose changelog is empty (never written, or compacted away
   // to nothing) start fresh without a read.
+  // The high watermarks, not the last stable offsets: the previous owner's
+  // last commit is read even while its markers are on their way (a restore
+  // that stopped short of it would read its records again from an older
+  // position, and write their rows twice). A transaction still open, whose
+  // outcome is not known, is waited for below.
   std::vector<PartitionRef> refs;
   for (const PartitionPosition& p : *parts) refs.push_back({topic_, p.partition});
-  auto marks = QueryWatermarks(source_->handle(), refs, 10'000);
+  auto marks = QueryWatermarks(query_.get(), refs, 10'000);
   if (!marks.ok()) return marks.status();
   std::vector<PartitionPosition> to_read;
   std::map<int32_t, int64_t> ends;    // partition -> its high watermark now

@@ -121,6 +121,13 @@ class Members {
   // fences a zombie's.
   KafkaSink* log_ = nullptr;
   std::unique_ptr<KafkaSink> own_log_;
+  // Asks where the changelog's partitions end, records of transactions not
+  // yet decided included (read_uncommitted; Restore). The source, which
+  // reads committed records only, would be told the last stable offset:
+  // short of a commit whose markers are still being written, such as the
+  // one the previous owner made as it gave the partition up.
+  ClientEvents query_events_;
+  KafkaHandle query_;
   std::function<Status()> flush_rows_;
   std::string topic_;   // the changelog
   int out_topic_ = -1;  // its handle in log_
