@@ -42,6 +42,7 @@ Then:
   - of two processes started with one --instance, the older one stops with 1
     and says which instance took its place.
 """
+import atexit
 import collections
 import json
 import os
@@ -127,6 +128,16 @@ def produce_slowly(srcs, seconds):
 
 
 GROUP_CONF = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]
+# Every member started: a test that ends early (need) leaves none running.
+STARTED = []
+
+
+@atexit.register
+def stop_members():
+    for p in STARTED:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 class Member:
@@ -150,6 +161,7 @@ class Member:
             cmd += ["--state", self.state]
         cmd += ["--output", f"kafka:{self.out}"] + [f"kafka:{s}" for s in self.srcs]
         self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+        STARTED.append(self.p)
 
     def signal(self, sig):
         self.p.send_signal(sig)
