@@ -31,7 +31,7 @@ struct Rows {
     x.t = t;
     x.seq = ++seq;
     KPIPE_RETURN_IF_ERROR(set.Check(*row, x));
-    set.Add(row, x);
+    set.Add(*row, x);
     return Status::OK();
   }
   std::string Out(const std::vector<Acc>& row) const {

@@ -205,22 +205,28 @@ Status AggSet::Extract(simdjson::dom::element root, Extracted* x) const {
 
 std::vector<Acc> AggSet::NewRow() const {
   std::vector<Acc> row(specs_.size());
-  for (size_t a = 0; a < specs_.size(); a++)
-    if (FunctionOf(specs_[a].fn).heavy) row[a].heavy = std::make_unique<Acc::Heavy>();
+  InitRow(row);
   return row;
 }
 
-Status AggSet::Check(const std::vector<Acc>& row, const Extracted& x) const {
+void AggSet::InitRow(std::span<Acc> row) const {
+  for (size_t a = 0; a < specs_.size(); a++) {
+    row[a] = Acc();
+    if (FunctionOf(specs_[a].fn).heavy) row[a].heavy = std::make_unique<Acc::Heavy>();
+  }
+}
+
+Status AggSet::Check(std::span<const Acc> row, const Extracted& x) const {
   if (!has_sum_) return Status::OK();
   for (size_t a = 0; a < specs_.size(); a++)
     if (specs_[a].fn == Fn::kSum && SumOverflows(row[a], x.values[a])) return OverflowError(specs_[a]);
   return Status::OK();
 }
 
-void AggSet::Add(std::vector<Acc>* row, const Extracted& x) const {
+void AggSet::Add(std::span<Acc> row, const Extracted& x) const {
   for (size_t a = 0; a < specs_.size(); a++) {
     const Value& v = x.values[a];
-    Acc& acc = (*row)[a];
+    Acc& acc = row[a];
     Fn fn = specs_[a].fn;
     if (fn == Fn::kCount) {
       acc.n++;
@@ -254,7 +260,7 @@ void AggSet::Merge(std::vector<Acc>* into_row, std::vector<Acc>* from_row) const
   }
 }
 
-void AggSet::Append(std::string* out, const std::vector<Acc>& row) const {
+void AggSet::Append(std::string* out, std::span<const Acc> row) const {
   for (size_t a = 0; a < specs_.size(); a++) {
     if (a) out->push_back(',');
     out->append(quoted_names_[a]);
@@ -262,7 +268,7 @@ void AggSet::Append(std::string* out, const std::vector<Acc>& row) const {
   }
 }
 
-void AggSet::Save(state::Encoder* e, const std::vector<Acc>& row) const {
+void AggSet::Save(state::Encoder* e, std::span<const Acc> row) const {
   for (size_t a = 0; a < specs_.size(); a++) {
     const Acc& acc = row[a];
     e->I64(acc.n);
@@ -278,9 +284,14 @@ void AggSet::Save(state::Encoder* e, const std::vector<Acc>& row) const {
 }
 
 void AggSet::Load(state::Decoder* d, std::vector<Acc>* row) const {
-  *row = NewRow();
+  row->resize(specs_.size());
+  Load(d, std::span<Acc>(*row));
+}
+
+void AggSet::Load(state::Decoder* d, std::span<Acc> row) const {
+  InitRow(row);
   for (size_t a = 0; a < specs_.size() && d->ok(); a++) {
-    Acc& acc = (*row)[a];
+    Acc& acc = row[a];
     acc.n = d->I64();
     acc.i = d->I64();
     acc.d = d->F64();

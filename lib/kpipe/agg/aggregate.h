@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,16 +103,20 @@ class AggSet {
   Status Extract(simdjson::dom::element root, Extracted* x) const;
   // The state of a fresh row.
   std::vector<Acc> NewRow() const;
+  // Makes `row` (one Acc per aggregate) the state of a fresh row.
+  void InitRow(std::span<Acc> row) const;
   // BadInput when adding `x` to `row` would take an integer sum out of int64.
-  Status Check(const std::vector<Acc>& row, const Extracted& x) const;
-  void Add(std::vector<Acc>* row, const Extracted& x) const;
+  Status Check(std::span<const Acc> row, const Extracted& x) const;
+  void Add(std::span<Acc> row, const Extracted& x) const;
   // Same for merging all of `rows` and then adding `x` (session windows).
   Status CheckMerge(const std::vector<const std::vector<Acc>*>& rows, const Extracted& x) const;
   void Merge(std::vector<Acc>* into, std::vector<Acc>* from) const;
   // Appends `"name":value` for each aggregate, comma-separated.
-  void Append(std::string* out, const std::vector<Acc>& row) const;
+  void Append(std::string* out, std::span<const Acc> row) const;
 
-  void Save(state::Encoder* e, const std::vector<Acc>& row) const;
+  void Save(state::Encoder* e, std::span<const Acc> row) const;
+  // Into a row of one Acc per aggregate, or a vector made one.
+  void Load(state::Decoder* d, std::span<Acc> row) const;
   void Load(state::Decoder* d, std::vector<Acc>* row) const;
 
   const std::vector<AggSpec>& specs() const { return specs_; }

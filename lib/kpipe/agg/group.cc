@@ -1,5 +1,7 @@
 #include "kpipe/agg/group.h"
 
+#include <memory>
+#include <new>
 #include <thread>
 
 namespace kpipe {
@@ -16,7 +18,7 @@ class GroupOperator::Snapshot : public SnapshotJob {
 
   std::vector<Row*> rows;
   std::vector<std::pair<uint64_t, std::string>> gone;
-  std::vector<std::unique_ptr<Row>> graveyard;
+  std::vector<RowPtr> graveyard;
 
  private:
   const GroupOperator* op_;
@@ -98,35 +100,48 @@ Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, st
   return Status::OK();
 }
 
+GroupOperator::RowPtr GroupOperator::MakeRow() const {
+  size_t n = aggs_.specs().size();
+  void* mem = ::operator new(sizeof(Row) + n * sizeof(agg::Acc));
+  Row* row = new (mem) Row();
+  row->n_accs = static_cast<uint32_t>(n);
+  std::uninitialized_default_construct_n(row->accs().data(), n);
+  aggs_.InitRow(row->accs());
+  return RowPtr(row);
+}
+
+void GroupOperator::RowDelete::operator()(Row* row) const {
+  std::destroy_n(row->accs().data(), row->n_accs);
+  row->~Row();
+  ::operator delete(row);
+}
+
 GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64_t seq) {
-  auto row = std::make_unique<Row>();
+  RowPtr row = MakeRow();
+  row->first_seq = seq;
+  return Adopt(std::move(row), std::move(key), hash);
+}
+
+GroupOperator::Row* GroupOperator::InsertStored(std::string key, uint64_t hash, RowPtr stored) {
+  stored->in_store = true;
+  return Adopt(std::move(stored), std::move(key), hash);
+}
+
+GroupOperator::Row* GroupOperator::Adopt(RowPtr row, std::string key, uint64_t hash) {
   row->key = std::move(key);
   row->hash = hash;
-  row->first_seq = seq;
-  row->accs = aggs_.NewRow();
-  row->bytes = static_cast<int64_t>(sizeof(Row) + row->key.capacity() +
-                                    row->accs.capacity() * sizeof(agg::Acc)) + 96;  // + index and map nodes
-  mem_ += row->bytes;
+  mem_ += row->bytes();
   Row* r = row.get();
   rows_.Insert(hash, r);
   // New keys arrive in order: at the end, with no walk down the tree.
-  order_.emplace_hint(order_.end(), seq, std::move(row));
-  return r;
-}
-
-GroupOperator::Row* GroupOperator::InsertStored(std::string key, uint64_t hash, Row* stored) {
-  Row* r = Insert(std::move(key), hash, stored->first_seq);
-  r->max_t = stored->max_t;
-  r->changed = stored->changed;
-  r->accs = std::move(stored->accs);
-  r->in_store = true;
+  order_.emplace_hint(order_.end(), r->first_seq, std::move(row));
   return r;
 }
 
 void GroupOperator::Forget(Row* row) {
   Preserve(row);
   if (track_) gone_.emplace_back(row->first_seq, row->key);
-  mem_ -= row->bytes;
+  mem_ -= row->bytes();
   rows_.Erase(row->hash, row);
   auto it = order_.find(row->first_seq);
   if (Referenced(row)) {
@@ -147,7 +162,7 @@ Status GroupOperator::WriteRow(const Row& row, RowSink* out) {
     row_buf_.append(fields_);
     row_buf_.push_back(',');
   }
-  aggs_.Append(&row_buf_, row.accs);
+  aggs_.Append(&row_buf_, row.accs());
   row_buf_.push_back('}');
   return out->Write(fields_, row_buf_);
 }
@@ -161,10 +176,10 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   uint64_t hash = r.hint ? *r.hint : agg::HashValue(key_);
   Row* row = rows_.Find(hash, key_);
   if (!row && backing_) KPIPE_RETURN_IF_ERROR(Fetch(key_, hash, &row));
-  if (row) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
+  if (row) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs(), x_));
   else row = Insert(key_, hash, r.seq);
   Preserve(row);
-  aggs_.Add(&row->accs, x_);
+  aggs_.Add(row->accs(), x_);
   row->changed = true;
   row->used = true;
   Touch(row);
@@ -261,6 +276,7 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
     auto scan = backing_->Scan("r");
     std::string_view k, v;
     std::string entry, value;
+    RowPtr tmp = MakeRow();
     while (scan->Next(&k, &v)) {
       if (k.size() < 9) return Status::Internal("group state: short row key");
       uint64_t seq = state::ReadBigEndian64(k.substr(1));
@@ -271,14 +287,13 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
         ++mem;
         continue;
       }
-      Row tmp;
-      tmp.key.assign(k.substr(9));
-      IndexEntryKey(tmp.key, &entry);
+      tmp->key.assign(k.substr(9));
+      IndexEntryKey(tmp->key, &entry);
       bool found;
       KPIPE_RETURN_IF_ERROR(backing_->Get(entry, &value, &found));
       if (!found) return Status::Internal("group state: an order entry has no row");
-      KPIPE_RETURN_IF_ERROR(DecodeRow(value, &tmp));
-      KPIPE_RETURN_IF_ERROR(fn(tmp, false));
+      KPIPE_RETURN_IF_ERROR(DecodeRow(value, tmp.get()));
+      KPIPE_RETURN_IF_ERROR(fn(*tmp, false));
     }
   }
   for (; mem != order_.end(); ++mem) KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
@@ -302,7 +317,7 @@ void GroupOperator::EncodeRow(const Row& row, std::string* out) const {
   v.U64(row.first_seq);
   v.I64(row.max_t);
   v.U8(row.changed);
-  aggs_.Save(&v, row.accs);
+  aggs_.Save(&v, row.accs());
 }
 
 Status GroupOperator::DecodeRow(std::string_view value, Row* row) const {
@@ -310,7 +325,7 @@ Status GroupOperator::DecodeRow(std::string_view value, Row* row) const {
   row->first_seq = vd.U64();
   row->max_t = vd.I64();
   row->changed = vd.U8() != 0;
-  aggs_.Load(&vd, &row->accs);
+  aggs_.Load(&vd, row->accs());
   return vd.Check("group state");
 }
 
@@ -368,10 +383,10 @@ Status GroupOperator::Fetch(const std::string& key, uint64_t hash, Row** row) {
   IndexEntryKey(key, &k);
   KPIPE_RETURN_IF_ERROR(backing_->Get(k, &v, &found));
   if (!found) return Status::OK();
-  Row tmp;
-  KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
-  if (tmp.first_seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
-  *row = InsertStored(key, hash, &tmp);
+  RowPtr tmp = MakeRow();
+  KPIPE_RETURN_IF_ERROR(DecodeRow(v, tmp.get()));
+  if (tmp->first_seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
+  *row = InsertStored(key, hash, std::move(tmp));
   return Status::OK();
 }
 
@@ -395,7 +410,7 @@ void GroupOperator::Evict() {
       ++it;
       continue;
     }
-    mem_ -= row->bytes;
+    mem_ -= row->bytes();
     rows_.Erase(row->hash, row);
     it = order_.erase(it);
   }
@@ -415,11 +430,11 @@ Status GroupOperator::Load(state::StateReader* reader) {
     if (k.empty() || k[0] != 'x') continue;  // the order entries
     // With a memory budget, the rest stays in the store until needed.
     if (backing_ && mem_ > budget_ / 4 * 3) break;
-    Row tmp;
-    KPIPE_RETURN_IF_ERROR(DecodeRow(v, &tmp));
+    RowPtr tmp = MakeRow();
+    KPIPE_RETURN_IF_ERROR(DecodeRow(v, tmp.get()));
     std::string key(k.substr(1));
     uint64_t hash = agg::HashValue(key);
-    Row* row = InsertStored(std::move(key), hash, &tmp);
+    Row* row = InsertStored(std::move(key), hash, std::move(tmp));
     if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, row->first_seq);
   }
   return Status::OK();

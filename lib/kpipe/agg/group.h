@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <queue>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -62,17 +64,18 @@ class GroupOperator : public Operator, public IncrementalState {
   void Evict() override;
 
  private:
+  // A row and its accumulators are one allocation (MakeRow): the row, then
+  // one agg::Acc per aggregate.
   struct Row {
     std::string key;
     uint64_t hash = 0;  // of key
     uint64_t first_seq = 0;
     int64_t max_t = INT64_MIN;
-    std::vector<agg::Acc> accs;
+    uint32_t n_accs = 0;
     bool changed = false;
     bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
     bool in_store = false; // its entries are in the checkpoint store
     bool used = false;     // updated since the eviction clock last passed
-    int64_t bytes = 0;     // about what it takes in memory
     // The interval between checkpoints it last changed in (epoch_ now:
     // changed since the last checkpoint, and in touched_).
     uint32_t touched_epoch = 0;
@@ -81,7 +84,24 @@ class GroupOperator : public Operator, public IncrementalState {
     // hold the epoch of the job taken for / written for.
     std::atomic<uint32_t> claim{0};
     std::atomic<uint32_t> saved{0};
+
+    std::span<agg::Acc> accs() { return {std::launder(reinterpret_cast<agg::Acc*>(this + 1)), n_accs}; }
+    std::span<const agg::Acc> accs() const {
+      return {std::launder(reinterpret_cast<const agg::Acc*>(this + 1)), n_accs};
+    }
+    // About what it takes in memory, with its index slot and map node.
+    int64_t bytes() const {
+      return static_cast<int64_t>(sizeof(Row) + n_accs * sizeof(agg::Acc) +
+                                  (key.capacity() > 15 ? key.capacity() : 0)) + 96;
+    }
   };
+  static_assert(sizeof(Row) % alignof(agg::Acc) == 0, "the accumulators follow the row");
+  struct RowDelete {
+    void operator()(Row* row) const;
+  };
+  using RowPtr = std::unique_ptr<Row, RowDelete>;
+  // A fresh row, its accumulators those of a fresh row.
+  RowPtr MakeRow() const;
   class Snapshot;
   // Before a row changes: when the running snapshot job still needs the row
   // as it is, writes it for the job first (or waits while the job does).
@@ -118,17 +138,19 @@ class GroupOperator : public Operator, public IncrementalState {
   };
   Row* Insert(std::string key, uint64_t hash, uint64_t seq);
   // A row read from the store (DecodeRow into `stored`), into memory.
-  Row* InsertStored(std::string key, uint64_t hash, Row* stored);
+  Row* InsertStored(std::string key, uint64_t hash, RowPtr stored);
+  // Indexes `row` under `key` and orders it by its first arrival.
+  Row* Adopt(RowPtr row, std::string key, uint64_t hash);
   void Forget(Row* row);
 
   GroupOptions opt_;
   agg::GroupKey by_;
   agg::AggSet aggs_;
   agg::KeyIndex<Row, RowKey> rows_;
-  std::map<uint64_t, std::unique_ptr<Row>> order_;  // by first arrival; owns the rows
+  std::map<uint64_t, RowPtr> order_;  // by first arrival; owns the rows
   // The rows the last Finish() let go of: freed with the operator (or at the
   // next Finish, after an end record), not one by one at the end of the run.
-  std::map<uint64_t, std::unique_ptr<Row>> finished_;
+  std::map<uint64_t, RowPtr> finished_;
   // (greatest event time, first arrival) of rows, smallest first; entries
   // whose row has moved on are skipped when they come up.
   // Since the last checkpoint: rows changed (by first arrival) and the
@@ -139,7 +161,7 @@ class GroupOperator : public Operator, public IncrementalState {
   // The entries by first arrival ('r'), which only the store's scans under
   // a memory budget read; Load() reads the index entries ('x').
   bool order_entries_ = true;
-  std::vector<std::unique_ptr<Row>> graveyard_;  // forgotten rows in touched_ or the job's
+  std::vector<RowPtr> graveyard_;  // forgotten rows in touched_ or the job's
   uint32_t epoch_ = 1;                 // the interval since the last checkpoint
   Snapshot* job_ = nullptr;            // the snapshot being written, if any
   uint32_t job_epoch_ = 0;             // the interval it holds

@@ -113,7 +113,7 @@ Status WindowOperator::AddToPanes(const RecordIn& r, int64_t w, RowSink* out, Ad
       row = &pane.rows.emplace_back(NewRow(r.seq));
       pane.index.Insert(key_hash_, row);
     }
-    aggs_.Add(&row->accs, x_);
+    aggs_.Add(row->accs, x_);
     row->changed = true;
     if (opt_.emit == EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(win, *row, out));
   }
@@ -151,7 +151,7 @@ Status WindowOperator::AddToSession(const RecordIn& r, int64_t w, RowSink* out,
     list.push_back(std::move(s));
     std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a->w.start < b->w.start; });
     Index(sp);
-    aggs_.Add(&sp->row.accs, x_);
+    aggs_.Add(sp->row.accs, x_);
     sp->row.changed = true;
     if (opt_.emit == EmitMode::kChanges) return WriteRow(sp->w, sp->row, out);
     return Status::OK();
@@ -183,7 +183,7 @@ Status WindowOperator::AddToSession(const RecordIn& r, int64_t w, RowSink* out,
   target->w = merged;
   std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a->w.start < b->w.start; });
   Index(target);
-  aggs_.Add(&target->row.accs, x_);
+  aggs_.Add(target->row.accs, x_);
   target->row.changed = true;
   if (opt_.emit == EmitMode::kChanges) return WriteRow(target->w, target->row, out);
   return Status::OK();
