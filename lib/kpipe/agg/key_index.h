@@ -1,7 +1,9 @@
 // KeyIndex: an open-addressing hash index from group-key text to a row, the
 // per-record lookup of kwindow and kagg. Linear probing over a power-of-two
-// table of (hash, row) slots kept at most half full: a lookup usually touches
-// one cache line and compares the key bytes only on a full 64-bit hash match.
+// table of (hash, row) slots kept at most three quarters full: a lookup
+// usually touches one or two cache lines and compares the key bytes only on a
+// full 64-bit hash match. (Half full, 5M keys took 268 MB of table instead
+// of 134, for no gain in wall time: the probes saved cost page faults.)
 // The caller computes the hash once per record (HashValue) and reuses it for
 // every window of the record. Keys are not stored: each row holds its own,
 // returned by the `key_of` function. Not thread-safe.
@@ -54,7 +56,7 @@ class KeyIndex {
 
   // REQUIRES: no row with this key is indexed.
   void Insert(uint64_t hash, Row* row) {
-    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    if ((size_ + 1) * 4 > slots_.size() * 3) Grow();
     Place(hash, row);
     size_++;
   }
