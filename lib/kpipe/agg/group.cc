@@ -1,5 +1,6 @@
 #include "kpipe/agg/group.h"
 
+#include <algorithm>
 #include <memory>
 #include <new>
 #include <thread>
@@ -133,9 +134,45 @@ GroupOperator::Row* GroupOperator::Adopt(RowPtr row, std::string key, uint64_t h
   mem_ += row->bytes();
   Row* r = row.get();
   rows_.Insert(hash, r);
-  // New keys arrive in order: at the end, with no walk down the tree.
-  order_.emplace_hint(order_.end(), r->first_seq, std::move(row));
+  if (!order_.empty() && order_.back().seq > r->first_seq) sorted_ = false;
+  r->pos = static_cast<uint32_t>(order_.size());
+  order_.push_back({r->first_seq, std::move(row)});
   return r;
+}
+
+GroupOperator::RowPtr GroupOperator::TakeOut(Row* row) {
+  holes_++;
+  return std::move(order_[row->pos].row);
+}
+
+void GroupOperator::Compact(bool always) {
+  if (holes_ == 0 || (!always && (holes_ < 1024 || holes_ * 2 < order_.size()))) return;
+  std::deque<Ordered> kept;
+  size_t hand = 0;
+  for (size_t i = 0; i < order_.size(); i++) {
+    if (i == hand_) hand = kept.size();
+    if (!order_[i].row) continue;
+    order_[i].row->pos = static_cast<uint32_t>(kept.size());
+    kept.push_back(std::move(order_[i]));
+  }
+  hand_ = hand;
+  order_ = std::move(kept);
+  holes_ = 0;
+}
+
+void GroupOperator::SortRows() {
+  if (sorted_) return;
+  Compact(/*always=*/true);
+  std::sort(order_.begin(), order_.end(), [](const Ordered& a, const Ordered& b) { return a.seq < b.seq; });
+  for (size_t i = 0; i < order_.size(); i++) order_[i].row->pos = static_cast<uint32_t>(i);
+  sorted_ = true;
+  hand_ = 0;
+}
+
+GroupOperator::Row* GroupOperator::FindBySeq(uint64_t seq) {
+  auto it = std::lower_bound(order_.begin(), order_.end(), seq,
+                             [](const Ordered& e, uint64_t s) { return e.seq < s; });
+  return it != order_.end() && it->seq == seq ? it->row.get() : nullptr;
 }
 
 void GroupOperator::Forget(Row* row) {
@@ -143,12 +180,13 @@ void GroupOperator::Forget(Row* row) {
   if (track_) gone_.emplace_back(row->first_seq, row->key);
   mem_ -= row->bytes();
   rows_.Erase(row->hash, row);
-  auto it = order_.find(row->first_seq);
+  RowPtr owned = TakeOut(row);
   if (Referenced(row)) {
     row->gone = true;
-    graveyard_.push_back(std::move(it->second));
+    graveyard_.push_back(std::move(owned));
   }
-  order_.erase(it);  // frees `row` unless touched_ holds it
+  owned.reset();  // frees `row` unless touched_ holds it
+  Compact();
 }
 
 // The group fields are made from the key for each row written rather than
@@ -222,10 +260,10 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
     auto [t, seq] = expiry_.top();
     if (SaturatingAdd(t, opt_.ttl) > w) break;  // W - t < TTL
     expiry_.pop();
-    auto it = order_.find(seq);
-    if (it == order_.end() || it->second->max_t != t) continue;  // forgotten or updated since
-    if (opt_.emit != EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*it->second, out));
-    Forget(it->second.get());
+    Row* row = FindBySeq(seq);  // (with --ttl, rows are never out of order)
+    if (!row || row->max_t != t) continue;  // forgotten or updated since
+    if (opt_.emit != EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+    Forget(row);
     *closed = true;
   }
   return Status::OK();
@@ -237,16 +275,20 @@ Status GroupOperator::Finish(RowSink* out) {
     if (opt_.emit != EmitMode::kChanges) return WriteRow(row, out);
     return Status::OK();
   }));
-  for (auto& [seq, row] : order_) {
-    Preserve(row.get());  // a snapshot being written keeps it as it was
-    row->gone = true;
-    cleared_upto_ = std::max(cleared_upto_, seq);
-    if (Referenced(row.get())) graveyard_.push_back(std::move(row));
+  for (Ordered& e : order_) {
+    if (!e.row) continue;
+    Preserve(e.row.get());  // a snapshot being written keeps it as it was
+    e.row->gone = true;
+    cleared_upto_ = std::max(cleared_upto_, e.seq);
+    if (Referenced(e.row.get())) graveyard_.push_back(std::move(e.row));
   }
   if (!gone_.empty()) cleared_upto_ = std::max(cleared_upto_, gone_.back().first);
   rows_ = agg::KeyIndex<Row, RowKey>();
   finished_ = std::move(order_);
   order_.clear();
+  holes_ = 0;
+  sorted_ = true;
+  hand_ = 0;
   expiry_ = {};
   mem_ = 0;
   return Status::OK();
@@ -254,11 +296,13 @@ Status GroupOperator::Finish(RowSink* out) {
 
 Status GroupOperator::Tick(RowSink* out) {
   if (opt_.emit != EmitMode::kEvery) return Status::OK();
-  for (const auto& [seq, row] : order_) {
-    if (!row->changed) continue;
-    Preserve(row.get());
+  SortRows();
+  for (const Ordered& e : order_) {
+    Row* row = e.row.get();
+    if (!row || !row->changed) continue;
+    Preserve(row);
     row->changed = false;
-    Touch(row.get());
+    Touch(row);
     KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
   }
   return Status::OK();
@@ -269,7 +313,12 @@ Status GroupOperator::Dump(RowSink* out) {
 }
 
 Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_memory)>& fn) {
-  auto mem = order_.begin();
+  SortRows();
+  size_t mem = 0;
+  auto skip_empty = [&] {
+    while (mem < order_.size() && !order_[mem].row) mem++;
+  };
+  skip_empty();
   if (backing_) {
     // Rows only in the store, merged by first arrival with those in memory
     // (which are newer when a row is in both).
@@ -281,10 +330,12 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
       if (k.size() < 9) return Status::Internal("group state: short row key");
       uint64_t seq = state::ReadBigEndian64(k.substr(1));
       if (seq <= cleared_upto_) continue;
-      for (; mem != order_.end() && mem->first < seq; ++mem) KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
-      if (mem != order_.end() && mem->first == seq) {
-        KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
-        ++mem;
+      for (; mem < order_.size() && order_[mem].seq < seq; mem++, skip_empty())
+        KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row, true));
+      if (mem < order_.size() && order_[mem].seq == seq) {
+        KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row, true));
+        mem++;
+        skip_empty();
         continue;
       }
       tmp->key.assign(k.substr(9));
@@ -296,7 +347,8 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
       KPIPE_RETURN_IF_ERROR(fn(*tmp, false));
     }
   }
-  for (; mem != order_.end(); ++mem) KPIPE_RETURN_IF_ERROR(fn(*mem->second, true));
+  for (; mem < order_.size(); mem++)
+    if (order_[mem].row) KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row, true));
   return Status::OK();
 }
 
@@ -332,6 +384,7 @@ Status GroupOperator::DecodeRow(std::string_view value, Row* row) const {
 Status GroupOperator::Save(state::StateWriter* writer) const {
   std::string key, value;
   for (const auto& [seq, row] : order_) {
+    if (!row) continue;
     IndexEntryKey(row->key, &key);
     EncodeRow(*row, &value);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
@@ -396,30 +449,40 @@ Status GroupOperator::Fetch(const std::string& key, uint64_t hash, Row** row) {
 void GroupOperator::Evict() {
   int64_t target = budget_ / 4 * 3;
   size_t steps = 2 * order_.size();
-  auto it = order_.lower_bound(hand_);
+  size_t i = hand_;
   while (mem_ > target && steps-- > 0 && !order_.empty()) {
-    if (it == order_.end()) it = order_.begin();
-    Row* row = it->second.get();
+    if (i >= order_.size()) i = 0;
+    Row* row = order_[i].row.get();
+    if (!row) {
+      i++;
+      continue;
+    }
     bool clean = row->touched_epoch != epoch_ && row->in_store && !(opt_.emit == EmitMode::kEvery && row->changed);
     if (!clean) {
-      ++it;
+      i++;
       continue;
     }
     if (row->used) {
       row->used = false;
-      ++it;
+      i++;
       continue;
     }
     mem_ -= row->bytes();
     rows_.Erase(row->hash, row);
-    it = order_.erase(it);
+    order_[i].row.reset();
+    holes_++;
+    i++;
   }
-  hand_ = it == order_.end() ? 0 : it->first;
+  hand_ = i;
+  Compact();
 }
 
 Status GroupOperator::Load(state::StateReader* reader) {
   rows_ = agg::KeyIndex<Row, RowKey>();
   order_.clear();
+  holes_ = 0;
+  sorted_ = true;
+  hand_ = 0;
   expiry_ = {};
   touched_.clear();
   gone_.clear();
@@ -437,6 +500,7 @@ Status GroupOperator::Load(state::StateReader* reader) {
     Row* row = InsertStored(std::move(key), hash, std::move(tmp));
     if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, row->first_seq);
   }
+  SortRows();  // read in the order of their keys
   return Status::OK();
 }
 

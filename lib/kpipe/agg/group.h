@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -84,6 +85,7 @@ class GroupOperator : public Operator, public IncrementalState {
     // hold the epoch of the job taken for / written for.
     std::atomic<uint32_t> claim{0};
     std::atomic<uint32_t> saved{0};
+    uint32_t pos = 0;  // its place in order_
 
     std::span<agg::Acc> accs() { return {std::launder(reinterpret_cast<agg::Acc*>(this + 1)), n_accs}; }
     std::span<const agg::Acc> accs() const {
@@ -142,15 +144,36 @@ class GroupOperator : public Operator, public IncrementalState {
   // Indexes `row` under `key` and orders it by its first arrival.
   Row* Adopt(RowPtr row, std::string key, uint64_t hash);
   void Forget(Row* row);
+  // Takes `row` out of order_, leaving its place empty, for the caller to
+  // keep or free.
+  RowPtr TakeOut(Row* row);
+  // Drops the empty places of order_ once they are more than half of it
+  // (`always`: now), renumbering the rows' places and the clock's hand.
+  void Compact(bool always = false);
+  // Puts order_ back in first arrival order.
+  void SortRows();
+  // The row that arrived first as `seq`, or null. REQUIRES: sorted_.
+  Row* FindBySeq(uint64_t seq);
 
   GroupOptions opt_;
   agg::GroupKey by_;
   agg::AggSet aggs_;
   agg::KeyIndex<Row, RowKey> rows_;
-  std::map<uint64_t, RowPtr> order_;  // by first arrival; owns the rows
+  // The rows, by first arrival, owned; a forgotten row leaves its place
+  // empty (row null) until Compact. A row read back from the store under a
+  // memory budget comes after rows that arrived after it (sorted_ false)
+  // until the rows are next walked in order (SortRows). 16 bytes a row,
+  // where a tree's node took 64.
+  struct Ordered {
+    uint64_t seq;  // first arrival
+    RowPtr row;
+  };
+  std::deque<Ordered> order_;
+  size_t holes_ = 0;
+  bool sorted_ = true;
   // The rows the last Finish() let go of: freed with the operator (or at the
   // next Finish, after an end record), not one by one at the end of the run.
-  std::map<uint64_t, RowPtr> finished_;
+  std::deque<Ordered> finished_;
   // (greatest event time, first arrival) of rows, smallest first; entries
   // whose row has moved on are skipped when they come up.
   // Since the last checkpoint: rows changed (by first arrival) and the
@@ -172,7 +195,7 @@ class GroupOperator : public Operator, public IncrementalState {
   // Memory budget.
   state::StateLookup* backing_ = nullptr;
   int64_t budget_ = 0, mem_ = 0;
-  uint64_t hand_ = 0;          // where the eviction clock goes on
+  size_t hand_ = 0;            // the place in order_ where the eviction clock goes on
   uint64_t cleared_upto_ = 0;  // Finish() let go of every row up to this arrival
 
   static constexpr size_t kPrefetchFrom = 1 << 16;
