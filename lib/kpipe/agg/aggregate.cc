@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "kpipe/agg/functions.h"
@@ -121,7 +122,9 @@ void AppendDouble(std::string* out, double d) {
     out->append("null");
     return;
   }
-  fmt::format_to(std::back_inserter(*out), "{}", d);
+  // Compiled, into a buffer: no format string read for each value.
+  char buf[32];
+  out->append(buf, fmt::format_to(buf, FMT_COMPILE("{}"), d));
 }
 
 void AppendCompact(std::string* out, simdjson::dom::element v) {
@@ -129,12 +132,16 @@ void AppendCompact(std::string* out, simdjson::dom::element v) {
     case simdjson::dom::element_type::STRING:
       json::AppendQuoted(out, std::string_view(v.get_string().value_unsafe()));
       return;
-    case simdjson::dom::element_type::INT64:
-      fmt::format_to(std::back_inserter(*out), "{}", v.get_int64().value_unsafe());
+    case simdjson::dom::element_type::INT64: {
+      fmt::format_int n(v.get_int64().value_unsafe());
+      out->append(n.data(), n.size());
       return;
-    case simdjson::dom::element_type::UINT64:
-      fmt::format_to(std::back_inserter(*out), "{}", v.get_uint64().value_unsafe());
+    }
+    case simdjson::dom::element_type::UINT64: {
+      fmt::format_int n(v.get_uint64().value_unsafe());
+      out->append(n.data(), n.size());
       return;
+    }
     case simdjson::dom::element_type::DOUBLE:
       AppendDouble(out, v.get_double().value_unsafe());
       return;

@@ -33,7 +33,10 @@ void AddDouble(Acc* a, double x) {
   a->d = t;
 }
 
-void AppendInt(std::string* out, int64_t n) { fmt::format_to(std::back_inserter(*out), "{}", n); }
+void AppendInt(std::string* out, int64_t n) {
+  fmt::format_int text(n);
+  out->append(text.data(), text.size());
+}
 
 // --- count, count:PATH
 void CountAdd(Acc*, const Value&, const Extracted&) {}
