@@ -1,6 +1,7 @@
 #include "kpipe/agg/group.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <thread>
@@ -30,12 +31,12 @@ class GroupOperator::Snapshot : public SnapshotJob {
 
 void GroupOperator::Snapshot::Keep(Row* row) {
   std::string key, value;
-  op_->IndexEntryKey(row->key, &key);
+  op_->IndexEntryKey(row->key(), &key);
   op_->EncodeRow(*row, &value);
   std::lock_guard<std::mutex> lock(mu_);
   kept_.emplace_back(std::move(key), std::move(value));
   if (!row->in_store) {
-    RowEntryKey(row->first_seq, row->key, &key);
+    RowEntryKey(row->first_seq, row->key(), &key);
     kept_.emplace_back(std::move(key), std::string());
     row->in_store = true;
   }
@@ -88,12 +89,12 @@ void GroupOperator::Preserve(Row* row) {
 }
 
 Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, std::string* value) const {
-  IndexEntryKey(r->key, key);
+  IndexEntryKey(r->key(), key);
   EncodeRow(*r, value);
   KPIPE_RETURN_IF_ERROR(w->Put(*key, *value));
   if (!r->in_store) {
     if (order_entries_) {
-      RowEntryKey(r->first_seq, r->key, key);
+      RowEntryKey(r->first_seq, r->key(), key);
       KPIPE_RETURN_IF_ERROR(w->Put(*key, {}));
     }
     r->in_store = true;
@@ -101,13 +102,15 @@ Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, st
   return Status::OK();
 }
 
-GroupOperator::RowPtr GroupOperator::MakeRow() const {
+GroupOperator::RowPtr GroupOperator::MakeRow(std::string_view key) const {
   size_t n = aggs_.specs().size();
-  void* mem = ::operator new(sizeof(Row) + n * sizeof(agg::Acc));
+  void* mem = ::operator new(sizeof(Row) + n * sizeof(agg::Acc) + key.size());
   Row* row = new (mem) Row();
   row->n_accs = static_cast<uint32_t>(n);
+  row->key_size = static_cast<uint32_t>(key.size());
   std::uninitialized_default_construct_n(row->accs().data(), n);
   aggs_.InitRow(row->accs());
+  std::memcpy(row->accs().data() + n, key.data(), key.size());
   return RowPtr(row);
 }
 
@@ -117,19 +120,18 @@ void GroupOperator::RowDelete::operator()(Row* row) const {
   ::operator delete(row);
 }
 
-GroupOperator::Row* GroupOperator::Insert(std::string key, uint64_t hash, uint64_t seq) {
-  RowPtr row = MakeRow();
+GroupOperator::Row* GroupOperator::Insert(std::string_view key, uint64_t hash, uint64_t seq) {
+  RowPtr row = MakeRow(key);
   row->first_seq = seq;
-  return Adopt(std::move(row), std::move(key), hash);
+  return Adopt(std::move(row), hash);
 }
 
-GroupOperator::Row* GroupOperator::InsertStored(std::string key, uint64_t hash, RowPtr stored) {
+GroupOperator::Row* GroupOperator::InsertStored(uint64_t hash, RowPtr stored) {
   stored->in_store = true;
-  return Adopt(std::move(stored), std::move(key), hash);
+  return Adopt(std::move(stored), hash);
 }
 
-GroupOperator::Row* GroupOperator::Adopt(RowPtr row, std::string key, uint64_t hash) {
-  row->key = std::move(key);
+GroupOperator::Row* GroupOperator::Adopt(RowPtr row, uint64_t hash) {
   row->hash = hash;
   mem_ += row->bytes();
   Row* r = row.get();
@@ -177,7 +179,7 @@ GroupOperator::Row* GroupOperator::FindBySeq(uint64_t seq) {
 
 void GroupOperator::Forget(Row* row) {
   Preserve(row);
-  if (track_) gone_.emplace_back(row->first_seq, row->key);
+  if (track_) gone_.emplace_back(row->first_seq, row->key());
   mem_ -= row->bytes();
   rows_.Erase(row->hash, row);
   RowPtr owned = TakeOut(row);
@@ -193,7 +195,7 @@ void GroupOperator::Forget(Row* row) {
 // kept beside it: with millions of keys, memory counts more.
 Status GroupOperator::WriteRow(const Row& row, RowSink* out) {
   fields_.clear();
-  by_.AppendFields(&fields_, row.key);
+  by_.AppendFields(&fields_, row.key());
   row_buf_.clear();
   row_buf_.push_back('{');
   if (!fields_.empty()) {
@@ -271,7 +273,7 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
 
 Status GroupOperator::Finish(RowSink* out) {
   KPIPE_RETURN_IF_ERROR(ForEachRow([&](const Row& row, bool) -> Status {
-    if (track_) gone_.emplace_back(row.first_seq, row.key);
+    if (track_) gone_.emplace_back(row.first_seq, row.key());
     if (opt_.emit != EmitMode::kChanges) return WriteRow(row, out);
     return Status::OK();
   }));
@@ -325,7 +327,6 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
     auto scan = backing_->Scan("r");
     std::string_view k, v;
     std::string entry, value;
-    RowPtr tmp = MakeRow();
     while (scan->Next(&k, &v)) {
       if (k.size() < 9) return Status::Internal("group state: short row key");
       uint64_t seq = state::ReadBigEndian64(k.substr(1));
@@ -338,8 +339,8 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
         skip_empty();
         continue;
       }
-      tmp->key.assign(k.substr(9));
-      IndexEntryKey(tmp->key, &entry);
+      RowPtr tmp = MakeRow(k.substr(9));
+      IndexEntryKey(tmp->key(), &entry);
       bool found;
       KPIPE_RETURN_IF_ERROR(backing_->Get(entry, &value, &found));
       if (!found) return Status::Internal("group state: an order entry has no row");
@@ -385,10 +386,10 @@ Status GroupOperator::Save(state::StateWriter* writer) const {
   std::string key, value;
   for (const auto& [seq, row] : order_) {
     if (!row) continue;
-    IndexEntryKey(row->key, &key);
+    IndexEntryKey(row->key(), &key);
     EncodeRow(*row, &value);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
-    RowEntryKey(seq, row->key, &key);
+    RowEntryKey(seq, row->key(), &key);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, {}));
   }
   return Status::OK();
@@ -436,10 +437,10 @@ Status GroupOperator::Fetch(const std::string& key, uint64_t hash, Row** row) {
   IndexEntryKey(key, &k);
   KPIPE_RETURN_IF_ERROR(backing_->Get(k, &v, &found));
   if (!found) return Status::OK();
-  RowPtr tmp = MakeRow();
+  RowPtr tmp = MakeRow(key);
   KPIPE_RETURN_IF_ERROR(DecodeRow(v, tmp.get()));
   if (tmp->first_seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
-  *row = InsertStored(key, hash, std::move(tmp));
+  *row = InsertStored(hash, std::move(tmp));
   return Status::OK();
 }
 
@@ -493,11 +494,10 @@ Status GroupOperator::Load(state::StateReader* reader) {
     if (k.empty() || k[0] != 'x') continue;  // the order entries
     // With a memory budget, the rest stays in the store until needed.
     if (backing_ && mem_ > budget_ / 4 * 3) break;
-    RowPtr tmp = MakeRow();
+    std::string_view key = k.substr(1);
+    RowPtr tmp = MakeRow(key);
     KPIPE_RETURN_IF_ERROR(DecodeRow(v, tmp.get()));
-    std::string key(k.substr(1));
-    uint64_t hash = agg::HashValue(key);
-    Row* row = InsertStored(std::move(key), hash, std::move(tmp));
+    Row* row = InsertStored(agg::HashValue(key), std::move(tmp));
     if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, row->first_seq);
   }
   SortRows();  // read in the order of their keys

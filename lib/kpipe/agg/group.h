@@ -65,14 +65,14 @@ class GroupOperator : public Operator, public IncrementalState {
   void Evict() override;
 
  private:
-  // A row and its accumulators are one allocation (MakeRow): the row, then
-  // one agg::Acc per aggregate.
+  // A row, its accumulators and its key are one allocation (MakeRow): the
+  // row, one agg::Acc per aggregate, then the key's bytes.
   struct Row {
-    std::string key;
     uint64_t hash = 0;  // of key
     uint64_t first_seq = 0;
     int64_t max_t = INT64_MIN;
     uint32_t n_accs = 0;
+    uint32_t key_size = 0;
     bool changed = false;
     bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
     bool in_store = false; // its entries are in the checkpoint store
@@ -91,10 +91,13 @@ class GroupOperator : public Operator, public IncrementalState {
     std::span<const agg::Acc> accs() const {
       return {std::launder(reinterpret_cast<const agg::Acc*>(this + 1)), n_accs};
     }
-    // About what it takes in memory, with its index slot and map node.
+    std::string_view key() const {
+      return {reinterpret_cast<const char*>(accs().data() + n_accs), key_size};
+    }
+    // About what it takes in memory, with its index slot and its place in
+    // the order.
     int64_t bytes() const {
-      return static_cast<int64_t>(sizeof(Row) + n_accs * sizeof(agg::Acc) +
-                                  (key.capacity() > 15 ? key.capacity() : 0)) + 96;
+      return static_cast<int64_t>(sizeof(Row) + n_accs * sizeof(agg::Acc) + key_size) + 48;
     }
   };
   static_assert(sizeof(Row) % alignof(agg::Acc) == 0, "the accumulators follow the row");
@@ -102,8 +105,8 @@ class GroupOperator : public Operator, public IncrementalState {
     void operator()(Row* row) const;
   };
   using RowPtr = std::unique_ptr<Row, RowDelete>;
-  // A fresh row, its accumulators those of a fresh row.
-  RowPtr MakeRow() const;
+  // A fresh row of `key`, its accumulators those of a fresh row.
+  RowPtr MakeRow(std::string_view key) const;
   class Snapshot;
   // Before a row changes: when the running snapshot job still needs the row
   // as it is, writes it for the job first (or waits while the job does).
@@ -136,13 +139,13 @@ class GroupOperator : public Operator, public IncrementalState {
   }
   Status WriteRow(const Row& row, RowSink* out);
   struct RowKey {
-    std::string_view operator()(const Row& r) const { return r.key; }
+    std::string_view operator()(const Row& r) const { return r.key(); }
   };
-  Row* Insert(std::string key, uint64_t hash, uint64_t seq);
+  Row* Insert(std::string_view key, uint64_t hash, uint64_t seq);
   // A row read from the store (DecodeRow into `stored`), into memory.
-  Row* InsertStored(std::string key, uint64_t hash, RowPtr stored);
-  // Indexes `row` under `key` and orders it by its first arrival.
-  Row* Adopt(RowPtr row, std::string key, uint64_t hash);
+  Row* InsertStored(uint64_t hash, RowPtr stored);
+  // Indexes `row` under its key's `hash` and orders it by its first arrival.
+  Row* Adopt(RowPtr row, uint64_t hash);
   void Forget(Row* row);
   // Takes `row` out of order_, leaving its place empty, for the caller to
   // keep or free.
