@@ -470,8 +470,7 @@ void GroupOperator::Evict() {
     }
     mem_ -= row->bytes();
     rows_.Erase(row->hash, row);
-    order_[i].row.reset();
-    holes_++;
+    TakeOut(row);  // and freed
     i++;
   }
   hand_ = i;

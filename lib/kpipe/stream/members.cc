@@ -80,13 +80,8 @@ Status Members::Open() {
     if (!copy.ok()) return copy.status();
     copy_ = std::move(*copy);
   }
-  Properties query_defaults = {{"enable.auto.commit", "false"}};
-  auto props = ResolveProperties(io.kafka, query_defaults);
+  auto props = OwnClientProperties({{"enable.auto.commit", "false"}}, {{"isolation.level", "read_uncommitted"}});
   if (!props.ok()) return props.status();
-  std::erase_if(*props, [](const auto& kv) {
-    return kv.first == "group.instance.id" || kv.first == "group.id" || kv.first == "isolation.level";
-  });
-  props->emplace_back("isolation.level", "read_uncommitted");
   auto query = Connect(RD_KAFKA_CONSUMER, *props, &query_events_, nullptr, "changelog ends", 10'000);
   if (!query.ok()) return query.status();
   query_ = std::move(*query);
@@ -96,6 +91,17 @@ Status Members::Open() {
   next_commit_ = opt_.checkpoint_every_ms > 0 ? NowMs() + opt_.checkpoint_every_ms : INT64_MAX;
   Info(fmt::format("member of group {}: state in changelog {} ({} partitions)", io.group, topic_, have));
   return Status::OK();
+}
+
+Result<Properties> Members::OwnClientProperties(const Properties& defaults, const Properties& forced) const {
+  auto props = ResolveProperties(opt_.kafka_io.kafka, defaults);
+  if (!props.ok()) return props.status();
+  std::erase_if(*props, [&](const auto& kv) {
+    if (kv.first == "group.instance.id" || kv.first == "group.id") return true;
+    return std::any_of(forced.begin(), forced.end(), [&](const auto& f) { return f.first == kv.first; });
+  });
+  props->insert(props->end(), forced.begin(), forced.end());
+  return props;
 }
 
 Status Members::OnRebalance(Rebalance* r) {
@@ -394,11 +400,8 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
       {"queued.min.messages", "1000000"},
       {"fetch.error.backoff.ms", "20"},
   };
-  auto props = ResolveProperties(opt_.kafka_io.kafka, defaults);
+  auto props = OwnClientProperties(defaults, {{"group.id", fmt::format("{}-restore", opt_.kafka_io.group)}});
   if (!props.ok()) return props.status();
-  // Only this reader's own: never a member of anything.
-  std::erase_if(*props, [](const auto& kv) { return kv.first == "group.instance.id" || kv.first == "group.id"; });
-  props->emplace_back("group.id", fmt::format("{}-restore", opt_.kafka_io.group));
   ClientEvents events;
   auto rk = Connect(RD_KAFKA_CONSUMER, *props, &events, opt_.kafka_io.kafka.verbose ? opt_.info : nullptr,
                     "changelog reader", 10'000);

@@ -101,6 +101,10 @@ class Members {
   std::string CopyFingerprint() const { return opt_.fingerprint + '\n' + topic_; }
   // The positions of every partition read: the source's, then the follower's.
   std::vector<PartitionPosition> Positions() const;
+  // The properties of a client of the member's own, never a member of
+  // anything (the group's ids dropped): `defaults` under what the user
+  // set, `forced` over it.
+  Result<Properties> OwnClientProperties(const Properties& defaults, const Properties& forced) const;
   // After an abort: drops `drop`, and restores the other partitions from
   // the changelog and reads them again from there.
   Status Rewind(const std::vector<PartitionPosition>& drop);
