@@ -492,11 +492,15 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
     }
     size_t count = 0;
     if (p->op->keyed_save()) {
-      // "s"+KEY -> "v"+VALUE, in key order.
+      // "s"+KEY -> "v"+VALUE. Sorted by key: the records come in the order
+      // they were written, over many commits, and WriteKeyed's diff of the
+      // next commit walks what was written in key order (else it deletes
+      // entries the state still holds, and the next restore lacks them).
       RecordReader reader(&g.records, 's');
       std::vector<std::pair<std::string, std::string>> loaded;
       std::string_view k, v;
       while (reader.Next(&k, &v)) loaded.emplace_back(k, v);
+      std::sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       if (!g.position.empty()) {
         PairReader pairs(&loaded);
         KPIPE_RETURN_IF_ERROR(p->op->Load(&pairs));
