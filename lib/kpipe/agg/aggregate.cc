@@ -15,11 +15,6 @@
 
 namespace kpipe::agg {
 
-Acc::Acc() = default;
-Acc::~Acc() = default;
-Acc::Acc(Acc&&) noexcept = default;
-Acc& Acc::operator=(Acc&&) noexcept = default;
-
 namespace {
 
 std::string DefaultName(std::string_view fn, const std::string& path, std::string_view arg) {
@@ -87,10 +82,25 @@ Result<AggSpec> ParseOne(std::string_view text) {
   return spec;
 }
 
-bool SumOverflows(const Acc& a, const Value& v) {
+bool SumOverflows(const SumAcc& a, const Value& v) {
   int64_t r;
   return v.kind == Value::kInt && __builtin_add_overflow(a.i, v.i, &r);
 }
+
+size_t StateBytes(AccKind kind) {
+  switch (kind) {
+    case AccKind::kCount: return sizeof(CountAcc);
+    case AccKind::kSum: return sizeof(SumAcc);
+    case AccKind::kBest: return sizeof(BestAcc);
+    case AccKind::kKept:
+    case AccKind::kHeavy: return sizeof(OwnedAcc);
+  }
+  return 0;
+}
+
+// Every state begins with its count of values.
+int64_t& Count(std::byte* state) { return As<CountAcc>(state)->n; }
+int64_t Count(const std::byte* state) { return As<CountAcc>(state)->n; }
 
 Status OverflowError(const AggSpec& s) {
   return Status::BadInput(
@@ -164,6 +174,31 @@ AggSet::AggSet(std::vector<AggSpec> specs) : specs_(std::move(specs)) {
     quoted_names_.push_back(q + ":");
     if (s.fn == Fn::kSum) has_sum_ = true;
   }
+  // The states that own an allocation first (FreeRow), then the others.
+  offsets_.resize(specs_.size());
+  for (bool owning : {true, false}) {
+    for (size_t a = 0; a < specs_.size(); a++) {
+      AccKind kind = FunctionOf(specs_[a].fn).kind;
+      if ((kind == AccKind::kKept || kind == AccKind::kHeavy) != owning) continue;
+      offsets_[a] = static_cast<uint32_t>(row_bytes_);
+      row_bytes_ += StateBytes(kind);
+      if (owning) owned_states_++;
+    }
+  }
+}
+
+AccRow& AccRow::operator=(AccRow&& o) noexcept {
+  if (this != &o) {
+    if (words_) AggSet::FreeRow(data(), owned_);
+    words_ = std::move(o.words_);
+    owned_ = o.owned_;
+    o.owned_ = 0;
+  }
+  return *this;
+}
+
+AccRow::~AccRow() {
+  if (words_) AggSet::FreeRow(data(), owned_);
 }
 
 Status AggSet::Extract(simdjson::dom::element root, Extracted* x) const {
@@ -210,105 +245,150 @@ Status AggSet::Extract(simdjson::dom::element root, Extracted* x) const {
   return Status::OK();
 }
 
-std::vector<Acc> AggSet::NewRow() const {
-  std::vector<Acc> row(specs_.size());
-  InitRow(row);
+AccRow AggSet::NewRow() const {
+  AccRow row;
+  row.words_ = std::make_unique<uint64_t[]>(row_bytes_ / 8);
+  InitRow(row.data());
+  row.owned_ = owned_states_;
   return row;
 }
 
-void AggSet::InitRow(std::span<Acc> row) const {
+void AggSet::InitRow(std::byte* row) const {
   for (size_t a = 0; a < specs_.size(); a++) {
-    row[a] = Acc();
-    if (FunctionOf(specs_[a].fn).heavy) row[a].heavy = std::make_unique<Acc::Heavy>();
+    std::byte* p = row + offsets_[a];
+    switch (FunctionOf(specs_[a].fn).kind) {
+      case AccKind::kCount: new (p) CountAcc(); break;
+      case AccKind::kSum: new (p) SumAcc(); break;
+      case AccKind::kBest: new (p) BestAcc(); break;
+      case AccKind::kKept: new (p) OwnedAcc(); break;
+      case AccKind::kHeavy: new (p) OwnedAcc{0, new Heavy()}; break;
+    }
   }
 }
 
-Status AggSet::Check(std::span<const Acc> row, const Extracted& x) const {
+void AggSet::FreeRow(std::byte* row, uint32_t owned) {
+  for (uint32_t j = 0; j < owned; j++) delete As<OwnedAcc>(row + j * kOwnedBytes)->owned;
+}
+
+Status AggSet::Check(const std::byte* row, const Extracted& x) const {
   if (!has_sum_) return Status::OK();
   for (size_t a = 0; a < specs_.size(); a++)
-    if (specs_[a].fn == Fn::kSum && SumOverflows(row[a], x.values[a])) return OverflowError(specs_[a]);
+    if (specs_[a].fn == Fn::kSum && SumOverflows(*As<SumAcc>(row + offsets_[a]), x.values[a]))
+      return OverflowError(specs_[a]);
   return Status::OK();
 }
 
-void AggSet::Add(std::span<Acc> row, const Extracted& x) const {
+void AggSet::Add(std::byte* row, const Extracted& x) const {
   for (size_t a = 0; a < specs_.size(); a++) {
     const Value& v = x.values[a];
-    Acc& acc = row[a];
+    std::byte* acc = row + offsets_[a];
     Fn fn = specs_[a].fn;
     if (fn == Fn::kCount) {
-      acc.n++;
+      Count(acc)++;
       continue;
     }
     if (v.kind == Value::kMissing) continue;
-    FunctionOf(fn).add(&acc, v, x);
-    acc.n++;
+    FunctionOf(fn).add(acc, v, x);
+    Count(acc)++;
   }
 }
 
-Status AggSet::CheckMerge(const std::vector<const std::vector<Acc>*>& rows,
-                          const Extracted& x) const {
+Status AggSet::CheckMerge(std::span<const std::byte* const> rows, const Extracted& x) const {
   if (!has_sum_) return Status::OK();
   for (size_t a = 0; a < specs_.size(); a++) {
     if (specs_[a].fn != Fn::kSum) continue;
     int64_t sum = x.values[a].kind == Value::kInt ? x.values[a].i : 0;
-    for (const std::vector<Acc>* row : rows)
-      if (__builtin_add_overflow(sum, (*row)[a].i, &sum)) return OverflowError(specs_[a]);
+    for (const std::byte* row : rows)
+      if (__builtin_add_overflow(sum, As<SumAcc>(row + offsets_[a])->i, &sum)) return OverflowError(specs_[a]);
   }
   return Status::OK();
 }
 
-void AggSet::Merge(std::vector<Acc>* into_row, std::vector<Acc>* from_row) const {
+void AggSet::Merge(std::byte* into, std::byte* from) const {
   for (size_t a = 0; a < specs_.size(); a++) {
-    Acc& acc = (*into_row)[a];
-    Acc& o = (*from_row)[a];
-    if (o.n == 0) continue;
-    FunctionOf(specs_[a].fn).merge(specs_[a], &acc, &o);
-    acc.n += o.n;
+    std::byte* acc = into + offsets_[a];
+    std::byte* o = from + offsets_[a];
+    if (Count(o) == 0) continue;
+    FunctionOf(specs_[a].fn).merge(specs_[a], acc, o);
+    Count(acc) += Count(o);
   }
 }
 
-void AggSet::Append(std::string* out, std::span<const Acc> row) const {
+void AggSet::Append(std::string* out, const std::byte* row) const {
   for (size_t a = 0; a < specs_.size(); a++) {
     if (a) out->push_back(',');
     out->append(quoted_names_[a]);
-    FunctionOf(specs_[a].fn).append(specs_[a], row[a], out);
+    FunctionOf(specs_[a].fn).append(specs_[a], row + offsets_[a], out);
   }
 }
 
-void AggSet::Save(state::Encoder* e, std::span<const Acc> row) const {
+// The format is the one of a state with every field, whatever the function:
+// n, the integer, the double and its compensation, whether it is a double,
+// the kept value's time, arrival and text; then what a Heavy holds. A
+// field a state does not have is written as zero.
+void AggSet::Save(state::Encoder* e, const std::byte* row) const {
   for (size_t a = 0; a < specs_.size(); a++) {
-    const Acc& acc = row[a];
-    e->I64(acc.n);
-    e->I64(acc.i);
-    e->F64(acc.d);
-    e->F64(acc.c);
-    e->U8(acc.dbl);
-    e->I64(acc.kept ? acc.kept->t : 0);
-    e->U64(acc.kept ? acc.kept->seq : 0);
-    e->Str(acc.kept ? std::string_view(acc.kept->text) : std::string_view());
-    if (acc.heavy) FunctionOf(specs_[a].fn).save(*acc.heavy, e);
+    const std::byte* acc = row + offsets_[a];
+    const Function& f = FunctionOf(specs_[a].fn);
+    int64_t i = 0;
+    double d = 0, c = 0;
+    bool dbl = false;
+    const Kept* kept = nullptr;
+    switch (f.kind) {
+      case AccKind::kCount: break;
+      case AccKind::kSum: {
+        const SumAcc* s = As<SumAcc>(acc);
+        i = s->i, d = s->d, c = s->c, dbl = s->dbl;
+        break;
+      }
+      case AccKind::kBest: {
+        const BestAcc* b = As<BestAcc>(acc);
+        i = b->i, d = b->d, dbl = b->dbl;
+        break;
+      }
+      case AccKind::kKept: kept = static_cast<const Kept*>(As<OwnedAcc>(acc)->owned); break;
+      case AccKind::kHeavy: break;
+    }
+    e->I64(Count(acc));
+    e->I64(i);
+    e->F64(d);
+    e->F64(c);
+    e->U8(dbl);
+    e->I64(kept ? kept->t : 0);
+    e->U64(kept ? kept->seq : 0);
+    e->Str(kept ? std::string_view(kept->text) : std::string_view());
+    if (f.kind == AccKind::kHeavy) f.save(*static_cast<const Heavy*>(As<OwnedAcc>(acc)->owned), e);
   }
 }
 
-void AggSet::Load(state::Decoder* d, std::vector<Acc>* row) const {
-  row->resize(specs_.size());
-  Load(d, std::span<Acc>(*row));
-}
-
-void AggSet::Load(state::Decoder* d, std::span<Acc> row) const {
-  InitRow(row);
+void AggSet::Load(state::Decoder* d, std::byte* row) const {
   for (size_t a = 0; a < specs_.size() && d->ok(); a++) {
-    Acc& acc = row[a];
-    acc.n = d->I64();
-    acc.i = d->I64();
-    acc.d = d->F64();
-    acc.c = d->F64();
-    acc.dbl = d->U8() != 0;
+    std::byte* acc = row + offsets_[a];
+    const Function& f = FunctionOf(specs_[a].fn);
+    Count(acc) = d->I64();
+    int64_t i = d->I64();
+    double dv = d->F64(), c = d->F64();
+    bool dbl = d->U8() != 0;
     int64_t t = d->I64();
     uint64_t seq = d->U64();
     std::string_view text = d->Str();
-    if (t != 0 || seq != 0 || !text.empty()) acc.kept.reset(new Acc::Kept{t, seq, std::string(text)});
-    if (acc.heavy) FunctionOf(specs_[a].fn).load(acc.heavy.get(), d);
+    switch (f.kind) {
+      case AccKind::kCount: break;
+      case AccKind::kSum: {
+        SumAcc* s = As<SumAcc>(acc);
+        s->i = i, s->d = dv, s->c = c, s->dbl = dbl;
+        break;
+      }
+      case AccKind::kBest: {
+        BestAcc* b = As<BestAcc>(acc);
+        b->i = i, b->d = dv, b->dbl = dbl;
+        break;
+      }
+      case AccKind::kKept:
+        if (t != 0 || seq != 0 || !text.empty()) As<OwnedAcc>(acc)->owned = new Kept(t, seq, std::string(text));
+        break;
+      case AccKind::kHeavy: f.load(static_cast<Heavy*>(As<OwnedAcc>(acc)->owned), d); break;
+    }
   }
 }
 

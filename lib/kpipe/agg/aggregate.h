@@ -8,6 +8,7 @@
 // Not thread-safe; an AggSet is immutable after construction.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -72,27 +73,29 @@ struct Extracted {
   uint64_t seq = 0;  // arrival number
 };
 
-// The state of one aggregate in one row.
-struct Acc {
-  int64_t n = 0;        // values (records for count)
-  int64_t i = 0;        // integer sum; min/max when !dbl
-  double d = 0;         // double part of a sum; min/max when dbl
-  double c = 0;         // sum, avg: Neumaier's compensation of d
-  bool dbl = false;     // sum: a non-integer was added; min/max: best is a double
-  // first/last: the value kept, its time and arrival; made by the first
-  // value (the other functions, on millions of keys, carry one pointer).
-  struct Kept {
-    int64_t t = 0;
-    uint64_t seq = 0;
-    std::string text;
-  };
-  std::unique_ptr<Kept> kept;
-  struct Heavy;
-  std::unique_ptr<Heavy> heavy;  // distinct, approx_distinct, quantile, top, collect
-  Acc();
-  ~Acc();
-  Acc(Acc&&) noexcept;
-  Acc& operator=(Acc&&) noexcept;
+// The accumulators of one row: one state per aggregate, each of its
+// function's own kind and size (a count's 8 bytes, a sum's 40), at
+// AggSet::offset() in a block of AggSet::row_bytes() bytes, 8-aligned. The
+// states that own an allocation (first, last, distinct, approx_distinct,
+// quantile, top, collect) come first, kOwnedBytes each, so that FreeRow()
+// needs only their number. A block is raw memory: AggSet::InitRow makes
+// its states, AggSet::FreeRow ends them.
+//
+// AccRow owns one (kwindow's rows).
+class AccRow {
+ public:
+  AccRow() = default;
+  AccRow(AccRow&& o) noexcept : words_(std::move(o.words_)), owned_(o.owned_) { o.owned_ = 0; }
+  AccRow& operator=(AccRow&& o) noexcept;
+  ~AccRow();
+
+  std::byte* data() { return reinterpret_cast<std::byte*>(words_.get()); }
+  const std::byte* data() const { return reinterpret_cast<const std::byte*>(words_.get()); }
+
+ private:
+  friend class AggSet;
+  std::unique_ptr<uint64_t[]> words_;
+  uint32_t owned_ = 0;  // states that own an allocation
 };
 
 class AggSet {
@@ -101,23 +104,34 @@ class AggSet {
 
   // Reads the values of `root`. BadInput when a value has the wrong type.
   Status Extract(simdjson::dom::element root, Extracted* x) const;
-  // The state of a fresh row.
-  std::vector<Acc> NewRow() const;
-  // Makes `row` (one Acc per aggregate) the state of a fresh row.
-  void InitRow(std::span<Acc> row) const;
+  static constexpr size_t kOwnedBytes = 16;
+  // The size of a row's block of accumulators, a multiple of 8.
+  size_t row_bytes() const { return row_bytes_; }
+  // How many of its states own an allocation.
+  uint32_t owned_states() const { return owned_states_; }
+  // A fresh row, owned.
+  AccRow NewRow() const;
+  // Makes the states of a fresh row in `row`, row_bytes() of raw memory,
+  // 8-aligned.
+  void InitRow(std::byte* row) const;
+  // Ends the states of `row`, of which `owned` own an allocation
+  // (owned_states()); its memory is the caller's again.
+  static void FreeRow(std::byte* row, uint32_t owned);
   // BadInput when adding `x` to `row` would take an integer sum out of int64.
-  Status Check(std::span<const Acc> row, const Extracted& x) const;
-  void Add(std::span<Acc> row, const Extracted& x) const;
+  Status Check(const std::byte* row, const Extracted& x) const;
+  void Add(std::byte* row, const Extracted& x) const;
   // Same for merging all of `rows` and then adding `x` (session windows).
-  Status CheckMerge(const std::vector<const std::vector<Acc>*>& rows, const Extracted& x) const;
-  void Merge(std::vector<Acc>* into, std::vector<Acc>* from) const;
+  Status CheckMerge(std::span<const std::byte* const> rows, const Extracted& x) const;
+  // Merges `from` into `into`; `from` is left to be freed.
+  void Merge(std::byte* into, std::byte* from) const;
   // Appends `"name":value` for each aggregate, comma-separated.
-  void Append(std::string* out, std::span<const Acc> row) const;
+  void Append(std::string* out, const std::byte* row) const;
 
-  void Save(state::Encoder* e, std::span<const Acc> row) const;
-  // Into a row of one Acc per aggregate, or a vector made one.
-  void Load(state::Decoder* d, std::span<Acc> row) const;
-  void Load(state::Decoder* d, std::vector<Acc>* row) const;
+  // A row's state, in one format whatever the function (each state's
+  // numbers, then its kept value, then what a heavy one holds).
+  void Save(state::Encoder* e, const std::byte* row) const;
+  // Into the states of a fresh row (InitRow).
+  void Load(state::Decoder* d, std::byte* row) const;
 
   const std::vector<AggSpec>& specs() const { return specs_; }
   bool has_sum() const { return has_sum_; }
@@ -125,6 +139,9 @@ class AggSet {
  private:
   std::vector<AggSpec> specs_;
   std::vector<std::string> quoted_names_;  // "\"name\":"
+  std::vector<uint32_t> offsets_;          // of each aggregate's state in a row
+  size_t row_bytes_ = 0;
+  uint32_t owned_states_ = 0;
   bool has_sum_ = false;
 };
 

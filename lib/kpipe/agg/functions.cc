@@ -10,14 +10,14 @@ namespace kpipe::agg {
 
 namespace {
 
-int CompareNumbers(const Acc& a, const Value& v) {  // sign of (v - best)
+int CompareNumbers(const BestAcc& a, const Value& v) {  // sign of (v - best)
   if (!a.dbl && v.kind == Value::kInt) return (v.i > a.i) - (v.i < a.i);
   double best = a.dbl ? a.d : static_cast<double>(a.i);
   double x = v.kind == Value::kInt ? static_cast<double>(v.i) : v.d;
   return (x > best) - (x < best);
 }
 
-void SetNumber(Acc* a, const Value& v) {
+void SetNumber(BestAcc* a, const Value& v) {
   a->dbl = v.kind != Value::kInt;
   if (a->dbl) a->d = v.d;
   else a->i = v.i;
@@ -26,7 +26,7 @@ void SetNumber(Acc* a, const Value& v) {
 // Neumaier's compensated summation: the rounding error of each addition is
 // kept in `a->c`, so that sums of decimals such as 0.1 + 0.2 + ... come out
 // as the nearest double to the exact sum far more often than a plain loop.
-void AddDouble(Acc* a, double x) {
+void AddDouble(SumAcc* a, double x) {
   double t = a->d + x;
   if (std::fabs(a->d) >= std::fabs(x)) a->c += (a->d - t) + x;
   else a->c += (x - t) + a->d;
@@ -39,12 +39,13 @@ void AppendInt(std::string* out, int64_t n) {
 }
 
 // --- count, count:PATH
-void CountAdd(Acc*, const Value&, const Extracted&) {}
-void CountMerge(const AggSpec&, Acc*, Acc*) {}
-void CountAppend(const AggSpec&, const Acc& acc, std::string* out) { AppendInt(out, acc.n); }
+void CountAdd(std::byte*, const Value&, const Extracted&) {}
+void CountMerge(const AggSpec&, std::byte*, std::byte*) {}
+void CountAppend(const AggSpec&, const std::byte* acc, std::string* out) { AppendInt(out, As<CountAcc>(acc)->n); }
 
 // --- sum, avg: an integer part, and a compensated double part
-void SumAdd(Acc* acc, const Value& v, const Extracted&) {
+void SumAdd(std::byte* state, const Value& v, const Extracted&) {
+  SumAcc* acc = As<SumAcc>(state);
   if (v.kind == Value::kInt) {
     acc->i += v.i;  // AggSet::Check() ruled out overflow
   } else {
@@ -52,130 +53,146 @@ void SumAdd(Acc* acc, const Value& v, const Extracted&) {
     acc->dbl = true;
   }
 }
-void AvgAdd(Acc* acc, const Value& v, const Extracted&) { AddDouble(acc, v.d); }
-void SumMerge(const AggSpec&, Acc* acc, Acc* o) {
+void AvgAdd(std::byte* acc, const Value& v, const Extracted&) { AddDouble(As<SumAcc>(acc), v.d); }
+void SumMerge(const AggSpec&, std::byte* into, std::byte* from) {
+  SumAcc* acc = As<SumAcc>(into);
+  const SumAcc* o = As<SumAcc>(from);
   acc->i += o->i;  // AggSet::CheckMerge() ruled out overflow; 0 for avg
   AddDouble(acc, o->d);
   AddDouble(acc, o->c);
   acc->dbl = acc->dbl || o->dbl;
 }
-void SumAppend(const AggSpec&, const Acc& acc, std::string* out) {
+void SumAppend(const AggSpec&, const std::byte* state, std::string* out) {
+  const SumAcc& acc = *As<SumAcc>(state);
   if (acc.n == 0) out->append("null");
   else if (!acc.dbl) AppendInt(out, acc.i);
   else AppendDouble(out, static_cast<double>(acc.i) + (acc.d + acc.c));
 }
-void AvgAppend(const AggSpec&, const Acc& acc, std::string* out) {
+void AvgAppend(const AggSpec&, const std::byte* state, std::string* out) {
+  const SumAcc& acc = *As<SumAcc>(state);
   if (acc.n == 0) out->append("null");
   else AppendDouble(out, (acc.d + acc.c) / static_cast<double>(acc.n));
 }
 
 // --- min, max: the best number, an integer or a double
 template <int kSign>
-void BestAdd(Acc* acc, const Value& v, const Extracted&) {
+void BestAdd(std::byte* state, const Value& v, const Extracted&) {
+  BestAcc* acc = As<BestAcc>(state);
   if (acc->n == 0 || CompareNumbers(*acc, v) * kSign > 0) SetNumber(acc, v);
 }
 template <int kSign>
-void BestMerge(const AggSpec&, Acc* acc, Acc* o) {
+void BestMerge(const AggSpec&, std::byte* into, std::byte* from) {
+  BestAcc* acc = As<BestAcc>(into);
+  const BestAcc* o = As<BestAcc>(from);
   Value v;
   v.kind = o->dbl ? Value::kDouble : Value::kInt;
   v.i = o->i;
   v.d = o->d;
   if (acc->n == 0 || CompareNumbers(*acc, v) * kSign > 0) SetNumber(acc, v);
 }
-void BestAppend(const AggSpec&, const Acc& acc, std::string* out) {
+void BestAppend(const AggSpec&, const std::byte* state, std::string* out) {
+  const BestAcc& acc = *As<BestAcc>(state);
   if (acc.n == 0) out->append("null");
   else if (acc.dbl) AppendDouble(out, acc.d);
   else AppendInt(out, acc.i);
 }
 
 // --- first, last: by event time, then arrival
-Acc::Kept* Kept(Acc* acc) {
-  if (!acc->kept) acc->kept = std::make_unique<Acc::Kept>();
-  return acc->kept.get();
-}
-void Keep(Acc* acc, int64_t t, uint64_t seq, std::string_view text) {
-  Acc::Kept* k = Kept(acc);
+const Kept& KeptOf(const std::byte* state) { return *static_cast<const Kept*>(As<OwnedAcc>(state)->owned); }
+void Keep(std::byte* state, int64_t t, uint64_t seq, std::string_view text) {
+  OwnedAcc* acc = As<OwnedAcc>(state);
+  if (!acc->owned) acc->owned = new Kept();
+  Kept* k = static_cast<Kept*>(acc->owned);
   k->t = t;
   k->seq = seq;
   k->text.assign(text);
 }
-void FirstAdd(Acc* acc, const Value& v, const Extracted& x) {
-  if (acc->n != 0 && !(x.t < acc->kept->t)) return;
+// A state that holds values has its kept value.
+bool Holds(const std::byte* state) { return As<OwnedAcc>(state)->n != 0; }
+void FirstAdd(std::byte* acc, const Value& v, const Extracted& x) {
+  if (Holds(acc) && !(x.t < KeptOf(acc).t)) return;
   Keep(acc, x.t, x.seq, v.text);
 }
-void LastAdd(Acc* acc, const Value& v, const Extracted& x) {
-  if (acc->n != 0 && !(x.t >= acc->kept->t)) return;
+void LastAdd(std::byte* acc, const Value& v, const Extracted& x) {
+  if (Holds(acc) && !(x.t >= KeptOf(acc).t)) return;
   Keep(acc, x.t, x.seq, v.text);
 }
-// A merged-in accumulator that holds values has its kept value.
-void FirstMerge(const AggSpec&, Acc* acc, Acc* o) {
-  if (o->n == 0) return;
-  const Acc::Kept& b = *o->kept;
-  if (acc->n != 0 && !(b.t < acc->kept->t || (b.t == acc->kept->t && b.seq < acc->kept->seq))) return;
+void FirstMerge(const AggSpec&, std::byte* acc, std::byte* o) {
+  if (!Holds(o)) return;
+  const Kept& b = KeptOf(o);
+  if (Holds(acc) && !(b.t < KeptOf(acc).t || (b.t == KeptOf(acc).t && b.seq < KeptOf(acc).seq))) return;
   Keep(acc, b.t, b.seq, b.text);
 }
-void LastMerge(const AggSpec&, Acc* acc, Acc* o) {
-  if (o->n == 0) return;
-  const Acc::Kept& b = *o->kept;
-  if (acc->n != 0 && !(b.t > acc->kept->t || (b.t == acc->kept->t && b.seq > acc->kept->seq))) return;
+void LastMerge(const AggSpec&, std::byte* acc, std::byte* o) {
+  if (!Holds(o)) return;
+  const Kept& b = KeptOf(o);
+  if (Holds(acc) && !(b.t > KeptOf(acc).t || (b.t == KeptOf(acc).t && b.seq > KeptOf(acc).seq))) return;
   Keep(acc, b.t, b.seq, b.text);
 }
-void TextAppend(const AggSpec&, const Acc& acc, std::string* out) {
-  out->append(acc.n == 0 ? std::string_view("null") : std::string_view(acc.kept->text));
+void TextAppend(const AggSpec&, const std::byte* acc, std::string* out) {
+  out->append(Holds(acc) ? std::string_view(KeptOf(acc).text) : std::string_view("null"));
 }
 
+// --- the heavy ones: a Heavy, made with the row
+Heavy& HeavyOf(std::byte* state) { return *static_cast<Heavy*>(As<OwnedAcc>(state)->owned); }
+const Heavy& HeavyOf(const std::byte* state) { return *static_cast<const Heavy*>(As<OwnedAcc>(state)->owned); }
+int64_t CountOf(const std::byte* state) { return As<OwnedAcc>(state)->n; }
+
 // --- distinct: the set of values
-void DistinctAdd(Acc* acc, const Value& v, const Extracted&) { acc->heavy->distinct.emplace(v.text); }
-void DistinctMerge(const AggSpec&, Acc* acc, Acc* o) { acc->heavy->distinct.merge(o->heavy->distinct); }
-void DistinctAppend(const AggSpec&, const Acc& acc, std::string* out) {
-  AppendInt(out, static_cast<int64_t>(acc.heavy->distinct.size()));
+void DistinctAdd(std::byte* acc, const Value& v, const Extracted&) { HeavyOf(acc).distinct.emplace(v.text); }
+void DistinctMerge(const AggSpec&, std::byte* acc, std::byte* o) { HeavyOf(acc).distinct.merge(HeavyOf(o).distinct); }
+void DistinctAppend(const AggSpec&, const std::byte* acc, std::string* out) {
+  AppendInt(out, static_cast<int64_t>(HeavyOf(acc).distinct.size()));
 }
-void DistinctSave(const Acc::Heavy& h, state::Encoder* e) {
+void DistinctSave(const Heavy& h, state::Encoder* e) {
   e->U64(h.distinct.size());
   for (const std::string& s : h.distinct) e->Str(s);
 }
-void DistinctLoad(Acc::Heavy* h, state::Decoder* d) {
+void DistinctLoad(Heavy* h, state::Decoder* d) {
   for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) h->distinct.emplace(d->Str());
 }
 
 // --- approx_distinct: a HyperLogLog sketch (exact while small)
-void ApproxAdd(Acc* acc, const Value& v, const Extracted&) { acc->heavy->approx.Add(HashValue(v.text)); }
-void ApproxMerge(const AggSpec&, Acc* acc, Acc* o) { acc->heavy->approx.Merge(o->heavy->approx); }
-void ApproxAppend(const AggSpec&, const Acc& acc, std::string* out) {
-  fmt::format_to(std::back_inserter(*out), "{}", acc.heavy->approx.Estimate());
+void ApproxAdd(std::byte* acc, const Value& v, const Extracted&) { HeavyOf(acc).approx.Add(HashValue(v.text)); }
+void ApproxMerge(const AggSpec&, std::byte* acc, std::byte* o) { HeavyOf(acc).approx.Merge(HeavyOf(o).approx); }
+void ApproxAppend(const AggSpec&, const std::byte* acc, std::string* out) {
+  fmt::format_to(std::back_inserter(*out), "{}", HeavyOf(acc).approx.Estimate());
 }
-void ApproxSave(const Acc::Heavy& h, state::Encoder* e) { h.approx.Save(e); }
-void ApproxLoad(Acc::Heavy* h, state::Decoder* d) { h->approx.Load(d); }
+void ApproxSave(const Heavy& h, state::Encoder* e) { h.approx.Save(e); }
+void ApproxLoad(Heavy* h, state::Decoder* d) { h->approx.Load(d); }
 
 // --- quantile:PATH:Q, median: a quantile sketch
-void QuantileAdd(Acc* acc, const Value& v, const Extracted&) { acc->heavy->quantile.Add(v.d); }
-void QuantileMerge(const AggSpec&, Acc* acc, Acc* o) { acc->heavy->quantile.Merge(o->heavy->quantile); }
-void QuantileAppend(const AggSpec& s, const Acc& acc, std::string* out) {
-  if (acc.n == 0) out->append("null");
-  else AppendDouble(out, acc.heavy->quantile.Quantile(s.q));
+void QuantileAdd(std::byte* acc, const Value& v, const Extracted&) { HeavyOf(acc).quantile.Add(v.d); }
+void QuantileMerge(const AggSpec&, std::byte* acc, std::byte* o) {
+  HeavyOf(acc).quantile.Merge(HeavyOf(o).quantile);
 }
-void QuantileSave(const Acc::Heavy& h, state::Encoder* e) { h.quantile.Save(e); }
-void QuantileLoad(Acc::Heavy* h, state::Decoder* d) { h->quantile.Load(d); }
+void QuantileAppend(const AggSpec& s, const std::byte* acc, std::string* out) {
+  if (CountOf(acc) == 0) out->append("null");
+  else AppendDouble(out, HeavyOf(acc).quantile.Quantile(s.q));
+}
+void QuantileSave(const Heavy& h, state::Encoder* e) { h.quantile.Save(e); }
+void QuantileLoad(Heavy* h, state::Decoder* d) { h->quantile.Load(d); }
 
 // --- top:PATH:K: counts per value; ties go to the value seen first
-void TopAdd(Acc* acc, const Value& v, const Extracted& x) {
-  auto [it, fresh] = acc->heavy->top.try_emplace(std::string(v.text));
+void TopAdd(std::byte* acc, const Value& v, const Extracted& x) {
+  auto [it, fresh] = HeavyOf(acc).top.try_emplace(std::string(v.text));
   if (fresh) it->second.first_seq = x.seq;
   it->second.count++;
 }
-void TopMerge(const AggSpec&, Acc* acc, Acc* o) {
-  for (auto& [value, e] : o->heavy->top) {
-    auto [it, fresh] = acc->heavy->top.try_emplace(value, e);
+void TopMerge(const AggSpec&, std::byte* acc, std::byte* o) {
+  for (auto& [value, e] : HeavyOf(o).top) {
+    auto [it, fresh] = HeavyOf(acc).top.try_emplace(value, e);
     if (!fresh) {
       it->second.count += e.count;
       it->second.first_seq = std::min(it->second.first_seq, e.first_seq);
     }
   }
 }
-void TopAppend(const AggSpec& s, const Acc& acc, std::string* out) {
-  std::vector<std::pair<const std::string*, Acc::Heavy::TopEntry>> entries;
-  entries.reserve(acc.heavy->top.size());
-  for (const auto& [value, e] : acc.heavy->top) entries.emplace_back(&value, e);
+void TopAppend(const AggSpec& s, const std::byte* acc, std::string* out) {
+  const auto& top = HeavyOf(acc).top;
+  std::vector<std::pair<const std::string*, Heavy::TopEntry>> entries;
+  entries.reserve(top.size());
+  for (const auto& [value, e] : top) entries.emplace_back(&value, e);
   size_t k = std::min(entries.size(), static_cast<size_t>(s.k));
   std::partial_sort(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(k), entries.end(),
                     [](const auto& x, const auto& y) {
@@ -190,7 +207,7 @@ void TopAppend(const AggSpec& s, const Acc& acc, std::string* out) {
   }
   out->push_back(']');
 }
-void TopSave(const Acc::Heavy& h, state::Encoder* e) {
+void TopSave(const Heavy& h, state::Encoder* e) {
   e->U64(h.top.size());
   for (const auto& [value, t] : h.top) {
     e->Str(value);
@@ -198,10 +215,10 @@ void TopSave(const Acc::Heavy& h, state::Encoder* e) {
     e->U64(t.first_seq);
   }
 }
-void TopLoad(Acc::Heavy* h, state::Decoder* d) {
+void TopLoad(Heavy* h, state::Decoder* d) {
   for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) {
     std::string value(d->Str());
-    Acc::Heavy::TopEntry t;
+    Heavy::TopEntry t;
     t.count = d->I64();
     t.first_seq = d->U64();
     h->top.emplace(std::move(value), t);
@@ -209,33 +226,34 @@ void TopLoad(Acc::Heavy* h, state::Decoder* d) {
 }
 
 // --- collect: every value, in arrival order
-void CollectAdd(Acc* acc, const Value& v, const Extracted& x) {
-  acc->heavy->collected.emplace_back(x.seq, std::string(v.text));
+void CollectAdd(std::byte* acc, const Value& v, const Extracted& x) {
+  HeavyOf(acc).collected.emplace_back(x.seq, std::string(v.text));
 }
-void CollectMerge(const AggSpec&, Acc* acc, Acc* o) {
-  auto& mine = acc->heavy->collected;
-  auto& theirs = o->heavy->collected;
+void CollectMerge(const AggSpec&, std::byte* acc, std::byte* o) {
+  auto& mine = HeavyOf(acc).collected;
+  auto& theirs = HeavyOf(o).collected;
   size_t mid = mine.size();
   mine.insert(mine.end(), std::make_move_iterator(theirs.begin()), std::make_move_iterator(theirs.end()));
   std::inplace_merge(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(mid), mine.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
 }
-void CollectAppend(const AggSpec&, const Acc& acc, std::string* out) {
+void CollectAppend(const AggSpec&, const std::byte* acc, std::string* out) {
+  const auto& collected = HeavyOf(acc).collected;
   out->push_back('[');
-  for (size_t i = 0; i < acc.heavy->collected.size(); i++) {
+  for (size_t i = 0; i < collected.size(); i++) {
     if (i) out->push_back(',');
-    out->append(acc.heavy->collected[i].second);
+    out->append(collected[i].second);
   }
   out->push_back(']');
 }
-void CollectSave(const Acc::Heavy& h, state::Encoder* e) {
+void CollectSave(const Heavy& h, state::Encoder* e) {
   e->U64(h.collected.size());
   for (const auto& [seq, value] : h.collected) {
     e->U64(seq);
     e->Str(value);
   }
 }
-void CollectLoad(Acc::Heavy* h, state::Decoder* d) {
+void CollectLoad(Heavy* h, state::Decoder* d) {
   for (uint64_t n = d->U64(); n > 0 && d->ok(); n--) {
     uint64_t seq = d->U64();
     h->collected.emplace_back(seq, std::string(d->Str()));
@@ -243,27 +261,27 @@ void CollectLoad(Acc::Heavy* h, state::Decoder* d) {
 }
 
 // In the order of enum Fn.
-//   name               fn                  parts  number text   heavy
+//   name               fn                  parts  number text   state
 constexpr Function kFunctions[] = {
-    {"count", Fn::kCount, 1, 2, false, false, false, CountAdd, CountMerge, CountAppend, nullptr, nullptr},
-    {"count", Fn::kCountValues, 2, 2, false, false, false, CountAdd, CountMerge, CountAppend, nullptr, nullptr},
-    {"sum", Fn::kSum, 2, 2, true, false, false, SumAdd, SumMerge, SumAppend, nullptr, nullptr},
-    {"min", Fn::kMin, 2, 2, true, false, false, BestAdd<-1>, BestMerge<-1>, BestAppend, nullptr, nullptr},
-    {"max", Fn::kMax, 2, 2, true, false, false, BestAdd<1>, BestMerge<1>, BestAppend, nullptr, nullptr},
-    {"avg", Fn::kAvg, 2, 2, true, false, false, AvgAdd, SumMerge, AvgAppend, nullptr, nullptr},
-    {"first", Fn::kFirst, 2, 2, false, true, false, FirstAdd, FirstMerge, TextAppend, nullptr, nullptr},
-    {"last", Fn::kLast, 2, 2, false, true, false, LastAdd, LastMerge, TextAppend, nullptr, nullptr},
-    {"distinct", Fn::kDistinct, 2, 2, false, true, true, DistinctAdd, DistinctMerge, DistinctAppend,
+    {"count", Fn::kCount, 1, 2, false, false, AccKind::kCount, CountAdd, CountMerge, CountAppend, nullptr, nullptr},
+    {"count", Fn::kCountValues, 2, 2, false, false, AccKind::kCount, CountAdd, CountMerge, CountAppend, nullptr, nullptr},
+    {"sum", Fn::kSum, 2, 2, true, false, AccKind::kSum, SumAdd, SumMerge, SumAppend, nullptr, nullptr},
+    {"min", Fn::kMin, 2, 2, true, false, AccKind::kBest, BestAdd<-1>, BestMerge<-1>, BestAppend, nullptr, nullptr},
+    {"max", Fn::kMax, 2, 2, true, false, AccKind::kBest, BestAdd<1>, BestMerge<1>, BestAppend, nullptr, nullptr},
+    {"avg", Fn::kAvg, 2, 2, true, false, AccKind::kSum, AvgAdd, SumMerge, AvgAppend, nullptr, nullptr},
+    {"first", Fn::kFirst, 2, 2, false, true, AccKind::kKept, FirstAdd, FirstMerge, TextAppend, nullptr, nullptr},
+    {"last", Fn::kLast, 2, 2, false, true, AccKind::kKept, LastAdd, LastMerge, TextAppend, nullptr, nullptr},
+    {"distinct", Fn::kDistinct, 2, 2, false, true, AccKind::kHeavy, DistinctAdd, DistinctMerge, DistinctAppend,
      DistinctSave, DistinctLoad},
-    {"approx_distinct", Fn::kApproxDistinct, 2, 2, false, true, true, ApproxAdd, ApproxMerge, ApproxAppend,
+    {"approx_distinct", Fn::kApproxDistinct, 2, 2, false, true, AccKind::kHeavy, ApproxAdd, ApproxMerge, ApproxAppend,
      ApproxSave, ApproxLoad},
-    {"quantile", Fn::kQuantile, 3, 3, true, false, true, QuantileAdd, QuantileMerge, QuantileAppend,
+    {"quantile", Fn::kQuantile, 3, 3, true, false, AccKind::kHeavy, QuantileAdd, QuantileMerge, QuantileAppend,
      QuantileSave, QuantileLoad},
-    {"top", Fn::kTop, 3, 3, false, true, true, TopAdd, TopMerge, TopAppend, TopSave, TopLoad},
-    {"collect", Fn::kCollect, 2, 2, false, true, true, CollectAdd, CollectMerge, CollectAppend, CollectSave,
+    {"top", Fn::kTop, 3, 3, false, true, AccKind::kHeavy, TopAdd, TopMerge, TopAppend, TopSave, TopLoad},
+    {"collect", Fn::kCollect, 2, 2, false, true, AccKind::kHeavy, CollectAdd, CollectMerge, CollectAppend, CollectSave,
      CollectLoad},
 };
-constexpr Function kMedian = {"median", Fn::kQuantile, 2, 2, true, false, true, QuantileAdd, QuantileMerge,
+constexpr Function kMedian = {"median", Fn::kQuantile, 2, 2, true, false, AccKind::kHeavy, QuantileAdd, QuantileMerge,
                               QuantileAppend, QuantileSave, QuantileLoad};
 
 constexpr bool InOrder() {

@@ -1,12 +1,14 @@
 // The aggregate functions of kpipe(7), AGGREGATES, as one table: for each
 // function, how it is written in -a, what it needs of a value, and how it
 // adds a value to its state, merges two states, writes its result and
-// saves and loads what it keeps beyond Acc's scalars. AggSet
+// saves and loads what it keeps beyond its state's scalars. AggSet
 // (agg/aggregate.h) runs them; nothing else switches over the function.
 // Internal to agg/. The table is immutable; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,8 +22,47 @@
 
 namespace kpipe::agg {
 
-// The state of the aggregates that keep values.
-struct Acc::Heavy {
+// The states of the functions, one type per kind of state (AccKind), each
+// beginning with the count of values it has taken. They live in a row's
+// block of accumulators (aggregate.h), made by AggSet::InitRow.
+struct CountAcc {  // count, count:PATH
+  int64_t n = 0;
+};
+struct SumAcc {  // sum, avg (which keeps no integer part)
+  int64_t n = 0;
+  int64_t i = 0;     // integer sum
+  double d = 0;      // double part of the sum
+  double c = 0;      // Neumaier's compensation of d
+  bool dbl = false;  // a non-integer was added
+};
+struct BestAcc {  // min, max
+  int64_t n = 0;
+  int64_t i = 0;     // the best, an integer
+  double d = 0;      // the best, a double
+  bool dbl = false;  // the best is the double
+};
+// What a state owns beyond its block, freed through this base alone
+// (AggSet::FreeRow knows no function).
+struct Owned {
+  virtual ~Owned() = default;
+};
+struct OwnedAcc {  // first, last; the heavy functions
+  int64_t n = 0;
+  Owned* owned = nullptr;
+};
+static_assert(sizeof(OwnedAcc) == AggSet::kOwnedBytes, "owning states are laid out first, at fixed size");
+
+// first/last: the value kept, its time and arrival; made by the first value.
+struct Kept : Owned {
+  int64_t t = 0;
+  uint64_t seq = 0;
+  std::string text;
+  Kept() = default;
+  Kept(int64_t t, uint64_t seq, std::string text) : t(t), seq(seq), text(std::move(text)) {}
+};
+
+// The state of the aggregates that keep values; made with the row.
+struct Heavy : Owned {
   std::unordered_set<std::string> distinct;
   DistinctCounter approx;
   QuantileSketch quantile;
@@ -33,23 +74,36 @@ struct Acc::Heavy {
   std::vector<std::pair<uint64_t, std::string>> collected;  // (arrival, value)
 };
 
+enum class AccKind : uint8_t { kCount, kSum, kBest, kKept, kHeavy };
+
 struct Function {
   std::string_view name;    // in -a; count:PATH is kCountValues
   Fn fn;
   int min_parts, max_parts;  // of FN[:PATH[:ARG]], the function included
   bool number;               // its values must be numbers
   bool text;                 // it keeps values' compact text
-  bool heavy;                // its state has an Acc::Heavy
-  // Adds a present value `v` of record `x` (the caller counts it in n).
-  void (*add)(Acc* acc, const Value& v, const Extracted& x);
+  AccKind kind;             // of its state; kHeavy: it has a Heavy
+  // Adds a present value `v` of record `x` to `acc`, a state of its kind
+  // (the caller counts it in n).
+  void (*add)(std::byte* acc, const Value& v, const Extracted& x);
   // Merges `from` (n > 0) into `into` (the caller adds the counts).
-  void (*merge)(const AggSpec& s, Acc* into, Acc* from);
+  void (*merge)(const AggSpec& s, std::byte* into, std::byte* from);
   // Appends the result as JSON.
-  void (*append)(const AggSpec& s, const Acc& acc, std::string* out);
-  // What an Acc::Heavy holds for this function (heavy functions only).
-  void (*save)(const Acc::Heavy& h, state::Encoder* e);
-  void (*load)(Acc::Heavy* h, state::Decoder* d);
+  void (*append)(const AggSpec& s, const std::byte* acc, std::string* out);
+  // What a Heavy holds for this function (heavy functions only).
+  void (*save)(const Heavy& h, state::Encoder* e);
+  void (*load)(Heavy* h, state::Decoder* d);
 };
+
+// The state of kind T at `acc`, made there by AggSet::InitRow.
+template <typename T>
+T* As(std::byte* acc) {
+  return std::launder(reinterpret_cast<T*>(acc));
+}
+template <typename T>
+const T* As(const std::byte* acc) {
+  return std::launder(reinterpret_cast<const T*>(acc));
+}
 
 const Function& FunctionOf(Fn fn);
 // By its name in -a ("median" is quantile with q = 0.5); null when unknown.

@@ -103,19 +103,18 @@ Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, st
 }
 
 GroupOperator::RowPtr GroupOperator::MakeRow(std::string_view key) const {
-  size_t n = aggs_.specs().size();
-  void* mem = ::operator new(sizeof(Row) + n * sizeof(agg::Acc) + key.size());
+  void* mem = ::operator new(sizeof(Row) + aggs_.row_bytes() + key.size());
   Row* row = new (mem) Row();
-  row->n_accs = static_cast<uint32_t>(n);
+  row->acc_bytes = static_cast<uint32_t>(aggs_.row_bytes());
+  row->owned = aggs_.owned_states();
   row->key_size = static_cast<uint32_t>(key.size());
-  std::uninitialized_default_construct_n(row->accs().data(), n);
   aggs_.InitRow(row->accs());
-  std::memcpy(row->accs().data() + n, key.data(), key.size());
+  std::memcpy(row->accs() + row->acc_bytes, key.data(), key.size());
   return RowPtr(row);
 }
 
 void GroupOperator::RowDelete::operator()(Row* row) const {
-  std::destroy_n(row->accs().data(), row->n_accs);
+  agg::AggSet::FreeRow(row->accs(), row->owned);
   row->~Row();
   ::operator delete(row);
 }
@@ -132,7 +131,6 @@ GroupOperator::Row* GroupOperator::InsertStored(uint64_t hash, RowPtr stored) {
 }
 
 GroupOperator::Row* GroupOperator::Adopt(RowPtr row, uint64_t hash) {
-  row->hash = hash;
   mem_ += row->bytes();
   Row* r = row.get();
   rows_.Insert(hash, r);
@@ -181,7 +179,7 @@ void GroupOperator::Forget(Row* row) {
   Preserve(row);
   if (track_) gone_.emplace_back(row->first_seq, row->key());
   mem_ -= row->bytes();
-  rows_.Erase(row->hash, row);
+  rows_.Erase(agg::HashValue(row->key()), row);
   RowPtr owned = TakeOut(row);
   if (Referenced(row)) {
     row->gone = true;
@@ -469,7 +467,7 @@ void GroupOperator::Evict() {
       continue;
     }
     mem_ -= row->bytes();
-    rows_.Erase(row->hash, row);
+    rows_.Erase(agg::HashValue(row->key()), row);
     TakeOut(row);  // and freed
     i++;
   }

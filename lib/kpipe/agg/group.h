@@ -66,13 +66,16 @@ class GroupOperator : public Operator, public IncrementalState {
 
  private:
   // A row, its accumulators and its key are one allocation (MakeRow): the
-  // row, one agg::Acc per aggregate, then the key's bytes.
+  // row, its block of accumulators (agg::AggSet::row_bytes()), then the
+  // key's bytes.
+  // The key's hash is in its index slot only (agg::HashValue(key()) again
+  // when the row is let go of).
   struct Row {
-    uint64_t hash = 0;  // of key
     uint64_t first_seq = 0;
     int64_t max_t = INT64_MIN;
-    uint32_t n_accs = 0;
+    uint32_t acc_bytes = 0;
     uint32_t key_size = 0;
+    uint32_t owned = 0;  // accumulators that own an allocation (agg::AggSet::FreeRow)
     bool changed = false;
     bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
     bool in_store = false; // its entries are in the checkpoint store
@@ -87,20 +90,15 @@ class GroupOperator : public Operator, public IncrementalState {
     std::atomic<uint32_t> saved{0};
     uint32_t pos = 0;  // its place in order_
 
-    std::span<agg::Acc> accs() { return {std::launder(reinterpret_cast<agg::Acc*>(this + 1)), n_accs}; }
-    std::span<const agg::Acc> accs() const {
-      return {std::launder(reinterpret_cast<const agg::Acc*>(this + 1)), n_accs};
-    }
-    std::string_view key() const {
-      return {reinterpret_cast<const char*>(accs().data() + n_accs), key_size};
-    }
+    std::byte* accs() { return reinterpret_cast<std::byte*>(this + 1); }
+    const std::byte* accs() const { return reinterpret_cast<const std::byte*>(this + 1); }
+    std::string_view key() const { return {reinterpret_cast<const char*>(accs() + acc_bytes), key_size}; }
     // About what it takes in memory, with its index slot and its place in
     // the order.
-    int64_t bytes() const {
-      return static_cast<int64_t>(sizeof(Row) + n_accs * sizeof(agg::Acc) + key_size) + 48;
-    }
+    int64_t bytes() const { return static_cast<int64_t>(sizeof(Row) + acc_bytes + key_size) + 48; }
   };
-  static_assert(sizeof(Row) % alignof(agg::Acc) == 0, "the accumulators follow the row");
+  static_assert(sizeof(Row) % 8 == 0, "the accumulators follow the row, 8-aligned");
+  static_assert(sizeof(Row) == 48, "a row's header counts for millions of keys");
   struct RowDelete {
     void operator()(Row* row) const;
   };

@@ -58,7 +58,7 @@ Status WindowOperator::WriteRow(const Window& w, const Row& row, RowSink* out, b
     row_buf_.append(row.fields);
   }
   row_buf_.push_back(',');
-  aggs_.Append(&row_buf_, row.accs);
+  aggs_.Append(&row_buf_, row.accs.data());
   if (retract) row_buf_.append(",\"retract\":true");
   row_buf_.push_back('}');
   return out->Write(row.fields, row_buf_);
@@ -100,7 +100,7 @@ Status WindowOperator::AddToPanes(const RecordIn& r, int64_t w, RowSink* out, Ad
   for (const Window& win : windows_) {
     if (last_pane_ == panes_.end() || !(last_pane_->first == win)) last_pane_ = panes_.find(win);
     Row* row = last_pane_ == panes_.end() ? nullptr : last_pane_->second.index.Find(key_hash_, key_);
-    if (row && aggs_.has_sum()) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs, x_));
+    if (row && aggs_.has_sum()) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs.data(), x_));
     targets_.push_back(row);
   }
   for (size_t i = 0; i < windows_.size(); i++) {
@@ -113,7 +113,7 @@ Status WindowOperator::AddToPanes(const RecordIn& r, int64_t w, RowSink* out, Ad
       row = &pane.rows.emplace_back(NewRow(r.seq));
       pane.index.Insert(key_hash_, row);
     }
-    aggs_.Add(row->accs, x_);
+    aggs_.Add(row->accs.data(), x_);
     row->changed = true;
     if (opt_.emit == EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(win, *row, out));
   }
@@ -151,14 +151,14 @@ Status WindowOperator::AddToSession(const RecordIn& r, int64_t w, RowSink* out,
     list.push_back(std::move(s));
     std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a->w.start < b->w.start; });
     Index(sp);
-    aggs_.Add(sp->row.accs, x_);
+    aggs_.Add(sp->row.accs.data(), x_);
     sp->row.changed = true;
     if (opt_.emit == EmitMode::kChanges) return WriteRow(sp->w, sp->row, out);
     return Status::OK();
   }
 
-  std::vector<const std::vector<agg::Acc>*> rows;
-  for (Session* s : touched) rows.push_back(&s->row.accs);
+  std::vector<const std::byte*> rows;
+  for (Session* s : touched) rows.push_back(s->row.accs.data());
   KPIPE_RETURN_IF_ERROR(aggs_.CheckMerge(rows, x_));
 
   Window merged = own;
@@ -176,14 +176,14 @@ Status WindowOperator::AddToSession(const RecordIn& r, int64_t w, RowSink* out,
   auto& list = kit->second;
   for (Session* s : touched) {
     if (s == target) continue;
-    aggs_.Merge(&target->row.accs, &s->row.accs);
+    aggs_.Merge(target->row.accs.data(), s->row.accs.data());
     target->row.first_seq = std::min(target->row.first_seq, s->row.first_seq);
     list.erase(std::find_if(list.begin(), list.end(), [s](const auto& p) { return p.get() == s; }));
   }
   target->w = merged;
   std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a->w.start < b->w.start; });
   Index(target);
-  aggs_.Add(target->row.accs, x_);
+  aggs_.Add(target->row.accs.data(), x_);
   target->row.changed = true;
   if (opt_.emit == EmitMode::kChanges) return WriteRow(target->w, target->row, out);
   return Status::OK();
@@ -289,7 +289,7 @@ Status WindowOperator::Save(state::StateWriter* writer) const {
     state::Encoder e(&value);
     e.U64(row.first_seq);
     e.U8(row.changed);
-    aggs_.Save(&e, row.accs);
+    aggs_.Save(&e, row.accs.data());
     return writer->Put(StateKey(tag, w, row.key), value);
   };
   for (const auto& [win, pane] : panes_)
@@ -316,7 +316,7 @@ Status WindowOperator::Load(state::StateReader* reader) {
     KPIPE_RETURN_IF_ERROR(kd.Check("window state key"));
     Row row = NewRow(vd.U64());
     row.changed = vd.U8() != 0;
-    aggs_.Load(&vd, &row.accs);
+    aggs_.Load(&vd, row.accs.data());
     KPIPE_RETURN_IF_ERROR(vd.Check("window state"));
     if (tag == 'p') {
       Pane& pane = panes_[win];

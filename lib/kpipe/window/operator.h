@@ -53,7 +53,7 @@ class WindowOperator : public Operator {
     std::string key;     // group key text (agg::GroupKey::Extract)
     std::string fields;  // `"name":value,...`
     uint64_t first_seq = 0;
-    std::vector<agg::Acc> accs;
+    agg::AccRow accs;
     bool changed = false;  // since the last tick of --emit every
   };
   struct RowKey {
