@@ -34,6 +34,7 @@ Status FileInput::Start(const InputPosition* at, bool* rewound) {
     *rewound = true;
   }
   if (regular) size_ = st.st_size;
+  reader_.set_read_ahead(read_ahead_ && regular);
   return Status::OK();
 }
 

@@ -28,6 +28,7 @@ class FileInput : public Input {
     reader_.set_tick(period_ms, std::move(cb));
   }
   void set_signal_watch(SignalWatch* signals) override { reader_.set_signal_watch(signals); }
+  void set_read_ahead(bool on) override { read_ahead_ = on; }
   bool NextBlock(std::string_view* block) override { return reader_.NextBlock(block); }
   bool TryBlock(std::string_view* block) override;
   Result<int> ReadyFd() override { return fd_; }
@@ -50,6 +51,7 @@ class FileInput : public Input {
   uint64_t base_ = 0;   // the offset reading started at (a restored checkpoint's)
   int64_t size_ = -1;   // of a regular file, at Start()
   bool done_ = false;   // TryBlock() has seen the end
+  bool read_ahead_ = false;  // asked for: done for a regular file
 };
 
 }  // namespace kpipe

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -19,11 +22,79 @@ constexpr size_t kBlock = 1 << 20;
 constexpr size_t kPad = simdjson::SIMDJSON_PADDING;
 }  // namespace
 
+// The thread of set_read_ahead(): one read() at a time, asked for by Start
+// and waited for by Wait.
+class LineReader::Ahead {
+ public:
+  explicit Ahead(int fd) : fd_(fd), thread_([this] { Run(); }) {}
+  ~Ahead() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void Start(char* dst, size_t room) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      dst_ = dst;
+      room_ = room;
+      want_ = true;
+      done_ = false;
+    }
+    cv_.notify_all();
+  }
+  // What read() returned, and its errno.
+  ssize_t Wait(int* err) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return done_; });
+    *err = err_;
+    return n_;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return want_ || quit_; });
+      if (quit_) return;
+      want_ = false;
+      char* dst = dst_;
+      size_t room = room_;
+      lock.unlock();
+      ssize_t n;
+      do n = ::read(fd_, dst, room);
+      while (n < 0 && errno == EINTR);
+      int err = n < 0 ? errno : 0;
+      lock.lock();
+      n_ = n;
+      err_ = err;
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  const int fd_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool want_ = false, done_ = false, quit_ = false;  // guarded by mu_
+  char* dst_ = nullptr;
+  size_t room_ = 0;
+  ssize_t n_ = 0;
+  int err_ = 0;
+  std::thread thread_;  // last: it starts once the rest is made
+};
+
 LineReader::LineReader(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   buf_.resize(kBlock + kPad);
 }
 
+LineReader::~LineReader() = default;  // Ahead's destructor waits for its read
+
 bool LineReader::Next(std::string_view* line) {
+  if (ahead_pending_ && !Settle()) return false;
   for (;;) {
     const char* start = buf_.data() + begin_;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
@@ -49,14 +120,72 @@ bool LineReader::Next(std::string_view* line) {
 }
 
 bool LineReader::NextBlock(std::string_view* block) {
+  if (ahead_pending_) {
+    // As Fill() does before a read: the signals, and the caller told that
+    // the lines returned so far are going.
+    if (!Settle()) return false;
+    if (signals_) {
+      struct pollfd p = {signals_->fd(), POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) {
+        if (int sig = signals_->Pending()) {
+          status_ = Status::Interrupted(sig);
+          return false;
+        }
+      }
+    }
+    if (before_refill_) {
+      Status s = before_refill_();
+      if (!s.ok()) {
+        status_ = std::move(s);
+        return false;
+      }
+    }
+  }
   for (;;) {
-    if (BufferedBlock(block)) return true;
+    if (TakeBlock(block)) {
+      if (read_ahead_ && !eof_) StartAhead();
+      return true;
+    }
     if (eof_) return false;
     if (!Fill()) return false;
   }
 }
 
+void LineReader::StartAhead() {
+  size_t tail = end_ - begin_;
+  if (tail > buf_.size() / 4) return;  // a long line coming: read in place, growing the buffer
+  if (spare_.size() != buf_.size()) spare_.resize(buf_.size());
+  std::memcpy(spare_.data(), buf_.data() + begin_, tail);
+  spare_tail_ = tail;
+  if (!ahead_) ahead_ = std::make_unique<Ahead>(fd_);
+  ahead_->Start(spare_.data() + tail, spare_.size() - kPad - tail);
+  ahead_pending_ = true;
+}
+
+bool LineReader::Settle() {
+  ahead_pending_ = false;
+  int err = 0;
+  ssize_t n = ahead_->Wait(&err);
+  // The lines returned so far stay where they are, in what is now spare_.
+  buf_.swap(spare_);
+  begin_ = 0;
+  end_ = spare_tail_;
+  if (n < 0) {
+    status_ = Status::IOError(fmt::format("{}: read: {}", name_, std::strerror(err)));
+    return false;
+  }
+  if (n == 0) eof_ = true;
+  end_ += static_cast<size_t>(n);
+  std::memset(buf_.data() + end_, 0, kPad);
+  return true;
+}
+
 bool LineReader::BufferedBlock(std::string_view* block) {
+  if (ahead_pending_ && !Settle()) return false;
+  return TakeBlock(block);
+}
+
+bool LineReader::TakeBlock(std::string_view* block) {
   const char* start = buf_.data() + begin_;
   size_t avail = end_ - begin_;
   const char* last_nl = static_cast<const char*>(memrchr(start, '\n', avail));
@@ -69,6 +198,7 @@ bool LineReader::BufferedBlock(std::string_view* block) {
 }
 
 bool LineReader::Buffered(std::string_view* line) {
+  if (ahead_pending_ && !Settle()) return false;
   const char* start = buf_.data() + begin_;
   const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
   size_t len;
@@ -99,6 +229,7 @@ void LineReader::MakeRoom() {
 }
 
 bool LineReader::ReadOnce() {
+  if (ahead_pending_ && !Settle()) return false;
   if (eof_) return false;
   MakeRoom();
   for (;;) {

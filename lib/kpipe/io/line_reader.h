@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,7 @@ class LineReader {
   // `name` is how diagnostics name the source ("stdin", a path). The reader
   // does not own `fd`.
   LineReader(int fd, std::string name);
+  ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
@@ -41,6 +43,11 @@ class LineReader {
   // While waiting for input, also wait on `signals`; a pending SIGINT or
   // SIGTERM makes Next() return Status::Interrupted.
   void set_signal_watch(SignalWatch* signals) { signals_ = signals; }
+  // NextBlock() reads the next block on a thread of its own while the
+  // caller works on the one it returned. Only for a regular file, whose
+  // reads never wait for input: the hooks above then have nothing to do
+  // but the signals, which NextBlock() still checks before each block.
+  void set_read_ahead(bool on) { read_ahead_ = on; }
 
   // Stores the next line (without its '\n') in `*line` and returns true, or
   // returns false at end of input or on error (then see status()).
@@ -76,6 +83,15 @@ class LineReader {
  private:
   bool Fill();
   void MakeRoom();
+  // The lines buffered now, as NextBlock returns them.
+  bool TakeBlock(std::string_view* block);
+  // Read-ahead: StartAhead() copies what follows the block just returned
+  // (a part of a line) to the front of spare_ and has the thread read after
+  // it; Settle() waits for that read and makes spare_ the buffer. False on
+  // a read error (status()).
+  void StartAhead();
+  bool Settle();
+  class Ahead;
 
   int fd_;
   std::string name_;
@@ -91,6 +107,11 @@ class LineReader {
   SignalWatch* signals_ = nullptr;
   int64_t tick_ms_ = -1;
   std::function<Status()> tick_;
+  bool read_ahead_ = false;
+  std::unique_ptr<Ahead> ahead_;  // its thread, once a read ahead was asked for
+  bool ahead_pending_ = false;    // spare_ is being filled
+  std::string spare_;
+  size_t spare_tail_ = 0;  // bytes of a line at spare_'s front, before what the thread reads
 };
 
 // Opens `path` for reading ("-" is stdin). Returns the fd; the caller closes

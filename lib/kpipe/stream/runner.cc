@@ -124,6 +124,10 @@ Status Runner::StartInputs() {
       if (done) l.wm.Remove(name, NowMs());
       else l.wm.Add(name, NowMs());
     });
+    // With the block parser's thread, a third that reads a file ahead, so
+    // that the copy out of the page cache is not on this one (NextBlock:
+    // one input).
+    l.in->set_read_ahead(block_parser_ != nullptr && lanes_.size() == 1);
     bool rewound = false;
     KPIPE_RETURN_IF_ERROR(l.in->Start(l.restored ? &l.at : nullptr, &rewound));
     if (l.restored && !rewound && opt_.warn)
