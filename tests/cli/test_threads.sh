@@ -8,7 +8,12 @@ source "$(dirname "$0")/lib.sh"
 import random, sys
 rnd = random.Random(7)
 bad = ['', 'not json', '{"ts":1,"k":"a"', '{"ts":5,"k":"a","v":1} {"ts":6}', '1,2', '   ', '[1,2',
-       '{"ts":"soon","k":"a","v":1}', '{"k":"a","v":1}', '{"ts":7,"k":"a","v":1}\r']
+       '{"ts":"soon","k":"a","v":1}', '{"k":"a","v":1}', '{"ts":7,"k":"a","v":1}\r',
+       # event times the parse thread reads ahead (RecordDecoder::TimeFunction)
+       # and leaves to the reading thread to refuse, or reads as it would
+       '{"ts":1e300,"k":"a","v":1}', '{"ts":null,"k":"a","v":1}', '{"ts":true,"k":"a","v":1}',
+       '{"ts":-9223372036854775808,"k":"a","v":1}', '{"ts":12.7,"k":"a","v":1}',
+       '{"ts":"2024-11-24T10:00:00Z","k":"a","v":1}', '{"ts":[1],"k":"a","v":1}']
 for path, n in ((sys.argv[1], 60000), (sys.argv[2], 30000)):
     with open(path, "w") as f:
         for i in range(n):
@@ -43,6 +48,7 @@ same() {  # same NAME CMD...: --threads 1 and 2 give the same stdout, stderr, de
 }
 same kwindow kwindow --tumble 10s --time ts --max-delay 1s --by k -a count -a sum:v "$T/in.jsonl"
 same kagg kagg --by k -a count -a sum:v --time ts "$T/in.jsonl"
+same kwindow-s kwindow --tumble 10m --time ts --time-unit s --max-delay 1s --by k -a count "$T/in.jsonl"
 same kjoin kjoin --on k --within 100ms --time ts --max-delay 1s "$T/in.jsonl" "$T/right.jsonl"
 # A composite key, outer rows both ways, and records dropped out of their
 # arrival order (the input is out of order by up to 40 ms).

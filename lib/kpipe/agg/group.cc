@@ -206,7 +206,7 @@ Status GroupOperator::WriteRow(const Row& row, RowSink* out) {
 }
 
 Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) {
-  *outcome = AddOutcome();
+  outcome->Reset();
   by_.Extract(r.value, &key_);
   KPIPE_RETURN_IF_ERROR(aggs_.Extract(r.value, &x_));
   x_.t = r.t;

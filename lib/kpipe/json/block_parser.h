@@ -32,19 +32,27 @@ namespace kpipe::json {
 
 class BlockParser {
  public:
+  // What a reader learns of a value ahead of it: two words, whose meaning
+  // is the reader's (the runner: a key's hash to prefetch, and the event
+  // time already read).
+  struct Hints {
+    uint64_t key = 0;
+    int64_t time = 0;
+  };
   // One chunk of the block, valid until the next Next or Stop.
   struct Chunk {
     std::string_view text;                 // its lines, with their '\n's
     const std::vector<std::string_view>* lines = nullptr;
     bool parsed = false;                   // else: judge `text` line by line
     simdjson::dom::array values;           // with `parsed`: one per line
-    // With `parsed` and a Hint given to Start: the hint of each value.
-    const std::vector<uint64_t>* hints = nullptr;
+    // With `parsed` and a Hint given to Start: the hints of each value.
+    const std::vector<Hints>* hints = nullptr;
   };
   // A function of a parsed value, run on the worker thread for each value
   // of the block (so it must not touch what the reader's thread does): a
-  // reader may use its results to prefetch, before it gets to the value.
-  using Hint = std::function<uint64_t(simdjson::dom::element)>;
+  // reader may use its results to prefetch, or to skip work it would do
+  // when it gets to the value.
+  using Hint = std::function<Hints(simdjson::dom::element)>;
 
   // Blocks smaller than this are better read directly (Start refuses them).
   static constexpr size_t kMinBlock = 128 << 10;
@@ -72,7 +80,7 @@ class BlockParser {
     std::string_view text;
     bool parsed = false;
     simdjson::dom::array values;
-    std::vector<uint64_t> hints;
+    std::vector<Hints> hints;
   };
   void Work();
   void Fill(Slot* s, std::string_view text, Hint& hint);

@@ -60,6 +60,16 @@ struct AddOutcome {
   // The watermark the record was judged against, when not W (a group
   // member's partition watermark, stream/partitioned.h).
   std::optional<int64_t> watermark;
+
+  // As a fresh one, field by field: assigning AddOutcome() builds one on
+  // the stack and reads it back in wider words than it wrote, which the
+  // store buffer cannot forward (a stall on every record).
+  void Reset() {
+    late = false;
+    has_window_end = true;
+    window_end = 0;
+    watermark.reset();
+  }
 };
 
 // Written by the checkpoint thread (IncrementalState::BeginSnapshot).

@@ -6,8 +6,18 @@
 
 namespace kpipe {
 
-Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line, Record* r,
-                             bool spans, bool null_value_timestamp, bool key) {
+std::function<int64_t(simdjson::dom::element)> RecordDecoder::TimeFunction() const {
+  if (form_ != Form::kPlain || !time_path_) return {};
+  return [path = *time_path_, unit = unit_](simdjson::dom::element value) {
+    simdjson::dom::element e;
+    if (!path.Lookup(value, &e)) return kUnknownTime;
+    auto t = EventTimeOf(e, unit, path.text());
+    return t.ok() ? *t : kUnknownTime;
+  };
+}
+
+Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view line, Record* r,
+                                bool spans, bool null_value_timestamp, bool key, int64_t known_t) {
   simdjson::dom::object o;
   if (form_ == Form::kUnknown) {
     bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
@@ -17,9 +27,16 @@ Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line,
     if (!envelope && !time_path_ && time_required_)
       return Status::Usage("no --time given and the input is not envelope lines (kconsume --envelope)");
   }
-  *r = Record();
+  // Field by field: `*r = Record()` built a zeroed copy on the stack and
+  // read it back in wider words than it wrote, which the store buffer
+  // cannot forward (a tenth of the reading thread's time in kwindow).
   r->value = root;
   r->raw = line;
+  r->message_key = {};
+  r->key = {};
+  r->has_key = false;
+  r->t = 0;
+  r->has_time = false;
   bool by_timestamp = false;
   if (form_ == Form::kEnvelope) {
     // The watermark is kept per topic and partition; a null topic or
@@ -52,7 +69,10 @@ Status RecordDecoder::Decode(simdjson::dom::element root, std::string_view line,
   } else {
     partition_.clear();
   }
-  if (time_path_ && !by_timestamp) {
+  if (time_path_ && !by_timestamp && known_t != kUnknownTime && form_ == Form::kPlain) {
+    r->t = known_t;
+    r->has_time = true;
+  } else if (time_path_ && !by_timestamp) {
     simdjson::dom::element e;
     if (!time_path_->Lookup(r->value, &e))
       return Status::BadInput(fmt::format("no event time: '{}' is missing or null", time_path_->text()));

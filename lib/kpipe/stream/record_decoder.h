@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,8 +48,34 @@ class RecordDecoder {
   // takes its time from the envelope even when a time path is given.
   // Usage (on the first line): no time path, none in the input, and one is
   // needed; BadInput: the reason the line cannot be a record.
-  Status Decode(simdjson::dom::element root, std::string_view line, Record* r, bool spans = false,
-                bool null_value_timestamp = false, bool key = false);
+  // `known_t`: the event time a TimeFunction() read from this line already.
+  // Inline for a plain line whose time is known or not needed, the most
+  // common case: the caller then keeps `*r` in registers (stored here by
+  // halves and read back whole, it stalled the store buffer).
+  [[gnu::always_inline]] Status Decode(simdjson::dom::element root, std::string_view line, Record* r,
+                                       bool spans = false, bool null_value_timestamp = false,
+                                       bool key = false, int64_t known_t = kUnknownTime) {
+    if (form_ != Form::kPlain || spans || (time_path_ && known_t == kUnknownTime) ||
+        (!time_path_ && time_required_))
+      return DecodeAll(root, line, r, spans, null_value_timestamp, key, known_t);
+    r->value = root;
+    r->raw = line;
+    r->message_key = {};
+    r->key = {};
+    r->has_key = false;
+    r->t = time_path_ ? known_t : 0;
+    r->has_time = static_cast<bool>(time_path_);
+    return Status::OK();
+  }
+
+  // Never an event time (CheckEventTime).
+  static constexpr int64_t kUnknownTime = INT64_MIN;
+  // For a thread ahead of Decode (the block parser's): a function of a
+  // plain line's record that returns its event time as Decode reads it, or
+  // kUnknownTime where Decode would refuse it (Decode then reads it again,
+  // and says why). Empty unless the lines are known to be plain and the
+  // time has a path. Thread-safe: it holds copies.
+  std::function<int64_t(simdjson::dom::element)> TimeFunction() const;
 
   // The partition of the last decoded record.
   const std::string& partition() const { return partition_; }
@@ -56,6 +83,9 @@ class RecordDecoder {
   void set_form(Form f) { form_ = f; }  // from a checkpoint
 
  private:
+  Status DecodeAll(simdjson::dom::element root, std::string_view line, Record* r, bool spans,
+                   bool null_value_timestamp, bool key, int64_t known_t);
+
   std::optional<json::FieldPath> time_path_;
   TimeUnit unit_;
   bool time_required_;

@@ -303,7 +303,8 @@ Status Runner::Block(size_t s, std::string_view block) {
   lanes_[s]->block_line = 0;
   // (Too small a block is not asked for the hint function: a live trickle
   // would copy it for every few lines.)
-  if (!block_parser_ || block.size() < json::BlockParser::kMinBlock || !block_parser_->Start(block, Hint(s)))
+  if (!block_parser_ || block.size() < json::BlockParser::kMinBlock ||
+      !block_parser_->Start(block, Hint(s, &key_hints_)))
     return Lines(s, block);
   Status st;
   json::BlockParser::Chunk c;
@@ -312,20 +313,22 @@ Status Runner::Block(size_t s, std::string_view block) {
   return st;
 }
 
-json::BlockParser::Hint Runner::Hint(size_t s) const {
-  auto hint = op_->HintFunction(static_cast<int>(s));
-  if (!hint) return {};
-  switch (lanes_[s]->decoder.form()) {
-    case RecordDecoder::Form::kPlain:
-      return hint;
-    case RecordDecoder::Form::kEnvelope:
-      return [hint = std::move(hint)](simdjson::dom::element root) -> uint64_t {
-        simdjson::dom::element value;
-        return root["value"].get(value) == simdjson::SUCCESS ? hint(value) : 0;
-      };
-    default:  // not known before the first line
-      return {};
-  }
+json::BlockParser::Hint Runner::Hint(size_t s, bool* key_hints) const {
+  auto key = op_->HintFunction(static_cast<int>(s));
+  auto time = lanes_[s]->decoder.TimeFunction();  // plain lines only
+  bool envelope = lanes_[s]->decoder.form() == RecordDecoder::Form::kEnvelope;
+  if (!envelope && lanes_[s]->decoder.form() != RecordDecoder::Form::kPlain) key = nullptr;  // not known yet
+  *key_hints = static_cast<bool>(key);
+  if (!key && !time) return {};
+  return [key = std::move(key), time = std::move(time), envelope](simdjson::dom::element root) {
+    json::BlockParser::Hints h;
+    h.time = RecordDecoder::kUnknownTime;
+    simdjson::dom::element value = root;
+    if (envelope && root["value"].get(value) != simdjson::SUCCESS) return h;
+    if (key) h.key = key(value);
+    if (time) h.time = time(value);
+    return h;
+  };
 }
 
 Status Runner::Values(size_t s, const json::BlockParser::Chunk& c) {
@@ -334,11 +337,12 @@ Status Runner::Values(size_t s, const json::BlockParser::Chunk& c) {
   // The operator hears of each record's hint kLookahead records before its
   // Add (Operator::Prefetch).
   constexpr size_t kLookahead = 8;
-  const std::vector<uint64_t>* hints = c.hints;
+  const std::vector<json::BlockParser::Hints>* hints = c.hints;
   size_t n = hints ? hints->size() : 0;
-  for (size_t k = 0; k < kLookahead && k < n; k++) op_->Prefetch(static_cast<int>(s), (*hints)[k]);
+  size_t ahead = key_hints_ ? n : 0;
+  for (size_t k = 0; k < kLookahead && k < ahead; k++) op_->Prefetch(static_cast<int>(s), (*hints)[k].key);
   for (simdjson::dom::element root : c.values) {
-    if (i + kLookahead < n) op_->Prefetch(static_cast<int>(s), (*hints)[i + kLookahead]);
+    if (i + kLookahead < ahead) op_->Prefetch(static_cast<int>(s), (*hints)[i + kLookahead].key);
     l.line_no++;
     l.block_line++;
     hint_ = i < n ? &(*hints)[i] : nullptr;
@@ -418,7 +422,8 @@ Status Runner::Line(size_t s, std::string_view line) {
 Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line) {
   Lane& l = *lanes_[s];
   RecordDecoder::Record d;
-  Status ds = l.decoder.Decode(root, line, &d, l.opt.spans, l.opt.null_value_timestamp, l.opt.key);
+  Status ds = l.decoder.Decode(root, line, &d, l.opt.spans, l.opt.null_value_timestamp, l.opt.key,
+                               hint_ ? hint_->time : RecordDecoder::kUnknownTime);
   if (ds.Is(Status::Code::kUsage)) return Status::Usage(fmt::format("{}: {}", Where(s), ds.message()));
   if (!ds.ok()) return Bad(s, ds.message(), line);
   // An envelope whose value is null (a tombstone: a table's delete) has
@@ -428,7 +433,10 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
     if (!l.opt.validate->Fits(d.value, &why)) return Bad(s, why, line);
   }
   RecordIn rec;
-  rec.value = d.value;
+  // A plain line's record is `root`, still in registers: d.value, just
+  // stored by Decode in halves, would be read back whole (a store-forwarding
+  // stall on every record).
+  rec.value = l.decoder.form() == RecordDecoder::Form::kEnvelope ? d.value : root;
   rec.t = d.t;
   rec.has_time = d.has_time;
   rec.seq = ++seq_;
@@ -437,7 +445,7 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   rec.partition = l.decoder.partition();
   rec.key = d.key;
   rec.has_key = d.has_key;
-  if (hint_) rec.hint = *hint_;
+  if (hint_ && key_hints_) rec.hint = hint_->key;
   if (l.opt.spans) {
     rec.raw = d.raw;
     rec.message_key = d.message_key;

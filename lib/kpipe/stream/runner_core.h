@@ -71,9 +71,11 @@ class Runner {
   Status Lines(size_t s, std::string_view text);
   // A chunk the block parser parsed: one value per line.
   Status Values(size_t s, const json::BlockParser::Chunk& c);
-  // The operator's hint function for the lines of lane `s`, given their
-  // form (an envelope's value), or none.
-  json::BlockParser::Hint Hint(size_t s) const;
+  // The hints of the lines of lane `s` for the block parser's thread,
+  // given their form: the operator's hint function of the record (an
+  // envelope's value), with `*key_hints`; the event time of a plain line.
+  // None when there is neither.
+  json::BlockParser::Hint Hint(size_t s, bool* key_hints) const;
   Status Line(size_t s, std::string_view line);
   [[gnu::always_inline]] Status Parsed(size_t s, std::string_view line, simdjson::dom::element root) {
     simdjson::dom::object obj;
@@ -144,7 +146,8 @@ class Runner {
 
   simdjson::dom::parser parser_;       // whole blocks (parse_many)
   std::unique_ptr<json::BlockParser> block_parser_;  // threads >= 2
-  const uint64_t* hint_ = nullptr;  // Values: the hint of the record at hand
+  const json::BlockParser::Hints* hint_ = nullptr;  // Values: the hints of the record at hand
+  bool key_hints_ = false;  // the block's hints hold the operator's (Hint)
   simdjson::dom::parser line_parser_;  // one line at a time
   bool control_out_ = false;    // write our own watermarks downstream
   bool ended_ = false;          // every input ended

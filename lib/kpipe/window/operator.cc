@@ -72,7 +72,7 @@ Status WindowOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcom
   key_hash_ = agg::HashValue(key_);
   x_.t = r.t;
   x_.seq = r.seq;
-  *outcome = AddOutcome();
+  outcome->Reset();
   if (opt_.kind == WindowOptions::Kind::kSession) return AddToSession(r, w, out, outcome);
   return AddToPanes(r, w, out, outcome);
 }
