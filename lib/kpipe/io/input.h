@@ -78,9 +78,9 @@ class Input {
   virtual void set_idle_callback(std::function<Status()> cb) = 0;
   virtual void set_tick(int64_t period_ms, std::function<Status()> cb) = 0;
   virtual void set_signal_watch(SignalWatch* signals) = 0;
-  // NextBlock() may read the next block ahead on a thread of its own, while
-  // the caller works on the one returned, where that never delays the hooks
-  // above (a regular file). Asked before Start().
+  // NextBlock() and TryBlock() may read the next block ahead on a thread of
+  // their own, while the caller works on the one returned, where that never
+  // delays the hooks above (a regular file). Asked before Start().
   virtual void set_read_ahead(bool on) { (void)on; }
   // Called with a partition's name ("topic/partition", as RecordDecoder
   // names it) when reading it starts, and with done = true when it ends.

@@ -182,7 +182,9 @@ bool LineReader::Settle() {
 
 bool LineReader::BufferedBlock(std::string_view* block) {
   if (ahead_pending_ && !Settle()) return false;
-  return TakeBlock(block);
+  if (!TakeBlock(block)) return false;
+  if (read_ahead_ && !eof_) StartAhead();
+  return true;
 }
 
 bool LineReader::TakeBlock(std::string_view* block) {

@@ -43,10 +43,11 @@ class LineReader {
   // While waiting for input, also wait on `signals`; a pending SIGINT or
   // SIGTERM makes Next() return Status::Interrupted.
   void set_signal_watch(SignalWatch* signals) { signals_ = signals; }
-  // NextBlock() reads the next block on a thread of its own while the
-  // caller works on the one it returned. Only for a regular file, whose
-  // reads never wait for input: the hooks above then have nothing to do
-  // but the signals, which NextBlock() still checks before each block.
+  // NextBlock() and BufferedBlock() read the next block on a thread of
+  // their own while the caller works on the one they returned. Only for a
+  // regular file, whose reads never wait for input: the hooks above then
+  // have nothing to do but the signals, which NextBlock() still checks
+  // before each block.
   void set_read_ahead(bool on) { read_ahead_ = on; }
 
   // Stores the next line (without its '\n') in `*line` and returns true, or

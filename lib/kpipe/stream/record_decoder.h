@@ -55,7 +55,7 @@ class RecordDecoder {
   [[gnu::always_inline]] Status Decode(simdjson::dom::element root, std::string_view line, Record* r,
                                        bool spans = false, bool null_value_timestamp = false,
                                        bool key = false, int64_t known_t = kUnknownTime) {
-    if (form_ != Form::kPlain || spans || (time_path_ && known_t == kUnknownTime) ||
+    if (form_ != Form::kPlain || (time_path_ && known_t == kUnknownTime) ||
         (!time_path_ && time_required_))
       return DecodeAll(root, line, r, spans, null_value_timestamp, key, known_t);
     r->value = root;

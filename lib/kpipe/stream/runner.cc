@@ -124,10 +124,9 @@ Status Runner::StartInputs() {
       if (done) l.wm.Remove(name, NowMs());
       else l.wm.Add(name, NowMs());
     });
-    // With the block parser's thread, a third that reads a file ahead, so
-    // that the copy out of the page cache is not on this one (NextBlock:
-    // one input).
-    l.in->set_read_ahead(block_parser_ != nullptr && lanes_.size() == 1);
+    // With the block parser's thread, one more for each file, that reads
+    // it ahead, so that the copy out of the page cache is not on this one.
+    l.in->set_read_ahead(block_parser_ != nullptr);
     bool rewound = false;
     KPIPE_RETURN_IF_ERROR(l.in->Start(l.restored ? &l.at : nullptr, &rewound));
     if (l.restored && !rewound && opt_.warn)
@@ -443,8 +442,10 @@ Status Runner::Data(size_t s, simdjson::dom::element root, std::string_view line
   rec.input = static_cast<int>(s);
   rec.envelope = l.decoder.form() == RecordDecoder::Form::kEnvelope;
   rec.partition = l.decoder.partition();
-  rec.key = d.key;
-  rec.has_key = d.has_key;
+  if (l.opt.key) {
+    rec.key = d.key;
+    rec.has_key = d.has_key;
+  }
   if (hint_ && key_hints_) rec.hint = hint_->key;
   if (l.opt.spans) {
     rec.raw = d.raw;
