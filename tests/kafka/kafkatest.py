@@ -60,7 +60,11 @@ def sh(cmd, want=0, stdin=None, timeout=60):
     try:
         p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], input=stdin, capture_output=True,
                            timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as e:
+        # What it wrote until then tells where it waited.
+        for name, text in (("stdout", e.stdout), ("stderr", e.stderr)):
+            if text:
+                sys.stderr.write(f"--- {name}\n" + text[-3000:].decode("utf-8", "replace") + "\n")
         fail(f"timed out after {timeout}s: {cmd}")
     if p.returncode != want:
         sys.stderr.write("--- stdout\n" + p.stdout[:3000].decode("utf-8", "replace"))

@@ -84,7 +84,12 @@ produce(50)
 log = os.path.join(tmp, "second.err")
 second = subprocess.Popen(["timeout", "120"] + KAGG + ["--until", "end", "-v", f"kafka:{topic}"], stdout=subprocess.PIPE,
                           stderr=open(log, "w"))
-time.sleep(4)
+# After 5 s it says what it waits for (it would look hung otherwise).
+deadline = time.time() + 15
+while time.time() < deadline and "held back by a transaction" not in open(log).read():
+    time.sleep(0.2)
+check("restoring from the changelog" in open(log).read() and "held back by a transaction" in open(log).read(),
+      "the waiting restore did not say why:\n" + open(log).read()[-1500:])
 early = "state restored from" in open(log).read()
 check(not early, "the restore ended with a transaction still open on the changelog:\n" + open(log).read()[-1500:])
 check(second.poll() is None, f"the second member ended ({second.returncode}) before the transaction was decided")

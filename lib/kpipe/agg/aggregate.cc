@@ -98,9 +98,9 @@ size_t StateBytes(AccKind kind) {
   return 0;
 }
 
-// Every state begins with its count of values.
-int64_t& Count(std::byte* state) { return As<CountAcc>(state)->n; }
-int64_t Count(const std::byte* state) { return As<CountAcc>(state)->n; }
+// Every state begins with its count of values: its AccHead, at offset 0.
+int64_t& Count(std::byte* state) { return As<AccHead>(state)->n; }
+int64_t Count(const std::byte* state) { return As<AccHead>(state)->n; }
 
 Status OverflowError(const AggSpec& s) {
   return Status::BadInput(
@@ -261,7 +261,11 @@ void AggSet::InitRow(std::byte* row) const {
       case AccKind::kSum: new (p) SumAcc(); break;
       case AccKind::kBest: new (p) BestAcc(); break;
       case AccKind::kKept: new (p) OwnedAcc(); break;
-      case AccKind::kHeavy: new (p) OwnedAcc{0, new Heavy()}; break;
+      case AccKind::kHeavy: {
+        OwnedAcc* o = new (p) OwnedAcc();
+        o->owned = new Heavy();
+        break;
+      }
     }
   }
 }

@@ -23,20 +23,20 @@
 namespace kpipe::agg {
 
 // The states of the functions, one type per kind of state (AccKind), each
-// beginning with the count of values it has taken. They live in a row's
-// block of accumulators (aggregate.h), made by AggSet::InitRow.
-struct CountAcc {  // count, count:PATH
-  int64_t n = 0;
+// beginning with the count of values it has taken (AccHead, which AggSet
+// reads whatever the kind). They live in a row's block of accumulators
+// (aggregate.h), made by AggSet::InitRow.
+struct AccHead {
+  int64_t n = 0;  // values (records for count)
 };
-struct SumAcc {  // sum, avg (which keeps no integer part)
-  int64_t n = 0;
+struct CountAcc : AccHead {};  // count, count:PATH
+struct SumAcc : AccHead {      // sum, avg (which keeps no integer part)
   int64_t i = 0;     // integer sum
   double d = 0;      // double part of the sum
   double c = 0;      // Neumaier's compensation of d
   bool dbl = false;  // a non-integer was added
 };
-struct BestAcc {  // min, max
-  int64_t n = 0;
+struct BestAcc : AccHead {  // min, max
   int64_t i = 0;     // the best, an integer
   double d = 0;      // the best, a double
   bool dbl = false;  // the best is the double
@@ -46,8 +46,7 @@ struct BestAcc {  // min, max
 struct Owned {
   virtual ~Owned() = default;
 };
-struct OwnedAcc {  // first, last; the heavy functions
-  int64_t n = 0;
+struct OwnedAcc : AccHead {  // first, last; the heavy functions
   Owned* owned = nullptr;
 };
 static_assert(sizeof(OwnedAcc) == AggSet::kOwnedBytes, "owning states are laid out first, at fixed size");
@@ -95,7 +94,8 @@ struct Function {
   void (*load)(Heavy* h, state::Decoder* d);
 };
 
-// The state of kind T at `acc`, made there by AggSet::InitRow.
+// The state of kind T at `acc`, made there by AggSet::InitRow; T is its
+// kind, or AccHead, the part every kind begins with.
 template <typename T>
 T* As(std::byte* acc) {
   return std::launder(reinterpret_cast<T*>(acc));

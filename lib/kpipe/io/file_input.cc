@@ -20,6 +20,7 @@ Result<std::unique_ptr<FileInput>> FileInput::Open(const std::string& path) {
 }
 
 FileInput::~FileInput() {
+  reader_.set_read_ahead(false);  // no read left in flight on fd_
   if (fd_ > 2) ::close(fd_);
 }
 

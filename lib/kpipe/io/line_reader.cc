@@ -91,7 +91,16 @@ LineReader::LineReader(int fd, std::string name) : fd_(fd), name_(std::move(name
   buf_.resize(kBlock + kPad);
 }
 
-LineReader::~LineReader() = default;  // Ahead's destructor waits for its read
+// The thread goes first: a read in flight writes into spare_, and reads the
+// caller's descriptor.
+LineReader::~LineReader() { ahead_.reset(); }
+
+void LineReader::set_read_ahead(bool on) {
+  read_ahead_ = on;
+  if (on) return;
+  if (ahead_pending_) Settle();  // (a read error stays in status())
+  ahead_.reset();
+}
 
 bool LineReader::Next(std::string_view* line) {
   if (ahead_pending_ && !Settle()) return false;
@@ -120,10 +129,12 @@ bool LineReader::Next(std::string_view* line) {
 }
 
 bool LineReader::NextBlock(std::string_view* block) {
+  // With read-ahead, this call's read goes where the lines before the last
+  // block are: the caller is told first, as Fill() does.
+  if (read_ahead_ && !BeforeRefill()) return false;
   if (ahead_pending_) {
-    // As Fill() does before a read: the signals, and the caller told that
-    // the lines returned so far are going.
     if (!Settle()) return false;
+    // As Fill() does before a read.
     if (signals_) {
       struct pollfd p = {signals_->fd(), POLLIN, 0};
       if (::poll(&p, 1, 0) > 0) {
@@ -131,13 +142,6 @@ bool LineReader::NextBlock(std::string_view* block) {
           status_ = Status::Interrupted(sig);
           return false;
         }
-      }
-    }
-    if (before_refill_) {
-      Status s = before_refill_();
-      if (!s.ok()) {
-        status_ = std::move(s);
-        return false;
       }
     }
   }
@@ -180,7 +184,16 @@ bool LineReader::Settle() {
   return true;
 }
 
+bool LineReader::BeforeRefill() {
+  if (!before_refill_) return true;
+  Status s = before_refill_();
+  if (s.ok()) return true;
+  status_ = std::move(s);
+  return false;
+}
+
 bool LineReader::BufferedBlock(std::string_view* block) {
+  if (read_ahead_ && !BeforeRefill()) return false;
   if (ahead_pending_ && !Settle()) return false;
   if (!TakeBlock(block)) return false;
   if (read_ahead_ && !eof_) StartAhead();
@@ -250,13 +263,7 @@ bool LineReader::ReadOnce() {
 }
 
 bool LineReader::Fill() {
-  if (before_refill_) {
-    Status s = before_refill_();
-    if (!s.ok()) {
-      status_ = std::move(s);
-      return false;
-    }
-  }
+  if (!BeforeRefill()) return false;
   MakeRoom();
   size_t room = buf_.size() - kPad - end_;
 

@@ -33,6 +33,8 @@ class LineReader {
   void set_idle_callback(std::function<Status()> cb) { idle_ = std::move(cb); }
   // Called before the buffer is refilled, which invalidates every line
   // returned so far; callers holding on to lines (a batch) use them here.
+  // (With read-ahead, before each block: that block's read may go where
+  // earlier lines are.)
   void set_before_refill(std::function<Status()> cb) { before_refill_ = std::move(cb); }
   // While waiting for input, calls `cb` every `period_ms` of quiet (timers
   // of processing time: periodic output, idle partitions).
@@ -48,7 +50,8 @@ class LineReader {
   // regular file, whose reads never wait for input: the hooks above then
   // have nothing to do but the signals, which NextBlock() still checks
   // before each block.
-  void set_read_ahead(bool on) { read_ahead_ = on; }
+  // Turned off, it waits for a read in flight (keeping what it read).
+  void set_read_ahead(bool on);
 
   // Stores the next line (without its '\n') in `*line` and returns true, or
   // returns false at end of input or on error (then see status()).
@@ -92,6 +95,8 @@ class LineReader {
   // a read error (status()).
   void StartAhead();
   bool Settle();
+  // Runs before_refill_; false (status() says why) when it fails.
+  bool BeforeRefill();
   class Ahead;
 
   int fd_;

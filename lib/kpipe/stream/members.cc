@@ -551,10 +551,27 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
   restoring_ = static_cast<int>(to_read.size());
   restoring_read_ = 0;
   int64_t next_progress = MonotonicMicros() + 500'000;
+  // A restore that takes long says what it waits for, once: it would
+  // otherwise look hung (a dead member's transaction holds a partition's
+  // end back until it times out).
+  int64_t tell_at = MonotonicMicros() + 5'000'000;
   while (ended < got.size() && st.ok()) {
     if (progress_ && MonotonicMicros() > next_progress) {
       progress_();
       next_progress = MonotonicMicros() + 500'000;
+    }
+    if (opt_.warn && MonotonicMicros() > tell_at) {
+      tell_at = INT64_MAX;
+      std::string waiting;
+      for (const auto& [part, g] : got) {
+        if (g.end) continue;
+        if (!waiting.empty()) waiting += ", ";
+        waiting += fmt::format("{} (read to {}, its end at {} is {})", part, std::max(g.cursor.next, g.cursor.eof),
+                               g.target, g.cursor.eof >= 0 ? "held back by a transaction not yet decided" : "not reached");
+      }
+      opt_.warn(fmt::format("restoring from the changelog {} for {:.0f} s, partitions {}; a transaction a stopped "
+                            "member left open is decided at its timeout ({} s)",
+                            topic_, (MonotonicMicros() - started) / 1e6, waiting, Transactions::kTimeoutMs / 1000));
     }
     if (MonotonicMicros() > deadline) {
       st = Status::Kafka(fmt::format("the changelog {} did not reach its end within {} s", topic_,
