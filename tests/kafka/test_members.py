@@ -375,13 +375,10 @@ check(f"the changelog {small_cl} has 1 partitions and the input {rule_in} has 3"
 # A changelog written with other options is refused: its state is not this run's.
 sh(f"printf '%s\\n' '{{\"user\":\"x\",\"n\":1}}' | kproduce -q -t {rule_ok} -k user", timeout=30)
 sh(f"kagg -G rule5-{RUN_ID} --by user -a count --until end kafka:{rule_ok}")
-# (Once in a fresh-clone CI run this took over 60 s, unexplained: a longer
-# limit, and the time and what it said when it is slow.)
-began = time.time()
-out, err = sh(f"kagg -G rule5-{RUN_ID} --by user -a sum:n --until end kafka:{rule_ok}", want=2, timeout=150)
+# (The refusal comes from the rebalance served by a poll that may also
+# return a message: it once got lost there, and the member waited for ever.)
+out, err = sh(f"kagg -G rule5-{RUN_ID} --by user -a sum:n --until end kafka:{rule_ok}", want=2)
 check("holds the state of other options" in err, f"a changelog of other options: {err}")
-if time.time() - began > 20:
-    print(f"note: the refusal took {time.time() - began:.0f} s; it said: {err[-1500:]}", file=sys.stderr)
 # kjoin's members need co-partitioned inputs, and run interval joins only.
 out, err = sh(f"kjoin -G rule6-{RUN_ID} --on user --within 1s --time ts --until end kafka:{join_l} kafka:{rule_in}",
               want=2)

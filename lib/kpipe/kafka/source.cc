@@ -489,11 +489,16 @@ bool KafkaSource::NextBlock(std::string_view* block) {
     bool more;
     if (!Take(&more)) return false;
     if (!buf_.empty()) break;
-    status_ = Idle();
+    // A rebalance served by a poll (OnRebalance) may have failed, setting
+    // status_: what follows never overwrites that. (A poll that both failed
+    // a rebalance and returned a message once lost the failure, and the
+    // member waited for partitions it never took.)
+    Status idle = Idle();
+    if (status_.ok()) status_ = std::move(idle);
     if (!status_.ok()) return false;
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
     if (!m) continue;
-    status_ = Handle(m);
+    if (status_.ok()) status_ = Handle(m);
     rd_kafka_message_destroy(m);
     if (!status_.ok()) return false;
     if (!buf_.empty()) {
