@@ -17,7 +17,7 @@ std::function<int64_t(simdjson::dom::element)> RecordDecoder::TimeFunction() con
 }
 
 Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view line, Record* r,
-                                bool spans, bool null_value_timestamp, bool key, int64_t known_t) {
+                                bool spans, bool null_value_timestamp, bool key) {
   simdjson::dom::object o;
   if (form_ == Form::kUnknown) {
     bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
@@ -27,16 +27,7 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
     if (!envelope && !time_path_ && time_required_)
       return Status::Usage("no --time given and the input is not envelope lines (kconsume --envelope)");
   }
-  // Field by field: `*r = Record()` built a zeroed copy on the stack and
-  // read it back in wider words than it wrote, which the store buffer
-  // cannot forward (a tenth of the reading thread's time in kwindow).
-  r->value = root;
-  r->raw = line;
-  r->message_key = {};
-  r->key = {};
-  r->has_key = false;
-  r->t = 0;
-  r->has_time = false;
+  Begin(root, line, r);
   bool by_timestamp = false;
   if (form_ == Form::kEnvelope) {
     // The watermark is kept per topic and partition; a null topic or
@@ -69,10 +60,7 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
   } else {
     partition_.clear();
   }
-  if (time_path_ && !by_timestamp && known_t != kUnknownTime && form_ == Form::kPlain) {
-    r->t = known_t;
-    r->has_time = true;
-  } else if (time_path_ && !by_timestamp) {
+  if (time_path_ && !by_timestamp) {
     simdjson::dom::element e;
     if (!time_path_->Lookup(r->value, &e))
       return Status::BadInput(fmt::format("no event time: '{}' is missing or null", time_path_->text()));

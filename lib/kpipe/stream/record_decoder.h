@@ -57,14 +57,12 @@ class RecordDecoder {
                                        bool key = false, int64_t known_t = kUnknownTime) {
     if (form_ != Form::kPlain || (time_path_ && known_t == kUnknownTime) ||
         (!time_path_ && time_required_))
-      return DecodeAll(root, line, r, spans, null_value_timestamp, key, known_t);
-    r->value = root;
-    r->raw = line;
-    r->message_key = {};
-    r->key = {};
-    r->has_key = false;
-    r->t = time_path_ ? known_t : 0;
-    r->has_time = static_cast<bool>(time_path_);
+      return DecodeAll(root, line, r, spans, null_value_timestamp, key);
+    Begin(root, line, r);
+    if (time_path_) {
+      r->t = known_t;
+      r->has_time = true;
+    }
     return Status::OK();
   }
 
@@ -83,8 +81,21 @@ class RecordDecoder {
   void set_form(Form f) { form_ = f; }  // from a checkpoint
 
  private:
+  // The rest of Decode: an envelope, the first line, or a time to read.
   Status DecodeAll(simdjson::dom::element root, std::string_view line, Record* r, bool spans,
-                   bool null_value_timestamp, bool key, int64_t known_t);
+                   bool null_value_timestamp, bool key);
+  // `*r` as the record of `line`, without a key or a time yet. Field by
+  // field: `*r = Record()` built a zeroed copy on the stack and read it back
+  // in wider words than it wrote, which the store buffer cannot forward.
+  [[gnu::always_inline]] static void Begin(simdjson::dom::element root, std::string_view line, Record* r) {
+    r->value = root;
+    r->raw = line;
+    r->message_key = {};
+    r->key = {};
+    r->has_key = false;
+    r->t = 0;
+    r->has_time = false;
+  }
 
   std::optional<json::FieldPath> time_path_;
   TimeUnit unit_;
