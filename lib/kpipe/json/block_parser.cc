@@ -54,7 +54,29 @@ bool OneValuePerLine(const simdjson::dom::parser& parser, const char* text, cons
 
 }  // namespace
 
-BlockParser::BlockParser() : thread_([this] { Work(); }) {}
+BlockParser::BlockParser() : thread_([this] { Work(); }) {
+  WaitFor(prepared_, [](bool p) { return p; });
+}
+
+void BlockParser::Prepare() {
+  // Each slot's buffers are made here, on the worker's thread, at their
+  // size for a chunk with lines to 8 KiB past its end. simdjson would make
+  // them at the first parse, on whichever thread filled the slot first:
+  // made by the reader, they sit in its heap among what its own work
+  // writes, and the worker writes some of them at every record (the
+  // parser's stack of open containers). kagg over 1,000 keys ran 1.14x
+  // once its rows moved to an arena, and 1.00x with this.
+  constexpr size_t kCapacity = kChunk + (8 << 10);
+  for (Slot& s : slots_) {
+    (void)(s.parser.allocate(kCapacity) || s.parser.doc.allocate(kCapacity));  // else at the first parse
+    s.array.reserve(kCapacity + 2 + simdjson::SIMDJSON_PADDING);
+    s.lines.reserve(kCapacity / 32);
+    s.commas.reserve(kCapacity / 32);
+    s.hints.reserve(kCapacity / 32);
+  }
+  prepared_.store(true);
+  prepared_.notify_one();
+}
 
 BlockParser::~BlockParser() {
   Stop();
@@ -126,6 +148,7 @@ void BlockParser::Stop() {
 }
 
 void BlockParser::Work() {
+  Prepare();
   uint64_t seen = 0;
   for (;;) {
     block_gen_.wait(seen);

@@ -83,6 +83,8 @@ class BlockParser {
     std::vector<Hints> hints;
   };
   void Work();
+  // The worker's first job: the slots' buffers (the constructor waits).
+  void Prepare();
   void Fill(Slot* s, std::string_view text, Hint& hint);
   // Claims chunk `k` if nobody did (it is the next unclaimed one), parses
   // it into slot k % kSlots, and marks the slot ready: false when it was
@@ -103,6 +105,7 @@ class BlockParser {
   std::atomic<size_t> taken_{0};        // chunks the reader is done with
   std::atomic<bool> stop_block_{false};
   std::atomic<bool> quit_{false};
+  std::atomic<bool> prepared_{false};
   size_t next_ = 0;  // the reader's next chunk
   bool active_ = false;
   // Last: the worker starts once every member above is constructed.
