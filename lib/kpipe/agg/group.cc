@@ -20,7 +20,7 @@ class GroupOperator::Snapshot : public SnapshotJob {
 
   std::vector<Row*> rows;
   std::vector<std::pair<uint64_t, std::string>> gone;
-  std::vector<RowPtr> graveyard;
+  std::vector<Row*> graveyard;  // freed by EndSnapshot()
 
  private:
   const GroupOperator* op_;
@@ -64,6 +64,13 @@ Status GroupOperator::Snapshot::Write(state::StateWriter* w) {
   return Status::OK();
 }
 
+void GroupOperator::EndSnapshot() {
+  if (!job_) return;
+  for (Row* row : job_->graveyard) FreeRow(row);
+  job_->graveyard.clear();
+  job_ = nullptr;
+}
+
 std::unique_ptr<SnapshotJob> GroupOperator::BeginSnapshot() {
   if (backing_) return nullptr;  // Fetch() reads the store the job writes
   auto job = std::make_unique<Snapshot>(this, epoch_);
@@ -102,47 +109,63 @@ Status GroupOperator::PutRow(Row* r, state::StateWriter* w, std::string* key, st
   return Status::OK();
 }
 
-GroupOperator::RowPtr GroupOperator::MakeRow(std::string_view key) const {
-  void* mem = ::operator new(sizeof(Row) + aggs_.row_bytes() + key.size());
-  Row* row = new (mem) Row();
-  row->acc_bytes = static_cast<uint32_t>(aggs_.row_bytes());
-  row->owned = aggs_.owned_states();
-  row->key_size = static_cast<uint32_t>(key.size());
-  aggs_.InitRow(row->accs());
-  std::memcpy(row->accs() + row->acc_bytes, key.data(), key.size());
-  return RowPtr(row);
+GroupOperator::~GroupOperator() {
+  // The arena's blocks go with it; only what a row owns beyond its piece
+  // needs each row visited.
+  if (aggs_.owned_states() > 0 || big_rows_ > 0) FreeRows();
 }
 
-void GroupOperator::RowDelete::operator()(Row* row) const {
-  agg::AggSet::FreeRow(row->accs(), row->owned);
+void GroupOperator::FreeRows() {
+  for (std::deque<Ordered>* rows : {&order_, &finished_}) {
+    for (const Ordered& e : *rows)
+      if (e.row()) FreeRow(e.row());
+    rows->clear();
+  }
+  for (Row* row : graveyard_) FreeRow(row);
+  graveyard_.clear();
+}
+
+GroupOperator::Row* GroupOperator::MakeRow(std::string_view key) {
+  size_t size = RowSize(key.size());
+  if (size > agg::RowArena::kMaxPiece) big_rows_++;
+  Row* row = new (arena_.Allocate(size)) Row();
+  row->key_size = static_cast<uint32_t>(key.size());
+  std::memcpy(reinterpret_cast<char*>(row + 1), key.data(), key.size());
+  aggs_.InitRow(row->accs());
+  return row;
+}
+
+void GroupOperator::FreeRow(Row* row) {
+  size_t size = RowSize(row->key_size);
+  if (size > agg::RowArena::kMaxPiece) big_rows_--;
+  agg::AggSet::FreeRow(row->accs(), aggs_.owned_states());
   row->~Row();
-  ::operator delete(row);
+  arena_.Release(row, size);
 }
 
 GroupOperator::Row* GroupOperator::Insert(std::string_view key, uint64_t hash, uint64_t seq) {
-  RowPtr row = MakeRow(key);
+  Row* row = MakeRow(key);
   row->first_seq = seq;
-  return Adopt(std::move(row), hash);
+  return Adopt(row, hash);
 }
 
-GroupOperator::Row* GroupOperator::InsertStored(uint64_t hash, RowPtr stored) {
+GroupOperator::Row* GroupOperator::InsertStored(uint64_t hash, Row* stored) {
   stored->in_store = true;
-  return Adopt(std::move(stored), hash);
+  return Adopt(stored, hash);
 }
 
-GroupOperator::Row* GroupOperator::Adopt(RowPtr row, uint64_t hash) {
-  mem_ += row->bytes();
-  Row* r = row.get();
-  rows_.Insert(hash, r);
-  if (!order_.empty() && order_.back().seq > r->first_seq) sorted_ = false;
-  r->pos = static_cast<uint32_t>(order_.size());
-  order_.push_back({r->first_seq, std::move(row)});
-  return r;
+GroupOperator::Row* GroupOperator::Adopt(Row* row, uint64_t hash) {
+  mem_ += RowMemory(*row);
+  rows_.Insert(hash, row);
+  if (!order_.empty() && order_.back().seq() > row->first_seq) sorted_ = false;
+  row->pos = static_cast<uint32_t>(order_.size());
+  order_.push_back(Ordered(row));
+  return row;
 }
 
-GroupOperator::RowPtr GroupOperator::TakeOut(Row* row) {
+void GroupOperator::TakeOut(Row* row) {
   holes_++;
-  return std::move(order_[row->pos].row);
+  order_[row->pos] = Ordered::Empty(row->first_seq);
 }
 
 void GroupOperator::Compact(bool always) {
@@ -151,9 +174,10 @@ void GroupOperator::Compact(bool always) {
   size_t hand = 0;
   for (size_t i = 0; i < order_.size(); i++) {
     if (i == hand_) hand = kept.size();
-    if (!order_[i].row) continue;
-    order_[i].row->pos = static_cast<uint32_t>(kept.size());
-    kept.push_back(std::move(order_[i]));
+    Row* row = order_[i].row();
+    if (!row) continue;
+    row->pos = static_cast<uint32_t>(kept.size());
+    kept.push_back(order_[i]);
   }
   hand_ = hand;
   order_ = std::move(kept);
@@ -163,29 +187,31 @@ void GroupOperator::Compact(bool always) {
 void GroupOperator::SortRows() {
   if (sorted_) return;
   Compact(/*always=*/true);
-  std::sort(order_.begin(), order_.end(), [](const Ordered& a, const Ordered& b) { return a.seq < b.seq; });
-  for (size_t i = 0; i < order_.size(); i++) order_[i].row->pos = static_cast<uint32_t>(i);
+  std::sort(order_.begin(), order_.end(),
+            [](const Ordered& a, const Ordered& b) { return a.row()->first_seq < b.row()->first_seq; });
+  for (size_t i = 0; i < order_.size(); i++) order_[i].row()->pos = static_cast<uint32_t>(i);
   sorted_ = true;
   hand_ = 0;
 }
 
 GroupOperator::Row* GroupOperator::FindBySeq(uint64_t seq) {
   auto it = std::lower_bound(order_.begin(), order_.end(), seq,
-                             [](const Ordered& e, uint64_t s) { return e.seq < s; });
-  return it != order_.end() && it->seq == seq ? it->row.get() : nullptr;
+                             [](const Ordered& e, uint64_t s) { return e.seq() < s; });
+  return it != order_.end() && it->seq() == seq ? it->row() : nullptr;
 }
 
 void GroupOperator::Forget(Row* row) {
   Preserve(row);
   if (track_) gone_.emplace_back(row->first_seq, row->key());
-  mem_ -= row->bytes();
+  mem_ -= RowMemory(*row);
   rows_.Erase(agg::HashValue(row->key()), row);
-  RowPtr owned = TakeOut(row);
-  if (Referenced(row)) {
+  TakeOut(row);
+  if (Referenced(row)) {  // freed after the checkpoint that writes it
     row->gone = true;
-    graveyard_.push_back(std::move(owned));
+    graveyard_.push_back(row);
+  } else {
+    FreeRow(row);
   }
-  owned.reset();  // frees `row` unless touched_ holds it
   Compact();
 }
 
@@ -275,12 +301,19 @@ Status GroupOperator::Finish(RowSink* out) {
     if (opt_.emit != EmitMode::kChanges) return WriteRow(row, out);
     return Status::OK();
   }));
+  for (Ordered& e : finished_)
+    if (e.row()) FreeRow(e.row());
+  finished_.clear();
   for (Ordered& e : order_) {
-    if (!e.row) continue;
-    Preserve(e.row.get());  // a snapshot being written keeps it as it was
-    e.row->gone = true;
-    cleared_upto_ = std::max(cleared_upto_, e.seq);
-    if (Referenced(e.row.get())) graveyard_.push_back(std::move(e.row));
+    Row* row = e.row();
+    if (!row) continue;
+    Preserve(row);  // a snapshot being written keeps it as it was
+    row->gone = true;
+    cleared_upto_ = std::max(cleared_upto_, row->first_seq);
+    if (Referenced(row)) {
+      graveyard_.push_back(row);
+      e = Ordered::Empty(row->first_seq);
+    }
   }
   if (!gone_.empty()) cleared_upto_ = std::max(cleared_upto_, gone_.back().first);
   rows_ = agg::KeyIndex<Row, RowKey>();
@@ -298,7 +331,7 @@ Status GroupOperator::Tick(RowSink* out) {
   if (opt_.emit != EmitMode::kEvery) return Status::OK();
   SortRows();
   for (const Ordered& e : order_) {
-    Row* row = e.row.get();
+    Row* row = e.row();
     if (!row || !row->changed) continue;
     Preserve(row);
     row->changed = false;
@@ -316,7 +349,7 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
   SortRows();
   size_t mem = 0;
   auto skip_empty = [&] {
-    while (mem < order_.size() && !order_[mem].row) mem++;
+    while (mem < order_.size() && !order_[mem].row()) mem++;
   };
   skip_empty();
   if (backing_) {
@@ -329,25 +362,25 @@ Status GroupOperator::ForEachRow(const std::function<Status(const Row&, bool in_
       if (k.size() < 9) return Status::Internal("group state: short row key");
       uint64_t seq = state::ReadBigEndian64(k.substr(1));
       if (seq <= cleared_upto_) continue;
-      for (; mem < order_.size() && order_[mem].seq < seq; mem++, skip_empty())
-        KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row, true));
-      if (mem < order_.size() && order_[mem].seq == seq) {
-        KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row, true));
+      for (; mem < order_.size() && order_[mem].seq() < seq; mem++, skip_empty())
+        KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row(), true));
+      if (mem < order_.size() && order_[mem].seq() == seq) {
+        KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row(), true));
         mem++;
         skip_empty();
         continue;
       }
-      RowPtr tmp = MakeRow(k.substr(9));
+      TempRow tmp(this, k.substr(9));
       IndexEntryKey(tmp->key(), &entry);
       bool found;
       KPIPE_RETURN_IF_ERROR(backing_->Get(entry, &value, &found));
       if (!found) return Status::Internal("group state: an order entry has no row");
       KPIPE_RETURN_IF_ERROR(DecodeRow(value, tmp.get()));
-      KPIPE_RETURN_IF_ERROR(fn(*tmp, false));
+      KPIPE_RETURN_IF_ERROR(fn(*tmp.get(), false));
     }
   }
   for (; mem < order_.size(); mem++)
-    if (order_[mem].row) KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row, true));
+    if (order_[mem].row()) KPIPE_RETURN_IF_ERROR(fn(*order_[mem].row(), true));
   return Status::OK();
 }
 
@@ -382,12 +415,13 @@ Status GroupOperator::DecodeRow(std::string_view value, Row* row) const {
 
 Status GroupOperator::Save(state::StateWriter* writer) const {
   std::string key, value;
-  for (const auto& [seq, row] : order_) {
+  for (const Ordered& e : order_) {
+    const Row* row = e.row();
     if (!row) continue;
     IndexEntryKey(row->key(), &key);
     EncodeRow(*row, &value);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, value));
-    RowEntryKey(seq, row->key(), &key);
+    RowEntryKey(row->first_seq, row->key(), &key);
     KPIPE_RETURN_IF_ERROR(writer->Put(key, {}));
   }
   return Status::OK();
@@ -416,6 +450,7 @@ Status GroupOperator::SaveChanges(state::StateWriter* writer) {
     KPIPE_RETURN_IF_ERROR(PutRow(r, writer, &key, &value));
   }
   touched_.clear();
+  for (Row* row : graveyard_) FreeRow(row);
   graveyard_.clear();
   epoch_++;
   return Status::OK();
@@ -435,10 +470,10 @@ Status GroupOperator::Fetch(const std::string& key, uint64_t hash, Row** row) {
   IndexEntryKey(key, &k);
   KPIPE_RETURN_IF_ERROR(backing_->Get(k, &v, &found));
   if (!found) return Status::OK();
-  RowPtr tmp = MakeRow(key);
+  TempRow tmp(this, key);
   KPIPE_RETURN_IF_ERROR(DecodeRow(v, tmp.get()));
   if (tmp->first_seq <= cleared_upto_) return Status::OK();  // let go of by Finish()
-  *row = InsertStored(hash, std::move(tmp));
+  *row = InsertStored(hash, tmp.release());
   return Status::OK();
 }
 
@@ -451,7 +486,7 @@ void GroupOperator::Evict() {
   size_t i = hand_;
   while (mem_ > target && steps-- > 0 && !order_.empty()) {
     if (i >= order_.size()) i = 0;
-    Row* row = order_[i].row.get();
+    Row* row = order_[i].row();
     if (!row) {
       i++;
       continue;
@@ -466,9 +501,10 @@ void GroupOperator::Evict() {
       i++;
       continue;
     }
-    mem_ -= row->bytes();
+    mem_ -= RowMemory(*row);
     rows_.Erase(agg::HashValue(row->key()), row);
-    TakeOut(row);  // and freed
+    TakeOut(row);
+    FreeRow(row);
     i++;
   }
   hand_ = i;
@@ -477,14 +513,13 @@ void GroupOperator::Evict() {
 
 Status GroupOperator::Load(state::StateReader* reader) {
   rows_ = agg::KeyIndex<Row, RowKey>();
-  order_.clear();
+  touched_.clear();
+  FreeRows();
   holes_ = 0;
   sorted_ = true;
   hand_ = 0;
   expiry_ = {};
-  touched_.clear();
   gone_.clear();
-  graveyard_.clear();
   mem_ = 0;
   std::string_view k, v;
   while (reader->Next(&k, &v)) {
@@ -492,9 +527,9 @@ Status GroupOperator::Load(state::StateReader* reader) {
     // With a memory budget, the rest stays in the store until needed.
     if (backing_ && mem_ > budget_ / 4 * 3) break;
     std::string_view key = k.substr(1);
-    RowPtr tmp = MakeRow(key);
+    TempRow tmp(this, key);
     KPIPE_RETURN_IF_ERROR(DecodeRow(v, tmp.get()));
-    Row* row = InsertStored(agg::HashValue(key), std::move(tmp));
+    Row* row = InsertStored(agg::HashValue(key), tmp.release());
     if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, row->first_seq);
   }
   SortRows();  // read in the order of their keys

@@ -17,10 +17,12 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "kpipe/agg/aggregate.h"
 #include "kpipe/agg/key_index.h"
+#include "kpipe/agg/row_arena.h"
 #include "kpipe/stream/hint_delay.h"
 #include "kpipe/stream/operator.h"
 
@@ -35,6 +37,9 @@ class GroupOperator : public Operator, public IncrementalState {
  public:
   GroupOperator(const GroupOptions& opt, agg::GroupKey by, agg::AggSet aggs)
       : opt_(opt), by_(std::move(by)), aggs_(std::move(aggs)) {}
+  ~GroupOperator() override;
+  GroupOperator(const GroupOperator&) = delete;
+  GroupOperator& operator=(const GroupOperator&) = delete;
 
   Status Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome* outcome) override;
   // The hint is the group key's hash (agg::HashValue of its text), which
@@ -57,7 +62,7 @@ class GroupOperator : public Operator, public IncrementalState {
     order_entries_ = !whole;
   }
   std::unique_ptr<SnapshotJob> BeginSnapshot() override;
-  void EndSnapshot() override { job_ = nullptr; }
+  void EndSnapshot() override;
   // Rows this thread wrote for a snapshot job before changing them.
   uint64_t preserved() const { return preserved_; }
   Status SetBacking(state::StateLookup* store, int64_t budget_bytes) override;
@@ -65,21 +70,15 @@ class GroupOperator : public Operator, public IncrementalState {
   void Evict() override;
 
  private:
-  // A row, its accumulators and its key are one allocation (MakeRow): the
-  // row, its block of accumulators (agg::AggSet::row_bytes()), then the
-  // key's bytes.
-  // The key's hash is in its index slot only (agg::HashValue(key()) again
-  // when the row is let go of).
+  // A row, its key and its accumulators are one piece of the arena
+  // (MakeRow): the row, the key's bytes padded to 8, then its block of
+  // accumulators (agg::AggSet::row_bytes()). 96 bytes for a key of up to 8
+  // bytes with a count and a sum. The key's hash is in its index slot only
+  // (agg::HashValue(key()) again when the row is let go of).
   struct Row {
     uint64_t first_seq = 0;
     int64_t max_t = INT64_MIN;
-    uint32_t acc_bytes = 0;
     uint32_t key_size = 0;
-    uint32_t owned = 0;  // accumulators that own an allocation (agg::AggSet::FreeRow)
-    bool changed = false;
-    bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
-    bool in_store = false; // its entries are in the checkpoint store
-    bool used = false;     // updated since the eviction clock last passed
     // The interval between checkpoints it last changed in (epoch_ now:
     // changed since the last checkpoint, and in touched_).
     uint32_t touched_epoch = 0;
@@ -89,22 +88,48 @@ class GroupOperator : public Operator, public IncrementalState {
     std::atomic<uint32_t> claim{0};
     std::atomic<uint32_t> saved{0};
     uint32_t pos = 0;  // its place in order_
+    bool changed = false;
+    bool gone = false;     // forgotten (kept until the checkpoint: touched_ points to it)
+    bool in_store = false; // its entries are in the checkpoint store
+    bool used = false;     // updated since the eviction clock last passed
 
-    std::byte* accs() { return reinterpret_cast<std::byte*>(this + 1); }
-    const std::byte* accs() const { return reinterpret_cast<const std::byte*>(this + 1); }
-    std::string_view key() const { return {reinterpret_cast<const char*>(accs() + acc_bytes), key_size}; }
-    // About what it takes in memory, with its index slot and its place in
-    // the order.
-    int64_t bytes() const { return static_cast<int64_t>(sizeof(Row) + acc_bytes + key_size) + 48; }
+    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+    std::byte* accs() { return reinterpret_cast<std::byte*>(this + 1) + agg::RowArena::Round(key_size); }
+    const std::byte* accs() const {
+      return reinterpret_cast<const std::byte*>(this + 1) + agg::RowArena::Round(key_size);
+    }
   };
-  static_assert(sizeof(Row) % 8 == 0, "the accumulators follow the row, 8-aligned");
-  static_assert(sizeof(Row) == 48, "a row's header counts for millions of keys");
-  struct RowDelete {
-    void operator()(Row* row) const;
+  static_assert(sizeof(Row) == 40, "a row's header counts for millions of keys");
+  // The arena piece of a row of a key of `key_size` bytes.
+  size_t RowSize(size_t key_size) const {
+    return sizeof(Row) + agg::RowArena::Round(key_size) + aggs_.row_bytes();
+  }
+  // About what a row takes in memory, with its index slot and its place in
+  // the order (--memory-budget).
+  int64_t RowMemory(const Row& row) const { return static_cast<int64_t>(RowSize(row.key_size)) + 24; }
+  // A fresh row of `key`, its accumulators those of a fresh row; FreeRow
+  // ends it and gives its piece back.
+  Row* MakeRow(std::string_view key);
+  void FreeRow(Row* row);
+  // Frees every row it holds: in order_, finished_ and graveyard_.
+  void FreeRows();
+  // A row decoded from the store for a moment (ForEachRow, Fetch, Load).
+  class TempRow {
+   public:
+    TempRow(GroupOperator* op, std::string_view key) : op_(op), row_(op->MakeRow(key)) {}
+    ~TempRow() {
+      if (row_) op_->FreeRow(row_);
+    }
+    TempRow(const TempRow&) = delete;
+    TempRow& operator=(const TempRow&) = delete;
+    Row* get() const { return row_; }
+    Row* operator->() const { return row_; }
+    Row* release() { return std::exchange(row_, nullptr); }
+
+   private:
+    GroupOperator* op_;
+    Row* row_;
   };
-  using RowPtr = std::unique_ptr<Row, RowDelete>;
-  // A fresh row of `key`, its accumulators those of a fresh row.
-  RowPtr MakeRow(std::string_view key) const;
   class Snapshot;
   // Before a row changes: when the running snapshot job still needs the row
   // as it is, writes it for the job first (or waits while the job does).
@@ -141,13 +166,13 @@ class GroupOperator : public Operator, public IncrementalState {
   };
   Row* Insert(std::string_view key, uint64_t hash, uint64_t seq);
   // A row read from the store (DecodeRow into `stored`), into memory.
-  Row* InsertStored(uint64_t hash, RowPtr stored);
+  Row* InsertStored(uint64_t hash, Row* stored);
   // Indexes `row` under its key's `hash` and orders it by its first arrival.
-  Row* Adopt(RowPtr row, uint64_t hash);
+  Row* Adopt(Row* row, uint64_t hash);
   void Forget(Row* row);
   // Takes `row` out of order_, leaving its place empty, for the caller to
   // keep or free.
-  RowPtr TakeOut(Row* row);
+  void TakeOut(Row* row);
   // Drops the empty places of order_ once they are more than half of it
   // (`always`: now), renumbering the rows' places and the clock's hand.
   void Compact(bool always = false);
@@ -159,15 +184,25 @@ class GroupOperator : public Operator, public IncrementalState {
   GroupOptions opt_;
   agg::GroupKey by_;
   agg::AggSet aggs_;
+  agg::RowArena arena_;
+  size_t big_rows_ = 0;  // rows over agg::RowArena::kMaxPiece, which the arena does not hold
   agg::KeyIndex<Row, RowKey> rows_;
   // The rows, by first arrival, owned; a forgotten row leaves its place
-  // empty (row null) until Compact. A row read back from the store under a
-  // memory budget comes after rows that arrived after it (sorted_ false)
-  // until the rows are next walked in order (SortRows). 16 bytes a row,
-  // where a tree's node took 64.
-  struct Ordered {
-    uint64_t seq;  // first arrival
-    RowPtr row;
+  // empty until Compact. A row read back from the store under a memory
+  // budget comes after rows that arrived after it (sorted_ false) until the
+  // rows are next walked in order (SortRows). 8 bytes a row: its address,
+  // or for an empty place the first arrival of the row that was there,
+  // shifted left and tagged with a 1 (a row's address is 8-aligned).
+  class Ordered {
+   public:
+    explicit Ordered(Row* row) : v_(reinterpret_cast<uintptr_t>(row)) {}
+    static Ordered Empty(uint64_t seq) { return Ordered(seq << 1 | 1); }
+    Row* row() const { return v_ & 1 ? nullptr : reinterpret_cast<Row*>(v_); }
+    uint64_t seq() const { return v_ & 1 ? v_ >> 1 : row()->first_seq; }
+
+   private:
+    explicit Ordered(uint64_t v) : v_(v) {}
+    uint64_t v_;
   };
   std::deque<Ordered> order_;
   size_t holes_ = 0;
@@ -185,7 +220,7 @@ class GroupOperator : public Operator, public IncrementalState {
   // The entries by first arrival ('r'), which only the store's scans under
   // a memory budget read; Load() reads the index entries ('x').
   bool order_entries_ = true;
-  std::vector<RowPtr> graveyard_;  // forgotten rows in touched_ or the job's
+  std::vector<Row*> graveyard_;  // forgotten rows in touched_ or the job's, owned
   uint32_t epoch_ = 1;                 // the interval since the last checkpoint
   Snapshot* job_ = nullptr;            // the snapshot being written, if any
   uint32_t job_epoch_ = 0;             // the interval it holds
