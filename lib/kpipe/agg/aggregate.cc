@@ -341,8 +341,11 @@ void AggSet::Save(state::Encoder* e, const std::byte* row) const {
     switch (f.kind) {
       case AccKind::kCount: break;
       case AccKind::kSum: {
+        // As when the flag was a field: avg's was always false, and a
+        // compensation without a double 0.
         const SumAcc* s = As<SumAcc>(acc);
-        i = s->i, d = s->d, c = s->c, dbl = s->dbl;
+        i = s->i, d = s->d, c = s->dbl() ? s->c : 0.0;
+        dbl = specs_[a].fn == Fn::kSum && s->dbl();
         break;
       }
       case AccKind::kBest: {
@@ -380,7 +383,8 @@ void AggSet::Load(state::Decoder* d, std::byte* row) const {
       case AccKind::kCount: break;
       case AccKind::kSum: {
         SumAcc* s = As<SumAcc>(acc);
-        s->i = i, s->d = dv, s->c = c, s->dbl = dbl;
+        s->i = i, s->d = dv;
+        if (specs_[a].fn == Fn::kAvg || dbl) s->c = c;  // else no double yet: -0.0
         break;
       }
       case AccKind::kBest: {

@@ -27,6 +27,7 @@ void SetNumber(BestAcc* a, const Value& v) {
 // kept in `a->c`, so that sums of decimals such as 0.1 + 0.2 + ... come out
 // as the nearest double to the exact sum far more often than a plain loop.
 void AddDouble(SumAcc* a, double x) {
+  a->MarkDouble();
   double t = a->d + x;
   if (std::fabs(a->d) >= std::fabs(x)) a->c += (a->d - t) + x;
   else a->c += (x - t) + a->d;
@@ -50,7 +51,6 @@ void SumAdd(std::byte* state, const Value& v, const Extracted&) {
     acc->i += v.i;  // AggSet::Check() ruled out overflow
   } else {
     AddDouble(acc, v.d);
-    acc->dbl = true;
   }
 }
 void AvgAdd(std::byte* acc, const Value& v, const Extracted&) { AddDouble(As<SumAcc>(acc), v.d); }
@@ -58,14 +58,14 @@ void SumMerge(const AggSpec&, std::byte* into, std::byte* from) {
   SumAcc* acc = As<SumAcc>(into);
   const SumAcc* o = As<SumAcc>(from);
   acc->i += o->i;  // AggSet::CheckMerge() ruled out overflow; 0 for avg
+  if (!acc->dbl() && !o->dbl()) return;  // both integers (o->d is 0)
   AddDouble(acc, o->d);
-  AddDouble(acc, o->c);
-  acc->dbl = acc->dbl || o->dbl;
+  AddDouble(acc, o->dbl() ? o->c : 0.0);
 }
 void SumAppend(const AggSpec&, const std::byte* state, std::string* out) {
   const SumAcc& acc = *As<SumAcc>(state);
   if (acc.n == 0) out->append("null");
-  else if (!acc.dbl) AppendInt(out, acc.i);
+  else if (!acc.dbl()) AppendInt(out, acc.i);
   else AppendDouble(out, static_cast<double>(acc.i) + (acc.d + acc.c));
 }
 void AvgAppend(const AggSpec&, const std::byte* state, std::string* out) {

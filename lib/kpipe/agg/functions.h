@@ -6,6 +6,7 @@
 // Internal to agg/. The table is immutable; thread-safe.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -30,12 +31,21 @@ struct AccHead {
   int64_t n = 0;  // values (records for count)
 };
 struct CountAcc : AccHead {};  // count, count:PATH
-struct SumAcc : AccHead {      // sum, avg (which keeps no integer part)
-  int64_t i = 0;     // integer sum
-  double d = 0;      // double part of the sum
-  double c = 0;      // Neumaier's compensation of d
-  bool dbl = false;  // a non-integer was added
+struct SumAcc : AccHead {  // sum, avg (which keeps no integer part)
+  int64_t i = 0;  // integer sum
+  double d = 0;   // double part of the sum
+  // Neumaier's compensation of d; until a double is added, -0.0 instead of
+  // a flag (32 bytes, not 40): a compensation is never -0.0 once it took
+  // a value, since it starts at +0.0 and a sum is -0.0 only when both its
+  // terms are. For sum, dbl() says whether a non-integer was added.
+  double c = -0.0;
+  bool dbl() const { return c != 0 || !std::signbit(c); }
+  // Before a double is added.
+  void MarkDouble() {
+    if (!dbl()) c = 0;
+  }
 };
+static_assert(sizeof(SumAcc) == 32, "a count and a sum in 40 bytes");
 struct BestAcc : AccHead {  // min, max
   int64_t i = 0;     // the best, an integer
   double d = 0;      // the best, a double

@@ -72,7 +72,7 @@ class GroupOperator : public Operator, public IncrementalState {
  private:
   // A row, its key and its accumulators are one piece of the arena
   // (MakeRow): the row, the key's bytes padded to 8, then its block of
-  // accumulators (agg::AggSet::row_bytes()). 96 bytes for a key of up to 8
+  // accumulators (agg::AggSet::row_bytes()). 88 bytes for a key of up to 8
   // bytes with a count and a sum. The key's hash is in its index slot only
   // (agg::HashValue(key()) again when the row is let go of).
   struct Row {
