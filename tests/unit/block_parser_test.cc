@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -125,4 +126,96 @@ TEST_CASE("block parser: small blocks are refused, and a block may be left midwa
     p.Stop();  // must return: the worker lets go of the block
   }
   CHECK(ReadAll(&p, text).lines.size() == 20000);
+}
+
+namespace {
+
+// A random JSON value: nested objects and arrays, strings with brackets,
+// commas, quotes and escapes in them, numbers of every kind.
+void RandomValue(std::mt19937* rng, int depth, std::string* out) {
+  static const char* kScalars[] = {"0", "-1", "18446744073709551615", "9223372036854775807", "-9223372036854775808",
+                                   "1.5", "-2e-3", "1e308", "true", "false", "null", "\"\"", "\"a,b\"",
+                                   "\"}]{[,:\"", "\"\\\"],\\\\\"", "\"\\u00e9\""};
+  int kind = depth > 3 ? 0 : static_cast<int>((*rng)() % 4);
+  if (kind <= 1) {
+    out->append(kScalars[(*rng)() % (sizeof kScalars / sizeof *kScalars)]);
+  } else if (kind == 2) {
+    out->push_back('{');
+    int k = static_cast<int>((*rng)() % 4);
+    for (int i = 0; i < k; i++) {
+      if (i) out->append((*rng)() % 2 ? "," : " , ");
+      out->append("\"k" + std::to_string(i) + "\":");
+      RandomValue(rng, depth + 1, out);
+    }
+    out->push_back('}');
+  } else {
+    out->push_back('[');
+    int m = static_cast<int>((*rng)() % 4);
+    for (int i = 0; i < m; i++) {
+      if (i) out->push_back(',');
+      RandomValue(rng, depth + 1, out);
+    }
+    out->push_back(']');
+  }
+}
+
+bool OneValue(simdjson::dom::parser* p, std::string_view line) {
+  simdjson::padded_string padded(line);
+  return p->parse(padded).error() == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+// Against a naive reference: a chunk comes back parsed exactly when each of
+// its lines, parsed alone, is one JSON value. Lines of random values, with
+// now and then a value cut over two lines and the next line holding two
+// values (which joined by commas would parse as as many values as lines).
+TEST_CASE("block parser: a chunk is parsed exactly when each of its lines alone is one value") {
+  std::mt19937 rng(11);
+  simdjson::dom::parser alone;
+  size_t total_parsed = 0, total_unparsed = 0;
+  for (int round = 0; round < 6; round++) {
+    std::vector<std::string> lines;
+    size_t bytes = 0;
+    while (bytes < (300 << 10)) {
+      std::string v;
+      RandomValue(&rng, 0, &v);
+      if (rng() % 3000 == 0 && v.size() > 2) {  // a value over two lines, then two on one
+        size_t cut = 1 + rng() % (v.size() - 1);
+        std::string w;
+        RandomValue(&rng, 0, &w);
+        lines.push_back(v.substr(0, cut));
+        lines.push_back(v.substr(cut) + "," + w);
+      } else if (rng() % 3000 == 0) {
+        std::string w;
+        RandomValue(&rng, 0, &w);
+        lines.push_back(v + " " + w);  // two values, no comma
+      } else {
+        lines.push_back(v);
+      }
+      bytes += lines.back().size() + 1;
+    }
+    std::string block;
+    for (const std::string& l : lines) block += l + "\n";
+    block.append(simdjson::SIMDJSON_PADDING, ' ');
+    BlockParser p;
+    REQUIRE(p.Start(std::string_view(block.data(), block.size() - simdjson::SIMDJSON_PADDING)));
+    BlockParser::Chunk c;
+    size_t seen = 0, parsed = 0, unparsed = 0;
+    while (p.Next(&c)) {
+      bool all_good = true;
+      for (std::string_view l : *c.lines) all_good = all_good && OneValue(&alone, l);
+      INFO("round " << round << ", chunk from line " << seen);
+      REQUIRE(c.parsed == all_good);
+      if (c.parsed) REQUIRE(c.values.size() == c.lines->size());
+      (c.parsed ? parsed : unparsed)++;
+      seen += c.lines->size();
+    }
+    p.Stop();
+    REQUIRE(seen == lines.size());
+    total_parsed += parsed;
+    total_unparsed += unparsed;
+  }
+  CHECK(total_parsed > 20);
+  CHECK(total_unparsed > 5);
 }
