@@ -194,12 +194,6 @@ void GroupOperator::SortRows() {
   hand_ = 0;
 }
 
-GroupOperator::Row* GroupOperator::FindBySeq(uint64_t seq) {
-  auto it = std::lower_bound(order_.begin(), order_.end(), seq,
-                             [](const Ordered& e, uint64_t s) { return e.seq() < s; });
-  return it != order_.end() && it->seq() == seq ? it->row() : nullptr;
-}
-
 void GroupOperator::Forget(Row* row) {
   Preserve(row);
   if (track_) gone_.emplace_back(row->first_seq, row->key());
@@ -249,7 +243,7 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   Touch(row);
   if (r.has_time && r.t > row->max_t) {
     row->max_t = r.t;
-    if (opt_.ttl >= 0) expiry_.emplace(r.t, row->first_seq);
+    if (opt_.ttl >= 0) expiry_.push({r.t, row->first_seq, hash});
   }
   if (opt_.emit == EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
   // A key whose newest record is already TTL behind W is forgotten at once.
@@ -283,11 +277,12 @@ Status GroupOperator::Advance(int64_t w, RowSink* out, bool* closed) {
   *closed = false;
   if (opt_.ttl < 0 || w == INT64_MAX) return Status::OK();  // end of input: Finish()
   while (!expiry_.empty()) {
-    auto [t, seq] = expiry_.top();
-    if (SaturatingAdd(t, opt_.ttl) > w) break;  // W - t < TTL
+    Expiry e = expiry_.top();
+    if (SaturatingAdd(e.t, opt_.ttl) > w) break;  // W - t < TTL
     expiry_.pop();
-    Row* row = FindBySeq(seq);  // (with --ttl, rows are never out of order)
-    if (!row || row->max_t != t) continue;  // forgotten or updated since
+    // The row of that first arrival, if its key is still there.
+    Row* row = rows_.FindIf(e.hash, [&](const Row& r) { return r.first_seq == e.seq; });
+    if (!row || row->max_t != e.t) continue;  // forgotten or updated since
     if (opt_.emit != EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
     Forget(row);
     *closed = true;
@@ -529,8 +524,9 @@ Status GroupOperator::Load(state::StateReader* reader) {
     std::string_view key = k.substr(1);
     TempRow tmp(this, key);
     KPIPE_RETURN_IF_ERROR(DecodeRow(v, tmp.get()));
-    Row* row = InsertStored(agg::HashValue(key), tmp.release());
-    if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.emplace(row->max_t, row->first_seq);
+    uint64_t hash = agg::HashValue(key);
+    Row* row = InsertStored(hash, tmp.release());
+    if (opt_.ttl >= 0 && row->max_t != INT64_MIN) expiry_.push({row->max_t, row->first_seq, hash});
   }
   SortRows();  // read in the order of their keys
   return Status::OK();

@@ -94,15 +94,15 @@ class GroupOperator : public Operator, public IncrementalState {
     bool used = false;     // updated since the eviction clock last passed
 
     std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
-    std::byte* accs() { return reinterpret_cast<std::byte*>(this + 1) + agg::RowArena::Round(key_size); }
-    const std::byte* accs() const {
-      return reinterpret_cast<const std::byte*>(this + 1) + agg::RowArena::Round(key_size);
-    }
+    std::byte* accs() { return reinterpret_cast<std::byte*>(this + 1) + KeyBytes(key_size); }
+    const std::byte* accs() const { return reinterpret_cast<const std::byte*>(this + 1) + KeyBytes(key_size); }
+    // A key's bytes in the row, padded to 8 for the accumulators after it.
+    static size_t KeyBytes(size_t key_size) { return (key_size + 7) & ~size_t{7}; }
   };
   static_assert(sizeof(Row) == 40, "a row's header counts for millions of keys");
   // The arena piece of a row of a key of `key_size` bytes.
   size_t RowSize(size_t key_size) const {
-    return sizeof(Row) + agg::RowArena::Round(key_size) + aggs_.row_bytes();
+    return sizeof(Row) + Row::KeyBytes(key_size) + aggs_.row_bytes();
   }
   // About what a row takes in memory, with its index slot and its place in
   // the order (--memory-budget).
@@ -178,8 +178,6 @@ class GroupOperator : public Operator, public IncrementalState {
   void Compact(bool always = false);
   // Puts order_ back in first arrival order.
   void SortRows();
-  // The row that arrived first as `seq`, or null. REQUIRES: sorted_.
-  Row* FindBySeq(uint64_t seq);
 
   GroupOptions opt_;
   agg::GroupKey by_;
@@ -225,7 +223,16 @@ class GroupOperator : public Operator, public IncrementalState {
   Snapshot* job_ = nullptr;            // the snapshot being written, if any
   uint32_t job_epoch_ = 0;             // the interval it holds
   uint64_t preserved_ = 0;
-  using Expiry = std::pair<int64_t, uint64_t>;
+  // When a row's key is due to be forgotten (--ttl): its greatest event
+  // time then, and its first arrival and key's hash, which find it in the
+  // index if it is still there (an entry whose row has moved on is skipped
+  // when it comes up). Earliest first, then by first arrival.
+  struct Expiry {
+    int64_t t;
+    uint64_t seq;
+    uint64_t hash;
+    bool operator>(const Expiry& o) const { return t != o.t ? t > o.t : seq > o.seq; }
+  };
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiry_;
 
   // Memory budget.

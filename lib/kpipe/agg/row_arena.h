@@ -3,9 +3,9 @@
 // to 16, 16 bytes a row of 88 (18 %). The arena hands out 8-aligned pieces
 // of 1 MiB blocks at their exact size, and keeps freed pieces on a list per
 // size for the next of that size; pieces over kMaxPiece come from operator
-// new. Memory goes back to the system only with the arena: a table that
-// shrinks keeps its blocks for the keys that come next, of the sizes that
-// went. Not thread-safe.
+// new and go back to it. The blocks go back to the system only with the
+// arena: a table that shrinks keeps them for the keys that come next, of the
+// sizes that went. Not thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -23,10 +23,10 @@ class RowArena {
   RowArena() = default;
   RowArena(const RowArena&) = delete;
   RowArena& operator=(const RowArena&) = delete;
-  RowArena(RowArena&&) = default;
-  RowArena& operator=(RowArena&&) = default;
 
-  static size_t Round(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+  // A piece's size: at least 8 bytes (a free piece holds the next one's
+  // address), rounded up to a multiple of 8.
+  static size_t Round(size_t bytes) { return bytes < kAlign ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign; }
 
   // `bytes` of memory aligned to 8, for Free(p, bytes) later.
   void* Allocate(size_t bytes) {

@@ -177,9 +177,11 @@ class IncrementalState {
   // of each key it changes as it was (copy on write). Null when it cannot.
   // Not with a memory budget.
   virtual std::unique_ptr<SnapshotJob> BeginSnapshot() = 0;
-  // The job is written (or given up): call before the next checkpoint and
-  // before Dump(), Save() or Load(). (Finish() may come while a job is being
-  // written, and keeps for it what it lets go of.)
+  // The job is written (or given up): call before the next checkpoint, before
+  // Dump(), Save() or Load(), and before the operator goes; the job itself
+  // must still exist (an operator may free there what it kept for the job).
+  // (Finish() may come while a job is being written, and keeps for it what
+  // it lets go of.)
   virtual void EndSnapshot() = 0;
 };
 
