@@ -74,8 +74,8 @@ struct Extracted {
 };
 
 // The accumulators of one row: one state per aggregate, each of its
-// function's own kind and size (a count's 8 bytes, a sum's 40), at
-// AggSet::offset() in a block of AggSet::row_bytes() bytes, 8-aligned. The
+// function's own kind and size (a count's 8 bytes, a sum's 32), at an
+// offset AggSet keeps, in a block of AggSet::row_bytes() bytes, 8-aligned. The
 // states that own an allocation (first, last, distinct, approx_distinct,
 // quantile, top, collect) come first, kOwnedBytes each, so that FreeRow()
 // needs only their number. A block is raw memory: AggSet::InitRow makes

@@ -163,7 +163,9 @@ GroupOperator::Row* GroupOperator::Adopt(Row* row, uint64_t hash) {
   return row;
 }
 
-void GroupOperator::TakeOut(Row* row) {
+void GroupOperator::Unlink(Row* row) {
+  mem_ -= RowMemory(*row);
+  rows_.Erase(agg::HashValue(row->key()), row);
   holes_++;
   order_[row->pos] = Ordered::Empty(row->first_seq);
 }
@@ -197,9 +199,7 @@ void GroupOperator::SortRows() {
 void GroupOperator::Forget(Row* row) {
   Preserve(row);
   if (track_) gone_.emplace_back(row->first_seq, row->key());
-  mem_ -= RowMemory(*row);
-  rows_.Erase(agg::HashValue(row->key()), row);
-  TakeOut(row);
+  Unlink(row);
   if (Referenced(row)) {  // freed after the checkpoint that writes it
     row->gone = true;
     graveyard_.push_back(row);
@@ -496,9 +496,7 @@ void GroupOperator::Evict() {
       i++;
       continue;
     }
-    mem_ -= RowMemory(*row);
-    rows_.Erase(agg::HashValue(row->key()), row);
-    TakeOut(row);
+    Unlink(row);
     FreeRow(row);
     i++;
   }

@@ -170,9 +170,9 @@ class GroupOperator : public Operator, public IncrementalState {
   // Indexes `row` under its key's `hash` and orders it by its first arrival.
   Row* Adopt(Row* row, uint64_t hash);
   void Forget(Row* row);
-  // Takes `row` out of order_, leaving its place empty, for the caller to
-  // keep or free.
-  void TakeOut(Row* row);
+  // Takes `row` out of the index and of order_ (leaving its place empty)
+  // and its memory out of the count, for the caller to keep or free.
+  void Unlink(Row* row);
   // Drops the empty places of order_ once they are more than half of it
   // (`always`: now), renumbering the rows' places and the clock's hand.
   void Compact(bool always = false);

@@ -37,13 +37,7 @@ class KeyIndex {
   explicit KeyIndex(KeyOf key_of = KeyOf()) : key_of_(key_of) {}
 
   Row* Find(uint64_t hash, std::string_view key) const {
-    if (slots_.empty()) return nullptr;
-    uint64_t tag = Tag(hash);
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      uint64_t s = slots_[i];
-      if (!s) return nullptr;
-      if ((s & kTagMask) == tag && Equal(key_of_(*RowOf(s)), key)) return RowOf(s);
-    }
+    return FindIf(hash, [&](const Row& row) { return Equal(key_of_(row), key); });
   }
 
   // The first row indexed under `hash` for which `pred(row)` holds (the

@@ -28,7 +28,7 @@ class RowArena {
   // address), rounded up to a multiple of 8.
   static size_t Round(size_t bytes) { return bytes < kAlign ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign; }
 
-  // `bytes` of memory aligned to 8, for Free(p, bytes) later.
+  // `bytes` of memory aligned to 8, for Release(p, bytes) later.
   void* Allocate(size_t bytes) {
     bytes = Round(bytes);
     if (bytes > kMaxPiece) return ::operator new(bytes);
