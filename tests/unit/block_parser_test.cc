@@ -2,8 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using kpipe::json::BlockParser;
@@ -29,7 +31,8 @@ struct Seen {
   std::vector<int64_t> ids;  // "id" of each parsed value, in order
 };
 
-Seen ReadAll(BlockParser* p, std::string_view block) {
+// `pause`: how long the reader works on each chunk (beyond reading it).
+Seen ReadAll(BlockParser* p, std::string_view block, std::chrono::microseconds pause = {}) {
   Seen seen;
   REQUIRE(p->Start(block));
   BlockParser::Chunk c;
@@ -52,6 +55,7 @@ Seen ReadAll(BlockParser* p, std::string_view block) {
     std::string joined;
     for (std::string_view l : *c.lines) joined += std::string(l) + "\n";
     CHECK((joined == c.text || joined.substr(0, joined.size() - 1) == c.text));
+    if (pause.count()) std::this_thread::sleep_for(pause);
   }
   p->Stop();
   return seen;
@@ -75,6 +79,21 @@ TEST_CASE("block parser: every line once, in order, each parsed value its own li
   Seen again = ReadAll(&p, cut);
   CHECK(again.lines.size() == 20000);
   CHECK(again.ids.size() == 20000);
+}
+
+TEST_CASE("block parser: a reader slower than the worker, which then waits for free slots") {
+  // The worker fills every slot, sleeps until several are free, and is
+  // woken by the reader only then: no chunk lost, none out of order, and
+  // no wait for ever at the end of a block (whatever its length).
+  BlockParser p;
+  for (size_t n : {60000, 41003, 9000}) {
+    std::string block = Lines(n);
+    std::string_view text(block.data(), block.size() - simdjson::SIMDJSON_PADDING);
+    Seen seen = ReadAll(&p, text, std::chrono::microseconds(300));
+    REQUIRE(seen.lines.size() == n);
+    REQUIRE(seen.ids.size() == n);
+    for (size_t i = 0; i < n; i++) REQUIRE(seen.ids[i] == static_cast<int64_t>(i));
+  }
 }
 
 TEST_CASE("block parser: a chunk that is not one value per line comes back unparsed") {

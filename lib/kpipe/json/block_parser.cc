@@ -117,7 +117,8 @@ bool BlockParser::Next(Chunk* c) {
   if (!active_ || next_ >= chunks_.size()) return false;
   size_t k = next_++;
   taken_.store(k);  // chunks before k are done with: their slots may be refilled
-  taken_.notify_one();
+  // A wake is a system call: only when the worker waits for this.
+  if (k >= wake_at_.load()) taken_.notify_one();
   // Rather than wait for chunk k, parse the next chunk nobody has begun (k
   // itself, or one whose slot held a chunk before k, done with).
   for (;;) {
@@ -141,7 +142,7 @@ void BlockParser::Stop() {
   if (!active_) return;
   stop_block_.store(true);
   taken_.store(SIZE_MAX / 2);  // frees a worker waiting for a slot
-  taken_.notify_one();
+  taken_.notify_one();  // (whatever wake_at_ says)
   uint64_t gen = block_gen_.load();
   WaitFor(done_gen_, [gen](uint64_t d) { return d == gen; });
   active_ = false;
@@ -157,8 +158,14 @@ void BlockParser::Work() {
     for (;;) {
       size_t k = claimed_.fetch_add(1);
       if (k >= chunks_.size()) break;
-      // Slot k % kSlots held chunk k - kSlots: free once the reader moved past it.
-      WaitFor(taken_, [&](size_t t) { return t + kSlots > k || stop_block_.load(); });
+      // Slot k % kSlots held chunk k - kSlots: free once the reader moved
+      // past it. When it is not, the worker sleeps until kRefill slots are
+      // free, so that the reader wakes it once per kRefill chunks.
+      if (taken_.load() + kSlots <= k) {
+        wake_at_.store(k - kSlots + kRefill);
+        WaitFor(taken_, [&](size_t t) { return t + kSlots >= k + kRefill || stop_block_.load(); });
+        wake_at_.store(SIZE_MAX);
+      }
       if (stop_block_.load()) break;
       Fill(&slots_[k % kSlots], chunks_[k], hint_);
       ready_[k % kSlots].store(k + 1);

@@ -91,7 +91,10 @@ class BlockParser {
   // claimed already. REQUIRES: the reader is done with chunk k - kSlots.
   bool Claim(size_t k, Hint& hint);
 
-  static constexpr size_t kSlots = 4;
+  static constexpr size_t kSlots = 8;
+  // A worker with no free slot waits for this many (at most kSlots: the
+  // reader frees them all as it moves on to the chunk the worker holds).
+  static constexpr size_t kRefill = 6;
 
   Slot slots_[kSlots];
   // The block: set by Start before `block_gen_` is raised.
@@ -103,6 +106,7 @@ class BlockParser {
   std::atomic<size_t> claimed_{0};      // chunks claimed (by either thread) so far
   std::atomic<size_t> ready_[kSlots] = {};  // per slot: 1 + the chunk it holds parsed, or 0
   std::atomic<size_t> taken_{0};        // chunks the reader is done with
+  std::atomic<size_t> wake_at_{SIZE_MAX};  // the taken_ the waiting worker needs
   std::atomic<bool> stop_block_{false};
   std::atomic<bool> quit_{false};
   std::atomic<bool> prepared_{false};
