@@ -115,12 +115,37 @@ expect_eq "kagg changes" "$(cat "$T/out")" '{"k":"a","count":1,"sum_v":1}
 {"k":"a","count":2,"sum_v":4}
 {"k":"b","count":2,"sum_v":6}
 {"k":"a","count":3,"sum_v":9}'
-# TTL 5s: at W = 9000, a (last at 2000) is forgotten and its row written; the
-# later a starts afresh.
+# TTL 5s: b at 9000 comes 8s after b's last (1000), so b's row is written and
+# b starts afresh (before W gets to 6000, and whatever --max-delay: the
+# records' times decide, not how far the input has been read); at W = 9000, a
+# (last at 2000) is forgotten and its row written; the later a starts afresh.
+for delay in 0s 20s; do
+  run 0 kagg --by k -a count -a sum:v --time ts --ttl 5s --max-delay $delay "$T/kv.jsonl"
+  expect_eq "kagg ttl, --max-delay $delay" "$(sort "$T/out")" "$(printf '%s\n' '{"k":"b","count":1,"sum_v":2}' \
+    '{"k":"a","count":2,"sum_v":4}' '{"k":"b","count":1,"sum_v":4}' '{"k":"a","count":1,"sum_v":5}' | sort)"
+done
 run 0 kagg --by k -a count -a sum:v --time ts --ttl 5s "$T/kv.jsonl"
-expect_eq "kagg ttl" "$(cat "$T/out")" '{"k":"a","count":2,"sum_v":4}
-{"k":"b","count":2,"sum_v":6}
+expect_eq "kagg ttl" "$(cat "$T/out")" '{"k":"b","count":1,"sum_v":2}
+{"k":"a","count":2,"sum_v":4}
+{"k":"b","count":1,"sum_v":4}
 {"k":"a","count":1,"sum_v":5}'
+# The same records of two partitions read in two interleavings (as two runs of
+# kconsume may read them): W is the slower partition's, so before a's record
+# at 3000 it is 0 in one and 2500 in the other (which forgets a, last at 0).
+# The rows must not depend on it: a's record at 3000, 3s after a's last, starts
+# a afresh in both.
+e() { printf '{"topic":"t","partition":%s,"offset":%s,"timestamp":%s,"key":null,"headers":[],"value":{"k":"%s"}}\n' "$@"; }
+{ e 0 0 0 a; e 1 0 0 z; e 0 1 2500 b; e 0 2 3000 a; e 1 1 5000 z; } > "$T/ttl-a.jsonl"
+{ e 0 0 0 a; e 1 0 0 z; e 0 1 2500 b; e 1 1 5000 z; e 0 2 3000 a; } > "$T/ttl-b.jsonl"
+run 0 kagg --by k -a count --ttl 2s "$T/ttl-a.jsonl"
+sort "$T/out" > "$T/ttl-a.rows"
+run 0 kagg --by k -a count --ttl 2s "$T/ttl-b.jsonl"
+expect_eq "kagg ttl, partitions read in another interleaving" "$(sort "$T/out")" "$(cat "$T/ttl-a.rows")"
+expect_eq "kagg ttl, stretches cut by the records' times" "$(cat "$T/ttl-a.rows")" '{"k":"a","count":1}
+{"k":"a","count":1}
+{"k":"b","count":1}
+{"k":"z","count":1}
+{"k":"z","count":1}'
 run 2 kagg --by k -a count --ttl 5s "$T/kv.jsonl"
 expect_grep "$T/err" "no --time given"
 # Without --by: one row of the whole input.

@@ -605,6 +605,13 @@ def kagg(argv, lines):
         key, group = group_of(o, obj)
         arrival += 1
         st = table.get(key)
+        if st is not None and o.ttl is not None and t - st["T"] >= o.ttl:
+            # TTL or more past the key's greatest time: its stretch is over in
+            # event time, whether or not W has got there yet.
+            if o.emit != "changes":
+                rows.append(make_row(st))
+            del table[key]
+            st = None
         if st is None:
             st = table[key] = {"group": group, "recs": [], "T": t}
         st["recs"].append((arrival, t, obj))

@@ -233,6 +233,17 @@ Status GroupOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome
   x_.seq = r.seq;
   uint64_t hash = r.hint ? *r.hint : agg::HashValue(key_);
   Row* row = rows_.Find(hash, key_);
+  // A record TTL or more past its key's greatest event time: the key's
+  // stretch of activity is over in event time, whether or not W has got
+  // there yet, which depends on how far each input or partition has been
+  // read (so that two runs over the same partitions read in another
+  // interleaving would cut the key's rows differently).
+  if (row && opt_.ttl >= 0 && r.has_time && row->max_t != INT64_MIN &&
+      r.t >= SaturatingAdd(row->max_t, opt_.ttl)) {
+    if (opt_.emit != EmitMode::kChanges) KPIPE_RETURN_IF_ERROR(WriteRow(*row, out));
+    Forget(row);
+    row = nullptr;
+  }
   if (!row && backing_) KPIPE_RETURN_IF_ERROR(Fetch(key_, hash, &row));
   if (row) KPIPE_RETURN_IF_ERROR(aggs_.Check(row->accs(), x_));
   else row = Insert(key_, hash, r.seq);
