@@ -2,7 +2,9 @@
 
 #include <cstring>
 
-#ifdef __SSE2__
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -84,9 +86,111 @@ size_t CopyLines(const char* in, size_t n, char* out, Line line) {
   return from;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define KPIPE_SCAN_LINES 1
+
+// The characters of a 64-byte block that follow an escaping backslash
+// (simdjson's branchless method: a run of backslashes escapes the character
+// after it when the run is odd). `*carry` is 1 when the block before ended
+// in an escaping backslash, and is set for the next block.
+uint64_t FindEscaped(uint64_t backslash, uint64_t* carry) {
+  constexpr uint64_t kEven = 0x5555555555555555ULL;
+  backslash &= ~*carry;
+  uint64_t follows = backslash << 1 | *carry;
+  uint64_t odd_starts = backslash & ~kEven & ~follows;
+  uint64_t even_starts;
+  *carry = __builtin_add_overflow(odd_starts, backslash, &even_starts);
+  return (kEven ^ (even_starts << 1)) & follows;
+}
+
+__attribute__((target("pclmul"))) inline uint64_t PrefixXor(uint64_t bits) {
+  __m128i all = _mm_set1_epi8(static_cast<char>(0xFF));
+  return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, static_cast<int64_t>(bits)), all, 0)));
+}
+
+// CopyLines, and at the same time the test OneValuePerLine makes after the
+// parse, on the text itself: every '\n' outside strings at bracket depth 0.
+// Of text that then parses as an array of as many values as lines, this
+// says that each line is one value: the array has one value more than it
+// has commas at its own depth, which are then the '\n's and any ',' at depth
+// 0 on a line (so none of these). AVX-512, 64 bytes a step: strings are
+// found by their quotes and the escapes before them (a carry-less multiply
+// makes the parity of quotes so far), and the depth with one more while it
+// stays 0 or 1; a step with deeper values goes through its brackets one by
+// one. Returns the verdict; `*last` is where the last line starts.
+__attribute__((target("avx512f,avx512bw,pclmul"))) bool ScanLines(const char* in, size_t n, char* out,
+                                                            std::vector<std::string_view>* lines,
+                                                            std::string_view text, size_t* last) {
+  const __m512i kNewline = _mm512_set1_epi8('\n'), kQuote = _mm512_set1_epi8('"'),
+                kBackslash = _mm512_set1_epi8('\\'), kComma = _mm512_set1_epi8(','),
+                kCase = _mm512_set1_epi8(0x20), kOpen = _mm512_set1_epi8('{'), kClose = _mm512_set1_epi8('}');
+  uint64_t escape_carry = 0, in_string = 0;  // in_string: all ones while a string goes on
+  int64_t depth = 0;
+  bool good = true;
+  size_t from = 0;
+  for (size_t i = 0; i < n; i += 64) {
+    uint64_t valid = n - i >= 64 ? ~uint64_t{0} : (uint64_t{1} << (n - i)) - 1;
+    __m512i v = _mm512_maskz_loadu_epi8(valid, in + i);
+    uint64_t nl = _mm512_cmpeq_epi8_mask(v, kNewline) & valid;
+    // The copy, each '\n' a ','.
+    _mm512_mask_storeu_epi8(out + i, valid, _mm512_mask_blend_epi8(nl, v, kComma));
+    for (uint64_t m = nl; m; m &= m - 1) {
+      size_t at = i + static_cast<size_t>(__builtin_ctzll(m));
+      lines->push_back(text.substr(from, at - from));
+      from = at + 1;
+    }
+    if (!good) continue;
+    uint64_t backslash = _mm512_cmpeq_epi8_mask(v, kBackslash);
+    uint64_t escaped = backslash | escape_carry ? FindEscaped(backslash, &escape_carry) : 0;
+    uint64_t quote = _mm512_cmpeq_epi8_mask(v, kQuote) & ~escaped;
+    uint64_t strings = PrefixXor(quote) ^ in_string;  // from each opening quote to before its closing one
+    in_string = static_cast<uint64_t>(static_cast<int64_t>(strings) >> 63);
+    if (nl & strings) {  // a '\n' in a string: not one value a line (nor JSON)
+      good = false;
+      continue;
+    }
+    __m512i folded = _mm512_or_si512(v, kCase);  // '[' as '{', ']' as '}'
+    uint64_t open = _mm512_cmpeq_epi8_mask(folded, kOpen) & ~strings & valid;
+    uint64_t close = _mm512_cmpeq_epi8_mask(folded, kClose) & ~strings & valid;
+    uint64_t brackets = open | close;
+    if (brackets == 0) {
+      good = depth == 0 || nl == 0;
+      continue;
+    }
+    if (depth <= 1) {
+      // While opening and closing brackets alternate, the depth after each
+      // is 0 or 1: the parity of the brackets so far.
+      uint64_t inside = PrefixXor(brackets) ^ (depth ? ~uint64_t{0} : 0);
+      if ((open & ~inside) == 0 && (close & inside) == 0) {
+        good = (nl & inside) == 0;
+        depth = static_cast<int64_t>(inside >> 63);
+        continue;
+      }
+    }
+    for (uint64_t m = brackets | nl; m && good; m &= m - 1) {
+      uint64_t bit = m & -m;
+      if (open & bit) depth++;
+      else if (close & bit) good = --depth >= 0;
+      else good = depth == 0;
+    }
+  }
+  *last = from;
+  return good && depth == 0 && in_string == 0;
+}
+#endif
+
 }  // namespace
 
-BlockParser::BlockParser() : thread_([this] { Work(); }) {
+bool BlockParser::CanScanLines() {
+#ifdef KPIPE_SCAN_LINES
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("pclmul");
+#else
+  return false;
+#endif
+}
+
+BlockParser::BlockParser(bool scan_lines) : scan_lines_(scan_lines), thread_([this] { Work(); }) {
   WaitFor(prepared_, [](bool p) { return p; });
 }
 
@@ -229,16 +333,26 @@ void BlockParser::Fill(Slot* s, std::string_view text, Hint& hint) {
   char* out = s->array.data();
   out[0] = '[';
   s->commas.clear();
-  size_t last = CopyLines(text.data(), n, out + 1, [&](size_t from, size_t nl) {
-    s->lines.push_back(text.substr(from, nl - from));
-    s->commas.push_back(static_cast<uint32_t>(nl + 1));  // where in `out` it is
-  });
+  size_t last;
+  bool one_value_per_line = false;  // known already, by ScanLines
+#ifdef KPIPE_SCAN_LINES
+  if (scan_lines_) {
+    one_value_per_line = ScanLines(text.data(), n, out + 1, &s->lines, text, &last);
+  } else
+#endif
+  {
+    last = CopyLines(text.data(), n, out + 1, [&](size_t from, size_t nl) {
+      s->lines.push_back(text.substr(from, nl - from));
+      s->commas.push_back(static_cast<uint32_t>(nl + 1));  // where in `out` it is
+    });
+  }
   s->lines.push_back(text.substr(last, n - last));
+  if (scan_lines_ && !one_value_per_line) return;  // judged line by line
   out[n + 1] = ']';
   simdjson::dom::element root;
   s->parsed = s->parser.parse(out, n + 2, false).get(root) == simdjson::SUCCESS &&
               root.get_array().get(s->values) == simdjson::SUCCESS && s->values.size() == s->lines.size() &&
-              OneValuePerLine(s->parser, out, s->commas);
+              (one_value_per_line || OneValuePerLine(s->parser, out, s->commas));
   if (s->parsed && hint) {
     s->hints.clear();
     for (simdjson::dom::element v : s->values) s->hints.push_back(hint(v));

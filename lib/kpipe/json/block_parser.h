@@ -10,9 +10,11 @@
 // is done with the chunk while the next ones are parsed. A chunk comes back
 // unparsed when its array does not parse, or when a comma directly inside
 // the array is not one put where a line ended (a value over two lines, two
-// values on one; checked on the parser's structural index): the reader
-// then judges its lines one by one, as it would without this. So a verdict
-// on a line never depends on the thread count.
+// values on one; checked as the chunk is copied, each line break outside
+// strings at bracket depth 0, with AVX-512, else after the parse on the
+// parser's structural index): the reader then judges its lines one by one,
+// as it would without this. So a verdict on a line never depends on the
+// thread count, nor on the CPU.
 //
 // Thread-safety: one reader thread calls Start, Next and Stop; the worker is
 // internal. Between Start and Stop, the block's memory must stay as it is.
@@ -56,8 +58,14 @@ class BlockParser {
 
   // Blocks smaller than this are better read directly (Start refuses them).
   static constexpr size_t kMinBlock = 128 << 10;
+  // Whether this CPU can check that each line is one value as a chunk is
+  // copied (AVX-512), before the parse, instead of on simdjson's structural
+  // index after it.
+  static bool CanScanLines();
 
-  BlockParser();
+  // `scan_lines`: whether to check lines as chunks are copied (tests turn
+  // it off, to test the other way on any CPU).
+  explicit BlockParser(bool scan_lines = CanScanLines());
   ~BlockParser();
   BlockParser(const BlockParser&) = delete;
   BlockParser& operator=(const BlockParser&) = delete;
@@ -110,6 +118,7 @@ class BlockParser {
   std::atomic<bool> stop_block_{false};
   std::atomic<bool> quit_{false};
   std::atomic<bool> prepared_{false};
+  const bool scan_lines_;
   size_t next_ = 0;  // the reader's next chunk
   bool active_ = false;
   // Last: the worker starts once every member above is constructed.
