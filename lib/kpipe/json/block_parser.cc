@@ -190,7 +190,8 @@ bool BlockParser::CanScanLines() {
 #endif
 }
 
-BlockParser::BlockParser(bool scan_lines) : scan_lines_(scan_lines), thread_([this] { Work(); }) {
+BlockParser::BlockParser(bool scan_lines)
+    : scan_lines_(scan_lines && CanScanLines()), thread_([this] { Work(); }) {
   WaitFor(prepared_, [](bool p) { return p; });
 }
 

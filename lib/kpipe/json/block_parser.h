@@ -63,8 +63,8 @@ class BlockParser {
   // index after it.
   static bool CanScanLines();
 
-  // `scan_lines`: whether to check lines as chunks are copied (tests turn
-  // it off, to test the other way on any CPU).
+  // `scan_lines`: whether to check lines as chunks are copied, where the
+  // CPU can (tests turn it off, to test the other way on any CPU).
   explicit BlockParser(bool scan_lines = CanScanLines());
   ~BlockParser();
   BlockParser(const BlockParser&) = delete;

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
-#ifdef __SSE2__
+#ifdef __x86_64__
 #include <emmintrin.h>
 #endif
 
@@ -435,7 +435,7 @@ namespace {
 template <typename T>
 [[gnu::always_inline]] inline void StoreWhole(T* to, T from) {
   static_assert(sizeof(T) == 16 && std::is_trivially_copyable_v<T>);
-#ifdef __SSE2__
+#ifdef __x86_64__
   // Each half through a register (_mm_set_epi64x is made of two stores
   // and a load of 16 bytes: the very stall).
   auto words = std::bit_cast<std::array<int64_t, 2>>(from);
