@@ -188,6 +188,36 @@ bool OneValue(simdjson::dom::parser* p, std::string_view line) {
   return p->parse(padded).error() == simdjson::SUCCESS;
 }
 
+struct Verdicts {
+  size_t parsed = 0, unparsed = 0;  // chunks
+  size_t lines = 0;                 // over all chunks
+};
+
+// `lines` as one block through a BlockParser (`scan`: ScanLines, where the
+// CPU can): each chunk must come back parsed exactly when each of its lines
+// alone is one value (`what` names the case in a failure).
+Verdicts AgainstReference(const std::vector<std::string>& lines, bool scan, const std::string& what) {
+  std::string block;
+  for (const std::string& l : lines) block += l + "\n";
+  block.append(simdjson::SIMDJSON_PADDING, ' ');
+  simdjson::dom::parser alone;
+  BlockParser p(scan);
+  REQUIRE(p.Start(std::string_view(block.data(), block.size() - simdjson::SIMDJSON_PADDING)));
+  BlockParser::Chunk c;
+  Verdicts v;
+  while (p.Next(&c)) {
+    bool all_good = true;
+    for (std::string_view l : *c.lines) all_good = all_good && OneValue(&alone, l);
+    INFO(what << (scan ? " (scan)" : "") << ", chunk from line " << v.lines);
+    REQUIRE(c.parsed == all_good);
+    if (c.parsed) REQUIRE(c.values.size() == c.lines->size());
+    (c.parsed ? v.parsed : v.unparsed)++;
+    v.lines += c.lines->size();
+  }
+  p.Stop();
+  return v;
+}
+
 }  // namespace
 
 // Against a naive reference: a chunk comes back parsed exactly when each of
@@ -196,7 +226,6 @@ bool OneValue(simdjson::dom::parser* p, std::string_view line) {
 // values (which joined by commas would parse as as many values as lines).
 TEST_CASE("block parser: a chunk is parsed exactly when each of its lines alone is one value") {
   std::mt19937 rng(11);
-  simdjson::dom::parser alone;
   size_t total_parsed = 0, total_unparsed = 0;
   // The check on the text as it is copied (where the CPU has AVX-512) and
   // the one on simdjson's structural index, each on every other round.
@@ -223,35 +252,20 @@ TEST_CASE("block parser: a chunk is parsed exactly when each of its lines alone 
       }
       bytes += lines.back().size() + 1;
     }
-    std::string block;
-    for (const std::string& l : lines) block += l + "\n";
-    block.append(simdjson::SIMDJSON_PADDING, ' ');
-    BlockParser p(scan);
-    REQUIRE(p.Start(std::string_view(block.data(), block.size() - simdjson::SIMDJSON_PADDING)));
-    BlockParser::Chunk c;
-    size_t seen = 0, parsed = 0, unparsed = 0;
-    while (p.Next(&c)) {
-      bool all_good = true;
-      for (std::string_view l : *c.lines) all_good = all_good && OneValue(&alone, l);
-      INFO("round " << round << (scan ? " (scan)" : "") << ", chunk from line " << seen);
-      REQUIRE(c.parsed == all_good);
-      if (c.parsed) REQUIRE(c.values.size() == c.lines->size());
-      (c.parsed ? parsed : unparsed)++;
-      seen += c.lines->size();
-    }
-    p.Stop();
-    REQUIRE(seen == lines.size());
-    total_parsed += parsed;
-    total_unparsed += unparsed;
+    Verdicts v = AgainstReference(lines, scan, "round " + std::to_string(round));
+    REQUIRE(v.lines == lines.size());
+    total_parsed += v.parsed;
+    total_unparsed += v.unparsed;
   }
   CHECK(total_parsed > 40);
   CHECK(total_unparsed > 10);
 }
 
 // Lines that make an array of as many values as lines though they are not
-// one value each (their line breaks, made commas, join them validly): a value over two lines (at depths 1, 2 and 3, and with 64
-// bytes without a bracket around the line break), beside two values on
-// one line. Each chunk must come back as the naive reference says.
+// one value each (their line breaks, made commas, join them validly): a
+// value over two lines (at depths 1, 2 and 3, and with 64 bytes without a
+// bracket around the line break), beside two values on one line. Each
+// chunk must come back as the naive reference says.
 TEST_CASE("block parser: values over two lines beside two on one, at any depth") {
   std::vector<std::vector<std::string>> tricks = {
       {"{\"a\":{\"b\":1", "\"c\":2}}", "1,2"},
@@ -259,7 +273,6 @@ TEST_CASE("block parser: values over two lines beside two on one, at any depth")
       {"{\"k\":\"" + std::string(80, 'x') + "\",\"m\":1", "\"n\":\"" + std::string(80, 'y') + "\"}", "3,4"},
       {"[\"" + std::string(90, '[') + "\"", "\"" + std::string(90, ']') + "\"]", "{},[]"},
   };
-  simdjson::dom::parser alone;
   for (bool scan : {true, false}) {
     if (scan && !BlockParser::CanScanLines()) continue;
     for (size_t t = 0; t < tricks.size(); t++) {
@@ -269,22 +282,7 @@ TEST_CASE("block parser: values over two lines beside two on one, at any depth")
         if (i == 3000)
           for (const std::string& l : tricks[t]) lines.push_back(l);
       }
-      std::string block;
-      for (const std::string& l : lines) block += l + "\n";
-      block.append(simdjson::SIMDJSON_PADDING, ' ');
-      BlockParser p(scan);
-      REQUIRE(p.Start(std::string_view(block.data(), block.size() - simdjson::SIMDJSON_PADDING)));
-      BlockParser::Chunk c;
-      size_t unparsed = 0;
-      while (p.Next(&c)) {
-        bool all_good = true;
-        for (std::string_view l : *c.lines) all_good = all_good && OneValue(&alone, l);
-        INFO("trick " << t << (scan ? " (scan)" : ""));
-        REQUIRE(c.parsed == all_good);
-        unparsed += !c.parsed;
-      }
-      p.Stop();
-      CHECK(unparsed >= 1);
+      CHECK(AgainstReference(lines, scan, "trick " + std::to_string(t)).unparsed >= 1);
     }
   }
 }
