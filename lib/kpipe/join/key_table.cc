@@ -1,6 +1,7 @@
 #include "kpipe/join/key_table.h"
 
 #include "kpipe/agg/key_index.h"
+#include "kpipe/json/text.h"
 
 namespace kpipe {
 
@@ -32,26 +33,10 @@ JoinKeyTable::~JoinKeyTable() {
     if (hashes_[i] && slots_[i].len == kLong) delete[] GetLong(slots_[i]).data;
 }
 
-// Keys are short and, with equal 64-bit hashes, almost surely equal: two
-// loads of 8 bytes (or 4), which may overlap, beat a call to memcmp.
+// Keys are short and, with equal 64-bit hashes, almost surely equal.
 bool JoinKeyTable::Equal(const Slot& s, std::string_view key) {
   if (s.len == kLong) return s.key() == key;
-  size_t n = key.size();
-  if (s.len != n) return false;
-  const char* a = s.bytes;
-  const char* b = key.data();
-  auto same = [](const char* x, const char* y, size_t w) {
-    uint64_t u = 0, v = 0;
-    std::memcpy(&u, x, w);
-    std::memcpy(&v, y, w);
-    return u == v;
-  };
-  if (n >= 16) return std::memcmp(a, b, n) == 0;
-  if (n >= 8) return same(a, b, 8) && same(a + n - 8, b + n - 8, 8);
-  if (n >= 4) return same(a, b, 4) && same(a + n - 4, b + n - 4, 4);
-  for (size_t i = 0; i < n; i++)
-    if (a[i] != b[i]) return false;
-  return true;
+  return s.len == key.size() && json::SameBytes(s.bytes, key.data(), key.size());
 }
 
 JoinKeyTable::Slot* JoinKeyTable::Find(uint64_t hash, std::string_view key) {

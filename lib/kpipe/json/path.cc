@@ -1,9 +1,8 @@
 #include "kpipe/json/path.h"
 
-#include <cstdint>
-#include <cstring>
-
 #include <fmt/format.h>
+
+#include "kpipe/json/text.h"
 
 namespace kpipe::json {
 
@@ -17,28 +16,6 @@ long long IndexOf(std::string_view s) {
     v = v * 10 + (c - '0');
   }
   return v;
-}
-
-// Whether two keys are equal: short ones by two loads each, which may
-// overlap, rather than by a call to memcmp, which simdjson's at_key makes
-// for every key of the same length it passes.
-bool SameKey(std::string_view a, std::string_view b) {
-  size_t n = a.size();
-  if (n != b.size()) return false;
-  auto same = [](const char* x, const char* y, size_t w) {
-    uint64_t u = 0, v = 0;
-    std::memcpy(&u, x, w);
-    std::memcpy(&v, y, w);
-    return u == v;
-  };
-  const char* x = a.data();
-  const char* y = b.data();
-  if (n > 16) return std::memcmp(x, y, n) == 0;
-  if (n >= 8) return same(x, y, 8) && same(x + n - 8, y + n - 8, 8);
-  if (n >= 4) return same(x, y, 4) && same(x + n - 4, y + n - 4, 4);
-  for (size_t i = 0; i < n; i++)
-    if (x[i] != y[i]) return false;
-  return true;
 }
 
 }  // namespace
@@ -87,11 +64,12 @@ bool FieldPath::Lookup(simdjson::dom::element root, simdjson::dom::element* out)
   simdjson::dom::element cur = root;
   for (const Step& st : steps_) {
     if (cur.is_object()) {
-      // The first member of that key, as at_key would find it.
+      // The first member of that key, as at_key would find it, its keys
+      // compared inline (at_key calls memcmp for each of the same length).
       bool found = false;
       simdjson::dom::object object = cur.get_object().value_unsafe();
       for (simdjson::dom::key_value_pair member : object) {
-        if (SameKey(member.key, st.key)) {
+        if (member.key.size() == st.key.size() && SameBytes(member.key.data(), st.key.data(), st.key.size())) {
           cur = member.value;
           found = true;
           break;

@@ -4,12 +4,32 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 #include <simdjson.h>
 
 namespace kpipe::json {
+
+// Whether the `n` bytes at `a` and at `b` are equal: up to 16 by two loads
+// each, which may overlap, rather than a call to memcmp (for short keys,
+// compared once a record or more).
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  auto same = [](const char* x, const char* y, size_t w) {
+    uint64_t u = 0, v = 0;
+    std::memcpy(&u, x, w);
+    std::memcpy(&v, y, w);
+    return u == v;
+  };
+  if (n > 16) return std::memcmp(a, b, n) == 0;
+  if (n >= 8) return same(a, b, 8) && same(a + n - 8, b + n - 8, 8);
+  if (n >= 4) return same(a, b, 4) && same(a + n - 4, b + n - 4, 4);
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) return false;
+  return true;
+}
 
 // Appends `s` as a JSON string literal (with quotes): '"' and '\\' escaped,
 // \b \f \n \r \t, other control characters as \u00xx; with `escape_del`
