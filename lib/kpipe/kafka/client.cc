@@ -329,20 +329,25 @@ void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
   }
 }
 
-void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading) {
-  if (!filled) return;
+bool KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading) {
+  if (!filled) return true;
   auto now = std::chrono::steady_clock::now();
+  bool settled = true;
   PartitionList list(rd_kafka_topic_partition_list_new(4));
   for (FetchCursor* c : reading) {
-    if (c->next < 0 || now - c->last_kick < std::chrono::milliseconds(20)) continue;
+    if (c->next < 0) continue;
     int64_t lo, hi;
     if (rd_kafka_get_watermark_offsets(rk, c->topic.c_str(), c->partition, &lo, &hi)) continue;
     if (hi <= std::max(c->next, c->eof)) continue;
+    if (now - c->last_kick < std::chrono::milliseconds(20)) {
+      settled = false;
+      continue;
+    }
     rd_kafka_topic_partition_list_add(list.get(), c->topic.c_str(), c->partition)->offset = c->next;
     c->last_kick = now;
   }
-  if (list->cnt == 0) return;
-  KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));
+  if (list->cnt > 0) KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));
+  return settled;
 }
 
 Status SeekPartitions(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms, const std::string& what) {

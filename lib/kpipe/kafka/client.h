@@ -175,7 +175,13 @@ void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
 // paused the fetchers; otherwise an unread tail is a transaction marker or
 // a compacted gap, and a seek would only cancel the fetch that is about to
 // report the end of the partition.
-void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading);
+//
+// A partition kicked less than 20 ms ago is left alone (its refetch may be
+// in flight). Returns false when one with data not read was left so: the
+// caller then keeps counting what it takes, for the next call still sees a
+// filled queue. A reader that drains a refilled queue within those 20 ms
+// would otherwise forget the fill and wait out the whole second.
+bool KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading);
 
 // rd_kafka_seek_partitions waiting up to `timeout_ms` for the seeks to be
 // done. librdkafka before 2.0.3 waits a thousandth of the time asked
