@@ -12,14 +12,16 @@
 # libpcre2-dev for the patterns of --validate's JSON Schemas, and
 # json-schema-test-suite, the official tests --validate's checker must pass;
 # libcurl for the schema registry's REST API, libprotobuf and libprotoc
-# for Protobuf payloads and .proto schemas; curl and python3-venv for the
+# for Protobuf payloads and .proto schemas; libjemalloc-dev, the tools'
+# allocator (librdkafka frees each fetched message on the tool's thread);
+# curl and python3-venv for the
 # schema tests (tests/registry: a registry's readiness, confluent-kafka's
 # serializers from PyPI in a virtualenv).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libsimdjson-dev librocksdb-dev libcli11-dev libfmt-dev catch2 libjq-dev libpcre2-dev libcurl4-openssl-dev
-  libprotobuf-dev libprotoc-dev
+  libprotobuf-dev libprotoc-dev libjemalloc-dev
   libsystemd-dev systemd man-db procps
   default-jdk-headless maven
   kcat jq miller python3 python3-confluent-kafka time groff-base openssl json-schema-test-suite
