@@ -29,7 +29,8 @@
 #   4. Prints every run, then a table of medians: msgs/s, MB/s (MB = 10^6
 #      bytes of the input file, newlines included), peak RSS and CPU time,
 #      and the ratios kproduce/kcat and kconsume/kcat against the goal:
-#      throughput >= 1.3x kcat's, peak RSS not above kcat's (PASS/MISS).
+#      throughput >= 1.3x kcat's, peak RSS not above kcat's, and for
+#      consume CPU time not above kcat's (PASS/MISS).
 #   5. Deletes the topics it created, unless KEEP=1.
 #
 # Each run is timed by `/usr/bin/time -f '%e %M %U %S'` (wall s, peak RSS KiB,
