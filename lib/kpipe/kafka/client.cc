@@ -329,25 +329,33 @@ void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
   }
 }
 
-bool KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading) {
-  if (!filled) return true;
+bool MayKick(FetchCursor* c, bool filled, std::chrono::steady_clock::time_point now) {
+  constexpr auto kWait = std::chrono::milliseconds(100);
+  if (c->next != c->seen_next) {
+    c->seen_next = c->next;
+    c->quiet_since = now;
+  }
+  if (c->next < 0) return false;
+  bool recent = now - c->last_kick < kWait;
+  if (filled) return c->next != c->kicked_at || !recent;
+  return !recent && now - c->quiet_since >= kWait && now - c->filled_kick < std::chrono::seconds(1);
+}
+
+void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading) {
   auto now = std::chrono::steady_clock::now();
-  bool settled = true;
   PartitionList list(rd_kafka_topic_partition_list_new(4));
   for (FetchCursor* c : reading) {
-    if (c->next < 0) continue;
+    if (!MayKick(c, filled, now)) continue;
     int64_t lo, hi;
     if (rd_kafka_get_watermark_offsets(rk, c->topic.c_str(), c->partition, &lo, &hi)) continue;
     if (hi <= std::max(c->next, c->eof)) continue;
-    if (now - c->last_kick < std::chrono::milliseconds(20)) {
-      settled = false;
-      continue;
-    }
     rd_kafka_topic_partition_list_add(list.get(), c->topic.c_str(), c->partition)->offset = c->next;
+    c->kicked_at = c->next;
     c->last_kick = now;
+    if (filled) c->filled_kick = now;
   }
-  if (list->cnt > 0) KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));
-  return settled;
+  if (list->cnt == 0) return;
+  KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));
 }
 
 Status SeekPartitions(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, int timeout_ms, const std::string& what) {

@@ -150,7 +150,11 @@ struct FetchCursor {
   int32_t partition = 0;
   int64_t next = -1;  // the offset after the last message handed on; -1: none yet
   int64_t eof = -1;   // offset of the last end-of-partition event
-  std::chrono::steady_clock::time_point last_kick;
+  // KickStalledFetchers' own: `next` at the last kick, when it was, and
+  // when the last kick for a filled queue was; `next` when it last looked,
+  // and since when it has not moved.
+  int64_t kicked_at = -1, seen_next = -1;
+  std::chrono::steady_clock::time_point last_kick, filled_kick, quiet_since;
 };
 
 // Appends, for each cursor, the records between where reading stands (the
@@ -161,27 +165,38 @@ struct FetchCursor {
 void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
                std::vector<service::PartitionLag>* out);
 
-// librdkafka 2.0 pauses fetching a partition for a whole second once the
-// local queue passes queued.min.messages or queued.max.messages.kbytes (the
-// fetch.queue.backoff.ms of later releases), which costs a fast reader most
-// of its time. When the queue is empty yet a partition has data not read
-// (its cached high watermark is past our position), a seek to the exact
-// next offset restarts its fetcher at once. The queue being empty, the seek
-// discards nothing; a fetch in flight is dropped as outdated and refetched.
+// librdkafka 2.0 stops fetching a partition once the local queue passes
+// queued.min.messages or queued.max.messages.kbytes, and looks again only
+// when its broker thread wakes for something else, at the latest after a
+// second (the fetch.queue.backoff.ms of later releases), which costs a fast
+// reader most of its time. When the queue is empty yet a partition has data
+// not read (its cached high watermark is past our position), a seek to the
+// exact next offset wakes that thread, which then fetches again for every
+// partition it leads. The queue being empty, the seek discards nothing; a
+// fetch in flight for that partition comes back outdated and is dropped.
 // This keeps the queue thresholds (and memory) low without the stalls.
 //
-// Call it when the queue is empty, with the partitions being read. Only a
-// queue filled to its thresholds since the last call (`filled`) can have
-// paused the fetchers; otherwise an unread tail is a transaction marker or
-// a compacted gap, and a seek would only cancel the fetch that is about to
-// report the end of the partition.
-//
-// A partition kicked less than 20 ms ago is left alone (its refetch may be
-// in flight). Returns false when one with data not read was left so: the
-// caller then keeps counting what it takes, for the next call still sees a
-// filled queue. A reader that drains a refilled queue within those 20 ms
-// would otherwise forget the fill and wait out the whole second.
-bool KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading);
+// Call it when the queue is empty, with the partitions being read. A
+// partition with data not read is kicked
+// - when the queue filled to half its thresholds since the last call
+//   (`filled`), unless the partition gave no record since its last kick and
+//   that kick is less than 100 ms old (its fetch is on its way: a second
+//   seek would cancel it, and one canceled fetch after another would
+//   stall it for good);
+// - else, within a second of a kick for a filled queue, when it has given
+//   no record for 100 ms, nor been kicked. Outdated records that a kick
+//   left in flight fill the queue too, and the reader drops them without
+//   counting them: then nothing looks filled, yet every fetcher has
+//   stopped. (Not at any time: records past an open transaction are data
+//   known past the position that no fetch can bring yet, and a seek every
+//   100 ms would only cancel the fetches waiting for its end.)
+// Without data known past the position, an unread tail is a transaction
+// marker or a compacted gap, and a seek would only cancel the fetch that is
+// about to report the end of the partition.
+void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading);
+// Its rule for one partition at `now`, data past the position aside (and
+// the bookkeeping of when `c` last moved).
+bool MayKick(FetchCursor* c, bool filled, std::chrono::steady_clock::time_point now);
 
 // rd_kafka_seek_partitions waiting up to `timeout_ms` for the seeks to be
 // done. librdkafka before 2.0.3 waits a thousandth of the time asked

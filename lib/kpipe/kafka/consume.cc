@@ -36,7 +36,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBatch = 1024;
 constexpr int kCloseTimeoutMs = 10'000;  // leaving the group, at most (CloseConsumer)
 constexpr int kIdlePollMs = 50;  // latency bound of a live tail (flush on idle)
-constexpr int kDeferredPollMs = 5;  // the wait when a stalled fetcher is to be kicked soon
 
 // cursor.next: the offset after the last record in the output buffer.
 struct PartState : FetchCursor {
@@ -121,7 +120,6 @@ class Consumer {
   bool said_watermarks_ = false;
   int64_t emitted_wm_ = INT64_MIN;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
-  bool kick_deferred_ = false;  // a stalled fetcher to kick at the next idle
   QueueLimits queue_limits_{Properties{}};  // effective queue thresholds
   Status rebalance_error_;
   bool stop_ = false;
@@ -400,11 +398,11 @@ Status Consumer::MaybeEmitWatermark() {
 
 void Consumer::KickStalledFetchers() {
   bool filled = queue_limits_.Filled(msgs_since_idle_, bytes_since_idle_);
+  msgs_since_idle_ = bytes_since_idle_ = 0;
   std::vector<FetchCursor*> reading;
   for (auto& [k, ps] : parts_)
     if (ps.assigned && !ps.done) reading.push_back(&ps);
-  kick_deferred_ = !kpipe::KickStalledFetchers(rk_.get(), filled, reading);
-  if (!kick_deferred_) msgs_since_idle_ = bytes_since_idle_ = 0;
+  kpipe::KickStalledFetchers(rk_.get(), filled, reading);
 }
 
 Status Consumer::AfterBatch(bool idle) {
@@ -569,7 +567,7 @@ Status Consumer::Consume() {
       KPIPE_RETURN_IF_ERROR(AfterBatch(/*idle=*/true));
       if (out_->ReaderGone()) return Status::BrokenPipe();
       KickStalledFetchers();
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kick_deferred_ ? kDeferredPollMs : kIdlePollMs);
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
       if (!m) continue;
       batch[0] = m;
       n = 1;

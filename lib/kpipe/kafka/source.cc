@@ -24,7 +24,6 @@ namespace {
 constexpr int kBatch = 1024;                 // messages taken from the queue at once
 constexpr size_t kBlockBytes = 1 << 20;      // a block ends past this size
 constexpr int kIdlePollMs = 50;              // the wait when nothing is ready
-constexpr int kDeferredPollMs = 5;           // ... and a stalled fetcher is to be kicked soon
 constexpr int64_t kGroupNudgeUs = 50'000;    // a member nudges its group's thread this often
 constexpr int kCloseTimeoutMs = 10'000;      // leaving the group, at most (CloseConsumer)
 
@@ -409,11 +408,11 @@ Status KafkaSource::Idle() {
 
 void KafkaSource::Kick() {
   bool filled = queue_limits_.Filled(msgs_since_idle_, bytes_since_idle_);
+  msgs_since_idle_ = bytes_since_idle_ = 0;
   std::vector<FetchCursor*> reading;
   for (Part& p : parts_)
     if (p.owned && !p.done) reading.push_back(&p.cursor);
-  kick_deferred_ = !KickStalledFetchers(rk_.get(), filled, reading);
-  if (!kick_deferred_) msgs_since_idle_ = bytes_since_idle_ = 0;
+  KickStalledFetchers(rk_.get(), filled, reading);
 }
 
 // Partitions that ended are told once no record of them is in hand: the
@@ -497,7 +496,7 @@ bool KafkaSource::NextBlock(std::string_view* block) {
     Status idle = Idle();
     if (status_.ok()) status_ = std::move(idle);
     if (!status_.ok()) return false;
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kick_deferred_ ? kDeferredPollMs : kIdlePollMs);
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
     if (!m) continue;
     if (status_.ok()) status_ = Handle(m);
     rd_kafka_message_destroy(m);

@@ -209,7 +209,6 @@ class KafkaSource : public Input {
   SignalWatch* signals_ = nullptr;
   uint64_t messages_ = 0, bytes_ = 0;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
-  bool kick_deferred_ = false;  // a stalled fetcher to kick at the next idle
   QueueLimits queue_limits_{Properties{}};
   int event_fds_[2] = {-1, -1};
 };

@@ -590,8 +590,8 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
       std::vector<FetchCursor*> reading;
       for (auto& [part, g] : got)
         if (!g.end) reading.push_back(&g.cursor);
-      if (KickStalledFetchers(rk->get(), limits.Filled(taken_msgs, taken_bytes), reading))
-        taken_msgs = taken_bytes = 0;
+      KickStalledFetchers(rk->get(), limits.Filled(taken_msgs, taken_bytes), reading);
+      taken_msgs = taken_bytes = 0;
       // Past the target by transaction markers alone, which bring no new
       // end-of-partition event: the fetch position says so.
       PartitionList at(rd_kafka_topic_partition_list_new(static_cast<int>(reading.size())));
