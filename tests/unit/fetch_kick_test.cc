@@ -28,46 +28,78 @@ TEST_CASE("MayKick: a filled queue kicks again as soon as the last kick brought 
   Clock::time_point t0 = Clock::now();
   c.next = 100;
   REQUIRE(MayKick(&c, true, t0));
-  c.kicked_at = c.next;  // what KickStalledFetchers records of a kick
-  c.last_kick = t0;
-  // Its fetch is on its way: a second seek would cancel it.
+  c.kicked_at = c.next;  // what KickStalledFetchers records of a kick for a fill
+  c.last_kick = c.filled_kick = t0;
+  // Its fetch may be on its way (a distant broker, fetch.wait.max.ms): a
+  // second seek would cancel it, and one at every fill would starve it.
   CHECK_FALSE(MayKick(&c, true, t0 + milliseconds(5)));
-  CHECK_FALSE(MayKick(&c, true, t0 + milliseconds(99)));
+  CHECK_FALSE(MayKick(&c, true, t0 + milliseconds(500)));
+  CHECK_FALSE(MayKick(&c, true, t0 + milliseconds(999)));
+  CHECK(MayKick(&c, true, t0 + milliseconds(1000)));
   // It came, filled the queue, and was read 2 ms after the kick: kick now.
   c.next = 30'100;
   CHECK(MayKick(&c, true, t0 + milliseconds(2)));
-  // A kick that brought nothing for 100 ms is made again.
-  c.kicked_at = c.next;
-  c.last_kick = t0 + milliseconds(2);
-  CHECK_FALSE(MayKick(&c, true, t0 + milliseconds(50)));
-  CHECK(MayKick(&c, true, t0 + milliseconds(102)));
 }
 
-TEST_CASE("MayKick: without a fill, within a second of a kick for one, a partition quiet for 100 ms") {
+TEST_CASE("MayKick: without a fill, after a kick for one, a partition quiet for 100 ms, ever less often") {
   FetchCursor c;
   Clock::time_point t0 = Clock::now();
-  c.filled_kick = t0 - milliseconds(300);  // its outdated records may have filled the queue
   c.next = 10;
   CHECK_FALSE(MayKick(&c, false, t0));  // it moved since the last look (never looked)
+  c.kicked_at = c.next;  // a kick for a fill at t0
+  c.last_kick = c.filled_kick = t0;
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(60)));
-  c.next = 20;  // records keep coming: its fetcher runs
+  c.next = 20;  // records came: its fetcher runs
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(120)));
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(200)));
   CHECK(MayKick(&c, false, t0 + milliseconds(220)));  // quiet since 120
-  c.kicked_at = c.next;
+  c.kicked_at = c.next;  // the kick for a quiet partition
   c.last_kick = t0 + milliseconds(220);
-  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(300)));  // kicked 80 ms ago
-  CHECK(MayKick(&c, false, t0 + milliseconds(320)));
-  // A second after the kick for a fill: what is left unread may be past an
-  // open transaction, which no fetch brings before its end.
-  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(700)));
+  c.quiet_kicks = 1;
+  // Its fetch may take longer than 100 ms: the next kick 200 ms after it,
+  // the one after that 400 ms after.
+  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(400)));
+  CHECK(MayKick(&c, false, t0 + milliseconds(420)));
+  c.last_kick = t0 + milliseconds(420);
+  c.quiet_kicks = 2;
+  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(800)));
+  CHECK(MayKick(&c, false, t0 + milliseconds(820)));
+  c.last_kick = t0 + milliseconds(820);
+  c.quiet_kicks = 3;
+  // A second after the kick for the fill, none at all.
+  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(1700)));
 }
 
-TEST_CASE("MayKick: a partition quiet with data past it and no fill is left to its fetcher") {
+TEST_CASE("MayKick: a quiet partition a second after the kick for a fill is left to its fetcher") {
   FetchCursor c;
   Clock::time_point t0 = Clock::now();
   c.next = 10;
   CHECK_FALSE(MayKick(&c, false, t0));
-  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(500)));
-  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(5000)));
+  c.kicked_at = c.next;
+  c.last_kick = c.filled_kick = t0 - milliseconds(1000);
+  // Records past an open transaction: known past the position, brought by
+  // no fetch before its end.
+  CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(150)));
+  FetchCursor never;  // no kick for a fill at all
+  never.next = 10;
+  CHECK_FALSE(MayKick(&never, false, t0));
+  CHECK_FALSE(MayKick(&never, false, t0 + milliseconds(5000)));
+}
+
+TEST_CASE("FetchCursor::Restart: a reassigned partition forgets where it stood") {
+  FetchCursor c{"t", 3};
+  c.next = 500;
+  c.eof = 500;
+  c.kicked_at = 400;
+  c.quiet_kicks = 2;
+  c.Restart(-1);
+  CHECK(c.topic == "t");
+  CHECK(c.partition == 3);
+  CHECK(c.next == -1);
+  CHECK(c.eof == -1);
+  CHECK(c.kicked_at == -1);
+  CHECK(c.quiet_kicks == 0);
+  CHECK_FALSE(MayKick(&c, true, Clock::now()));  // no offset to seek to before its first record
+  c.Restart(800);
+  CHECK(c.next == 800);
 }

@@ -336,9 +336,11 @@ bool MayKick(FetchCursor* c, bool filled, std::chrono::steady_clock::time_point 
     c->quiet_since = now;
   }
   if (c->next < 0) return false;
-  bool recent = now - c->last_kick < kWait;
-  if (filled) return c->next != c->kicked_at || !recent;
-  return !recent && now - c->quiet_since >= kWait && now - c->filled_kick < std::chrono::seconds(1);
+  if (filled) return c->next != c->kicked_at || now - c->last_kick >= std::chrono::seconds(1);
+  // 100 ms after the kick for the fill, then 200 and 400 ms after each kick
+  // for the quiet: a fetch that takes long is canceled a few times at most.
+  return now - c->filled_kick < std::chrono::seconds(1) && now - c->last_kick >= kWait * (1 << c->quiet_kicks) &&
+         now - c->quiet_since >= kWait;
 }
 
 void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading) {
@@ -353,6 +355,7 @@ void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCur
     c->kicked_at = c->next;
     c->last_kick = now;
     if (filled) c->filled_kick = now;
+    c->quiet_kicks = filled ? 0 : c->quiet_kicks + 1;
   }
   if (list->cnt == 0) return;
   KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));

@@ -150,11 +150,20 @@ struct FetchCursor {
   int32_t partition = 0;
   int64_t next = -1;  // the offset after the last message handed on; -1: none yet
   int64_t eof = -1;   // offset of the last end-of-partition event
-  // KickStalledFetchers' own: `next` at the last kick, when it was, and
-  // when the last kick for a filled queue was; `next` when it last looked,
-  // and since when it has not moved.
+  // KickStalledFetchers' own: `next` at the last kick, when it was, when
+  // the last kick for a filled queue was and how many for a quiet partition
+  // followed it; `next` when it last looked, and since when it has not
+  // moved.
   int64_t kicked_at = -1, seen_next = -1;
   std::chrono::steady_clock::time_point last_kick, filled_kick, quiet_since;
+  int quiet_kicks = 0;
+
+  // The partition (re)assigned, to be read from `from` (-1: not known yet):
+  // what was known of it before no longer holds.
+  void Restart(int64_t from) {
+    *this = FetchCursor{std::move(topic), partition};
+    next = from;
+  }
 };
 
 // Appends, for each cursor, the records between where reading stands (the
@@ -179,20 +188,24 @@ void AppendLag(rd_kafka_t* rk, const std::vector<const FetchCursor*>& cursors,
 // Call it when the queue is empty, with the partitions being read. A
 // partition with data not read is kicked
 // - when the queue filled to half its thresholds since the last call
-//   (`filled`), unless the partition gave no record since its last kick and
-//   that kick is less than 100 ms old (its fetch is on its way: a second
-//   seek would cancel it, and one canceled fetch after another would
-//   stall it for good);
-// - else, within a second of a kick for a filled queue, when it has given
-//   no record for 100 ms, nor been kicked. Outdated records that a kick
-//   left in flight fill the queue too, and the reader drops them without
-//   counting them: then nothing looks filled, yet every fetcher has
-//   stopped. (Not at any time: records past an open transaction are data
-//   known past the position that no fetch can bring yet, and a seek every
-//   100 ms would only cancel the fetches waiting for its end.)
-// Without data known past the position, an unread tail is a transaction
-// marker or a compacted gap, and a seek would only cancel the fetch that is
-// about to report the end of the partition.
+//   (`filled`), if it gave records since its last kick, or that kick is a
+//   second old. A kick that brought nothing yet may have its fetch on the
+//   way (from a distant or busy broker, or waiting fetch.wait.max.ms): a
+//   second seek would cancel it, and a seek at every fill would starve the
+//   partition;
+// - else, within the second after a kick for a filled queue, when it has
+//   given no record for 100 ms, 100 ms after that kick, then 200 and 400
+//   ms after each such kick. Outdated records a kick left in flight fill
+//   the queue too, and the reader drops them without counting them: then
+//   nothing looks filled, yet every fetcher has stopped. (Ever further
+//   apart: the fetch a kick starts may take longer than 100 ms, and a kick
+//   cancels it. Not at any time: records past an open transaction are data
+//   known past the position that no fetch can bring yet.)
+// A record of the partition or an end-of-partition event moves `next` or
+// `eof`; without data known past them (the high watermark cached from the
+// last fetch), an unread tail is a transaction marker or a compacted gap,
+// and a seek would only cancel the fetch that is about to report the end
+// of the partition.
 void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCursor*>& reading);
 // Its rule for one partition at `now`, data past the position aside (and
 // the bookkeeping of when `c` last moved).

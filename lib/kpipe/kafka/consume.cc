@@ -300,6 +300,9 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     for (int i = 0; i < parts->cnt; i++) {
       PartState* ps = Part(parts->elems[i].topic, parts->elems[i].partition);
       ps->assigned = true;
+      // Where this member stood when the partition went elsewhere is old:
+      // a kick would seek back to it. Known again with its first record.
+      ps->Restart(-1);
       ps->last_seen = Clock::now();
       last_part_ = nullptr;
       added.push_back(ps);
@@ -401,7 +404,7 @@ void Consumer::KickStalledFetchers() {
   msgs_since_idle_ = bytes_since_idle_ = 0;
   std::vector<FetchCursor*> reading;
   for (auto& [k, ps] : parts_)
-    if (ps.assigned && !ps.done) reading.push_back(&ps);
+    if (ps.assigned && (!ps.done || !bounded_)) reading.push_back(&ps);  // unbounded: done for now only
   kpipe::KickStalledFetchers(rk_.get(), filled, reading);
 }
 

@@ -285,8 +285,7 @@ void KafkaSource::Own(const rd_kafka_topic_partition_list_t* list, const char* h
     Part& p = parts_[index_[{list->elems[i].topic, list->elems[i].partition}]];
     p.owned = true;
     p.done = false;
-    p.cursor.next = p.first = list->elems[i].offset;
-    p.cursor.eof = -1;
+    p.cursor.Restart(p.first = list->elems[i].offset);
     if (on_partition_) on_partition_(p.name, false);
     if (info_) info_(fmt::format("{}: {}, from offset {}", p.name, how, p.first));
     if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
@@ -598,8 +597,7 @@ Status KafkaSource::Seek(std::vector<KafkaPosition> at) {
     auto it = index_.find({list->elems[i].topic, list->elems[i].partition});
     if (it == index_.end()) continue;
     Part& p = parts_[it->second];
-    p.cursor.next = list->elems[i].offset;
-    p.cursor.eof = -1;
+    p.cursor.Restart(list->elems[i].offset);
     p.done = false;
     if (bounded_ && p.cursor.next >= p.end) MarkDone(&p);
   }
