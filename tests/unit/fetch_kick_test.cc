@@ -45,7 +45,7 @@ TEST_CASE("MayKick: without a fill, after a kick for one, a partition quiet for 
   FetchCursor c;
   Clock::time_point t0 = Clock::now();
   c.next = 10;
-  CHECK_FALSE(MayKick(&c, false, t0));  // it moved since the last look (never looked)
+  CHECK_FALSE(MayKick(&c, false, t0));  // no kick for a fill yet (and it starts quiet now)
   c.kicked_at = c.next;  // a kick for a fill at t0
   c.last_kick = c.filled_kick = t0;
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(60)));
