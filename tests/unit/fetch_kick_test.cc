@@ -28,8 +28,7 @@ TEST_CASE("MayKick: a filled queue kicks again as soon as the last kick brought 
   Clock::time_point t0 = Clock::now();
   c.next = 100;
   REQUIRE(MayKick(&c, true, t0));
-  c.kicked_at = c.next;  // what KickStalledFetchers records of a kick for a fill
-  c.last_kick = c.filled_kick = t0;
+  c.Kicked(true, t0);
   // Its fetch may be on its way (a distant broker, fetch.wait.max.ms): a
   // second seek would cancel it, and one at every fill would starve it.
   CHECK_FALSE(MayKick(&c, true, t0 + milliseconds(5)));
@@ -46,26 +45,21 @@ TEST_CASE("MayKick: without a fill, after a kick for one, a partition quiet for 
   Clock::time_point t0 = Clock::now();
   c.next = 10;
   CHECK_FALSE(MayKick(&c, false, t0));  // no kick for a fill yet (and it starts quiet now)
-  c.kicked_at = c.next;  // a kick for a fill at t0
-  c.last_kick = c.filled_kick = t0;
+  c.Kicked(true, t0);  // a kick for a fill at t0
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(60)));
   c.next = 20;  // records came: its fetcher runs
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(120)));
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(200)));
   CHECK(MayKick(&c, false, t0 + milliseconds(220)));  // quiet since 120
-  c.kicked_at = c.next;  // the kick for a quiet partition
-  c.last_kick = t0 + milliseconds(220);
-  c.quiet_kicks = 1;
+  c.Kicked(false, t0 + milliseconds(220));  // the kick for a quiet partition
   // Its fetch may take longer than 100 ms: the next kick 200 ms after it,
   // the one after that 400 ms after.
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(400)));
   CHECK(MayKick(&c, false, t0 + milliseconds(420)));
-  c.last_kick = t0 + milliseconds(420);
-  c.quiet_kicks = 2;
+  c.Kicked(false, t0 + milliseconds(420));
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(800)));
   CHECK(MayKick(&c, false, t0 + milliseconds(820)));
-  c.last_kick = t0 + milliseconds(820);
-  c.quiet_kicks = 3;
+  c.Kicked(false, t0 + milliseconds(820));
   // A second after the kick for the fill, none at all.
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(1700)));
 }
@@ -75,8 +69,7 @@ TEST_CASE("MayKick: a quiet partition a second after the kick for a fill is left
   Clock::time_point t0 = Clock::now();
   c.next = 10;
   CHECK_FALSE(MayKick(&c, false, t0));
-  c.kicked_at = c.next;
-  c.last_kick = c.filled_kick = t0 - milliseconds(1000);
+  c.Kicked(true, t0 - milliseconds(1000));
   // Records past an open transaction: known past the position, brought by
   // no fetch before its end.
   CHECK_FALSE(MayKick(&c, false, t0 + milliseconds(150)));

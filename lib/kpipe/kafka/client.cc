@@ -352,10 +352,7 @@ void KickStalledFetchers(rd_kafka_t* rk, bool filled, const std::vector<FetchCur
     if (rd_kafka_get_watermark_offsets(rk, c->topic.c_str(), c->partition, &lo, &hi)) continue;
     if (hi <= std::max(c->next, c->eof)) continue;
     rd_kafka_topic_partition_list_add(list.get(), c->topic.c_str(), c->partition)->offset = c->next;
-    c->kicked_at = c->next;
-    c->last_kick = now;
-    if (filled) c->filled_kick = now;
-    c->quiet_kicks = filled ? 0 : c->quiet_kicks + 1;
+    c->Kicked(filled, now);
   }
   if (list->cnt == 0) return;
   KafkaError e(rd_kafka_seek_partitions(rk, list.get(), 0));

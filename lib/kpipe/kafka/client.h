@@ -158,6 +158,14 @@ struct FetchCursor {
   std::chrono::steady_clock::time_point last_kick, filled_kick, quiet_since;
   int quiet_kicks = 0;
 
+  // A seek to `next` was asked at `now`, for a filled queue or else for a
+  // quiet partition (KickStalledFetchers).
+  void Kicked(bool filled, std::chrono::steady_clock::time_point now) {
+    kicked_at = next;
+    last_kick = now;
+    if (filled) filled_kick = now;
+    quiet_kicks = filled ? 0 : quiet_kicks + 1;
+  }
   // The partition (re)assigned, to be read from `from` (-1: not known yet):
   // what was known of it before no longer holds.
   void Restart(int64_t from) {
