@@ -269,13 +269,23 @@ Status KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
                                        parts->elems[i].topic, parts->elems[i].partition));
     r.partitions.push_back({parts->elems[i].topic, parts->elems[i].partition, -1});
   }
-  if (parts->cnt == 0 && bounded_ && !assigned_once_ && warn_)
+  // A first assignment with no partition may be the first round of a
+  // cooperative rebalance: the others give up partitions in it, and this
+  // member gets them in the second, a second or so later. Ended then, it
+  // left them to nobody, and a bounded read of the others ended without
+  // the rows of their open windows (in the changelog, for a next owner).
+  bool none_yet = parts->cnt == 0 && !assigned_once_;
+  if (none_yet && bounded_ && warn_)
     warn_(fmt::format("group {} gave this member no partition (the others have them all): with --until it "
-                      "ends now", group_id_));
+                      "ends unless one comes within {} s", group_id_, kNoPartitionWaitUs / 1'000'000));
   if (on_rebalance_) KPIPE_RETURN_IF_ERROR(on_rebalance_(&r));
   for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = r.partitions[i].offset;
   KPIPE_RETURN_IF_ERROR(DefaultStarts(parts));
-  assigned_once_ = true;
+  if (none_yet) {
+    if (none_since_ < 0) none_since_ = MonotonicMicros();
+  } else {
+    assigned_once_ = true;
+  }
   Own(parts, "assigned");
   return Status::OK();
 }
@@ -331,7 +341,10 @@ bool KafkaSource::caught_up() const {
 }
 
 bool KafkaSource::AllDone() const {
-  if (!bounded_ || ((opt_.member || opt_.follower) && !assigned_once_)) return false;
+  if (!bounded_) return false;
+  if ((opt_.member || opt_.follower) && !assigned_once_ &&
+      (none_since_ < 0 || MonotonicMicros() - none_since_ < kNoPartitionWaitUs))
+    return false;
   for (const Part& p : parts_)
     if (p.owned && !p.done) return false;
   return true;

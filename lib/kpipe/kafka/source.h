@@ -201,7 +201,11 @@ class KafkaSource : public Input {
   std::function<Status()> idle_, tick_;
   std::function<void(const std::string&, bool)> on_partition_;
   std::function<Status(Rebalance*)> on_rebalance_;
-  bool assigned_once_ = false;  // a member: the group has answered
+  bool assigned_once_ = false;  // a member: the group has given partitions
+  // A member given none so far: since when (monotonic µs; -1: not given
+  // an assignment yet), and how long a bounded read waits for some.
+  int64_t none_since_ = -1;
+  static constexpr int64_t kNoPartitionWaitUs = 3'000'000;
   bool closing_ = false;        // the destructor: rebalances are applied at once
   int64_t nudged_at_ = 0;       // NudgeGroup(), monotonic µs
   int64_t tick_ms_ = -1;

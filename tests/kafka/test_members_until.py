@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""A second member that joins a bounded read (--until end) of a group while
+the first holds every partition (kpipe(7), SCALING).
+
+Under the cooperative protocol the joiner's first assignment is empty: the
+first member gives up partitions in that round, and the joiner gets them in
+the next, a second or so later. A joiner that took the empty round for the
+group's last word ended at once, and the partitions it was to get stayed
+with nobody: the first member's summary counted every record and 0 late,
+both exited 0, and the rows of the last window of those partitions' keys
+were missing (their state went to the changelog, for an owner that never
+came). 6 partitions keyed by user (uneven: Kafka's partitioner), records
+out of order by up to 800 ms; the first member's output is left unread (it
+blocks) until the second has asked to join, so that it still holds every
+partition then (a round where the second's first assignment was not empty
+proves nothing, and at least one of two must be such a round); small local
+queues, so that fetchers are paused and restarted along the way. The rows
+of both members together must be those of one process reading the topic
+without a group, each summary 0 late.
+"""
+import os
+import random
+import subprocess
+import sys
+import time
+
+from confluent_kafka import Producer
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from kafkatest import BROKERS, RUN_ID, check, create_topic, finish, make_tmp, need
+
+TMP = make_tmp("members-until")
+TOPIC = f"members-until-{RUN_ID}"
+N = 400_000
+WINDOW = ["--tumble", "10s", "--time", "ts", "--max-delay", "1s", "--by", "user", "-a", "count",
+          "-a", "sum:amount"]
+SMALL = ["-X", "queued.min.messages=2000", "-X", "queued.max.messages.kbytes=256"]
+
+
+def produce():
+    rng = random.Random(7)
+    p = Producer({"bootstrap.servers": BROKERS, "linger.ms": 20})
+    t0 = 1_732_441_200_000
+    for i in range(N):
+        user = "u%03d" % rng.randrange(1000)
+        ts = t0 + i * 2 - rng.randrange(800)  # 2 ms apart, back by up to 800 ms
+        p.produce(TOPIC, key=user.encode(), value=b'{"user":"%s","amount":%d,"ts":%d}' % (
+            user.encode(), rng.randrange(1000), ts))
+        if i % 20_000 == 0:
+            p.poll(0)
+    need(p.flush(60) == 0, "the test records were not all delivered")
+
+
+def summary_ok(err, what):
+    line = [l for l in err.splitlines() if "records in" in l]
+    check(len(line) == 1 and ", 0 late," in line[0], f"{what}: summary {line}")
+
+
+def main():
+    create_topic(TOPIC, 6)
+    produce()
+    ref = subprocess.run(["timeout", "120", "kwindow", "-q", "-b", BROKERS, "--until", "end"] + WINDOW +
+                         [f"kafka:{TOPIC}"], capture_output=True, text=True)
+    need(ref.returncode == 0, f"reference run: exit {ref.returncode}: {ref.stderr[-1000:]}")
+    want = sorted(ref.stdout.splitlines())
+    need(len(want) > 1000, f"reference run: only {len(want)} rows")
+
+    reached = 0  # rounds where the second member's first assignment was empty
+    for round_ in range(2):
+        group = f"until-{RUN_ID}-{round_}"
+        cmd = ["timeout", "120", "kwindow", "-v", "-b", BROKERS, "-G", group, "--until", "end"] + SMALL + WINDOW + [
+            f"kafka:{TOPIC}"]
+        logs = [open(os.path.join(TMP, f"{group}-{m}.err"), "w+") for m in (0, 1)]
+        a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logs[0], text=True)
+        # The second joins once the first reads every partition.
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            logs[0].seek(0)
+            if logs[0].read().count(": assigned, from offset") >= 6:
+                break
+            time.sleep(0.02)
+        # The first is held (its output unread: it blocks once the pipe is
+        # full) until the second has asked to join, so that it still holds
+        # every partition then, however fast this machine is.
+        b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logs[1], text=True)
+        while time.time() < deadline:
+            logs[1].seek(0)
+            if "member of group" in logs[1].read():
+                break
+            time.sleep(0.02)
+        time.sleep(1.5)
+        outs = [a.communicate()[0], b.communicate()[0]]
+        check(a.returncode == 0 and b.returncode == 0, f"round {round_}: exits {a.returncode}, {b.returncode}")
+        for m, log in enumerate(logs):
+            log.seek(0)
+            text = log.read()
+            summary_ok(text, f"round {round_}, member {m}")
+            reached += m == 1 and "gave this member no partition" in text
+        got = sorted(outs[0].splitlines() + outs[1].splitlines())
+        missing, extra = len(set(want) - set(got)), len(set(got) - set(want))
+        check(got == want, f"round {round_}: {len(got)} rows, want {len(want)} ({missing} missing, {extra} "
+                           f"not wanted; member rows {len(outs[0].splitlines())} + {len(outs[1].splitlines())})")
+    # Else the rounds above pass whatever a joiner does with an empty round.
+    check(reached > 0, "the second member never joined while the first held every partition")
+    finish()
+
+
+if __name__ == "__main__":
+    main()
