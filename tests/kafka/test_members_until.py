@@ -17,9 +17,15 @@ proves nothing, and at least one of two must be such a round); small local
 queues, so that fetchers are paused and restarted along the way. The rows
 of both members together must be those of one process reading the topic
 without a group, each summary 0 late.
+
+Then the same for two kconsume members (the group code of kconsume(1) is its
+own): every message read once over both, and each summary counting the
+partitions the group gave that member, not the topic's.
 """
+import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -102,7 +108,42 @@ def main():
                            f"not wanted; member rows {len(outs[0].splitlines())} + {len(outs[1].splitlines())})")
     # Else the rounds above pass whatever a joiner does with an empty round.
     check(reached > 0, "the second member never joined while the first held every partition")
+    consume_members()
     finish()
+
+
+def consume_members():
+    group = f"until-{RUN_ID}-kconsume"
+    cmd = ["timeout", "120", "kconsume", "-b", BROKERS, "-G", group, "--until", "end", "--envelope"] + SMALL + [TOPIC]
+    a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Its first line names every partition: read, it holds them all; its
+    # output is then left unread until the second has joined.
+    first = a.stdout.readline()
+    names = json.loads(first).get("names", []) if first else []
+    check(len(names) == 6, f"kconsume -G: the first member's first line {first!r}")
+    b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    out_a, err_a = a.communicate()
+    out_b, err_b = b.communicate()
+    check(a.returncode == 0 and b.returncode == 0, f"kconsume -G: exits {a.returncode}, {b.returncode}: {err_a} {err_b}")
+    seen = set()
+    read = 0
+    announced = [set(), set()]
+    for m, out in enumerate([first + out_a, out_b]):
+        for line in out.splitlines():
+            rec = json.loads(line)
+            if "@kpipe" in rec:
+                announced[m].update(rec.get("names", []))
+                continue
+            read += 1
+            seen.add((rec["partition"], rec["offset"]))
+    check(read == N and len(seen) == N, f"kconsume -G: {read} messages read, {len(seen)} distinct, want {N}")
+    for m, err in enumerate([err_a, err_b]):
+        got = re.search(r"from (\d+) partitions?$", err.strip())
+        check(got is not None and int(got.group(1)) == len(announced[m]),
+              f"kconsume -G, member {m}: summary {err.strip()!r}, partitions given {sorted(announced[m])}")
+
+    check(0 < len(announced[1]) < 6, f"kconsume -G: the second member was given {sorted(announced[1])}")
 
 
 if __name__ == "__main__":

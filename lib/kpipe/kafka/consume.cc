@@ -43,6 +43,7 @@ struct PartState : FetchCursor {
   int64_t low = 0;          // first offset at start (bounded reads)
   int64_t first = -1;       // where a bounded read starts (progress); -1: low
   bool assigned = false;
+  bool read = false;        // assigned to this process at some time (the summary's count)
   bool done = false;
   int64_t stored = -1;      // last offset handed to offsets_store
   std::string name;         // "topic/partition": in the watermark and control records
@@ -299,7 +300,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     std::vector<const PartState*> added;
     for (int i = 0; i < parts->cnt; i++) {
       PartState* ps = Part(parts->elems[i].topic, parts->elems[i].partition);
-      ps->assigned = true;
+      ps->assigned = ps->read = true;
       // Where this member stood when the partition went elsewhere is old:
       // a kick would seek back to it. Known again with its first record.
       ps->Restart(-1);
@@ -514,7 +515,7 @@ Status Consumer::Consume() {
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size())));
     for (auto& [k, ps] : parts_) {
       rd_kafka_topic_partition_list_add(list.get(), ps.topic.c_str(), ps.partition);
-      ps.assigned = true;
+      ps.assigned = ps.read = true;
     }
     KPIPE_RETURN_IF_ERROR(ResolveStarts(list.get()));
     if (bounded_) {
@@ -593,6 +594,9 @@ Status Consumer::Finish(Status st) {
   if (progress_) progress_->Clear();
   if (opt_.monitor) opt_.monitor->Stopping();
   if (!rk_) return st;
+  // A group member's own partitions, not the topics' (those the group gave it).
+  stats_->partitions = 0;
+  for (const auto& [k, ps] : parts_) stats_->partitions += ps.read;
   bool clean_end = st.ok();
   if (!st.Is(Status::Code::kBrokenPipe)) {
     if (clean_end && opt_.watermarks) {
