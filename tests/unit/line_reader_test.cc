@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -161,4 +162,47 @@ TEST_CASE("LineReader reads ahead a regular file, block by block") {
     }
     ::close(fd);
   }
+}
+
+// A pipe is grown to hold a whole block, where the system allows it, and a
+// block is then all it holds.
+TEST_CASE("LineReader takes what a pipe holds as one block, and grows the pipe") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::ifstream max_file("/proc/sys/fs/pipe-max-size");
+  long max = 0;
+  max_file >> max;
+  LineReader r(fds[0], "test");
+  int size = ::fcntl(fds[0], F_GETPIPE_SZ);
+  if (max >= (1 << 20)) CHECK(size >= (1 << 20));
+  else WARN("pipe-max-size " << max << ": the pipe stays at " << size << " bytes");
+  // Written in lines of 100 bytes and writes of 10 lines, without blocking:
+  // as much as the pipe holds, at most 512 KiB.
+  size_t total = std::min<size_t>(static_cast<size_t>(size), 512 << 10) / 1000 * 1000;
+  std::string line(99, 'x');
+  line += '\n';
+  std::string ten;
+  for (int i = 0; i < 10; i++) ten += line;
+  for (size_t off = 0; off < total; off += ten.size()) REQUIRE(::write(fds[1], ten.data(), ten.size()) == 1000);
+  std::string_view block;
+  REQUIRE(r.NextBlock(&block));
+  CHECK(block.size() == total);
+  // Nothing more there: the next block waits for the writer, then is what it
+  // wrote, a part of a line included once its end comes.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(::write(fds[1], "{\"a\":", 5) == 5);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(::write(fds[1], "1}\nlast", 7) == 7);
+    ::close(fds[1]);
+  });
+  REQUIRE(r.NextBlock(&block));
+  CHECK(block == "{\"a\":1}\n");
+  REQUIRE(r.NextBlock(&block));
+  CHECK(block == "last");
+  CHECK_FALSE(r.NextBlock(&block));
+  CHECK(r.status().ok());
+  CHECK(r.offset() == total + 12);
+  writer.join();
+  ::close(fds[0]);
 }
