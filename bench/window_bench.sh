@@ -18,6 +18,10 @@
 #            then stats1 -a count,sum -f amount -g w,user FILE      (rounds 1..MLR_RUNS)
 #        kagg --by user -a count -a sum:amount FILE
 #        mlr --ijsonl --ojsonl stats1 -a count,sum -f amount -g user FILE   (rounds 1..MLR_RUNS)
+#        cat FILE | kwindow ..., cat FILE | kagg ...   (the same jobs through a
+#                                          pipe, as in a pipeline; timed whole,
+#                                          cat included; rows byte-identical to
+#                                          the file's)
 #        simdjson_pass --per-line FILE     the bare pass: memchr + one
 #                                          simdjson::dom::parser::parse per line
 #        simdjson_pass --parse-many FILE   dom parse_many over each 1 MiB block,
@@ -227,6 +231,9 @@ cmd_for() {
     mlr-window) cmd=("$MLR" --ijsonl --ojsonl put '$w = floor($ts/60000)'
                      'then' stats1 -a count,sum -f amount -g w,user "$DATA") ;;
     kagg) cmd=("$KAGG" --by user -a count -a sum:amount "${THREAD_ARGS[@]}" "$DATA") ;;
+    kwindow-pipe|kagg-pipe)  # the same job read from a pipe, as in a pipeline
+      cmd_for "${1%-pipe}"
+      cmd=(bash -c 'set -o pipefail; cat "$1" | "${@:2}"' pipe "$DATA" "${cmd[@]:0:${#cmd[@]}-1}") ;;
     mlr-agg) cmd=("$MLR" --ijsonl --ojsonl stats1 -a count,sum -f amount -g user "$DATA") ;;
     sj-per-line|sj-parse-many|sj-ondemand)
       cmd=("$SIMDJSON_PASS" "--${1#sj-}" "$DATA") ;;
@@ -447,6 +454,9 @@ run_one() {
   elif [[ $name == duckdb-* && $status == OK ]]; then
     duckdb_run "$out" "$DDB_ROWS" "$OUT/$name.jsonl" "$r" || status=FAILED
     parse_s=$DDB_QUERY_S
+  elif [[ $name == *-pipe && $status == OK ]] && ! cmp -s "$out" "$OUT/${name%-pipe}.jsonl"; then
+    status=FAILED
+    echo "    output of $name in round $r differs from ${name%-pipe}'s from the file ($out vs $OUT/${name%-pipe}.jsonl)"
   elif ((r > 1)) && [[ $status == OK ]] && ! cmp -s "$out" "$OUT/$name.jsonl"; then
     status=FAILED
     echo "    output of $name in round $r differs from round 1 ($out vs $OUT/$name.jsonl)"
@@ -462,9 +472,11 @@ echo
 echo "== $RUNS rounds, alternating tools; Miller in the first $MLR_RUNS =="
 for ((r = 1; r <= RUNS; r++)); do
   has kwindow && run_one kwindow "$r" window
+  has kwindow && run_one kwindow-pipe "$r" window
   if [[ -n $DDB_PY ]]; then run_one duckdb-window-1 "$r" window; run_one duckdb-window-2 "$r" window; fi
   ((r <= MLR_RUNS)) && run_one mlr-window "$r" window
   has kagg && run_one kagg "$r" agg
+  has kagg && run_one kagg-pipe "$r" agg
   if [[ -n $DDB_PY ]]; then run_one duckdb-agg-1 "$r" agg; run_one duckdb-agg-2 "$r" agg; fi
   ((r <= MLR_RUNS)) && run_one mlr-agg "$r" agg
   for m in per-line parse-many ondemand; do
@@ -532,8 +544,8 @@ with open(path) as f:
         bench, tool, r, status, wall, rss, user, sys_, parse_s = line.rstrip("\n").split("\t")
         runs.append(dict(bench=bench, tool=tool, status=status, wall=float(wall), rss=int(rss),
                          user=float(user), sys=float(sys_), parse=float(parse_s) if parse_s else None))
-order = ["kwindow", "duckdb-window-1", "duckdb-window-2", "mlr-window", "kagg", "duckdb-agg-1", "duckdb-agg-2",
-         "mlr-agg", "sj-per-line", "sj-parse-many", "sj-ondemand"]
+order = ["kwindow", "kwindow-pipe", "duckdb-window-1", "duckdb-window-2", "mlr-window", "kagg", "kagg-pipe",
+         "duckdb-agg-1", "duckdb-agg-2", "mlr-agg", "sj-per-line", "sj-parse-many", "sj-ondemand"]
 S = {}
 for tool in order:
     all_ = [x for x in runs if x["tool"] == tool]
@@ -628,6 +640,10 @@ for tool, peer in (("kwindow", "mlr-window"), ("kagg", "mlr-agg")):
         if ok_d:
             print("%-52s %10s %10s  %s" % ("%s wall / DuckDB whole process, %d thread%s" % (
                 tool, threads, "s" if threads > 1 else ""), "%.2fx" % (a["wall"] / d["wall"]), "", "(info)"))
+    p = S[tool + "-pipe"]
+    if have and p.get("ok"):
+        print("%-52s %10s %10s  %s" % ("%s from a pipe (cat FILE |) / from the file, wall" % tool,
+                                       "%.2fx" % (p["wall"] / a["wall"]), "", "(info)"))
     for b, label in (("sj-ondemand", "On-Demand per line, 3 fields"),):
         if have and S[b]["ok"]:
             print("%-52s %10s %10s  %s" % ("%s / %s" % (tool, label), "%.0f%%" % (100 * a["eps"] / S[b]["eps"]), "", "(info)"))
