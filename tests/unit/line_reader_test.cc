@@ -12,6 +12,7 @@
 
 #include <simdjson.h>
 
+#include "kpipe/json/output.h"
 #include "temp_dir.h"
 
 using namespace kpipe;
@@ -205,4 +206,24 @@ TEST_CASE("LineReader takes what a pipe holds as one block, and grows the pipe")
   CHECK(r.offset() == total + 12);
   writer.join();
   ::close(fds[0]);
+}
+
+// The writer's end too: a tool's output to a pipe grows it (a reader that is
+// not a kpipe tool, jq, leaves it at 64 KiB).
+TEST_CASE("Output grows the pipe it writes to") {
+  std::ifstream max_file("/proc/sys/fs/pipe-max-size");
+  long max = 0;
+  max_file >> max;
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  {
+    Output out(fds[1], "pipe");
+    if (max >= (1 << 20)) CHECK(::fcntl(fds[1], F_GETPIPE_SZ) >= (1 << 20));
+    REQUIRE(out.Write("{}\n").ok());
+    REQUIRE(out.Flush().ok());
+  }
+  char buf[8];
+  CHECK(::read(fds[0], buf, sizeof buf) == 3);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
