@@ -12,7 +12,7 @@
 
 #include <simdjson.h>
 
-#include "kpipe/json/output.h"
+#include "kpipe/io/file_input.h"
 #include "temp_dir.h"
 
 using namespace kpipe;
@@ -165,21 +165,16 @@ TEST_CASE("LineReader reads ahead a regular file, block by block") {
   }
 }
 
-// A pipe is grown to hold a whole block, where the system allows it, and a
-// block is then all it holds.
-TEST_CASE("LineReader takes what a pipe holds as one block, and grows the pipe") {
+// A block from a pipe is all it holds, up to the buffer; a line cut between
+// two writes waits for its end.
+TEST_CASE("LineReader takes what a pipe holds as one block") {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
-  std::ifstream max_file("/proc/sys/fs/pipe-max-size");
-  long max = 0;
-  max_file >> max;
   LineReader r(fds[0], "test");
-  int size = ::fcntl(fds[0], F_GETPIPE_SZ);
-  if (max >= (1 << 20)) CHECK(size >= (1 << 20));
-  else WARN("pipe-max-size " << max << ": the pipe stays at " << size << " bytes");
   // Written in lines of 100 bytes and writes of 10 lines, without blocking:
-  // as much as the pipe holds, at most 512 KiB.
-  size_t total = std::min<size_t>(static_cast<size_t>(size), 512 << 10) / 1000 * 1000;
+  // a pipe of 64 KiB takes 16 pages, of which a write fills a part it fits
+  // in (four writes a page).
+  const size_t total = 32000;
   std::string line(99, 'x');
   line += '\n';
   std::string ten;
@@ -188,8 +183,6 @@ TEST_CASE("LineReader takes what a pipe holds as one block, and grows the pipe")
   std::string_view block;
   REQUIRE(r.NextBlock(&block));
   CHECK(block.size() == total);
-  // Nothing more there: the next block waits for the writer, then is what it
-  // wrote, a part of a line included once its end comes.
   bool wrote = true;  // the writer's own checks, made by this thread after it ends
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -208,22 +201,32 @@ TEST_CASE("LineReader takes what a pipe holds as one block, and grows the pipe")
   ::close(fds[0]);
 }
 
-// The writer's end too: a tool's output to a pipe grows it (a reader that is
-// not a kpipe tool, jq, leaves it at 64 KiB).
-TEST_CASE("Output grows the pipe it writes to") {
+// A pipe a tool reads with a parse thread (read-ahead asked for) is grown to
+// 1 MiB, where the system allows; without, it is left at its size.
+TEST_CASE("FileInput grows a pipe only when it is read with a parse thread") {
   std::ifstream max_file("/proc/sys/fs/pipe-max-size");
   long max = 0;
   max_file >> max;
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  {
-    Output out(fds[1], "pipe");
-    if (max >= (1 << 20)) CHECK(::fcntl(fds[1], F_GETPIPE_SZ) >= (1 << 20));
-    REQUIRE(out.Write("{}\n").ok());
-    REQUIRE(out.Flush().ok());
+  for (bool parse_thread : {false, true}) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    int before = ::fcntl(fds[0], F_GETPIPE_SZ);
+    auto in = FileInput::Open("/proc/self/fd/" + std::to_string(fds[0]));
+    REQUIRE(in.ok());
+    (*in)->set_read_ahead(parse_thread);
+    bool rewound = true;
+    REQUIRE((*in)->Start(nullptr, &rewound).ok());
+    CHECK_FALSE(rewound);
+    int after = ::fcntl(fds[0], F_GETPIPE_SZ);
+    if (!parse_thread) CHECK(after == before);
+    else if (max >= (1 << 20)) CHECK(after >= (1 << 20));
+    else WARN("pipe-max-size " << max << ": the pipe stays at " << after << " bytes");
+    REQUIRE(::write(fds[1], "{}\n", 3) == 3);
+    ::close(fds[1]);
+    std::string_view block;
+    REQUIRE((*in)->NextBlock(&block));
+    CHECK(block == "{}\n");
+    in->reset();
+    ::close(fds[0]);
   }
-  char buf[8];
-  CHECK(::read(fds[0], buf, sizeof buf) == 3);
-  ::close(fds[0]);
-  ::close(fds[1]);
 }

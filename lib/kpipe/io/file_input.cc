@@ -1,5 +1,6 @@
 #include "kpipe/io/file_input.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,18 @@
 #include "kpipe/service/monitor.h"
 
 namespace kpipe {
+
+namespace {
+
+// A pipe holds 64 KiB unless asked for more; this asks for `bytes`
+// (F_SETPIPE_SZ), as far as /proc/sys/fs/pipe-max-size lets a process that
+// is not privileged, and leaves a larger pipe, or a refusal, as it is. Each
+// byte counts against the user's pipe budget (kpipe(7), Input).
+void GrowPipe(int fd, int bytes) {
+  if (::fcntl(fd, F_GETPIPE_SZ) < bytes) (void)::fcntl(fd, F_SETPIPE_SZ, bytes);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<FileInput>> FileInput::Open(const std::string& path) {
   auto fd = OpenInput(path);
@@ -26,7 +39,8 @@ FileInput::~FileInput() {
 
 Status FileInput::Start(const InputPosition* at, bool* rewound) {
   struct stat st;
-  bool regular = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+  bool known = ::fstat(fd_, &st) == 0;
+  bool regular = known && S_ISREG(st.st_mode);
   *rewound = false;
   if (at && regular) {
     if (::lseek(fd_, static_cast<off_t>(at->offset), SEEK_SET) < 0)
@@ -36,6 +50,12 @@ Status FileInput::Start(const InputPosition* at, bool* rewound) {
   }
   if (regular) size_ = st.st_size;
   reader_.set_read_ahead(read_ahead_ && regular);
+  // With a parse thread (what read_ahead_ tells), a pipe's blocks are parsed
+  // on it when they are large enough (BlockParser::kMinBlock, 128 KiB),
+  // which at a pipe's 64 KiB none is. Grown to 1 MiB, `cat | kwindow` of 5M
+  // events took 0.62x the time, `kconsume --envelope | kwindow` of 1M
+  // records 0.80x.
+  if (read_ahead_ && known && S_ISFIFO(st.st_mode)) GrowPipe(fd_, 1 << 20);
   return Status::OK();
 }
 

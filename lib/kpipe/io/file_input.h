@@ -1,7 +1,9 @@
 // FileInput: a file, FIFO, <(...) or stdin as an Input (io/input.h), read
 // through a LineReader. Its position is a byte offset: a restart seeks a
 // regular file back to it; a pipe cannot be rewound. Lines are numbered by
-// the caller (Input::Locate).
+// the caller (Input::Locate). With set_read_ahead (the tool parses on a
+// second thread), a regular file is read ahead on a thread of its own and a
+// pipe is grown to hold 1 MiB (kpipe(7), Input).
 // Not thread-safe.
 #pragma once
 

@@ -14,7 +14,6 @@
 #include <simdjson.h>
 
 #include "kpipe/io/signals.h"
-#include "kpipe/json/output.h"
 
 namespace kpipe {
 
@@ -90,10 +89,6 @@ class LineReader::Ahead {
 
 LineReader::LineReader(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   buf_.resize(kBlock + kPad);
-  // At 64 KiB each read from a pipe is too small a block to parse on a
-  // second thread: grown to a block, `cat | kwindow` of 5M events took
-  // 0.62x the time, `kconsume --envelope | kwindow` of 1M records 0.80x.
-  GrowPipe(fd_, static_cast<int>(kBlock));
 }
 
 // The thread goes first: a read in flight writes into spare_, and reads the

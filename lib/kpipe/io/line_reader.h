@@ -3,8 +3,7 @@
 // Reads blocks of 1 MiB (growing the buffer for longer lines) and splits them
 // with memchr; each returned line stays valid until the next call and is
 // followed by at least simdjson::SIMDJSON_PADDING readable bytes, so simdjson
-// can parse it in place. A last line without '\n' is still a line. A pipe
-// it reads is grown to hold a block (1 MiB, where the system allows).
+// can parse it in place. A last line without '\n' is still a line.
 // Not thread-safe.
 #pragma once
 

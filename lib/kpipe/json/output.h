@@ -59,13 +59,6 @@ class Output {
 // Opens `path` for writing (truncating; "-" is stdout, fd 1).
 Result<int> OpenOutput(const std::string& path, bool append = false);
 
-// When `fd` is a pipe holding less than `bytes`, asks the kernel for that
-// much (F_SETPIPE_SZ), as far as /proc/sys/fs/pipe-max-size lets a process
-// that is not privileged; else, or when refused, leaves it as it is. A tool
-// grows each pipe it reads or writes to a block (1 MiB): a pipe holds 64 KiB
-// otherwise, and the writer waits at every 64 KiB (kpipe(7), Input).
-void GrowPipe(int fd, int bytes);
-
 // The size of the regular file open as `fd`, or -1 (none, or not a regular
 // file): what a checkpoint records of each output.
 int64_t RegularFileSize(int fd);
