@@ -526,9 +526,11 @@ Status Consumer::Consume() {
       // partitions of 10 messages hung at exit, once in a few runs). The
       // others end at their recorded end offset or at the EOF event that
       // reaches it.
+      PartitionList fetch(rd_kafka_topic_partition_list_new(list->cnt));
       for (int i = 0; i < list->cnt; i++) {
-        PartState* ps = Part(list->elems[i].topic, list->elems[i].partition);
-        int64_t off = list->elems[i].offset;
+        const rd_kafka_topic_partition_t& e = list->elems[i];
+        PartState* ps = Part(e.topic, e.partition);
+        int64_t off = e.offset;
         ps->first = off >= 0                          ? off
                     : off == RD_KAFKA_OFFSET_END        ? ps->end
                     : off <= RD_KAFKA_OFFSET_TAIL_BASE  ? std::max(ps->low, ps->end - (RD_KAFKA_OFFSET_TAIL_BASE - off))
@@ -536,12 +538,8 @@ Status Consumer::Consume() {
         if (ps->end <= ps->low || off == RD_KAFKA_OFFSET_END ||
             (off == RD_KAFKA_OFFSET_BEGINNING && ps->low >= ps->end) || off >= ps->end)
           ps->done = true;
-      }
-      PartitionList fetch(rd_kafka_topic_partition_list_new(list->cnt));
-      for (int i = 0; i < list->cnt; i++) {
-        if (Part(list->elems[i].topic, list->elems[i].partition)->done) continue;
-        rd_kafka_topic_partition_list_add(fetch.get(), list->elems[i].topic, list->elems[i].partition)->offset =
-            list->elems[i].offset;
+        else
+          rd_kafka_topic_partition_list_add(fetch.get(), e.topic, e.partition)->offset = off;
       }
       list = std::move(fetch);
     }
