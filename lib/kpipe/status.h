@@ -26,6 +26,7 @@ class Status {
     kRemote,       // another service (the schema registry) failed or refused (exit 1)
     kBrokenPipe,   // the downstream reader went away (quiet exit 0)
     kInterrupted,  // SIGINT/SIGTERM after a clean shutdown (exit 130/143)
+    kHalted,       // the user's program asked to stop (kjq: jq's halt, halt_error): exit_code()
     kNotFound,
     kInternal,
   };
@@ -52,6 +53,13 @@ class Status {
     s.state_->signal = signal;
     return s;
   }
+  // The user's program stopped the run, asking for `exit_code`; `msg` is
+  // what it asked to be written to standard error, as it is (may be empty).
+  static Status Halted(int exit_code, std::string msg) {
+    Status s(Code::kHalted, std::move(msg));
+    s.state_->exit_code = exit_code;
+    return s;
+  }
   static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
 
@@ -61,6 +69,7 @@ class Status {
   // The human message without a prefix; empty for OK.
   const std::string& message() const;
   int signal() const { return state_ ? state_->signal : 0; }
+  int exit_code() const { return state_ ? state_->exit_code : 0; }
   std::string ToString() const;
 
  private:
@@ -68,6 +77,7 @@ class Status {
     Code code;
     std::string msg;
     int signal = 0;
+    int exit_code = 0;
   };
   Status(Code c, std::string msg) : state_(std::make_unique<State>(State{c, std::move(msg)})) {}
   std::unique_ptr<State> state_;

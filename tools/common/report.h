@@ -31,6 +31,10 @@ inline bool ShouldRun(const cli::ParseOutcome& parsed, const Diag& diag, int* ex
 // for usage errors) and returns the exit status. A broken pipe (`| head`)
 // and a signal after a clean shutdown print nothing.
 inline int ReportStatus(const Diag& diag, const Status& st) {
+  if (st.Is(Status::Code::kHalted)) {  // the program's own words, as they are
+    if (!st.message().empty()) diag.Raw(st.message());
+    return ExitCodeFor(st);
+  }
   if (!st.ok() && !st.Is(Status::Code::kInterrupted) && !st.Is(Status::Code::kBrokenPipe))
     diag.Error(st.message());
   if (st.Is(Status::Code::kUsage))

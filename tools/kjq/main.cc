@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
              &opt.dead_letter);
   std::string validate;
   kpipe::tools::AddValidateFlag(&cmd, &validate);
-  int64_t threads = 0;
+  int64_t threads = -1;  // not given: one per core
   cmd.Option({"--threads", "N", "Run the program on N threads (default: one per core, at most 8)"}, &threads);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
   cmd.Positionals("PROGRAM INPUT", "The jq program, then the input: a file, a FIFO or - (stdin, default)",
@@ -42,14 +42,15 @@ int main(int argc, char** argv) {
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::Status st;
   if (opt.program.empty()) st = kpipe::Status::Usage("give a jq PROGRAM (and at most one INPUT)");
-  if (st.ok() && (threads < 0 || threads > 64)) st = kpipe::Status::Usage("--threads N: N must be 1 to 64");
+  if (st.ok() && threads != -1 && (threads < 1 || threads > 64))
+    st = kpipe::Status::Usage(fmt::format("--threads {}: N must be 1 to 64", threads));
   if (st.ok()) {
     auto schema = kpipe::tools::LoadSchema(validate);
     if (schema.ok()) opt.validate = *schema;
     else st = schema.status();
   }
   if (st.ok()) {
-    opt.threads = static_cast<unsigned>(threads);
+    opt.threads = threads == -1 ? 0 : static_cast<unsigned>(threads);
     if (!input.empty()) opt.input = input;
     for (size_t i = 0; i + 1 < arg.size(); i += 2) {
       std::string json;
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
   if (st.ok()) st = kpipe::RunJq(opt, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
+  // halt_error's message is written as it is, maybe without a line end.
+  if (!quiet && st.Is(kpipe::Status::Code::kHalted) && !st.message().empty() && st.message().back() != '\n')
+    diag.Raw("\n");
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage))
     diag.Line(fmt::format("{} in, {} out, {} control passed, {} dead-lettered",
                           kpipe::tools::Count(stats.in, "record"), stats.out, stats.control, stats.dead_lettered));

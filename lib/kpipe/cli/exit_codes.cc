@@ -13,6 +13,8 @@ int ExitCodeFor(const Status& s) {
       return kExitUsage;
     case Status::Code::kBadInput:
       return kExitDataErr;
+    case Status::Code::kHalted:
+      return s.exit_code();
     case Status::Code::kInterrupted:
       return s.signal() == SIGTERM ? kExitSigterm : kExitSigint;
     default:

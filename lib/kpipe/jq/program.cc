@@ -22,7 +22,12 @@ jv Program::ToJv(simdjson::dom::element e) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
       jv o = jv_object();
-      for (auto [key, value] : simdjson::dom::object(e)) o = jv_object_set(o, Key(key), ToJv(value));
+      int n = 0;
+      for (auto [key, value] : simdjson::dom::object(e)) {
+        o = jv_object_set(o, Key(key), ToJv(value));
+        n++;
+      }
+      if (n > 1 && jv_object_length(jv_copy(o)) != n) faithful_ = false;  // a key repeated
       return o;
     }
     case simdjson::dom::element_type::ARRAY: {
@@ -337,12 +342,15 @@ Program::~Program() {
 }
 
 Status Program::Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit) {
+  if (!halted_.ok()) return halted_;
   if (!projection_.empty() && value.type() == simdjson::dom::element_type::OBJECT) {
     bool handled = false;
     Status st = RunProjection(value, emit, &handled);
     if (handled) return st;
   }
-  return RunJv(ToJv(value), emit);
+  faithful_ = true;
+  jv in = ToJv(value);
+  return RunJv(in, faithful_, emit);
 }
 
 // The projection as jq runs it: each field's first step is the last
@@ -409,6 +417,69 @@ Status Program::RunProjection(simdjson::dom::element value,
   return emit(out_, false);
 }
 
+namespace {
+
+// Of JSON text that jq parsed: whether each of its numbers is one by JSON's
+// grammar (jq also takes a leading zero, "012"), with `*keys` the number of
+// object keys it writes (a string followed by ':').
+bool ScanText(std::string_view t, size_t* keys) {
+  auto digit = [&](size_t i) { return i < t.size() && t[i] >= '0' && t[i] <= '9'; };
+  *keys = 0;
+  size_t i = 0;
+  while (i < t.size()) {
+    char c = t[i];
+    if (c == '"') {
+      for (i++; i < t.size() && t[i] != '"'; i++)
+        if (t[i] == '\\') i++;
+      i++;
+      size_t j = i;
+      while (j < t.size() && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r' || t[j] == '\n')) j++;
+      if (j < t.size() && t[j] == ':') ++*keys;
+    } else if (c == '-' || digit(i)) {
+      if (c == '-') i++;
+      if (!digit(i)) return false;
+      if (t[i] == '0') i++;
+      else while (digit(i)) i++;
+      if (digit(i)) return false;  // a leading zero
+      if (i < t.size() && t[i] == '.') {
+        if (!digit(++i)) return false;
+        while (digit(i)) i++;
+      }
+      if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        i++;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) i++;
+        if (!digit(i)) return false;
+        while (digit(i)) i++;
+      }
+    } else {
+      i++;
+    }
+  }
+  return true;
+}
+
+// The members of every object in `v` (borrowed).
+size_t CountMembers(jv v) {
+  size_t n = 0;
+  if (jv_get_kind(v) == JV_KIND_OBJECT) {
+    for (int it = jv_object_iter(v); jv_object_iter_valid(v, it); it = jv_object_iter_next(v, it)) {
+      jv e = jv_object_iter_value(v, it);
+      n += 1 + CountMembers(e);
+      jv_free(e);
+    }
+  } else if (jv_get_kind(v) == JV_KIND_ARRAY) {
+    int len = jv_array_length(jv_copy(v));
+    for (int k = 0; k < len; k++) {
+      jv e = jv_array_get(jv_copy(v), k);
+      n += CountMembers(e);
+      jv_free(e);
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
 Status Program::RunText(std::string_view json, const std::function<Status(std::string_view, bool)>& emit,
                         bool* parsed) {
   jv in = jv_parse_sized(json.data(), static_cast<int>(json.size()));
@@ -417,16 +488,53 @@ Status Program::RunText(std::string_view json, const std::function<Status(std::s
     jv_free(in);
     return Status::OK();
   }
-  return RunJv(in, emit);
+  if (!halted_.ok()) {
+    jv_free(in);
+    return halted_;
+  }
+  // The input's own bytes stand for an output equal to it only when they
+  // are JSON (an integer beyond 64 bits is; "012" is not) and repeat no key.
+  size_t keys = 0;
+  bool faithful = ScanText(json, &keys) && keys == CountMembers(in);
+  return RunJv(in, faithful, emit);
 }
 
-Status Program::RunJv(jv in, const std::function<Status(std::string_view, bool)>& emit) {
+namespace {
+
+// After halt or halt_error, as jq 1.6's main writes it: the exit status
+// asked for (halt: 0; halt_error: 5 unless given), and the message on
+// standard error, a string as it is, null as nothing, any other value as
+// compact JSON and a line end.
+Status HaltStatus(jq_state* jq) {
+  jv code = jq_get_exit_code(jq);
+  int exit_code = !jv_is_valid(code) ? 0 : jv_get_kind(code) == JV_KIND_NUMBER ? static_cast<int>(jv_number_value(code)) : 5;
+  jv_free(code);
+  jv msg = jq_get_error_message(jq);
+  std::string text;
+  if (jv_get_kind(msg) == JV_KIND_STRING) {
+    text.assign(jv_string_value(msg), static_cast<size_t>(jv_string_length_bytes(jv_copy(msg))));
+  } else if (jv_is_valid(msg) && jv_get_kind(msg) != JV_KIND_NULL) {
+    jv dump = jv_dump_string(jv_copy(msg), 0);
+    text = jv_string_value(dump);
+    text.push_back('\n');
+    jv_free(dump);
+  }
+  jv_free(msg);
+  return Status::Halted(exit_code, std::move(text));
+}
+
+}  // namespace
+
+Status Program::RunJv(jv in, bool may_be_unchanged, const std::function<Status(std::string_view, bool)>& emit) {
   jq_start(jq_, jv_copy(in), 0);
   Status st;
   for (;;) {
     jv r = jq_next(jq_);
     if (!jv_is_valid(r)) {
-      if (jv_invalid_has_msg(jv_copy(r))) {
+      if (jq_halted(jq_)) {
+        jv_free(r);
+        halted_ = st = HaltStatus(jq_);
+      } else if (jv_invalid_has_msg(jv_copy(r))) {
         std::string msg = Message(jv_invalid_get_msg(r));
         st = Status::BadInput(fmt::format("jq: error: {}", msg));
       } else {
@@ -434,7 +542,7 @@ Status Program::RunJv(jv in, const std::function<Status(std::string_view, bool)>
       }
       break;
     }
-    bool unchanged = jv_identical(jv_copy(r), jv_copy(in)) || jv_equal(jv_copy(r), jv_copy(in));
+    bool unchanged = may_be_unchanged && (jv_identical(jv_copy(r), jv_copy(in)) || jv_equal(jv_copy(r), jv_copy(in)));
     if (unchanged) {
       jv_free(r);
       st = emit({}, true);

@@ -36,14 +36,20 @@ class Program {
   Program& operator=(const Program&) = delete;
 
   // Runs the program on `value`. For each output, `emit(text, unchanged)`:
-  // `unchanged` when the output equals the input (then `text` is empty).
+  // `unchanged` when the output equals the input (then `text` is empty),
+  // and the input's text means to any reader what jq read (not when an
+  // object repeats a key: jq keeps the last, simdjson's readers the first).
   // BadInput with jq's message when the program raises an error on this
   // value (outputs before it have been emitted); errors of `emit` are
-  // returned as they are.
+  // returned as they are. Halted when the program ran halt or halt_error
+  // (jq's exit status and what it writes to standard error); every later
+  // Run returns the same without running anything.
   Status Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit);
   // The same for JSON text that simdjson does not take but jq does (an
-  // integer beyond 64 bits, which jq reads as a double). `*parsed`: false
-  // when jq cannot parse it either (then nothing ran).
+  // integer beyond 64 bits, which jq reads as a double; a leading zero).
+  // `*parsed`: false when jq cannot parse it either (then nothing ran).
+  // An output equal to the input is `unchanged` only when the input is
+  // JSON by the grammar (not so "012") and repeats no key.
   Status RunText(std::string_view json, const std::function<Status(std::string_view, bool)>& emit,
                  bool* parsed);
 
@@ -68,9 +74,13 @@ class Program {
   std::vector<simdjson::dom::element> picked_;  // per field, its first step's value, when found_
   std::vector<bool> found_;
 
+  // `e` as jq's value; clears faithful_ when an object repeats a key.
   jv ToJv(simdjson::dom::element e);
-  // Runs the program on `in` (consumed).
-  Status RunJv(jv in, const std::function<Status(std::string_view, bool)>& emit);
+  // Runs the program on `in` (consumed); an output equal to it is
+  // `unchanged` only with `may_be_unchanged`.
+  Status RunJv(jv in, bool may_be_unchanged, const std::function<Status(std::string_view, bool)>& emit);
+  bool faithful_ = true;  // the last ToJv's value holds every member of its input
+  Status halted_;         // Halted, once the program ran halt or halt_error
   jv Key(std::string_view key);  // a jv string of the key, cached
   static constexpr size_t kMaxKeys = 4096;
   jq_state* jq_ = nullptr;
