@@ -207,7 +207,25 @@ expect_eq "rows dumped" "$(grep -c '"user"' "$T/out")" 50
 expect_empty "$T/err"
 # Other options than the checkpoint's are refused.
 run 2 kagg --by user -a count -a sum:amount --state "$T/term.state" "$T/small.jsonl"
-expect_grep "$T/err" "made with other options"
+expect_grep "$T/err" "made with other options \(kagg --by user -a count --emit final; now: kagg --by user -a count -a sum:amount --emit final\)"
+# A restart finds the outputs as the checkpoint left them, or refuses: an
+# output shorter than the checkpoint's record was cut, removed or is another
+# file (growing it back would write zeros), and an input where the checkpoint
+# does not fall at a line's start is another file than the one read.
+head -n 3000 "$T/in.jsonl" > "$T/three.jsonl"
+run 0 kwindow -q --tumble 1s --time ts --by user -a count --state "$T/moved.state" --output "$T/moved.out" --late "$T/moved.late" "$T/three.jsonl"
+cp "$T/moved.out" "$T/moved.keep"
+rm "$T/moved.out"
+run 2 kwindow -q --tumble 1s --time ts --by user -a count --state "$T/moved.state" --output "$T/moved.out" --late "$T/moved.late" "$T/three.jsonl"
+expect_grep "$T/err" "moved.out: 0 bytes, where the checkpoint had written [0-9]+: the file was cut, removed or replaced"
+run 2 kwindow -q --tumble 1s --time ts --by user -a count --state "$T/moved.state" --output "$T/other.out" --late "$T/moved.late" "$T/three.jsonl"
+cp "$T/moved.keep" "$T/moved.out"
+sed -n '2,3000p' "$T/in.jsonl" > "$T/shifted.jsonl"
+run 2 kwindow -q --tumble 1s --time ts --by user -a count --state "$T/moved.state" --output "$T/moved.out" --late "$T/moved.late" "$T/shifted.jsonl"
+expect_grep "$T/err" "shifted.jsonl: the checkpoint goes on at byte [0-9]+, which is not where a line starts in this file"
+run 0 kwindow -q --tumble 1s --time ts --by user -a count --state "$T/moved.state" --output "$T/moved.out" --late "$T/moved.late" "$T/three.jsonl"
+cmp "$T/moved.out" "$T/moved.keep" || fail "the restored output changed"
+if grep -q -P '\x00' "$T/moved.out" "$T/moved.late"; then fail "zero bytes in an output"; fi
 run 2 kagg --by user -a count --dump-state "$T/small.jsonl"
 expect_grep "$T/err" "need --state DIR"
 # stdin cannot be rewound: the state is restored, with a warning.

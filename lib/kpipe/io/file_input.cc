@@ -43,6 +43,15 @@ Status FileInput::Start(const InputPosition* at, bool* rewound) {
   bool regular = known && S_ISREG(st.st_mode);
   *rewound = false;
   if (at && regular) {
+    // A checkpoint is made at the start of a line (or at the end of the
+    // input): anything else is another file than the one read.
+    char before = '\n';
+    int64_t offset = static_cast<int64_t>(at->offset);
+    if (offset > st.st_size || (offset > 0 && offset < st.st_size && (::pread(fd_, &before, 1, offset - 1) != 1 || before != '\n')))
+      return Status::Usage(fmt::format(
+          "{}: the checkpoint goes on at byte {}, which is not where a line starts in this file ({} bytes): "
+          "it is not the input that was read; give that one, or a new --state directory",
+          name_, offset, static_cast<int64_t>(st.st_size)));
     if (::lseek(fd_, static_cast<off_t>(at->offset), SEEK_SET) < 0)
       return Status::IOError(fmt::format("{}: seek: {}", name_, std::strerror(errno)));
     base_ = at->offset;

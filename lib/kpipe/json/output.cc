@@ -70,6 +70,15 @@ int64_t RegularFileSize(int fd) {
 
 Status TruncateTo(int fd, int64_t size, const std::string& name) {
   if (size < 0) return Status::OK();
+  // Shorter than at the checkpoint: rows the checkpoint counts as written
+  // are gone (the file was cut, removed, or is another one). Growing it
+  // back would write zeros where they were.
+  int64_t now = RegularFileSize(fd);
+  if (now >= 0 && now < size)
+    return Status::Usage(fmt::format(
+        "{}: {} bytes, where the checkpoint had written {}: the file was cut, removed or replaced since; "
+        "put it back, or start over with a new --state directory",
+        name, now, size));
   if (::ftruncate(fd, size) != 0)
     return Status::IOError(fmt::format("{}: truncate: {}", name, std::strerror(errno)));
   return Status::OK();

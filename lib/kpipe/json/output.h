@@ -63,6 +63,7 @@ Result<int> OpenOutput(const std::string& path, bool append = false);
 // file): what a checkpoint records of each output.
 int64_t RegularFileSize(int fd);
 // Cuts the file back to `size` (a checkpoint's record); nothing when < 0.
+// Usage when the file is shorter than `size`: it is not what was written.
 Status TruncateTo(int fd, int64_t size, const std::string& name);
 // For a checkpoint: syncs each regular file among `fds` to disk and appends
 // their sizes (RegularFileSize) to `sizes`. IOError when a sync fails (a
