@@ -58,6 +58,18 @@ expect_grep "$T/err" "Q must be a number from 0 to 1"
 run 2 kwindow --tumble 1m --time ts -a top:x
 run 2 kwindow --tumble 1m --time ts -a count,count
 expect_grep "$T/err" "two aggregates are named 'count'"
+# A group field named as another column: a row would carry the name twice.
+run 2 kwindow --tumble 1m --time ts -a count --by count
+expect_grep "$T/err" "two columns are named 'count' \(--by and -a\)"
+run 2 kwindow --tumble 1m --time ts -a count --by window_start
+expect_grep "$T/err" "two columns are named 'window_start' \(the window and --by\)"
+run 2 kwindow --session 1m --time ts -a count --emit changes --by retract
+run 2 kagg -a count --by user,user
+expect_grep "$T/err" "two columns are named 'user' \(--by and --by\)"
+run 2 kagg -a n=count --by n=user
+run 2 kwindow --tumble 1m --time ts -a count --max-late -1
+expect_grep "$T/err" "^kwindow: error: --max-late -1: N must be >= 0"
+run 2 kjoin --on a --within 1s --max-late -1 "$T/none" "$T/none"
 run 2 kwindow --tumble 1m --time ts -a count --emit sometimes
 run 2 kwindow --tumble 1m --time ts -a count --time-format iso
 run 2 kwindow --tumble 1m --time ts -a count --max-delay soon

@@ -239,6 +239,25 @@ inline Result<std::vector<agg::AggSpec>> ParseAggFlags(const std::vector<std::st
   return specs;
 }
 
+// --max-late's value when it is not given (no limit).
+inline constexpr int64_t kNoMaxLate = INT64_MIN;
+
+// Each column of a row has a name of its own: `fixed` (kwindow's
+// window_start, window_end), then --by's fields, then the aggregates.
+inline Status CheckColumns(const std::vector<std::string>& fixed, const agg::GroupKey& by,
+                           const std::vector<agg::AggSpec>& specs) {
+  std::vector<std::pair<std::string, std::string>> seen;  // name, what made it
+  for (const std::string& n : fixed) seen.emplace_back(n, "the window");
+  for (const std::string& n : by.names()) seen.emplace_back(n, "--by");
+  for (const agg::AggSpec& s : specs) seen.emplace_back(s.name, "-a");
+  for (size_t i = 0; i < seen.size(); i++)
+    for (size_t j = 0; j < i; j++)
+      if (seen[i].first == seen[j].first)
+        return Status::Usage(fmt::format("two columns are named '{}' ({} and {}); rename one with NAME=",
+                                         seen[i].first, seen[j].second, seen[i].second));
+  return Status::OK();
+}
+
 // Fills the runner's options from the shared flags.
 inline Status Resolve(const EventFlags& f, RunnerOptions* r, EmitMode* emit) {
   if (f.input.size() > 1) return Status::Usage("only one INPUT may be given");

@@ -51,6 +51,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f, const std::string& ttl, con
   if (!by.ok()) return by.status();
   auto specs = kpipe::tools::ParseAggFlags(f.aggs);
   if (!specs.ok()) return specs.status();
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::CheckColumns({}, *by, *specs));
   r.fingerprint = kpipe::tools::Fingerprint("kagg", f, {"--ttl " + ttl});
   auto monitor = kpipe::tools::AttachService(f.service, diag, f.kio.kafka.verbose, &r);
   if (!monitor.ok()) return monitor.status();

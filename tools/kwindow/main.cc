@@ -54,13 +54,16 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
     return Status::Usage(fmt::format("--time-format {}: expected ms or rfc3339", time_format));
   w.rfc3339 = r.rfc3339 = time_format == "rfc3339";
   r.late = late;
-  if (max_late < -1) return Status::Usage("--max-late N: N must be >= 0");
-  r.max_late = max_late;
+  if (max_late != kpipe::tools::kNoMaxLate && max_late < 0) return Status::Usage(fmt::format("--max-late {}: N must be >= 0", max_late));
+  r.max_late = max_late == kpipe::tools::kNoMaxLate ? -1 : max_late;
   r.inputs[0].time_required = true;
   auto by = kpipe::tools::ParseByFlags(f.by);
   if (!by.ok()) return by.status();
   auto specs = kpipe::tools::ParseAggFlags(f.aggs);
   if (!specs.ok()) return specs.status();
+  std::vector<std::string> fixed = {"window_start", "window_end"};
+  if (w.kind == kpipe::WindowOptions::Kind::kSession && f.emit == "changes") fixed.push_back("retract");
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::CheckColumns(fixed, *by, *specs));
   r.fingerprint = kpipe::tools::Fingerprint(
       "kwindow", f,
       {"--tumble " + tumble, "--hop " + hop, "--slide " + slide, "--session " + session,
@@ -84,7 +87,7 @@ int main(int argc, char** argv) {
   kpipe::SignalWatch signals;
   kpipe::tools::EventFlags f;
   std::string tumble, hop, slide, session, lateness, late, time_format = "ms";
-  int64_t max_late = -1;
+  int64_t max_late = kpipe::tools::kNoMaxLate;
   kpipe::cli::Command cmd("kwindow", "[OPTIONS] [INPUT]",
                           "Aggregate JSON lines per event-time window and group key.");
   cmd.Option({"--tumble", "DUR", "Tumbling windows of DUR"}, &tumble);

@@ -417,7 +417,8 @@ Result<GroupKey> GroupKey::Parse(const std::vector<std::string>& args) {
       auto p = json::FieldPath::Parse(path);
       if (!p.ok()) return Status::Usage(fmt::format("{}: {}", one, p.status().message()));
       std::string quoted;
-      json::AppendQuoted(&quoted, name.empty() ? std::string_view(p->text()) : name);
+      g.names_.emplace_back(name.empty() ? std::string_view(p->text()) : name);
+      json::AppendQuoted(&quoted, g.names_.back());
       g.quoted_names_.push_back(quoted + ":");
       g.paths_.push_back(std::move(*p));
       if (c == std::string_view::npos) break;

@@ -159,9 +159,12 @@ class GroupKey {
   void AppendFields(std::string* out, std::string_view key) const;
   bool empty() const { return paths_.empty(); }
   size_t size() const { return paths_.size(); }
+  // The fields' names in the rows, in order.
+  const std::vector<std::string>& names() const { return names_; }
 
  private:
   std::vector<json::FieldPath> paths_;
+  std::vector<std::string> names_;
   std::vector<std::string> quoted_names_;
 };
 
