@@ -116,4 +116,7 @@ TEST_CASE("Value lines: JSON minified, text quoted, bytes base64") {
   CHECK(line("\xff", 1) == "\"/w==\"");
   CHECK(line(nullptr, 0) == "null");
   CHECK(line("", 0) == "\"\"");
+  // JSON with a number beyond what simdjson holds is JSON: minified, its
+  // digits as they were.
+  CHECK(line("{\"n\": 123456789012345678901}", 28) == "{\"n\":123456789012345678901}");
 }

@@ -1,5 +1,7 @@
 #include "kpipe/json/text.h"
 
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 using namespace kpipe::json;
@@ -57,6 +59,24 @@ TEST_CASE("Validator accepts exactly one JSON value") {
   CHECK_FALSE(v.Valid("1 2"));
   CHECK_FALSE(v.Valid("\"\xff\""));
   CHECK_FALSE(v.Valid("abc"));
+}
+
+TEST_CASE("Validator takes numbers simdjson cannot hold, as the nearest doubles") {
+  Validator v;
+  simdjson::dom::element e;
+  REQUIRE(v.Parse(R"({"big":123456789012345678901,"neg":-9223372036854775809,"huge":-1e400,"s":"1e400 x","ok":7})", &e) ==
+          simdjson::SUCCESS);
+  CHECK(double(e["big"]) == 123456789012345678901.0);
+  CHECK(double(e["neg"]) == -9223372036854775809.0);
+  CHECK(double(e["huge"]) == -std::numeric_limits<double>::max());
+  CHECK(std::string_view(e["s"]) == "1e400 x");  // strings stay as they are
+  CHECK(int64_t(e["ok"]) == 7);
+  CHECK(v.Valid("[1e999, 18446744073709551616]"));
+  // Not numbers by JSON's grammar: still refused.
+  CHECK_FALSE(v.Valid("{\"a\":012}"));
+  CHECK_FALSE(v.Valid("[1., 1e999]"));
+  CHECK_FALSE(v.Valid("[-, 1e999]"));
+  CHECK_FALSE(v.Valid("[1e999"));
 }
 
 TEST_CASE("HasBlank finds a space, tab or CR at any place, and nothing else") {

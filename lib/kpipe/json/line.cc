@@ -10,6 +10,10 @@ Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson:
   if (line.empty()) return Status::BadInput("invalid JSON (empty line)");
   if (auto err = parser->parse(line.data(), line.size(), false).get(*root)) {
     if (code) *code = err;
+    if (err == simdjson::NUMBER_ERROR)
+      return Status::BadInput(
+          "invalid JSON (a number that is not JSON, or that cannot be read: an integer beyond 64 bits, a number "
+          "past the largest double)");
     return Status::BadInput(fmt::format("invalid JSON ({})", simdjson::error_message(err)));
   }
   return Status::OK();

@@ -1,6 +1,13 @@
 #include "kpipe/json/text.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -58,6 +65,68 @@ void AppendUtf8(std::string* out, uint32_t cp) {
     out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
     out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
+}
+
+// `s`, into `*out`, with each number that simdjson cannot hold (an integer
+// beyond 64 bits, a double past the largest) written as the nearest double
+// it can, the largest past it. False when a number is not one by JSON's
+// grammar: then the text is not JSON at all.
+bool RewriteNumbers(std::string_view s, std::string* out) {
+  auto digit = [&](size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
+  out->clear();
+  size_t i = 0;
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == '"') {  // a string, as it is
+      size_t start = i;
+      for (i++; i < s.size() && s[i] != '"'; i++)
+        if (s[i] == '\\') i++;
+      i = std::min(i + 1, s.size());
+      out->append(s.substr(start, i - start));
+      continue;
+    }
+    if (c != '-' && !digit(i)) {
+      out->push_back(c);
+      i++;
+      continue;
+    }
+    size_t start = i;
+    bool integer = true;
+    if (c == '-') i++;
+    if (!digit(i)) return false;
+    if (s[i] == '0') i++;
+    else while (digit(i)) i++;
+    if (i < s.size() && s[i] == '.') {
+      integer = false;
+      if (!digit(++i)) return false;
+      while (digit(i)) i++;
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      integer = false;
+      i++;
+      if (i < s.size() && (s[i] == '+' || s[i] == '-')) i++;
+      if (!digit(i)) return false;
+      while (digit(i)) i++;
+    }
+    std::string_view number = s.substr(start, i - start);
+    bool fits;
+    if (integer) {
+      int64_t v;
+      uint64_t u;
+      fits = std::from_chars(number.begin(), number.end(), v).ec == std::errc() ||
+             std::from_chars(number.begin(), number.end(), u).ec == std::errc();
+    } else {
+      fits = std::isfinite(std::strtod(std::string(number).c_str(), nullptr));
+    }
+    if (fits) {
+      out->append(number);
+    } else {
+      double d = std::strtod(std::string(number).c_str(), nullptr);  // ±HUGE_VAL past the largest
+      if (!std::isfinite(d)) d = std::copysign(std::numeric_limits<double>::max(), d);
+      fmt::format_to(std::back_inserter(*out), "{}", d);
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -240,7 +309,12 @@ simdjson::error_code Validator::Parse(std::string_view s, simdjson::dom::element
     std::memcpy(buf_.data(), s.data(), s.size());
     p = buf_.data();
   }
-  return parser_.parse(p, s.size(), false).get(*elem);
+  simdjson::error_code err = parser_.parse(p, s.size(), false).get(*elem);
+  if (err != simdjson::NUMBER_ERROR || !RewriteNumbers(s, &numbers_)) return err;
+  size_t n = numbers_.size();
+  numbers_.append(simdjson::SIMDJSON_PADDING, '\0');
+  simdjson::error_code again = parser_.parse(numbers_.data(), n, false).get(*elem);
+  return again == simdjson::SUCCESS ? again : err;
 }
 
 }  // namespace kpipe::json

@@ -66,6 +66,10 @@ bool HasBlank(std::string_view s);
 
 // Validates JSON documents with simdjson's DOM parser (full validation,
 // including UTF-8), copying each input into one reused padded buffer.
+// A number simdjson cannot hold (an integer beyond 64 bits, a double past
+// the largest) is valid JSON all the same: such a text is parsed with each
+// of those numbers as the nearest double (past the largest, the largest),
+// as jq reads it; the element then holds those doubles.
 class Validator {
  public:
   // True when `s` is exactly one valid JSON value (whitespace around allowed).
@@ -78,6 +82,7 @@ class Validator {
  private:
   simdjson::dom::parser parser_;
   std::string buf_;
+  std::string numbers_;  // a text with its numbers rewritten, padded
 };
 
 }  // namespace kpipe::json
