@@ -70,6 +70,9 @@ run 2 kagg -a n=count --by n=user
 run 2 kwindow --tumble 1m --time ts -a count --max-late -1
 expect_grep "$T/err" "^kwindow: error: --max-late -1: N must be >= 0"
 run 2 kjoin --on a --within 1s --max-late -1 "$T/none" "$T/none"
+# kproduce's summary line, with nothing read too.
+run 0 kproduce --dry-run -t x /dev/null
+expect_grep "$T/err" "^kproduce: 0 lines in, 0 messages printed \(dry run\)"
 run 2 kwindow --tumble 1m --time ts -a count --emit sometimes
 run 2 kwindow --tumble 1m --time ts -a count --time-format iso
 run 2 kwindow --tumble 1m --time ts -a count --max-delay soon

@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
   if (opt.check_only && st.ok() && !quiet) diag.Line("the schemas may be registered");
-  if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && stats.lines > 0) {
+  if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && (stats.lines > 0 || !opt.check_only)) {
     std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
     diag.Line(fmt::format("{} in, {} {}, {} failed, {} dead-lettered{}", kpipe::tools::Count(stats.lines, "line"),
                           kpipe::tools::Count(stats.delivered, "message"), opt.dry_run ? "printed (dry run)" : "delivered", stats.failed,
