@@ -88,10 +88,16 @@ PYEOF
 
 # A number with a leading zero is jq's to read, and written as jq writes
 # it (the line is not JSON); an integer beyond 64 bits is kept as it was.
-printf '%s\n' '{"a":012}' '{"a":123456789012345678901234567890}' > "$T/num.jsonl"
+printf '%s\n' '{"a":012}' '{"a":123456789012345678901234567890}' '[1e400,.5]' '[1e400,nan]' > "$T/num.jsonl"
 run 0 kjq -q . "$T/num.jsonl"
 expect_eq "numbers jq reads" "$(cat "$T/out")" '{"a":12}
-{"a":123456789012345678901234567890}'
+{"a":123456789012345678901234567890}
+[1.7976931348623157e+308,0.5]
+[1.7976931348623157e+308,null]'
+# An envelope whose value holds such a number is an envelope still.
+printf '%s\n' '{"topic":"t","partition":0,"offset":5,"timestamp":1,"key":"k","headers":[],"value":{"x":1,"big":123456789012345678901}}' > "$T/envbig.jsonl"
+run 0 kjq -q .x "$T/envbig.jsonl"
+expect_eq "envelope with a big number" "$(cat "$T/out")" '{"topic":"t","partition":0,"offset":5,"timestamp":1,"key":"k","headers":[],"value":1}'
 
 # halt and halt_error stop the run as they stop jq: what came before is
 # written, nothing after; halt_error's value goes to stderr (a string as it
@@ -109,6 +115,11 @@ expect_eq "halt_error on an object" "$(cat "$T/out")|$(cat "$T/err")" '{"a":1}|{
 run 0 kjq -q 'if .a == 2 then halt else . end' "$T/three.jsonl"
 expect_eq "halt" "$(cat "$T/out")" '{"a":1}'
 run 2 kjq --threads 0 . "$T/three.jsonl"
+run 2 kjq --threads -1 . "$T/three.jsonl"
+# After a halt no other thread runs the program on a later line (its
+# stderr would show it).
+run 0 kjq -q --threads 4 'if .n == 1 then halt else (stderr | empty) end' "$T/many.jsonl"
+expect_empty "$T/err"
 
 # A program error without --dead-letter: everything before it is written,
 # then status 65 naming the line.

@@ -225,6 +225,19 @@ run 2 kwindow -q --tumble 1s --time ts --by user -a count --state "$T/moved.stat
 expect_grep "$T/err" "shifted.jsonl: the checkpoint goes on at byte [0-9]+, which is not where a line starts in this file"
 run 0 kwindow -q --tumble 1s --time ts --by user -a count --state "$T/moved.state" --output "$T/moved.out" --late "$T/moved.late" "$T/three.jsonl"
 cmp "$T/moved.out" "$T/moved.keep" || fail "the restored output changed"
+# A file that ended in a line without '\n': what is appended after it
+# starts with that '\n', and the restart reads on from the next line (a
+# run that reached the end has let its keys go: "a" counts from 1 again).
+printf '{"ts":1,"user":"a"}\n{"ts":2,"user":"b"}' > "$T/open.jsonl"
+run 0 kagg -q --by user -a count --emit changes --state "$T/open.state" --output "$T/open.out" "$T/open.jsonl"
+printf '\n{"ts":3,"user":"a"}\n' >> "$T/open.jsonl"
+run 0 kagg -q --by user -a count --emit changes --state "$T/open.state" --output "$T/open.out" "$T/open.jsonl"
+expect_eq "rows after the append" "$(tail -n 1 "$T/open.out")" '{"user":"a","count":1}'
+expect_eq "rows in all" "$(wc -l < "$T/open.out")" 3
+# A switch given once and not the next time is named in the message.
+run 0 kjoin -q --on user --within 1s --time ts --state "$T/open.state2" --merge "$T/open.jsonl" "$T/open.jsonl"
+run 2 kjoin -q --on user --within 1s --time ts --state "$T/open.state2" "$T/open.jsonl" "$T/open.jsonl"
+expect_grep "$T/err" "--merge; now: kjoin"
 if grep -q -P '\x00' "$T/moved.out" "$T/moved.late"; then fail "zero bytes in an output"; fi
 run 2 kagg --by user -a count --dump-state "$T/small.jsonl"
 expect_grep "$T/err" "need --state DIR"

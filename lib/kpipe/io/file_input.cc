@@ -43,18 +43,21 @@ Status FileInput::Start(const InputPosition* at, bool* rewound) {
   bool regular = known && S_ISREG(st.st_mode);
   *rewound = false;
   if (at && regular) {
-    // A checkpoint is made at the start of a line (or at the end of the
-    // input): anything else is another file than the one read.
-    char before = '\n';
+    // A checkpoint is made at the start of a line, or at the end of the
+    // input, which may have ended in a line without '\n': the '\n' appended
+    // since ends that line, already read. Anything else is another file.
+    char around[2] = {'\n', '\n'};
     int64_t offset = static_cast<int64_t>(at->offset);
-    if (offset > st.st_size || (offset > 0 && offset < st.st_size && (::pread(fd_, &before, 1, offset - 1) != 1 || before != '\n')))
+    if (offset > 0 && offset < st.st_size && ::pread(fd_, around, 2, offset - 1) != 2) around[0] = around[1] = 0;
+    if (offset > st.st_size || (around[0] != '\n' && around[1] != '\n'))
       return Status::Usage(fmt::format(
           "{}: the checkpoint goes on at byte {}, which is not where a line starts in this file ({} bytes): "
           "it is not the input that was read; give that one, or a new --state directory",
           name_, offset, static_cast<int64_t>(st.st_size)));
-    if (::lseek(fd_, static_cast<off_t>(at->offset), SEEK_SET) < 0)
+    if (around[0] != '\n') offset++;  // past the '\n' of the line read
+    if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
       return Status::IOError(fmt::format("{}: seek: {}", name_, std::strerror(errno)));
-    base_ = at->offset;
+    base_ = static_cast<uint64_t>(offset);
     *rewound = true;
   }
   if (regular) size_ = st.st_size;

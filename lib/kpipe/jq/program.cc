@@ -8,6 +8,7 @@ extern "C" {
 #include <algorithm>
 #include <cfloat>
 #include <charconv>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -419,43 +420,14 @@ Status Program::RunProjection(simdjson::dom::element value,
 
 namespace {
 
-// Of JSON text that jq parsed: whether each of its numbers is one by JSON's
-// grammar (jq also takes a leading zero, "012"), with `*keys` the number of
-// object keys it writes (a string followed by ':').
+// Of JSON text that jq parsed: whether it is JSON by the grammar (jq also
+// reads "012", ".5", "nan"), with `*keys` the object keys it writes (one
+// ':' each, outside strings).
 bool ScanText(std::string_view t, size_t* keys) {
-  auto digit = [&](size_t i) { return i < t.size() && t[i] >= '0' && t[i] <= '9'; };
   *keys = 0;
-  size_t i = 0;
-  while (i < t.size()) {
-    char c = t[i];
-    if (c == '"') {
-      for (i++; i < t.size() && t[i] != '"'; i++)
-        if (t[i] == '\\') i++;
-      i++;
-      size_t j = i;
-      while (j < t.size() && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r' || t[j] == '\n')) j++;
-      if (j < t.size() && t[j] == ':') ++*keys;
-    } else if (c == '-' || digit(i)) {
-      if (c == '-') i++;
-      if (!digit(i)) return false;
-      if (t[i] == '0') i++;
-      else while (digit(i)) i++;
-      if (digit(i)) return false;  // a leading zero
-      if (i < t.size() && t[i] == '.') {
-        if (!digit(++i)) return false;
-        while (digit(i)) i++;
-      }
-      if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
-        i++;
-        if (i < t.size() && (t[i] == '+' || t[i] == '-')) i++;
-        if (!digit(i)) return false;
-        while (digit(i)) i++;
-      }
-    } else {
-      i++;
-    }
-  }
-  return true;
+  return json::ForEachToken(t, [&](json::JsonToken kind, std::string_view text) {
+    if (kind == json::JsonToken::kOther && text == ":") ++*keys;
+  });
 }
 
 // The members of every object in `v` (borrowed).
@@ -507,7 +479,13 @@ namespace {
 // compact JSON and a line end.
 Status HaltStatus(jq_state* jq) {
   jv code = jq_get_exit_code(jq);
-  int exit_code = !jv_is_valid(code) ? 0 : jv_get_kind(code) == JV_KIND_NUMBER ? static_cast<int>(jv_number_value(code)) : 5;
+  int exit_code = 0;
+  if (jv_get_kind(code) == JV_KIND_NUMBER) {
+    double n = jv_number_value(code);  // as jq's exit(), modulo 256; kept in an int's range
+    exit_code = std::isfinite(n) ? static_cast<int>(std::clamp(n, -1e9, 1e9)) : 5;
+  } else if (jv_is_valid(code)) {
+    exit_code = 5;
+  }
   jv_free(code);
   jv msg = jq_get_error_message(jq);
   std::string text;

@@ -26,6 +26,8 @@ namespace kpipe::jq {
 
 class Program {
  public:
+  // What Run and RunText call with each output: its text, or `unchanged`.
+  using Emit = std::function<Status(std::string_view, bool)>;
   // `args`: --arg NAME VALUE as ("NAME", "\"VALUE\"" JSON text) pairs and
   // --argjson NAME JSON as ("NAME", JSON). Usage on a compile error (with
   // jq's messages) or an --argjson value that is not JSON.

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -22,6 +24,7 @@
 #include "kpipe/json/line.h"
 #include "kpipe/json/output.h"
 #include "kpipe/json/scan.h"
+#include "kpipe/json/text.h"
 
 namespace kpipe {
 
@@ -50,14 +53,23 @@ struct Chunk {
 // One compiled program and its parser: what turns a chunk into records.
 class Lane {
  public:
-  Lane(const JqOptions& opt, std::unique_ptr<jq::Program> program, const std::string& source)
-      : opt_(opt), program_(std::move(program)), source_(source) {}
+  // `halt_line`, shared by the lanes: the line where the program ran halt
+  // or halt_error, the first known; no lane runs it on a line after that.
+  Lane(const JqOptions& opt, std::unique_ptr<jq::Program> program, const std::string& source,
+       std::atomic<uint64_t>* halt_line)
+      : opt_(opt), program_(std::move(program)), source_(source), halt_line_(halt_line) {}
 
   void Process(Chunk* c);
 
  private:
   Status Line(std::string_view line);
-  Status Envelope(std::string_view line, simdjson::dom::object env);
+  Status Envelope(std::string_view line, std::string_view encoding,
+                  const std::function<Status(const jq::Program::Emit&)>& run);
+  // An object of kconsume --envelope: topic, partition, offset and value.
+  static bool IsEnvelope(simdjson::dom::object obj) {
+    return obj["topic"].error() == simdjson::SUCCESS && obj["partition"].error() == simdjson::SUCCESS &&
+           obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS;
+  }
   Status Bad(std::string_view reason, std::string_view line);
   void WriteLine(std::string_view text) {
     c_->out.append(text);
@@ -68,7 +80,9 @@ class Lane {
   const JqOptions& opt_;
   std::unique_ptr<jq::Program> program_;
   const std::string& source_;
+  std::atomic<uint64_t>* halt_line_;
   simdjson::dom::parser parser_;
+  json::Validator validator_;  // a line whose numbers simdjson cannot hold
   Chunk* c_ = nullptr;
   uint64_t line_no_ = 0;
 };
@@ -82,7 +96,13 @@ void Lane::Process(Chunk* c) {
     const char* nl = static_cast<const char*>(std::memchr(block.data() + pos, '\n', block.size() - pos));
     size_t end = nl ? static_cast<size_t>(nl - block.data()) : block.size();
     line_no_++;
+    if (line_no_ > halt_line_->load(std::memory_order_relaxed)) break;  // never written
     c->status = Line(block.substr(pos, end - pos));
+    if (c->status.Is(Status::Code::kHalted)) {
+      uint64_t at = halt_line_->load();
+      while (line_no_ < at && !halt_line_->compare_exchange_weak(at, line_no_)) {
+      }
+    }
     if (!c->status.ok()) break;
     pos = end + 1;
   }
@@ -109,6 +129,23 @@ Status Lane::Line(std::string_view line) {
     if (code == simdjson::NUMBER_ERROR && opt_.validate)
       return Bad(fmt::format("schema {}: a number beyond 64 bits cannot be checked", opt_.validate->name()), line);
     if (code == simdjson::NUMBER_ERROR) {
+      // An envelope still: the program gets its value, as jq reads it.
+      simdjson::dom::element whole;
+      simdjson::dom::object env;
+      if (!opt_.envelope_program && validator_.Parse(line, &whole) == simdjson::SUCCESS &&
+          whole.get_object().get(env) == simdjson::SUCCESS && IsEnvelope(env)) {
+        std::string_view key, raw, value;
+        json::ObjectReader r(line);
+        while (r.Next(&key, &raw))
+          if (key == "\"value\"") value = raw;
+        std::string_view encoding;
+        if (env["value_encoding"].get_string().get(encoding) != simdjson::SUCCESS) encoding = {};
+        return Envelope(line, encoding, [&](const jq::Program::Emit& emit) {
+          bool jq_parsed;
+          Status st = program_->RunText(value, emit, &jq_parsed);
+          return jq_parsed ? st : Status::BadInput(std::string(parsed.message()));
+        });
+      }
       bool jq_parsed;
       Status st = program_->RunText(line, [&](std::string_view text, bool unchanged) {
         WriteLine(unchanged ? line : text);
@@ -128,15 +165,19 @@ Status Lane::Line(std::string_view line) {
     return Status::OK();
   }
   c_->stats.in++;
-  bool envelope = root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program &&
-                  obj["topic"].error() == simdjson::SUCCESS && obj["partition"].error() == simdjson::SUCCESS &&
-                  obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS;
+  bool envelope = root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program && IsEnvelope(obj);
   if (opt_.validate) {
     std::string why;
     simdjson::dom::element checked = envelope ? obj["value"].value_unsafe() : root;
     if (!(envelope && checked.is_null()) && !opt_.validate->Fits(checked, &why)) return Bad(why, line);
   }
-  if (envelope) return Envelope(line, obj);
+  if (envelope) {
+    std::string_view encoding;
+    if (obj["value_encoding"].get_string().get(encoding) != simdjson::SUCCESS) encoding = {};
+    return Envelope(line, encoding, [&](const jq::Program::Emit& emit) {
+      return program_->Run(obj["value"].value_unsafe(), emit);
+    });
+  }
   Status st = program_->Run(root, [&](std::string_view text, bool unchanged) {
     WriteLine(unchanged ? line : text);
     return Status::OK();
@@ -145,17 +186,15 @@ Status Lane::Line(std::string_view line) {
   return st;
 }
 
-// The program sees the value; each output is the envelope with the output
-// as its value: key, headers, partition, offset and timestamp stay.
-Status Lane::Envelope(std::string_view line, simdjson::dom::object env) {
-  std::string_view encoding;
-  bool string_encoded = false;
-  if (env["value_encoding"].get_string().get(encoding) == simdjson::SUCCESS) {
-    if (encoding == "base64")
-      return Bad("the value is binary (value_encoding base64): give --envelope-program to see the envelope", line);
-    string_encoded = encoding == "string";
-  }
-  Status st = program_->Run(env["value"].value_unsafe(), [&](std::string_view text, bool unchanged) {
+// The program sees the value (`run` runs it); each output is the envelope
+// with the output as its value: key, headers, partition, offset and
+// timestamp stay.
+Status Lane::Envelope(std::string_view line, std::string_view encoding,
+                      const std::function<Status(const jq::Program::Emit&)>& run) {
+  if (encoding == "base64")
+    return Bad("the value is binary (value_encoding base64): give --envelope-program to see the envelope", line);
+  bool string_encoded = encoding == "string";
+  Status st = run([&](std::string_view text, bool unchanged) {
     if (unchanged) {
       WriteLine(line);
       return Status::OK();
@@ -250,10 +289,11 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
   std::string source = opt.input == "-" ? "stdin" : opt.input;
   unsigned n = opt.threads > 0 ? opt.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   std::vector<std::unique_ptr<Lane>> lanes;
+  std::atomic<uint64_t> halt_line{UINT64_MAX};
   for (unsigned i = 0; i < n; i++) {
     auto program = jq::Program::Compile(opt.program, opt.args);
     if (!program.ok()) return program.status();
-    lanes.push_back(std::make_unique<Lane>(opt, std::move(*program), source));
+    lanes.push_back(std::make_unique<Lane>(opt, std::move(*program), source, &halt_line));
   }
   auto input = FileInput::Open(opt.input);
   if (!input.ok()) return input.status();
@@ -316,7 +356,8 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
   std::string_view block;
   Status st;
   uint64_t lines = 0;
-  while (st.ok() && reader.NextBlock(&block)) {
+  // After a halt nothing more is read (kjq(1)).
+  while (st.ok() && halt_line.load() == UINT64_MAX && reader.NextBlock(&block)) {
     auto c = std::make_unique<Chunk>();
     c->text.reserve(block.size() + simdjson::SIMDJSON_PADDING);
     c->text.assign(block);

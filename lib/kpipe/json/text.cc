@@ -69,64 +69,32 @@ void AppendUtf8(std::string* out, uint32_t cp) {
 
 // `s`, into `*out`, with each number that simdjson cannot hold (an integer
 // beyond 64 bits, a double past the largest) written as the nearest double
-// it can, the largest past it. False when a number is not one by JSON's
-// grammar: then the text is not JSON at all.
+// it can, the largest past it. False when `s` is not JSON (ForEachToken).
 bool RewriteNumbers(std::string_view s, std::string* out) {
-  auto digit = [&](size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
   out->clear();
-  size_t i = 0;
-  while (i < s.size()) {
-    char c = s[i];
-    if (c == '"') {  // a string, as it is
-      size_t start = i;
-      for (i++; i < s.size() && s[i] != '"'; i++)
-        if (s[i] == '\\') i++;
-      i = std::min(i + 1, s.size());
-      out->append(s.substr(start, i - start));
-      continue;
+  return ForEachToken(s, [&](JsonToken kind, std::string_view text) {
+    if (kind != JsonToken::kNumber) {
+      out->append(text);
+      return;
     }
-    if (c != '-' && !digit(i)) {
-      out->push_back(c);
-      i++;
-      continue;
-    }
-    size_t start = i;
-    bool integer = true;
-    if (c == '-') i++;
-    if (!digit(i)) return false;
-    if (s[i] == '0') i++;
-    else while (digit(i)) i++;
-    if (i < s.size() && s[i] == '.') {
-      integer = false;
-      if (!digit(++i)) return false;
-      while (digit(i)) i++;
-    }
-    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-      integer = false;
-      i++;
-      if (i < s.size() && (s[i] == '+' || s[i] == '-')) i++;
-      if (!digit(i)) return false;
-      while (digit(i)) i++;
-    }
-    std::string_view number = s.substr(start, i - start);
+    std::string number(text);
     bool fits;
-    if (integer) {
+    if (number.find_first_of(".eE") == std::string::npos) {
       int64_t v;
       uint64_t u;
-      fits = std::from_chars(number.begin(), number.end(), v).ec == std::errc() ||
-             std::from_chars(number.begin(), number.end(), u).ec == std::errc();
+      fits = std::from_chars(text.begin(), text.end(), v).ec == std::errc() ||
+             std::from_chars(text.begin(), text.end(), u).ec == std::errc();
     } else {
-      fits = std::isfinite(std::strtod(std::string(number).c_str(), nullptr));
+      fits = std::isfinite(std::strtod(number.c_str(), nullptr));
     }
     if (fits) {
-      out->append(number);
-    } else {
-      double d = std::strtod(std::string(number).c_str(), nullptr);  // ±HUGE_VAL past the largest
-      if (!std::isfinite(d)) d = std::copysign(std::numeric_limits<double>::max(), d);
-      fmt::format_to(std::back_inserter(*out), "{}", d);
+      out->append(text);
+      return;
     }
-  }
-  return true;
+    double d = std::strtod(number.c_str(), nullptr);  // ±HUGE_VAL past the largest
+    if (!std::isfinite(d)) d = std::copysign(std::numeric_limits<double>::max(), d);
+    fmt::format_to(std::back_inserter(*out), "{}", d);
+  });
 }
 
 }  // namespace
@@ -295,6 +263,49 @@ bool HasBlank(std::string_view s) {
   return false;
 }
 
+bool ForEachToken(std::string_view t, const std::function<void(JsonToken, std::string_view)>& token) {
+  auto digit = [&](size_t i) { return i < t.size() && t[i] >= '0' && t[i] <= '9'; };
+  size_t i = 0;
+  while (i < t.size()) {
+    size_t start = i;
+    char c = t[i];
+    if (c == '"') {
+      for (i++; i < t.size() && t[i] != '"'; i++)
+        if (t[i] == '\\') i++;
+      i = std::min(i + 1, t.size());
+      token(JsonToken::kString, t.substr(start, i - start));
+    } else if (c == '-' || digit(i)) {
+      if (c == '-') i++;
+      if (!digit(i)) return false;
+      if (t[i] == '0') i++;
+      else while (digit(i)) i++;
+      if (digit(i)) return false;  // a leading zero
+      if (i < t.size() && t[i] == '.') {
+        if (!digit(++i)) return false;
+        while (digit(i)) i++;
+      }
+      if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        i++;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) i++;
+        if (!digit(i)) return false;
+        while (digit(i)) i++;
+      }
+      token(JsonToken::kNumber, t.substr(start, i - start));
+    } else if (c == 't' || c == 'f' || c == 'n') {
+      std::string_view word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+      if (t.substr(i, word.size()) != word) return false;
+      i += word.size();
+      token(JsonToken::kLiteral, word);
+    } else if (std::strchr("{}[],: \t\r\n", c) && c != '\0') {
+      i++;
+      token(JsonToken::kOther, t.substr(start, 1));
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool Validator::Valid(std::string_view s) {
   simdjson::dom::element e;
   return Parse(s, &e) == simdjson::SUCCESS;
@@ -309,12 +320,14 @@ simdjson::error_code Validator::Parse(std::string_view s, simdjson::dom::element
     std::memcpy(buf_.data(), s.data(), s.size());
     p = buf_.data();
   }
+  rewrote_ = false;
   simdjson::error_code err = parser_.parse(p, s.size(), false).get(*elem);
   if (err != simdjson::NUMBER_ERROR || !RewriteNumbers(s, &numbers_)) return err;
   size_t n = numbers_.size();
   numbers_.append(simdjson::SIMDJSON_PADDING, '\0');
-  simdjson::error_code again = parser_.parse(numbers_.data(), n, false).get(*elem);
-  return again == simdjson::SUCCESS ? again : err;
+  if (parser_.parse(numbers_.data(), n, false).get(*elem) != simdjson::SUCCESS) return err;
+  rewrote_ = true;
+  return simdjson::SUCCESS;
 }
 
 }  // namespace kpipe::json

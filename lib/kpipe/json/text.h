@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -60,6 +61,16 @@ inline bool KeyNamesValue(std::string_view key, std::string_view compact) {
 // True when `s` holds a CR or LF byte.
 bool HasLineBreak(std::string_view s);
 
+// The tokens of JSON text, for a text simdjson refused for its numbers
+// alone. Calls `token(kind, text)` for each, in order: a string with its
+// quotes, a number (checked against JSON's grammar), a literal (true, false,
+// null), or one other byte (a bracket, ',', ':', whitespace). False at the
+// first byte that starts none of these (jq also reads "012", ".5", "+5",
+// "nan"): the text is not JSON. Brackets are not matched; the caller has
+// the text parsed as well.
+enum class JsonToken { kString, kNumber, kLiteral, kOther };
+bool ForEachToken(std::string_view t, const std::function<void(JsonToken, std::string_view)>& token);
+
 // True when `s` holds a space, a tab or a CR: JSON text of one line without
 // any is compact (JSON's fourth whitespace, LF, ends the line).
 bool HasBlank(std::string_view s);
@@ -78,11 +89,14 @@ class Validator {
   // `padded` says that SIMDJSON_PADDING readable bytes follow `s`.
   simdjson::error_code Parse(std::string_view s, simdjson::dom::element* elem,
                              bool padded = false);
+  // Whether the last Parse read numbers as the nearest doubles (above).
+  bool rewrote() const { return rewrote_; }
 
  private:
   simdjson::dom::parser parser_;
   std::string buf_;
   std::string numbers_;  // a text with its numbers rewritten, padded
+  bool rewrote_ = false;
 };
 
 }  // namespace kpipe::json

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <deque>
 #include <map>
 #include <memory>
@@ -450,6 +451,14 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
       if (encoders_->value() && !encode(false, doc, -1, &value, &value_len)) return bad;
       if (key_path_ && key_path_->Lookup(doc, &f)) {
         std::string_view s;
+        // A number read as the nearest double: keys of other numbers would
+        // be the same.
+        double d;
+        if (validator_.rewrote() && f.get_double().get(d) == simdjson::SUCCESS && std::fabs(d) >= 0x1p63)
+          return Bad(fmt::format("the key field '{}' holds a number beyond 64 bits, which kproduce cannot key on "
+                                 "exactly (give it as a string)",
+                                 key_path_->text()),
+                     line, source, line_no);
         if (encoders_->key()) {
           if (!encode(true, f, -1, &key, &key_len)) return bad;
         } else if (f.get_string().get(s) == simdjson::SUCCESS) {

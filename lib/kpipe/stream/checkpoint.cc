@@ -27,7 +27,9 @@ std::string Readable(std::string_view fingerprint) {
   while (pos <= fingerprint.size()) {
     size_t end = std::min(fingerprint.find(' ', pos), fingerprint.size());
     std::string_view word = fingerprint.substr(pos, end - pos);
-    bool empty_value = word.starts_with("--") && (end >= fingerprint.size() || fingerprint[end + 1] == ' ');
+    // "--name " and then the next option, or the end: a value not given.
+    bool empty_value = word.starts_with("--") && end < fingerprint.size() &&
+                       (end + 1 == fingerprint.size() || fingerprint[end + 1] == ' ');
     if (empty_value) {
       end++;  // the option and its empty value
     } else if (!word.empty()) {
