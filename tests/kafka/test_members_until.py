@@ -51,8 +51,13 @@ def produce():
     for i in range(N):
         user = "u%03d" % rng.randrange(1000)
         ts = t0 + i * 2 - rng.randrange(800)  # 2 ms apart, back by up to 800 ms
-        p.produce(TOPIC, key=user.encode(), value=b'{"user":"%s","amount":%d,"ts":%d}' % (
-            user.encode(), rng.randrange(1000), ts))
+        value = b'{"user":"%s","amount":%d,"ts":%d}' % (user.encode(), rng.randrange(1000), ts)
+        while True:
+            try:
+                p.produce(TOPIC, key=user.encode(), value=value)
+                break
+            except BufferError:  # a broker slow to take the first batches: wait for room
+                p.poll(0.1)
         if i % 20_000 == 0:
             p.poll(0)
     need(p.flush(60) == 0, "the test records were not all delivered")
