@@ -54,7 +54,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
     return Status::Usage(fmt::format("--time-format {}: expected ms or rfc3339", time_format));
   w.rfc3339 = r.rfc3339 = time_format == "rfc3339";
   r.late = late;
-  if (max_late != kpipe::tools::kNoMaxLate && max_late < 0) return Status::Usage(fmt::format("--max-late {}: N must be >= 0", max_late));
+  if (max_late != kpipe::tools::kNoMaxLate && max_late < 0)
+    return Status::Usage(fmt::format("--max-late {}: N must be >= 0", max_late));
   r.max_late = max_late == kpipe::tools::kNoMaxLate ? -1 : max_late;
   r.inputs[0].time_required = true;
   auto by = kpipe::tools::ParseByFlags(f.by);
