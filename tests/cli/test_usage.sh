@@ -70,6 +70,13 @@ run 2 kagg -a n=count --by n=user
 run 2 kwindow --tumble 1m --time ts -a count --max-late -1
 expect_grep "$T/err" "^kwindow: error: --max-late -1: N must be >= 0"
 run 2 kjoin --on a --within 1s --max-late -1 "$T/none" "$T/none"
+# CLI11's messages for the commonest mistakes, in the tools' words.
+run 2 kwindow --tumble 1m --time ts -a count --max-late x
+expect_grep "$T/err" "^kwindow: error: --max-late x: expected an integer$"
+run 2 kwindow --tumble 1m --tumble 2m --time ts -a count
+expect_grep "$T/err" "^kwindow: error: --tumble given 2 times: give it once$"
+run 2 kagg -a count --by
+expect_grep "$T/err" "^kagg: error: --by needs a value$"
 # kproduce's summary line, with nothing read too.
 run 0 kproduce --dry-run -t x /dev/null
 expect_grep "$T/err" "^kproduce: 0 lines in, 0 messages printed \(dry run\)"

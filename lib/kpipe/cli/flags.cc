@@ -119,6 +119,35 @@ std::string Command::Value(const std::string& long_name) const {
   return "";
 }
 
+namespace {
+
+// CLI11's messages for the commonest mistakes, said as the tools say the
+// others ("--max-late x: expected a number"); any other as it is.
+std::string Reworded(const CLI::App& app, const std::string& what) {
+  auto starts = [&](std::string_view p) { return what.rfind(p, 0) == 0; };
+  if (starts("Could not convert: ")) {  // "Could not convert: --max-late = x"
+    std::string rest = what.substr(19);
+    size_t eq = rest.find(" = ");
+    if (eq != std::string::npos) {
+      std::string name = rest.substr(0, eq);
+      const CLI::Option* opt = app.get_option_no_throw(name);
+      bool integer = opt && opt->get_type_name() == "INT";
+      return fmt::format("{} {}: expected {}", name, rest.substr(eq + 3), integer ? "an integer" : "a number");
+    }
+  }
+  size_t colon = what.find(": ");
+  if (colon != std::string::npos && starts("-")) {
+    std::string name = what.substr(0, colon), rest = what.substr(colon + 2);
+    if (rest.rfind("At Most 1 required but received ", 0) == 0)  // a value option given twice
+      return fmt::format("{} given {} times: give it once", name, rest.substr(32));
+    if (rest.find(" required ") != std::string::npos && rest.find(" missing") != std::string::npos)
+      return fmt::format("{} needs a value", name);
+  }
+  return what;
+}
+
+}  // namespace
+
 ParseOutcome Command::Parse(int argc, char** argv) {
   ParseOutcome r;
   try {
@@ -126,7 +155,7 @@ ParseOutcome Command::Parse(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     r.run = false;
     r.exit_code = kExitUsage;
-    r.err = fmt::format("{}: error: {}\nTry '{} --help' for more information.\n", name_, e.what(), name_);
+    r.err = fmt::format("{}: error: {}\nTry '{} --help' for more information.\n", name_, Reworded(app_, e.what()), name_);
     return r;
   }
   if (help_) {
