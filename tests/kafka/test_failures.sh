@@ -12,6 +12,14 @@ expect_grep "$T/err" "^kconsume: error: cannot reach brokers 127.0.0.1:1"
 elapsed=$(( $(date +%s) - start ))
 [ "$elapsed" -le 40 ] || fail "unreachable broker took ${elapsed}s to report"
 
+# --rate paces a slow rate too (delivery reports must not cut the wait
+# short): 8 messages at 10 a second are 0.7 s from first to last.
+seq 1 8 | sed 's/.*/{"n":&}/' > "$T/eight.jsonl"
+run 0 kproduce -q -t "$id-rate" --rate 10 "$T/eight.jsonl"
+run 0 kconsume -q -e --envelope --no-control "$id-rate"
+spread=$(jq -s 'map(.timestamp) | max - min' "$T/out")
+[ "$spread" -ge 650 ] || fail "--rate 10: 8 messages within $spread ms"
+
 # A bad line: exit 65 naming it, every line before it delivered.
 { seq 1 500 | sed 's/.*/{"n":&}/'; echo '{"n":501,'; seq 502 600 | sed 's/.*/{"n":&}/'; } > "$T/bad.jsonl"
 run 65 kproduce -t "$id-bad" "$T/bad.jsonl"

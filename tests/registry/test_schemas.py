@@ -178,6 +178,9 @@ got = consume(T3, 3, JSONDeserializer(json.dumps(JS)))
 check([v for _, v in got][2:] == [{"user": "cy", "n": 3}], f"confluent reads kproduce's JSON Schema: {got}")
 _, err = sh(f"kproduce -t {T3} {R} --value-format json", want=65, stdin=b'{"user":"d","n":-1}\n')
 check("stdin:1: schema " + T3 + "-value: /n: minimum" in err, f"JSON Schema refusal names the path: {err}")
+# A number read as the nearest double is not encoded as if it were the one written.
+_, err = sh(f"kproduce -t {T3} {R} --value-format json", want=65, stdin=b'{"user":"e","n":123456789012345678901}\n')
+check("stdin:1: a number beyond 64 bits" in err, f"a number beyond 64 bits is refused by an encoder: {err}")
 
 # ---- evolution under BACKWARD ----
 sh(f"curl -sf -XPUT -H 'Content-Type: application/json' {REGISTRY}/config/{T2}-value "

@@ -369,6 +369,14 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
   // then what the line comes to (bad input, OK once dead-lettered).
   Status bad;
   auto encode = [&](bool is_key, simdjson::dom::element v, int32_t id, const void** data, size_t* len) {
+    // Encoders take numbers as the parse holds them: one read as the
+    // nearest double would not be the one written.
+    if (validator_.rewrote()) {
+      bad = Bad("a number beyond 64 bits or past the largest double cannot be encoded by a schema exactly "
+                "(give it as a string)",
+                line, source, line_no);
+      return false;
+    }
     std::string* buf = is_key ? &key_buf_ : &value_buf_;
     bad = is_key ? encoders_->Key(v, id, buf) : encoders_->Value(v, id, buf);
     if (!bad.ok()) {
@@ -604,8 +612,9 @@ Status Producer::ProduceRange(int32_t partition, rd_kafka_message_t* msgs, size_
 void Producer::Pace() {
   if (opt_.rate <= 0) return;
   auto due = start_ + std::chrono::microseconds(stats_->produced * 1'000'000 / opt_.rate);
-  auto now = std::chrono::steady_clock::now();
-  if (due > now) {
+  // rd_kafka_poll returns at the first event it serves (a delivery report):
+  // wait on until the message is due.
+  for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count();
     if (ms > 0 && rk_) rd_kafka_poll(rk_.get(), static_cast<int>(ms));
     else std::this_thread::sleep_until(due);

@@ -47,10 +47,14 @@ Status WireDecoder::Decode(std::string_view bytes, std::string* json, int32_t* i
   std::string_view datum = bytes.substr(5);
   json->clear();
   if ((*c)->type == SchemaType::kJson) {
+    // Its own text, minified: numbers as written, whatever their size.
     simdjson::dom::element doc;
-    if (parser_.parse(datum.data(), datum.size()).get(doc) != simdjson::SUCCESS)
+    size_t n = 0;
+    json->resize(datum.size());
+    if (validator_.Parse(datum, &doc) != simdjson::SUCCESS ||
+        simdjson::minify(datum.data(), datum.size(), json->data(), n) != simdjson::SUCCESS)
       return Status::BadInput(fmt::format("schema id {} (JSON Schema): the datum is not JSON", *id));
-    *json = simdjson::minify(doc);
+    json->resize(n);
     return Status::OK();
   }
   if ((*c)->type == SchemaType::kProtobuf) {

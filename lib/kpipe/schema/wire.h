@@ -17,6 +17,7 @@
 #include <simdjson.h>
 
 #include "kpipe/json/schema.h"
+#include "kpipe/json/text.h"
 #include "kpipe/schema/avro.h"
 #include "kpipe/schema/protobuf.h"
 #include "kpipe/schema/registry.h"
@@ -49,7 +50,7 @@ class WireDecoder {
 
   Registry* registry_;
   std::map<int32_t, Codec> codecs_;
-  simdjson::dom::parser parser_;  // JSON Schema payloads
+  json::Validator validator_;  // JSON Schema payloads
 };
 
 class WireEncoder {
