@@ -38,6 +38,8 @@ run 2 kjoin --on a --within 1s --until 2024-13-01 -b 127.0.0.1:1 kafka:t kafka:u
 expect_grep "$T/err" "^kjoin: error: --until: invalid time"
 run 2 kproduce --dry-run -t x --acks 7
 expect_grep "$T/err" "^kproduce: error: --acks 7: expected all, 1 or 0"
+run 2 kproduce --dry-run -t x -p -1
+expect_grep "$T/err" "^kproduce: error: --partition -1: must be a partition number"
 run 2 kproduce --dry-run -t x --rate -3
 expect_grep "$T/err" "^kproduce: error: --rate -3: must be >= 0"
 run 2 kproduce --dry-run -t x --transactional-id t --txn-every -1

@@ -97,6 +97,15 @@ TEST_CASE("Envelope decoding rejects malformed fields with a reason") {
   CHECK(d.Decode(R"({"value":"@@","value_encoding":"base64"})", &m).message().find("base64") != std::string::npos);
   CHECK(d.Decode(R"({"value":1,"partition":"x"})", &m).message().find("partition") != std::string::npos);
   CHECK(d.Decode(R"({"value":1,"headers":[["h"]]})", &m).message().find("header") != std::string::npos);
+  // An encoding given is one of the two, even when empty; a header has at
+  // most three parts.
+  CHECK(d.Decode(R"({"value":"abc","value_encoding":""})", &m).message().find("unknown encoding ''") !=
+        std::string::npos);
+  CHECK(d.Decode(R"({"value":1,"headers":[["h","",""]]})", &m).message().find("unknown encoding ''") !=
+        std::string::npos);
+  CHECK(d.Decode(R"({"value":1,"headers":[["h","a","string","x"]]})", &m).message().find("each header") !=
+        std::string::npos);
+  CHECK(d.Decode(R"({"value":1,"headers":[["h","a","string"],["g",{"j":1}]]})", &m).ok());
   CHECK(d.Decode(R"({"value":{"a":1},"headers":null,"timestamp":null})", &m).ok());
   CHECK(std::string(*m.value) == R"({"a":1})");
   CHECK_FALSE(m.timestamp.has_value());

@@ -103,6 +103,8 @@ int main(int argc, char** argv) {
   opt.dry_run_out = &dry_out;
   kpipe::ProduceStats stats;
   kpipe::Status st = Resolve(headers, &opt);
+  if (st.ok() && cmd.Given("--partition") && opt.partition < 0)  // -1 is "not given"
+    st = kpipe::Status::Usage(fmt::format("--partition {}: must be a partition number", opt.partition));
   if (st.ok()) st = kpipe::tools::ResolveFormat(formats.value, "value", opt.topic, &opt.value_format);
   if (st.ok()) st = kpipe::tools::ResolveFormat(formats.key, "key", opt.topic, &opt.key_format);
   if (st.ok() && opt.raw && (opt.value_format || opt.key_format))

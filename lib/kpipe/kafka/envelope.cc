@@ -206,19 +206,19 @@ std::string* EnvelopeDecoder::Slot() {
   return &storage_[used_++];
 }
 
-Status EnvelopeDecoder::Payload(std::string_view span, std::string_view encoding,
+Status EnvelopeDecoder::Payload(std::string_view span, const std::optional<std::string>& encoding,
                                 const char* field, std::optional<std::string_view>* out) {
   if (span == "null") {
     *out = std::nullopt;
     return Status::OK();
   }
-  if (encoding.empty()) {
+  if (!encoding) {
     *out = span;  // embedded JSON: its bytes, verbatim
     return Status::OK();
   }
   if (encoding != "string" && encoding != "base64")
     return Status::BadInput(fmt::format(
-        "envelope: unknown encoding '{}' for {} (expected string or base64)", encoding, field));
+        "envelope: unknown encoding '{}' for {} (expected string or base64)", *encoding, field));
   if (span.empty() || span[0] != '"')
     return Status::BadInput(fmt::format("envelope: {} with an encoding must be a string", field));
   std::string* slot = Slot();
@@ -239,7 +239,7 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
   json::ObjectReader obj(line);
   std::string_view k, v;
   std::string_view key_span = "null", value_span, headers_span, topic_span;
-  std::string key_enc, value_enc;
+  std::optional<std::string> key_enc, value_enc;  // none: embedded JSON
   bool seen_any = false;
   while (obj.Next(&k, &v)) {
     seen_any = true;
@@ -272,8 +272,8 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
         return Status::BadInput(fmt::format("envelope: {} must be a schema id", k));
       (k == "\"key_schema_id\"" ? msg->key_schema_id : msg->value_schema_id) = static_cast<int32_t>(n);
     } else if (k == "\"key_encoding\"" || k == "\"value_encoding\"") {
-      std::string* dst = k == "\"key_encoding\"" ? &key_enc : &value_enc;
-      if (!json::Unquote(v, dst))
+      std::optional<std::string>* dst = k == "\"key_encoding\"" ? &key_enc : &value_enc;
+      if (!json::Unquote(v, &dst->emplace()))
         return Status::BadInput(fmt::format("envelope: {} must be a string", k));
     }
     // offset and timestamp_type are informational on produce.
@@ -293,11 +293,13 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
     std::string_view h;
     while (arr.Next(&h)) {
       json::ArrayReader pair(h);
-      std::string_view name_span, val_span, enc_span;
-      if (!pair.Next(&name_span) || !pair.Next(&val_span))
+      std::string_view name_span, val_span, enc_span, more;
+      std::optional<std::string> enc;
+      bool has_enc = false;
+      if (!pair.Next(&name_span) || !pair.Next(&val_span) || ((has_enc = pair.Next(&enc_span)) && pair.Next(&more)) ||
+          !pair.ok())
         return Status::BadInput("envelope: each header must be [name, value] or [name, value, encoding]");
-      std::string enc;
-      if (pair.Next(&enc_span) && !json::Unquote(enc_span, &enc))
+      if (has_enc && !json::Unquote(enc_span, &enc.emplace()))
         return Status::BadInput("envelope: header encoding must be a string");
       EnvelopeMessage::Header hdr;
       std::string* name = Slot();

@@ -118,7 +118,7 @@ class EnvelopeDecoder {
 
  private:
   // Decodes a payload span with its encoding into storage slot `slot`.
-  Status Payload(std::string_view span, std::string_view encoding, const char* field,
+  Status Payload(std::string_view span, const std::optional<std::string>& encoding, const char* field,
                  std::optional<std::string_view>* out);
   std::string* Slot();
 
