@@ -74,6 +74,11 @@ TEST_CASE("avro: the spec's encodings of primitives") {
   CHECK(Decode(*d, Encode(*d, "\"-Infinity\"")) == "\"-Infinity\"");
   auto f = Compile("\"float\"");
   CHECK(Decode(*f, Encode(*f, "1.5")) == "1.5");
+  // -0 keeps its sign through JSON (-0 alone would be read back as 0).
+  CHECK(Decode(*f, Encode(*f, "-0.0")) == "-0.0");
+  CHECK(Decode(*d, Encode(*d, "-0.0")) == "-0.0");
+  CHECK(Decode(*d, Encode(*d, Decode(*d, Encode(*d, "-0.0")))) == "-0.0");
+  CHECK(EncodeError(*f, "1e39") == "1e+39 is out of a float's range");
   auto b = Compile("\"boolean\"");
   CHECK(Encode(*b, "true") == Bytes({0x01}));
   auto i = Compile("\"int\"");

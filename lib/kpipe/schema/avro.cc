@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -506,14 +507,17 @@ Status AvroSchema::DecodeNode(const Node* n, Reader* r, std::string* out) const 
         std::memcpy(&f, s.data(), 4);
         d = f;
         if (std::isfinite(f)) {
-          fmt::format_to(std::back_inserter(*out), "{}", f);
+          // -0 as "-0.0": JSON's -0 is read back as the integer 0.
+          if (f == 0 && std::signbit(f)) out->append("-0.0");
+          else fmt::format_to(std::back_inserter(*out), "{}", f);
           return Status::OK();
         }
       } else {
         if (!r->Take(8, &s)) return kTruncated;
         std::memcpy(&d, s.data(), 8);
         if (std::isfinite(d)) {
-          fmt::format_to(std::back_inserter(*out), "{}", d);
+          if (d == 0 && std::signbit(d)) out->append("-0.0");
+          else fmt::format_to(std::back_inserter(*out), "{}", d);
           return Status::OK();
         }
       }
@@ -638,6 +642,9 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
         return expected("a number");
       }
       if (n->kind == Kind::kFloat) {
+        // Past float's largest it would be an infinity the record does not say.
+        if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max())
+          return Status::BadInput(fmt::format("{} is out of a float's range", d));
         float f = static_cast<float>(d);
         out->append(reinterpret_cast<const char*>(&f), 4);
       } else {
