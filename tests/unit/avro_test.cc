@@ -79,6 +79,11 @@ TEST_CASE("avro: the spec's encodings of primitives") {
   CHECK(Decode(*d, Encode(*d, "-0.0")) == "-0.0");
   CHECK(Decode(*d, Encode(*d, Decode(*d, Encode(*d, "-0.0")))) == "-0.0");
   CHECK(EncodeError(*f, "1e39") == "1e+39 is out of a float's range");
+  auto dec = Compile(R"({"type":"bytes","logicalType":"decimal","precision":20,"scale":2})");
+  CHECK(Decode(*dec, Encode(*dec, "\"12345678901234567.89\"")) == "\"12345678901234567.89\"");
+  CHECK(Decode(*dec, Encode(*dec, "1234567.89")) == "1234567.89");
+  CHECK(EncodeError(*dec, "12345678901234567.89").find("must be given as a string") != std::string::npos);
+  CHECK(EncodeError(*dec, "9999999999999999.99").find("must be given as a string") != std::string::npos);
   auto b = Compile("\"boolean\"");
   CHECK(Encode(*b, "true") == Bytes({0x01}));
   auto i = Compile("\"int\"");

@@ -670,6 +670,12 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
         else if (v.is_uint64()) text = fmt::format("{}", v.get_uint64().value_unsafe());
         else if (v.is_double()) text = fmt::format("{}", v.get_double().value_unsafe());
         else return expected("a decimal number");
+        // A JSON number with a fraction is read as a double: past 2^53 units
+        // of the scale its digits are no longer the ones written.
+        if (v.is_double() && std::fabs(v.get_double().value_unsafe()) * std::pow(10.0, n->scale) >= 0x1p53)
+          return Status::BadInput(fmt::format(
+              "{}: a decimal of this many digits must be given as a string (a JSON number is read as a double)",
+              text));
         bool negative;
         if (!Unscaled(text, n->scale, &negative, &digits, &why)) return Status::BadInput(why);
         if (digits.size() > static_cast<size_t>(n->precision))
