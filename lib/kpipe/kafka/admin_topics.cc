@@ -265,7 +265,7 @@ Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Propert
   for (const std::string& k : remove) {
     bool known = false;
     for (size_t i = 0; i < current->count && !known; i++) known = k == rd_kafka_ConfigEntry_name(current->entries[i]);
-    if (!known) return Status::Usage(fmt::format("topic '{}' has no config '{}'", topic, k));
+    if (!known) return Status::Kafka(fmt::format("topic '{}' has no config '{}'", topic, k));
     keep.erase(k);
   }
   for (const auto& [k, v] : set) keep[k] = v;
@@ -302,7 +302,7 @@ Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, 
     int64_t to = (*marks)[i].high;
     if (point.kind == TrimPoint::kOffset) {
       if (point.value > (*marks)[i].high)
-        return Status::Usage(fmt::format("{}:{}: offset {} is past the end ({})", refs[i].topic,
+        return Status::Kafka(fmt::format("{}:{}: offset {} is past the end ({})", refs[i].topic,
                                          refs[i].partition, point.value, (*marks)[i].high));
       to = std::max(point.value, (*marks)[i].low);
     }
