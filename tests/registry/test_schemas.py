@@ -379,6 +379,18 @@ p.produce(T5, value=b"\x00\x00\x0f\x42\x3fxyz")  # schema id 999999
 p.flush(10)
 _, err = sh(f"kconsume -e {R} {T5}", want=65)
 check(f"{T5}:0@0: value: schema id 999999 is not in the registry" in err, err)
+# A kafka: input judges such a message bad input: named, or a dead letter
+# whose raw envelope holds the message's bytes; the next message still counts.
+p.produce(T5, value=b'{"n":1}')
+p.flush(10)
+_, err = sh(f"kagg -a count --until end {R} kafka:{T5}", want=65)
+check(f"kafka:{T5}/0:0: schema id 999999 is not in the registry" in err, err)
+dead = write_file("dead-registry.jsonl", "")
+out, _ = sh(f"kagg -q -a count --until end {R} --dead-letter {dead} kafka:{T5}")
+check(lines(out) == [{"count": 1}], f"the message after the bad one: {out}")
+rows = [json.loads(l) for l in open(dead)]
+check(len(rows) == 1 and rows[0]["source"] == f"kafka:{T5}/0:0" and
+      json.loads(rows[0]["raw"])["value"] == "AAAPQj94eXo=", f"the dead letter: {rows}")
 T6 = f"sr-trunc-{RUN_ID}"
 create_topic(T6, 1)
 eid = sr.get_latest_version(f"{T1}-value").schema_id

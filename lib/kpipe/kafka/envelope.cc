@@ -86,8 +86,16 @@ Status MessageLines::Append(std::string* out, const rd_kafka_message_t* m, bool 
     if (st.Is(Status::Code::kRemote)) return Status::Remote(where + st.message());
     return Status::NotFound(where + st.message());
   };
-  if (wire_ && schema::IsWire(m->payload, m->len))
-    KPIPE_RETURN_IF_ERROR(decode(m->payload, m->len, "value", &value_, &value_id_));
+  value_error_.clear();
+  if (wire_ && schema::IsWire(m->payload, m->len)) {
+    Status st = decode(m->payload, m->len, "value", &value_, &value_id_);
+    if (!st.ok() && (!envelope || !keep_undecodable_ || st.Is(Status::Code::kRemote))) return st;
+    if (!st.ok()) {
+      value_id_ = -1;
+      size_t after = st.message().find(": value: ");  // the reason, without the message's place
+      value_error_ = after == std::string::npos ? st.message() : st.message().substr(after + 9);
+    }
+  }
   if (!envelope) {
     if (value_id_ >= 0) out->append(value_);
     else AppendValueLine(out, m->payload, m->len, validator_);
@@ -112,6 +120,7 @@ Status MessageLines::Append(std::string* out, const rd_kafka_message_t* m, bool 
     f.value_len = value_.size();
     f.value_schema_id = value_id_;
   }
+  f.value_error = value_error_;
   AppendEnvelope(out, f, validator_);
   return Status::OK();
 }
@@ -165,7 +174,9 @@ void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* 
     }
   }
   out->append("],\"value\":");
-  PayloadForm vf = f.value_schema_id >= 0 ? PayloadForm::kJson : ClassifyPayload(f.value, f.value_len, v);
+  PayloadForm vf = f.value_schema_id >= 0      ? PayloadForm::kJson
+                   : !f.value_error.empty() ? PayloadForm::kBase64
+                                            : ClassifyPayload(f.value, f.value_len, v);
   AppendPayload(out, vf, f.value, f.value_len);
   if (f.value_schema_id >= 0) {
     out->append(",\"value_schema_id\":");
@@ -174,6 +185,10 @@ void AppendEnvelope(std::string* out, const EnvelopeFields& f, json::Validator* 
     out->append(",\"value_encoding\":\"");
     out->append(EncodingName(vf));
     out->push_back('"');
+  }
+  if (!f.value_error.empty()) {
+    out->append(",\"value_error\":");
+    json::AppendQuoted(out, f.value_error);
   }
   out->push_back('}');
 }

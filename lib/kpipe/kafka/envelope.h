@@ -55,6 +55,9 @@ struct EnvelopeFields {
   // this schema id, embedded as it is.
   int32_t key_schema_id = -1;
   int32_t value_schema_id = -1;
+  // Not empty: the value is in the wire format but its schema does not
+  // decode it; it goes as base64, with this reason as "value_error".
+  std::string_view value_error;
 };
 
 // Appends the envelope line (without '\n').
@@ -71,8 +74,13 @@ void AppendValueLine(std::string* out, const void* bytes, size_t len, json::Vali
 // format are decoded by their schemas. Not thread-safe.
 class MessageLines {
  public:
-  // `wire` may be null: payloads pass as they are.
-  MessageLines(json::Validator* v, schema::WireDecoder* wire) : validator_(v), wire_(wire) {}
+  // `wire` may be null: payloads pass as they are. `keep_undecodable`
+  // (envelopes only): a value that its schema does not decode (bad data,
+  // an id the registry does not have) is written as base64 with the reason
+  // as "value_error", for the reader to judge as bad input, instead of
+  // failing the Append.
+  MessageLines(json::Validator* v, schema::WireDecoder* wire, bool keep_undecodable = false)
+      : validator_(v), wire_(wire), keep_undecodable_(keep_undecodable) {}
   // Appends the line (without '\n'). BadInput or Remote, naming the
   // message's topic, partition and offset, when a payload in the wire
   // format cannot be decoded.
@@ -86,7 +94,8 @@ class MessageLines {
  private:
   json::Validator* validator_;
   schema::WireDecoder* wire_;
-  std::string key_, value_;
+  bool keep_undecodable_ = false;
+  std::string key_, value_, value_error_;
   int32_t value_id_ = -1;
 };
 

@@ -97,7 +97,7 @@ Status KafkaSource::Open() {
     if (!r.ok()) return r.status();
     registry_ = std::move(*r);
     wire_ = std::make_unique<schema::WireDecoder>(registry_.get());
-    writer_ = MessageLines(&validator_, wire_.get());
+    writer_ = MessageLines(&validator_, wire_.get(), /*keep_undecodable=*/true);
   }
   auto props = ResolveProperties(opt_.io.kafka, defaults);
   if (!props.ok()) return props.status();

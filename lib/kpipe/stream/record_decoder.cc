@@ -40,6 +40,14 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
       return Status::BadInput("not an envelope line (topic, partition and value expected)");
     partition_.assign(topic);
     fmt::format_to(std::back_inserter(partition_), "/{}", part);
+    // A message that is no JSON record: bytes (base64), or a value in the
+    // registry's wire format that its schema did not decode.
+    std::string_view encoding, why;
+    if (r->value.is_string() && o["value_encoding"].get_string().get(encoding) == simdjson::SUCCESS &&
+        encoding == "base64")
+      return Status::BadInput(o["value_error"].get_string().get(why) == simdjson::SUCCESS
+                                  ? std::string(why)
+                                  : "the message value is bytes (value_encoding base64), not a JSON record");
     if (key) r->has_key = o["key"].get_string().get(r->key) == simdjson::SUCCESS;
     if (spans) {
       json::ObjectReader reader(line);
