@@ -74,6 +74,14 @@ run 0 kjoin --on sym --as-of --time ts --type left --merge "$T/trades.jsonl" "$T
 expect_eq "as-of" "$(cat "$T/out")" '{"sym":"A","ts":500}
 {"sym":"A","ts":2000,"px":1}
 {"sym":"A","ts":3000,"px":3}'
+# A tombstone whose offset comes before its key's first version (an earlier
+# time at a later offset) still ends that version.
+printf '%s\n' '{"topic":"t","partition":0,"offset":0,"timestamp":2000,"key":"k","value":null}' \
+  '{"topic":"t","partition":0,"offset":1,"timestamp":1000,"key":"k","value":{"cust":"k","v":1}}' > "$T/tomb.env"
+printf '%s\n' '{"cust":"k","ts":1500}' '{"cust":"k","ts":3000}' > "$T/asof-left.jsonl"
+run 0 kjoin -q --on cust --as-of --left-time ts --type left "$T/asof-left.jsonl" "$T/tomb.env"
+expect_eq "an early tombstone" "$(cat "$T/out")" '{"left":{"cust":"k","ts":1500},"right":{"cust":"k","v":1}}
+{"left":{"cust":"k","ts":3000},"right":null}'
 
 # Bad input: a missing join key, invalid JSON, a missing time; dead letters.
 printf '%s\n' '{"id":1,"ts":1000}' '{"ts":2000}' > "$T/Lbad.jsonl"

@@ -367,7 +367,11 @@ Status TableJoin::AddRight(JoinRecord rec, std::string_view message_key, bool de
                            JoinRows* rows) {
   if (deleted) {
     auto it = key_of_message_.find(std::string(message_key));
-    if (it == key_of_message_.end()) return Status::OK();  // nothing to delete
+    if (it == key_of_message_.end()) {
+      // Nothing to delete yet; as of a time, a version before it may come.
+      if (as_of_ && !message_key.empty()) early_tombstones_[std::string(message_key)].push_back(rec.t);
+      return Status::OK();
+    }
     rec.key = it->second;
     if (!as_of_) {
       key_of_message_.erase(it);
@@ -383,7 +387,14 @@ Status TableJoin::AddRight(JoinRecord rec, std::string_view message_key, bool de
     latest_[rec.key] = std::move(rec.text);
     return Status::OK();
   }
-  versions_[rec.key][rec.t] = std::move(rec.text);
+  auto& versions = versions_[rec.key];
+  if (!early_tombstones_.empty() && !message_key.empty()) {
+    if (auto early = early_tombstones_.find(std::string(message_key)); early != early_tombstones_.end()) {
+      for (int64_t t : early->second) versions.try_emplace(t, std::nullopt);  // came before this version
+      early_tombstones_.erase(early);
+    }
+  }
+  versions[rec.t] = std::move(rec.text);
   return Status::OK();
 }
 
@@ -434,12 +445,17 @@ Status TableJoin::AdvanceRight(int64_t w, JoinRows* rows) {
       --keep;  // the newest version at or before the horizon stays
       versions.erase(versions.begin(), keep);
     }
+    // An early tombstone behind the horizon ends no version that may come.
+    for (auto it = early_tombstones_.begin(); it != early_tombstones_.end();) {
+      std::erase_if(it->second, [&](int64_t t) { return t < horizon; });
+      it = it->second.empty() ? early_tombstones_.erase(it) : std::next(it);
+    }
   }
   return Status::OK();
 }
 
-// Entries by a tag: 'l' latest, 'v' version, 'm' message key, 'w' waiting
-// left record, 'r' the watermarks.
+// Entries by a tag: 'l' latest, 'v' version, 'm' message key, 'o' early
+// tombstone, 'w' waiting left record, 'r' the watermarks.
 Status TableJoin::Save(state::StateWriter* w) const {
   std::string key, value;
   auto put = [&](char tag, auto&& fill) {
@@ -472,6 +488,12 @@ Status TableJoin::Save(state::StateWriter* w) const {
       e.Str(m);
       e.Str(k);
     }));
+  for (const auto& [m, times] : early_tombstones_)
+    for (int64_t t : times)
+      KPIPE_RETURN_IF_ERROR(put('o', [&](state::Encoder& e) {
+        e.Str(m);
+        e.I64(t);
+      }));
   for (const auto& [at, rec] : waiting_)
     KPIPE_RETURN_IF_ERROR(put('w', [&](state::Encoder& e) {
       e.I64(rec.t);
@@ -503,6 +525,9 @@ Status TableJoin::Load(state::StateReader* r) {
     } else if (tag == 'm') {
       std::string m(d.Str());
       key_of_message_[m] = std::string(d.Str());
+    } else if (tag == 'o') {
+      std::string m(d.Str());
+      early_tombstones_[m].push_back(d.I64());
     } else if (tag == 'w') {
       JoinRecord rec;
       rec.t = d.I64();

@@ -204,6 +204,10 @@ class TableJoin {
   // as-of: per key, versions by right time; nullopt marks a deletion.
   std::unordered_map<std::string, std::map<int64_t, std::optional<std::string>>> versions_;
   std::unordered_map<std::string, std::string> key_of_message_;  // message key -> join key
+  // as-of: tombstones of a message key no version has come with yet (a
+  // later offset may hold an earlier time), by their times; they become
+  // versions of the join key of its first version.
+  std::unordered_map<std::string, std::vector<int64_t>> early_tombstones_;
   std::multimap<std::pair<int64_t, uint64_t>, JoinRecord> waiting_;  // (lt, seq)
 };
 
