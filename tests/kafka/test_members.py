@@ -353,6 +353,14 @@ print(f"kjoin: {len(pairs)} pairs of {len(join_left)} left and {len(join_right)}
 sh(f"printf '%s\\n' '{{\"user\":\"x\",\"k\":\"y\"}}' | kproduce -q -t {rule_in} -k k", timeout=30)
 out, err = sh(f"kagg -G rule-{RUN_ID} --by user -a count --until end kafka:{rule_in}", want=65)
 check("is not the record's group" in err and "kpipe(7), SCALING" in err, f"the rule: {err}")
+# A number as the message key (kproduce -k of a number field) is the group
+# of a --by on that field, and named as it is when it is not the group.
+num_in = f"rule-num-{RUN_ID}"
+sh(f"printf '%s\\n' '{{\"user\":\"x\",\"n\":7}}' | kproduce -q -t {num_in} -k n", timeout=30)
+out, err = sh(f"kagg -q -G rulen-{RUN_ID} --by n -a count --until end kafka:{num_in}")
+check(out.decode().strip() == '{"n":7,"count":1}', f"a number key: {out} {err}")
+out, err = sh(f"kagg -G rulen2-{RUN_ID} --by user -a count --until end kafka:{num_in}", want=65)
+check('the message key "7" is not the record\'s group' in err, f"a number key that is not the group: {err}")
 out, err = sh(f"kagg -G rule2-{RUN_ID} -a count --until end kafka:{rule_in}", want=2)
 check("needs --by" in err, f"no --by: {err}")
 out, err = sh(f"kagg --instance x --by user -a count --until end kafka:{rule_in}", want=2)

@@ -48,7 +48,18 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
       return Status::BadInput(o["value_error"].get_string().get(why) == simdjson::SUCCESS
                                   ? std::string(why)
                                   : "the message value is bytes (value_encoding base64), not a JSON record");
-    if (key) r->has_key = o["key"].get_string().get(r->key) == simdjson::SUCCESS;
+    if (key) {
+      r->has_key = o["key"].get_string().get(r->key) == simdjson::SUCCESS;
+      simdjson::dom::element k;
+      if (!r->has_key && o["key"].get(k) == simdjson::SUCCESS && !k.is_null()) {
+        // A key that is JSON itself (kproduce -k of a number): its bytes
+        // are its text in the envelope, as written.
+        json::ObjectReader reader(line);
+        std::string_view name, v;
+        while (reader.Next(&name, &v))
+          if (name == "\"key\"") r->key = v, r->has_key = true;
+      }
+    }
     if (spans) {
       json::ObjectReader reader(line);
       std::string_view k, v;
