@@ -18,28 +18,6 @@ namespace {
 // What a checkpoint holds besides the operator's entries.
 // 4: one record for every runner, a position per input.
 constexpr uint64_t kCheckpointVersion = 4;
-
-// A fingerprint (RunnerOptions::fingerprint, "kwindow --hop  --by user ...")
-// as a reader wants it: without the options given no value.
-std::string Readable(std::string_view fingerprint) {
-  std::string out;
-  size_t pos = 0;
-  while (pos <= fingerprint.size()) {
-    size_t end = std::min(fingerprint.find(' ', pos), fingerprint.size());
-    std::string_view word = fingerprint.substr(pos, end - pos);
-    // "--name " and then the next option, or the end: a value not given.
-    bool empty_value = word.starts_with("--") && end < fingerprint.size() &&
-                       (end + 1 == fingerprint.size() || fingerprint[end + 1] == ' ');
-    if (empty_value) {
-      end++;  // the option and its empty value
-    } else if (!word.empty()) {
-      if (!out.empty()) out.push_back(' ');
-      out.append(word);
-    }
-    pos = end + 1;
-  }
-  return out;
-}
 }  // namespace
 
 Status Runner::OpenStore() {
@@ -76,7 +54,7 @@ Status Runner::Restore() {
   if (fingerprint != opt_.fingerprint || d.U64() != lanes_.size())
     return Status::Usage(fmt::format(
         "--state {}: the checkpoint was made with other options ({}; now: {}); use a new directory",
-        opt_.state_dir, Readable(fingerprint), Readable(opt_.fingerprint)));
+        opt_.state_dir, ReadableFingerprint(fingerprint), ReadableFingerprint(opt_.fingerprint)));
   std::vector<std::string> inputs;
   for (size_t s = 0; s < lanes_.size(); s++) {
     Lane& l = *lanes_[s];

@@ -16,6 +16,26 @@
 
 namespace kpipe {
 
+std::string ReadableFingerprint(std::string_view fingerprint) {
+  std::string out;
+  size_t pos = 0;
+  while (pos <= fingerprint.size()) {
+    size_t end = std::min(fingerprint.find(' ', pos), fingerprint.size());
+    std::string_view word = fingerprint.substr(pos, end - pos);
+    // "--name " and then the next option, or the end: a value not given.
+    bool empty_value = word.starts_with("--") && end < fingerprint.size() &&
+                       (end + 1 == fingerprint.size() || fingerprint[end + 1] == ' ');
+    if (empty_value) {
+      end++;  // the option and its empty value
+    } else if (!word.empty()) {
+      if (!out.empty()) out.push_back(' ');
+      out.append(word);
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
 using changelog::ChangelogWriter;
 using changelog::EntryKey;
 using changelog::PairReader;
@@ -472,7 +492,7 @@ Status Members::Restore(std::vector<PartitionPosition>* parts, std::map<int32_t,
       uint64_t want = op_->inputs() > 1 ? kPositionVersion2 : kPositionVersion;
       if (version != want || fingerprint != opt_.fingerprint)
         return Status::Usage(fmt::format("the changelog {} holds the state of other options ({}); give another -G "
-                                         "or --changelog TOPIC", topic_, fingerprint));
+                                         "or --changelog TOPIC", topic_, ReadableFingerprint(fingerprint)));
     }
     PartitionedOperator::Part* p = op_->Gain(pp.partition, w);
     p->seq = seq;

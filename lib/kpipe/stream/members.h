@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kpipe/io/input.h"
@@ -42,6 +43,11 @@
 #include "kpipe/stream/runner.h"
 
 namespace kpipe {
+
+// A fingerprint of options (RunnerOptions::fingerprint, "kwindow --hop  --by
+// user ...") as a reader wants it in a message: without options given no
+// value.
+std::string ReadableFingerprint(std::string_view fingerprint);
 
 class Members {
  public:
