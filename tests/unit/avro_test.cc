@@ -84,6 +84,12 @@ TEST_CASE("avro: the spec's encodings of primitives") {
   CHECK(Decode(*dec, Encode(*dec, "1234567.89")) == "1234567.89");
   CHECK(EncodeError(*dec, "12345678901234567.89").find("must be given as a string") != std::string::npos);
   CHECK(EncodeError(*dec, "9999999999999999.99").find("must be given as a string") != std::string::npos);
+  CHECK(EncodeError(*dec, "89999999999999.99").find("must be given as a string") != std::string::npos);
+  auto wide = Compile(R"({"type":"bytes","logicalType":"decimal","precision":38,"scale":18})");
+  CHECK(Decode(*wide, Encode(*wide, "1.5")) == "\"1.500000000000000000\"");
+  CHECK(Decode(*wide, Encode(*wide, "0.000123")) == "\"0.000123000000000000\"");
+  // The largest float, as the decoder writes it, encodes again.
+  CHECK(Decode(*f, Encode(*f, Decode(*f, Encode(*f, "3.4028234663852886e38")))) == "3.4028235e+38");
   auto b = Compile("\"boolean\"");
   CHECK(Encode(*b, "true") == Bytes({0x01}));
   auto i = Compile("\"int\"");

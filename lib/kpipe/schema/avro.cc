@@ -643,7 +643,7 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
       }
       if (n->kind == Kind::kFloat) {
         // Past float's largest it would be an infinity the record does not say.
-        if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max())
+        if (std::isfinite(d) && std::isinf(static_cast<float>(d)))
           return Status::BadInput(fmt::format("{} is out of a float's range", d));
         float f = static_cast<float>(d);
         out->append(reinterpret_cast<const char*>(&f), 4);
@@ -670,12 +670,22 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
         else if (v.is_uint64()) text = fmt::format("{}", v.get_uint64().value_unsafe());
         else if (v.is_double()) text = fmt::format("{}", v.get_double().value_unsafe());
         else return expected("a decimal number");
-        // A JSON number with a fraction is read as a double: past 2^53 units
-        // of the scale its digits are no longer the ones written.
-        if (v.is_double() && std::fabs(v.get_double().value_unsafe()) * std::pow(10.0, n->scale) >= 0x1p53)
-          return Status::BadInput(fmt::format(
-              "{}: a decimal of this many digits must be given as a string (a JSON number is read as a double)",
-              text));
+        // A JSON number with a fraction is read as a double, which keeps 15
+        // significant digits: one whose shortest form needs more, or whose
+        // integer part a double no longer holds exactly, may not be the
+        // number written.
+        if (v.is_double()) {
+          size_t digits = 0;
+          for (char c : text.substr(0, text.find_first_of("eE"))) digits += c >= '0' && c <= '9';
+          size_t lead = text.find_first_of("123456789");  // leading zeros are no significant digits
+          if (lead != std::string::npos && lead < text.find_first_of("eE"))
+            digits -= std::count_if(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(lead),
+                                    [](char c) { return c == '0'; });
+          if (digits > 15 || std::fabs(v.get_double().value_unsafe()) >= 0x1p53)
+            return Status::BadInput(fmt::format(
+                "{}: a decimal of more than 15 digits must be given as a string (a JSON number is read as a double)",
+                text));
+        }
         bool negative;
         if (!Unscaled(text, n->scale, &negative, &digits, &why)) return Status::BadInput(why);
         if (digits.size() > static_cast<size_t>(n->precision))

@@ -40,14 +40,12 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
       return Status::BadInput("not an envelope line (topic, partition and value expected)");
     partition_.assign(topic);
     fmt::format_to(std::back_inserter(partition_), "/{}", part);
-    // A message that is no JSON record: bytes (base64), or a value in the
-    // registry's wire format that its schema did not decode.
-    std::string_view encoding, why;
-    if (r->value.is_string() && o["value_encoding"].get_string().get(encoding) == simdjson::SUCCESS &&
-        encoding == "base64")
-      return Status::BadInput(o["value_error"].get_string().get(why) == simdjson::SUCCESS
-                                  ? std::string(why)
-                                  : "the message value is bytes (value_encoding base64), not a JSON record");
+    // A value in the registry's wire format that its schema did not decode
+    // (a kafka: input writes it as base64 with the reason): bad input. Other
+    // bytes and text are string records, as a message that is no JSON is.
+    std::string_view why;
+    if (r->value.is_string() && o["value_error"].get_string().get(why) == simdjson::SUCCESS)
+      return Status::BadInput(std::string(why));
     if (key) {
       r->has_key = o["key"].get_string().get(r->key) == simdjson::SUCCESS;
       simdjson::dom::element k;
@@ -56,7 +54,7 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
         // are its text in the envelope, as written.
         json::ObjectReader reader(line);
         std::string_view name, v;
-        while (reader.Next(&name, &v))
+        while (!r->has_key && reader.Next(&name, &v))
           if (name == "\"key\"") r->key = v, r->has_key = true;
       }
     }

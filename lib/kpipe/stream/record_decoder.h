@@ -35,15 +35,16 @@ class RecordDecoder {
     simdjson::dom::element value;  // the record
     std::string_view raw;          // its text: the line, or the envelope's value span
     std::string_view message_key;  // an envelope's "key" span (with `spans`)
-    std::string_view key;          // an envelope's "key" string, unescaped (with `key`)...
-    bool has_key = false;          // ...when it is one (not null)
+    std::string_view key;          // an envelope's "key" string, unescaped, or a JSON key's text (with `key`)...
+    bool has_key = false;          // ...when there is one (not null)
     int64_t t = 0;
     bool has_time = false;
   };
 
   // Decodes the data line `line` parsed as `root`. With `spans`, `raw` and
   // `message_key` are read from an envelope's bytes too; with `key`, `key`
-  // comes from its parsed members (no second pass over the bytes). With
+  // comes from its parsed members (a key that is JSON itself, not a string,
+  // from its bytes, in a second pass up to it). With
   // `null_value_timestamp`, an envelope whose value is null (a tombstone)
   // takes its time from the envelope even when a time path is given.
   // Usage (on the first line): no time path, none in the input, and one is
