@@ -33,6 +33,28 @@ namespace kpipe {
 
 namespace {
 
+// Whether `v` holds a number json::Validator may have read as the nearest
+// double (one beyond 64 bits, or past the largest double: a double of at
+// least 2^63), in a line where it did: an encoder or a key would not get the
+// number written.
+bool HoldsRewrittenNumber(simdjson::dom::element v) {
+  double d;
+  switch (v.type()) {
+    case simdjson::dom::element_type::DOUBLE:
+      return v.get_double().get(d) == simdjson::SUCCESS && std::fabs(d) >= 0x1p63;
+    case simdjson::dom::element_type::ARRAY:
+      for (simdjson::dom::element e : simdjson::dom::array(v))
+        if (HoldsRewrittenNumber(e)) return true;
+      return false;
+    case simdjson::dom::element_type::OBJECT:
+      for (auto [k, e] : simdjson::dom::object(v))
+        if (HoldsRewrittenNumber(e)) return true;
+      return false;
+    default:
+      return false;
+  }
+}
+
 // Per-message opaque marking dead-letter rows, so that they are not counted
 // as produced input messages (their failures still count).
 char kDeadLetterTag;
@@ -371,7 +393,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
   auto encode = [&](bool is_key, simdjson::dom::element v, int32_t id, const void** data, size_t* len) {
     // Encoders take numbers as the parse holds them: one read as the
     // nearest double would not be the one written.
-    if (validator_.rewrote()) {
+    if (validator_.rewrote() && HoldsRewrittenNumber(v)) {
       bad = Bad("a number beyond 64 bits or past the largest double cannot be encoded by a schema exactly "
                 "(give it as a string)",
                 line, source, line_no);
@@ -461,8 +483,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
         std::string_view s;
         // A number read as the nearest double: keys of other numbers would
         // be the same.
-        double d;
-        if (validator_.rewrote() && f.get_double().get(d) == simdjson::SUCCESS && std::fabs(d) >= 0x1p63)
+        if (validator_.rewrote() && HoldsRewrittenNumber(f))
           return Bad(fmt::format("the key field '{}' holds a number beyond 64 bits, which kproduce cannot key on "
                                  "exactly (give it as a string)",
                                  key_path_->text()),
