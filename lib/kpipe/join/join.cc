@@ -445,10 +445,14 @@ Status TableJoin::AdvanceRight(int64_t w, JoinRows* rows) {
       --keep;  // the newest version at or before the horizon stays
       versions.erase(versions.begin(), keep);
     }
-    // An early tombstone behind the horizon ends no version that may come.
-    for (auto it = early_tombstones_.begin(); it != early_tombstones_.end();) {
-      std::erase_if(it->second, [&](int64_t t) { return t < horizon; });
-      it = it->second.empty() ? early_tombstones_.erase(it) : std::next(it);
+    // Early tombstones as versions: of those at or before the horizon, the
+    // newest stays (a version before it may still come: right records are
+    // never late).
+    for (auto& [m, times] : early_tombstones_) {
+      int64_t newest_behind = INT64_MIN;
+      for (int64_t t : times)
+        if (t <= horizon) newest_behind = std::max(newest_behind, t);
+      std::erase_if(times, [&](int64_t t) { return t < newest_behind; });
     }
   }
   return Status::OK();
