@@ -32,7 +32,8 @@ kpipe::Status Resolve(const std::vector<std::string>& headers, kpipe::ProduceOpt
   if (!o->acks.empty() && o->acks != "all" && o->acks != "-1" && o->acks != "1" && o->acks != "0")
     return Status::Usage(fmt::format("--acks {}: expected all, 1 or 0", o->acks));
   if (o->txn_every > 0 && o->transactional_id.empty()) return Status::Usage("--txn-every needs --transactional-id");
-  if (o->partition < -1 || o->partition > INT32_MAX) return Status::Usage("--partition must be a partition number");
+  if (o->partition < -1 || o->partition > INT32_MAX)
+    return Status::Usage(fmt::format("--partition {}: must be a partition number", o->partition));
   for (const std::string& h : headers) {
     size_t eq = h.find('=');
     if (eq == std::string::npos || eq == 0) return Status::Usage(fmt::format("--header {}: expected NAME=VALUE", h));

@@ -140,8 +140,9 @@ std::string Reworded(const CLI::App& app, const std::string& what) {
     std::string name = what.substr(0, colon), rest = what.substr(colon + 2);
     if (rest.rfind("At Most 1 required but received ", 0) == 0)  // a value option given twice
       return fmt::format("{} given {} times: give it once", name, rest.substr(32));
-    if (rest.find(" required ") != std::string::npos && rest.find(" missing") != std::string::npos)
-      return fmt::format("{} needs a value", name);
+    if (size_t req = rest.find(" required "); req != std::string::npos && rest.find(" missing") != std::string::npos)
+      return rest.compare(0, req, "1") == 0 ? fmt::format("{} needs a value", name)
+                                            : fmt::format("{} needs {} values", name, rest.substr(0, req));
   }
   return what;
 }

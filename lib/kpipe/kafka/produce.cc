@@ -102,7 +102,9 @@ class Producer {
     if (signals_ && signals_->Pending()) return Status::Interrupted(signals_->Pending());
     return Status::OK();
   }
-  void Pace();
+  // Waits until the next message is due under --rate; Interrupted on a
+  // signal meanwhile.
+  Status Pace();
   // systemd notify and --metrics, from this loop only (service/monitor.h).
   service::Snapshot Snap() const {
     service::Snapshot s;
@@ -630,16 +632,19 @@ Status Producer::ProduceRange(int32_t partition, rd_kafka_message_t* msgs, size_
   return Status::OK();
 }
 
-void Producer::Pace() {
-  if (opt_.rate <= 0) return;
+Status Producer::Pace() {
+  if (opt_.rate <= 0) return Status::OK();
   auto due = start_ + std::chrono::microseconds(stats_->produced * 1'000'000 / opt_.rate);
   // rd_kafka_poll returns at the first event it serves (a delivery report):
   // wait on until the message is due.
+  // A signal ends the wait within 100 ms.
   for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count();
+    KPIPE_RETURN_IF_ERROR(CheckSignal());
+    auto ms = std::min<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count(), 100);
     if (ms > 0 && rk_) rd_kafka_poll(rk_.get(), static_cast<int>(ms));
-    else std::this_thread::sleep_until(due);
+    else std::this_thread::sleep_until(std::min(due, now + std::chrono::milliseconds(100)));
   }
+  return Status::OK();
 }
 
 Status Producer::ProduceInput(LineReader* in) {
@@ -663,7 +668,7 @@ Status Producer::ProduceInput(LineReader* in) {
       }
     }
     if (progress_) progress_->Update(bytes_before_ + in->offset(), stats_->lines);
-    Pace();
+    KPIPE_RETURN_IF_ERROR(Pace());
   }
   Status fs = FlushBatch();
   return in->status().ok() ? fs : in->status();
