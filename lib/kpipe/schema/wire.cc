@@ -21,9 +21,12 @@ void AppendHeader(std::string* out, int32_t id) {
 
 Result<WireDecoder::Codec*> WireDecoder::CodecOf(int32_t id) {
   if (auto it = codecs_.find(id); it != codecs_.end()) return &it->second;
+  if (auto it = unknown_.find(id); it != unknown_.end()) return Status::BadInput(it->second);
   auto s = registry_->ById(id);
   if (!s.ok()) {
-    if (s.status().Is(Status::Code::kNotFound)) return Status::BadInput(s.status().message());
+    // Asked once: a topic of ids this registry does not have (or keys of
+    // another serializer that look like the wire format) is one request each.
+    if (s.status().Is(Status::Code::kNotFound)) return Status::BadInput(unknown_[id] = s.status().message());
     return s.status();
   }
   Codec c;

@@ -50,6 +50,7 @@ class WireDecoder {
 
   Registry* registry_;
   std::map<int32_t, Codec> codecs_;
+  std::map<int32_t, std::string> unknown_;  // ids the registry does not have, and what it said
   json::Validator validator_;  // JSON Schema payloads
 };
 
