@@ -239,8 +239,12 @@ inline Result<std::vector<agg::AggSpec>> ParseAggFlags(const std::vector<std::st
   return specs;
 }
 
-// --max-late's value when it is not given (no limit).
-inline constexpr int64_t kNoMaxLate = INT64_MIN;
+// --max-late N (kwindow, kjoin), when given: N >= 0 (its default, -1, is
+// no limit).
+inline Status CheckMaxLate(bool given, int64_t n) {
+  if (given && n < 0) return Status::Usage(fmt::format("--max-late {}: N must be >= 0", n));
+  return Status::OK();
+}
 
 // Each column of a row has a name of its own: `fixed` (kwindow's
 // window_start, window_end), then --by's fields, then the aggregates.

@@ -26,7 +26,8 @@ struct Flags {
                                checkpoint_every;
   bool table = false, as_of = false, merge = false, watermarks = false, no_control = false,
        quiet = false, dump_state = false;
-  int64_t max_late = kpipe::tools::kNoMaxLate;
+  int64_t max_late = -1;
+  bool max_late_given = false;
   kpipe::tools::KafkaIoFlags kio;
   kpipe::tools::ServiceFlags service;
   int64_t threads = kpipe::tools::DefaultThreads();
@@ -120,9 +121,8 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
   KPIPE_RETURN_IF_ERROR(Duration("--lateness", f.lateness, &o->lateness));
   KPIPE_RETURN_IF_ERROR(Duration("--idle", f.idle, &r->idle_ms));
   r->late = f.late;
-  if (f.max_late != kpipe::tools::kNoMaxLate && f.max_late < 0)
-    return Status::Usage(fmt::format("--max-late {}: N must be >= 0", f.max_late));
-  r->max_late = f.max_late == kpipe::tools::kNoMaxLate ? -1 : f.max_late;
+  KPIPE_RETURN_IF_ERROR(kpipe::tools::CheckMaxLate(f.max_late_given, f.max_late));
+  r->max_late = f.max_late;
   r->output = f.output;
   r->dead_letter = f.dead_letter;
   auto schema = kpipe::tools::LoadSchema(f.validate);
@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
   kpipe::JoinSpec spec;
   kpipe::RunStats stats;
   stats.in_by_input.assign(2, 0);  // the summary names both, whatever happens
+  f.max_late_given = cmd.Given("--max-late");
   kpipe::Status st = Resolve(f, &opt, &spec);
   std::unique_ptr<kpipe::service::Monitor> monitor;
   if (st.ok()) {

@@ -31,8 +31,7 @@ int main(int argc, char** argv) {
              &opt.dead_letter);
   std::string validate;
   kpipe::tools::AddValidateFlag(&cmd, &validate);
-  constexpr int64_t kNotGiven = INT64_MIN;  // one per core
-  int64_t threads = kNotGiven;
+  int64_t threads = 0;  // not given: one per core
   cmd.Option({"--threads", "N", "Run the program on N threads (default: one per core, at most 8)"}, &threads);
   cmd.Switch({"-q,--quiet", "", "Do not print the summary line at exit"}, &quiet);
   cmd.Positionals("PROGRAM INPUT", "The jq program, then the input: a file, a FIFO or - (stdin, default)",
@@ -43,7 +42,7 @@ int main(int argc, char** argv) {
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::Status st;
   if (opt.program.empty()) st = kpipe::Status::Usage("give a jq PROGRAM (and at most one INPUT)");
-  if (st.ok() && threads != kNotGiven && (threads < 1 || threads > 64))
+  if (st.ok() && cmd.Given("--threads") && (threads < 1 || threads > 64))
     st = kpipe::Status::Usage(fmt::format("--threads {}: N must be 1 to 64", threads));
   if (st.ok()) {
     auto schema = kpipe::tools::LoadSchema(validate);
@@ -51,7 +50,7 @@ int main(int argc, char** argv) {
     else st = schema.status();
   }
   if (st.ok()) {
-    opt.threads = threads == kNotGiven ? 0 : static_cast<unsigned>(threads);
+    opt.threads = static_cast<unsigned>(threads);
     if (!input.empty()) opt.input = input;
     for (size_t i = 0; i + 1 < arg.size(); i += 2) {
       std::string json;

@@ -54,9 +54,7 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
     return Status::Usage(fmt::format("--time-format {}: expected ms or rfc3339", time_format));
   w.rfc3339 = r.rfc3339 = time_format == "rfc3339";
   r.late = late;
-  if (max_late != kpipe::tools::kNoMaxLate && max_late < 0)
-    return Status::Usage(fmt::format("--max-late {}: N must be >= 0", max_late));
-  r.max_late = max_late == kpipe::tools::kNoMaxLate ? -1 : max_late;
+  r.max_late = max_late;
   r.inputs[0].time_required = true;
   auto by = kpipe::tools::ParseByFlags(f.by);
   if (!by.ok()) return by.status();
@@ -88,7 +86,7 @@ int main(int argc, char** argv) {
   kpipe::SignalWatch signals;
   kpipe::tools::EventFlags f;
   std::string tumble, hop, slide, session, lateness, late, time_format = "ms";
-  int64_t max_late = kpipe::tools::kNoMaxLate;
+  int64_t max_late = -1;
   kpipe::cli::Command cmd("kwindow", "[OPTIONS] [INPUT]",
                           "Aggregate JSON lines per event-time window and group key.");
   cmd.Option({"--tumble", "DUR", "Tumbling windows of DUR"}, &tumble);
@@ -114,8 +112,8 @@ int main(int argc, char** argv) {
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::RunStats stats;
-  kpipe::Status st =
-      Run(f, tumble, hop, slide, session, lateness, late, time_format, max_late, diag, &signals, &stats);
+  kpipe::Status st = kpipe::tools::CheckMaxLate(cmd.Given("--max-late"), max_late);
+  if (st.ok()) st = Run(f, tumble, hop, slide, session, lateness, late, time_format, max_late, diag, &signals, &stats);
   if (st.Is(kpipe::Status::Code::kBrokenPipe)) return kpipe::kExitOk;  // `| head`: quiet
   exit_code = kpipe::tools::ReportStatus(diag, st);
   kpipe::tools::PrintSummary(diag, f, st, stats, !late.empty());
