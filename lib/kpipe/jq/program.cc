@@ -342,7 +342,7 @@ Program::~Program() {
   if (jq_) jq_teardown(&jq_);
 }
 
-Status Program::Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit) {
+Status Program::Run(simdjson::dom::element value, const Emit& emit) {
   if (!halted_.ok()) return halted_;
   if (!projection_.empty() && value.type() == simdjson::dom::element_type::OBJECT) {
     bool handled = false;
@@ -362,7 +362,7 @@ Status Program::Run(simdjson::dom::element value, const std::function<Status(std
 // the input: the caller then writes the input's own bytes, and only jq's
 // equality says when.
 Status Program::RunProjection(simdjson::dom::element value,
-                              const std::function<Status(std::string_view, bool)>& emit, bool* handled) {
+                              const Emit& emit, bool* handled) {
   const size_t n = projection_.size();
   std::fill(found_.begin(), found_.end(), false);
   // Whether the input's keys are exactly the output's: then the output may
@@ -452,7 +452,7 @@ size_t CountMembers(jv v) {
 
 }  // namespace
 
-Status Program::RunText(std::string_view json, const std::function<Status(std::string_view, bool)>& emit,
+Status Program::RunText(std::string_view json, const Emit& emit,
                         bool* parsed) {
   jv in = jv_parse_sized(json.data(), static_cast<int>(json.size()));
   *parsed = jv_is_valid(in);
@@ -503,7 +503,7 @@ Status HaltStatus(jq_state* jq) {
 
 }  // namespace
 
-Status Program::RunJv(jv in, bool may_be_unchanged, const std::function<Status(std::string_view, bool)>& emit) {
+Status Program::RunJv(jv in, bool may_be_unchanged, const Emit& emit) {
   jq_start(jq_, jv_copy(in), 0);
   Status st;
   for (;;) {

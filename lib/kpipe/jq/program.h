@@ -46,13 +46,13 @@ class Program {
   // returned as they are. Halted when the program ran halt or halt_error
   // (jq's exit status and what it writes to standard error); every later
   // Run returns the same without running anything.
-  Status Run(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit);
+  Status Run(simdjson::dom::element value, const Emit& emit);
   // The same for JSON text that simdjson does not take but jq does (an
   // integer beyond 64 bits, which jq reads as a double; a leading zero).
   // `*parsed`: false when jq cannot parse it either (then nothing ran).
   // An output equal to the input is `unchanged` only when the input is
   // JSON by the grammar (not so "012") and repeats no key.
-  Status RunText(std::string_view json, const std::function<Status(std::string_view, bool)>& emit,
+  Status RunText(std::string_view json, const Emit& emit,
                  bool* parsed);
 
  private:
@@ -70,7 +70,7 @@ class Program {
   // The projection of `text`, or nothing when it is another program.
   static std::vector<Field> ParseProjection(std::string_view text);
   // `*handled`: false when jq must run the program on `value` instead.
-  Status RunProjection(simdjson::dom::element value, const std::function<Status(std::string_view, bool)>& emit,
+  Status RunProjection(simdjson::dom::element value, const Emit& emit,
                        bool* handled);
   std::vector<Field> projection_;
   std::vector<simdjson::dom::element> picked_;  // per field, its first step's value, when found_
@@ -80,7 +80,7 @@ class Program {
   jv ToJv(simdjson::dom::element e);
   // Runs the program on `in` (consumed); an output equal to it is
   // `unchanged` only with `may_be_unchanged`.
-  Status RunJv(jv in, bool may_be_unchanged, const std::function<Status(std::string_view, bool)>& emit);
+  Status RunJv(jv in, bool may_be_unchanged, const Emit& emit);
   bool faithful_ = true;  // the last ToJv's value holds every member of its input
   Status halted_;         // Halted, once the program ran halt or halt_error
   jv Key(std::string_view key);  // a jv string of the key, cached

@@ -65,11 +65,6 @@ class Lane {
   Status Line(std::string_view line);
   Status Envelope(std::string_view line, std::string_view encoding,
                   const std::function<Status(const jq::Program::Emit&)>& run);
-  // An object of kconsume --envelope: topic, partition, offset and value.
-  static bool IsEnvelope(simdjson::dom::object obj) {
-    return obj["topic"].error() == simdjson::SUCCESS && obj["partition"].error() == simdjson::SUCCESS &&
-           obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS;
-  }
   Status Bad(std::string_view reason, std::string_view line);
   void WriteLine(std::string_view text) {
     c_->out.append(text);
@@ -133,7 +128,7 @@ Status Lane::Line(std::string_view line) {
       simdjson::dom::element whole;
       simdjson::dom::object env;
       if (!opt_.envelope_program && validator_.Parse(line, &whole) == simdjson::SUCCESS &&
-          whole.get_object().get(env) == simdjson::SUCCESS && IsEnvelope(env)) {
+          whole.get_object().get(env) == simdjson::SUCCESS && json::IsEnvelope(env)) {
         std::string_view key, raw, value;
         json::ObjectReader r(line);
         while (r.Next(&key, &raw))
@@ -165,7 +160,7 @@ Status Lane::Line(std::string_view line) {
     return Status::OK();
   }
   c_->stats.in++;
-  bool envelope = root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program && IsEnvelope(obj);
+  bool envelope = root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program && json::IsEnvelope(obj);
   if (opt_.validate) {
     std::string why;
     simdjson::dom::element checked = envelope ? obj["value"].value_unsafe() : root;

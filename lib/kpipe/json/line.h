@@ -25,6 +25,13 @@ Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson:
          (*obj->begin()).key == "@kpipe";
 }
 
+// True when `obj` is an envelope line's object (kpipe(7), The envelope):
+// it has topic, partition, offset and value.
+inline bool IsEnvelope(simdjson::dom::object obj) {
+  return obj["topic"].error() == simdjson::SUCCESS && obj["partition"].error() == simdjson::SUCCESS &&
+         obj["offset"].error() == simdjson::SUCCESS && obj["value"].error() == simdjson::SUCCESS;
+}
+
 // Calls `fn` with each line of `block` (without its '\n'; a last line
 // without one too), stopping at the first error.
 template <typename Fn>

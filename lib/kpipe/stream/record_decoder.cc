@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "kpipe/json/line.h"
 #include "kpipe/json/scan.h"
 
 namespace kpipe {
@@ -20,9 +21,7 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
                                 bool spans, bool null_value_timestamp, bool key) {
   simdjson::dom::object o;
   if (form_ == Form::kUnknown) {
-    bool envelope = root.get_object().get(o) == simdjson::SUCCESS && o["topic"].error() == simdjson::SUCCESS &&
-                    o["partition"].error() == simdjson::SUCCESS && o["offset"].error() == simdjson::SUCCESS &&
-                    o["value"].error() == simdjson::SUCCESS;
+    bool envelope = root.get_object().get(o) == simdjson::SUCCESS && json::IsEnvelope(o);
     form_ = envelope ? Form::kEnvelope : Form::kPlain;
     if (!envelope && !time_path_ && time_required_)
       return Status::Usage("no --time given and the input is not envelope lines (kconsume --envelope)");
