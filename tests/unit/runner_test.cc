@@ -370,7 +370,10 @@ TEST_CASE("runner: one input with --idle, --watermarks: the watermark is written
   std::vector<std::unique_ptr<FakeInput>> in;
   in.push_back(std::make_unique<FakeInput>("fake", std::vector<std::string>{"{\"t\":100}\n"}, 100));
   REQUIRE(Run(o, &op, std::move(in), &stats).ok());
-  CHECK(Read(dir.File("out")) == "{\"@kpipe\":\"watermark\",\"ts\":100}\n{\"count\":1}\n{\"@kpipe\":\"end\"}\n");
+  // First the record that says watermark records follow.
+  CHECK(Read(dir.File("out")) ==
+        "{\"@kpipe\":\"partitions\",\"names\":[],\"watermarks\":true}\n{\"@kpipe\":\"watermark\",\"ts\":100}\n"
+        "{\"count\":1}\n{\"@kpipe\":\"end\"}\n");
 }
 
 TEST_CASE("runner: the join operator over two fake inputs") {

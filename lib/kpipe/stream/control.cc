@@ -44,7 +44,7 @@ Status Runner::Control(size_t s, simdjson::dom::object obj, std::string_view lin
     // follow holds for the output too.
     if (!upstream || !control_out_ || upstream_said_) return Status::OK();
     upstream_said_ = true;
-    return out_->Write("{\"@kpipe\":\"partitions\",\"names\":[],\"watermarks\":true}\n");
+    return out_->Write(kWatermarksFollow);
   }
   // A kind this version does not know: pass it on.
   if (no_control_) return Status::OK();

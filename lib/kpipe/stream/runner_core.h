@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,11 @@
 #include "kpipe/time/watermark.h"
 
 namespace kpipe::run {
+
+// The partitions record that says watermark records follow (kpipe(7),
+// CONTROL RECORDS): passed on from upstream, or written first with
+// --watermarks.
+inline constexpr std::string_view kWatermarksFollow = "{\"@kpipe\":\"partitions\",\"names\":[],\"watermarks\":true}\n";
 
 // One input and what the runner keeps of it.
 struct Lane {
@@ -152,7 +158,7 @@ class Runner {
   bool control_out_ = false;    // write our own watermarks downstream
   bool ended_ = false;          // every input ended
   bool end_written_ = false;    // {"@kpipe":"end"} passed on
-  bool upstream_said_ = false;  // "watermarks follow" passed on (a partitions record)
+  bool upstream_said_ = false;  // kWatermarksFollow written (passed on, or --watermarks)
   int64_t w_ = Watermark::kMinusInfinity;  // W the operator last saw
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;  // processing time of the last one written
