@@ -94,6 +94,13 @@ TEST_CASE("Envelope decoding rejects malformed fields with a reason") {
   EnvelopeDecoder d;
   EnvelopeMessage m;
   CHECK(d.Decode(R"({"value":1,"value_encoding":"hex"})", &m).message().find("unknown encoding") != std::string::npos);
+  // A tombstone says "value":null: a record that is not an envelope must
+  // not become one.
+  CHECK(d.Decode(R"({"key":"u1","key_encoding":"string"})", &m).message().find("a tombstone is \"value\":null") !=
+        std::string::npos);
+  CHECK(d.Decode(R"({"user":"u1"})", &m).Is(Status::Code::kBadInput));
+  REQUIRE(d.Decode(R"({"key":"u1","key_encoding":"string","value":null})", &m).ok());
+  CHECK(!m.value);
   CHECK(d.Decode(R"({"value":"@@","value_encoding":"base64"})", &m).message().find("base64") != std::string::npos);
   CHECK(d.Decode(R"({"value":1,"partition":"x"})", &m).message().find("partition") != std::string::npos);
   CHECK(d.Decode(R"({"value":1,"headers":[["h"]]})", &m).message().find("header") != std::string::npos);

@@ -293,8 +293,12 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
     }
     // offset and timestamp_type are informational on produce.
   }
-  if (!obj.ok() || !seen_any || value_span.empty())
+  if (!obj.ok() || !seen_any)
     return Status::BadInput("envelope: expected an object with a \"value\" field");
+  // Required, so that a record that is not an envelope does not become a
+  // tombstone (kproduce(1), Envelope lines).
+  if (value_span.empty())
+    return Status::BadInput("envelope: no \"value\" member (a tombstone is \"value\":null)");
   KPIPE_RETURN_IF_ERROR(Payload(key_span, key_enc, "key", &msg->key));
   KPIPE_RETURN_IF_ERROR(Payload(value_span, value_enc, "value", &msg->value));
   if (!topic_span.empty() && topic_span != "null") {
