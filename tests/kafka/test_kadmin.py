@@ -180,6 +180,22 @@ _, err, _ = run(["topic", "trim", f"{T}-b:2", "--before", "99"], want=1)
 check("past the end" in err, f"trim past end: {err}")
 _, err, _ = run(["topic", "trim", f"{T}-b:7", "--before", "end"], want=1)
 check("has no partition 7" in err, f"trim unknown partition: {err}")
+# Over several partitions it trims each one it can and names every failure
+# (a topic of its own: the group tests below need -b's low watermarks).
+run(["topic", "create", f"{T}-t", "-p", "2"])
+for i in range(20):
+    p.produce(f"{T}-t", value=b"{}", partition=i % 2)
+need(p.flush(30) == 0, "produce to -t")
+_, err, out = run(["topic", "trim", f"{T}-t:0,1", f"{T}-t:7", "--before", "6"], want=1)
+rows = [json.loads(line) for line in out.splitlines()]
+check(rows == [{"topic": f"{T}-t", "partition": p, "low_before": 0, "low": 6} for p in (0, 1)] and
+      "has no partition 7" in err, f"trim of several, one missing: {rows} {err}")
+p.produce(f"{T}-t", value=b"{}", partition=0)
+need(p.flush(30) == 0, "produce to -t")
+_, err, out = run(["topic", "trim", f"{T}-t", "--before", "11"], want=1)
+check(out.splitlines() == [json.dumps({"topic": f"{T}-t", "partition": 0, "low_before": 6, "low": 11},
+                                      separators=(",", ":"))] and "-t:1: offset 11 is past the end (10)" in err,
+      f"trim of several, one too short: {out} {err}")
 _, err, _ = run(["topic", "trim", f"{T}-c", "--before", "end"], want=1)
 check("olicy" in err, f"trim of a compacted topic: {err}")
 

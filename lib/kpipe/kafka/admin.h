@@ -94,8 +94,9 @@ struct TrimPoint {
 };
 // Deletes the records before the point (DeleteRecords) in each partition:
 // {"topic","partition","low_before","low"}; with `dry_run`, low is where it
-// would cut and nothing is deleted. An offset beyond a partition's end is
-// an error naming it.
+// would cut and nothing is deleted. A partition that does not exist, or
+// whose end is before the offset, is an error naming it, and the others
+// are trimmed all the same (their rows written, then the joined errors).
 Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, TrimPoint point,
                       bool dry_run, int timeout_ms, json::RowWriter* out);
 

@@ -117,27 +117,6 @@ template <typename Explain>
 Status WriteAnswers(const std::vector<Answer>& answers, const Outcome& how, Explain explain,
                     json::RowWriter* out);
 
-// The partitions that `selections` name, each topic's in order (all of a
-// topic's when it names none); NotFound for a topic or partition that does
-// not exist.
-inline Result<std::vector<PartitionRef>> SelectedPartitions(rd_kafka_t* rk,
-                                                            const std::vector<TopicSelection>& selections,
-                                                            int timeout_ms) {
-  std::vector<PartitionRef> refs;
-  for (const TopicSelection& sel : selections) {
-    auto all = TopicPartitions(rk, sel.topic, timeout_ms);
-    if (!all.ok()) return all.status();
-    std::vector<int32_t> ids = sel.partitions.empty() ? *all : sel.partitions;
-    std::sort(ids.begin(), ids.end());
-    for (int32_t p : ids) {
-      if (std::find(all->begin(), all->end(), p) == all->end())
-        return Status::NotFound(fmt::format("topic '{}' has no partition {}", sel.topic, p));
-      refs.push_back({sel.topic, p});
-    }
-  }
-  return refs;
-}
-
 // Joins the failures of a call that acts on several things: OK when there
 // are none, else one Kafka error (NotFound when every failure was one).
 class Failures {
@@ -155,6 +134,36 @@ class Failures {
   std::string msg_;
   bool all_not_found_ = true;
 };
+
+// The partitions that `selections` name, each topic's in order (all of a
+// topic's when it names none); NotFound for a topic or partition that does
+// not exist, or, with `missing`, that one is added there and left out.
+inline Result<std::vector<PartitionRef>> SelectedPartitions(rd_kafka_t* rk,
+                                                            const std::vector<TopicSelection>& selections,
+                                                            int timeout_ms, Failures* missing = nullptr) {
+  std::vector<PartitionRef> refs;
+  for (const TopicSelection& sel : selections) {
+    auto all = TopicPartitions(rk, sel.topic, timeout_ms);
+    if (!all.ok()) {
+      if (!missing || !all.status().Is(Status::Code::kNotFound)) return all.status();
+      missing->Add(all.status().message(), true);
+      continue;
+    }
+    std::vector<int32_t> ids = sel.partitions.empty() ? *all : sel.partitions;
+    std::sort(ids.begin(), ids.end());
+    for (int32_t p : ids) {
+      if (std::find(all->begin(), all->end(), p) != all->end()) {
+        refs.push_back({sel.topic, p});
+        continue;
+      }
+      std::string why = fmt::format("topic '{}' has no partition {}", sel.topic, p);
+      if (!missing) return Status::NotFound(why);
+      missing->Add(why, true);
+    }
+  }
+  return refs;
+}
+
 
 template <typename Explain>
 Status WriteAnswers(const std::vector<Answer>& answers, const Outcome& how, Explain explain,

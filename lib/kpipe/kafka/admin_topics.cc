@@ -292,66 +292,89 @@ Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Propert
 
 Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, TrimPoint point,
                       bool dry_run, int timeout_ms, json::RowWriter* out) {
-  auto selected = SelectedPartitions(rk, parts, timeout_ms);
+  // Over several partitions it does what it can: a row for each one
+  // trimmed, every failure named (kadmin(1), EXIT STATUS).
+  Failures failures;
+  auto selected = SelectedPartitions(rk, parts, timeout_ms, &failures);
   if (!selected.ok()) return selected.status();
-  const std::vector<PartitionRef>& refs = *selected;
-  auto marks = QueryWatermarks(rk, refs, timeout_ms);
-  if (!marks.ok()) return marks.status();
+  auto all_marks = QueryWatermarks(rk, *selected, timeout_ms);
+  if (!all_marks.ok()) return all_marks.status();
+  // The partitions that can be cut, their watermarks, and where to.
+  std::vector<PartitionRef> refs;
+  std::vector<Watermarks> marks;
+  for (size_t i = 0; i < selected->size(); i++) {
+    const PartitionRef& r = (*selected)[i];
+    const Watermarks& m = (*all_marks)[i];
+    if (point.kind == TrimPoint::kOffset && point.value > m.high) {
+      failures.Add(fmt::format("{}:{}: offset {} is past the end ({})", r.topic, r.partition, point.value, m.high));
+      continue;
+    }
+    refs.push_back(r);
+    marks.push_back(m);
+  }
   PartitionList cut(rd_kafka_topic_partition_list_new(static_cast<int>(refs.size())));
   for (size_t i = 0; i < refs.size(); i++) {
-    int64_t to = (*marks)[i].high;
-    if (point.kind == TrimPoint::kOffset) {
-      if (point.value > (*marks)[i].high)
-        return Status::Kafka(fmt::format("{}:{}: offset {} is past the end ({})", refs[i].topic,
-                                         refs[i].partition, point.value, (*marks)[i].high));
-      to = std::max(point.value, (*marks)[i].low);
-    }
-    rd_kafka_topic_partition_list_add(cut.get(), refs[i].topic.c_str(), refs[i].partition)->offset =
-        point.kind == TrimPoint::kTime ? point.value : to;
+    int64_t to = marks[i].high;
+    if (point.kind == TrimPoint::kOffset) to = std::max(point.value, marks[i].low);
+    if (point.kind == TrimPoint::kTime) to = point.value;  // looked up below
+    rd_kafka_topic_partition_list_add(cut.get(), refs[i].topic.c_str(), refs[i].partition)->offset = to;
   }
-  if (point.kind == TrimPoint::kTime) {
+  std::vector<int64_t> lows(refs.size(), -1);  // -1: not trimmed (a failure)
+  if (point.kind == TrimPoint::kTime && !refs.empty()) {
     rd_kafka_resp_err_t e = OffsetsForTimes(rk, cut.get(), timeout_ms);
     if (e) return KafkaStatus(e, "look up offsets by time");
-    for (int i = 0; i < cut->cnt; i++) {
-      rd_kafka_topic_partition_t* tp = &cut->elems[i];
-      if (tp->err) return KafkaStatus(tp->err, fmt::format("{}:{}: offset by time", tp->topic, tp->partition));
-      // No record at or after the time: every record is before it.
-      if (tp->offset < 0) tp->offset = (*marks)[i].high;
-      tp->offset = std::max(tp->offset, (*marks)[i].low);
-    }
   }
-  std::vector<int64_t> lows(refs.size());
-  for (size_t i = 0; i < refs.size(); i++) lows[i] = cut->elems[i].offset;
-  if (!dry_run && !refs.empty()) {
-    rd_kafka_DeleteRecords_t* req = rd_kafka_DeleteRecords_new(cut.get());
-    auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms, "delete records",
-                  [&](auto* o, auto* q) { rd_kafka_DeleteRecords(rk, &req, 1, o, q); });
-    rd_kafka_DeleteRecords_destroy(req);
-    if (!ev.ok()) return ev.status();
-    const rd_kafka_topic_partition_list_t* res =
-        rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev->get()));
-    Failures failures;
-    for (int i = 0; res && i < res->cnt; i++) {
-      const rd_kafka_topic_partition_t* tp = &res->elems[i];
-      for (size_t j = 0; j < refs.size(); j++) {
-        if (refs[j].topic != tp->topic || refs[j].partition != tp->partition) continue;
-        if (tp->err) {
-          failures.Add(fmt::format("{}:{}: {}", tp->topic, tp->partition, rd_kafka_err2str(tp->err)));
-          lows[j] = -1;
-        } else {
-          lows[j] = tp->offset;
+  for (size_t i = 0; i < refs.size(); i++) {
+    rd_kafka_topic_partition_t* tp = &cut->elems[i];
+    if (point.kind == TrimPoint::kTime) {
+      if (tp->err) {
+        failures.Add(fmt::format("{}:{}: offset by time: {}", tp->topic, tp->partition, rd_kafka_err2str(tp->err)));
+        tp->offset = RD_KAFKA_OFFSET_END;  // left out of the request below
+        continue;
+      }
+      // No record at or after the time: every record is before it.
+      if (tp->offset < 0) tp->offset = marks[i].high;
+      tp->offset = std::max(tp->offset, marks[i].low);
+    }
+    lows[i] = tp->offset;
+  }
+  if (!dry_run) {
+    PartitionList ask(rd_kafka_topic_partition_list_new(static_cast<int>(refs.size())));
+    for (size_t i = 0; i < refs.size(); i++)
+      if (lows[i] >= 0)
+        rd_kafka_topic_partition_list_add(ask.get(), refs[i].topic.c_str(), refs[i].partition)->offset = lows[i];
+    if (ask->cnt > 0) {
+      rd_kafka_DeleteRecords_t* req = rd_kafka_DeleteRecords_new(ask.get());
+      auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms, "delete records",
+                    [&](auto* o, auto* q) { rd_kafka_DeleteRecords(rk, &req, 1, o, q); });
+      rd_kafka_DeleteRecords_destroy(req);
+      if (!ev.ok()) return ev.status();
+      const rd_kafka_topic_partition_list_t* res =
+          rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev->get()));
+      for (int i = 0; res && i < res->cnt; i++) {
+        const rd_kafka_topic_partition_t* tp = &res->elems[i];
+        for (size_t j = 0; j < refs.size(); j++) {
+          if (refs[j].topic != tp->topic || refs[j].partition != tp->partition) continue;
+          if (tp->err) {
+            failures.Add(fmt::format("{}:{}: {}", tp->topic, tp->partition, rd_kafka_err2str(tp->err)));
+            lows[j] = -1;
+          } else {
+            lows[j] = tp->offset;
+          }
         }
       }
     }
-    KPIPE_RETURN_IF_ERROR(failures.status());
   }
-  for (size_t i = 0; i < refs.size(); i++)
+  for (size_t i = 0; i < refs.size(); i++) {
+    if (lows[i] < 0) continue;
     KPIPE_RETURN_IF_ERROR(out->Add(json::Row()
                                        .Str("topic", refs[i].topic)
                                        .Int("partition", refs[i].partition)
-                                       .Int("low_before", (*marks)[i].low)
+                                       .Int("low_before", marks[i].low)
                                        .Int("low", lows[i])));
-  return out->Flush();
+  }
+  KPIPE_RETURN_IF_ERROR(out->Flush());
+  return failures.status();
 }
 
 }  // namespace kpipe::admin
