@@ -356,9 +356,11 @@ check("is not the record's group" in err and "kpipe(7), SCALING" in err, f"the r
 # A number as the message key (kproduce -k of a number field) is the group
 # of a --by on that field, and named as it is when it is not the group.
 num_in = f"rule-num-{RUN_ID}"
-sh(f"printf '%s\\n' '{{\"user\":\"x\",\"n\":7}}' | kproduce -q -t {num_in} -k n", timeout=30)
+sh(f"printf '%s\\n' '{{\"user\":\"x\",\"n\":7}}' '{{\"user\":\"x\",\"n\":1e2}}' '{{\"user\":\"x\",\"n\":100.0}}' "
+   f"'{{\"user\":\"x\",\"n\":1.50}}' | kproduce -q -t {num_in} -k n", timeout=30)
 out, err = sh(f"kagg -q -G rulen-{RUN_ID} --by n -a count --until end kafka:{num_in}")
-check(out.decode().strip() == '{"n":7,"count":1}', f"a number key: {out} {err}")
+# 1e2 and 100.0 are the group 100, keyed so by kproduce.
+check(out.decode().strip() == '{"n":7,"count":1}\n{"n":100,"count":2}\n{"n":1.5,"count":1}', f"a number key: {out} {err}")
 out, err = sh(f"kagg -G rulen2-{RUN_ID} --by user -a count --until end kafka:{num_in}", want=65)
 check('the message key "7" is not the record\'s group' in err, f"a number key that is not the group: {err}")
 out, err = sh(f"kagg -G rule2-{RUN_ID} -a count --until end kafka:{rule_in}", want=2)

@@ -1,6 +1,6 @@
 #include "kpipe/join/join.h"
 
-#include "kpipe/agg/aggregate.h"
+#include "kpipe/json/text.h"
 
 #include <catch2/catch.hpp>
 
@@ -154,7 +154,7 @@ TEST_CASE("A restored interval join pairs new records with the restored ones, wh
   for (std::string key : {"-0.0", "1.0", "1e16", "\"s,\\\"]\"", "[1,\"a\"]", "{\"a\":[1,2]}", "18446744073709551615"}) {
     simdjson::dom::element v = parser.parse("[" + key + "]").get_array().at(0).value();
     std::string text, scratch;
-    agg::AppendCompact(&text, v);
+    json::AppendCompact(&text, v);
     uint64_t hash = JoinKeyHash(&v, 1, &scratch);
     std::string left = "{\"k\":" + text + ",\"t\":100}", right = "{\"k\":" + text + ",\"t\":105}";
     MemoryState st;

@@ -6,7 +6,7 @@
 #include <random>
 #include <string>
 
-#include "kpipe/agg/aggregate.h"
+#include "kpipe/json/text.h"
 #include "kpipe/join/join.h"
 
 using namespace kpipe;
@@ -73,7 +73,7 @@ TEST_CASE("JoinKeyHash is the same from a key's values as from the text a checkp
     std::string scratch, text;
     for (size_t i = 0; i < values.size(); i++) {  // as JoinOperator writes JoinRecord::key
       if (i) text.push_back(',');
-      agg::AppendCompact(&text, values[i]);
+      json::AppendCompact(&text, values[i]);
     }
     Result<uint64_t> from_text = JoinKeyHashOfText(text);
     REQUIRE(from_text.ok());

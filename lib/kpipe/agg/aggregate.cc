@@ -127,46 +127,6 @@ Result<std::vector<AggSpec>> ParseAggSpecs(const std::vector<std::string>& args)
   return specs;
 }
 
-void AppendDouble(std::string* out, double d) {
-  if (!std::isfinite(d)) {
-    out->append("null");
-    return;
-  }
-  // Compiled, into a buffer: no format string read for each value.
-  char buf[32];
-  out->append(buf, fmt::format_to(buf, FMT_COMPILE("{}"), d));
-}
-
-void AppendCompact(std::string* out, simdjson::dom::element v) {
-  switch (v.type()) {
-    case simdjson::dom::element_type::STRING:
-      json::AppendQuoted(out, std::string_view(v.get_string().value_unsafe()));
-      return;
-    case simdjson::dom::element_type::INT64: {
-      fmt::format_int n(v.get_int64().value_unsafe());
-      out->append(n.data(), n.size());
-      return;
-    }
-    case simdjson::dom::element_type::UINT64: {
-      fmt::format_int n(v.get_uint64().value_unsafe());
-      out->append(n.data(), n.size());
-      return;
-    }
-    case simdjson::dom::element_type::DOUBLE:
-      AppendDouble(out, v.get_double().value_unsafe());
-      return;
-    case simdjson::dom::element_type::BOOL:
-      out->append(v.get_bool().value_unsafe() ? "true" : "false");
-      return;
-    case simdjson::dom::element_type::NULL_VALUE:
-      out->append("null");
-      return;
-    default:
-      out->append(simdjson::to_string(v));
-      return;
-  }
-}
-
 AggSet::AggSet(std::vector<AggSpec> specs) : specs_(std::move(specs)) {
   for (const AggSpec& s : specs_) {
     std::string q;
@@ -236,7 +196,7 @@ Status AggSet::Extract(simdjson::dom::element root, Extracted* x) const {
     }
     if (FunctionOf(s.fn).text) {
       v.text_begin = x->text.size();
-      AppendCompact(&x->text, e);
+      json::AppendCompact(&x->text, e);
       v.text_len = x->text.size() - v.text_begin;
     }
   }
@@ -433,7 +393,7 @@ void GroupKey::Extract(simdjson::dom::element root, std::string* key) const {
   for (size_t i = 0; i < paths_.size(); i++) {
     if (i) key->push_back(',');
     simdjson::dom::element e;
-    if (paths_[i].Lookup(root, &e)) AppendCompact(key, e);
+    if (paths_[i].Lookup(root, &e)) json::AppendCompact(key, e);
     else key->append("null");
   }
 }

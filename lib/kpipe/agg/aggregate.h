@@ -168,9 +168,4 @@ class GroupKey {
   std::vector<std::string> quoted_names_;
 };
 
-// Appends the compact JSON text of `v`.
-void AppendCompact(std::string* out, simdjson::dom::element v);
-// Appends a double in shortest round-trip form; null when not finite.
-void AppendDouble(std::string* out, double d);
-
 }  // namespace kpipe::agg

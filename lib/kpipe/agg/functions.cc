@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "kpipe/json/text.h"
+
 namespace kpipe::agg {
 
 namespace {
@@ -66,12 +68,12 @@ void SumAppend(const AggSpec&, const std::byte* state, std::string* out) {
   const SumAcc& acc = *As<SumAcc>(state);
   if (acc.n == 0) out->append("null");
   else if (!acc.dbl()) AppendInt(out, acc.i);
-  else AppendDouble(out, static_cast<double>(acc.i) + (acc.d + acc.c));
+  else json::AppendDouble(out, static_cast<double>(acc.i) + (acc.d + acc.c));
 }
 void AvgAppend(const AggSpec&, const std::byte* state, std::string* out) {
   const SumAcc& acc = *As<SumAcc>(state);
   if (acc.n == 0) out->append("null");
-  else AppendDouble(out, (acc.d + acc.c) / static_cast<double>(acc.n));
+  else json::AppendDouble(out, (acc.d + acc.c) / static_cast<double>(acc.n));
 }
 
 // --- min, max: the best number, an integer or a double
@@ -93,7 +95,7 @@ void BestMerge(const AggSpec&, std::byte* into, std::byte* from) {
 void BestAppend(const AggSpec&, const std::byte* state, std::string* out) {
   const BestAcc& acc = *As<BestAcc>(state);
   if (acc.n == 0) out->append("null");
-  else if (acc.dbl) AppendDouble(out, acc.d);
+  else if (acc.dbl) json::AppendDouble(out, acc.d);
   else AppendInt(out, acc.i);
 }
 
@@ -168,7 +170,7 @@ void QuantileMerge(const AggSpec&, std::byte* acc, std::byte* o) {
 }
 void QuantileAppend(const AggSpec& s, const std::byte* acc, std::string* out) {
   if (CountOf(acc) == 0) out->append("null");
-  else AppendDouble(out, HeavyOf(acc).quantile.Quantile(s.q));
+  else json::AppendDouble(out, HeavyOf(acc).quantile.Quantile(s.q));
 }
 void QuantileSave(const Heavy& h, state::Encoder* e) { h.quantile.Save(e); }
 void QuantileLoad(Heavy* h, state::Decoder* d) { h->quantile.Load(d); }

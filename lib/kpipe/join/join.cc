@@ -79,7 +79,7 @@ uint64_t JoinKeyHash(const simdjson::dom::element* values, size_t n, std::string
       f = agg::HashValue(values[i].get_string().value_unsafe()) ^ kStringTag;
     } else {
       scratch->clear();
-      agg::AppendCompact(scratch, values[i]);
+      json::AppendCompact(scratch, values[i]);
       f = agg::HashValue(*scratch);
     }
     h = Combine(i, h, f);

@@ -41,7 +41,7 @@ Result<JoinType> ParseJoinType(std::string_view text);
 // text of other values.
 uint64_t JoinKeyHash(const simdjson::dom::element* values, size_t n, std::string* scratch);
 // The same from a key's text as JoinRecord::key holds it (its values as
-// agg::AppendCompact writes them, comma-separated: "u1" or "u1",3), which
+// json::AppendCompact writes them, comma-separated: "u1" or "u1",3), which
 // checkpoints keep. BadInput when it is not such a list.
 Result<uint64_t> JoinKeyHashOfText(std::string_view key);
 

@@ -36,7 +36,7 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
     }
     for (size_t i = 0; i < key_values_.size(); i++) {
       if (i) rec.key.push_back(',');
-      agg::AppendCompact(&rec.key, key_values_[i]);
+      json::AppendCompact(&rec.key, key_values_[i]);
     }
     if (!spec_.member_group.empty()) KPIPE_RETURN_IF_ERROR(CheckMessageKey(r));
     if (spec_.merge && !r.value.is_object()) return Status::BadInput("--merge needs JSON objects");

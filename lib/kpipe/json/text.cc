@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #ifdef __SSE2__
@@ -328,6 +329,46 @@ simdjson::error_code Validator::Parse(std::string_view s, simdjson::dom::element
   if (parser_.parse(numbers_.data(), n, false).get(*elem) != simdjson::SUCCESS) return err;
   rewrote_ = true;
   return simdjson::SUCCESS;
+}
+
+void AppendDouble(std::string* out, double d) {
+  if (!std::isfinite(d)) {
+    out->append("null");
+    return;
+  }
+  // Compiled, into a buffer: no format string read for each value.
+  char buf[32];
+  out->append(buf, fmt::format_to(buf, FMT_COMPILE("{}"), d));
+}
+
+void AppendCompact(std::string* out, simdjson::dom::element v) {
+  switch (v.type()) {
+    case simdjson::dom::element_type::STRING:
+      AppendQuoted(out, std::string_view(v.get_string().value_unsafe()));
+      return;
+    case simdjson::dom::element_type::INT64: {
+      fmt::format_int n(v.get_int64().value_unsafe());
+      out->append(n.data(), n.size());
+      return;
+    }
+    case simdjson::dom::element_type::UINT64: {
+      fmt::format_int n(v.get_uint64().value_unsafe());
+      out->append(n.data(), n.size());
+      return;
+    }
+    case simdjson::dom::element_type::DOUBLE:
+      AppendDouble(out, v.get_double().value_unsafe());
+      return;
+    case simdjson::dom::element_type::BOOL:
+      out->append(v.get_bool().value_unsafe() ? "true" : "false");
+      return;
+    case simdjson::dom::element_type::NULL_VALUE:
+      out->append("null");
+      return;
+    default:
+      out->append(simdjson::to_string(v));
+      return;
+  }
 }
 
 }  // namespace kpipe::json

@@ -32,6 +32,14 @@ inline bool SameBytes(const char* a, const char* b, size_t n) {
   return true;
 }
 
+// Appends the compact JSON text of `v`, as group and join keys are
+// written (and kproduce -k keys a message): strings escaped by
+// AppendQuoted, numbers by their value (1, 1.0 and 1e0 give 1; 100.5 and
+// 1.005e2 give 100.5), containers by simdjson.
+void AppendCompact(std::string* out, simdjson::dom::element v);
+// Appends a double in shortest round-trip form; null when not finite.
+void AppendDouble(std::string* out, double d);
+
 // Appends `s` as a JSON string literal (with quotes): '"' and '\\' escaped,
 // \b \f \n \r \t, other control characters as \u00xx; with `escape_del`
 // DEL too, as jq writes strings (kjq). REQUIRES: s is UTF-8.

@@ -496,7 +496,10 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
           key = s.data();
           key_len = s.size();
         } else {
-          key_buf_ = simdjson::to_string(f);
+          // As kagg, kwindow and kjoin write the value in a group or join
+          // key (1e2 and 100.0 as 100): their members check the key by it.
+          key_buf_.clear();
+          json::AppendCompact(&key_buf_, f);
           key = key_buf_.data();
           key_len = key_buf_.size();
         }
