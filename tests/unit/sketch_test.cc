@@ -32,6 +32,19 @@ TEST_CASE("approx_distinct merges: union of overlapping halves") {
   CHECK(std::fabs(static_cast<double>(a.Estimate()) - 100000) / 100000 <= 0.02);
 }
 
+TEST_CASE("numbers compare exactly across integers and doubles") {
+  CHECK(CompareIntDouble(9007199254740993, 9007199254740992.0) == 1);
+  CHECK(CompareIntDouble(9007199254740992, 9007199254740992.0) == 0);
+  CHECK(CompareIntDouble(INT64_MAX, 0x1p63) == -1);
+  CHECK(CompareIntDouble(INT64_MIN, -0x1p63) == 0);
+  CHECK(CompareIntDouble(INT64_MIN, -0x1p64) == 1);
+  CHECK(CompareIntDouble(2, 2.5) == -1);
+  CHECK(CompareIntDouble(-2, -2.5) == 1);
+  CHECK(CompareIntDouble(-3, -2.5) == -1);
+  CHECK(CompareIntDouble(0, -0.0) == 0);
+  CHECK(Compare(Number{false, 0, 1.5}, Number{true, 1, 1.0}) == 1);
+}
+
 TEST_CASE("quantile: exact up to 256 values, within 1% relative error beyond") {
   QuantileSketch s;
   for (int i = 100; i >= 1; i--) s.Add(i);

@@ -12,11 +12,8 @@ namespace kpipe::agg {
 
 namespace {
 
-int CompareNumbers(const BestAcc& a, const Value& v) {  // sign of (v - best)
-  if (!a.dbl && v.kind == Value::kInt) return (v.i > a.i) - (v.i < a.i);
-  double best = a.dbl ? a.d : static_cast<double>(a.i);
-  double x = v.kind == Value::kInt ? static_cast<double>(v.i) : v.d;
-  return (x > best) - (x < best);
+int CompareNumbers(const BestAcc& a, const Value& v) {  // sign of (v - best), exact
+  return Compare(Number{v.kind == Value::kInt, v.i, v.d}, Number{!a.dbl, a.i, a.d});
 }
 
 void SetNumber(BestAcc* a, const Value& v) {
@@ -164,13 +161,16 @@ void ApproxSave(const Heavy& h, state::Encoder* e) { h.approx.Save(e); }
 void ApproxLoad(Heavy* h, state::Decoder* d) { h->approx.Load(d); }
 
 // --- quantile:PATH:Q, median: a quantile sketch
-void QuantileAdd(std::byte* acc, const Value& v, const Extracted&) { HeavyOf(acc).quantile.Add(v.d); }
+void QuantileAdd(std::byte* acc, const Value& v, const Extracted&) {
+  HeavyOf(acc).quantile.Add(Number{v.kind == Value::kInt, v.i, v.d});
+}
 void QuantileMerge(const AggSpec&, std::byte* acc, std::byte* o) {
   HeavyOf(acc).quantile.Merge(HeavyOf(o).quantile);
 }
 void QuantileAppend(const AggSpec& s, const std::byte* acc, std::string* out) {
   if (CountOf(acc) == 0) out->append("null");
-  else json::AppendDouble(out, HeavyOf(acc).quantile.Quantile(s.q));
+  else if (Number n = HeavyOf(acc).quantile.QuantileNumber(s.q); n.is_int) AppendInt(out, n.i);
+  else json::AppendDouble(out, n.d);
 }
 void QuantileSave(const Heavy& h, state::Encoder* e) { h.quantile.Save(e); }
 void QuantileLoad(Heavy* h, state::Decoder* d) { h->quantile.Load(d); }

@@ -141,23 +141,41 @@ void QuantileSketch::AddToBins(double v, uint64_t n) {
   else negative_.Add(Index(-v), n);
 }
 
+int CompareIntDouble(int64_t a, double b) {
+  // 2^63 and -2^63 are doubles; every double strictly between them has an
+  // integer part that fits.
+  if (b >= 0x1p63) return -1;
+  if (b < -0x1p63) return 1;
+  int64_t whole = static_cast<int64_t>(b);  // toward zero, exact
+  if (a != whole) return a < whole ? -1 : 1;
+  double frac = b - static_cast<double>(whole);  // exact
+  return (frac < 0) - (frac > 0);
+}
+
+int Compare(const Number& a, const Number& b) {
+  if (a.is_int && b.is_int) return (a.i > b.i) - (a.i < b.i);
+  if (a.is_int) return CompareIntDouble(a.i, b.d);
+  if (b.is_int) return -CompareIntDouble(b.i, a.d);
+  return (a.d > b.d) - (a.d < b.d);
+}
+
 void QuantileSketch::ToBins() {
   binned_ = true;
-  for (double v : values_) AddToBins(v, 1);
+  for (const Number& v : values_) AddToBins(v.d, 1);
   values_.clear();
   values_.shrink_to_fit();
 }
 
-void QuantileSketch::Add(double v) {
+void QuantileSketch::Add(const Number& v) {
   count_++;
-  if (binned_) return AddToBins(v, 1);
+  if (binned_) return AddToBins(v.d, 1);
   values_.push_back(v);
   if (values_.size() > kExactLimit) ToBins();
 }
 
 void QuantileSketch::Merge(const QuantileSketch& o) {
   if (!o.binned_) {
-    for (double v : o.values_) Add(v);
+    for (const Number& v : o.values_) Add(v);
     return;
   }
   if (!binned_) ToBins();
@@ -169,34 +187,50 @@ void QuantileSketch::Merge(const QuantileSketch& o) {
     if (o.negative_.counts[i]) negative_.Add(o.negative_.offset + int32_t(i), o.negative_.counts[i]);
 }
 
-double QuantileSketch::Quantile(double q) const {
+Number QuantileSketch::QuantileNumber(double q) const {
   uint64_t rank = static_cast<uint64_t>(std::floor(q * static_cast<double>(count_ - 1)));
   if (!binned_) {
-    std::vector<double> sorted = values_;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(rank), sorted.end());
+    std::vector<Number> sorted = values_;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(rank), sorted.end(),
+                     [](const Number& a, const Number& b) { return Compare(a, b) < 0; });
     return sorted[rank];
   }
+  auto number = [](double d) { return Number{false, 0, d}; };
   // Ascending: the most negative values (the highest negative indexes)
   // first, then zeros, then positive values.
   uint64_t seen = 0;
   for (size_t i = negative_.counts.size(); i-- > 0;) {
     seen += negative_.counts[i];
-    if (seen > rank) return -Value(negative_.offset + int32_t(i));
+    if (seen > rank) return number(-Value(negative_.offset + int32_t(i)));
   }
   seen += zeros_;
-  if (seen > rank) return 0;
+  if (seen > rank) return number(0);
   for (size_t i = 0; i < positive_.counts.size(); i++) {
     seen += positive_.counts[i];
-    if (seen > rank) return Value(positive_.offset + int32_t(i));
+    if (seen > rank) return number(Value(positive_.offset + int32_t(i)));
   }
-  return Value(positive_.offset + int32_t(positive_.counts.size()) - 1);
+  return number(Value(positive_.offset + int32_t(positive_.counts.size()) - 1));
 }
+
+// Its form in a checkpoint: binned, or exact with every value as a double
+// (as builds before integers were kept wrote it all), or exact with each
+// value tagged, when an integer is beyond what a double holds exactly.
+enum : uint8_t { kExactDoubles = 0, kBinned = 1, kExactTagged = 2 };
 
 void QuantileSketch::Save(state::Encoder* e) const {
   e->U64(count_);
-  e->U8(binned_);
-  if (!binned_) {
-    for (double v : values_) e->F64(v);
+  if (binned_) {
+    e->U8(kBinned);
+  } else {
+    bool tagged = std::any_of(values_.begin(), values_.end(), [](const Number& v) {
+      return v.is_int && (v.i > (int64_t{1} << 53) || v.i < -(int64_t{1} << 53));
+    });
+    e->U8(tagged ? kExactTagged : kExactDoubles);
+    for (const Number& v : values_) {
+      if (tagged) e->U8(v.is_int);
+      if (tagged && v.is_int) e->I64(v.i);
+      else e->F64(v.d);
+    }
     return;
   }
   e->U64(zeros_);
@@ -210,9 +244,20 @@ void QuantileSketch::Save(state::Encoder* e) const {
 void QuantileSketch::Load(state::Decoder* d) {
   *this = QuantileSketch();
   count_ = d->U64();
-  binned_ = d->U8() != 0;
+  uint8_t form = d->U8();
+  binned_ = form == kBinned;
   if (!binned_) {
-    for (uint64_t i = 0; i < count_ && d->ok(); i++) values_.push_back(d->F64());
+    for (uint64_t i = 0; i < count_ && d->ok(); i++) {
+      Number v;
+      v.is_int = form == kExactTagged && d->U8() != 0;
+      if (v.is_int) {
+        v.i = d->I64();
+        v.d = static_cast<double>(v.i);
+      } else {
+        v.d = d->F64();
+      }
+      values_.push_back(v);
+    }
     return;
   }
   zeros_ = d->U64();

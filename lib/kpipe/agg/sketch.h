@@ -83,16 +83,30 @@ class DistinctCounter {
   std::vector<uint8_t> registers_;  // 2^kPrecision, once past kExactLimit
 };
 
+// A number as a record gave it: an integer, kept exactly, or a double.
+struct Number {
+  bool is_int = false;
+  int64_t i = 0;  // when is_int
+  double d = 0;   // the double, or the integer's nearest
+};
+// The sign of a - b, exact (no rounding of a to a double).
+int CompareIntDouble(int64_t a, double b);
+// The sign of a - b, exact.
+int Compare(const Number& a, const Number& b);
+
 class QuantileSketch {
  public:
   static constexpr size_t kExactLimit = 256;
   static constexpr double kAccuracy = 0.005;
 
-  void Add(double v);
+  void Add(const Number& v);
+  void Add(double v) { Add(Number{false, 0, v}); }
   void Merge(const QuantileSketch& o);
-  // The value at rank floor(q * (n - 1)) of the sorted values (0 <= q <= 1).
+  // The value at rank floor(q * (n - 1)) of the sorted values (0 <= q <= 1):
+  // one of them, as it came, while exact; else a bin's value, a double.
   // REQUIRES: count() > 0.
-  double Quantile(double q) const;
+  Number QuantileNumber(double q) const;
+  double Quantile(double q) const { return QuantileNumber(q).d; }
   uint64_t count() const { return count_; }
 
   void Save(state::Encoder* e) const;
@@ -111,7 +125,7 @@ class QuantileSketch {
   double Value(int32_t index) const;
 
   uint64_t count_ = 0;
-  std::vector<double> values_;  // while exact
+  std::vector<Number> values_;  // while exact
   bool binned_ = false;
   Store positive_, negative_;
   uint64_t zeros_ = 0;
