@@ -26,6 +26,10 @@ expect_grep "$T/err" "expected beginning, end, stored"
 run 2 kconsume -o stored t
 expect_grep "$T/err" "needs a consumer group"
 run 2 kconsume -e --until end t
+for c in 0 -1 -2; do
+  run 2 kconsume -c "$c" t
+  expect_grep "$T/err" "^kconsume: error: -c $c: expected a positive count"
+done
 run 2 kconsume --idle 5s t
 run 2 kproduce -t x -X no.such.property=1 --dry-run
 expect_grep "$T/err" "no.such.property"

@@ -20,6 +20,7 @@ namespace {
 // The flags that the tool turns into typed options (Resolve).
 struct Flags {
   std::string offset, from, until, isolation = "read_committed", max_delay, idle, time, time_unit;
+  bool count_given = false;  // -c
 };
 
 kpipe::Status Resolve(const Flags& f, kpipe::ConsumeOptions* o) {
@@ -34,7 +35,7 @@ kpipe::Status Resolve(const Flags& f, kpipe::ConsumeOptions* o) {
   if (f.isolation != "read_committed" && f.isolation != "read_uncommitted")
     return Status::Usage("--isolation: expected read_committed or read_uncommitted");
   o->read_committed = f.isolation == "read_committed";
-  if (o->count < -1) return Status::Usage("-c must be a positive count");
+  if (f.count_given && o->count < 1) return Status::Usage(fmt::format("-c {}: expected a positive count", o->count));
   int64_t now = kpipe::NowMs();
   const std::string& s = f.offset;
   if (!f.from.empty()) {
@@ -155,6 +156,7 @@ int main(int argc, char** argv) {
   kpipe::Output out(1, "stdout");
   kpipe::ConsumeStats stats;
   opt.progress = kpipe::cli::Progress::StderrIsTty();
+  f.count_given = cmd.Given("--count");
   kpipe::Status st = Resolve(f, &opt);
   auto monitor = kpipe::tools::OpenMonitor(service, diag);
   if (st.ok()) st = monitor.status();
