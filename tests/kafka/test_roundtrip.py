@@ -272,4 +272,14 @@ cmd = f"kconsume -q -e {vals} | jq -c . | wc -l"
 out, _ = sh(cmd)
 check(int(out) == len(objects) + len(mixed), f"jq read {out!r} lines, want {len(objects) + len(mixed)}: {cmd}")
 
+# --transactional-id: a bad line aborts the whole input's transaction, and
+# the summary says so beside what was delivered (none of it is readable).
+txn = f"kpipe-rt-{RUN_ID}-txn"
+create_topics([(txn, 2)])
+_, err = sh(f"kproduce -t {txn} --transactional-id rt-{RUN_ID}", want=65, stdin=b'{"a":1}\n{"a":2}\nbad\n')
+check("the open transaction (2 messages) was aborted" in err and
+      "dead-lettered, 1 transaction aborted (2 messages)" in err, f"the aborted transaction's summary: {err}")
+out, _ = sh(f"kconsume -q -e {txn} | wc -l")
+check(int(out) == 0, f"a read_committed reader saw {out!r} messages of an aborted transaction")
+
 finish()

@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
   if (opt.check_only && st.ok() && !quiet) diag.Line("the schemas may be registered");
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && (stats.lines > 0 || !opt.check_only)) {
     std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
+    // Delivered, but not to a reader of committed messages.
+    if (stats.aborted_messages)
+      txn += fmt::format(", {} aborted ({})", kpipe::tools::Count(stats.aborted, "transaction"),
+                         kpipe::tools::Count(stats.aborted_messages, "message"));
     diag.Line(fmt::format("{} in, {} {}, {} failed, {} dead-lettered{}", kpipe::tools::Count(stats.lines, "line"),
                           kpipe::tools::Count(stats.delivered, "message"), opt.dry_run ? "printed (dry run)" : "delivered", stats.failed,
                           stats.dead_lettered, txn));

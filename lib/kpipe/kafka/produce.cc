@@ -94,6 +94,7 @@ class Producer {
     Status st = txn_->Commit(begin_next);
     stats_->transactions = txn_->committed();
     stats_->aborted = txn_->aborted();
+    stats_->aborted_messages = txn_->aborted_messages();
     return st;
   }
   Status Finish(Status st);
@@ -749,6 +750,7 @@ Status Producer::Finish(Status st) {
       uint64_t open = txn_->open_messages();
       Status as = txn_->Abort();
       stats_->aborted = txn_->aborted();
+      stats_->aborted_messages = txn_->aborted_messages();
       if (!as.ok()) diag_(as.message());
       else if (open) diag_(fmt::format("warning: the open transaction ({} messages) was aborted", open));
     }

@@ -60,6 +60,7 @@ struct ProduceStats {
   uint64_t dead_lettered = 0;
   uint64_t transactions = 0;   // committed
   uint64_t aborted = 0;        // transactions aborted
+  uint64_t aborted_messages = 0;  // produced in them (delivered or not, never visible when committed is read)
   uint64_t control = 0;        // control records of an upstream kpipe tool, skipped
 };
 

@@ -55,6 +55,7 @@ Status Transactions::Abort() {
   if (st.ok()) {
     aborts_++;
     aborted_ += held;
+    aborted_messages_ += messages_;
     messages_ = 0;
     offsets_ = false;
   }

@@ -58,6 +58,8 @@ class Transactions {
   // The transactions that ended, with messages or offsets in them.
   uint64_t committed() const { return committed_; }
   uint64_t aborted() const { return aborted_; }
+  // The messages produced in the transactions aborted.
+  uint64_t aborted_messages() const { return aborted_messages_; }
 
  private:
   Status Call(rd_kafka_error_t* e, const char* what);
@@ -69,7 +71,7 @@ class Transactions {
   std::string after_abort_;
   uint64_t messages_ = 0;  // in the open transaction
   bool offsets_ = false;   // offsets in the open transaction
-  uint64_t committed_ = 0, aborted_ = 0, aborts_ = 0;
+  uint64_t committed_ = 0, aborted_ = 0, aborts_ = 0, aborted_messages_ = 0;
   bool undecided_ = false;
 };
 
