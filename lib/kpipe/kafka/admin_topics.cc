@@ -322,7 +322,11 @@ Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, 
   std::vector<int64_t> lows(refs.size(), -1);  // -1: not trimmed (a failure)
   if (point.kind == TrimPoint::kTime && !refs.empty()) {
     rd_kafka_resp_err_t e = OffsetsForTimes(rk, cut.get(), timeout_ms);
-    if (e) return KafkaStatus(e, "look up offsets by time");
+    // An error of some partitions is theirs alone (named below); one of
+    // the call fails the whole trim.
+    bool theirs = false;
+    for (int i = 0; i < cut->cnt; i++) theirs |= cut->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (e && !theirs) return KafkaStatus(e, "look up offsets by time");
   }
   for (size_t i = 0; i < refs.size(); i++) {
     rd_kafka_topic_partition_t* tp = &cut->elems[i];
