@@ -10,7 +10,9 @@ printf '%s\n' '{"ts":1000,"k":"a"}' '{"ts":12000,"k":"a"}' '{"ts":5000,"k":"b"}'
 run 0 kwindow --tumble 10s --time ts --by k -a count --late "$T/late.jsonl" "$T/ctl.jsonl"
 # The watermark record (25000) cannot take W past the records' own 12000
 # (W = min(W_in, W_own)); the record at 26000 then moves W to 25000.
+# The first control record turns watermarks on: "watermarks follow" first.
 expect_eq "rows and control records" "$(cat "$T/out")" '{"window_start":0,"window_end":10000,"k":"a","count":1}
+{"@kpipe":"partitions","names":[],"watermarks":true}
 {"@kpipe":"watermark","ts":10000}
 {"@kpipe":"flush"}
 {"window_start":10000,"window_end":20000,"k":"a","count":1}
@@ -173,6 +175,7 @@ envl() { echo "{\"topic\":\"a\",\"partition\":$1,\"offset\":$2,\"timestamp\":$3,
   echo '{"@kpipe":"partitions","ended":["a/1"]}'; echo '{"@kpipe":"flush"}'; } > "$T/ended.jsonl"
 run 0 kwindow --tumble 1m -a count "$T/ended.jsonl"
 expect_eq "rows around an ended partition" "$(grep -v '"watermark"' "$T/out")" '{"window_start":0,"window_end":60000,"count":2}
+{"@kpipe":"partitions","names":[],"watermarks":true}
 {"@kpipe":"flush"}
 {"window_start":60000,"window_end":120000,"count":1}
 {"@kpipe":"end"}'

@@ -650,9 +650,19 @@ def check_control(sc, o, exp, out, ctrl, L, R):
                     % show(norm(ctrl[0][1])))
         return None
     last = None
+    said = False
     for i, c in ctrl:
         kind = get(c, "@kpipe")
-        if kind == "watermark":
+        if kind == "partitions":
+            # "Watermark records follow" (kpipe(7)): once, before them.
+            if norm(c) != norm(loads('{"@kpipe":"partitions","names":[],"watermarks":true}')):
+                return "unexpected partitions record %s" % show(norm(c))
+            if said or last is not None:
+                return "\"watermarks follow\" written twice or after a watermark (line %d)" % (i + 1)
+            said = True
+        elif kind == "watermark":
+            if not said:
+                return "a watermark (line %d) before \"watermarks follow\"" % (i + 1)
             ts = get(c, "ts")
             if not isinstance(ts, (int, float)) or isinstance(ts, bool):
                 return "watermark control record without a numeric ts: %s" % show(norm(c))

@@ -363,9 +363,19 @@ def check(sc, lines, res):
             return "--no-control, yet control records were written: %s" % show(norm(ctrl[0][1]))
     else:
         last_ts = None
+        said = False
         for pos, (i, c) in enumerate(ctrl):
             kind = get(c, "@kpipe")
-            if kind == "watermark":
+            if kind == "partitions":
+                # "Watermark records follow" (kpipe(7)): once, before them.
+                if norm(c) != norm(loads('{"@kpipe":"partitions","names":[],"watermarks":true}')):
+                    return "unexpected partitions record %s" % show(norm(c))
+                if said or last_ts is not None:
+                    return "\"watermarks follow\" written twice or after a watermark (line %d)" % (i + 1)
+                said = True
+            elif kind == "watermark":
+                if not said:
+                    return "a watermark (line %d) before \"watermarks follow\"" % (i + 1)
                 ts = get(c, "ts")
                 if not isinstance(ts, int) or isinstance(ts, bool):
                     return "watermark control record without an integer ts: %s" % show(norm(c))

@@ -245,7 +245,9 @@ TEST_CASE("runner: control records: upstream watermarks hold W back, unknown kin
               .ok());
   // W = min(W_in, W_own): 50 after the first record (W_own 100), then 70.
   CHECK(op.log == std::vector<std::string>{"advance 50", "add 0 t=100 w=50", "advance 70", "finish", "finish"});
+  // A watermark in: watermarks out, said first.
   CHECK(Read(dir.File("out")) ==
+        "{\"@kpipe\":\"partitions\",\"names\":[],\"watermarks\":true}\n"
         "{\"@kpipe\":\"watermark\",\"ts\":50}\n{\"@kpipe\":\"future\",\"x\":1}\n"
         "{\"@kpipe\":\"watermark\",\"ts\":70}\n{\"count\":1}\n{\"@kpipe\":\"end\"}\n{\"count\":1}\n");
 }

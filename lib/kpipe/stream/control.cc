@@ -24,7 +24,10 @@ Status Runner::Control(size_t s, simdjson::dom::object obj, std::string_view lin
     return bad("control record: \"@kpipe\" is not a string");
   // Watermark and end records make a tool forward its own watermarks; a
   // partitions record only when it says that watermarks follow.
-  if (!no_control_ && kind != "partitions") control_out_ = true;
+  if (!no_control_ && kind != "partitions") {
+    control_out_ = true;
+    KPIPE_RETURN_IF_ERROR(SayWatermarksFollow());
+  }
   if (kind == "watermark") {
     int64_t ts;
     if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS || !CheckEventTime(ts, "ts").ok())
@@ -37,14 +40,14 @@ Status Runner::Control(size_t s, simdjson::dom::object obj, std::string_view lin
     bool upstream;
     Status st = ApplyPartitions(obj, &l.wm, NowMs(), &upstream);
     if (!st.ok()) return bad(st.message());
-    if (upstream && !no_control_) control_out_ = true;
-    // A partition that ended may have held W back.
-    KPIPE_RETURN_IF_ERROR(Moved(/*force=*/false, /*refresh=*/false));
     // The names are this input's, not passed on; that watermark records
     // follow holds for the output too.
-    if (!upstream || !control_out_ || upstream_said_) return Status::OK();
-    upstream_said_ = true;
-    return out_->Write(kWatermarksFollow);
+    if (upstream && !no_control_) {
+      control_out_ = true;
+      KPIPE_RETURN_IF_ERROR(SayWatermarksFollow());
+    }
+    // A partition that ended may have held W back.
+    return Moved(/*force=*/false, /*refresh=*/false);
   }
   // A kind this version does not know: pass it on.
   if (no_control_) return Status::OK();
@@ -121,6 +124,15 @@ Status Runner::Moved(bool force, bool refresh) {
   }
   if (closed || force) return WriteWatermark();
   return Status::OK();
+}
+
+// Watermark records follow: the reader waits for them instead of judging
+// the rows by their own times (a session row may start long before the row
+// written ahead of it).
+Status Runner::SayWatermarksFollow() {
+  if (follow_said_ || !control_out_) return Status::OK();
+  follow_said_ = true;
+  return out_->Write(kWatermarksFollow);
 }
 
 Status Runner::WriteWatermark() {

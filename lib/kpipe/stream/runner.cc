@@ -168,14 +168,10 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
     sink_ = std::make_unique<OutputSink>(out_, &stats_->out);
   }
   control_out_ = (restored_ ? control_out_ : opt_.watermarks) && !no_control_;
-  if (control_out_ && opt_.watermarks) {
-    // Watermark records follow: the reader waits for them instead of
-    // judging the rows by their own times (a session row may start long
-    // before the row written ahead of it). A restored run wrote it before
-    // its first checkpoint.
-    upstream_said_ = true;
-    if (!restored_) KPIPE_RETURN_IF_ERROR(out_->Write(kWatermarksFollow));
-  }
+  // An output cut back to a checkpoint holds the record already when its
+  // run wrote watermarks then; any other gets it again.
+  if (restored_ && restored_sizes_[0] >= 0) follow_said_ = control_out_;
+  KPIPE_RETURN_IF_ERROR(SayWatermarksFollow());
   KPIPE_RETURN_IF_ERROR(StartInputs());
   // A first checkpoint before reading: a run killed before its next one
   // restarts by cutting the files back to what they were before it.

@@ -106,6 +106,8 @@ class Runner {
   Status Moved(bool force, bool refresh);
   int64_t Combined(int64_t now) const;
   Status WriteWatermark();
+  // Writes kWatermarksFollow, once, when watermarks are written downstream.
+  Status SayWatermarksFollow();
   Status OnIdle();
   // `between_blocks`: called while waiting for input, so the inputs'
   // positions cover exactly the lines handled and a checkpoint may be made.
@@ -158,7 +160,7 @@ class Runner {
   bool control_out_ = false;    // write our own watermarks downstream
   bool ended_ = false;          // every input ended
   bool end_written_ = false;    // {"@kpipe":"end"} passed on
-  bool upstream_said_ = false;  // kWatermarksFollow written (passed on, or --watermarks)
+  bool follow_said_ = false;  // kWatermarksFollow written
   int64_t w_ = Watermark::kMinusInfinity;  // W the operator last saw
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;  // processing time of the last one written
