@@ -116,10 +116,13 @@ run 0 kjq -q 'if .a == 2 then halt else . end' "$T/three.jsonl"
 expect_eq "halt" "$(cat "$T/out")" '{"a":1}'
 run 2 kjq --threads 0 . "$T/three.jsonl"
 run 2 kjq --threads -1 . "$T/three.jsonl"
-# After a halt no other thread runs the program on a later line (its
-# stderr would show it).
-run 0 kjq -q --threads 4 'if .n == 1 then halt else (stderr | empty) end' "$T/many.jsonl"
+# After a halt nothing runs on a later line with one thread (its stderr
+# would show it); with four, a thread that began a later line before the
+# halt was known writes none of its outputs.
+run 0 kjq -q --threads 1 'if .n == 1 then halt else (stderr | empty) end' "$T/many.jsonl"
 expect_empty "$T/err"
+run 0 kjq -q --threads 4 'if .n == 1 then halt else . end' "$T/many.jsonl"
+expect_empty "$T/out"
 
 # A program error without --dead-letter: everything before it is written,
 # then status 65 naming the line.
