@@ -146,6 +146,18 @@ TEST_CASE("avro: unions unwrapped, defaults, recursion, references") {
   CHECK(Decode(*s, Encode(*s, R"({"num":{"double":3}})")) == R"({"maybe":null,"num":3,"n":42,"next":null})");
   CHECK(Encode(*s, R"({"num":{"double":3}})").substr(0, 3) == Bytes({0x00, 0x04, 0x00}));
   CHECK(EncodeError(*s, R"({"num":"x"})") == ".num: expected one of [null, long, double], got string");
+  // A float branch takes only what a float holds exactly: a copy of the
+  // topic must not change a value (16777217 is no float, nor is 0.1).
+  auto f = Compile(R"({"type":"record","name":"F","fields":[{"name":"x","type":["null","float","double"]}]})");
+  for (const char* x : {"0.5", "16777216", "-3", "1.2676506002282294e30"}) {
+    INFO(x);
+    CHECK(Encode(*f, std::string(R"({"x":)") + x + "}").substr(0, 1) == Bytes({0x02}));  // float
+  }
+  for (const char* x : {"0.1", "16777217", "9007199254740993", "1e30", "18446744073709551615"}) {
+    INFO(x);
+    CHECK(Encode(*f, std::string(R"({"x":)") + x + "}").substr(0, 1) == Bytes({0x04}));  // double
+  }
+  CHECK(Decode(*f, Encode(*f, R"({"x":16777217})")) == R"({"x":16777217})");
   auto r = Compile(R"({"type":"record","name":"Outer","namespace":"app","fields":[{"name":"c","type":"common.Money"}]})",
                    {{"common.Money", R"({"type":"record","name":"Money","namespace":"common","fields":[{"name":"cents","type":"long"}]})"}});
   CHECK(Decode(*r, Encode(*r, R"({"c":{"cents":5}})")) == R"({"c":{"cents":5}})");

@@ -792,6 +792,30 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
   return Status::Internal("Avro: unknown kind");
 }
 
+namespace {
+
+// Whether the JSON number `v` is a value of F, exactly: a union's float
+// branch must not take a double or an integer it would round (16777217,
+// 0.1), or a copy of the topic would change the value.
+template <typename F>
+bool HoldsExactly(simdjson::dom::element v) {
+  int64_t i;
+  uint64_t u;
+  double d;
+  if (v.get_int64().get(i) == simdjson::SUCCESS) {
+    F f = static_cast<F>(i);
+    return std::fabs(f) < F(0x1p63) && static_cast<int64_t>(f) == i;
+  }
+  if (v.get_uint64().get(u) == simdjson::SUCCESS) {
+    F f = static_cast<F>(u);
+    return f < F(0x1p64) && static_cast<uint64_t>(f) == u;
+  }
+  if (v.get_double().get(d) != simdjson::SUCCESS) return false;
+  return static_cast<double>(static_cast<F>(d)) == d;
+}
+
+}  // namespace
+
 Status AvroSchema::EncodeUnion(const Node* n, simdjson::dom::element v, std::string* out) const {
   using simdjson::dom::element_type;
   element_type t = v.type();
@@ -807,6 +831,7 @@ Status AvroSchema::EncodeUnion(const Node* n, simdjson::dom::element v, std::str
           std::string_view s = v.get_string().value_unsafe();
           return s == "NaN" || s == "Infinity" || s == "-Infinity";
         }
+        if (b->kind == Kind::kFloat) return HoldsExactly<float>(v);
         return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
       case Kind::kString:
       case Kind::kEnum: return t == element_type::STRING;
