@@ -70,6 +70,32 @@ broker_pid() {
   echo "$pid"
 }
 
+# The pid of the JVM started as `$1`: the exec chain (subshell, setsid,
+# nohup, java) takes a moment, and under job control setsid forks, so that
+# `$1` exits and the JVM has a pid of its own. Fails when no JVM with our
+# config runs after 10 s.
+resolve_pid() {
+  local pid=$1 i p
+  ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $PROPS"; }
+  for ((i = 0; i < 100; i++)); do
+    if ours "$pid"; then
+      echo "$pid"
+      return 0
+    fi
+    if [[ ! -d /proc/$pid ]] || grep -qs $'^State:\tZ' "/proc/$pid/status"; then
+      for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        if ours "$p"; then
+          echo "$p"
+          return 0
+        fi
+      done
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 log_tail() {
@@ -283,7 +309,7 @@ cmd_start() {
       -cp "$LIBS/*" kafka.Kafka "$PROPS" \
       >>"$LOGS/kafka.out" 2>&1 </dev/null 9>&-
   ) &
-  pid=$!
+  pid=$(resolve_pid $!) || { log_tail; die "broker exited during startup"; }
   echo "$pid" >"$PIDFILE"
   echo "$ADDR" >"$ADDRFILE"
   echo "broker.sh: started Kafka $KAFKA_VERSION (pid $pid), waiting for readiness" >&2
