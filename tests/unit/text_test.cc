@@ -12,6 +12,23 @@ TEST_CASE("AppendQuoted escapes what JSON requires and nothing else") {
   CHECK(out == "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f/é\"");
 }
 
+TEST_CASE("AppendCompact writes a number by its value, as group and join keys compare it") {
+  simdjson::dom::parser parser;
+  auto compact = [&](const char* json) {
+    std::string out;
+    AppendCompact(&out, parser.parse(std::string(json)).value());
+    return out;
+  };
+  CHECK(compact("1e2") == "100");
+  CHECK(compact("100.0") == "100");
+  CHECK(compact("1.50") == "1.5");
+  CHECK(compact("-0.0") == "0");  // as the integer -0
+  CHECK(compact("-0") == "0");
+  CHECK(compact("-1.5e-3") == "-0.0015");
+  CHECK(compact("\"\\u0041\"") == "\"A\"");
+  CHECK(compact("{\"a\" : [1, 2.0]}") == "{\"a\":[1,2.0]}");  // containers as simdjson writes them
+}
+
 TEST_CASE("Unquote reverses AppendQuoted, including surrogate pairs") {
   std::string out;
   REQUIRE(Unquote(R"("a\"b\\c\n\u00e9\ud83d\ude00\/")", &out));

@@ -356,9 +356,12 @@ void AppendCompact(std::string* out, simdjson::dom::element v) {
       out->append(n.data(), n.size());
       return;
     }
-    case simdjson::dom::element_type::DOUBLE:
-      AppendDouble(out, v.get_double().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE: {
+      // -0.0 is 0, as the integer -0 is: one group, key and partition.
+      double d = v.get_double().value_unsafe();
+      AppendDouble(out, d == 0 ? 0.0 : d);
       return;
+    }
     case simdjson::dom::element_type::BOOL:
       out->append(v.get_bool().value_unsafe() ? "true" : "false");
       return;
