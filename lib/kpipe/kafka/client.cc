@@ -139,10 +139,14 @@ bool CloseConsumer(rd_kafka_t* rk, int timeout_ms) {
     // of a closing consumer would (its partitions go), the rest dropped.
     rd_kafka_event_t* ev = rd_kafka_queue_poll(q.get(), 50);
     if (!ev) continue;
-    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+    // A rebalance taken after the group handler ended, in the same wait,
+    // has nothing left to apply it to (no protocol): dropped.
+    const char* protocol =
+        rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE ? rd_kafka_rebalance_protocol(rk) : nullptr;
+    if (protocol) {
       rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev);
       bool assign = rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-      if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE")
+      if (std::string_view(protocol) == "COOPERATIVE")
         KafkaError(assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts));
       else
         rd_kafka_assign(rk, assign ? parts : nullptr);
@@ -150,6 +154,11 @@ bool CloseConsumer(rd_kafka_t* rk, int timeout_ms) {
     rd_kafka_event_destroy(ev);
   }
   return true;
+}
+
+bool CooperativeRebalance(rd_kafka_t* rk) {
+  const char* protocol = rd_kafka_rebalance_protocol(rk);
+  return protocol && std::string_view(protocol) == "COOPERATIVE";
 }
 
 void DestroyUnclosed(KafkaHandle rk) {

@@ -66,6 +66,12 @@ Result<KafkaHandle> CreateClient(rd_kafka_type_t type, KafkaConf conf);
 // outdated in its own partition. Serves rebalance callbacks as it goes.
 ssize_t ConsumeQueue(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t** out, int max);
 
+// Whether the consumer's group uses the cooperative (incremental) rebalance
+// protocol. False once the group handler has ended (a close finished):
+// rd_kafka_rebalance_protocol() is then null (librdkafka 2.0), and a
+// rebalance can still come.
+bool CooperativeRebalance(rd_kafka_t* rk);
+
 // Closes a consumer: its assignment revoked (through its rebalance
 // callback, served here), and its group left. librdkafka 2.0's close can
 // wait without end when a rebalance is under way (librdkafka #4527), so it

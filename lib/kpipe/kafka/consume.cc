@@ -291,7 +291,7 @@ Status Consumer::RecordEnds() {
 
 void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts) {
-  bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  bool cooperative = CooperativeRebalance(rk);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (start_.kind != ConsumeStart::kStored) {
       Status st = ResolveStarts(parts);

@@ -253,7 +253,7 @@ void KafkaSource::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_
       if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
   // cooperative-sticky (Open) is incremental; an eager assignor given with
   // -X hands over the whole assignment each time.
-  if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE") {
+  if (CooperativeRebalance(rk)) {
     KafkaError e(assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts));
   } else {
     rd_kafka_assign(rk, assign ? parts : nullptr);
