@@ -748,6 +748,7 @@ Status Producer::Finish(Status st) {
       st = CommitTransaction(/*begin_next=*/false);
     } else {
       uint64_t open = txn_->open_messages();
+      txn_->LetThrough(5'000);
       Status as = txn_->Abort();
       stats_->aborted = txn_->aborted();
       stats_->aborted_messages = txn_->aborted_messages();

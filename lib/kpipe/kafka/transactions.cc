@@ -62,8 +62,13 @@ Status Transactions::Abort() {
   return st;
 }
 
+void Transactions::LetThrough(int ms) {
+  if (messages_ > 0) rd_kafka_flush(rk_, ms);
+}
+
 void Transactions::AbortQuietly() {
   if (undecided_) return;
+  LetThrough(3'000);
   KafkaError e(rd_kafka_abort_transaction(rk_, 5'000));
 }
 

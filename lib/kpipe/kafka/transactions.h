@@ -50,7 +50,16 @@ class Transactions {
   // Transactions aborted by Abort() (AbortFor among them), empty or not.
   uint64_t aborts() const { return aborts_; }
   // As Abort(), ignoring errors; nothing when a commit is undecided.
+  // Lets the messages in flight through first (LetThrough).
   void AbortQuietly();
+  // Waits up to `ms` for the messages of the open transaction still in
+  // flight. librdkafka 2.0 may send an abort before the broker has added
+  // their partitions to the transaction, which refuses it
+  // (INVALID_TXN_STATE, fatal), and the transaction then stays open until
+  // its timeout, holding read_committed readers back that long; a
+  // delivered message shows its partition was added. For an abort at the
+  // end of a run, not in an abortable state (its messages would fail).
+  void LetThrough(int ms);
 
   // The producer's fatal error (fencing among them) as the outcome of `what`.
   Status Fatal(const std::string& what);

@@ -222,8 +222,13 @@ Status KafkaOutputs::End(Status st, bool with_state, const std::vector<KafkaSour
   for (KafkaSource* in : inputs)
     if (!with_state && st.ok()) st = in->Commit(in->positions());
   // An open transaction of a failed run is aborted now rather than at its
-  // timeout, so read_committed readers are not held up meanwhile.
-  if (!st.ok() && !st.Is(Status::Code::kInterrupted) && sink_ && sink_->transactional()) sink_->AbortQuietly();
+  // timeout, so read_committed readers are not held up meanwhile; so is one
+  // that still holds rows at the end of any run (a group member's final
+  // commit that did not happen: refused, or skipped while its group
+  // rebalances). Its input is read again from the last commit.
+  if (sink_ && sink_->transactional() &&
+      ((!st.ok() && !st.Is(Status::Code::kInterrupted)) || sink_->open_messages() > 0))
+    sink_->AbortQuietly();
   return st;
 }
 
