@@ -121,6 +121,21 @@ for sig in TERM INT; do
   expect_eq "exit after SIG$sig" "$status" "$([ $sig = TERM ] && echo 143 || echo 130)"
   expect_eq "row flushed before SIG$sig" "$(cat "$T/sig.out")" '{"window_start":0,"window_end":10000,"count":1}'
 done
+# A FIFO given as INPUT with no writer yet: open() would wait for one, deaf
+# to the signals; the tools wait in a poll that hears them. Two inputs may
+# not be one FIFO.
+mkfifo "$T/nowriter"
+for tool in kwindow kjq; do
+  if [ $tool = kwindow ]; then kwindow -q --tumble 1s --time ts -a count "$T/nowriter" 2> "$T/nw.err" &
+  else kjq -q . "$T/nowriter" 2> "$T/nw.err" & fi
+  pid=$!
+  sleep 0.3
+  kill -TERM $pid
+  status=0; wait $pid || status=$?
+  expect_eq "$tool on a FIFO without a writer, SIGTERM" "$status" 143
+done
+run 2 kjoin --on k --within 1s --time ts "$T/nowriter" "$T/nowriter"
+expect_grep "$T/err" "is given twice: a FIFO can be read by one input only"
 
 # kagg: changes, a running table; --ttl forgets keys by event time.
 printf '%s\n' '{"ts":0,"k":"a","v":1}' '{"ts":1000,"k":"b","v":2}' '{"ts":2000,"k":"a","v":3}' \

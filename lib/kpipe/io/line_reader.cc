@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -316,8 +317,28 @@ bool LineReader::Fill() {
 
 Result<int> OpenInput(const std::string& path) {
   if (path == "-") return 0;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Not blocking: a FIFO without a writer would hold open() until one
+  // comes, deaf to SIGINT and SIGTERM (the tools block them). Its wait is
+  // a poll that checks them instead.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    // Readable, or hung up, once a writer came: then reads block again.
+    pollfd p{fd, POLLIN, 0};
+    while (::poll(&p, 1, 100) == 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+      if (int sig = PendingStopSignal()) {
+        ::close(fd);
+        return Status::Interrupted(sig);
+      }
+    }
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+    Status err = Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
+    ::close(fd);
+    return err;
+  }
   return fd;
 }
 

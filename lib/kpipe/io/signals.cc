@@ -4,6 +4,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <initializer_list>
+
 namespace kpipe {
 
 SignalWatch::SignalWatch() {
@@ -26,6 +28,15 @@ int SignalWatch::Pending() {
   if (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
     seen_ = static_cast<int>(info.ssi_signo);
   return seen_;
+}
+
+int PendingStopSignal() {
+  sigset_t pending;
+  if (::sigpending(&pending) == 0) {
+    for (int sig : {SIGTERM, SIGINT})
+      if (::sigismember(&pending, sig) == 1) return sig;
+  }
+  return 0;
 }
 
 }  // namespace kpipe

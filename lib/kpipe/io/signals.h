@@ -10,6 +10,10 @@
 
 namespace kpipe {
 
+// SIGINT or SIGTERM blocked and not yet read (by a SignalWatch): for a
+// wait that cannot poll the watch's descriptor. Else 0.
+int PendingStopSignal();
+
 class SignalWatch {
  public:
   SignalWatch();

@@ -83,16 +83,6 @@ rd_kafka_resp_err_t Retrying(int timeout_ms, F ask) {
 
 }  // namespace
 
-// SIGINT or SIGTERM blocked and waiting for the tool's loop to read it.
-int PendingStopSignal() {
-  sigset_t pending;
-  if (::sigpending(&pending) == 0) {
-    for (int sig : {SIGTERM, SIGINT})
-      if (::sigismember(&pending, sig) == 1) return sig;
-  }
-  return 0;
-}
-
 Result<KafkaConf> MakeConf(const Properties& props, const ClientEvents* events) {
   KafkaConf conf(rd_kafka_conf_new());
   char err[512];

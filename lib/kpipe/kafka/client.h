@@ -10,6 +10,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kpipe/io/signals.h"
 #include "kpipe/kafka/config.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/status.h"
@@ -117,9 +118,6 @@ Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& 
 
 Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what);
 
-// SIGINT or SIGTERM, blocked and waiting for the tool's loop to read it
-// (what a long wait checks); 0 when none.
-int PendingStopSignal();
 
 // The low and high watermarks of one partition, asked of its leader. A
 // leader that is moving, or still loading its logs after a restart, answers

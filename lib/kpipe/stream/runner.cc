@@ -1,6 +1,7 @@
 #include "kpipe/stream/runner.h"
 
 #include <poll.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -8,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #ifdef __x86_64__
 #include <emmintrin.h>
@@ -62,6 +65,16 @@ Status Runner::Open(std::vector<std::unique_ptr<Input>> inputs) {
   size_t stdin_count = 0;
   for (const InputOptions& in : opt_.inputs) stdin_count += in.name == "-";
   if (stdin_count > 1) return Status::Usage("at most one input may be - (stdin)");
+  // Two readers of one FIFO would each take lines of the other's (a file
+  // may be joined with itself).
+  std::vector<std::pair<dev_t, ino_t>> fifos;
+  for (const InputOptions& in : opt_.inputs) {
+    struct stat st;
+    if (in.name == "-" || IsKafka(in.name) || ::stat(in.name.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+    if (std::find(fifos.begin(), fifos.end(), std::pair(st.st_dev, st.st_ino)) != fifos.end())
+      return Status::Usage(fmt::format("{} is given twice: a FIFO can be read by one input only", in.name));
+    fifos.emplace_back(st.st_dev, st.st_ino);
+  }
   for (size_t s = 0; s < lanes_.size(); s++) {
     Lane& l = *lanes_[s];
     if (!inputs.empty()) {
