@@ -39,6 +39,7 @@ programs = [
     "if type == \"object\" then .user else error(\"not an object\") end", ".amount + 1",
     "to_entries? | map(.key)", "(.user? // \"none\"), (.amount? // 0)", "$pre + (.user? // \"x\")",
     "{n: .n?, s: .s?}", ".n[]? * 3", ".amount? / 7", "[.s?, (.n? | length)]", "{(.user? // \"k\"): .amount?}",
+    "$ARGS", "get_search_list",
     # Projections, which kjq runs without jq where it can (kjq(1)): repeated
     # keys, missing and null steps, steps into numbers and strings.
     "{amount, user}", "{u: .user, c: .geo.country}", "{\"the user\": .user, tags}", "{ \"user\" }",

@@ -1,5 +1,7 @@
 #include "kpipe/jq/program.h"
 
+#include <unistd.h>
+
 extern "C" {
 #include <jq.h>
 #include <jv.h>
@@ -256,6 +258,17 @@ Result<std::unique_ptr<Program>> Program::Compile(const std::string& text,
     }
     named = jv_object_set(named, jv_string(name.c_str()), value);
   }
+  // As jq's own main sets them: modules from ~/.jq and beside the program
+  // (import, include, get_search_list), and $ARGS (no positional ones).
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string origin = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string();
+  origin = origin.substr(0, origin.rfind('/') == std::string::npos ? 0 : origin.rfind('/'));
+  jq_set_attr(p->jq_, jv_string("JQ_ORIGIN"), jv_string(origin.c_str()));
+  jq_set_attr(p->jq_, jv_string("JQ_LIBRARY_PATH"),
+              JV_ARRAY(jv_string("~/.jq"), jv_string("$ORIGIN/../lib/jq"), jv_string("$ORIGIN/lib")));
+  named = jv_object_set(named, jv_string("ARGS"),
+                        JV_OBJECT(jv_string("positional"), jv_array(), jv_string("named"), jv_copy(named)));
   // jq 1.6 takes the named arguments as an object of $NAME values.
   if (!jq_compile_args(p->jq_, text.c_str(), named)) {
     std::string all;
