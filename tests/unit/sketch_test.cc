@@ -32,6 +32,38 @@ TEST_CASE("approx_distinct merges: union of overlapping halves") {
   CHECK(std::fabs(static_cast<double>(a.Estimate()) - 100000) / 100000 <= 0.02);
 }
 
+TEST_CASE("quantile: checkpoints of the earlier form load, an unknown form does not") {
+  // As a build before integers were kept wrote three exact values.
+  std::string old;
+  kpipe::state::Encoder e(&old);
+  e.U64(3);
+  e.U8(0);
+  for (double v : {2.0, 1.0, 3.0}) e.F64(v);
+  QuantileSketch s;
+  kpipe::state::Decoder d(old);
+  s.Load(&d);
+  REQUIRE(d.ok());
+  CHECK(s.Quantile(0.5) == 2);
+  // Integers beyond 2^53 come back exactly.
+  QuantileSketch big;
+  big.Add(Number{true, 123456789012345679, 123456789012345679.0});
+  big.Add(Number{true, 123456789012345678, 123456789012345678.0});
+  std::string saved;
+  kpipe::state::Encoder be(&saved);
+  big.Save(&be);
+  QuantileSketch back;
+  kpipe::state::Decoder bd(saved);
+  back.Load(&bd);
+  REQUIRE(bd.ok());
+  CHECK(back.QuantileNumber(1).i == 123456789012345679);
+  std::string later = old;
+  later[8] = 3;  // a form this build does not know
+  kpipe::state::Decoder ld(later);
+  QuantileSketch l;
+  l.Load(&ld);
+  CHECK(!ld.ok());
+}
+
 TEST_CASE("numbers compare exactly across integers and doubles") {
   CHECK(CompareIntDouble(9007199254740993, 9007199254740992.0) == 1);
   CHECK(CompareIntDouble(9007199254740992, 9007199254740992.0) == 0);

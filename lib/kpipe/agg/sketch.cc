@@ -245,6 +245,7 @@ void QuantileSketch::Load(state::Decoder* d) {
   *this = QuantileSketch();
   count_ = d->U64();
   uint8_t form = d->U8();
+  if (form != kExactDoubles && form != kBinned && form != kExactTagged) return d->Fail();
   binned_ = form == kBinned;
   if (!binned_) {
     for (uint64_t i = 0; i < count_ && d->ok(); i++) {

@@ -60,6 +60,12 @@ class Decoder {
   }
   bool ok() const { return ok_; }
   bool done() const { return in_.empty(); }
+  // A value read is not one the reader knows (a form tag of a later
+  // build): malformed, as a short input is.
+  void Fail() {
+    ok_ = false;
+    in_ = {};
+  }
   Status Check(std::string_view what) const {
     return ok_ && in_.empty() ? Status::OK() : Status::BadInput(std::string(what) + ": corrupt state");
   }
@@ -72,10 +78,6 @@ class Decoder {
     std::memcpy(&v, in_.data(), sizeof v);
     in_.remove_prefix(sizeof v);
     return v;
-  }
-  void Fail() {
-    ok_ = false;
-    in_ = {};
   }
   std::string_view in_;
   bool ok_ = true;
