@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -315,30 +318,35 @@ bool LineReader::Fill() {
   }
 }
 
+namespace {
+
+// A FIFO's open() waits for a writer, deaf to SIGINT and SIGTERM (the tools
+// block them in every thread). It runs on a thread of its own while this
+// one watches for them; interrupted, that thread is left waiting, as the
+// process is about to end. (A poll cannot tell a FIFO without a writer from
+// one whose writer has not written yet.)
+Result<int> OpenFifo(const std::string& path) {
+  auto opened = std::make_shared<std::promise<int>>();
+  std::future<int> fd = opened->get_future();
+  std::thread([opened, path] {
+    int f = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    opened->set_value(f < 0 ? -errno : f);
+  }).detach();
+  while (fd.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
+    if (int sig = PendingStopSignal()) return Status::Interrupted(sig);
+  int f = fd.get();
+  if (f < 0) return Status::IOError(fmt::format("{}: {}", path, std::strerror(-f)));
+  return f;
+}
+
+}  // namespace
+
 Result<int> OpenInput(const std::string& path) {
   if (path == "-") return 0;
-  // Not blocking: a FIFO without a writer would hold open() until one
-  // comes, deaf to SIGINT and SIGTERM (the tools block them). Its wait is
-  // a poll that checks them instead.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
   struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
-    // Readable, or hung up, once a writer came: then reads block again.
-    pollfd p{fd, POLLIN, 0};
-    while (::poll(&p, 1, 100) == 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
-      if (int sig = PendingStopSignal()) {
-        ::close(fd);
-        return Status::Interrupted(sig);
-      }
-    }
-  }
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-    Status err = Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
-    ::close(fd);
-    return err;
-  }
+  if (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) return OpenFifo(path);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
   return fd;
 }
 
