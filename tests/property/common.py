@@ -56,6 +56,25 @@ def get(o, key, default=None):
     return default
 
 
+WATERMARKS_FOLLOW = '{"@kpipe":"partitions","names":[],"watermarks":true}'
+
+
+def follow_order(kind, c, line, said, seen_watermark):
+    """The "watermarks follow" record of a tool's output (kpipe(7)): that
+    record itself, once, before the first watermark. Given a control
+    record's kind, the record, its line and whether the record was said and
+    a watermark seen before it: (said, problem or None)."""
+    if kind == "partitions":
+        if norm(c) != norm(loads(WATERMARKS_FOLLOW)):
+            return said, "unexpected partitions record %s" % show(norm(c))
+        if said or seen_watermark:
+            return said, "\"watermarks follow\" written twice or after a watermark (line %d)" % line
+        return True, None
+    if kind == "watermark" and not said:
+        return said, "a watermark (line %d) before \"watermarks follow\"" % line
+    return said, None
+
+
 def dur(ms, rng):
     """Duration text for ms (may be negative), in one of the accepted spellings."""
     if ms == 0:

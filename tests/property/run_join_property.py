@@ -53,7 +53,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
-from common import Obj, dur, get, is_control, loads, norm, show, shquote  # noqa: E402
+from common import Obj, dur, follow_order, get, is_control, loads, norm, show, shquote  # noqa: E402
 import join_ref as ref  # noqa: E402
 import window_ref as wr  # noqa: E402
 
@@ -653,16 +653,12 @@ def check_control(sc, o, exp, out, ctrl, L, R):
     said = False
     for i, c in ctrl:
         kind = get(c, "@kpipe")
+        said, problem = follow_order(kind, c, i + 1, said, last is not None)
+        if problem:
+            return problem
         if kind == "partitions":
-            # "Watermark records follow" (kpipe(7)): once, before them.
-            if norm(c) != norm(loads('{"@kpipe":"partitions","names":[],"watermarks":true}')):
-                return "unexpected partitions record %s" % show(norm(c))
-            if said or last is not None:
-                return "\"watermarks follow\" written twice or after a watermark (line %d)" % (i + 1)
-            said = True
+            pass  # "watermarks follow", checked above
         elif kind == "watermark":
-            if not said:
-                return "a watermark (line %d) before \"watermarks follow\"" % (i + 1)
             ts = get(c, "ts")
             if not isinstance(ts, (int, float)) or isinstance(ts, bool):
                 return "watermark control record without a numeric ts: %s" % show(norm(c))
