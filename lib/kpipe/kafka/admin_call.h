@@ -164,7 +164,6 @@ inline Result<std::vector<PartitionRef>> SelectedPartitions(rd_kafka_t* rk,
   return refs;
 }
 
-
 template <typename Explain>
 Status WriteAnswers(const std::vector<Answer>& answers, const Outcome& how, Explain explain,
                     json::RowWriter* out) {

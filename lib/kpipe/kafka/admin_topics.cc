@@ -333,8 +333,7 @@ Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, 
     if (point.kind == TrimPoint::kTime) {
       if (tp->err) {
         failures.Add(fmt::format("{}:{}: offset by time: {}", tp->topic, tp->partition, rd_kafka_err2str(tp->err)));
-        tp->offset = RD_KAFKA_OFFSET_END;  // left out of the request below
-        continue;
+        continue;  // lows[i] stays -1: left out of the request below
       }
       // No record at or after the time: every record is before it.
       if (tp->offset < 0) tp->offset = marks[i].high;

@@ -118,7 +118,6 @@ Result<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk, const std::string& 
 
 Status KafkaStatus(rd_kafka_resp_err_t err, const std::string& what);
 
-
 // The low and high watermarks of one partition, asked of its leader. A
 // leader that is moving, or still loading its logs after a restart, answers
 // with an error that passes (not leader, leader not available, a timeout):

@@ -31,8 +31,8 @@
 namespace kpipe::run {
 
 // The partitions record that says watermark records follow (kpipe(7),
-// CONTROL RECORDS): passed on from upstream, or written first with
-// --watermarks.
+// CONTROL RECORDS): written once, before the first watermark a tool writes
+// (Runner::SayWatermarksFollow).
 inline constexpr std::string_view kWatermarksFollow = "{\"@kpipe\":\"partitions\",\"names\":[],\"watermarks\":true}\n";
 
 // One input and what the runner keeps of it.
@@ -160,7 +160,7 @@ class Runner {
   bool control_out_ = false;    // write our own watermarks downstream
   bool ended_ = false;          // every input ended
   bool end_written_ = false;    // {"@kpipe":"end"} passed on
-  bool follow_said_ = false;  // kWatermarksFollow written
+  bool follow_said_ = false;    // kWatermarksFollow written
   int64_t w_ = Watermark::kMinusInfinity;  // W the operator last saw
   int64_t written_wm_ = Watermark::kMinusInfinity;
   int64_t wm_written_at_ = 0;  // processing time of the last one written
