@@ -155,6 +155,15 @@ run 0 kjq -q '.user?, .amount?' "$T/env.jsonl"
 expect_eq "two outputs, two envelopes" "$(grep -c '"partition":0' "$T/out")" 2
 run 0 kjq -q --envelope-program '.partition' "$T/env.jsonl"
 expect_eq "--envelope-program" "$(tail -n 3 "$T/out" | tr '\n' ' ')" "0 1 1 "
+# A null output is the four bytes null, not a tombstone ("value":null,
+# which deletes the key from a compacted topic); a tombstone returned
+# unchanged stays one, and --envelope-program can make one.
+printf '%s\n' '{"topic":"t","partition":0,"offset":1,"key":"k","value":{"a":1}}' '{"topic":"t","partition":0,"offset":2,"key":"k","value":null}' > "$T/tomb.jsonl"
+run 0 kjq -q '.b?' "$T/tomb.jsonl"
+expect_eq "null output" "$(cat "$T/out")" '{"topic":"t","partition":0,"offset":1,"key":"k","value":"null","value_encoding":"string"}
+{"topic":"t","partition":0,"offset":2,"key":"k","value":null}'
+run 0 kjq -q --envelope-program '.value = null' "$T/tomb.jsonl"
+expect_eq "a tombstone made on purpose" "$(head -n 1 "$T/out")" '{"topic":"t","partition":0,"offset":1,"key":"k","value":null}'
 printf '%s\n' '{"topic":"t","partition":0,"offset":1,"timestamp":1,"key":null,"headers":[],"value":"AAE=","value_encoding":"base64"}' > "$T/bin.jsonl"
 run 65 kjq -q . "$T/bin.jsonl"
 expect_grep "$T/err" "value_encoding base64"

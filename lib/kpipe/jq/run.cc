@@ -195,8 +195,12 @@ Status Lane::Envelope(std::string_view line, std::string_view encoding,
       return Status::OK();
     }
     // A string output stays "value_encoding":"string" (the message is its
-    // text); anything else is embedded JSON.
+    // text); anything else is embedded JSON, but for null: the message is
+    // then the four bytes null, written as kconsume writes them, since
+    // "value":null is a tombstone (no value at all), which deletes its key
+    // from a compacted topic.
     bool keep_encoding = string_encoded && !text.empty() && text[0] == '"';
+    bool null_bytes = text == "null";
     std::string& b = c_->out;
     b.push_back('{');
     json::ObjectReader r(line);
@@ -208,7 +212,13 @@ Status Lane::Envelope(std::string_view line, std::string_view encoding,
       first = false;
       b.append(key);
       b.push_back(':');
-      b.append(key == "\"value\"" ? text : raw);
+      if (key != "\"value\"") {
+        b.append(raw);
+      } else if (null_bytes) {
+        b.append("\"null\",\"value_encoding\":\"string\"");
+      } else {
+        b.append(text);
+      }
     }
     b.append("}\n");
     c_->stats.out++;
