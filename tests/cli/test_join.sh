@@ -96,6 +96,10 @@ expect_eq "pairs despite bad lines" "$(wc -l < "$T/out")" 2
 run 65 kjoin --on 0 --table --merge <(echo '[1,2]') <(echo '[1,3]')
 expect_grep "$T/err" ":1: --merge needs JSON objects$"
 
+# [1] and [1e0] are one key.
+run 0 kjoin -q --on k --within 1s --time ts <(echo '{"ts":1,"k":[1]}') <(echo '{"ts":1,"k":[1e0]}')
+expect_eq "nested number keys" "$(cat "$T/out")" '{"left":{"ts":1,"k":[1]},"right":{"ts":1,"k":[1e0]}}'
+
 # Usage errors.
 run 2 kjoin --on id --within 1s --time ts - -
 expect_grep "$T/err" "at most one input may be -"

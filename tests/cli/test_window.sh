@@ -182,6 +182,12 @@ expect_grep "$T/err" "no --time given"
 # Without --by: one row of the whole input.
 run 0 kagg -a count -a max:v -a min:v -a avg:v "$T/kv.jsonl"
 expect_eq "kagg total" "$(cat "$T/out")" '{"count":5,"max_v":5,"min_v":1,"avg_v":3}'
+# Numbers are keys and values by their value at any depth: [1], [1.0] and
+# [1e0] are one.
+printf '%s\n' '{"v":[1]}' '{"v":[1.0]}' '{"v":[1e0]}' '{"v":{"a":1E2}}' '{"v":{"a":100}}' > "$T/nested.jsonl"
+run 0 kagg --by v -a count -a distinct:v -a top:v:1 "$T/nested.jsonl"
+expect_eq "nested numbers" "$(cat "$T/out")" '{"v":[1],"count":3,"distinct_v":1,"top_v_1":[{"value":[1],"count":3}]}
+{"v":{"a":100},"count":2,"distinct_v":1,"top_v_1":[{"value":{"a":100},"count":2}]}'
 # A partition that ends ("ended", kpipe(7) CONTROL RECORDS) stops holding
 # the watermark back at once: the window it held open closes before the
 # next control record, not at the end of the input.

@@ -26,7 +26,10 @@ TEST_CASE("AppendCompact writes a number by its value, as group and join keys co
   CHECK(compact("-0") == "0");
   CHECK(compact("-1.5e-3") == "-0.0015");
   CHECK(compact("\"\\u0041\"") == "\"A\"");
-  CHECK(compact("{\"a\" : [1, 2.0]}") == "{\"a\":[1,2.0]}");  // containers as simdjson writes them
+  // Inside containers too, at any depth: [1.0] and [1] are one key.
+  CHECK(compact("{\"a\" : [1, 2.0, {\"b\": [1e2, -0.0, 1.5]}], \"\\u0063\": \"\\n\"}") ==
+        "{\"a\":[1,2,{\"b\":[100,0,1.5]}],\"c\":\"\\n\"}");
+  CHECK(compact("[[], {}, null, true]") == "[[],{},null,true]");
 }
 
 TEST_CASE("Unquote reverses AppendQuoted, including surrogate pairs") {

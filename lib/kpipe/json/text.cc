@@ -368,10 +368,37 @@ void AppendCompact(std::string* out, simdjson::dom::element v) {
     case simdjson::dom::element_type::NULL_VALUE:
       out->append("null");
       return;
-    default:
-      out->append(simdjson::to_string(v));
+    // Members and elements as a top-level value is written: [1.0] is [1].
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array a;
+      if (v.get_array().get(a) != simdjson::SUCCESS) break;  // (the type says it is one)
+      out->push_back('[');
+      bool first = true;
+      for (simdjson::dom::element e : a) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendCompact(out, e);
+      }
+      out->push_back(']');
       return;
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object o;
+      if (v.get_object().get(o) != simdjson::SUCCESS) break;
+      out->push_back('{');
+      bool first = true;
+      for (simdjson::dom::key_value_pair m : o) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendQuoted(out, m.key);
+        out->push_back(':');
+        AppendCompact(out, m.value);
+      }
+      out->push_back('}');
+      return;
+    }
   }
+  out->append(simdjson::to_string(v));  // (no other type)
 }
 
 }  // namespace kpipe::json

@@ -35,7 +35,7 @@ inline bool SameBytes(const char* a, const char* b, size_t n) {
 // Appends the compact JSON text of `v`, as group and join keys are
 // written (and kproduce -k keys a message): strings escaped by
 // AppendQuoted, numbers by their value (1, 1.0 and 1e0 give 1; 100.5 and
-// 1.005e2 give 100.5; -0.0 gives 0), containers by simdjson.
+// 1.005e2 give 100.5; -0.0 gives 0), arrays and objects of these, at any depth.
 void AppendCompact(std::string* out, simdjson::dom::element v);
 // Appends a double in shortest round-trip form; null when not finite.
 void AppendDouble(std::string* out, double d);
