@@ -137,6 +137,13 @@ expect_grep "$T/err" "badjson.jsonl:2: invalid JSON"
 run 2 kjq 'foo(' "$T/in.jsonl"
 expect_grep "$T/err" "cannot compile the jq program"
 run 2 kjq --argjson n '{' . "$T/in.jsonl"
+# debug writes to standard error as jq -c does; a name given twice keeps
+# its first value, as with jq.
+echo '{"a":"é"}' > "$T/one.jsonl"
+run 0 kjq -q --threads 1 'debug | .a' "$T/one.jsonl"
+expect_eq "debug" "$(cat "$T/err")" '["DEBUG:",{"a":"é"}]'
+run 0 kjq -q --arg x 1 --arg x 2 '[$x, $ARGS.named.x]' "$T/one.jsonl"
+expect_eq "--arg twice" "$(cat "$T/out")" '["1","1"]'
 
 # Envelopes: the program sees the value; key, headers, partition, offset and
 # timestamp stay byte for byte; several outputs give several envelopes; a

@@ -11,6 +11,7 @@ extern "C" {
 #include <cfloat>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include <fmt/format.h>
 
@@ -249,6 +250,18 @@ Result<std::unique_ptr<Program>> Program::Compile(const std::string& text,
         errors->push_back(Message(msg));
       },
       &p->compile_errors_);
+  // debug's messages, as jq writes them with -c: ["DEBUG:",VALUE] and a
+  // line end, in one write (threads run programs side by side).
+  jq_set_debug_cb(
+      p->jq_,
+      [](void*, jv value) {
+        jv text = jv_dump_string(JV_ARRAY(jv_string("DEBUG:"), value), 0);
+        std::string line = jv_string_value(text);
+        jv_free(text);
+        line.push_back('\n');
+        std::fwrite(line.data(), 1, line.size(), stderr);
+      },
+      nullptr);
   jv named = jv_object();
   for (const auto& [name, json] : args) {
     jv value = jv_parse_sized(json.data(), static_cast<int>(json.size()));
@@ -256,7 +269,11 @@ Result<std::unique_ptr<Program>> Program::Compile(const std::string& text,
       jv_free(named);
       return Status::Usage(fmt::format("--argjson {}: not a JSON text ({})", name, Message(jv_invalid_get_msg(value))));
     }
-    named = jv_object_set(named, jv_string(name.c_str()), value);
+    // A name given twice keeps its first value, as with jq.
+    if (jv_object_has(jv_copy(named), jv_string(name.c_str())))
+      jv_free(value);
+    else
+      named = jv_object_set(named, jv_string(name.c_str()), value);
   }
   // As jq's own main sets them: modules from ~/.jq and beside the program
   // (import, include, get_search_list), and $ARGS (no positional ones).
