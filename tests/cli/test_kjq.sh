@@ -134,6 +134,11 @@ expect_grep "$T/err" "^kjq: error: $T/in.jsonl:4: jq: error: .*cannot be added"
 printf '%s\n' '{"a":1}' '{"a":' > "$T/badjson.jsonl"
 run 65 kjq -q . "$T/badjson.jsonl"
 expect_grep "$T/err" "badjson.jsonl:2: invalid JSON"
+# (jq's own parser, which reads the numbers simdjson cannot, takes a NUL
+# byte for the end of a number.)
+printf '{"ts":4900\0,"k":"k1"}\n' > "$T/nul.jsonl"
+run 65 kjq -q . "$T/nul.jsonl"
+expect_grep "$T/err" "nul.jsonl:1: invalid JSON"
 run 2 kjq 'foo(' "$T/in.jsonl"
 expect_grep "$T/err" "cannot compile the jq program"
 run 2 kjq --argjson n '{' . "$T/in.jsonl"

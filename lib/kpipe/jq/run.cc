@@ -120,7 +120,10 @@ Status Lane::Line(std::string_view line) {
   if (!parsed.ok()) {
     c_->stats.in++;
     // A number simdjson cannot hold (an integer beyond 64 bits) is one that
-    // jq reads as a double: the record is jq's to judge.
+    // jq reads as a double: the record is jq's to judge. Not a NUL byte
+    // after a number, which jq's parser takes for the number's end.
+    if (code == simdjson::NUMBER_ERROR && line.find('\0') != std::string_view::npos)
+      return Bad(parsed.message(), line);
     if (code == simdjson::NUMBER_ERROR && opt_.validate)
       return Bad(fmt::format("schema {}: a number beyond 64 bits cannot be checked", opt_.validate->name()), line);
     if (code == simdjson::NUMBER_ERROR) {
