@@ -140,6 +140,11 @@ lout = subprocess.run(["kconsume", "-L", f"{T}-b"], capture_output=True).stdout.
 check([json.loads(x) for x in lout.splitlines()] == parts, "kconsume -L rows equal kadmin's partition rows")
 _, err, _ = run(["topic", "describe", f"{T}-nothing"], want=1)
 check(f"topic '{T}-nothing' does not exist" in err, f"describe unknown: {err}")
+# Of several, the ones that exist are described and the missing one named.
+_, err, out = run(["topic", "describe", f"{T}-b", f"{T}-nothing"], want=1)
+rows = [json.loads(line) for line in out.splitlines()]
+check([r for r in rows if "partition" in r] == parts and any("config" in r for r in rows) and
+      f"topic '{T}-nothing' does not exist" in err, f"describe of several, one missing: {rows} {err}")
 
 # ---- topic config: set, delete, errors ----
 rows, _, _ = run(["topic", "config", f"{T}-a", "retention.ms=3600000", "segment.ms=600000"])
@@ -152,6 +157,8 @@ check("has no config 'no.such.key'" in err, f"--delete of a config the topic doe
 run(["topic", "config", f"{T}-a", "--delete", "segment.ms"])
 cfg = topic_configs(f"{T}-a")
 check(cfg["segment.ms"] == "604800000" and cfg["retention.ms"] == "3600000", f"after --delete: {cfg['segment.ms']}")
+_, err, _ = run(["topic", "config", f"{T}-a", "retention.ms=1000", "--delete", "retention.ms"], want=2)
+check("retention.ms is both set and deleted" in err, f"set and delete: {err}")
 _, err, _ = run(["topic", "config", f"{T}-a", "retention.ms=soon"], want=1)
 check("retention.ms" in err, f"bad value: {err}")
 _, err, _ = run(["topic", "config", f"{T}-a", "no.such.config=1"], want=1)
@@ -197,7 +204,9 @@ check(out.splitlines() == [json.dumps({"topic": f"{T}-t", "partition": 0, "low_b
                                       separators=(",", ":"))] and "-t:1: offset 11 is past the end (10)" in err,
       f"trim of several, one too short: {out} {err}")
 _, err, _ = run(["topic", "trim", f"{T}-c", "--before", "end"], want=1)
-check("olicy" in err, f"trim of a compacted topic: {err}")
+check("has cleanup.policy=compact" in err, f"trim of a compacted topic: {err}")
+_, err, out = run(["topic", "trim", f"{T}-c", "--before", "end", "--dry-run"], want=1)
+check(out == "" and "has cleanup.policy=compact" in err, f"dry run of a trim of a compacted topic: {out} {err}")
 
 # ---- groups: a live member, describe, seek refused, then seek and delete ----
 G = f"adm-g-{RUN_ID}"

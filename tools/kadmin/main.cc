@@ -276,6 +276,9 @@ Result<Action> Resolve(const Flags& f, const kpipe::cli::Command& cmd) {
       for (size_t i = 1; i < args.size(); i++) KPIPE_RETURN_IF_ERROR(ParseProperty("topic config", args[i], &set));
       if (set.empty() && f.deletes.empty()) return Bind(admin::TopicConfigs, args[0], f.all);
       if (f.all) return Status::Usage("--all shows configs; it does not go with changes");
+      for (const std::string& d : f.deletes)
+        for (const auto& [k, v] : set)
+          if (k == d) return Status::Usage(fmt::format("topic config: {} is both set and deleted", d));
       return Bind(admin::AlterTopicConfigs, args[0], set, f.deletes);
     }
     if (verb == "trim") {

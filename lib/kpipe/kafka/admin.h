@@ -24,6 +24,8 @@
 
 namespace kpipe::admin {
 
+class Failures;  // admin_call.h
+
 // A topic and some of its partitions (all of them when `partitions` is empty).
 struct TopicSelection {
   std::string topic;
@@ -39,8 +41,11 @@ Status ListTopics(rd_kafka_t* rk, bool internal, int timeout_ms, json::RowWriter
 // kconsume -L: one row per partition of `topics` (every non-internal topic
 // when empty), by topic then partition:
 // {"topic","partition","leader","replicas","isr","low","high","messages"}.
+// NotFound for a topic that does not exist, or, with `missing`, that one is
+// added there and the others listed; `found`, when given, gets the names of
+// the topics listed, in order.
 Status ListPartitions(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeout_ms,
-                      json::RowWriter* out);
+                      json::RowWriter* out, Failures* missing = nullptr, std::vector<std::string>* found = nullptr);
 
 // The configs of `topic` as {"topic","config","value","source"}, by name:
 // those set on the topic or the broker (source not DEFAULT_CONFIG), or all

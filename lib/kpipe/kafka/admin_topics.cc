@@ -16,22 +16,25 @@ namespace {
 bool IsInternal(const char* topic) { return topic[0] == '_' && topic[1] == '_'; }
 
 // The topics of `md` named in `names` (every non-internal one when empty,
-// or every one with `internal`), by name; NotFound for a name not there.
+// or every one with `internal`), by name; NotFound for a name not there,
+// or, with `missing`, that one is added there and left out.
 Result<std::vector<const rd_kafka_metadata_topic*>> SelectTopics(const rd_kafka_metadata_t* md,
                                                                 const std::vector<std::string>& names,
-                                                                bool internal) {
+                                                                bool internal, Failures* missing = nullptr) {
   std::vector<const rd_kafka_metadata_topic*> topics;
   for (int i = 0; i < md->topic_cnt; i++) {
     const rd_kafka_metadata_topic* t = &md->topics[i];
     if (!names.empty() && std::find(names.begin(), names.end(), t->topic) == names.end()) continue;
     if (names.empty() && !internal && IsInternal(t->topic)) continue;
-    if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-      return Status::NotFound(fmt::format("topic '{}' does not exist", t->topic));
+    if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;  // named below
     topics.push_back(t);
   }
-  for (const std::string& name : names)
-    if (std::none_of(topics.begin(), topics.end(), [&](auto* t) { return name == t->topic; }))
-      return Status::NotFound(fmt::format("topic '{}' does not exist", name));
+  for (const std::string& name : names) {
+    if (std::any_of(topics.begin(), topics.end(), [&](auto* t) { return name == t->topic; })) continue;
+    std::string why = fmt::format("topic '{}' does not exist", name);
+    if (!missing) return Status::NotFound(why);
+    missing->Add(why, true);
+  }
   std::sort(topics.begin(), topics.end(),
             [](auto* a, auto* b) { return std::string_view(a->topic) < b->topic; });
   return topics;
@@ -69,11 +72,13 @@ Status ListTopics(rd_kafka_t* rk, bool internal, int timeout_ms, json::RowWriter
 }
 
 Status ListPartitions(rd_kafka_t* rk, const std::vector<std::string>& names, int timeout_ms,
-                      json::RowWriter* out) {
+                      json::RowWriter* out, Failures* missing, std::vector<std::string>* found) {
   auto md = MetadataFor(rk, names, timeout_ms);
   if (!md.ok()) return md.status();
-  auto topics = SelectTopics(md->get(), names, false);
+  auto topics = SelectTopics(md->get(), names, false, missing);
   if (!topics.ok()) return topics.status();
+  if (found)
+    for (const rd_kafka_metadata_topic* t : *topics) found->push_back(t->topic);
   // Every partition's offsets in one lookup per end.
   std::vector<std::pair<const rd_kafka_metadata_topic*, const rd_kafka_metadata_partition*>> rows;
   std::vector<PartitionRef> refs;
@@ -126,18 +131,12 @@ Status TopicConfigs(rd_kafka_t* rk, const std::string& topic, bool all, int time
 
 Status DescribeTopics(rd_kafka_t* rk, const std::vector<std::string>& topics, bool all_configs,
                       int timeout_ms, json::RowWriter* out) {
-  KPIPE_RETURN_IF_ERROR(ListPartitions(rk, topics, timeout_ms, out));
-  std::vector<std::string> names = topics;
-  if (names.empty()) {
-    auto md = FetchMetadata(rk, "", timeout_ms);
-    if (!md.ok()) return md.status();
-    auto sel = SelectTopics(md->get(), {}, false);
-    if (!sel.ok()) return sel.status();
-    for (auto* t : *sel) names.push_back(t->topic);
-  }
-  std::sort(names.begin(), names.end());
+  // Every topic that exists is described; each one that does not is named.
+  Failures missing;
+  std::vector<std::string> names;
+  KPIPE_RETURN_IF_ERROR(ListPartitions(rk, topics, timeout_ms, out, &missing, &names));
   for (const std::string& t : names) KPIPE_RETURN_IF_ERROR(TopicConfigs(rk, t, all_configs, timeout_ms, out));
-  return Status::OK();
+  return missing.status();
 }
 
 Status CreateTopics(rd_kafka_t* rk, const std::vector<NewTopic>& topics, bool if_not_exists,
@@ -299,12 +298,32 @@ Status TrimPartitions(rd_kafka_t* rk, const std::vector<TopicSelection>& parts, 
   if (!selected.ok()) return selected.status();
   auto all_marks = QueryWatermarks(rk, *selected, timeout_ms);
   if (!all_marks.ok()) return all_marks.status();
+  // A topic whose cleanup.policy lacks delete refuses DeleteRecords (the
+  // broker says only "policy violation"): named here, also in a dry run.
+  std::map<std::string, bool> deletable;
+  for (const PartitionRef& r : *selected) {
+    if (deletable.count(r.topic)) continue;
+    auto set = DescribeConfigs(rk, RD_KAFKA_RESOURCE_TOPIC, r.topic, timeout_ms, fmt::format("topic '{}'", r.topic));
+    if (!set.ok()) return set.status();
+    bool yes = true;
+    for (size_t i = 0; i < set->count; i++) {
+      const char* value = rd_kafka_ConfigEntry_value(set->entries[i]);
+      if (std::string_view(rd_kafka_ConfigEntry_name(set->entries[i])) == "cleanup.policy" && value)
+        yes = std::string_view(value).find("delete") != std::string_view::npos;
+    }
+    deletable[r.topic] = yes;
+    if (!yes)
+      failures.Add(fmt::format("topic '{}' has cleanup.policy=compact: records can be deleted only from a topic "
+                               "whose cleanup.policy holds delete",
+                               r.topic));
+  }
   // The partitions that can be cut, their watermarks, and where to.
   std::vector<PartitionRef> refs;
   std::vector<Watermarks> marks;
   for (size_t i = 0; i < selected->size(); i++) {
     const PartitionRef& r = (*selected)[i];
     const Watermarks& m = (*all_marks)[i];
+    if (!deletable[r.topic]) continue;
     if (point.kind == TrimPoint::kOffset && point.value > m.high) {
       failures.Add(fmt::format("{}:{}: offset {} is past the end ({})", r.topic, r.partition, point.value, m.high));
       continue;
