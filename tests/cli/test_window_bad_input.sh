@@ -96,6 +96,12 @@ expect_grep "$T/err" "far.jsonl:2: event time 't' is out of range"
 sh_run 65 "echo '{\"t\":-9223372036854775}' | timeout 10 kwindow --time t --time-unit s --tumble 1s -a count"
 printf '{"@kpipe":"watermark","ts":9223372036854775807}\n' > "$T/farwm.jsonl"
 run 65 kwindow --time t --tumble 1s -a count "$T/farwm.jsonl"
+# A bad watermark record changes nothing: no control output begins.
+printf '%s\n' '{"t":1000}' '{"@kpipe":"watermark"}' '{"@kpipe":"watermark","ts":"x"}' '{"t":3000}' > "$T/badwm.jsonl"
+run 0 kwindow -q --time t --tumble 1s -a count --dead-letter "$T/badwm.dead" "$T/badwm.jsonl"
+expect_eq "rows, no control records" "$(cat "$T/out")" '{"window_start":1000,"window_end":2000,"count":1}
+{"window_start":3000,"window_end":4000,"count":1}'
+expect_eq "bad watermarks set aside" "$(wc -l < "$T/badwm.dead")" 2
 run 2 kwindow --time t --tumble 100000000000d -a count "$T/far.jsonl"
 expect_grep "$T/err" "longer than 36 million years"
 

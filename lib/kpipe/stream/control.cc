@@ -23,15 +23,17 @@ Status Runner::Control(size_t s, simdjson::dom::object obj, std::string_view lin
   if (obj["@kpipe"].get_string().get(kind) != simdjson::SUCCESS)
     return bad("control record: \"@kpipe\" is not a string");
   // Watermark and end records make a tool forward its own watermarks; a
-  // partitions record only when it says that watermarks follow.
+  // partitions record only when it says that watermarks follow. (A bad one
+  // changes nothing.)
+  int64_t ts = 0;
+  if (kind == "watermark" &&
+      (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS || !CheckEventTime(ts, "ts").ok()))
+    return bad("watermark control record without an integer \"ts\" in range");
   if (!no_control_ && kind != "partitions") {
     control_out_ = true;
     KPIPE_RETURN_IF_ERROR(SayWatermarksFollow());
   }
   if (kind == "watermark") {
-    int64_t ts;
-    if (obj["ts"].get_int64().get(ts) != simdjson::SUCCESS || !CheckEventTime(ts, "ts").ok())
-      return bad("watermark control record without an integer \"ts\" in range");
     l.wm.Control(ts);
     return Moved(/*force=*/true, /*refresh=*/false);
   }
