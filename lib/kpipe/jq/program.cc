@@ -12,6 +12,7 @@ extern "C" {
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -455,9 +456,15 @@ namespace {
 // ':' each, outside strings).
 bool ScanText(std::string_view t, size_t* keys) {
   *keys = 0;
-  return json::ForEachToken(t, [&](json::JsonToken kind, std::string_view text) {
+  bool beyond = false;  // a number past the largest double, which jq reads as that
+  bool ok = json::ForEachToken(t, [&](json::JsonToken kind, std::string_view text) {
     if (kind == json::JsonToken::kOther && text == ":") ++*keys;
+    if (kind == json::JsonToken::kNumber && !beyond) {
+      std::string n(text);
+      beyond = std::isinf(std::strtod(n.c_str(), nullptr));
+    }
   });
+  return ok && !beyond;
 }
 
 // The members of every object in `v` (borrowed).
@@ -495,7 +502,9 @@ Status Program::RunText(std::string_view json, const Emit& emit,
     return halted_;
   }
   // The input's own bytes stand for an output equal to it only when they
-  // are JSON (an integer beyond 64 bits is; "012" is not) and repeat no key.
+  // are JSON (an integer beyond 64 bits is; "012" is not), repeat no key
+  // and hold no number past the largest double (1e400, which jq reads as
+  // 1.7976931348623157e+308 and the other tools refuse).
   size_t keys = 0;
   bool faithful = ScanText(json, &keys) && keys == CountMembers(in);
   return RunJv(in, faithful, emit);
