@@ -10,6 +10,9 @@ Status ParseLine(simdjson::dom::parser* parser, std::string_view line, simdjson:
   if (line.empty()) return Status::BadInput("invalid JSON (empty line)");
   if (auto err = parser->parse(line.data(), line.size(), false).get(*root)) {
     if (code) *code = err;
+    // (Windows tools write one at the start of a file; jq skips it.)
+    if (line.substr(0, 3) == "\xEF\xBB\xBF")
+      return Status::BadInput("invalid JSON (the line starts with a UTF-8 byte order mark, U+FEFF)");
     if (err == simdjson::NUMBER_ERROR)
       return Status::BadInput(
           "invalid JSON (a number that is not JSON, or that cannot be read: an integer beyond 64 bits, a number "
