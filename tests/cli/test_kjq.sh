@@ -149,6 +149,9 @@ run 65 kjq -q . "$T/nul.jsonl"
 expect_grep "$T/err" "nul.jsonl:1: invalid JSON"
 run 2 kjq 'foo(' "$T/in.jsonl"
 expect_grep "$T/err" "cannot compile the jq program"
+run 2 kjq 'ascii' "$T/in.jsonl"
+expect_eq "a compile error on one line" "$(head -n 1 "$T/err")" \
+  "kjq: error: cannot compile the jq program: ascii/0 is not defined at <top-level>, line 1: ascii"
 run 2 kjq --argjson n '{' . "$T/in.jsonl"
 # debug writes to standard error as jq -c does; a name given twice keeps
 # its first value, as with jq.

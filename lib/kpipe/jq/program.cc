@@ -289,8 +289,16 @@ Result<std::unique_ptr<Program>> Program::Compile(const std::string& text,
                         JV_OBJECT(jv_string("positional"), jv_array(), jv_string("named"), jv_copy(named)));
   // jq 1.6 takes the named arguments as an object of $NAME values.
   if (!jq_compile_args(p->jq_, text.c_str(), named)) {
+    // jq's messages on one line: "jq: error: WHAT at <top-level>, line N:"
+    // and the program's text under it, then "jq: N compile error(s)".
     std::string all;
-    for (const std::string& e : p->compile_errors_) all += (all.empty() ? "" : "; ") + e;
+    for (std::string e : p->compile_errors_) {
+      if (e.rfind("jq: error: ", 0) == 0) e.erase(0, 11);
+      if (e.rfind("jq: ", 0) == 0 && e.find("compile error") != std::string::npos) continue;
+      std::replace(e.begin(), e.end(), '\n', ' ');
+      while (!e.empty() && e.back() == ' ') e.pop_back();
+      all += (all.empty() ? "" : "; ") + e;
+    }
     return Status::Usage(fmt::format("cannot compile the jq program: {}", all.empty() ? "error" : all));
   }
   p->compile_errors_.clear();
