@@ -99,4 +99,17 @@ check(second.returncode == 0, f"the second member: exit {second.returncode}\n" +
 check("state restored from" in open(log).read(), "the second member restored no state:\n" + open(log).read()[-1500:])
 rows = last_counts(out)
 check(rows == {f"u{i}": 30 for i in range(5)}, f"the second member's counts, from the restored state: {rows}")
+
+# A group that a single process ran with --exactly-once (its checkpoint in
+# the committed offsets' metadata) is refused to a member: its state is in
+# that process's --state directory, and a member would read the input from
+# its start and write every row again.
+single, out_topic = f"single-{RUN_ID}", f"single-out-{RUN_ID}"
+create_topics([(out_topic, 1)])
+state = os.path.join(tmp, "single.state")
+eos = f"kagg -q -G {single} --by user -a count --exactly-once --output kafka:{out_topic} --until end kafka:{topic}"
+sh(f"{eos} --state {state}", timeout=60)
+_, err = sh(eos, want=2, timeout=60)
+check("committed by a single process with --state" in err, f"a member on a single process's group: {err}")
+sh(f"{eos} --state {state}", timeout=60)  # the directory still goes on
 finish()

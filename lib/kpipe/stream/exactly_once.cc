@@ -97,6 +97,27 @@ Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSou
       dir, group, store->seq()));
 }
 
+Status RefuseSingleOwnersGroup(rd_kafka_t* consumer, const std::string& topic, int partitions,
+                               const std::string& group) {
+  PartitionList list(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; p++) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+  // Offsets that cannot be read in time are not refused on (they may be
+  // those of a transaction left open, decided later).
+  if (rd_kafka_committed(consumer, list.get(), kPrecheckTimeoutMs * 4) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::OK();
+  std::vector<std::string> metadata;
+  for (int i = 0; i < list->cnt; i++)
+    if (!list->elems[i].err && list->elems[i].offset >= 0)
+      metadata.emplace_back(static_cast<const char*>(list->elems[i].metadata), list->elems[i].metadata_size);
+  uint64_t seq = CommittedCheckpoint(metadata);
+  if (seq == 0) return Status::OK();
+  return Status::Usage(fmt::format(
+      "-G {}: the group's offsets were committed by a single process with --state (checkpoint {}), whose state "
+      "is in its directory, not in a changelog: run that process again with its --state DIR, or start a new "
+      "group (-G NEW --from TIME) for members (kpipe(7), SCALING)",
+      group, seq));
+}
+
 void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e) {
   e->U64(positions.size());
   for (const KafkaPosition& p : positions) {

@@ -89,6 +89,14 @@ Status SelectCommitted(state::CheckpointStore* store, const std::vector<KafkaSou
 Status RefuseUnheldCheckpoint(const state::CheckpointStore& store, const std::vector<KafkaSource*>& inputs,
                               const std::string& group, const std::string& dir);
 
+// A member (-G without a single process's --state) refuses a group whose
+// committed offsets carry a kpipe checkpoint (over the partitions of
+// `topic`, which has `partitions`): a single process committed them, and
+// its state is in its --state directory, not in a changelog; a member would
+// read the input again from its start and write every row again.
+Status RefuseSingleOwnersGroup(rd_kafka_t* consumer, const std::string& topic, int partitions,
+                               const std::string& group);
+
 // A checkpoint's record of Kafka positions.
 void EncodePositions(const std::vector<KafkaPosition>& positions, state::Encoder* e);
 std::vector<KafkaPosition> DecodePositions(state::Decoder* d);

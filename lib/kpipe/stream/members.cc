@@ -79,6 +79,7 @@ Status Members::Open() {
           "(as many partitions, keyed alike), but {} has {} partitions and {} has {} (kpipe(7), SCALING)",
           io.group, topics[0], right[0], topics[0], n, right[0], m));
   }
+  KPIPE_RETURN_IF_ERROR(RefuseSingleOwnersGroup(source_->handle(), topics[0], n, io.group));
   admin::NewTopic t;
   t.name = topic_;
   t.partitions = n;
