@@ -257,4 +257,10 @@ run 1 kagg -q --by a -a count --state "$T/lock.state" "$T/one.jsonl"
 expect_grep "$T/err" "^kagg: error: --state $T/lock.state is in use by another process \(pid $holder\)"
 exec 7>&-
 wait $holder
+# A LOCK that cannot be opened (a permission, here a directory) is not
+# another process's.
+mkdir -p "$T/badlock.state/LOCK"
+run 1 kagg -q --by a -a count --state "$T/badlock.state" "$T/one.jsonl"
+expect_grep "$T/err" "LOCK: Is a directory"
+expect_no_grep "$T/err" "in use"
 echo ok

@@ -67,8 +67,9 @@ pid_t LockHolder(const std::string& lock) {
 
 // DB::Open's error: a store another process has open says so, by pid.
 Status OpenError(const rocksdb::Status& s, const std::string& dir) {
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos &&
-      s.ToString().find("LOCK") != std::string::npos) {
+  // ("While lock file": the lock is held. "While open a file for lock"
+  // is not: a LOCK file or directory this user may not open.)
+  if (s.IsIOError() && s.ToString().find("While lock file") != std::string::npos) {
     pid_t pid = LockHolder(dir + "/LOCK");
     return Status::IOError(fmt::format(
         "--state {} is in use by another process{}; a state directory serves one process at a time", dir,
