@@ -97,6 +97,11 @@ Status Runner::Restore() {
     any_stream |= l.kafka == nullptr;
     ck_positions_.push_back(l.at);
   }
+  // (As after an end record: what follows starts new windows and keys.)
+  if (ended_ && opt_.warn)
+    opt_.warn(fmt::format("--state {}: the checkpoint was made at the end of the input, where every window "
+                          "and key was written and let go: what is read from here on starts anew",
+                          opt_.state_dir));
   ck_counts_[0] = stats_->in;
   ck_counts_[1] = stats_->out;
   ck_counts_[2] = stats_->late;
