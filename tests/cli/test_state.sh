@@ -257,6 +257,14 @@ run 1 kagg -q --by a -a count --state "$T/lock.state" "$T/one.jsonl"
 expect_grep "$T/err" "^kagg: error: --state $T/lock.state is in use by another process \(pid $holder\)"
 exec 7>&-
 wait $holder
+# A restart does not cut back another output file than the checkpoint's.
+printf '%s\n' '{"a":1}' '{"a":2}' > "$T/two.jsonl"
+run 0 kagg -q --by a -a count --emit changes --state "$T/other.state" --output "$T/other1" "$T/two.jsonl"
+cat "$T/other1" "$T/other1" > "$T/other2"
+run 2 kagg -q --by a -a count --emit changes --state "$T/other.state" --output "$T/other2" "$T/two.jsonl"
+expect_grep "$T/err" "the checkpoint wrote to .*other1, not .*other2, which a restart would cut back"
+expect_eq "the other file kept" "$(wc -l < "$T/other2")" 4
+run 0 kagg -q --by a -a count --emit changes --state "$T/other.state" --output "$T/other1" "$T/two.jsonl"
 # A LOCK that cannot be opened (a permission, here a directory) is not
 # another process's.
 mkdir -p "$T/badlock.state/LOCK"

@@ -80,6 +80,8 @@ Status Runner::Restore() {
   w_ = d.I64();
   written_wm_ = d.I64();
   for (int64_t& size : restored_sizes_) size = d.I64();
+  if (!d.done())  // (not in the checkpoints of earlier builds)
+    for (std::string& path : restored_paths_) path = d.Str();
   KPIPE_RETURN_IF_ERROR(d.Check("checkpoint record"));
   restored_ = true;
   auto entries = op_->incremental() ? store_->ReadKeyed() : store_->Read();
@@ -218,6 +220,7 @@ Status Runner::Checkpoint(bool behind) {
   e.I64(w_);
   e.I64(written_wm_);
   for (int64_t size : sizes) e.I64(size);
+  for (const std::string& path : output_paths_) e.Str(path);
   std::unique_ptr<SnapshotJob> job = behind ? op_->incremental()->BeginSnapshot() : nullptr;
   if (job) {
     // The entries, the output files' data and the record: another thread.

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -36,6 +37,22 @@ Status OutputSink::Write(std::string_view group, std::string_view row) {
 }
 
 namespace run {
+
+namespace {
+
+// The canonical path of the output file `name`, when it is a regular file
+// (not standard output, a Kafka topic, a pipe or a device); else empty.
+std::string RegularFilePath(const std::string& name) {
+  struct stat st;
+  if (name.empty() || name == "-" || name.rfind("kafka:", 0) == 0 || ::stat(name.c_str(), &st) != 0 ||
+      !S_ISREG(st.st_mode))
+    return {};
+  std::error_code ec;
+  std::string path = std::filesystem::canonical(name, ec).string();
+  return ec ? std::string() : path;
+}
+
+}  // namespace
 
 Runner::Runner(const RunnerOptions& opt, Operator* op, RunStats* stats)
     : opt_(opt), op_(op), stats_(stats), late_policy_(!opt.late.empty(), opt.max_late, opt.warn) {
@@ -166,9 +183,23 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
     if (opt_.dump_state) return DumpState();
   }
   // Files written since the restored checkpoint are cut back to their size
-  // then: what follows is written again, the same.
+  // then: what follows is written again, the same. Not another file than
+  // the checkpoint's, which would lose what it holds past that size.
+  const std::string* names[3] = {&opt_.output, &opt_.late, &opt_.dead_letter};
+  for (int i = 0; i < 3; i++) {
+    output_paths_[i] = RegularFilePath(*names[i]);
+    if (restored_sizes_[i] < 0 || restored_paths_[i].empty() || output_paths_[i].empty() ||
+        output_paths_[i] == restored_paths_[i])
+      continue;
+    return Status::Usage(fmt::format(
+        "--state {}: the checkpoint wrote to {}, not {}, which a restart would cut back to the checkpoint's {} "
+        "bytes; give that file, or a new --state directory",
+        opt_.state_dir, restored_paths_[i], *names[i], restored_sizes_[i]));
+  }
   KPIPE_RETURN_IF_ERROR(
       outputs_.Open(opt_.output, opt_.late, opt_.dead_letter, restored_sizes_, kafka_out_.Writers()));
+  for (int i = 0; i < 3; i++)
+    if (output_paths_[i].empty()) output_paths_[i] = RegularFilePath(*names[i]);  // made by Open
   out_ = outputs_.rows();
   if (IsKafka(opt_.output)) {
     // Rows only: control records stay on pipes (kpipe(7), KAFKA INPUT AND OUTPUT).

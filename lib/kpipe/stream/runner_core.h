@@ -176,6 +176,10 @@ class Runner {
   std::unique_ptr<state::CheckpointStore> store_;
   int64_t next_checkpoint_ = INT64_MAX;
   int64_t restored_sizes_[3] = {-1, -1, -1};  // output, late, dead letters
+  // The same files' paths (canonical) where they are regular files, as
+  // checkpoints record them, and those a restored checkpoint recorded
+  // (empty: not a regular file, or a checkpoint of a build before).
+  std::string output_paths_[3], restored_paths_[3];
   bool restored_ = false;
   bool fresh_ = false;  // --exactly-once: the store's one checkpoint never committed
   uint64_t state_bytes_ = 0;  // of the last checkpoint
