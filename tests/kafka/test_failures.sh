@@ -28,6 +28,16 @@ run 0 kconsume -q -e "$id-bad"
 expect_eq "delivered before the bad line" "$(wc -l < "$T/out")" 500
 expect_eq "last delivered" "$(tail -1 "$T/out")" '{"n":500}'
 
+# A message too large is refused alone: the ones after it in its batch are
+# delivered, and counted so.
+{ printf '"%01100000d"\n' 0; echo '{"i":1}'; echo '{"i":2}'; } > "$T/big.jsonl"
+run 1 kproduce -t "$id-big" -p 0 "$T/big.jsonl"
+expect_grep "$T/err" "^kproduce: error: 1 of 3 messages were not delivered .*too large"
+expect_grep "$T/err" "3 lines in, 2 messages delivered, 1 failed"
+run 0 kconsume -q -e "$id-big"
+expect_eq "delivered after the refused one" "$(cat "$T/out")" '{"i":1}
+{"i":2}'
+
 # The broker stops mid-run: non-zero exit with the number of undelivered messages.
 b2=$T/broker2
 mkdir -p "$b2"

@@ -2,6 +2,7 @@
 // PIPE, CONTROL RECORDS), so that the tools name bad lines alike.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <simdjson.h>
@@ -9,6 +10,10 @@
 #include "kpipe/status.h"
 
 namespace kpipe::json {
+
+// Why `line` is bad input, simdjson having said `err` of it: "invalid JSON
+// (REASON)", the same in every tool.
+std::string BadLineReason(std::string_view line, simdjson::error_code err);
 
 // Parses `line`, which lies inside a block followed by at least
 // SIMDJSON_PADDING readable bytes (a LineReader's), without copying it.

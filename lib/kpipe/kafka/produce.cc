@@ -416,9 +416,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
     simdjson::dom::element doc;
     auto err = validator_.Parse(line, &doc, /*padded=*/true);
     if (err) {
-      return Bad(err == simdjson::EMPTY ? "invalid JSON (empty line)"
-                                        : fmt::format("invalid JSON ({})", simdjson::error_message(err)),
-                 line, source, line_no);
+      return Bad(json::BadLineReason(line, err), line, source, line_no);
     }
     // Control records (kpipe(7)) from an upstream kpipe tool are not data.
     simdjson::dom::object obj;
@@ -623,8 +621,16 @@ Status Producer::ProduceRange(int32_t partition, rd_kafka_message_t* msgs, size_
     // until delivery reports are served here), so retrying the failed
     // suffix keeps the input order.
     if (msgs[i].err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      stats_->failed += n - i + later;  // refused before they were queued
-      refused_ += n - i + later;
+      // Refused one by one (a message too large, say): those after it that
+      // got no error were queued all the same, and are delivered. Those of
+      // the partitions after this one (`later`) are never produced.
+      size_t queued = 0;
+      for (size_t j = i + 1; j < n; j++) queued += msgs[j].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      stats_->produced += queued;
+      if (txn_) txn_->Produced(queued);
+      size_t refused = n - i - queued + later;
+      stats_->failed += refused;
+      refused_ += refused;
       return Refused(opt_.topic, msgs[i].err);
     }
     for (size_t j = i; j < n; j++)
