@@ -282,4 +282,14 @@ check("the open transaction (2 messages) was aborted" in err and
 out, _ = sh(f"kconsume -q -e {txn} | wc -l")
 check(int(out) == 0, f"a read_committed reader saw {out!r} messages of an aborted transaction")
 
+# -f as kcat's: a null key is nothing (%k) and -1 (%K), a null header value
+# NULL beside an empty one.
+fmt_topic = f"kpipe-rt-{RUN_ID}-fmt"
+create_topics([(fmt_topic, 1)])
+p = Producer({"bootstrap.servers": BROKERS})
+p.produce(fmt_topic, value=b"vv", headers=[("n", None), ("e", b""), ("v", b"x")])
+need(p.flush(30) == 0, "produce the -f message")
+out, _ = sh(f"kconsume -q -e -f '%t:%p:%o [%k] %K %S %s %h\\n' {fmt_topic}")
+check(out == f"{fmt_topic}:0:0 [] -1 2 vv n=NULL,e=,v=x\n".encode(), f"kconsume -f: {out!r}")
+
 finish()

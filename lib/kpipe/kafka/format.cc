@@ -55,6 +55,7 @@ void AppendFormatted(std::string* b, const std::vector<FormatPiece>& format,
             b->append(name);
             b->push_back('=');
             if (val) b->append(static_cast<const char*>(val), size);
+            else b->append("NULL");  // as kcat writes a null value, apart from an empty one
           }
         }
         break;
