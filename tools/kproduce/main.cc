@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
   exit_code = kpipe::tools::ReportStatus(diag, st);
   if (opt.check_only && st.ok() && !quiet) diag.Line("the schemas may be registered");
   if (!quiet && !st.Is(kpipe::Status::Code::kUsage) && (stats.lines > 0 || !opt.check_only)) {
-    std::string txn = stats.transactions ? fmt::format(", {} transactions", stats.transactions) : "";
+    std::string txn =
+        stats.transactions ? ", " + kpipe::tools::Count(stats.transactions, "transaction") : std::string();
     // Delivered, but not to a reader of committed messages.
     if (stats.aborted_messages)
       txn += fmt::format(", {} aborted ({})", kpipe::tools::Count(stats.aborted, "transaction"),

@@ -759,7 +759,8 @@ Status Producer::Finish(Status st) {
       stats_->aborted = txn_->aborted();
       stats_->aborted_messages = txn_->aborted_messages();
       if (!as.ok()) diag_(as.message());
-      else if (open) diag_(fmt::format("warning: the open transaction ({} messages) was aborted", open));
+      else if (open)
+        diag_(fmt::format("warning: the open transaction ({} message{}) was aborted", open, open == 1 ? "" : "s"));
     }
   }
   // Wait for every outstanding delivery report; each message either gets
