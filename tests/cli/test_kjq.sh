@@ -138,12 +138,12 @@ expect_grep "$T/err" "^kjq: error: $T/in.jsonl:4: jq: error: .*cannot be added"
 printf '%s\n' '{"a":1}' '{"a":' > "$T/badjson.jsonl"
 run 65 kjq -q . "$T/badjson.jsonl"
 expect_grep "$T/err" "badjson.jsonl:2: invalid JSON"
-# (jq's own parser, which reads the numbers simdjson cannot, takes a NUL
-# byte for the end of a number.)
 # A number past the largest double is written as jq reads it, not kept.
 echo '{"v":1e400}' > "$T/huge.jsonl"
 run 0 kjq -q 'select(true)' "$T/huge.jsonl"
 expect_eq "1e400" "$(cat "$T/out")" '{"v":1.7976931348623157e+308}'
+# (jq's own parser, which reads the numbers simdjson cannot, takes a NUL
+# byte for the end of a number.)
 printf '{"ts":4900\0,"k":"k1"}\n' > "$T/nul.jsonl"
 run 65 kjq -q . "$T/nul.jsonl"
 expect_grep "$T/err" "nul.jsonl:1: invalid JSON"
@@ -160,6 +160,8 @@ run 0 kjq -q --threads 1 'debug | .a' "$T/one.jsonl"
 expect_eq "debug" "$(cat "$T/err")" '["DEBUG:",{"a":"é"}]'
 run 0 kjq -q --arg x 1 --arg x 2 '[$x, $ARGS.named.x]' "$T/one.jsonl"
 expect_eq "--arg twice" "$(cat "$T/out")" '["1","1"]'
+run 0 kjq -q --argjson x 1 --arg x 2 '$x' "$T/one.jsonl"
+expect_eq "--argjson, then --arg" "$(cat "$T/out")" '1'
 
 # Envelopes: the program sees the value; key, headers, partition, offset and
 # timestamp stay byte for byte; several outputs give several envelopes; a

@@ -52,12 +52,21 @@ int main(int argc, char** argv) {
   if (st.ok()) {
     opt.threads = static_cast<unsigned>(threads);
     if (!input.empty()) opt.input = input;
-    for (size_t i = 0; i + 1 < arg.size(); i += 2) {
-      std::string json;
-      kpipe::json::AppendQuoted(&json, arg[i + 1]);
-      opt.args.emplace_back(arg[i], std::move(json));
+    // In the order of the command line: of a name given twice the first
+    // value counts, as with jq.
+    size_t a = 0, j = 0, values = 0;
+    for (const std::string& name : cmd.Given()) {
+      if ((name != "--arg" && name != "--argjson") || ++values % 2 == 1) continue;  // at a pair's second value
+      if (name == "--arg" && a + 1 < arg.size()) {
+        std::string json;
+        kpipe::json::AppendQuoted(&json, arg[a + 1]);
+        opt.args.emplace_back(arg[a], std::move(json));
+        a += 2;
+      } else if (name == "--argjson" && j + 1 < argjson.size()) {
+        opt.args.emplace_back(argjson[j], argjson[j + 1]);
+        j += 2;
+      }
     }
-    for (size_t i = 0; i + 1 < argjson.size(); i += 2) opt.args.emplace_back(argjson[i], argjson[i + 1]);
   }
   kpipe::JqStats stats;
   if (st.ok()) st = kpipe::RunJq(opt, &signals, &stats);

@@ -91,6 +91,12 @@ void Command::RepeatedPairs(FlagSpec spec, std::vector<std::string>* target) {
   entries_.back().repeatable = true;
 }
 
+std::vector<std::string> Command::Given() const {
+  std::vector<std::string> names;
+  for (const CLI::Option* o : app_.parse_order()) names.push_back(o->get_name());
+  return names;
+}
+
 void Command::Positional(std::string name, std::string help, std::vector<std::string>* target,
                          Complete complete) {
   positional_name_ = name;

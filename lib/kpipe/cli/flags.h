@@ -54,6 +54,10 @@ class Command {
   // Repeatable; each occurrence takes two values (jq's --arg NAME VALUE),
   // appended to `target` one after the other.
   void RepeatedPairs(FlagSpec spec, std::vector<std::string>* target);
+  // After parsing: the long names of the options given, one per value they
+  // took (two for each of RepeatedPairs), in the order of the command line:
+  // which of two repeatable options came first.
+  std::vector<std::string> Given() const;
   void Positional(std::string name, std::string help, std::vector<std::string>* target,
                   Complete complete = Complete::kFile);
   // Positionals of one value each, in order (kjq's PROGRAM [INPUT]): a
