@@ -257,6 +257,20 @@ run 1 kagg -q --by a -a count --state "$T/lock.state" "$T/one.jsonl"
 expect_grep "$T/err" "^kagg: error: --state $T/lock.state is in use by another process \(pid $holder\)"
 exec 7>&-
 wait $holder
+# A restart on the checkpoint made at the end of the input: nothing new to
+# read, nothing said; lines appended since are as after an end record, and
+# it says so.
+printf '%s\n' '{"a":1,"t":1000}' '{"a":1,"t":2000}' > "$T/grow.jsonl"
+run 0 kagg -q --by a -a count --state "$T/grow.state" --output "$T/grow.out" "$T/grow.jsonl"
+run 0 kagg -q --by a -a count --state "$T/grow.state" --output "$T/grow.out" "$T/grow.jsonl"
+expect_eq "nothing said" "$(cat "$T/err")" ""
+run 0 kwindow -q --tumble 1s --time t -a count --state "$T/growk.state" --output "$T/growk.out" "$T/grow.jsonl"
+echo '{"a":1,"t":9000}' >> "$T/grow.jsonl"
+run 0 kagg -q --by a -a count --state "$T/grow.state" --output "$T/grow.out" "$T/grow.jsonl"
+expect_grep "$T/err" "made at the end of the input, which closed every window and key; what is read from here on starts new keys"
+expect_eq "a new key" "$(tail -n 1 "$T/grow.out")" '{"a":1,"count":1}'
+run 0 kwindow -q --tumble 1s --time t -a count --state "$T/growk.state" --output "$T/growk.out" "$T/grow.jsonl"
+expect_grep "$T/err" "what is read from here on is late"
 # A restart does not cut back another output file than the checkpoint's.
 printf '%s\n' '{"a":1}' '{"a":2}' > "$T/two.jsonl"
 run 0 kagg -q --by a -a count --emit changes --state "$T/other.state" --output "$T/other1" "$T/two.jsonl"

@@ -99,11 +99,9 @@ Status Runner::Restore() {
     any_stream |= l.kafka == nullptr;
     ck_positions_.push_back(l.at);
   }
-  // (As after an end record: what follows starts new windows and keys.)
-  if (ended_ && opt_.warn)
-    opt_.warn(fmt::format("--state {}: the checkpoint was made at the end of the input, where every window "
-                          "and key was written and let go: what is read from here on starts anew",
-                          opt_.state_dir));
+  // The end of the input let every key go: said once a record follows
+  // (Block).
+  restored_at_end_ = ended_;
   ck_counts_[0] = stats_->in;
   ck_counts_[1] = stats_->out;
   ck_counts_[2] = stats_->late;

@@ -355,6 +355,16 @@ Status Runner::ReadAll(SignalWatch* signals) {
 // which gives each its exact verdict.
 Status Runner::Block(size_t s, std::string_view block) {
   lanes_[s]->block_line = 0;
+  if (restored_at_end_) {
+    // As after an end record (kpipe(7), STATE).
+    restored_at_end_ = false;
+    if (opt_.warn)
+      opt_.warn(fmt::format(
+          "--state {}: the checkpoint was made at the end of the input, which closed every window and key; {}",
+          opt_.state_dir,
+          opt_.tool == "kagg" ? "what is read from here on starts new keys, counted from zero"
+                              : "what is read from here on is late (the watermark is past every time)"));
+  }
   // (Too small a block is not asked for the hint function: a live trickle
   // would copy it for every few lines.)
   if (!block_parser_ || block.size() < json::BlockParser::kMinBlock ||

@@ -180,6 +180,9 @@ class Runner {
   // checkpoints record them, and those a restored checkpoint recorded
   // (empty: not a regular file, or a checkpoint of a build before).
   std::string output_paths_[3], restored_paths_[3];
+  // The checkpoint restored was made at the end of the input, and nothing
+  // was read since.
+  bool restored_at_end_ = false;
   bool restored_ = false;
   bool fresh_ = false;  // --exactly-once: the store's one checkpoint never committed
   uint64_t state_bytes_ = 0;  // of the last checkpoint
