@@ -279,6 +279,10 @@ run 2 kagg -q --by a -a count --emit changes --state "$T/other.state" --output "
 expect_grep "$T/err" "the checkpoint wrote to .*other1, not .*other2, which a restart would cut back"
 expect_eq "the other file kept" "$(wc -l < "$T/other2")" 4
 run 0 kagg -q --by a -a count --emit changes --state "$T/other.state" --output "$T/other1" "$T/two.jsonl"
+# One whose path is gone was moved: it goes on with a warning.
+mv "$T/other1" "$T/other3"
+run 0 kagg -q --by a -a count --emit changes --state "$T/other.state" --output "$T/other3" "$T/two.jsonl"
+expect_grep "$T/err" "other1, which is gone; going on with .*other3 as that file"
 # A LOCK that cannot be opened (a permission, here a directory) is not
 # another process's.
 mkdir -p "$T/badlock.state/LOCK"

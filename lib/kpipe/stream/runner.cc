@@ -185,12 +185,24 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
   // Files written since the restored checkpoint are cut back to their size
   // then: what follows is written again, the same. Not another file than
   // the checkpoint's, which would lose what it holds past that size.
+  // (One whose path is gone was moved, with its directory perhaps: the
+  // same file, as far as can be told, as an input file of another name.)
   const std::string* names[3] = {&opt_.output, &opt_.late, &opt_.dead_letter};
   for (int i = 0; i < 3; i++) {
     output_paths_[i] = RegularFilePath(*names[i]);
     if (restored_sizes_[i] < 0 || restored_paths_[i].empty() || output_paths_[i].empty() ||
         output_paths_[i] == restored_paths_[i])
       continue;
+    struct stat was, is;
+    bool gone = ::stat(restored_paths_[i].c_str(), &was) != 0;
+    if (!gone && ::stat(output_paths_[i].c_str(), &is) == 0 && was.st_dev == is.st_dev && was.st_ino == is.st_ino)
+      continue;  // a link to the same file
+    if (gone) {
+      if (opt_.warn)
+        opt_.warn(fmt::format("--state {}: the checkpoint wrote to {}, which is gone; going on with {} as that file",
+                              opt_.state_dir, restored_paths_[i], *names[i]));
+      continue;
+    }
     return Status::Usage(fmt::format(
         "--state {}: the checkpoint wrote to {}, not {}, which a restart would cut back to the checkpoint's {} "
         "bytes; give that file, or a new --state directory",
