@@ -96,6 +96,14 @@ expect_eq "pairs despite bad lines" "$(wc -l < "$T/out")" 2
 run 65 kjoin --on 0 --table --merge <(echo '[1,2]') <(echo '[1,3]')
 expect_grep "$T/err" ":1: --merge needs JSON objects$"
 
+# --idle leaves a quiet input out only while the other is active: one that
+# ended is not, and the quiet one still holds the watermark (it went to
+# +infinity, and every later record of the quiet input was late).
+run 0 kjoin --on k --time ts --within 1s --idle 300ms <(sleep 1; echo '{"k":"a","ts":5000}') \
+  <(printf '%s\n' '{"k":"a","ts":1000}' '{"k":"a","ts":5000}')
+expect_eq "idle beside an ended input" "$(cat "$T/out")" '{"left":{"k":"a","ts":5000},"right":{"k":"a","ts":5000}}'
+expect_grep "$T/err" " 0 late,"
+
 # [1] and [1e0] are one key.
 run 0 kjoin -q --on k --within 1s --time ts <(echo '{"ts":1,"k":[1]}') <(echo '{"ts":1,"k":[1e0]}')
 expect_eq "nested number keys" "$(cat "$T/out")" '{"left":{"ts":1,"k":[1]},"right":{"ts":1,"k":[1e0]}}'

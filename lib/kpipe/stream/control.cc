@@ -96,7 +96,9 @@ int64_t Runner::Combined(int64_t now) const {
     bool quiet = opt_.idle_ms >= 0 && !l->ended && now - l->last_data_ms > opt_.idle_ms;
     if (quiet) continue;
     awake = std::min(awake, w);
-    any_awake = true;
+    // An input that ended is not active: alone, it leaves no quiet one out
+    // (its W, past every time, would be the whole watermark).
+    any_awake |= !l->ended;
   }
   return any_awake ? awake : all;
 }
