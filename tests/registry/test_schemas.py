@@ -378,7 +378,7 @@ p = Producer({"bootstrap.servers": BROKERS})
 p.produce(T5, value=b"\x00\x00\x0f\x42\x3fxyz")  # schema id 999999
 p.flush(10)
 _, err = sh(f"kconsume -e {R} {T5}", want=65)
-check(f"{T5}:0@0: value: schema id 999999 is not in the registry" in err, err)
+check(f"kafka:{T5}/0:0: value: schema id 999999 is not in the registry" in err, err)
 # A kafka: input judges such a message bad input: named, or a dead letter
 # whose raw envelope holds the message's bytes; the next message still counts.
 p.produce(T5, value=b'{"n":1}')
@@ -397,7 +397,7 @@ eid = sr.get_latest_version(f"{T1}-value").schema_id
 p.produce(T6, value=b"\x00" + eid.to_bytes(4, "big") + b"\x06an")
 p.flush(10)
 _, err = sh(f"kconsume -e {R} {T6}", want=65)
-check(f"{T6}:0@0: value: schema id {eid} (Avro): .user: the datum is truncated" in err, err)
+check(f"kafka:{T6}/0:0: value: schema id {eid} (Avro): .user: the datum is truncated" in err, err)
 _, err = sh(f"kconsume -e --registry http://someone:s3cret@127.0.0.1:1/x {T6}", want=1)
 check("schema registry http://127.0.0.1:1/x:" in err and "s3cret" not in err, f"registry down: {err}")
 # -X schema.registry.url with credentials: -v does not print them either.

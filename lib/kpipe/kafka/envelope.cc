@@ -81,7 +81,10 @@ Status MessageLines::Append(std::string* out, const rd_kafka_message_t* m, bool 
   auto decode = [&](const void* bytes, size_t len, const char* what, std::string* json, int32_t* id) {
     Status st = wire_->Decode(std::string_view(static_cast<const char*>(bytes), len), json, id);
     if (st.ok()) return st;
-    std::string where = fmt::format("{}:{}@{}: {}: ", rd_kafka_topic_name(m->rkt), m->partition, m->offset, what);
+    // Named as the other tools name a Kafka record: SOURCE:LINE, the offset
+    // for the line.
+    std::string where =
+        fmt::format("kafka:{}/{}:{}: {}: ", rd_kafka_topic_name(m->rkt), m->partition, m->offset, what);
     if (st.Is(Status::Code::kBadInput)) return Status::BadInput(where + st.message());
     if (st.Is(Status::Code::kRemote)) return Status::Remote(where + st.message());
     return Status::NotFound(where + st.message());
