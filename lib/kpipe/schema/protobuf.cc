@@ -9,6 +9,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "kpipe/json/text.h"
 
@@ -36,6 +37,56 @@ class BuildError : public pb::DescriptorPool::ErrorCollector {
   }
   std::string what;
 };
+
+// A null where protobuf's JSON mapping allows none: an element of a
+// repeated field or a map's value (libprotobuf's C++ parser drops the one
+// and writes the other as its default, where the mapping, and the Python
+// parser, refuse both). `path` names the place, as .a.b[1]. A field whose
+// name the message lacks is left to the parser, as is any type but these.
+std::string NullNotAllowed(simdjson::dom::element v, const pb::Descriptor* d, const std::string& path) {
+  simdjson::dom::object obj;
+  if (v.get_object().get(obj) != simdjson::SUCCESS) return {};
+  if (d->well_known_type() != pb::Descriptor::WELLKNOWNTYPE_UNSPECIFIED) return {};  // Struct, Value, ...
+  for (simdjson::dom::key_value_pair m : obj) {
+    std::string name(m.key);
+    const pb::FieldDescriptor* f = d->FindFieldByName(name);
+    for (int i = 0; !f && i < d->field_count(); i++)
+      if (d->field(i)->json_name() == name) f = d->field(i);
+    if (!f) continue;
+    std::string at = path + "." + name;
+    const pb::Descriptor* sub = f->message_type();
+    if (f->is_map()) {
+      simdjson::dom::object entries;
+      if (m.value.get_object().get(entries) != simdjson::SUCCESS) continue;
+      const pb::FieldDescriptor* value = sub->map_value();
+      for (simdjson::dom::key_value_pair e : entries) {
+        std::string where = at + "[" + std::string(e.key) + "]";
+        const pb::Descriptor* vt = value->message_type();
+        if (e.value.is_null() && !(vt && vt->well_known_type() == pb::Descriptor::WELLKNOWNTYPE_VALUE)) return where;
+        if (vt) {
+          std::string inner = NullNotAllowed(e.value, value->message_type(), where);
+          if (!inner.empty()) return inner;
+        }
+      }
+    } else if (f->is_repeated()) {
+      simdjson::dom::array items;
+      if (m.value.get_array().get(items) != simdjson::SUCCESS) continue;
+      size_t i = 0;
+      for (simdjson::dom::element e : items) {
+        std::string where = fmt::format("{}[{}]", at, i++);
+        if (e.is_null() && !(sub && sub->well_known_type() == pb::Descriptor::WELLKNOWNTYPE_VALUE)) return where;
+        if (sub) {
+          std::string inner = NullNotAllowed(e, sub, where);
+          if (!inner.empty()) return inner;
+        }
+      }
+    } else if (sub) {
+      std::string inner = NullNotAllowed(m.value, sub, at);
+      if (!inner.empty()) return inner;
+    }
+  }
+  return {};
+}
 
 bool IsBase64(std::string_view s) {
   if (s.empty()) return false;
@@ -86,6 +137,7 @@ struct ProtobufSchema::Impl {
   const pb::FileDescriptor* file = nullptr;
   std::unique_ptr<pb::Message> scratch;  // of the first message, reused by Encode
   std::string json;
+  simdjson::dom::parser check;  // Encode's look for nulls
 
   // Builds `fdp` after the files it imports: known ones, or the
   // well-known types that libprotobuf was built with.
@@ -163,6 +215,13 @@ Status ProtobufSchema::Encode(std::string_view json, std::string* out) {
   if (!impl_->scratch) impl_->scratch.reset(impl_->factory.GetPrototype(d)->New());
   pb::Message* m = impl_->scratch.get();
   m->Clear();
+  simdjson::dom::element v;
+  if (impl_->check.parse(json.data(), json.size()).get(v) == simdjson::SUCCESS) {
+    std::string where = NullNotAllowed(v, d, "");
+    if (!where.empty())
+      return Status::BadInput(fmt::format("{}: {}: null is not allowed here (an element of a repeated field, or a "
+                                          "map's value)", d->full_name(), where));
+  }
   pb::util::JsonParseOptions opt;
   opt.ignore_unknown_fields = false;
   auto st = pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), m, opt);
