@@ -181,6 +181,18 @@ TEST_CASE("avro: decimals are exact") {
   auto f = Compile(R"({"type":"fixed","name":"D","size":16,"logicalType":"decimal","precision":38,"scale":4})");
   CHECK(Decode(*f, Encode(*f, "\"-12345678901234567890123456789.1234\"")) == "\"-12345678901234567890123456789.1234\"");
   CHECK(Encode(*f, "-1").size() == 16);
+  // A decimal's default is its bytes, as the spec gives a bytes or fixed
+  // default (registries refuse a number there); a number is taken too.
+  auto d = Compile(R"({"type":"record","name":"R","fields":[
+    {"name":"a","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2},"default":"\u0001\u0000"},
+    {"name":"b","type":{"type":"fixed","name":"F","size":2,"logicalType":"decimal","precision":4,"scale":1},
+     "default":"\u0000\u0007"},
+    {"name":"c","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2},"default":3.5}]})");
+  CHECK(Decode(*d, Encode(*d, "{}")) == R"({"a":2.56,"b":0.7,"c":3.50})");
+  CHECK(AvroSchema::Parse(R"({"type":"record","name":"R","fields":[{"name":"a","default":"\u0001",
+    "type":{"type":"fixed","name":"G","size":2,"logicalType":"decimal","precision":4,"scale":1}}]})")
+            .status()
+            .message() == "Avro schema: record R: the default of a does not fit its type: fixed G holds 2 bytes, not 1");
 }
 
 TEST_CASE("avro: defaults of inner records, and hostile data") {

@@ -453,7 +453,25 @@ Status AvroSchema::Defaults() {
         WriteLong(&f.default_bin, 0);
         t = t->branches[0];
       }
-      Status st = EncodeNode(t, v, &f.default_bin);
+      // The spec gives a bytes or fixed default as its bytes, code points
+      // U+0000 to U+00FF, a decimal's too ("\u0001\u0000" is 2.56 at scale
+      // 2): so registries take it, and Confluent's serializers write it.
+      // (A number is taken for a decimal as well.)
+      Status st;
+      std::string_view raw;
+      if (t->decimal && v.get_string().get(raw) == simdjson::SUCCESS) {
+        std::string bytes;
+        if (!FromLatin1(raw, &bytes)) {
+          st = Status::BadInput("bytes are code points U+0000 to U+00FF");
+        } else if (t->kind == Kind::kFixed && bytes.size() != t->size) {
+          st = Status::BadInput(fmt::format("fixed {} holds {} bytes, not {}", t->name, t->size, bytes.size()));
+        } else {
+          if (t->kind == Kind::kBytes) WriteLong(&f.default_bin, static_cast<int64_t>(bytes.size()));
+          f.default_bin.append(bytes);
+        }
+      } else {
+        st = EncodeNode(t, v, &f.default_bin);
+      }
       if (!st.ok())
         return Status::BadInput(fmt::format("Avro schema: record {}: the default of {} does not fit its type: {}",
                                             n.name, f.name, st.message()));
