@@ -152,6 +152,20 @@ TEST_CASE("schema: numbers compared exactly, messages whole characters, paths re
   CHECK_FALSE(fits(R"({"multipleOf":2.0})", "3000000001"));
   CHECK(fits(R"({"multipleOf":2})", "18446744073709551614"));
   CHECK(fits(R"({"multipleOf":0.01})", "19.99"));
+  // Fractions on the decimals written, exactly: money amounts past a
+  // million, huge and tiny numbers.
+  CHECK(fits(R"({"multipleOf":0.01})", "1234567.89"));
+  CHECK(fits(R"({"multipleOf":0.01})", "99999999.99"));
+  CHECK(fits(R"({"multipleOf":0.1})", "123456789.1"));
+  CHECK(fits(R"({"multipleOf":0.01})", "1e308"));
+  CHECK(fits(R"({"multipleOf":0.5})", "7"));
+  CHECK(fits(R"({"multipleOf":0.01})", "-0.07"));
+  CHECK(fits(R"({"multipleOf":1e-300})", "3e-299"));
+  CHECK_FALSE(fits(R"({"multipleOf":0.01})", "0.015"));
+  CHECK_FALSE(fits(R"({"multipleOf":0.01})", "1e-5"));
+  CHECK_FALSE(fits(R"({"multipleOf":2.5})", "7.6"));
+  CHECK_FALSE(fits(R"({"multipleOf":0.1})", "1.05"));
+  CHECK_FALSE(fits(R"({"multipleOf":1e-20})", "1e-40"));
   // Beside $ref nothing applies: no cycle through "not" here.
   CHECK(fits(R"({"definitions":{"a":{"type":"integer"}},"$ref":"#/definitions/a","not":{"$ref":"#"}})", "3"));
   CHECK(fits(R"({"properties":{"a":{"$ref":""}},"type":"object"})", R"({"a":{}})"));

@@ -56,6 +56,55 @@ bool IsInteger(element v) {
   return std::isfinite(d) && std::floor(d) == d;
 }
 
+// A number as the decimal it was written as, by its shortest form (which
+// reads back as the same double): digits × 10^exp, the digits without
+// leading zeros (none for 0). False for what is not finite.
+bool DecimalOf(element v, std::string* digits, int64_t* exp) {
+  std::string text;
+  switch (v.type()) {
+    case element_type::INT64: text = fmt::format("{}", int64_t(v)); break;
+    case element_type::UINT64: text = fmt::format("{}", uint64_t(v)); break;
+    default:
+      if (!std::isfinite(double(v))) return false;
+      text = fmt::format("{}", double(v));
+  }
+  digits->clear();
+  *exp = 0;
+  size_t i = text[0] == '-' ? 1 : 0;
+  bool point = false;
+  for (; i < text.size() && text[i] != 'e'; i++) {
+    if (text[i] == '.') {
+      point = true;
+    } else {
+      if (!(digits->empty() && text[i] == '0')) digits->push_back(text[i]);
+      if (point) --*exp;
+    }
+  }
+  if (i < text.size()) *exp += std::stoll(text.substr(i + 1));
+  return true;
+}
+
+// Whether the decimal `x` is a whole multiple of the decimal `d` (not 0),
+// each as DecimalOf gives it (at most 20 digits): exactly, with 128-bit
+// remainders.
+bool DecimalMultiple(const std::string& x_digits, int64_t x_exp, const std::string& d_digits, int64_t d_exp) {
+  if (x_digits.empty()) return true;  // 0
+  unsigned __int128 x = 0, d = 0;
+  for (char c : x_digits) x = x * 10 + static_cast<unsigned>(c - '0');
+  for (char c : d_digits) d = d * 10 + static_cast<unsigned>(c - '0');
+  if (x_exp < d_exp) {
+    // x / (d * 10^k): x < 10^20 <= the divisor once k reaches 20.
+    int64_t k = d_exp - x_exp;
+    if (k >= 20) return false;
+    for (int64_t j = 0; j < k; j++) d *= 10;
+    return x % d == 0;
+  }
+  // (x * 10^k) mod d, a digit at a time.
+  unsigned __int128 r = x % d;
+  for (int64_t j = 0; j < x_exp - d_exp && r != 0; j++) r = r * 10 % d;
+  return r == 0;
+}
+
 // The JSON Schema type name of a value ("integer" for whole numbers).
 const char* TypeOf(element v) {
   switch (v.type()) {
@@ -590,12 +639,12 @@ bool Schema::CheckNumber(const Node& n, element v, const std::string& path, std:
       unsigned __int128 a = static_cast<unsigned __int128>(std::fabs(x)), b = static_cast<unsigned __int128>(d);
       ok = a % b == 0;
     } else {
-      // Fractions: the remainder is (close to) 0 or to the divisor. Both
-      // tolerances are relative to the divisor: a quotient too large for a
-      // double to hold its fraction is not a multiple.
-      long double q = x / d;
-      long double r = std::fmod(std::fabs(x), d);
-      ok = std::isfinite(static_cast<double>(q)) && std::fabs(q) < 1e15L && (r <= d * 1e-9L || d - r <= d * 1e-9L);
+      // Fractions: on the decimals the numbers were written as (their
+      // shortest forms), exactly; 1234567.89 is a multiple of 0.01, which
+      // the doubles' remainder does not say.
+      std::string xd, dd;
+      int64_t xe, de;
+      ok = DecimalOf(v, &xd, &xe) && DecimalOf(m, &dd, &de) && !dd.empty() && DecimalMultiple(xd, xe, dd, de);
     }
     if (!ok) return Fail(path, fmt::format("multipleOf: {} is not a multiple of {}", Show(v), Show(m)), why);
   }
