@@ -181,6 +181,13 @@ check("stdin:1: schema " + T3 + "-value: /n: minimum" in err, f"JSON Schema refu
 # A number read as the nearest double is not encoded as if it were the one written.
 _, err = sh(f"kproduce -t {T3} {R} --value-format json", want=65, stdin=b'{"user":"e","n":123456789012345678901}\n')
 check("stdin:1: a number beyond 64 bits" in err, f"a number beyond 64 bits is refused by an encoder: {err}")
+# A JSON Schema payload is the value's text, minified: numbers keep their
+# digits, which a double does not hold.
+jsn_file = write_file("num.json", json.dumps({"type": "object", "properties": {"x": {"type": "number"}}}))
+create_topic(f"{T3}-num", 1)
+sh(f"kproduce -q -t {T3}-num {R} --value-format json --schema {jsn_file}", stdin=b'{"x": 12345678901234567.5}\n')
+out, _ = sh(f"kconsume -q -e {R} {T3}-num")
+check(out == b'{"x":12345678901234567.5}\n', f"a JSON Schema payload keeps its digits: {out!r}")
 
 # ---- evolution under BACKWARD ----
 sh(f"curl -sf -XPUT -H 'Content-Type: application/json' {REGISTRY}/config/{T2}-value "

@@ -393,7 +393,10 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
   // for) and points `*data`, `*len` at it. False when it cannot: `bad` is
   // then what the line comes to (bad input, OK once dead-lettered).
   Status bad;
-  auto encode = [&](bool is_key, simdjson::dom::element v, int32_t id, const void** data, size_t* len) {
+  // `text`: `v`'s JSON text, when known (a JSON Schema payload keeps its
+  // numbers' digits).
+  auto encode = [&](bool is_key, simdjson::dom::element v, int32_t id, const void** data, size_t* len,
+                    std::string_view text = {}) {
     // Encoders take numbers as the parse holds them: one read as the
     // nearest double would not be the one written.
     if (validator_.rewrote() && HoldsRewrittenNumber(v)) {
@@ -403,7 +406,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
       return false;
     }
     std::string* buf = is_key ? &key_buf_ : &value_buf_;
-    bad = is_key ? encoders_->Key(v, id, buf) : encoders_->Value(v, id, buf);
+    bad = is_key ? encoders_->Key(v, id, buf, text) : encoders_->Value(v, id, buf, text);
     if (!bad.ok()) {
       if (bad.Is(Status::Code::kBadInput)) bad = Bad(bad.message(), line, source, line_no);
       return false;
@@ -469,7 +472,10 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
         const char* what = is_key ? "key" : "value";
         if (doc[what].get(e) != simdjson::SUCCESS || e.is_null() || !doc[is_key ? "key_encoding" : "value_encoding"].error())
           return Bad(fmt::format("envelope: a {} to encode by a schema must be JSON", what), line, source, line_no);
-        if (!(is_key ? encode(true, e, id, &key, &key_len) : encode(false, e, id, &value, &value_len))) return bad;
+        // (The envelope holds the value's JSON text as it is: its bytes.)
+        std::string_view text = is_key ? *m.key : *m.value;
+        if (!(is_key ? encode(true, e, id, &key, &key_len, text) : encode(false, e, id, &value, &value_len, text)))
+          return bad;
       }
       if (!m.headers.empty() || !headers_.empty()) {
         hdrs = rd_kafka_headers_new(m.headers.size() + headers_.size());
@@ -479,7 +485,7 @@ Status Producer::HandleLine(std::string_view line, const std::string& source, ui
       }
     } else {
       simdjson::dom::element f;
-      if (encoders_->value() && !encode(false, doc, -1, &value, &value_len)) return bad;
+      if (encoders_->value() && !encode(false, doc, -1, &value, &value_len, line)) return bad;
       if (key_path_ && key_path_->Lookup(doc, &f)) {
         std::string_view s;
         // A number read as the nearest double: keys of other numbers would

@@ -130,13 +130,20 @@ Status WireEncoder::Compile(SchemaType type, const std::string& text, const std:
   return Status::OK();
 }
 
-Status WireEncoder::Encode(simdjson::dom::element value, std::string* out) {
+Status WireEncoder::Encode(simdjson::dom::element value, std::string* out, std::string_view text) {
   out->clear();
   AppendHeader(out, id_);
   if (json_) {
     std::string why;
     if (!json_->Validate(value, &why)) return Status::BadInput(fmt::format("schema {}: {}", subject_, why));
-    out->append(simdjson::minify(value));
+    size_t at = out->size(), n = 0;
+    out->resize(at + text.size());
+    if (text.empty() || simdjson::minify(text.data(), text.size(), out->data() + at, n) != simdjson::SUCCESS) {
+      out->resize(at);
+      out->append(simdjson::minify(value));  // (its numbers as doubles)
+    } else {
+      out->resize(at + n);
+    }
     return Status::OK();
   }
   Status st = proto_ ? proto_->Encode(simdjson::minify(value), out) : avro_->Encode(value, out);
@@ -184,8 +191,9 @@ Result<std::unique_ptr<Encoders>> Encoders::Open(RegistryOptions reg, const Enco
   return e;
 }
 
-Status Encoders::Encode(WireEncoder* by_subject, simdjson::dom::element v, int32_t id, std::string* out) {
-  if (id < 0) return by_subject ? by_subject->Encode(v, out) : Status::Internal("no schema to encode by");
+Status Encoders::Encode(WireEncoder* by_subject, simdjson::dom::element v, int32_t id, std::string* out,
+                        std::string_view text) {
+  if (id < 0) return by_subject ? by_subject->Encode(v, out, text) : Status::Internal("no schema to encode by");
   if (!registry_)
     return Status::BadInput(fmt::format("schema id {}: encoding by it needs a schema registry", id));
   auto it = by_id_.find(id);
@@ -198,7 +206,7 @@ Status Encoders::Encode(WireEncoder* by_subject, simdjson::dom::element v, int32
     }
     it = by_id_.emplace(id, std::move(*e)).first;
   }
-  return it->second->Encode(v, out);
+  return it->second->Encode(v, out, text);
 }
 
 }  // namespace kpipe::schema

@@ -67,8 +67,11 @@ class WireEncoder {
   static Status Check(Registry* registry, const EncodeOptions& opt);
 
   // Replaces `*out` with the wire-format payload of `value`. BadInput
-  // "schema SUBJECT: PATH: reason" when the value does not fit.
-  Status Encode(simdjson::dom::element value, std::string* out);
+  // "schema SUBJECT: PATH: reason" when the value does not fit. `text`,
+  // when given, is `value`'s JSON text: a JSON Schema payload is that,
+  // minified, so that its numbers keep their digits (a double does not
+  // hold 12345678901234567.5).
+  Status Encode(simdjson::dom::element value, std::string* out, std::string_view text = {});
   int32_t id() const { return id_; }
 
  private:
@@ -98,11 +101,17 @@ class Encoders {
   bool key() const { return key_ != nullptr; }
   // Replaces `*out` with the wire-format payload of `v`: by schema `id`
   // when >= 0, else by the subject of --value-format (--key-format).
-  Status Value(simdjson::dom::element v, int32_t id, std::string* out) { return Encode(value_.get(), v, id, out); }
-  Status Key(simdjson::dom::element v, int32_t id, std::string* out) { return Encode(key_.get(), v, id, out); }
+  // `text`, when given, is `v`'s JSON text (WireEncoder::Encode).
+  Status Value(simdjson::dom::element v, int32_t id, std::string* out, std::string_view text = {}) {
+    return Encode(value_.get(), v, id, out, text);
+  }
+  Status Key(simdjson::dom::element v, int32_t id, std::string* out, std::string_view text = {}) {
+    return Encode(key_.get(), v, id, out, text);
+  }
 
  private:
-  Status Encode(WireEncoder* by_subject, simdjson::dom::element v, int32_t id, std::string* out);
+  Status Encode(WireEncoder* by_subject, simdjson::dom::element v, int32_t id, std::string* out,
+                std::string_view text);
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<WireEncoder> value_, key_;
   std::map<int32_t, std::unique_ptr<WireEncoder>> by_id_;
