@@ -195,6 +195,25 @@ TEST_CASE("avro: decimals are exact") {
             .message() == "Avro schema: record R: the default of a does not fit its type: fixed G holds 2 bytes, not 1");
 }
 
+TEST_CASE("avro: a union keeps NaN and Infinity apart from the strings of those names") {
+  // With a string branch, a string is a string, and a float or double JSON
+  // has no number for comes wrapped; without one, its name will do.
+  auto u = Compile(R"(["null","int","long","float","double","string"])");
+  CHECK(Decode(*u, Encode(*u, "\"NaN\"")) == "\"NaN\"");
+  CHECK(Decode(*u, Encode(*u, "\"-Infinity\"")) == "\"-Infinity\"");
+  CHECK(Decode(*u, Encode(*u, R"({"double":"NaN"})")) == R"({"double":"NaN"})");
+  CHECK(Decode(*u, Encode(*u, R"({"float":"Infinity"})")) == R"({"float":"Infinity"})");
+  CHECK(Decode(*u, Encode(*u, "1.5")) == "1.5");
+  // A float beside a double keeps its value: written as the double it is.
+  auto fd = Compile(R"(["float","double"])");
+  CHECK(Decode(*fd, Encode(*fd, R"({"float":0.1})")) == "0.10000000149011612");
+  CHECK(Encode(*fd, "0.10000000149011612") == Encode(*fd, R"({"float":0.1})"));
+  CHECK(Decode(*fd, Encode(*fd, "0.5")) == "0.5");
+  auto n = Compile(R"(["null","double"])");
+  CHECK(Decode(*n, Encode(*n, "\"NaN\"")) == "\"NaN\"");
+  CHECK(Encode(*n, "\"NaN\"") == Encode(*n, R"({"double":"NaN"})"));
+}
+
 TEST_CASE("avro: defaults of inner records, and hostile data") {
   // The outer default leaves out a field of the inner record: its default.
   auto s = Compile(R"({"type":"record","name":"B","fields":[{"name":"a","default":{"x":1},"type":

@@ -240,6 +240,10 @@ struct AvroSchema::Node {
   bool decimal = false;
   int precision = 0, scale = 0;
 
+  // A union's: whether one of its branches is a string.
+  bool HasStringBranch() const {
+    return std::any_of(branches.begin(), branches.end(), [](const Node* b) { return b->kind == Kind::kString; });
+  }
   std::string Display() const {
     if (!name.empty()) return name;
     for (const auto& [n, k] : kPrimitives)
@@ -562,11 +566,42 @@ Status AvroSchema::DecodeNode(const Node* n, Reader* r, std::string* out) const 
         return Status::BadInput(fmt::format("enum {}: no symbol number {}", n->name, v));
       json::AppendQuoted(out, n->symbols[v]);
       return Status::OK();
-    case Kind::kUnion:
+    case Kind::kUnion: {
       if (!r->Long(&v)) return kTruncated;
       if (v < 0 || static_cast<size_t>(v) >= n->branches.size())
         return Status::BadInput(fmt::format("a union has no branch number {}", v));
-      return DecodeNode(n->branches[v], r, out);
+      const Node* b = n->branches[v];
+      size_t at = out->size();
+      const char* datum = r->p;
+      Status st = DecodeNode(b, r, out);
+      // A float as its shortest form (0.1) would go to a double branch as
+      // another value (0.1, not 0.10000000149011612): with one there, the
+      // float is written as the double it is, which the float branch takes
+      // back exactly.
+      if (st.ok() && b->kind == Kind::kFloat && (*out)[at] != '"' &&
+          std::any_of(n->branches.begin(), n->branches.end(), [](const Node* x) { return x->kind == Kind::kDouble; })) {
+        float f;
+        std::memcpy(&f, datum, 4);
+        if (f != 0) {  // (0 and -0.0 are the same either way)
+          out->resize(at);
+          fmt::format_to(std::back_inserter(*out), "{}", static_cast<double>(f));
+        }
+      }
+      // A float or double JSON has no number for comes as its name, which a
+      // union with a string branch would take back as a string: there it is
+      // wrapped, {"double":"NaN"}, as Avro's JSON encoding writes a union.
+      if (st.ok() && (b->kind == Kind::kFloat || b->kind == Kind::kDouble) && (*out)[at] == '"' &&
+          n->HasStringBranch()) {
+        std::string name = out->substr(at);
+        out->resize(at);
+        out->append("{\"");
+        out->append(b->kind == Kind::kFloat ? "float" : "double");
+        out->append("\":");
+        out->append(name);
+        out->push_back('}');
+      }
+      return st;
+    }
     case Kind::kRecord:
       out->push_back('{');
       for (size_t i = 0; i < n->fields.size(); i++) {
@@ -846,8 +881,10 @@ Status AvroSchema::EncodeUnion(const Node* n, simdjson::dom::element v, std::str
       case Kind::kFloat:
       case Kind::kDouble:
         if (t == element_type::STRING) {  // only the names of what JSON has no number for
+          // (With a string branch a string is a string: a float or double
+          // comes wrapped then, as decoding writes it.)
           std::string_view s = v.get_string().value_unsafe();
-          return s == "NaN" || s == "Infinity" || s == "-Infinity";
+          return (s == "NaN" || s == "Infinity" || s == "-Infinity") && !n->HasStringBranch();
         }
         if (b->kind == Kind::kFloat) return HoldsExactly<float>(v);
         return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
