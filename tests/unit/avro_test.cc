@@ -195,6 +195,13 @@ TEST_CASE("avro: decimals are exact") {
             .message() == "Avro schema: record R: the default of a does not fit its type: fixed G holds 2 bytes, not 1");
 }
 
+TEST_CASE("avro: a long out of range is named so") {
+  auto l = Compile(R"("long")");
+  CHECK(EncodeError(*l, "9223372036854775808") == "9223372036854775808 is out of a long's range");
+  CHECK(EncodeError(*l, "1e19") == "1e+19 is out of a long's range");
+  CHECK(EncodeError(*l, "1.5") == "expected an integer, got 1.5");
+}
+
 TEST_CASE("avro: a union keeps NaN and Infinity apart from the strings of those names") {
   // With a string branch, a string is a string, and a float or double JSON
   // has no number for comes wrapped; without one, its name will do.

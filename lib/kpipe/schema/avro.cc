@@ -672,9 +672,12 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
       double d;
       if (v.get_int64().get(i) != simdjson::SUCCESS) {
         // An integral double (1e3, 5.0) is an integer too.
+        uint64_t u;
+        if (v.get_uint64().get(u) == simdjson::SUCCESS)
+          return Status::BadInput(fmt::format("{} is out of a long's range", u));
         if (v.get_double().get(d) != simdjson::SUCCESS) return expected("an integer");
-        if (d != std::floor(d) || !(d >= -9.2e18 && d <= 9.2e18))
-          return Status::BadInput(fmt::format("expected an integer, got {}", d));
+        if (d != std::floor(d)) return Status::BadInput(fmt::format("expected an integer, got {}", d));
+        if (!(d >= -9.2e18 && d <= 9.2e18)) return Status::BadInput(fmt::format("{} is out of a long's range", d));
         i = static_cast<int64_t>(d);
       }
       if (n->kind == Kind::kInt && (i < INT32_MIN || i > INT32_MAX))
