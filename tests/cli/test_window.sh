@@ -182,6 +182,17 @@ expect_grep "$T/err" "no --time given"
 # Without --by: one row of the whole input.
 run 0 kagg -a count -a max:v -a min:v -a avg:v "$T/kv.jsonl"
 expect_eq "kagg total" "$(cat "$T/out")" '{"count":5,"max_v":5,"min_v":1,"avg_v":3}'
+# A reader of the output that goes (| head) ends a tool that waits on a
+# quiet input, not at its next row (which may never come): the input here
+# stays open until the tool is gone, or 10 s.
+for cmd in "kjq ." "kagg --time ts -a count --emit changes" "kwindow --tumble 1s --time ts -a count --emit changes"; do
+  rm -f "$T/gone" "$T/waited"
+  sh_run 0 "{ echo '{\"ts\":1}'; for _ in \$(seq 100); do [ -e $T/gone ] && break; sleep 0.1; done
+              [ -e $T/gone ] || touch $T/waited; } |
+    { $cmd; echo \$? > $T/gone; } | head -n 1"
+  expect_eq "$cmd, its reader gone: exit" "$(cat "$T/gone")" 0
+  [ ! -e "$T/waited" ] || fail "$cmd waited for the end of its input after its reader had gone"
+done
 # Numbers are keys and values by their value at any depth: [1], [1.0] and
 # [1e0] are one.
 printf '%s\n' '{"v":[1]}' '{"v":[1.0]}' '{"v":[1e0]}' '{"v":{"a":1E2}}' '{"v":{"a":100}}' > "$T/nested.jsonl"

@@ -30,6 +30,7 @@ class FileInput : public Input {
     reader_.set_tick(period_ms, std::move(cb));
   }
   void set_signal_watch(SignalWatch* signals) override { reader_.set_signal_watch(signals); }
+  void set_output_watch(int fd) override { reader_.set_output_watch(fd); }
   void set_read_ahead(bool on) override { read_ahead_ = on; }
   bool NextBlock(std::string_view* block) override { return reader_.NextBlock(block); }
   bool TryBlock(std::string_view* block) override;

@@ -78,6 +78,9 @@ class Input {
   virtual void set_idle_callback(std::function<Status()> cb) = 0;
   virtual void set_tick(int64_t period_ms, std::function<Status()> cb) = 0;
   virtual void set_signal_watch(SignalWatch* signals) = 0;
+  // While waiting for input, also watch `fd`, the tool's output: a pipe
+  // whose reader has gone ends the wait with Status::BrokenPipe.
+  virtual void set_output_watch(int fd) { (void)fd; }
   // NextBlock() and TryBlock() may read the next block ahead on a thread of
   // their own, while the caller works on the one returned, where that never
   // delays the hooks above (a regular file). Asked before Start().

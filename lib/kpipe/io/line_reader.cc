@@ -271,9 +271,16 @@ bool LineReader::Fill() {
   MakeRoom();
   size_t room = buf_.size() - kPad - end_;
 
-  if (idle_ || signals_ || tick_) {
-    struct pollfd fds[2] = {{fd_, POLLIN, 0}, {signals_ ? signals_->fd() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 2, 0);
+  if (idle_ || signals_ || tick_ || watch_ >= 0) {
+    // (A pipe's writing end reports POLLERR once its reader has closed it.)
+    struct pollfd fds[3] = {{fd_, POLLIN, 0}, {signals_ ? signals_->fd() : -1, POLLIN, 0}, {watch_, 0, 0}};
+    auto gone = [&] {
+      if (!(fds[2].revents & POLLERR)) return false;
+      status_ = Status::BrokenPipe();
+      return true;
+    };
+    int n = ::poll(fds, 3, 0);
+    if (gone()) return false;
     if (n == 0 && idle_) {
       Status s = idle_();
       if (!s.ok()) {
@@ -281,9 +288,9 @@ bool LineReader::Fill() {
         return false;
       }
     }
-    if (signals_ || tick_) {
+    if (signals_ || tick_ || watch_ >= 0) {
       for (;;) {
-        n = ::poll(fds, 2, tick_ ? static_cast<int>(tick_ms_) : -1);
+        n = ::poll(fds, 3, tick_ ? static_cast<int>(tick_ms_) : -1);
         if (n < 0 && errno == EINTR) continue;
         if (n == 0 && tick_) {
           Status s = tick_();
@@ -295,6 +302,7 @@ bool LineReader::Fill() {
         }
         break;
       }
+      if (gone()) return false;
       if (signals_ && (fds[1].revents & POLLIN)) {
         if (int sig = signals_->Pending()) {
           status_ = Status::Interrupted(sig);

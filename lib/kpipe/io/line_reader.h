@@ -45,6 +45,11 @@ class LineReader {
   // While waiting for input, also wait on `signals`; a pending SIGINT or
   // SIGTERM makes Next() return Status::Interrupted.
   void set_signal_watch(SignalWatch* signals) { signals_ = signals; }
+  // While waiting for input, also watch the descriptor the caller writes
+  // to: a pipe whose reader has gone (| head) makes Next() return
+  // Status::BrokenPipe then, not at the next write, which on a quiet input
+  // may never come.
+  void set_output_watch(int fd) { watch_ = fd; }
   // NextBlock() and BufferedBlock() read the next block on a thread of
   // their own while the caller works on the one they returned. Only for a
   // regular file, whose reads never wait for input: the hooks above then
@@ -111,6 +116,7 @@ class LineReader {
   std::function<Status()> idle_;
   std::function<Status()> before_refill_;
   SignalWatch* signals_ = nullptr;
+  int watch_ = -1;
   int64_t tick_ms_ = -1;
   std::function<Status()> tick_;
   bool read_ahead_ = false;

@@ -361,6 +361,7 @@ Status RunJq(const JqOptions& opt, SignalWatch* signals, JqStats* stats) {
     return out.ReaderGone() ? Status::BrokenPipe() : Status::OK();
   });
   reader.set_signal_watch(signals);
+  reader.set_output_watch(out.fd());  // and one that goes while it waits
   std::string_view block;
   Status st;
   uint64_t lines = 0;

@@ -43,6 +43,8 @@ class Output {
   // True when the destination is a pipe whose reader has gone away, so an
   // idle tool can end now instead of at its next write.
   bool ReaderGone() const;
+  // The descriptor written to; -1 for a Kafka writer.
+  int fd() const { return fd_; }
   uint64_t bytes_written() const { return written_; }
 
   static constexpr size_t kBlock = 64 * 1024;

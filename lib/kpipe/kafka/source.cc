@@ -1,6 +1,7 @@
 #include "kpipe/kafka/source.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -508,6 +509,13 @@ bool KafkaSource::NextBlock(std::string_view* block) {
     Status idle = Idle();
     if (status_.ok()) status_ = std::move(idle);
     if (!status_.ok()) return false;
+    // A reader of the output that has gone (| head): quiet, the input
+    // would keep the tool waiting for good.
+    struct pollfd out = {watch_, 0, 0};
+    if (watch_ >= 0 && ::poll(&out, 1, 0) == 1 && (out.revents & POLLERR)) {
+      status_ = Status::BrokenPipe();
+      return false;
+    }
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
     if (!m) continue;
     if (status_.ok()) status_ = Handle(m);

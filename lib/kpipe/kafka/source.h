@@ -78,6 +78,7 @@ class KafkaSource : public Input {
     tick_ = std::move(cb);
   }
   void set_signal_watch(SignalWatch* s) override { signals_ = s; }
+  void set_output_watch(int fd) override { watch_ = fd; }
   // Called with a partition's name ("topic/partition", as RecordDecoder
   // names it) when reading it starts, and with done = true when a bounded
   // read has reached its end there.
@@ -211,6 +212,7 @@ class KafkaSource : public Input {
   int64_t tick_ms_ = -1;
   int64_t next_tick_ = 0;
   SignalWatch* signals_ = nullptr;
+  int watch_ = -1;  // the output (set_output_watch)
   uint64_t messages_ = 0, bytes_ = 0;
   uint64_t msgs_since_idle_ = 0, bytes_since_idle_ = 0;
   QueueLimits queue_limits_{Properties{}};

@@ -213,6 +213,9 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
   for (int i = 0; i < 3; i++)
     if (output_paths_[i].empty()) output_paths_[i] = RegularFilePath(*names[i]);  // made by Open
   out_ = outputs_.rows();
+  // A reader of the output that goes (| head) ends the run while the
+  // inputs are quiet too, not at the next row, which may never come.
+  for (auto& l : lanes_) l->in->set_output_watch(out_->fd());
   if (IsKafka(opt_.output)) {
     // Rows only: control records stay on pipes (kpipe(7), KAFKA INPUT AND OUTPUT).
     no_control_ = true;
@@ -343,6 +346,7 @@ Status Runner::ReadAll(SignalWatch* signals) {
     if (st.ok() && late_policy_.exceeded()) st = late_policy_.Exceeded();
     if (st.ok()) st = MaybeCheckpoint();
     if (!st.ok() || all_eof()) break;
+    fds.push_back({out_->fd(), 0, 0});  // (POLLERR: the output's reader has gone)
     fds.push_back({signals ? signals->fd() : -1, POLLIN, 0});
     int ready = ::poll(fds.data(), fds.size(), 0);
     if (ready == 0 && !got) {  // nothing to read now: the inputs are quiet
@@ -353,6 +357,7 @@ Status Runner::ReadAll(SignalWatch* signals) {
       ready = ::poll(fds.data(), fds.size(), static_cast<int>(kafka ? std::min<int64_t>(poll_ms_, 100) : poll_ms_));
     }
     if (ready < 0 && errno != EINTR) return Status::IOError(fmt::format("poll: {}", std::strerror(errno)));
+    if (ready > 0 && (fds[fds.size() - 2].revents & POLLERR)) return Status::BrokenPipe();
     if (ready > 0 && signals && (fds.back().revents & POLLIN))
       if (int sig = signals->Pending()) return Status::Interrupted(sig);
   }
