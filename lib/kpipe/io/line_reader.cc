@@ -272,15 +272,19 @@ bool LineReader::Fill() {
   size_t room = buf_.size() - kPad - end_;
 
   if (idle_ || signals_ || tick_ || watch_ >= 0) {
-    // (A pipe's writing end reports POLLERR once its reader has closed it.)
+    // (A pipe's writing end reports POLLERR once its reader has closed it,
+    // a socket POLLHUP; a descriptor that is no longer open, POLLNVAL, is
+    // watched no more.)
     struct pollfd fds[3] = {{fd_, POLLIN, 0}, {signals_ ? signals_->fd() : -1, POLLIN, 0}, {watch_, 0, 0}};
     auto gone = [&] {
-      if (!(fds[2].revents & POLLERR)) return false;
+      if (fds[2].revents & POLLNVAL) watch_ = fds[2].fd = -1;
+      if (!(fds[2].revents & (POLLERR | POLLHUP))) return false;
       status_ = Status::BrokenPipe();
       return true;
     };
     int n = ::poll(fds, 3, 0);
     if (gone()) return false;
+    if (n > 0 && fds[2].revents && !fds[0].revents && !fds[1].revents) n = 0;  // the watch, not watched now
     if (n == 0 && idle_) {
       Status s = idle_();
       if (!s.ok()) {
@@ -292,6 +296,8 @@ bool LineReader::Fill() {
       for (;;) {
         n = ::poll(fds, 3, tick_ ? static_cast<int>(tick_ms_) : -1);
         if (n < 0 && errno == EINTR) continue;
+        if (n > 0 && gone()) return false;
+        if (n > 0 && !fds[0].revents && !fds[1].revents) continue;  // the watch closed: wait on
         if (n == 0 && tick_) {
           Status s = tick_();
           if (!s.ok()) {

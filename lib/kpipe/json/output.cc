@@ -51,7 +51,7 @@ Status Output::Flush() {
 bool Output::ReaderGone() const {
   if (fd_ < 0) return false;
   struct pollfd p = {fd_, 0, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));  // a pipe's, a socket's
 }
 
 Result<int> OpenOutput(const std::string& path, bool append) {

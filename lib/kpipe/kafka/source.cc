@@ -512,9 +512,12 @@ bool KafkaSource::NextBlock(std::string_view* block) {
     // A reader of the output that has gone (| head): quiet, the input
     // would keep the tool waiting for good.
     struct pollfd out = {watch_, 0, 0};
-    if (watch_ >= 0 && ::poll(&out, 1, 0) == 1 && (out.revents & POLLERR)) {
-      status_ = Status::BrokenPipe();
-      return false;
+    if (watch_ >= 0 && ::poll(&out, 1, 0) == 1) {
+      if (out.revents & POLLNVAL) watch_ = -1;  // not open: watched no more
+      if (out.revents & (POLLERR | POLLHUP)) {
+        status_ = Status::BrokenPipe();
+        return false;
+      }
     }
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
     if (!m) continue;

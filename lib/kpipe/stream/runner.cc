@@ -272,7 +272,12 @@ Status Runner::Run(std::vector<std::unique_ptr<Input>> inputs, SignalWatch* sign
     Status cs = members_->Commit();
     if (!cs.ok()) st = cs;
   }
-  if (st.Is(Status::Code::kBrokenPipe)) return st;
+  // The reader of the rows has gone: what went aside (--late, dead
+  // letters) is written all the same.
+  if (st.Is(Status::Code::kBrokenPipe)) {
+    (void)outputs_.Flush();  // (the rows' part fails again)
+    return st;
+  }
   Status fs = outputs_.Flush();
   if (st.ok()) st = fs;
   st = kafka_out_.End(st, store_ != nullptr || members_ != nullptr, KafkaInputs());
@@ -346,7 +351,9 @@ Status Runner::ReadAll(SignalWatch* signals) {
     if (st.ok() && late_policy_.exceeded()) st = late_policy_.Exceeded();
     if (st.ok()) st = MaybeCheckpoint();
     if (!st.ok() || all_eof()) break;
-    fds.push_back({out_->fd(), 0, 0});  // (POLLERR: the output's reader has gone)
+    // The output: POLLERR (a pipe) or POLLHUP (a socket) once its reader
+    // has gone; POLLNVAL, not open, is watched no more.
+    fds.push_back({watch_output_ ? out_->fd() : -1, 0, 0});
     fds.push_back({signals ? signals->fd() : -1, POLLIN, 0});
     int ready = ::poll(fds.data(), fds.size(), 0);
     if (ready == 0 && !got) {  // nothing to read now: the inputs are quiet
@@ -357,7 +364,9 @@ Status Runner::ReadAll(SignalWatch* signals) {
       ready = ::poll(fds.data(), fds.size(), static_cast<int>(kafka ? std::min<int64_t>(poll_ms_, 100) : poll_ms_));
     }
     if (ready < 0 && errno != EINTR) return Status::IOError(fmt::format("poll: {}", std::strerror(errno)));
-    if (ready > 0 && (fds[fds.size() - 2].revents & POLLERR)) return Status::BrokenPipe();
+    short out_events = fds[fds.size() - 2].revents;
+    if (out_events & (POLLERR | POLLHUP)) return Status::BrokenPipe();
+    if (out_events & POLLNVAL) watch_output_ = false;
     if (ready > 0 && signals && (fds.back().revents & POLLIN))
       if (int sig = signals->Pending()) return Status::Interrupted(sig);
   }

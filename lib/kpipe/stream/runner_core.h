@@ -183,6 +183,7 @@ class Runner {
   // The checkpoint restored was made at the end of the input, and nothing
   // was read since.
   bool restored_at_end_ = false;
+  bool watch_output_ = true;  // ReadAll polls the output for a reader gone
   bool restored_ = false;
   bool fresh_ = false;  // --exactly-once: the store's one checkpoint never committed
   uint64_t state_bytes_ = 0;  // of the last checkpoint
