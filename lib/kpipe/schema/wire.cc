@@ -134,6 +134,12 @@ Status WireEncoder::Encode(simdjson::dom::element value, std::string* out, std::
   out->clear();
   AppendHeader(out, id_);
   if (json_) {
+    // What is checked is what is written: the text's own parse when it is
+    // given (an envelope's "value" member, say, which a repeated key could
+    // make another value than the element's).
+    simdjson::dom::element parsed;
+    if (!text.empty() && text_parser_.parse(text.data(), text.size()).get(parsed) == simdjson::SUCCESS) value = parsed;
+    else text = {};
     std::string why;
     if (!json_->Validate(value, &why)) return Status::BadInput(fmt::format("schema {}: {}", subject_, why));
     size_t at = out->size(), n = 0;

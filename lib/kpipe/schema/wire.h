@@ -75,6 +75,7 @@ class WireEncoder {
   int32_t id() const { return id_; }
 
  private:
+  simdjson::dom::parser text_parser_;  // Encode's parse of a JSON payload's text
   WireEncoder() = default;
   std::string subject_;
   int32_t id_ = -1;
