@@ -187,8 +187,10 @@ TEST_CASE("avro: decimals are exact") {
     {"name":"a","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2},"default":"\u0001\u0000"},
     {"name":"b","type":{"type":"fixed","name":"F","size":2,"logicalType":"decimal","precision":4,"scale":1},
      "default":"\u0000\u0007"},
-    {"name":"c","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2},"default":3.5}]})");
-  CHECK(Decode(*d, Encode(*d, "{}")) == R"({"a":2.56,"b":0.7,"c":3.50})");
+    {"name":"c","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2},"default":3.5},
+    {"name":"e","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2},"default":"2.56"}]})");
+  // ("2.56" as bytes would be 842954038, past the precision: its digits.)
+  CHECK(Decode(*d, Encode(*d, "{}")) == R"({"a":2.56,"b":0.7,"c":3.50,"e":2.56})");
   CHECK(AvroSchema::Parse(R"({"type":"record","name":"R","fields":[{"name":"a","default":"\u0001",
     "type":{"type":"fixed","name":"G","size":2,"logicalType":"decimal","precision":4,"scale":1}}]})")
             .status()
@@ -200,6 +202,9 @@ TEST_CASE("avro: a long out of range is named so") {
   CHECK(EncodeError(*l, "9223372036854775808") == "9223372036854775808 is out of a long's range");
   CHECK(EncodeError(*l, "1e19") == "1e+19 is out of a long's range");
   CHECK(EncodeError(*l, "1.5") == "expected an integer, got 1.5");
+  CHECK(Decode(*l, Encode(*l, "9.21e18")) == "9210000000000000000");
+  auto i = Compile(R"("int")");
+  CHECK(EncodeError(*i, "9223372036854775808") == "9223372036854775808 is out of an int's range");
 }
 
 TEST_CASE("avro: a union keeps NaN and Infinity apart from the strings of those names") {
@@ -216,6 +221,13 @@ TEST_CASE("avro: a union keeps NaN and Infinity apart from the strings of those 
   CHECK(Decode(*fd, Encode(*fd, R"({"float":0.1})")) == "0.10000000149011612");
   CHECK(Encode(*fd, "0.10000000149011612") == Encode(*fd, R"({"float":0.1})"));
   CHECK(Decode(*fd, Encode(*fd, "0.5")) == "0.5");
+  // A map branch does not take the wrapped form; bytes take a bare name.
+  auto m = Compile(R"(["string","double",{"type":"map","values":"string"}])");
+  CHECK(Decode(*m, Encode(*m, R"({"double":"NaN"})")) == R"({"double":"NaN"})");
+  CHECK(Decode(*m, Encode(*m, R"({"x":"NaN"})")) == R"({"x":"NaN"})");
+  auto b = Compile(R"(["bytes","double"])");
+  CHECK(Decode(*b, Encode(*b, R"({"double":"-Infinity"})")) == R"({"double":"-Infinity"})");
+  CHECK(Decode(*b, Encode(*b, "\"NaN\"")) == "\"NaN\"");
   auto n = Compile(R"(["null","double"])");
   CHECK(Decode(*n, Encode(*n, "\"NaN\"")) == "\"NaN\"");
   CHECK(Encode(*n, "\"NaN\"") == Encode(*n, R"({"double":"NaN"})"));

@@ -94,6 +94,23 @@ bool FromLatin1(std::string_view utf8, std::string* bytes) {
 
 // A two's complement big-endian integer as decimal digits with `scale`
 // digits after the point.
+void AppendDecimal(std::string* out, std::string_view bytes, int scale);
+
+// Whether the two's complement integer `bytes` has at most `precision`
+// digits.
+bool DecimalFits(std::string_view bytes, int precision) {
+  std::string text;
+  AppendDecimal(&text, bytes, 0);
+  size_t digits = 0;
+  bool lead = true;
+  for (char c : text) {
+    if (c < '0' || c > '9' || (lead && c == '0')) continue;
+    lead = false;
+    digits++;
+  }
+  return digits <= static_cast<size_t>(precision);
+}
+
 void AppendDecimal(std::string* out, std::string_view bytes, int scale) {
   std::vector<uint8_t> mag(bytes.begin(), bytes.end());
   bool negative = !mag.empty() && (mag[0] & 0x80);
@@ -240,9 +257,12 @@ struct AvroSchema::Node {
   bool decimal = false;
   int precision = 0, scale = 0;
 
-  // A union's: whether one of its branches is a string.
+  // A union's: whether one of its branches takes strings (string, bytes,
+  // an enum, a fixed), which the names of NaN and the infinities are too.
   bool HasStringBranch() const {
-    return std::any_of(branches.begin(), branches.end(), [](const Node* b) { return b->kind == Kind::kString; });
+    return std::any_of(branches.begin(), branches.end(), [](const Node* b) {
+      return b->kind == Kind::kString || b->kind == Kind::kBytes || b->kind == Kind::kEnum || b->kind == Kind::kFixed;
+    });
   }
   std::string Display() const {
     if (!name.empty()) return name;
@@ -469,6 +489,10 @@ Status AvroSchema::Defaults() {
           st = Status::BadInput("bytes are code points U+0000 to U+00FF");
         } else if (t->kind == Kind::kFixed && bytes.size() != t->size) {
           st = Status::BadInput(fmt::format("fixed {} holds {} bytes, not {}", t->name, t->size, bytes.size()));
+        } else if (!DecimalFits(bytes, t->precision)) {
+          // Bytes of more digits than the precision are no such decimal: a
+          // string of digits ("2.56"), as earlier versions read it.
+          st = EncodeNode(t, v, &f.default_bin);
         } else {
           if (t->kind == Kind::kBytes) WriteLong(&f.default_bin, static_cast<int64_t>(bytes.size()));
           f.default_bin.append(bytes);
@@ -672,12 +696,13 @@ Status AvroSchema::EncodeNode(const Node* n, simdjson::dom::element v, std::stri
       double d;
       if (v.get_int64().get(i) != simdjson::SUCCESS) {
         // An integral double (1e3, 5.0) is an integer too.
+        const char* range = n->kind == Kind::kInt ? "an int's" : "a long's";
         uint64_t u;
         if (v.get_uint64().get(u) == simdjson::SUCCESS)
-          return Status::BadInput(fmt::format("{} is out of a long's range", u));
+          return Status::BadInput(fmt::format("{} is out of {} range", u, range));
         if (v.get_double().get(d) != simdjson::SUCCESS) return expected("an integer");
         if (d != std::floor(d)) return Status::BadInput(fmt::format("expected an integer, got {}", d));
-        if (!(d >= -9.2e18 && d <= 9.2e18)) return Status::BadInput(fmt::format("{} is out of a long's range", d));
+        if (!(d >= -0x1p63 && d < 0x1p63)) return Status::BadInput(fmt::format("{} is out of {} range", d, range));
         i = static_cast<int64_t>(d);
       }
       if (n->kind == Kind::kInt && (i < INT32_MIN || i > INT32_MAX))
@@ -903,6 +928,20 @@ Status AvroSchema::EncodeUnion(const Node* n, simdjson::dom::element v, std::str
     return false;
   };
   size_t at = out->size();
+  // {"double":"NaN"}, as decoding wraps a float or double JSON has no number
+  // for: that branch, before a map or record branch could take the object.
+  simdjson::dom::object wrapped;
+  if (v.get_object().get(wrapped) == simdjson::SUCCESS && wrapped.size() == 1) {
+    auto [key, inner] = *wrapped.begin();
+    std::string_view name;
+    if ((key == "float" || key == "double") && inner.get_string().get(name) == simdjson::SUCCESS &&
+        (name == "NaN" || name == "Infinity" || name == "-Infinity"))
+      for (size_t i = 0; i < n->branches.size(); i++)
+        if (n->branches[i]->kind == (key == "float" ? Kind::kFloat : Kind::kDouble)) {
+          WriteLong(out, static_cast<int64_t>(i));
+          return EncodeNode(n->branches[i], inner, out);
+        }
+  }
   Status first;
   for (size_t i = 0; i < n->branches.size(); i++) {
     const Node* b = n->branches[i];

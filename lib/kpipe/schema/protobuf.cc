@@ -43,6 +43,13 @@ class BuildError : public pb::DescriptorPool::ErrorCollector {
 // and writes the other as its default, where the mapping, and the Python
 // parser, refuse both). `path` names the place, as .a.b[1]. A field whose
 // name the message lacks is left to the parser, as is any type but these.
+// Whether null is a value of field type `f` (or of a map's value field):
+// google.protobuf.Value's null, and google.protobuf.NullValue's.
+bool NullIsAValue(const pb::FieldDescriptor* f) {
+  if (f->message_type()) return f->message_type()->well_known_type() == pb::Descriptor::WELLKNOWNTYPE_VALUE;
+  return f->enum_type() && f->enum_type()->full_name() == "google.protobuf.NullValue";
+}
+
 std::string NullNotAllowed(simdjson::dom::element v, const pb::Descriptor* d, const std::string& path) {
   simdjson::dom::object obj;
   if (v.get_object().get(obj) != simdjson::SUCCESS) return {};
@@ -62,7 +69,7 @@ std::string NullNotAllowed(simdjson::dom::element v, const pb::Descriptor* d, co
       for (simdjson::dom::key_value_pair e : entries) {
         std::string where = at + "[" + std::string(e.key) + "]";
         const pb::Descriptor* vt = value->message_type();
-        if (e.value.is_null() && !(vt && vt->well_known_type() == pb::Descriptor::WELLKNOWNTYPE_VALUE)) return where;
+        if (e.value.is_null() && !NullIsAValue(value)) return where;
         if (vt) {
           std::string inner = NullNotAllowed(e.value, value->message_type(), where);
           if (!inner.empty()) return inner;
@@ -74,7 +81,7 @@ std::string NullNotAllowed(simdjson::dom::element v, const pb::Descriptor* d, co
       size_t i = 0;
       for (simdjson::dom::element e : items) {
         std::string where = fmt::format("{}[{}]", at, i++);
-        if (e.is_null() && !(sub && sub->well_known_type() == pb::Descriptor::WELLKNOWNTYPE_VALUE)) return where;
+        if (e.is_null() && !NullIsAValue(f)) return where;
         if (sub) {
           std::string inner = NullNotAllowed(e, sub, where);
           if (!inner.empty()) return inner;
