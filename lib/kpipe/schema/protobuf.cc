@@ -9,7 +9,6 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <fmt/format.h>
-#include <simdjson.h>
 
 #include "kpipe/json/text.h"
 
@@ -38,11 +37,6 @@ class BuildError : public pb::DescriptorPool::ErrorCollector {
   std::string what;
 };
 
-// A null where protobuf's JSON mapping allows none: an element of a
-// repeated field or a map's value (libprotobuf's C++ parser drops the one
-// and writes the other as its default, where the mapping, and the Python
-// parser, refuse both). `path` names the place, as .a.b[1]. A field whose
-// name the message lacks is left to the parser, as is any type but these.
 // Whether null is a value of field type `f` (or of a map's value field):
 // google.protobuf.Value's null, and google.protobuf.NullValue's.
 bool NullIsAValue(const pb::FieldDescriptor* f) {
@@ -50,6 +44,11 @@ bool NullIsAValue(const pb::FieldDescriptor* f) {
   return f->enum_type() && f->enum_type()->full_name() == "google.protobuf.NullValue";
 }
 
+// A null where protobuf's JSON mapping allows none: an element of a
+// repeated field or a map's value (libprotobuf's C++ parser drops the one
+// and writes the other as its default, where the mapping, and the Python
+// parser, refuse both). `path` names the place, as .a.b[1]. A field whose
+// name the message lacks is left to the parser, as is any type but these.
 std::string NullNotAllowed(simdjson::dom::element v, const pb::Descriptor* d, const std::string& path) {
   simdjson::dom::object obj;
   if (v.get_object().get(obj) != simdjson::SUCCESS) return {};
@@ -144,7 +143,6 @@ struct ProtobufSchema::Impl {
   const pb::FileDescriptor* file = nullptr;
   std::unique_ptr<pb::Message> scratch;  // of the first message, reused by Encode
   std::string json;
-  simdjson::dom::parser check;  // Encode's look for nulls
 
   // Builds `fdp` after the files it imports: known ones, or the
   // well-known types that libprotobuf was built with.
@@ -217,18 +215,16 @@ Status ProtobufSchema::Decode(std::string_view bytes, std::string* json) {
   return Status::OK();
 }
 
-Status ProtobufSchema::Encode(std::string_view json, std::string* out) {
+Status ProtobufSchema::Encode(simdjson::dom::element value, std::string* out) {
   const pb::Descriptor* d = impl_->file->message_type(0);
   if (!impl_->scratch) impl_->scratch.reset(impl_->factory.GetPrototype(d)->New());
   pb::Message* m = impl_->scratch.get();
   m->Clear();
-  simdjson::dom::element v;
-  if (impl_->check.parse(json.data(), json.size()).get(v) == simdjson::SUCCESS) {
-    std::string where = NullNotAllowed(v, d, "");
-    if (!where.empty())
-      return Status::BadInput(fmt::format("{}: {}: null is not allowed here (an element of a repeated field, or a "
-                                          "map's value)", d->full_name(), where));
-  }
+  std::string where = NullNotAllowed(value, d, "");
+  if (!where.empty())
+    return Status::BadInput(fmt::format("{}: {}: null is not allowed here (an element of a repeated field, or a "
+                                        "map's value)", d->full_name(), where));
+  std::string json = simdjson::minify(value);
   pb::util::JsonParseOptions opt;
   opt.ignore_unknown_fields = false;
   auto st = pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), m, opt);

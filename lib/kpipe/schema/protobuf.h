@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "kpipe/schema/registry.h"
 #include "kpipe/status.h"
 
@@ -42,9 +44,9 @@ class ProtobufSchema {
 
   // `bytes`: the indexes and the message. Replaces `*json`.
   Status Decode(std::string_view bytes, std::string* json);
-  // Appends the indexes and the message: `json` as the first message of
+  // Appends the indexes and the message: `value` as the first message of
   // the schema's file.
-  Status Encode(std::string_view json, std::string* out);
+  Status Encode(simdjson::dom::element value, std::string* out);
 
  private:
   struct Impl;

@@ -152,7 +152,7 @@ Status WireEncoder::Encode(simdjson::dom::element value, std::string* out, std::
     }
     return Status::OK();
   }
-  Status st = proto_ ? proto_->Encode(simdjson::minify(value), out) : avro_->Encode(value, out);
+  Status st = proto_ ? proto_->Encode(value, out) : avro_->Encode(value, out);
   if (!st.ok()) {
     const std::string& m = st.message();
     bool path = !m.empty() && (m[0] == '.' || m[0] == '[');
