@@ -94,23 +94,6 @@ bool FromLatin1(std::string_view utf8, std::string* bytes) {
 
 // A two's complement big-endian integer as decimal digits with `scale`
 // digits after the point.
-void AppendDecimal(std::string* out, std::string_view bytes, int scale);
-
-// Whether the two's complement integer `bytes` has at most `precision`
-// digits.
-bool DecimalFits(std::string_view bytes, int precision) {
-  std::string text;
-  AppendDecimal(&text, bytes, 0);
-  size_t digits = 0;
-  bool lead = true;
-  for (char c : text) {
-    if (c < '0' || c > '9' || (lead && c == '0')) continue;
-    lead = false;
-    digits++;
-  }
-  return digits <= static_cast<size_t>(precision);
-}
-
 void AppendDecimal(std::string* out, std::string_view bytes, int scale) {
   std::vector<uint8_t> mag(bytes.begin(), bytes.end());
   bool negative = !mag.empty() && (mag[0] & 0x80);
@@ -143,6 +126,21 @@ void AppendDecimal(std::string* out, std::string_view bytes, int scale) {
     if (scale > 0 && i == static_cast<size_t>(scale)) out->push_back('.');
   }
   if (quoted) out->push_back('"');
+}
+
+// Whether the two's complement integer `bytes` has at most `precision`
+// digits.
+bool DecimalFits(std::string_view bytes, int precision) {
+  std::string text;
+  AppendDecimal(&text, bytes, 0);
+  size_t digits = 0;
+  bool lead = true;
+  for (char c : text) {
+    if (c < '0' || c > '9' || (lead && c == '0')) continue;
+    lead = false;
+    digits++;
+  }
+  return digits <= static_cast<size_t>(precision);
 }
 
 // A number's text ([-]D[.D][e[+-]D]) as the unscaled digits of a decimal of
