@@ -115,6 +115,15 @@ TEST_CASE("aggregates: an empty row, integer sums, and ties") {
   CHECK(s.Out(ints) == R"("sum_v":9007199254740994)");  // exact, not through a double
 }
 
+TEST_CASE("aggregates: negative zero is written 0 by every function, as in keys") {
+  Rows r({"sum:v", "min:v", "max:v", "avg:v", "first:v", "median:v", "quantile:v:0.9", "collect:v"});
+  AccRow row = r.set.NewRow();
+  REQUIRE(r.Add(&row, R"({"v":-0.0})").ok());
+  REQUIRE(r.Add(&row, R"({"v":-0.0})").ok());
+  CHECK(r.Out(row) ==
+        R"("sum_v":0,"min_v":0,"max_v":0,"avg_v":0,"first_v":0,"median_v":0,"quantile_v_0_9":0,"collect_v":[0,0])");
+}
+
 TEST_CASE("aggregates: integers beyond a double's precision stay exact in min, max, median and quantile") {
   Rows r({"min:v", "max:v", "median:v", "q0=quantile:v:0", "q1=quantile:v:1"});
   AccRow row = r.set.NewRow();

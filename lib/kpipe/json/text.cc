@@ -336,6 +336,7 @@ void AppendDouble(std::string* out, double d) {
     out->append("null");
     return;
   }
+  if (d == 0) d = 0;  // -0.0 as 0, as AppendCompact writes it
   // Compiled, into a buffer: no format string read for each value.
   char buf[32];
   out->append(buf, fmt::format_to(buf, FMT_COMPILE("{}"), d));
@@ -358,8 +359,7 @@ void AppendCompact(std::string* out, simdjson::dom::element v) {
     }
     case simdjson::dom::element_type::DOUBLE: {
       // -0.0 is 0, as the integer -0 is: one group, key and partition.
-      double d = v.get_double().value_unsafe();
-      AppendDouble(out, d == 0 ? 0.0 : d);
+      AppendDouble(out, v.get_double().value_unsafe());
       return;
     }
     case simdjson::dom::element_type::BOOL:

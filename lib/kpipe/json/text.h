@@ -37,7 +37,8 @@ inline bool SameBytes(const char* a, const char* b, size_t n) {
 // AppendQuoted, numbers by their value (1, 1.0 and 1e0 give 1; 100.5 and
 // 1.005e2 give 100.5; -0.0 gives 0), arrays and objects of these, at any depth.
 void AppendCompact(std::string* out, simdjson::dom::element v);
-// Appends a double in shortest round-trip form; null when not finite.
+// Appends a double in shortest round-trip form (-0.0 as 0); null when not
+// finite.
 void AppendDouble(std::string* out, double d);
 
 // Appends `s` as a JSON string literal (with quotes): '"' and '\\' escaped,
