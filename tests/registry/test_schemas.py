@@ -287,6 +287,7 @@ _, err = sh(f"kagg --by kind -a count --until end {R} --output kafka:{T7} --valu
             f"--subject {T7}-other --schema {write_file('bad.avsc', json.dumps(BAD))} kafka:{T1}", want=1)
 check("a row does not fit the value schema of the output: schema " + T7 + "-other: .count: not a field of record KindTotal"
       in err, f"a row that does not fit: {err}")
+check(" 0 rows out" in err, f"a row its schema refused is not counted out: {err}")
 
 # ---- basic auth: a proxy in front of the registry that wants kp:s3cret ----
 import base64  # noqa: E402

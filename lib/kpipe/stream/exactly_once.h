@@ -42,9 +42,10 @@ class KafkaRowSink : public RowSink {
     } else {
       key_.assign(group);
     }
-    (*rows_)++;
-    if (encoders_) return Encoded(row);
-    return sink_->Produce(topic_, key_, row);
+    // A row its schema refused is not out.
+    Status st = encoders_ ? Encoded(row) : sink_->Produce(topic_, key_, row);
+    if (st.ok()) (*rows_)++;
+    return st;
   }
 
  private:
