@@ -7,8 +7,9 @@
 #  2. A second kproduce reads those envelopes back (--envelope), as it does
 #     when copying a topic, and prints them again: the round trip is exact.
 #  3. kwindow counts clicks per user and minute of event time from those
-#     envelopes (their timestamps are the event times), and kagg turns the
-#     minute rows into a running table per user.
+#     envelopes (their timestamps are the event times), waiting 200 ms for
+#     records out of order and keeping those later still aside (--late), and
+#     kagg turns the minute rows into a running table per user.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${KPIPE_BIN:-$here/../build}
@@ -38,9 +39,9 @@ else
 fi
 echo
 echo "== 3. clicks per user and minute of event time, then a table per user"
-kwindow -q --tumble 1m --by user -a clicks=count -a spent=sum:amount --time-format rfc3339 \
-  "$tmp/envelopes.jsonl" > "$tmp/minutes.jsonl"
+kwindow -q --tumble 1m --max-delay 200ms --late "$tmp/late.jsonl" --by user -a clicks=count -a spent=sum:amount \
+  --time-format rfc3339 "$tmp/envelopes.jsonl" > "$tmp/minutes.jsonl"
 head -n 3 "$tmp/minutes.jsonl"
-echo "... $(wc -l < "$tmp/minutes.jsonl") rows"
+echo "... $(wc -l < "$tmp/minutes.jsonl") rows; late beyond --max-delay 200ms, kept aside: $(wc -l < "$tmp/late.jsonl")"
 kagg -q --by user -a minutes=count -a clicks=sum:clicks -a busiest=max:clicks -a spent=sum:spent \
   "$tmp/minutes.jsonl" | head -n 3
