@@ -90,6 +90,19 @@ TEST_CASE("Envelope embeds JSON verbatim and marks other encodings") {
   CHECK(Encode(std::nullopt, std::string("\xff", 1), {}).find("\"value\":\"/w==\",\"value_encoding\":\"base64\"") != std::string::npos);
 }
 
+TEST_CASE("Payloads: JSON exactly when the whole of it parses, whatever its first and last bytes") {
+  json::Validator v;
+  auto form = [&v](std::string_view s) { return ClassifyPayload(s.data(), s.size(), &v); };
+  for (std::string_view json : {"{\"a\":1}", "[1]", "\"x\"", "-1", "0", "12e3", "true", "false", "{}", "\"\""})
+    CHECK(form(json) == PayloadForm::kJson);
+  for (std::string_view text : {"u42", "null", "nul", "tru", "trueish", "1abc", "-", " 1", "1 ", "\"x", "{\"a\":1} ",
+                                "[1]x", "1.", "e", "l", "}", "a\"b\""})
+    CHECK(form(text) == PayloadForm::kString);
+  CHECK(form(std::string_view("\xff", 1)) == PayloadForm::kBase64);
+  CHECK(form(std::string()) == PayloadForm::kString);  // empty, not null
+  CHECK(form(std::string_view()) == PayloadForm::kNull);
+}
+
 TEST_CASE("Envelope decoding rejects malformed fields with a reason") {
   EnvelopeDecoder d;
   EnvelopeMessage m;

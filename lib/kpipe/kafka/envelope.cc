@@ -11,10 +11,18 @@ namespace kpipe {
 
 namespace {
 
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 const char* EncodingName(PayloadForm f) {
   return f == PayloadForm::kBase64 ? "base64" : "string";
+}
+
+// Whether a JSON text without blanks around it can begin, or end, with
+// `c`: most keys that are not JSON ("u42", a name) are told so without a
+// parse.
+bool CanStartJson(char c) {
+  return c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n';
+}
+bool CanEndJson(char c) {
+  return c == '}' || c == ']' || c == '"' || (c >= '0' && c <= '9') || c == 'e' || c == 'l';
 }
 
 void AppendInt(std::string* out, int64_t v) {
@@ -31,8 +39,7 @@ PayloadForm ClassifyPayload(const void* bytes, size_t len, json::Validator* v) {
   // The four bytes "null" are text here: embedded verbatim they would read
   // back as a Kafka null (a tombstone).
   if (s == "null") return PayloadForm::kString;
-  if (len > 0 && !IsJsonSpace(s.front()) && !IsJsonSpace(s.back()) && !json::HasLineBreak(s) &&
-      v->Valid(s))
+  if (len > 0 && CanStartJson(s.front()) && CanEndJson(s.back()) && !json::HasLineBreak(s) && v->Valid(s))
     return PayloadForm::kJson;
   return json::IsUtf8(s) ? PayloadForm::kString : PayloadForm::kBase64;
 }
