@@ -72,7 +72,7 @@ for args, needle in [([], "no subcommand"), (["tpoic", "list"], "unknown subcomm
                      (["topic", "list", "-o", "yaml"], "-o yaml"),
                      (["acl", "create", "--topic", "t"], "needs --principal"),
                      (["topic", "create", "t", "-p", "4294967297"], "partition count"),
-                     (["topic", "add-partitions", "t", "-n", "4294967296"], "at least 1"),
+                     (["topic", "add-partitions", "t", "-n", "4294967296"], "N from 1 to 100000"),
                      (["cluster", "describe", "junk"], "takes no arguments"),
                      (["cluster", "--timeout", "30d"], "at most 1h")]:
     _, err, _ = run(["-b", "127.0.0.1:1"] + args, want=2)
@@ -157,6 +157,10 @@ check("has no config 'no.such.key'" in err, f"--delete of a config the topic doe
 run(["topic", "config", f"{T}-a", "--delete", "segment.ms"])
 cfg = topic_configs(f"{T}-a")
 check(cfg["segment.ms"] == "604800000" and cfg["retention.ms"] == "3600000", f"after --delete: {cfg['segment.ms']}")
+# A config the topic does not set itself: nothing to delete, said so, as Kafka's ConfigCommand does.
+_, err, out = run(["topic", "config", f"{T}-a", "--delete", "segment.ms"], want=1)
+check(out == "" and "does not set 'segment.ms' itself (its value comes from default_config)" in err,
+      f"--delete of a config not set: {out!r} {err}")
 _, err, _ = run(["topic", "config", f"{T}-a", "retention.ms=1000", "--delete", "retention.ms"], want=2)
 check("retention.ms is both set and deleted" in err, f"set and delete: {err}")
 _, err, _ = run(["topic", "config", f"{T}-a", "retention.ms=soon"], want=1)
@@ -170,6 +174,10 @@ check(len(rows) > 20 and any(r["source"] == "default_config" for r in rows), "co
 # ---- add-partitions ----
 rows, _, _ = run(["topic", "add-partitions", f"{T}-a", "-n", "2"])
 check(rows == [{"topic": f"{T}-a", "partitions_before": 3, "partitions": 5}], f"add-partitions: {rows}")
+_, err, _ = run(["topic", "add-partitions", f"{T}-a", "-n", "99999999999"], want=2)
+check("N from 1 to 100000" in err, f"add-partitions -n too large: {err}")
+_, err, _ = run(["topic", "add-partitions", f"{T}-a", "-n", "99999"], want=2)
+check("has 5 partitions: 99999 more would be more than 100000" in err, f"add-partitions past the bound: {err}")
 wait_for(lambda: topic_meta(f"{T}-a") and len(topic_meta(f"{T}-a").partitions) == 5, "5 partitions")
 
 # ---- trim: by offset, by time, dry run, past the end ----
@@ -187,6 +195,10 @@ _, err, _ = run(["topic", "trim", f"{T}-b:2", "--before", "99"], want=1)
 check("past the end" in err, f"trim past end: {err}")
 _, err, _ = run(["topic", "trim", f"{T}-b:7", "--before", "end"], want=1)
 check("has no partition 7" in err, f"trim unknown partition: {err}")
+# A partition named twice is trimmed once, in the dry run as in the real one.
+for dry in (["--dry-run"], []):
+    rows, _, _ = run(["topic", "trim", f"{T}-b:0", f"{T}-b:0,0", "--before", "6"] + dry)
+    check(rows == [{"topic": f"{T}-b", "partition": 0, "low_before": 5, "low": 6}], f"trim of a partition named twice {dry}: {rows}")
 # Over several partitions it trims each one it can and names every failure
 # (a topic of its own: the group tests below need -b's low watermarks).
 run(["topic", "create", f"{T}-t", "-p", "2"])
@@ -248,18 +260,25 @@ check([r["to"] for r in rows] == [15, 15, 14], f"seek -N dry run: {rows}")
 rows, _, _ = run(["group", "seek", G, "--to=-2", "--dry-run"])
 check([(r["partition"], r["committed"]) for r in rows] == [(p, o) for p, o in sorted(committed.items()) if o >= 0],
       f"seek without topics: the committed partitions: {rows} {committed}")
-rows, _, _ = run(["group", "seek", G, f"{T}-b:0,1", "--to", "earliest"])
-check([(r["partition"], r["to"]) for r in rows] == [(0, 5), (1, 3)], f"seek earliest: {rows}")
+rows, _, _ = run(["group", "seek", G, f"{T}-b:0,1", f"{T}-b:1", "--to", "earliest"])
+check([(r["partition"], r["to"]) for r in rows] == [(0, 6), (1, 3)], f"seek earliest (partition 1 named twice): {rows}")
 check2 = Consumer({"bootstrap.servers": BROKERS, "group.id": G})
 now = {tp.partition: tp.offset for tp in check2.committed([TopicPartition(f"{T}-b", i) for i in range(3)], timeout=10)}
 check2.close()
-check(now[0] == 5 and now[1] == 3 and now[2] == committed[2], f"committed after seek: {now}")
+check(now[0] == 6 and now[1] == 3 and now[2] == committed[2], f"committed after seek: {now}")
 rows, _, _ = run(["group", "seek", G, f"{T}-b", "--to", f"@{BASE + 30000}"])
 check([r["to"] for r in rows] == [10, 10, 10], f"seek by time: {rows}")
 rows, _, _ = run(["group", "seek", G, f"{T}-b:2", "--to", "1000"])
 check(rows[0]["to"] == 16, f"seek clamps to the end: {rows}")
 _, err, _ = run(["group", "describe", f"adm-nothing-{RUN_ID}"], want=1)
 check("does not exist" in err, f"describe unknown group: {err}")
+# Of several, the ones that exist are described and the missing one named, wherever it stands.
+_, err, out = run(["group", "describe", f"adm-nothing-{RUN_ID}", G], want=1)
+rows = [json.loads(line) for line in out.splitlines()]
+check(any(r.get("state") for r in rows if r["group"] == G) and f"group 'adm-nothing-{RUN_ID}' does not exist" in err,
+      f"describe of several groups, the first missing: {rows} {err}")
+_, err, _ = run(["group", "seek", f"adm-nothing-{RUN_ID}", "--to", "earliest"], want=1)
+check("does not exist: name the topics" in err, f"seek of an unknown group without topics: {err}")
 rows, _, _ = run(["group", "delete", G])
 check(rows == [{"group": G, "status": "deleted"}], f"group delete: {rows}")
 check(not any(r["group"] == G for r in run(["group", "list"])[0]), "group gone from the list")
@@ -282,7 +301,7 @@ _, _, out = run(["topic", "describe", f"{T}-b", "-o", "table"])
 lines = out.splitlines()
 check(lines[0].split() == ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "LOW", "HIGH", "MESSAGES"],
       f"table head: {lines[0]!r}")
-check(lines[1].split() == [f"{T}-b", "0", "1", "1", "1", "5", "17", "12"], f"table row: {lines[1]!r}")
+check(lines[1].split() == [f"{T}-b", "0", "1", "1", "1", "6", "17", "11"], f"table row: {lines[1]!r}")
 check(lines[4] == "" and lines[5].split() == ["TOPIC", "CONFIG", "VALUE", "SOURCE"], f"second table: {lines[4:6]}")
 check(lines[1][lines[0].index("LEADER")] == "1", "columns aligned")
 

@@ -128,8 +128,8 @@ Status ParseProperty(const std::string& flag, const std::string& kv, kpipe::Prop
 
 // A time as --to and --before take it: @TIME, or RFC 3339, "now", "-1h".
 Status ParseTime(const std::string& flag, std::string text, int64_t* out) {
-  if (!text.empty() && text[0] == '@') text = text.substr(1);
-  auto t = kpipe::ParseTimePoint(text, kpipe::NowMs());
+  std::string time = !text.empty() && text[0] == '@' ? text.substr(1) : text;
+  auto t = kpipe::ParseTimePoint(time, kpipe::NowMs());
   if (!t.ok()) return Status::Usage(fmt::format("{} {}: {}", flag, text, t.status().message()));
   *out = *t;
   return Status::OK();
@@ -250,10 +250,10 @@ Result<Action> Resolve(const Flags& f, const kpipe::cli::Command& cmd) {
     if (verb == "describe") return Bind(admin::DescribeTopics, args, f.all);
     if (verb == "create") {
       KPIPE_RETURN_IF_ERROR(want(1, SIZE_MAX, "TOPIC..."));
-      if (cmd.Given("--partitions") && (f.partitions < 1 || f.partitions > INT32_MAX))
-        return Status::Usage("-p must be a partition count, at least 1");
+      if (cmd.Given("--partitions") && (f.partitions < 1 || f.partitions > admin::kMaxPartitions))
+        return Status::Usage(fmt::format("-p must be a partition count from 1 to {}", admin::kMaxPartitions));
       if (cmd.Given("--replicas") && (f.replicas < 1 || f.replicas > INT16_MAX))
-        return Status::Usage("-r must be a replication factor, at least 1");
+        return Status::Usage(fmt::format("-r must be a replication factor from 1 to {}", INT16_MAX));
       kpipe::Properties configs;
       for (const std::string& c : f.configs) KPIPE_RETURN_IF_ERROR(ParseProperty("-c", c, &configs));
       std::vector<admin::NewTopic> topics;
@@ -267,7 +267,8 @@ Result<Action> Resolve(const Flags& f, const kpipe::cli::Command& cmd) {
     }
     if (verb == "add-partitions") {
       KPIPE_RETURN_IF_ERROR(want(1, 1, "one TOPIC"));
-      if (f.num < 1 || f.num > INT32_MAX) return Status::Usage("topic add-partitions needs -n N, N at least 1");
+      if (f.num < 1 || f.num > admin::kMaxPartitions)
+        return Status::Usage(fmt::format("topic add-partitions needs -n N, N from 1 to {}", admin::kMaxPartitions));
       return Bind(admin::AddPartitions, args[0], static_cast<int>(f.num));
     }
     if (verb == "config") {

@@ -27,6 +27,9 @@ namespace kpipe::admin {
 class Failures;  // admin_call.h
 
 // A topic and some of its partitions (all of them when `partitions` is empty).
+// The most partitions a topic can have (librdkafka's bound).
+inline constexpr int64_t kMaxPartitions = 100000;
+
 struct TopicSelection {
   std::string topic;
   std::vector<int32_t> partitions;

@@ -136,13 +136,27 @@ class Failures {
 };
 
 // The partitions that `selections` name, each topic's in order (all of a
-// topic's when it names none); NotFound for a topic or partition that does
-// not exist, or, with `missing`, that one is added there and left out.
+// topic's when it names none), each once however often it is named
+// ("t t:1", "t:1,1"); NotFound for a topic or partition that does not
+// exist, or, with `missing`, that one is added there and left out.
 inline Result<std::vector<PartitionRef>> SelectedPartitions(rd_kafka_t* rk,
                                                             const std::vector<TopicSelection>& selections,
                                                             int timeout_ms, Failures* missing = nullptr) {
-  std::vector<PartitionRef> refs;
+  // One selection per topic, in the order topics are first named: all of
+  // its partitions when any selection names none.
+  std::vector<TopicSelection> merged;
   for (const TopicSelection& sel : selections) {
+    auto it = std::find_if(merged.begin(), merged.end(), [&](const TopicSelection& m) { return m.topic == sel.topic; });
+    if (it == merged.end()) {
+      merged.push_back(sel);
+    } else if (it->partitions.empty() || sel.partitions.empty()) {
+      it->partitions.clear();
+    } else {
+      it->partitions.insert(it->partitions.end(), sel.partitions.begin(), sel.partitions.end());
+    }
+  }
+  std::vector<PartitionRef> refs;
+  for (const TopicSelection& sel : merged) {
     auto all = TopicPartitions(rk, sel.topic, timeout_ms);
     if (!all.ok()) {
       if (!missing || !all.status().Is(Status::Code::kNotFound)) return all.status();
@@ -151,6 +165,7 @@ inline Result<std::vector<PartitionRef>> SelectedPartitions(rd_kafka_t* rk,
     }
     std::vector<int32_t> ids = sel.partitions.empty() ? *all : sel.partitions;
     std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     for (int32_t p : ids) {
       if (std::find(all->begin(), all->end(), p) != all->end()) {
         refs.push_back({sel.topic, p});

@@ -94,11 +94,13 @@ struct GroupDescription {
   Event event;
   const rd_kafka_ConsumerGroupDescription_t* desc = nullptr;
 };
-Result<GroupDescription> Describe(rd_kafka_t* rk, const std::string& group, int timeout_ms) {
+Result<GroupDescription> Describe(rd_kafka_t* rk, const std::string& group, int timeout_ms,
+                                  bool* answered = nullptr) {
   const char* name = group.c_str();
   auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_ms, "describe consumer groups",
                 [&](auto* o, auto* q) { rd_kafka_DescribeConsumerGroups(rk, &name, 1, o, q); });
   if (!ev.ok()) return ev.status();
+  if (answered) *answered = true;
   size_t n;
   const rd_kafka_ConsumerGroupDescription_t** ds = rd_kafka_DescribeConsumerGroups_result_groups(
       rd_kafka_event_DescribeConsumerGroups_result(ev->get()), &n);
@@ -161,16 +163,26 @@ Status GroupLag(rd_kafka_t* rk, const std::string& group, const std::vector<std:
 
 Status DescribeGroups(rd_kafka_t* rk, const std::vector<std::string>& groups, int timeout_ms,
                       json::RowWriter* out) {
+  // Every group that exists is described; each one that does not, or that
+  // the broker would not describe, is named.
+  Failures failures;
   for (const std::string& group : groups) {
-    auto d = Describe(rk, group, timeout_ms);
-    if (!d.ok()) return d.status();
+    bool answered = false;  // else the call failed as a whole, as it would for the next group
+    auto d = Describe(rk, group, timeout_ms, &answered);
+    if (!d.ok() && !answered) return d.status();
+    if (!d.ok()) {
+      failures.Add(d.status().message());
+      continue;
+    }
     auto committed = CommittedOffsets(rk, group, timeout_ms);
     if (!committed.ok()) return committed.status();
     const rd_kafka_ConsumerGroupDescription_t* desc = d->desc;
     size_t members = rd_kafka_ConsumerGroupDescription_member_count(desc);
     rd_kafka_consumer_group_state_t state = rd_kafka_ConsumerGroupDescription_state(desc);
-    if (members == 0 && committed->empty() && state == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD)
-      return Status::NotFound(fmt::format("group '{}' does not exist", group));
+    if (members == 0 && committed->empty() && state == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD) {
+      failures.Add(fmt::format("group '{}' does not exist", group), /*not_found=*/true);
+      continue;
+    }
     const rd_kafka_Node_t* coord = rd_kafka_ConsumerGroupDescription_coordinator(desc);
     json::Row head;
     head.Str("group", group).Str("state", StateName(state));
@@ -205,7 +217,8 @@ Status DescribeGroups(rd_kafka_t* rk, const std::vector<std::string>& groups, in
     KPIPE_RETURN_IF_ERROR(WriteLag(rk, group, *committed, std::vector<std::string>(topics.begin(), topics.end()),
                                    timeout_ms, &owners, out));
   }
-  return out->Flush();
+  KPIPE_RETURN_IF_ERROR(out->Flush());
+  return failures.status();
 }
 
 Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
@@ -223,6 +236,9 @@ Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
   if (!committed.ok()) return committed.status();
   std::vector<PartitionRef> refs;
   if (topics.empty()) {
+    if (committed->empty() && rd_kafka_ConsumerGroupDescription_state(d->desc) == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD)
+      return Status::NotFound(
+          fmt::format("group '{}' does not exist: name the topics to give it committed offsets", group));
     if (committed->empty())
       return Status::Usage(fmt::format("group '{}' has no committed offsets: name the topics to seek", group));
     for (const auto& [tp, off] : *committed) refs.push_back({tp.first, tp.second});

@@ -228,9 +228,13 @@ Status AddPartitions(rd_kafka_t* rk, const std::string& topic, int count, int ti
                      json::RowWriter* out) {
   auto before = TopicPartitions(rk, topic, timeout_ms);
   if (!before.ok()) return before.status();
-  int total = static_cast<int>(before->size()) + count;
+  int64_t total = static_cast<int64_t>(before->size()) + count;
+  if (total > kMaxPartitions)
+    return Status::Usage(fmt::format("topic '{}' has {} partitions: {} more would be more than {}", topic,
+                                     before->size(), count, kMaxPartitions));
   char err[512];
-  rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), total, err, sizeof err);
+  rd_kafka_NewPartitions_t* np =
+      rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total), err, sizeof err);
   if (!np) return Status::Usage(fmt::format("topic '{}': {}", topic, err));
   auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_ms, "add partitions",
                 [&](auto* o, auto* q) { rd_kafka_CreatePartitions(rk, &np, 1, o, q); });
@@ -262,9 +266,14 @@ Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Propert
     if (const char* v = rd_kafka_ConfigEntry_value(e)) keep[rd_kafka_ConfigEntry_name(e)] = v;
   }
   for (const std::string& k : remove) {
-    bool known = false;
-    for (size_t i = 0; i < current->count && !known; i++) known = k == rd_kafka_ConfigEntry_name(current->entries[i]);
-    if (!known) return Status::Kafka(fmt::format("topic '{}' has no config '{}'", topic, k));
+    const rd_kafka_ConfigEntry_t* entry = nullptr;
+    for (size_t i = 0; i < current->count && !entry; i++)
+      if (k == rd_kafka_ConfigEntry_name(current->entries[i])) entry = current->entries[i];
+    if (!entry) return Status::Kafka(fmt::format("topic '{}' has no config '{}'", topic, k));
+    // Nothing to delete: said, as a change that would not be made.
+    if (!keep.count(k))
+      return Status::Kafka(fmt::format("topic '{}' does not set '{}' itself (its value comes from {}): nothing to delete",
+                                       topic, k, SourceName(rd_kafka_ConfigEntry_source(entry))));
     keep.erase(k);
   }
   for (const auto& [k, v] : set) keep[k] = v;
