@@ -57,8 +57,9 @@ for prog in programs:
         if p.returncode != 0:
             errors += 1
             continue
-        # Equal as jq sees values (numbers are doubles): the record's own
-        # bytes, so 12345678901234567890 stays as it was written...
+        # Equal as jq sees values (numbers are doubles), members in the same
+        # order: the record's own bytes, so 12345678901234567890 stays as it
+        # was written...
         # ... unless an object repeats a key (jq keeps the last, kpipe's
         # readers the first) or a number is past the largest double (jq
         # reads it as the largest, the other tools refuse it): the bytes
@@ -72,9 +73,10 @@ for prog in programs:
             if len({k for k, _ in ps}) != len(ps):
                 repeated.append(True)
             return dict(ps)
-        src = json.loads(line, parse_int=num, parse_float=num, object_pairs_hook=pairs)
+        json.loads(line, parse_int=num, parse_float=num, object_pairs_hook=pairs)
+        src = json.loads(line, parse_int=num, parse_float=num, object_pairs_hook=tuple)
         for out in p.stdout.decode().rstrip("\n").split("\n") if p.stdout else []:
-            same = json.loads(out, parse_int=num, parse_float=num) == src and not repeated
+            same = json.loads(out, parse_int=num, parse_float=num, object_pairs_hook=tuple) == src and not repeated
             want.append(line if same else out)
     dead = f"{T}/dead.jsonl"
     if os.path.exists(dead):
@@ -192,6 +194,31 @@ expect_eq "a tombstone made on purpose" "$(head -n 1 "$T/out")" '{"topic":"t","p
 printf '%s\n' '{"topic":"t","partition":0,"offset":1,"timestamp":1,"key":null,"headers":[],"value":"AAE=","value_encoding":"base64"}' > "$T/bin.jsonl"
 run 65 kjq -q . "$T/bin.jsonl"
 expect_grep "$T/err" "value_encoding base64"
+
+# A program that only reorders members changes the record: jq's == ignores
+# the order, what is written does not.
+printf '%s\n' '{"b":1,"a":{"y":1,"x":2}}' > "$T/order.jsonl"
+run 0 kjq -q '{a,b}' "$T/order.jsonl"
+expect_eq "members reordered" "$(cat "$T/out")" '{"a":{"y":1,"x":2},"b":1}'
+run 0 kjq -q '.a |= {x,y}' "$T/order.jsonl"
+expect_eq "members reordered inside" "$(cat "$T/out")" '{"b":1,"a":{"x":2,"y":1}}'
+run 0 kjq -q '' "$T/order.jsonl"
+expect_eq "an empty program is jq's identity" "$(cat "$T/out")" '{"b":1,"a":{"y":1,"x":2}}'
+
+# Control records pass through whatever their numbers; --validate checks
+# an envelope's value alone, not the numbers of its key or headers.
+printf '%s\n' '{"@kpipe":"watermark","ts":1,"x":100000000000000000000}' '{"@kpipe":"watermark","ts":2,"x":1e400}' \
+  '{"topic":"t","partition":0,"offset":7,"timestamp":5,"timestamp_type":"create","key":123456789012345678901234,"headers":[["h",1e400]],"value":{"a":1}}' \
+  > "$T/bignum.jsonl"
+echo '{"type":"object"}' > "$T/object.json"
+run 0 kjq --validate "$T/object.json" '.a += 1' "$T/bignum.jsonl"
+expect_eq "control records and an envelope with a big key" "$(cat "$T/out")" '{"@kpipe":"watermark","ts":1,"x":100000000000000000000}
+{"@kpipe":"watermark","ts":2,"x":1e400}
+{"topic":"t","partition":0,"offset":7,"timestamp":5,"timestamp_type":"create","key":123456789012345678901234,"headers":[["h",1e400]],"value":{"a":2}}'
+expect_grep "$T/err" "1 record in, 1 out, 2 control passed, 0 dead-lettered"
+printf '%s\n' '{"topic":"t","partition":0,"offset":7,"key":1,"value":{"a":123456789012345678901234}}' > "$T/bigvalue.jsonl"
+run 65 kjq --validate "$T/object.json" . "$T/bigvalue.jsonl"
+expect_grep "$T/err" "a number beyond 64 bits cannot be checked"
 
 # Between two kpipe tools the watermarks survive: kwindow downstream of
 # kjq closes windows on the watermark records, with none late.

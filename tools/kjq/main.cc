@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   int exit_code;
   if (!kpipe::tools::ShouldRun(cmd.Parse(argc, argv), diag, &exit_code)) return exit_code;
   kpipe::Status st;
-  if (opt.program.empty()) st = kpipe::Status::Usage("give a jq PROGRAM (and at most one INPUT)");
+  if (!cmd.PositionalGiven("PROGRAM")) st = kpipe::Status::Usage("give a jq PROGRAM (and at most one INPUT)");
   if (st.ok() && cmd.Given("--threads") && (threads < 1 || threads > 64))
     st = kpipe::Status::Usage(fmt::format("--threads {}: N must be 1 to 64", threads));
   if (st.ok()) {

@@ -119,6 +119,8 @@ bool Command::Given(const std::string& long_name) const {
   return false;
 }
 
+bool Command::PositionalGiven(const std::string& slot) const { return app_.get_option(slot)->count() > 0; }
+
 std::string Command::Value(const std::string& long_name) const {
   for (const Entry& e : entries_)
     if (e.long_name == long_name && !e.opt->results().empty()) return e.opt->results().front();

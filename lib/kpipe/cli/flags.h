@@ -81,6 +81,9 @@ class Command {
   ParseOutcome Parse(int argc, char** argv);
   // True when the flag named by its long name ("--list") was given.
   bool Given(const std::string& long_name) const;
+  // Whether the positional `slot` (a name given to Positionals) was given,
+  // even as an empty argument.
+  bool PositionalGiven(const std::string& slot) const;
   // The value given to an option (empty when none).
   std::string Value(const std::string& long_name) const;
 

@@ -475,6 +475,37 @@ bool ScanText(std::string_view t, size_t* keys) {
   return ok && !beyond;
 }
 
+// Whether `a` and `b`, equal as jq compares (jv_equal), also have their
+// objects' members in the same order, at every depth: what jq -c writes of
+// them is then the same. Borrows both.
+bool SameOrder(jv a, jv b) {
+  if (jv_get_kind(a) == JV_KIND_ARRAY && jv_get_kind(b) == JV_KIND_ARRAY) {
+    int n = jv_array_length(jv_copy(a));
+    bool same = true;
+    for (int i = 0; i < n && same; i++) {
+      jv x = jv_array_get(jv_copy(a), i), y = jv_array_get(jv_copy(b), i);
+      same = SameOrder(x, y);
+      jv_free(x);
+      jv_free(y);
+    }
+    return same;
+  }
+  if (jv_get_kind(a) != JV_KIND_OBJECT || jv_get_kind(b) != JV_KIND_OBJECT) return true;
+  int i = jv_object_iter(a), j = jv_object_iter(b);
+  bool same = true;
+  for (; same && jv_object_iter_valid(a, i) && jv_object_iter_valid(b, j);
+       i = jv_object_iter_next(a, i), j = jv_object_iter_next(b, j)) {
+    jv ka = jv_object_iter_key(a, i), kb = jv_object_iter_key(b, j);
+    same = jv_equal(ka, kb);  // (frees both)
+    if (!same) break;
+    jv x = jv_object_iter_value(a, i), y = jv_object_iter_value(b, j);
+    same = SameOrder(x, y);
+    jv_free(x);
+    jv_free(y);
+  }
+  return same;
+}
+
 // The members of every object in `v` (borrowed).
 size_t CountMembers(jv v) {
   size_t n = 0;
@@ -567,7 +598,10 @@ Status Program::RunJv(jv in, bool may_be_unchanged, const Emit& emit) {
       }
       break;
     }
-    bool unchanged = may_be_unchanged && (jv_identical(jv_copy(r), jv_copy(in)) || jv_equal(jv_copy(r), jv_copy(in)));
+    // Equal as jq compares, but for the order of members (`{a,b}` of
+    // {"b":1,"a":2}): changed.
+    bool unchanged = may_be_unchanged && (jv_identical(jv_copy(r), jv_copy(in)) ||
+                                          (jv_equal(jv_copy(r), jv_copy(in)) && SameOrder(r, in)));
     if (unchanged) {
       jv_free(r);
       st = emit({}, true);

@@ -66,6 +66,13 @@ class Lane {
   Status Envelope(std::string_view line, std::string_view encoding,
                   const std::function<Status(const jq::Program::Emit&)>& run);
   Status Bad(std::string_view reason, std::string_view line);
+  // A control record passes through as it is, in its place.
+  Status Control(std::string_view line) {
+    c_->stats.control++;
+    c_->out.append(line);
+    c_->out.push_back('\n');
+    return Status::OK();
+  }
   void WriteLine(std::string_view text) {
     c_->out.append(text);
     c_->out.push_back('\n');
@@ -118,24 +125,35 @@ Status Lane::Line(std::string_view line) {
   simdjson::error_code code;
   Status parsed = json::ParseLine(&parser_, line, &root, &code);  // inside the chunk's padded text
   if (!parsed.ok()) {
-    c_->stats.in++;
     // A number simdjson cannot hold (an integer beyond 64 bits) is one that
     // jq reads as a double: the record is jq's to judge. Not a NUL byte
     // after a number, which jq's parser takes for the number's end.
-    if (code == simdjson::NUMBER_ERROR && line.find('\0') != std::string_view::npos)
-      return Bad(parsed.message(), line);
-    if (code == simdjson::NUMBER_ERROR && opt_.validate)
+    bool big_number = code == simdjson::NUMBER_ERROR && line.find('\0') == std::string_view::npos;
+    simdjson::dom::element whole;
+    simdjson::dom::object env;
+    bool readable = big_number && validator_.Parse(line, &whole) == simdjson::SUCCESS;
+    if (readable && json::IsControl(whole, &env)) return Control(line);
+    c_->stats.in++;
+    auto uncheckable = [&] {
       return Bad(fmt::format("schema {}: a number beyond 64 bits cannot be checked", opt_.validate->name()), line);
-    if (code == simdjson::NUMBER_ERROR) {
-      // An envelope still: the program gets its value, as jq reads it.
-      simdjson::dom::element whole;
-      simdjson::dom::object env;
-      if (!opt_.envelope_program && validator_.Parse(line, &whole) == simdjson::SUCCESS &&
-          whole.get_object().get(env) == simdjson::SUCCESS && json::IsEnvelope(env)) {
+    };
+    if (big_number) {
+      // An envelope still: the program gets its value, as jq reads it, and
+      // --validate checks that value alone (the key's and headers' numbers
+      // are not the record's).
+      if (readable && !opt_.envelope_program && whole.get_object().get(env) == simdjson::SUCCESS &&
+          json::IsEnvelope(env)) {
         std::string_view key, raw, value;
         json::ObjectReader r(line);
         while (r.Next(&key, &raw))
           if (key == "\"value\"") value = raw;
+        if (opt_.validate) {
+          simdjson::dom::element checked;
+          if (!json::ParseLine(&parser_, value, &checked).ok())  // inside the chunk's padded text
+            return uncheckable();
+          std::string why;
+          if (!checked.is_null() && !opt_.validate->Fits(checked, &why)) return Bad(why, line);
+        }
         std::string_view encoding;
         if (env["value_encoding"].get_string().get(encoding) != simdjson::SUCCESS) encoding = {};
         return Envelope(line, encoding, [&](const jq::Program::Emit& emit) {
@@ -144,6 +162,7 @@ Status Lane::Line(std::string_view line) {
           return jq_parsed ? st : Status::BadInput(std::string(parsed.message()));
         });
       }
+      if (opt_.validate) return uncheckable();
       bool jq_parsed;
       Status st = program_->RunText(line, [&](std::string_view text, bool unchanged) {
         WriteLine(unchanged ? line : text);
@@ -156,12 +175,7 @@ Status Lane::Line(std::string_view line) {
     return Bad(parsed.message(), line);
   }
   simdjson::dom::object obj;
-  if (json::IsControl(root, &obj)) {
-    c_->stats.control++;  // control records pass through, in place
-    c_->out.append(line);
-    c_->out.push_back('\n');
-    return Status::OK();
-  }
+  if (json::IsControl(root, &obj)) return Control(line);
   c_->stats.in++;
   bool envelope = root.get_object().get(obj) == simdjson::SUCCESS && !opt_.envelope_program && json::IsEnvelope(obj);
   if (opt_.validate) {
