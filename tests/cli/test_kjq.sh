@@ -216,6 +216,15 @@ expect_eq "control records and an envelope with a big key" "$(cat "$T/out")" '{"
 {"@kpipe":"watermark","ts":2,"x":1e400}
 {"topic":"t","partition":0,"offset":7,"timestamp":5,"timestamp_type":"create","key":123456789012345678901234,"headers":[["h",1e400]],"value":{"a":2}}'
 expect_grep "$T/err" "1 record in, 1 out, 2 control passed, 0 dead-lettered"
+# The envelope's value is its first "value" member, its name read unescaped,
+# on both paths (with and without a number beyond 64 bits elsewhere).
+printf '%s\n' '{"topic":"t","partition":0,"offset":1,"key":1e400,"value":{"a":1},"value":[1]}' \
+  '{"topic":"t","partition":0,"offset":2,"key":1e400,"val\u0075e":{"a":2}}' \
+  '{"topic":"t","partition":0,"offset":3,"key":1,"val\u0075e":{"a":3}}' > "$T/valuekey.jsonl"
+run 0 kjq --validate "$T/object.json" '.a' "$T/valuekey.jsonl"
+expect_eq "the value member found by its name" "$(cat "$T/out")" '{"topic":"t","partition":0,"offset":1,"key":1e400,"value":1,"value":1}
+{"topic":"t","partition":0,"offset":2,"key":1e400,"val\u0075e":2}
+{"topic":"t","partition":0,"offset":3,"key":1,"val\u0075e":3}'
 printf '%s\n' '{"topic":"t","partition":0,"offset":7,"key":1,"value":{"a":123456789012345678901234}}' > "$T/bigvalue.jsonl"
 run 65 kjq --validate "$T/object.json" . "$T/bigvalue.jsonl"
 expect_grep "$T/err" "a number beyond 64 bits cannot be checked"

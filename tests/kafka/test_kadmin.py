@@ -157,6 +157,10 @@ check("has no config 'no.such.key'" in err, f"--delete of a config the topic doe
 run(["topic", "config", f"{T}-a", "--delete", "segment.ms"])
 cfg = topic_configs(f"{T}-a")
 check(cfg["segment.ms"] == "604800000" and cfg["retention.ms"] == "3600000", f"after --delete: {cfg['segment.ms']}")
+# A key deleted twice in one command is one change.
+run(["topic", "config", f"{T}-a", "segment.ms=600000"])
+rows, _, _ = run(["topic", "config", f"{T}-a", "--delete", "segment.ms", "--delete", "segment.ms"])
+check(rows == [{"topic": f"{T}-a", "config": "segment.ms", "value": None, "action": "delete"}], f"a delete given twice: {rows}")
 # A config the topic does not set itself: nothing to delete, said so, as Kafka's ConfigCommand does.
 _, err, out = run(["topic", "config", f"{T}-a", "--delete", "segment.ms"], want=1)
 check(out == "" and "does not set 'segment.ms' itself (its value comes from default_config)" in err,
@@ -195,6 +199,9 @@ _, err, _ = run(["topic", "trim", f"{T}-b:2", "--before", "99"], want=1)
 check("past the end" in err, f"trim past end: {err}")
 _, err, _ = run(["topic", "trim", f"{T}-b:7", "--before", "end"], want=1)
 check("has no partition 7" in err, f"trim unknown partition: {err}")
+# A partition that does not exist is named even beside its whole topic.
+_, err, _ = run(["topic", "trim", f"{T}-b:7", f"{T}-b", "--before", "end", "--dry-run"], want=1)
+check("has no partition 7" in err, f"trim of a whole topic and a partition it does not have: {err}")
 # A partition named twice is trimmed once, in the dry run as in the real one.
 for dry in (["--dry-run"], []):
     rows, _, _ = run(["topic", "trim", f"{T}-b:0", f"{T}-b:0,0", "--before", "6"] + dry)

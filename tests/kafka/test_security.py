@@ -165,4 +165,12 @@ code, out, err, _ = run(["kadmin", *sasl(), "topic", "create", f"{prefix}alices"
 check(code == 1 and "uthorization failed" in err, f"alice creating a topic: exit {code}: {err}")
 code, out, err, _ = run(["kadmin", *sasl(), "acl", "list"])
 check(code == 1 and "uthorization failed" in err, f"alice listing ACLs: exit {code}: {err}")
+# A seek over a topic alice may read and one she may not: the broker
+# commits each partition on its own; the moved ones get their rows, the
+# refused one is named.
+code, out, err, _ = run(["kadmin", *sasl(), "group", "seek", f"kpipe-sec-{RUN_ID}-seek", ok_topic, denied,
+                         "--to", "earliest"])
+rows = [json.loads(l) for l in out.splitlines()]
+check(code == 1 and [(r["topic"], r["partition"]) for r in rows] == [(ok_topic, 0), (ok_topic, 1)] and
+      f"{denied}:0:" in err and "uthorization" in err, f"a seek partly refused: exit {code}: {rows} {err}")
 finish()

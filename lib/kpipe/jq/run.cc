@@ -30,6 +30,14 @@ namespace kpipe {
 
 namespace {
 
+// Whether the member name `key` (its raw text, quotes included) is `name`,
+// escapes read as simdjson reads them ("val\u0075e" is "value").
+bool KeyIs(std::string_view key, std::string_view name) {
+  if (key.size() == name.size() + 2) return key.substr(1, name.size()) == name;
+  std::string unescaped;
+  return key.find('\\') != std::string_view::npos && json::Unquote(key, &unescaped) && unescaped == name;
+}
+
 // A dead-letter row of a chunk, written by the main thread in order.
 struct DeadRow {
   std::string reason;
@@ -143,10 +151,12 @@ Status Lane::Line(std::string_view line) {
       // are not the record's).
       if (readable && !opt_.envelope_program && whole.get_object().get(env) == simdjson::SUCCESS &&
           json::IsEnvelope(env)) {
+        // The first "value" member, as simdjson finds it on the other path
+        // (its name compared unescaped).
         std::string_view key, raw, value;
         json::ObjectReader r(line);
-        while (r.Next(&key, &raw))
-          if (key == "\"value\"") value = raw;
+        while (value.empty() && r.Next(&key, &raw))
+          if (KeyIs(key, "value")) value = raw;
         if (opt_.validate) {
           simdjson::dom::element checked;
           if (!json::ParseLine(&parser_, value, &checked).ok())  // inside the chunk's padded text
@@ -224,12 +234,12 @@ Status Lane::Envelope(std::string_view line, std::string_view encoding,
     std::string_view key, raw;
     bool first = true;
     while (r.Next(&key, &raw)) {
-      if (key == "\"value_encoding\"" && !keep_encoding) continue;
+      if (!keep_encoding && KeyIs(key, "value_encoding")) continue;
       if (!first) b.push_back(',');
       first = false;
       b.append(key);
       b.push_back(':');
-      if (key != "\"value\"") {
+      if (!KeyIs(key, "value")) {
         b.append(raw);
       } else if (null_bytes) {
         b.append("\"null\",\"value_encoding\":\"string\"");

@@ -142,39 +142,38 @@ class Failures {
 inline Result<std::vector<PartitionRef>> SelectedPartitions(rd_kafka_t* rk,
                                                             const std::vector<TopicSelection>& selections,
                                                             int timeout_ms, Failures* missing = nullptr) {
-  // One selection per topic, in the order topics are first named: all of
-  // its partitions when any selection names none.
-  std::vector<TopicSelection> merged;
+  // One selection per topic, in the order topics are first named, with
+  // every partition named, and whether one names the whole topic.
+  struct Merged {
+    TopicSelection sel;
+    bool whole = false;
+  };
+  std::vector<Merged> merged;
   for (const TopicSelection& sel : selections) {
-    auto it = std::find_if(merged.begin(), merged.end(), [&](const TopicSelection& m) { return m.topic == sel.topic; });
-    if (it == merged.end()) {
-      merged.push_back(sel);
-    } else if (it->partitions.empty() || sel.partitions.empty()) {
-      it->partitions.clear();
-    } else {
-      it->partitions.insert(it->partitions.end(), sel.partitions.begin(), sel.partitions.end());
-    }
+    auto it = std::find_if(merged.begin(), merged.end(), [&](const Merged& m) { return m.sel.topic == sel.topic; });
+    if (it == merged.end()) it = merged.insert(merged.end(), Merged{{sel.topic, {}}});
+    it->whole = it->whole || sel.partitions.empty();
+    it->sel.partitions.insert(it->sel.partitions.end(), sel.partitions.begin(), sel.partitions.end());
   }
   std::vector<PartitionRef> refs;
-  for (const TopicSelection& sel : merged) {
+  for (const auto& [sel, whole] : merged) {
     auto all = TopicPartitions(rk, sel.topic, timeout_ms);
     if (!all.ok()) {
       if (!missing || !all.status().Is(Status::Code::kNotFound)) return all.status();
       missing->Add(all.status().message(), true);
       continue;
     }
-    std::vector<int32_t> ids = sel.partitions.empty() ? *all : sel.partitions;
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    for (int32_t p : ids) {
-      if (std::find(all->begin(), all->end(), p) != all->end()) {
-        refs.push_back({sel.topic, p});
-        continue;
-      }
+    std::vector<int32_t> named = sel.partitions;  // each must exist, even beside the whole topic
+    std::sort(named.begin(), named.end());
+    named.erase(std::unique(named.begin(), named.end()), named.end());
+    for (int32_t p : named) {
+      if (std::find(all->begin(), all->end(), p) != all->end()) continue;
       std::string why = fmt::format("topic '{}' has no partition {}", sel.topic, p);
       if (!missing) return Status::NotFound(why);
       missing->Add(why, true);
     }
+    for (int32_t p : whole ? *all : named)
+      if (std::find(all->begin(), all->end(), p) != all->end()) refs.push_back({sel.topic, p});
   }
   return refs;
 }

@@ -169,13 +169,19 @@ Status DescribeGroups(rd_kafka_t* rk, const std::vector<std::string>& groups, in
   for (const std::string& group : groups) {
     bool answered = false;  // else the call failed as a whole, as it would for the next group
     auto d = Describe(rk, group, timeout_ms, &answered);
-    if (!d.ok() && !answered) return d.status();
+    if (!d.ok() && !answered) {
+      failures.Add(d.status().message());  // after the failures before it
+      return failures.status();
+    }
     if (!d.ok()) {
       failures.Add(d.status().message());
       continue;
     }
     auto committed = CommittedOffsets(rk, group, timeout_ms);
-    if (!committed.ok()) return committed.status();
+    if (!committed.ok()) {
+      failures.Add(committed.status().message());
+      return failures.status();
+    }
     const rd_kafka_ConsumerGroupDescription_t* desc = d->desc;
     size_t members = rd_kafka_ConsumerGroupDescription_member_count(desc);
     rd_kafka_consumer_group_state_t state = rd_kafka_ConsumerGroupDescription_state(desc);
@@ -270,6 +276,10 @@ Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
       if (to->elems[i].offset < 0) to->elems[i].offset = (*marks)[i].high;  // nothing at or after: the end
     }
   }
+  // The broker commits each partition on its own: the rows of those it
+  // moved are written, those it refused named.
+  Failures failures;
+  std::set<std::pair<std::string, int32_t>> refused;
   if (!dry_run && to->cnt > 0) {
     rd_kafka_AlterConsumerGroupOffsets_t* req = rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), to.get());
     auto ev = Ask(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_ms, "alter consumer group offsets",
@@ -279,19 +289,20 @@ Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
     size_t n;
     const rd_kafka_group_result_t** gs = rd_kafka_AlterConsumerGroupOffsets_result_groups(
         rd_kafka_event_AlterConsumerGroupOffsets_result(ev->get()), &n);
-    Failures failures;
     for (size_t g = 0; g < n; g++) {
       if (const rd_kafka_error_t* ge = rd_kafka_group_result_error(gs[g]))
         return Status::Kafka(fmt::format("group '{}': {}", group, rd_kafka_error_string(ge)));
       const rd_kafka_topic_partition_list_t* pl = rd_kafka_group_result_partitions(gs[g]);
-      for (int i = 0; pl && i < pl->cnt; i++)
-        if (pl->elems[i].err)
-          failures.Add(fmt::format("{}:{}: {}", pl->elems[i].topic, pl->elems[i].partition,
-                                   rd_kafka_err2str(pl->elems[i].err)));
+      for (int i = 0; pl && i < pl->cnt; i++) {
+        if (!pl->elems[i].err) continue;
+        refused.emplace(pl->elems[i].topic, pl->elems[i].partition);
+        failures.Add(fmt::format("{}:{}: {}", pl->elems[i].topic, pl->elems[i].partition,
+                                 rd_kafka_err2str(pl->elems[i].err)));
+      }
     }
-    KPIPE_RETURN_IF_ERROR(failures.status());
   }
   for (int i = 0; i < to->cnt; i++) {
+    if (refused.count({refs[i].topic, refs[i].partition})) continue;
     auto it = committed->find({refs[i].topic, refs[i].partition});
     KPIPE_RETURN_IF_ERROR(out->Add(json::Row()
                                        .Str("group", group)
@@ -300,7 +311,8 @@ Status SeekGroup(rd_kafka_t* rk, const std::string& group, SeekTarget target,
                                        .IntOrNull("committed", it == committed->end() ? -1 : it->second)
                                        .Int("to", to->elems[i].offset)));
   }
-  return out->Flush();
+  KPIPE_RETURN_IF_ERROR(out->Flush());
+  return failures.status();
 }
 
 Status DeleteGroups(rd_kafka_t* rk, const std::vector<std::string>& groups, int timeout_ms,

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -271,7 +272,7 @@ Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Propert
       if (k == rd_kafka_ConfigEntry_name(current->entries[i])) entry = current->entries[i];
     if (!entry) return Status::Kafka(fmt::format("topic '{}' has no config '{}'", topic, k));
     // Nothing to delete: said, as a change that would not be made.
-    if (!keep.count(k))
+    if (rd_kafka_ConfigEntry_source(entry) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG)
       return Status::Kafka(fmt::format("topic '{}' does not set '{}' itself (its value comes from {}): nothing to delete",
                                        topic, k, SourceName(rd_kafka_ConfigEntry_source(entry))));
     keep.erase(k);
@@ -292,9 +293,11 @@ Status AlterTopicConfigs(rd_kafka_t* rk, const std::string& topic, const Propert
   for (const auto& [k, v] : set)
     KPIPE_RETURN_IF_ERROR(
         out->Add(json::Row().Str("topic", topic).Str("config", k).Str("value", v).Str("action", "set")));
+  std::set<std::string_view> deleted;  // a key given twice is one change
   for (const std::string& k : remove)
-    KPIPE_RETURN_IF_ERROR(
-        out->Add(json::Row().Str("topic", topic).Str("config", k).Null("value").Str("action", "delete")));
+    if (deleted.insert(k).second)
+      KPIPE_RETURN_IF_ERROR(
+          out->Add(json::Row().Str("topic", topic).Str("config", k).Null("value").Str("action", "delete")));
   return out->Flush();
 }
 
