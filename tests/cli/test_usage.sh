@@ -92,6 +92,16 @@ run 2 kwindow --tumble 1m --time ts -a count --max-delay soon
 run 2 kwindow --tumble 1m --time ts -a count --time-unit h
 run 2 kagg -a count --ttl 0s
 run 2 kagg -a count --by 'a..b'
+# An empty value is an error, not the option left out (an unset variable).
+run 2 kagg -a count --ttl ""
+expect_grep "$T/err" "^kagg: error: --ttl: empty value \(expected DUR\)$"
+run 2 kwindow --tumble "" --time ts -a count
+run 2 kconsume -b "" -e t
+run 0 kjq --arg x "" '$x' /dev/null
+for between in ,5ms -5s, , 1s,2s,3s; do
+  run 2 kjoin --on k --time t --between "$between" "$T/none" "$T/none"
+  expect_grep "$T/err" "^kjoin: error: --between $between: expected LO,HI"
+done
 echo '{"ts":1}' > "$T/one.jsonl"
 run 2 kwindow --tumble 1m -a count "$T/one.jsonl"
 expect_grep "$T/err" "no --time given and the input is not envelope lines"

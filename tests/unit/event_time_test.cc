@@ -23,6 +23,18 @@ TEST_CASE("Event times in every unit, floored to milliseconds") {
   CHECK(*At("12.9") == 12);
   CHECK(*At("-12.1") == -13);
   CHECK(*At("\"2026-11-24T10:00:00.123Z\"") == 1795514400123);
+  // The decimal as written, scaled exactly: 1.001 * 1000 in doubles is
+  // 1000.9999999999999.
+  CHECK(*At("1.001", TimeUnit::kSeconds) == 1001);
+  CHECK(*At("1732441200.123", TimeUnit::kSeconds) == 1732441200123);
+  CHECK(*At("-17074812.736", TimeUnit::kSeconds) == -17074812736);
+  CHECK(*At("-0.0005", TimeUnit::kSeconds) == -1);
+  CHECK(*At("1.5e-3", TimeUnit::kSeconds) == 1);
+  CHECK(*At("1e3", TimeUnit::kSeconds) == 1'000'000);
+  CHECK(*At("1500.7", TimeUnit::kMicros) == 1);
+  CHECK(*At("-0.0", TimeUnit::kSeconds) == 0);
+  // Beyond int64, in microseconds: exact, not through a double.
+  CHECK(*At("18446744073709551615", TimeUnit::kMicros) == 18446744073709551);
 }
 
 TEST_CASE("Ill-typed event times are bad input with a reason") {
@@ -31,6 +43,7 @@ TEST_CASE("Ill-typed event times are bad input with a reason") {
   CHECK(At("\"soon\"").status().message().find("event time 'ts'") != std::string::npos);
   CHECK(At("9223372036854775807", TimeUnit::kSeconds).status().Is(Status::Code::kBadInput));
   CHECK(At("1e300").status().Is(Status::Code::kBadInput));
+  CHECK(At("9223372036854775808").status().message().find("more than 146 million years") != std::string::npos);
   CHECK(ParseTimeUnit("us").ok());
   CHECK_FALSE(ParseTimeUnit("min").ok());
 }

@@ -17,6 +17,28 @@ TEST_CASE("ParseDuration") {
   CHECK_FALSE(ParseDuration("5x").ok());
   CHECK_FALSE(ParseDuration("").ok());
   CHECK_FALSE(ParseDuration("m").ok());
+  // Decimals exactly, not through doubles (which made each of these 1 ms less).
+  CHECK(*ParseDuration("1.001s") == 1'001);
+  CHECK(*ParseDuration("1.001m") == 60'060);
+  CHECK(*ParseDuration("0.7d") == 60'480'000);
+  CHECK(*ParseDuration("0.1s") == 100);
+  CHECK(*ParseDuration(".5s") == 500);
+  CHECK(*ParseDuration("9223372036854775ms") == 9'223'372'036'854'775);
+  CHECK(*ParseDuration("1.0000000000000000000000009s") == 1'000);
+  // Rounded down to milliseconds, negative ones too.
+  CHECK(*ParseDuration("1500us") == 1);
+  CHECK(*ParseDuration("-1500us", true) == -2);
+  CHECK(*ParseDuration("-1ns", true) == -1);
+  CHECK(*ParseDuration("999999ns") == 0);
+  // At most 2^60 ms.
+  CHECK(*ParseDuration("1152921504606846976ms") == int64_t{1} << 60);
+  CHECK_FALSE(ParseDuration("1152921504606846977ms").ok());
+  CHECK_FALSE(ParseDuration("99999999999999999999999999999999999999999d").ok());
+  CHECK(ParseDuration("1H").status().message().find("unknown unit 'H'") != std::string::npos);
+  CHECK(ParseDuration("1_000ms").status().message().find("unexpected '_'") != std::string::npos);
+  CHECK_FALSE(ParseDuration("1.2.3s").ok());
+  CHECK_FALSE(ParseDuration("5.").ok());
+  CHECK_FALSE(ParseDuration(".s").ok());
 }
 
 TEST_CASE("ParseRfc3339") {

@@ -96,7 +96,9 @@ kpipe::Status Resolve(const Flags& f, kpipe::RunnerOptions* r, kpipe::JoinSpec* 
       o->hi = d;
     } else {
       size_t c = f.between.find(',');
-      if (c == std::string::npos) return Status::Usage(fmt::format("--between {}: expected LO,HI", f.between));
+      if (c == std::string::npos || c == 0 || c + 1 == f.between.size() ||
+          f.between.find(',', c + 1) != std::string::npos)
+        return Status::Usage(fmt::format("--between {}: expected LO,HI (two durations)", f.between));
       KPIPE_RETURN_IF_ERROR(Duration("--between", f.between.substr(0, c), &o->lo, true));
       KPIPE_RETURN_IF_ERROR(Duration("--between", f.between.substr(c + 1), &o->hi, true));
       if (o->lo > o->hi) return Status::Usage(fmt::format("--between {}: LO is after HI", f.between));

@@ -89,6 +89,7 @@ void Command::RepeatedPairs(FlagSpec spec, std::vector<std::string>* target) {
   o->type_size(2)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   Record(spec, o);
   entries_.back().repeatable = true;
+  entries_.back().empty_ok = true;
 }
 
 std::vector<std::string> Command::Given() const {
@@ -166,6 +167,19 @@ ParseOutcome Command::Parse(int argc, char** argv) {
     r.exit_code = kExitUsage;
     r.err = fmt::format("{}: error: {}\nTry '{} --help' for more information.\n", name_, Reworded(app_, e.what()), name_);
     return r;
+  }
+  // An empty value is no value: --ttl "" would otherwise read as --ttl not
+  // given (an unset shell variable, a template's empty field).
+  for (const Entry& e : entries_) {
+    if (e.spec.value.empty() || e.spec.optional_value || e.empty_ok) continue;
+    for (const std::string& v : e.opt->results()) {
+      if (!v.empty()) continue;
+      r.run = false;
+      r.exit_code = kExitUsage;
+      r.err = fmt::format("{}: error: {}: empty value (expected {})\nTry '{} --help' for more information.\n", name_,
+                          e.long_name.empty() ? e.short_name : e.long_name, e.spec.value, name_);
+      return r;
+    }
   }
   if (help_) {
     r.run = false;

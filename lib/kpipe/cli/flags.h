@@ -99,6 +99,7 @@ class Command {
     std::string short_name, long_name;  // "-k", "--key" (either may be empty)
     CLI::Option* opt;
     bool repeatable;
+    bool empty_ok = false;  // an empty value means something (jq's --arg NAME "")
   };
   void Record(const FlagSpec& spec, CLI::Option* opt);
 

@@ -1,5 +1,6 @@
 #include "kpipe/time/event_time.h"
 
+#include <charconv>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -16,10 +17,15 @@ Result<TimeUnit> ParseTimeUnit(std::string_view text) {
   return Status::Usage(fmt::format("{}: expected s, ms, us or ns", text));
 }
 
+namespace {
+Status OutOfRange(std::string_view field) {
+  return Status::BadInput(
+      fmt::format("event time '{}' is out of range (more than 146 million years from 1970)", field));
+}
+}  // namespace
+
 Result<int64_t> CheckEventTime(int64_t ms, std::string_view field) {
-  if (ms < -kMaxEventTime || ms > kMaxEventTime)
-    return Status::BadInput(fmt::format(
-        "event time '{}' is out of range (more than 146 million years from 1970)", field));
+  if (ms < -kMaxEventTime || ms > kMaxEventTime) return OutOfRange(field);
   return ms;
 }
 
@@ -39,27 +45,64 @@ namespace {
 Result<int64_t> EventTimeOfUnchecked(simdjson::dom::element value, TimeUnit unit,
                                      std::string_view field) {
   int64_t i;
+  uint64_t u;
   double d;
   std::string_view s;
   if (value.get_int64().get(i) == simdjson::SUCCESS) {
     switch (unit) {
       case TimeUnit::kSeconds:
-        if (i > INT64_MAX / 1000 || i < INT64_MIN / 1000)
-          return Status::BadInput(fmt::format("event time '{}' is out of range", field));
+        if (i > INT64_MAX / 1000 || i < INT64_MIN / 1000) return OutOfRange(field);
         return i * 1000;
       case TimeUnit::kMillis: return i;
       case TimeUnit::kMicros: return FloorDiv(i, 1000);
       case TimeUnit::kNanos: return FloorDiv(i, 1'000'000);
     }
   }
+  if (value.is_uint64() && value.get_uint64().get(u) == simdjson::SUCCESS) {  // beyond int64
+    if (unit == TimeUnit::kMicros) return static_cast<int64_t>(u / 1000);
+    if (unit == TimeUnit::kNanos) return static_cast<int64_t>(u / 1'000'000);
+    return OutOfRange(field);
+  }
   if (value.get_double().get(d) == simdjson::SUCCESS) {
-    double scale = unit == TimeUnit::kSeconds ? 1e3
-                   : unit == TimeUnit::kMillis ? 1.0
-                   : unit == TimeUnit::kMicros ? 1e-3
-                                               : 1e-6;
-    double ms = std::floor(d * scale);
-    if (!std::isfinite(ms) || ms >= 9.2e18 || ms <= -9.2e18)
-      return Status::BadInput(fmt::format("event time '{}' is out of range", field));
+    // The decimal the number was written as (the double's shortest form:
+    // 1.001, not 1.000999999999999890...), scaled exactly and rounded
+    // down, so that 1.001 seconds is 1001 ms.
+    if (!std::isfinite(d)) return OutOfRange(field);
+    char buf[32];
+    char* end = std::to_chars(buf, buf + sizeof buf, d).ptr;
+    bool neg = buf[0] == '-';
+    __int128 digits = 0;
+    int exp10 = unit == TimeUnit::kSeconds ? 3 : unit == TimeUnit::kMillis ? 0 : unit == TimeUnit::kMicros ? -3 : -6;
+    bool point = false;
+    for (char* c = buf + neg; c < end; c++) {
+      if (*c == '.') {
+        point = true;
+      } else if (*c == 'e') {
+        int e = 0;
+        std::from_chars(c + 1 + (c[1] == '+'), end, e);
+        exp10 += e;
+        break;
+      } else {
+        digits = digits * 10 + (*c - '0');
+        if (point) exp10--;
+      }
+    }
+    if (digits == 0) return 0;
+    if (exp10 > 19) return OutOfRange(field);
+    __int128 ms;
+    if (exp10 >= 0) {
+      ms = digits;
+      for (int k = 0; k < exp10; k++) ms *= 10;
+    } else if (exp10 < -36) {
+      ms = 0;  // below a millisecond by far
+    } else {
+      __int128 div = 1;
+      for (int k = 0; k < -exp10; k++) div *= 10;
+      ms = digits / div;
+      if (neg && digits % div != 0) ms++;  // rounded down: toward -infinity
+    }
+    if (neg) ms = -ms;
+    if (ms > INT64_MAX || ms < -INT64_MAX) return OutOfRange(field);
     return static_cast<int64_t>(ms);
   }
   if (value.get_string().get(s) == simdjson::SUCCESS) {

@@ -55,40 +55,60 @@ Result<int64_t> ParseDuration(std::string_view text, bool allow_negative) {
     s.remove_prefix(1);
   }
   if (s.empty()) return Status::Usage(fmt::format("invalid duration '{}'", text));
-  double total = 0;
+  // In nanoseconds, exactly: 1.001s is 1001 ms and 0.7d 60480000 ms, where
+  // doubles made them a millisecond less.
+  __int128 total = 0;
+  constexpr __int128 kMax = static_cast<__int128>(kMaxDuration) * 1'000'000;
   while (!s.empty()) {
     size_t i = 0;
-    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) i++;
-    if (i == 0) return Status::Usage(fmt::format("invalid duration '{}'", text));
-    double v;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + i, v);
-    if (ec != std::errc() || p != s.data() + i)
-      return Status::Usage(fmt::format("invalid duration '{}'", text));
+    __int128 whole = 0, frac = 0, scale = 1;
+    bool digits = false, point = false;
+    for (; i < s.size() && ((s[i] >= '0' && s[i] <= '9') || (s[i] == '.' && !point)); i++) {
+      if (s[i] == '.') {
+        point = true;
+        continue;
+      }
+      digits = true;
+      int d = s[i] - '0';
+      if (!point) {
+        whole = whole * 10 + d;
+        if (whole > kMax) return Status::Usage(fmt::format("invalid duration '{}': longer than 36 million years", text));
+      } else if (scale < static_cast<__int128>(1'000'000'000'000'000'000)) {  // 18 places; the rest is below 1 ns
+        frac = frac * 10 + d;
+        scale *= 10;
+      }
+    }
+    if (!digits) return Status::Usage(fmt::format("invalid duration '{}'", text));
     s.remove_prefix(i);
     size_t j = 0;
-    while (j < s.size() && s[j] >= 'a' && s[j] <= 'z') j++;
+    while (j < s.size() && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'))) j++;
     std::string_view unit = s.substr(0, j);
     s.remove_prefix(j);
-    double mul;
-    if (unit == "ms") mul = 1;
-    else if (unit == "s") mul = 1000;
-    else if (unit == "m") mul = 60'000;
-    else if (unit == "h") mul = 3'600'000;
-    else if (unit == "d") mul = 86'400'000;
-    else if (unit == "us") mul = 1e-3;
-    else if (unit == "ns") mul = 1e-6;
+    int64_t ns;
+    if (unit == "ms") ns = 1'000'000;
+    else if (unit == "s") ns = 1'000'000'000;
+    else if (unit == "m") ns = 60'000'000'000;
+    else if (unit == "h") ns = 3'600'000'000'000;
+    else if (unit == "d") ns = 86'400'000'000'000;
+    else if (unit == "us") ns = 1'000;
+    else if (unit == "ns") ns = 1;
     else
       return Status::Usage(fmt::format(
           "invalid duration '{}': {} (units: ms, s, m, h, d; e.g. 250ms, 1h30m)", text,
-          unit.empty() ? "missing unit" : fmt::format("unknown unit '{}'", unit)));
-    total += v * mul;
+          unit.empty() ? (s.empty() || s[0] == '.' || (s[0] >= '0' && s[0] <= '9')
+                              ? std::string("missing unit")
+                              : fmt::format("unexpected '{}'", s.substr(0, 1)))
+                       : fmt::format("unknown unit '{}'", unit)));
+    total += whole * ns + frac * ns / scale;
+    // Durations are bounded (2^60 ms, 36 million years) so that time
+    // arithmetic on event times (bounded by kMaxEventTime) cannot overflow.
+    if (total > kMax) return Status::Usage(fmt::format("invalid duration '{}': longer than 36 million years", text));
   }
-  // Durations are bounded (2^60 ms, 36 million years) so that time
-  // arithmetic on event times (bounded by kMaxEventTime) cannot overflow.
-  if (!(total <= static_cast<double>(kMaxDuration)))
-    return Status::Usage(fmt::format("invalid duration '{}': longer than 36 million years", text));
-  int64_t ms = static_cast<int64_t>(total);
-  return neg ? -ms : ms;
+  // Rounded down to whole milliseconds (-1500us is -2ms).
+  __int128 signed_ns = neg ? -total : total;
+  __int128 ms = signed_ns / 1'000'000;
+  if (signed_ns % 1'000'000 < 0) ms--;
+  return static_cast<int64_t>(ms);
 }
 
 Result<int64_t> ParseRfc3339(std::string_view s) {
