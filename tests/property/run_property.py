@@ -439,9 +439,11 @@ def identity(row, sc, names):
 
 
 def check_every(sc, lines, exp, act, canon_row):
-    """Removing the periodic rows leaves exactly the final rows; every periodic row
-    belongs to a (window, key) that has a final row written after it, and is a row
-    that --emit changes writes at some point (a tick falls between two records)."""
+    """Removing the periodic rows and their retractions leaves exactly the final
+    rows; every periodic row is a row that --emit changes writes at some point (a
+    tick falls between two records), and is followed by a final row of its
+    (window, key) or, for a session that moved or merged, by its retraction: the
+    row again with "retract":true, before any other row of that (window, key)."""
     names = group_names(sc)
     changes_args = ["changes" if a == sc["emit"] else a for a in sc["args"]]
     if sc["tool"] == "kwindow":
@@ -458,30 +460,29 @@ def check_every(sc, lines, exp, act, canon_row):
             return "final row %d is missing (or out of order) in the output" % (i + 1)
         matched[j] = i
         j -= 1
-    finals = [(pos, identity(act[pos], sc, names), act[pos]) for pos in sorted(matched)]
+    standing = {}  # (key, window) -> (position, the periodic row written last)
     for pos, row in enumerate(act):
-        if pos in matched:
-            continue
         if row[0] != "o":
-            return "periodic row %d is not an object" % (pos + 1)
-        key, win = identity(row, sc, names)
-        ok = False
-        for fpos, (fkey, fwin), frow in finals:
-            if fpos < pos or fkey != key:
-                continue
-            if [k for k, _ in frow[1]] != [k for k, _ in row[1]]:
-                continue
-            if win is None or win == fwin:
-                ok = True
-            elif sc.get("kind") == "session" and fwin[0] <= win[0] and win[1] <= fwin[1]:
-                ok = True  # a session that grew or merged later
-            if ok:
-                break
-        if not ok:
-            return "periodic row %d has no final row of its (window, key) after it" % (pos + 1)
+            return "row %d is not an object" % (pos + 1)
+        ident = identity(row, sc, names)
+        if pos in matched:
+            standing.pop(ident, None)  # the final row replaces it
+            continue
+        fields = [(k, v) for k, v in row[1] if k != "retract"]
+        if len(fields) != len(row[1]):
+            if sc.get("kind") != "session":
+                return "row %d retracts a row of a window that is no session" % (pos + 1)
+            if ident not in standing or standing[ident][1] != ("o", tuple(fields)):
+                return "row %d retracts no periodic row that stands" % (pos + 1)
+            del standing[ident]
+            continue
         if row not in states:
             return ("periodic row %d is no state its (window, key) ever had (not a row of "
                     "--emit changes)" % (pos + 1))
+        standing[ident] = (pos, row)
+    if standing:
+        pos = min(p for p, _ in standing.values())
+        return "periodic row %d has no final row of its (window, key) after it, nor a retraction" % (pos + 1)
     return None
 
 

@@ -147,6 +147,36 @@ TEST_CASE("Touching sessions merge; changes mode retracts rows that no longer ex
                            R"({"window_start":0,"window_end":30,"k":"a","count":5})"});
 }
 
+TEST_CASE("Sessions with --emit every: a periodic row of a session that moves or merges is retracted") {
+  for (bool restart : {false, true}) {
+    Harness h(Make(K::kSession, 10, 0, 0, EmitMode::kEvery), 0);
+    h.wm = Watermark(100, -1);  // no closing until the end
+    REQUIRE(h.Add(R"({"k":"a"})", 0).ok());   // [0,10)
+    REQUIRE(h.Add(R"({"k":"a"})", 20).ok());  // [20,30)
+    REQUIRE(h.op->Tick(&h.sink).ok());        // both written
+    REQUIRE(h.Add(R"({"k":"a"})", 3).ok());   // inside [0,10): nothing to retract
+    if (restart) {  // the standing rows go through a checkpoint
+      MemoryState st;
+      REQUIRE(h.op->Save(&st).ok());
+      auto fresh = Make(K::kSession, 10, 0, 0, EmitMode::kEvery);
+      REQUIRE(fresh->Load(&st).ok());
+      h.op = std::move(fresh);
+    }
+    REQUIRE(h.Add(R"({"k":"a"})", 12).ok());  // [12,22) bridges both: [0,30)
+    REQUIRE(h.op->Tick(&h.sink).ok());
+    REQUIRE(h.Add(R"({"k":"a"})", 29).ok());  // extends it to [0,39)
+    h.End();
+    CHECK(h.sink.rows == std::vector<std::string>{
+                             R"({"window_start":0,"window_end":10,"k":"a","count":1})",
+                             R"({"window_start":20,"window_end":30,"k":"a","count":1})",
+                             R"({"window_start":0,"window_end":10,"k":"a","count":1,"retract":true})",
+                             R"({"window_start":20,"window_end":30,"k":"a","count":1,"retract":true})",
+                             R"({"window_start":0,"window_end":30,"k":"a","count":4})",
+                             R"({"window_start":0,"window_end":30,"k":"a","count":4,"retract":true})",
+                             R"({"window_start":0,"window_end":39,"k":"a","count":5})"});
+  }
+}
+
 TEST_CASE("Sessions: gaps per key, late only when touching no open session") {
   Harness h(Make(K::kSession, 10, 0, 0, EmitMode::kFinal), 0);
   REQUIRE(h.Add(R"({"k":"a"})", 0).ok());

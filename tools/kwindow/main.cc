@@ -61,7 +61,8 @@ kpipe::Status Run(const kpipe::tools::EventFlags& f,
   auto specs = kpipe::tools::ParseAggFlags(f.aggs);
   if (!specs.ok()) return specs.status();
   std::vector<std::string> fixed = {"window_start", "window_end"};
-  if (w.kind == kpipe::WindowOptions::Kind::kSession && f.emit == "changes") fixed.push_back("retract");
+  if (w.kind == kpipe::WindowOptions::Kind::kSession && (f.emit == "changes" || f.emit.rfind("every:", 0) == 0))
+    fixed.push_back("retract");
   KPIPE_RETURN_IF_ERROR(kpipe::tools::CheckColumns(fixed, *by, *specs));
   r.fingerprint = kpipe::tools::Fingerprint(
       "kwindow", f,

@@ -171,6 +171,9 @@ Status WindowOperator::AddToSession(const RecordIn& r, int64_t w, RowSink* out,
   if (opt_.emit == EmitMode::kChanges) {
     for (Session* s : touched)  // rows that no longer exist, as last written
       if (!(s->w == merged)) KPIPE_RETURN_IF_ERROR(WriteRow(s->w, s->row, out, /*retract=*/true));
+  } else if (opt_.emit == EmitMode::kEvery) {
+    for (Session* s : touched)  // periodic rows of windows that no longer exist
+      if (!(s->w == merged)) KPIPE_RETURN_IF_ERROR(RetractWritten(s, out));
   }
   for (Session* s : touched) Unindex(s);
   auto& list = kit->second;
@@ -233,8 +236,20 @@ Status WindowOperator::Tick(RowSink* out) {
     if (!s->row.changed) continue;
     s->row.changed = false;
     KPIPE_RETURN_IF_ERROR(WriteRow(s->w, s->row, out));
+    s->written = row_buf_;
   }
   return Status::OK();
+}
+
+Status WindowOperator::RetractWritten(Session* s, RowSink* out) {
+  if (s->written.empty()) return Status::OK();
+  // As it was written, with "retract":true as its last field (as --emit
+  // changes retracts).
+  s->written.pop_back();
+  s->written.append(",\"retract\":true}");
+  Status st = out->Write(s->row.fields, s->written);
+  s->written.clear();
+  return st;
 }
 
 Status WindowOperator::Dump(RowSink* out) {
@@ -284,19 +299,22 @@ std::string StateKey(char tag, const Window& w, std::string_view key) {
 
 Status WindowOperator::Save(state::StateWriter* writer) const {
   std::string value;
-  auto save_row = [&](char tag, const Window& w, const Row& row) {
+  // A session's standing periodic row follows, when it has one (so that a
+  // checkpoint without one reads as before).
+  auto save_row = [&](char tag, const Window& w, const Row& row, std::string_view written = {}) {
     value.clear();
     state::Encoder e(&value);
     e.U64(row.first_seq);
     e.U8(row.changed);
     aggs_.Save(&e, row.accs.data());
+    if (!written.empty()) e.Str(written);
     return writer->Put(StateKey(tag, w, row.key), value);
   };
   for (const auto& [win, pane] : panes_)
     for (const Row& row : pane.rows) KPIPE_RETURN_IF_ERROR(save_row('p', win, row));
   for (const SessionOrder& o : session_order_) {
     const Session* s = std::get<3>(o);
-    KPIPE_RETURN_IF_ERROR(save_row('s', s->w, s->row));
+    KPIPE_RETURN_IF_ERROR(save_row('s', s->w, s->row, s->written));
   }
   return Status::OK();
 }
@@ -317,6 +335,8 @@ Status WindowOperator::Load(state::StateReader* reader) {
     Row row = NewRow(vd.U64());
     row.changed = vd.U8() != 0;
     aggs_.Load(&vd, row.accs.data());
+    std::string written;
+    if (tag == 's' && vd.ok() && !vd.done()) written = vd.Str();
     KPIPE_RETURN_IF_ERROR(vd.Check("window state"));
     if (tag == 'p') {
       Pane& pane = panes_[win];
@@ -324,7 +344,7 @@ Status WindowOperator::Load(state::StateReader* reader) {
       pane.index.Insert(agg::HashValue(r->key), r);
     } else if (tag == 's') {
       auto& list = sessions_[key_];
-      list.push_back(std::make_unique<Session>(Session{win, std::move(row)}));
+      list.push_back(std::make_unique<Session>(Session{win, std::move(row), std::move(written)}));
       Index(list.back().get());
       std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a->w.start < b->w.start; });
     } else {

@@ -67,7 +67,13 @@ class WindowOperator : public Operator {
   struct Session {
     Window w;
     Row row;
+    // With --emit every: the row a tick last wrote of it, which is retracted
+    // when the session's window moves or it merges into another (empty:
+    // none written, or none standing).
+    std::string written;
   };
+  // With --emit every: retracts the periodic row of `s`, if one stands.
+  Status RetractWritten(Session* s, RowSink* out);
   using SessionOrder = std::tuple<int64_t, int64_t, uint64_t, Session*>;  // end, start, seq
 
   WindowOperator(const WindowOptions& opt, WindowAssigner assigner, agg::GroupKey by,
