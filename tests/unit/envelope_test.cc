@@ -103,6 +103,18 @@ TEST_CASE("Payloads: JSON exactly when the whole of it parses, whatever its firs
   CHECK(form(std::string_view()) == PayloadForm::kNull);
 }
 
+TEST_CASE("Envelope decoding: members by their unescaped names, the first of two with one name") {
+  EnvelopeDecoder d;
+  EnvelopeMessage m;
+  REQUIRE(d.Decode(R"({"k\u0065y":"a","val\u0075e":{"x":1},"partition":1,"partition":2})", &m).ok());
+  CHECK(std::string(*m.key) == R"("a")");  // embedded JSON: its text
+  CHECK(std::string(*m.value) == R"({"x":1})");
+  CHECK(m.partition == 1);
+  REQUIRE(d.Decode(R"({"value":{"x":1},"value":{"x":2},"key":null,"key":"b"})", &m).ok());
+  CHECK(std::string(*m.value) == R"({"x":1})");
+  CHECK_FALSE(m.key.has_value());
+}
+
 TEST_CASE("Envelope decoding rejects malformed fields with a reason") {
   EnvelopeDecoder d;
   EnvelopeMessage m;

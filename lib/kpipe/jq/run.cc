@@ -30,14 +30,6 @@ namespace kpipe {
 
 namespace {
 
-// Whether the member name `key` (its raw text, quotes included) is `name`,
-// escapes read as simdjson reads them ("val\u0075e" is "value").
-bool KeyIs(std::string_view key, std::string_view name) {
-  if (key.size() == name.size() + 2) return key.substr(1, name.size()) == name;
-  std::string unescaped;
-  return key.find('\\') != std::string_view::npos && json::Unquote(key, &unescaped) && unescaped == name;
-}
-
 // A dead-letter row of a chunk, written by the main thread in order.
 struct DeadRow {
   std::string reason;
@@ -154,9 +146,10 @@ Status Lane::Line(std::string_view line) {
         // The first "value" member, as simdjson finds it on the other path
         // (its name compared unescaped).
         std::string_view key, raw, value;
+        std::string name;
         json::ObjectReader r(line);
         while (value.empty() && r.Next(&key, &raw))
-          if (KeyIs(key, "value")) value = raw;
+          if (json::MemberName(key, &name) == "value") value = raw;
         if (opt_.validate) {
           simdjson::dom::element checked;
           if (!json::ParseLine(&parser_, value, &checked).ok())  // inside the chunk's padded text
@@ -232,14 +225,16 @@ Status Lane::Envelope(std::string_view line, std::string_view encoding,
     b.push_back('{');
     json::ObjectReader r(line);
     std::string_view key, raw;
+    std::string name_buf;
     bool first = true;
     while (r.Next(&key, &raw)) {
-      if (!keep_encoding && KeyIs(key, "value_encoding")) continue;
+      std::string_view name = json::MemberName(key, &name_buf);
+      if (!keep_encoding && name == "value_encoding") continue;
       if (!first) b.push_back(',');
       first = false;
       b.append(key);
       b.push_back(':');
-      if (!KeyIs(key, "value")) {
+      if (name != "value") {
         b.append(raw);
       } else if (null_bytes) {
         b.append("\"null\",\"value_encoding\":\"string\"");

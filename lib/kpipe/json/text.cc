@@ -138,6 +138,13 @@ void AppendQuoted(std::string* out, std::string_view s, bool escape_del) {
   out->push_back('"');
 }
 
+std::string_view MemberName(std::string_view literal, std::string* buf) {
+  if (literal.size() < 2) return {};
+  std::string_view inside = literal.substr(1, literal.size() - 2);
+  if (inside.find('\\') == std::string_view::npos) return inside;
+  return Unquote(literal, buf) ? std::string_view(*buf) : std::string_view();
+}
+
 bool Unquote(std::string_view lit, std::string* out) {
   out->clear();
   if (lit.size() < 2 || lit.front() != '"' || lit.back() != '"') return false;

@@ -50,6 +50,11 @@ void AppendQuoted(std::string* out, std::string_view s, bool escape_del = false)
 // valid JSON) into `out` (replacing its content). Returns false on a
 // malformed escape.
 bool Unquote(std::string_view lit, std::string* out);
+// The name of an object member from its literal (quotes included, as
+// ObjectReader gives it), escapes read as simdjson reads them: "val\u0075e"
+// is value. Without a backslash, a view of `literal`; else unescaped into
+// `*buf`. Empty when the literal is malformed.
+std::string_view MemberName(std::string_view literal, std::string* buf);
 
 void AppendBase64(std::string* out, std::string_view bytes);
 // Replaces `out` with the decoded bytes; false when `b64` is not base64.

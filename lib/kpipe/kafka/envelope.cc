@@ -1,11 +1,14 @@
 #include "kpipe/kafka/envelope.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 
 #include <fmt/format.h>
 
 #include "kpipe/json/scan.h"
+#include "kpipe/json/text.h"
 
 namespace kpipe {
 
@@ -266,38 +269,52 @@ Status EnvelopeDecoder::Decode(std::string_view line, EnvelopeMessage* msg) {
   std::string_view key_span = "null", value_span, headers_span, topic_span;
   std::optional<std::string> key_enc, value_enc;  // none: embedded JSON
   bool seen_any = false;
+  // Each member by its name, escapes read (as simdjson reads it), and the
+  // first of two with one name, as kwindow, kagg and kjoin take it.
+  static constexpr std::string_view kFields[] = {"key",           "value",           "headers",      "topic",
+                                                 "partition",     "timestamp",       "key_schema_id",
+                                                 "value_schema_id", "key_encoding", "value_encoding"};
+  uint32_t seen = 0;  // of kFields
+  std::string buf;
   while (obj.Next(&k, &v)) {
     seen_any = true;
-    if (k == "\"key\"") {
+    std::string_view name = json::MemberName(k, &buf);
+    const std::string_view* field = std::find(std::begin(kFields), std::end(kFields), name);
+    if (field != std::end(kFields)) {
+      uint32_t bit = 1u << (field - std::begin(kFields));
+      if (seen & bit) continue;
+      seen |= bit;
+    }
+    if (name == "key") {
       key_span = v;
-    } else if (k == "\"value\"") {
+    } else if (name == "value") {
       value_span = v;
-    } else if (k == "\"headers\"") {
+    } else if (name == "headers") {
       headers_span = v;
-    } else if (k == "\"topic\"") {
+    } else if (name == "topic") {
       topic_span = v;
-    } else if (k == "\"partition\"" || k == "\"timestamp\"") {
+    } else if (name == "partition" || name == "timestamp") {
       if (v == "null") continue;
       int64_t n;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
       if (ec != std::errc() || p != v.data() + v.size())
         return Status::BadInput(fmt::format("envelope: {} must be an integer", k));
-      if (k == "\"partition\"") {
+      if (name == "partition") {
         if (n < 0 || n > INT32_MAX)
           return Status::BadInput("envelope: partition out of range");
         msg->partition = static_cast<int32_t>(n);
       } else {
         msg->timestamp = n;
       }
-    } else if (k == "\"key_schema_id\"" || k == "\"value_schema_id\"") {
+    } else if (name == "key_schema_id" || name == "value_schema_id") {
       if (v == "null") continue;
       int64_t n;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
       if (ec != std::errc() || p != v.data() + v.size() || n < 0 || n > INT32_MAX)
         return Status::BadInput(fmt::format("envelope: {} must be a schema id", k));
-      (k == "\"key_schema_id\"" ? msg->key_schema_id : msg->value_schema_id) = static_cast<int32_t>(n);
-    } else if (k == "\"key_encoding\"" || k == "\"value_encoding\"") {
-      std::optional<std::string>* dst = k == "\"key_encoding\"" ? &key_enc : &value_enc;
+      (name == "key_schema_id" ? msg->key_schema_id : msg->value_schema_id) = static_cast<int32_t>(n);
+    } else if (name == "key_encoding" || name == "value_encoding") {
+      std::optional<std::string>* dst = name == "key_encoding" ? &key_enc : &value_enc;
       if (!json::Unquote(v, &dst->emplace()))
         return Status::BadInput(fmt::format("envelope: {} must be a string", k));
     }

@@ -4,6 +4,7 @@
 
 #include "kpipe/json/line.h"
 #include "kpipe/json/scan.h"
+#include "kpipe/json/text.h"
 
 namespace kpipe {
 
@@ -52,17 +53,22 @@ Status RecordDecoder::DecodeAll(simdjson::dom::element root, std::string_view li
         // A key that is JSON itself (kproduce -k of a number): its bytes
         // are its text in the envelope, as written.
         json::ObjectReader reader(line);
-        std::string_view name, v;
-        while (!r->has_key && reader.Next(&name, &v))
-          if (name == "\"key\"") r->key = v, r->has_key = true;
+        std::string_view literal, v;
+        std::string buf;
+        while (!r->has_key && reader.Next(&literal, &v))
+          if (json::MemberName(literal, &buf) == "key") r->key = v, r->has_key = true;
       }
     }
     if (spans) {
+      // The first of each, as simdjson finds the value above.
       json::ObjectReader reader(line);
       std::string_view k, v;
-      while (reader.Next(&k, &v)) {
-        if (k == "\"value\"") r->raw = v;
-        else if (k == "\"key\"") r->message_key = v;
+      std::string buf;
+      bool raw = false, message_key = false;
+      while ((!raw || !message_key) && reader.Next(&k, &v)) {
+        std::string_view name = json::MemberName(k, &buf);
+        if (name == "value" && !raw) r->raw = v, raw = true;
+        else if (name == "key" && !message_key) r->message_key = v, message_key = true;
       }
     }
     by_timestamp = !time_path_ || (null_value_timestamp && r->value.is_null());
