@@ -291,5 +291,18 @@ p.produce(fmt_topic, value=b"vv", headers=[("n", None), ("e", b""), ("v", b"x")]
 need(p.flush(30) == 0, "produce the -f message")
 out, _ = sh(f"kconsume -q -e -f '%t:%p:%o [%k] %K %S %s %h\\n' {fmt_topic}")
 check(out == f"{fmt_topic}:0:0 [] -1 2 vv n=NULL,e=,v=x\n".encode(), f"kconsume -f: {out!r}")
+# kcat's length-prefixed framing: %R, and \xHH.
+out, _ = sh(f"kconsume -q -e -f '\\x3e%R%s' {fmt_topic}")
+check(out == b">\x00\x00\x00\x02vv", f"kconsume -f with %R and \\xHH: {out!r}")
+
+# A header name that is not UTF-8 (Kafka's names are strings) has no place in
+# an envelope: named, not written as bytes that are no JSON.
+bad_name = f"kpipe-rt-{RUN_ID}-hname"
+create_topics([(bad_name, 1)])
+sh(f"printf 1 | kcat -P -b {BROKERS} -t {bad_name} -H $'\\xff=1'")  # (clients in Python take names as str)
+_, err = sh(f"kconsume -q -e --envelope {bad_name}", want=65)
+check(f"kafka:{bad_name}/0:0: header 1 has a name that is not UTF-8" in err, f"a header name that is not UTF-8: {err}")
+_, err = sh(f"kconsume -q -e {bad_name}:", want=2)
+check("expected TOPIC:PARTITION" in err, f"TOPIC: with no partition: {err}")
 
 finish()

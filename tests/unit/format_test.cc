@@ -16,3 +16,9 @@ TEST_CASE("Format escapes and a trailing percent") {
   REQUIRE(f.size() == 1);
   CHECK(f[0].text == "a\tb\\%");
 }
+
+TEST_CASE("Format hex escapes, as kcat's \\xHH") {
+  auto f = CompileFormat("\\x41\\x0a\\x7F\\xg1\\x4");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].text == std::string("A\n\x7fxg1x4"));  // not two hex digits: the x stands for itself
+}

@@ -494,6 +494,8 @@ Status Consumer::Consume() {
     }
     explicit_partitions = true;
     std::string_view list = std::string_view(spec).substr(colon + 1);
+    if (list.empty() || list.back() == ',')  // "t:" would read no partition, and wait forever
+      return Status::Usage(fmt::format("{}: expected TOPIC:PARTITION[,PARTITION...]", spec));
     while (!list.empty()) {
       size_t comma = list.find(',');
       std::string_view n = list.substr(0, comma);

@@ -134,6 +134,17 @@ Status MessageLines::Append(std::string* out, const rd_kafka_message_t* m, bool 
     f.value_schema_id = value_id_;
   }
   f.value_error = value_error_;
+  // Kafka's header names are strings (UTF-8); bytes that are not have no
+  // place in the envelope's JSON, nor a way back: named, not garbled.
+  const char* name;
+  const void* val;
+  size_t size;
+  for (size_t i = 0; f.headers && rd_kafka_header_get_all(f.headers, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       i++)
+    if (!json::IsUtf8(name))
+      return Status::BadInput(fmt::format("kafka:{}/{}:{}: header {} has a name that is not UTF-8 (Kafka's header "
+                                          "names are strings), which an envelope cannot carry",
+                                          rd_kafka_topic_name(m->rkt), m->partition, m->offset, i + 1));
   AppendEnvelope(out, f, validator_);
   return Status::OK();
 }

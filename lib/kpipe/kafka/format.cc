@@ -1,5 +1,6 @@
 #include "kpipe/kafka/format.h"
 
+#include <cstdint>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -13,6 +14,12 @@ std::vector<FormatPiece> CompileFormat(const std::string& f) {
     char c = f[i];
     if (c == '\\' && i + 1 < f.size()) {
       char e = f[++i];
+      auto hex = [](char h) { return h >= '0' && h <= '9' ? h - '0' : (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? (h | 0x20) - 'a' + 10 : -1; };
+      if (e == 'x' && i + 2 < f.size() && hex(f[i + 1]) >= 0 && hex(f[i + 2]) >= 0) {  // \xHH, as kcat
+        lit += static_cast<char>(hex(f[i + 1]) * 16 + hex(f[i + 2]));
+        i += 2;
+        continue;
+      }
       lit += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == '0' ? '\0' : e;
     } else if (c == '%' && i + 1 < f.size()) {
       char d = f[++i];
@@ -43,6 +50,13 @@ void AppendFormatted(std::string* b, const std::vector<FormatPiece>& format,
       case 's': if (m->payload) b->append(static_cast<const char*>(m->payload), m->len); break;
       case 'K': fmt::format_to(std::back_inserter(*b), "{}", m->key ? static_cast<int64_t>(m->key_len) : -1); break;
       case 'S': fmt::format_to(std::back_inserter(*b), "{}", m->payload ? static_cast<int64_t>(m->len) : -1); break;
+      case 'R': {  // %S as a 32-bit big-endian integer (kcat's framing)
+        uint32_t n = m->payload ? static_cast<uint32_t>(m->len) : UINT32_MAX;
+        char be[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+                      static_cast<char>(n)};
+        b->append(be, 4);
+        break;
+      }
       case 'T': fmt::format_to(std::back_inserter(*b), "{}", rd_kafka_message_timestamp(m, nullptr)); break;
       case 'h': {
         rd_kafka_headers_t* hdrs = nullptr;
