@@ -96,6 +96,9 @@ run 2 kagg -a count --by 'a..b'
 run 2 kagg -a count --ttl ""
 expect_grep "$T/err" "^kagg: error: --ttl: empty value \(expected DUR\)$"
 run 2 kwindow --tumble "" --time ts -a count
+run 2 kagg -a count --by= "$T/one.jsonl"  # not the next word as its value
+expect_grep "$T/err" "^kagg: error: --by: empty value \(expected PATH\)$"
+run 2 kagg -a count --ttl=
 run 2 kconsume -b "" -e t
 run 0 kjq --arg x "" '$x' /dev/null
 for between in ,5ms -5s, , 1s,2s,3s; do

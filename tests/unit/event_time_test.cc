@@ -33,6 +33,10 @@ TEST_CASE("Event times in every unit, floored to milliseconds") {
   CHECK(*At("1e3", TimeUnit::kSeconds) == 1'000'000);
   CHECK(*At("1500.7", TimeUnit::kMicros) == 1);
   CHECK(*At("-0.0", TimeUnit::kSeconds) == 0);
+  CHECK(*At("-1e-40", TimeUnit::kSeconds) == -1);
+  CHECK(*At("-5e-324") == -1);
+  CHECK(*At("1e-40", TimeUnit::kSeconds) == 0);
+  CHECK(*At("1.999999999999999e18", TimeUnit::kMicros) == 1999999999999999);  // shortest digits, not the double's
   // Beyond int64, in microseconds: exact, not through a double.
   CHECK(*At("18446744073709551615", TimeUnit::kMicros) == 18446744073709551);
 }

@@ -30,6 +30,10 @@ TEST_CASE("ParseDuration") {
   CHECK(*ParseDuration("-1500us", true) == -2);
   CHECK(*ParseDuration("-1ns", true) == -1);
   CHECK(*ParseDuration("999999ns") == 0);
+  CHECK(*ParseDuration("-0.5ns", true) == -1);
+  CHECK(*ParseDuration("-1000000.5ns", true) == -2);
+  CHECK(*ParseDuration("-1.00000000000000000000001ms", true) == -2);
+  CHECK(*ParseDuration("0.0009999999995s0.0000000005s") == 1);  // what is below a nanosecond adds up
   // At most 2^60 ms.
   CHECK(*ParseDuration("1152921504606846976ms") == int64_t{1} << 60);
   CHECK_FALSE(ParseDuration("1152921504606846977ms").ok());

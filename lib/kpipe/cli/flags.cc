@@ -160,6 +160,22 @@ std::string Reworded(const CLI::App& app, const std::string& what) {
 
 ParseOutcome Command::Parse(int argc, char** argv) {
   ParseOutcome r;
+  auto empty_value = [&](const Entry& e) {
+    r.run = false;
+    r.exit_code = kExitUsage;
+    r.err = fmt::format("{}: error: {}: empty value (expected {})\nTry '{} --help' for more information.\n", name_,
+                        e.long_name.empty() ? e.short_name : e.long_name, e.spec.value, name_);
+    return r;
+  };
+  // "--ttl=" (an unset variable after the '='): CLI11 would take the next
+  // word as its value.
+  for (int i = 1; i < argc; i++) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a.size() < 4 || a.substr(0, 2) != "--" || a.back() != '=') continue;
+    for (const Entry& e : entries_)
+      if (e.long_name == a.substr(0, a.size() - 1) && !e.spec.value.empty() && !e.empty_ok) return empty_value(e);
+  }
   try {
     app_.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -172,14 +188,8 @@ ParseOutcome Command::Parse(int argc, char** argv) {
   // given (an unset shell variable, a template's empty field).
   for (const Entry& e : entries_) {
     if (e.spec.value.empty() || e.spec.optional_value || e.empty_ok) continue;
-    for (const std::string& v : e.opt->results()) {
-      if (!v.empty()) continue;
-      r.run = false;
-      r.exit_code = kExitUsage;
-      r.err = fmt::format("{}: error: {}: empty value (expected {})\nTry '{} --help' for more information.\n", name_,
-                          e.long_name.empty() ? e.short_name : e.long_name, e.spec.value, name_);
-      return r;
-    }
+    for (const std::string& v : e.opt->results())
+      if (v.empty()) return empty_value(e);
   }
   if (help_) {
     r.run = false;

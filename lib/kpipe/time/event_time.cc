@@ -64,12 +64,17 @@ Result<int64_t> EventTimeOfUnchecked(simdjson::dom::element value, TimeUnit unit
     return OutOfRange(field);
   }
   if (value.get_double().get(d) == simdjson::SUCCESS) {
-    // The decimal the number was written as (the double's shortest form:
-    // 1.001, not 1.000999999999999890...), scaled exactly and rounded
-    // down, so that 1.001 seconds is 1001 ms.
     if (!std::isfinite(d)) return OutOfRange(field);
-    char buf[32];
-    char* end = std::to_chars(buf, buf + sizeof buf, d).ptr;
+    // Far from a whole millisecond, the double's product rounds down as the
+    // decimal does.
+    double x = d * (unit == TimeUnit::kSeconds ? 1e3 : unit == TimeUnit::kMillis ? 1.0 : unit == TimeUnit::kMicros ? 1e-3 : 1e-6);
+    double f = std::floor(x), margin = std::abs(x) * 1e-14;
+    if (x - f > margin && f + 1 - x > margin && std::abs(f) < 9e18) return static_cast<int64_t>(f);
+    // Else the decimal the number was written as (the double's shortest
+    // form: 1.001, not 1.000999999999999890...), scaled exactly and rounded
+    // down, so that 1.001 seconds is 1001 ms.
+    char buf[40];
+    char* end = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific).ptr;
     bool neg = buf[0] == '-';
     __int128 digits = 0;
     int exp10 = unit == TimeUnit::kSeconds ? 3 : unit == TimeUnit::kMillis ? 0 : unit == TimeUnit::kMicros ? -3 : -6;
@@ -94,7 +99,7 @@ Result<int64_t> EventTimeOfUnchecked(simdjson::dom::element value, TimeUnit unit
       ms = digits;
       for (int k = 0; k < exp10; k++) ms *= 10;
     } else if (exp10 < -36) {
-      ms = 0;  // below a millisecond by far
+      ms = neg ? 1 : 0;  // below a millisecond by far: 0, or -1 rounded down
     } else {
       __int128 div = 1;
       for (int k = 0; k < -exp10; k++) div *= 10;

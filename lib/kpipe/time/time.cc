@@ -56,9 +56,15 @@ Result<int64_t> ParseDuration(std::string_view text, bool allow_negative) {
   }
   if (s.empty()) return Status::Usage(fmt::format("invalid duration '{}'", text));
   // In nanoseconds, exactly: 1.001s is 1001 ms and 0.7d 60480000 ms, where
-  // doubles made them a millisecond less.
-  __int128 total = 0;
+  // doubles made them a millisecond less. What each part has below a
+  // nanosecond is kept too, in units of 10^-18 ns, for the rounding.
+  constexpr __int128 kE18 = static_cast<__int128>(1'000'000'000) * 1'000'000'000;
+  __int128 total = 0, below = 0;
+  bool beyond = false;  // digits past 18 places that are not zero
   constexpr __int128 kMax = static_cast<__int128>(kMaxDuration) * 1'000'000;
+  auto too_long = [&] {
+    return Status::Usage(fmt::format("invalid duration '{}': longer than 36 million years", text));
+  };
   while (!s.empty()) {
     size_t i = 0;
     __int128 whole = 0, frac = 0, scale = 1;
@@ -72,10 +78,12 @@ Result<int64_t> ParseDuration(std::string_view text, bool allow_negative) {
       int d = s[i] - '0';
       if (!point) {
         whole = whole * 10 + d;
-        if (whole > kMax) return Status::Usage(fmt::format("invalid duration '{}': longer than 36 million years", text));
-      } else if (scale < static_cast<__int128>(1'000'000'000'000'000'000)) {  // 18 places; the rest is below 1 ns
+        if (whole > kMax) return too_long();
+      } else if (scale < kE18) {
         frac = frac * 10 + d;
         scale *= 10;
+      } else {
+        beyond = beyond || d != 0;
       }
     }
     if (!digits) return Status::Usage(fmt::format("invalid duration '{}'", text));
@@ -100,15 +108,17 @@ Result<int64_t> ParseDuration(std::string_view text, bool allow_negative) {
                               : fmt::format("unexpected '{}'", s.substr(0, 1)))
                        : fmt::format("unknown unit '{}'", unit)));
     total += whole * ns + frac * ns / scale;
+    below += frac * ns % scale * (kE18 / scale);
+    total += below / kE18;
+    below %= kE18;
     // Durations are bounded (2^60 ms, 36 million years) so that time
     // arithmetic on event times (bounded by kMaxEventTime) cannot overflow.
-    if (total > kMax) return Status::Usage(fmt::format("invalid duration '{}': longer than 36 million years", text));
+    if (total > kMax) return too_long();
   }
-  // Rounded down to whole milliseconds (-1500us is -2ms).
-  __int128 signed_ns = neg ? -total : total;
-  __int128 ms = signed_ns / 1'000'000;
-  if (signed_ns % 1'000'000 < 0) ms--;
-  return static_cast<int64_t>(ms);
+  // Rounded down to whole milliseconds (-1500us is -2ms, -0.5ns is -1ms).
+  __int128 ms = total / 1'000'000;
+  if (neg && (total % 1'000'000 != 0 || below != 0 || beyond)) ms++;
+  return static_cast<int64_t>(neg ? -ms : ms);
 }
 
 Result<int64_t> ParseRfc3339(std::string_view s) {
