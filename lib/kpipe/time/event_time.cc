@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,46 @@ Result<int64_t> EventTimeOf(simdjson::dom::element value, TimeUnit unit, std::st
 
 namespace {
 
+// The decimal that `d` was written as (its shortest form: 1.001, not
+// 1.000999999999999890...) times 10^exp10, rounded down exactly, so that
+// 1.001 seconds is 1001 ms. None beyond int64.
+std::optional<int64_t> FloorOfDecimal(double d, int exp10) {
+  char buf[40];
+  char* end = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific).ptr;
+  bool neg = buf[0] == '-';
+  __int128 digits = 0;
+  bool point = false;
+  for (char* c = buf + neg; c < end; c++) {
+    if (*c == '.') {
+      point = true;
+    } else if (*c == 'e') {
+      int e = 0;
+      std::from_chars(c + 1 + (c[1] == '+'), end, e);
+      exp10 += e;
+      break;
+    } else {
+      digits = digits * 10 + (*c - '0');
+      if (point) exp10--;
+    }
+  }
+  if (digits == 0) return 0;
+  if (exp10 > 19) return std::nullopt;
+  __int128 ms;  // of the magnitude, rounded toward -infinity below
+  if (exp10 >= 0) {
+    ms = digits;
+    for (int k = 0; k < exp10; k++) ms *= 10;
+  } else if (exp10 < -36) {
+    ms = neg ? 1 : 0;  // below a millisecond by far: 0, or -1
+  } else {
+    __int128 div = 1;
+    for (int k = 0; k < -exp10; k++) div *= 10;
+    ms = digits / div;
+    if (neg && digits % div != 0) ms++;
+  }
+  if (ms > INT64_MAX) return std::nullopt;
+  return static_cast<int64_t>(neg ? -ms : ms);
+}
+
 Result<int64_t> EventTimeOfUnchecked(simdjson::dom::element value, TimeUnit unit,
                                      std::string_view field) {
   int64_t i;
@@ -65,50 +106,15 @@ Result<int64_t> EventTimeOfUnchecked(simdjson::dom::element value, TimeUnit unit
   }
   if (value.get_double().get(d) == simdjson::SUCCESS) {
     if (!std::isfinite(d)) return OutOfRange(field);
+    int exp10 = unit == TimeUnit::kSeconds ? 3 : unit == TimeUnit::kMillis ? 0 : unit == TimeUnit::kMicros ? -3 : -6;
     // Far from a whole millisecond, the double's product rounds down as the
     // decimal does.
-    double x = d * (unit == TimeUnit::kSeconds ? 1e3 : unit == TimeUnit::kMillis ? 1.0 : unit == TimeUnit::kMicros ? 1e-3 : 1e-6);
+    double x = d * (exp10 == 3 ? 1e3 : exp10 == 0 ? 1.0 : exp10 == -3 ? 1e-3 : 1e-6);
     double f = std::floor(x), margin = std::abs(x) * 1e-14;
     if (x - f > margin && f + 1 - x > margin && std::abs(f) < 9e18) return static_cast<int64_t>(f);
-    // Else the decimal the number was written as (the double's shortest
-    // form: 1.001, not 1.000999999999999890...), scaled exactly and rounded
-    // down, so that 1.001 seconds is 1001 ms.
-    char buf[40];
-    char* end = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific).ptr;
-    bool neg = buf[0] == '-';
-    __int128 digits = 0;
-    int exp10 = unit == TimeUnit::kSeconds ? 3 : unit == TimeUnit::kMillis ? 0 : unit == TimeUnit::kMicros ? -3 : -6;
-    bool point = false;
-    for (char* c = buf + neg; c < end; c++) {
-      if (*c == '.') {
-        point = true;
-      } else if (*c == 'e') {
-        int e = 0;
-        std::from_chars(c + 1 + (c[1] == '+'), end, e);
-        exp10 += e;
-        break;
-      } else {
-        digits = digits * 10 + (*c - '0');
-        if (point) exp10--;
-      }
-    }
-    if (digits == 0) return 0;
-    if (exp10 > 19) return OutOfRange(field);
-    __int128 ms;
-    if (exp10 >= 0) {
-      ms = digits;
-      for (int k = 0; k < exp10; k++) ms *= 10;
-    } else if (exp10 < -36) {
-      ms = neg ? 1 : 0;  // below a millisecond by far: 0, or -1 rounded down
-    } else {
-      __int128 div = 1;
-      for (int k = 0; k < -exp10; k++) div *= 10;
-      ms = digits / div;
-      if (neg && digits % div != 0) ms++;  // rounded down: toward -infinity
-    }
-    if (neg) ms = -ms;
-    if (ms > INT64_MAX || ms < -INT64_MAX) return OutOfRange(field);
-    return static_cast<int64_t>(ms);
+    auto ms = FloorOfDecimal(d, exp10);
+    if (!ms) return OutOfRange(field);
+    return *ms;
   }
   if (value.get_string().get(s) == simdjson::SUCCESS) {
     auto t = ParseRfc3339(s);
