@@ -69,6 +69,7 @@ for args, needle in [([], "no subcommand"), (["tpoic", "list"], "unknown subcomm
                      (["group", "seek", "g"], "needs --to"),
                      (["group", "seek", "g", "--to", "yesterdayish"], "--to yesterdayish"),
                      (["topic", "trim", "t"], "needs --before"),
+                     (["topic", "trim", "t", "--before", "-5"], "an offset is 0 or more"),
                      (["topic", "list", "-o", "yaml"], "-o yaml"),
                      (["acl", "create", "--topic", "t"], "needs --principal"),
                      (["topic", "create", "t", "-p", "4294967297"], "partition count"),

@@ -150,6 +150,8 @@ Status ParseTrimPoint(const std::string& s, admin::TrimPoint* t) {
   if (s.empty()) return Status::Usage("topic trim needs --before OFFSET, --before @TIME or --before end");
   if (s == "end") *t = {T::kEnd, 0};
   else if (AllDigits(s)) { t->kind = T::kOffset; return ParseInt("--before", s, &t->value); }
+  else if (s[0] == '-' && AllDigits(s.substr(1)))
+    return Status::Usage(fmt::format("--before {}: an offset is 0 or more (a time before now needs a unit: -1h)", s));
   else { t->kind = T::kTime; return ParseTime("--before", s, &t->value); }
   return Status::OK();
 }
