@@ -440,18 +440,18 @@ Status TableJoin::AdvanceRight(int64_t w, JoinRows* rows) {
     if (horizon < SaturatingAdd(pruned_at_, std::max<int64_t>(retain_ / 4, 1))) return Status::OK();
     pruned_at_ = horizon;
     for (auto& [key, versions] : versions_) {
-      auto keep = versions.upper_bound(horizon);
+      auto keep = versions.lower_bound(horizon);
       if (keep == versions.begin()) continue;
-      --keep;  // the newest version at or before the horizon stays
+      --keep;  // the newest version older than the horizon stays (and those after)
       versions.erase(versions.begin(), keep);
     }
-    // Early tombstones as versions: of those at or before the horizon, the
+    // Early tombstones as versions: of those older than the horizon, the
     // newest stays (a version before it may still come: right records are
     // never late).
     for (auto& [m, times] : early_tombstones_) {
       int64_t newest_behind = INT64_MIN;
       for (int64_t t : times)
-        if (t <= horizon) newest_behind = std::max(newest_behind, t);
+        if (t < horizon) newest_behind = std::max(newest_behind, t);
       std::erase_if(times, [&](int64_t t) { return t < newest_behind; });
     }
   }

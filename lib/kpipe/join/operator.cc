@@ -56,7 +56,11 @@ Status JoinOperator::Add(const RecordIn& r, int64_t w, RowSink* out, AddOutcome*
   rec.text.assign(text);
   rec.t = r.t;
   rec.seq = r.seq;
-  if (s == 1) return table_->AddRight(std::move(rec), r.message_key, tombstone, Rows(out));
+  // A message key of null is no key: it names no row to set or delete.
+  std::string_view message_key = r.message_key == "null" ? std::string_view() : r.message_key;
+  if (tombstone && message_key.empty())
+    return Status::BadInput("a tombstone (null value) without a message key: it names no row to delete");
+  if (s == 1) return table_->AddRight(std::move(rec), message_key, tombstone, Rows(out));
   return table_->AddLeft(std::move(rec), Rows(out));
 }
 
