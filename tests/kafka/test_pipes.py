@@ -188,6 +188,22 @@ check(late == 0, f"kjoin: {late} late, want 0: {err}")
 check(len(rows) == len(want_pairs) and set(got_pairs) == want_pairs,
       f"kjoin: {len(rows)} rows, want {len(want_pairs)}: {cmd}")
 
+# A table on Kafka read with --until end is read to its end before LEFT:
+# every left record is then joined as it comes, in LEFT's order, each with
+# the version of its order as of its time.
+left_lines = [{"ts": rng.randint(T0, T0 + 20_000), "order_id": f"o{rng.randrange(P)}-{rng.randrange(400)}", "i": i}
+              for i in range(300)]
+left_file = os.path.join(TMP, "asof-left.jsonl")
+with open(left_file, "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in left_lines)
+out, err = sh(f"kjoin -q --on order_id --as-of --left-time ts --type left --until end {left_file} kafka:{orders}",
+              timeout=120)
+rows = rows_of(out)
+check([r["left"]["i"] for r in rows] == list(range(300)), f"kjoin --as-of over a bounded kafka table: rows out of LEFT order")
+versions = {o["order_id"]: o for q in order_recs for o in order_recs[q]}
+check(all((r["right"] is not None) == (versions[r["left"]["order_id"]]["ts"] <= r["left"]["ts"]) for r in rows),
+      "kjoin --as-of over a bounded kafka table: a row with the wrong version")
+
 for name, n in late_counts.items():
     print(f"{name}: {n} late", file=sys.stderr)
 finish()

@@ -304,9 +304,12 @@ Status Runner::ReadOne() {
 bool Runner::Reading(size_t s) const {
   if (lanes_[s]->eof) return false;
   if (lanes_[s]->opt.first) return true;
-  // An input read first (a table) is read to its end before the others start.
+  // An input read first (a table) is read to its end before the others
+  // start: the end offsets found at start, or, when it ends there (a
+  // bounded read), its very end, so that its watermark is +inf by then and
+  // every record of the others is joined as it comes.
   for (const auto& l : lanes_)
-    if (l->opt.first && !l->ended && !l->in->caught_up()) return false;
+    if (l->opt.first && !l->ended && (!l->in->caught_up() || l->in->ended())) return false;
   return true;
 }
 
