@@ -106,6 +106,14 @@ for between in ,5ms -5s, , 1s,2s,3s; do
   expect_grep "$T/err" "^kjoin: error: --between $between: expected LO,HI"
 done
 echo '{"ts":1}' > "$T/one.jsonl"
+# A standard descriptor closed at start is closed for the tool too: an error,
+# not a wait on the descriptor that took its number.
+for tool in "kproduce --dry-run -t x" "kjq ." "kwindow --tumble 1s --time ts -a count" "kagg -a count"; do
+  sh_run 1 "timeout 20 $tool <&-"
+  expect_grep "$T/err" "stdin: read: Bad file descriptor"
+done
+sh_run 1 "timeout 20 kproduce --dry-run -t x $T/one.jsonl >&-"
+expect_grep "$T/err" "stdout: write: Bad file descriptor"
 run 2 kwindow --tumble 1m -a count "$T/one.jsonl"
 expect_grep "$T/err" "no --time given and the input is not envelope lines"
 echo ok

@@ -1,5 +1,7 @@
 #include "kpipe/io/signals.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -9,6 +11,18 @@
 namespace kpipe {
 
 SignalWatch::SignalWatch() {
+  // Standard input, output or error closed at start (`tool <&-`): its number
+  // is held by /dev/null opened the other way, so that reading or writing it
+  // still fails as on a closed descriptor, and the signal descriptor made
+  // below does not take the number and get read as the input.
+  for (int fd = 0; fd <= 2; fd++) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    int held = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (held >= 0 && held != fd) {
+      ::dup2(held, fd);
+      ::close(held);
+    }
+  }
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);

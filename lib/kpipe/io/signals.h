@@ -5,7 +5,9 @@
 // the signal without a global flag. Construct it first thing in main(),
 // before any thread exists (librdkafka starts threads), so every thread
 // inherits the blocked mask. Also ignores SIGPIPE: a closed stdout shows up as
-// EPIPE from write(). Not thread-safe; one per process.
+// EPIPE from write(); and holds the number of a standard descriptor closed at
+// start, which reading or writing then still finds closed. Not thread-safe;
+// one per process.
 #pragma once
 
 namespace kpipe {
