@@ -37,6 +37,10 @@ expect_grep "$T/err" "3 lines in, 2 messages delivered, 1 failed"
 run 0 kconsume -q -e "$id-big"
 expect_eq "delivered after the refused one" "$(cat "$T/out")" '{"i":1}
 {"i":2}'
+# Dead letters in a file are not messages in that count.
+{ cat "$T/big.jsonl"; echo '{bad'; echo '{bad'; } > "$T/big-bad.jsonl"
+run 1 kproduce -t "$id-big" -p 0 --dead-letter "$T/big-dead.jsonl" "$T/big-bad.jsonl"
+expect_grep "$T/err" "^kproduce: error: 1 of 3 messages were not delivered .*too large"
 
 # The broker stops mid-run: non-zero exit with the number of undelivered messages.
 b2=$T/broker2

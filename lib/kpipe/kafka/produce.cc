@@ -371,8 +371,9 @@ Status Producer::Send(rd_kafka_topic_t* rkt, int32_t partition, const void* valu
 Status Producer::Bad(const std::string& reason, std::string_view line, const std::string& source,
                      uint64_t line_no) {
   if (dead_file_) {
-    stats_->dead_lettered++;
-    return dead_file_->Write(reason, source, line_no, line);
+    Status st = dead_file_->Write(reason, source, line_no, line);
+    if (st.ok()) stats_->dead_lettered++;  // (not when it could not be kept)
+    return st;
   }
   return Status::BadInput(fmt::format("{}:{}: {}", source, line_no, reason));
 }
@@ -774,8 +775,10 @@ Status Producer::Finish(Status st) {
   while (rd_kafka_outq_len(rk_.get()) > 0) rd_kafka_flush(rk_.get(), 1000);
   rd_kafka_poll(rk_.get(), 0);
   if (stats_->failed) {
+    // Dead letters are messages only when they go to a topic.
+    uint64_t dead_messages = opt_.dead_letter.rfind("kafka:", 0) == 0 ? stats_->dead_lettered : 0;
     std::string msg = fmt::format("{} of {} messages were not delivered ({})", stats_->failed,
-                                  stats_->produced + stats_->dead_lettered + refused_, first_error_);
+                                  stats_->produced + dead_messages + refused_, first_error_);
     if (!stopped_at_.empty()) msg += fmt::format("; stopped reading input at {}", stopped_at_);
     if (!st.ok() && !st.Is(Status::Code::kInterrupted) && st.message() != first_error_)
       diag_("error: " + st.message());
