@@ -48,10 +48,12 @@ Status Output::Flush() {
   return Status::OK();
 }
 
-bool Output::ReaderGone() const {
-  if (fd_ < 0) return false;
-  struct pollfd p = {fd_, 0, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));  // a pipe's, a socket's
+bool ReaderGone(int* fd) {
+  if (*fd < 0) return false;
+  struct pollfd p = {*fd, 0, 0};
+  if (::poll(&p, 1, 0) != 1) return false;
+  if (p.revents & POLLNVAL) *fd = -1;
+  return p.revents & (POLLERR | POLLHUP);  // a pipe's, a socket's
 }
 
 Result<int> OpenOutput(const std::string& path, bool append) {

@@ -18,6 +18,11 @@
 
 namespace kpipe {
 
+// Whether `*fd`, a descriptor written to, is a pipe or socket whose reader
+// has gone (POLLERR, POLLHUP). One no longer open is set to -1: watched no
+// more.
+bool ReaderGone(int* fd);
+
 class Output {
  public:
   // Does not own `fd`. `name` names the destination in errors.
@@ -42,7 +47,10 @@ class Output {
   bool empty() const { return buf_.empty(); }
   // True when the destination is a pipe whose reader has gone away, so an
   // idle tool can end now instead of at its next write.
-  bool ReaderGone() const;
+  bool ReaderGone() const {
+    int fd = fd_;
+    return ::kpipe::ReaderGone(&fd);
+  }
   // The descriptor written to; -1 for a Kafka writer.
   int fd() const { return fd_; }
   uint64_t bytes_written() const { return written_; }

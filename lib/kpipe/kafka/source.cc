@@ -1,7 +1,6 @@
 #include "kpipe/kafka/source.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "kpipe/json/output.h"
 #include "kpipe/kafka/envelope.h"
 #include "kpipe/service/monitor.h"
 #include "kpipe/io/signals.h"
@@ -511,13 +511,9 @@ bool KafkaSource::NextBlock(std::string_view* block) {
     if (!status_.ok()) return false;
     // A reader of the output that has gone (| head): quiet, the input
     // would keep the tool waiting for good.
-    struct pollfd out = {watch_, 0, 0};
-    if (watch_ >= 0 && ::poll(&out, 1, 0) == 1) {
-      if (out.revents & POLLNVAL) watch_ = -1;  // not open: watched no more
-      if (out.revents & (POLLERR | POLLHUP)) {
-        status_ = Status::BrokenPipe();
-        return false;
-      }
+    if (ReaderGone(&watch_)) {
+      status_ = Status::BrokenPipe();
+      return false;
     }
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), kIdlePollMs);
     if (!m) continue;
